@@ -1,0 +1,93 @@
+# ev_chargepoints — every target works from a fresh clone, in any folder.
+#   make demo   set everything up, run the main job on the bundled London snapshot (offline)
+#   make test   set everything up, run the core suite (no QGIS) and the QGIS suite headless
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+SYSTEM_PYTHON := /usr/bin/python3
+APT_PACKAGES := python3-qgis qgis-providers qgis xvfb xauth pyqt5-dev-tools \
+                qttools5-dev-tools poppler-utils python3-venv python3-pandas
+VERSION := $(shell sed -n 's/^version=//p' $(ROOT)/metadata.txt)
+QGIS_PROFILE ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default
+LOCALES := cy
+
+export QT_QPA_PLATFORM := offscreen
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup system-packages test test-core test-qgis lint demo demo-gui bench \
+        bench-quick deploy package transup transcompile clean
+
+help:
+	@echo "make demo    run the main job on the bundled London snapshot (writes demo-output/)"
+	@echo "make test    install everything needed and run all tests"
+	@echo "make lint | bench | bench-quick | deploy | package | transup | transcompile | clean"
+
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q \
+	    --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: requirements/runtime.txt requirements/dev.txt | system-packages
+	test -x $(PY) || $(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.txt
+	touch $@
+
+setup: system-packages $(VENV)/.installed
+
+test: setup transcompile
+	bash tools/run_tests.sh
+
+test-core: setup
+	$(PY) -m pytest -p no:pytest_qgis tests/core
+
+test-qgis: setup transcompile
+	$(PY) -m pytest tests/qgis
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+demo: setup
+	$(PY) -m ev_chargepoints demo --out $(ROOT)/demo-output
+
+demo-gui: setup
+	@test -n "$$DISPLAY" || { echo "make demo-gui needs a display (try: xvfb-run -a make demo-gui)"; exit 2; }
+	QT_QPA_PLATFORM=xcb $(PY) tools/desktop_run.py --show
+
+$(VENV)/.bench-installed: requirements/bench.txt $(VENV)/.installed
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements/bench.txt
+	touch $@
+
+bench: setup $(VENV)/.bench-installed
+	$(PY) -m bench
+
+bench-quick: setup $(VENV)/.bench-installed
+	$(PY) -m bench --quick
+
+deploy:
+	mkdir -p $(QGIS_PROFILE)/python/plugins
+	ln -sfn $(ROOT) $(QGIS_PROFILE)/python/plugins/ev_chargepoints
+	@echo "Linked $(ROOT) as $(QGIS_PROFILE)/python/plugins/ev_chargepoints"
+
+package: transcompile
+	$(SYSTEM_PYTHON) tools/package.py --out $(ROOT)/dist
+
+transup:
+	pylupdate5 -noobsolete $$(git ls-files 'ev_chargepoints/*.py' 'ev_chargepoints/*.ui' | tr '\n' ' ') \
+	  -ts $(foreach l,$(LOCALES),i18n/ev_chargepoints_$(l).ts)
+
+transcompile: system-packages
+	@for ts in i18n/*.ts; do [ -e "$$ts" ] || continue; \
+	  lrelease -silent "$$ts" -qm "$${ts%.ts}.qm"; done
+
+clean:
+	rm -rf $(VENV) dist demo-output .qgis-settings .pytest_cache .ruff_cache .hypothesis i18n/*.qm
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,109 @@
+"""Typed errors with messages a GIS officer can act on.
+
+Every failure the plugin can foresee is one of these. Each carries a one-line,
+plain-words ``message``; front doors (CLI, Processing, docks) show that line and
+never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class EvChargepointsError(Exception):
+    """Base of every error this plugin raises on purpose."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:  # keep str() equal to the readable message
+        return self.message
+
+
+# --- network -----------------------------------------------------------------
+
+class TransportError(EvChargepointsError):
+    """A request could not be completed."""
+
+    def __init__(self, message: str, url: str = ""):
+        super().__init__(message)
+        self.url = url
+
+
+class RequestTimeout(TransportError):
+    """The server did not answer within the time allowed."""
+
+
+class ConnectionFailed(TransportError):
+    """No connection could be made, or it broke off mid-way."""
+
+
+class ResponseTooLarge(TransportError):
+    """The response was larger than the limit set for it."""
+
+
+class RequestCancelled(TransportError):
+    """The user cancelled the request."""
+
+
+class HttpError(TransportError):
+    """The server answered with an HTTP error status (4xx or 5xx)."""
+
+    def __init__(self, status: int, url: str, reason: str = "",
+                 headers: dict | None = None, body_excerpt: str = ""):
+        self.status = status
+        self.headers = dict(headers or {})
+        self.body_excerpt = body_excerpt
+        super().__init__(http_error_message(status, url, reason), url)
+
+
+def http_error_message(status: int, url: str, reason: str = "") -> str:
+    hint = {
+        400: "the server did not accept the request",
+        401: "the server needs valid credentials (check the API key or token "
+             "in the plugin settings)",
+        403: "access is forbidden with the credentials given (the dataset may be "
+             "restricted to named users)",
+        404: "nothing was found at that address (check the URL or dataset id)",
+        408: "the server timed out waiting for the request",
+        429: "the server is limiting requests (too many requests); try again later",
+        500: "the server had an internal error",
+        502: "a gateway between us and the server failed",
+        503: "the server is unavailable for now",
+        504: "a gateway between us and the server timed out",
+    }.get(status, "the server refused the request")
+    tail = f" ({reason})" if reason else ""
+    return f"HTTP {status} from {redact_url(url)}: {hint}{tail}."
+
+
+def redact_url(url: str) -> str:
+    """Drop query strings from URLs shown to users: they can carry keys."""
+    return url.split("?", 1)[0]
+
+
+# --- payloads and files ------------------------------------------------------
+
+class PayloadError(EvChargepointsError):
+    """A response or file arrived but its content cannot be used."""
+
+
+class ParseError(PayloadError):
+    """A file or payload is not in the expected format."""
+
+    def __init__(self, message: str, source: str = ""):
+        full = f"{source}: {message}" if source else message
+        super().__init__(full)
+        self.source = source
+
+
+class UnknownFormat(ParseError):
+    """The format of a file could not be recognised."""
+
+
+# --- store -------------------------------------------------------------------
+
+class StoreError(EvChargepointsError):
+    """The history store could not be opened, read or written."""
+
+
+class MissingDependency(EvChargepointsError):
+    """An optional Python package this feature needs is not installed."""

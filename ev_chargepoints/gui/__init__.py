@@ -1,0 +1,1 @@
+"""GUI front door: plugin wiring, docks, map tools, dialogs."""

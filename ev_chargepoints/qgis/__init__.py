@@ -1,0 +1,1 @@
+"""QGIS adapters: thin code that connects the pure core to the QGIS API."""

@@ -1,0 +1,91 @@
+"""Transport through QGIS's own network stack.
+
+``QgsBlockingNetworkRequest`` goes through ``QgsNetworkAccessManager``, so the
+user's proxy, SSL exceptions and ``authcfg`` credentials apply (``requests``
+ignores all three). Call it from a ``QgsTask`` or a Processing algorithm, never
+from a button handler on the main thread.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from qgis.core import QgsBlockingNetworkRequest, QgsFeedback
+from qgis.PyQt.QtCore import QByteArray, QUrl
+from qgis.PyQt.QtNetwork import QNetworkReply, QNetworkRequest
+
+from ..core.errors import (
+    ConnectionFailed,
+    HttpError,
+    RequestCancelled,
+    RequestTimeout,
+    ResponseTooLarge,
+    redact_url,
+)
+from ..core.transport import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, Response, Transport, user_agent
+
+
+class QgsTransport(Transport):
+    """``Transport`` on ``QgsBlockingNetworkRequest``.
+
+    ``authcfg`` is the id of a QGIS authentication configuration (an API key
+    header, basic auth ...); the secret itself never passes through Python.
+    ``feedback`` lets a task's cancel reach the request in flight.
+    """
+
+    def __init__(self, authcfg: str = "", feedback: Optional[QgsFeedback] = None):
+        self.authcfg = authcfg or ""
+        self.feedback = feedback
+
+    def get(self, url, *, headers=None, timeout=DEFAULT_TIMEOUT_S,
+            max_bytes=DEFAULT_MAX_BYTES, is_cancelled=None) -> Response:
+        shown = redact_url(url)
+        if (is_cancelled and is_cancelled()) or (self.feedback and self.feedback.isCanceled()):
+            raise RequestCancelled(f"Request to {shown} was cancelled.", url)
+        request = QNetworkRequest(QUrl(url))
+        request.setRawHeader(b"User-Agent", user_agent().encode())
+        for name, value in (headers or {}).items():
+            request.setRawHeader(name.encode("latin-1"), str(value).encode("latin-1"))
+        request.setTransferTimeout(int(timeout * 1000))
+        request.setAttribute(QNetworkRequest.Attribute.RedirectPolicyAttribute,
+                             QNetworkRequest.RedirectPolicy.NoLessSafeRedirectPolicy)
+
+        blocking = QgsBlockingNetworkRequest()
+        if self.authcfg:
+            blocking.setAuthCfg(self.authcfg)
+        too_large = []
+
+        def watch_size(received, _total):
+            if received > max_bytes and not too_large:
+                too_large.append(received)
+                blocking.abort()
+
+        blocking.downloadProgress.connect(watch_size)
+        feedback = self.feedback or QgsFeedback()
+        code = blocking.get(request, True, feedback)
+        reply = blocking.reply()
+        status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
+        status = int(status) if status is not None else 0
+        body = bytes(reply.content() or QByteArray())
+        header_map = {bytes(k).decode("latin-1"): bytes(v).decode("latin-1")
+                      for k, v in reply.rawHeaderPairs()}
+
+        if too_large or len(body) > max_bytes:
+            raise ResponseTooLarge(
+                f"The answer from {shown} is larger than the limit of {max_bytes:,} bytes.", url)
+        if feedback.isCanceled() or (is_cancelled and is_cancelled()):
+            raise RequestCancelled(f"Request to {shown} was cancelled.", url)
+        if status >= 400:
+            raise HttpError(status, url, "", header_map, body[:300].decode("utf-8", "replace"))
+        if code == QgsBlockingNetworkRequest.ErrorCode.TimeoutError or \
+                reply.error() == QNetworkReply.NetworkError.OperationCanceledError:
+            raise RequestTimeout(f"{shown} did not answer within {timeout:g} s.", url)
+        if code != QgsBlockingNetworkRequest.ErrorCode.NoError or status == 0:
+            detail = blocking.errorMessage() or reply.errorString() or "network error"
+            raise ConnectionFailed(f"Could not fetch {shown}: {_without_secrets(detail, url)}.",
+                                   url)
+        return Response(url, status, header_map, body)
+
+
+def _without_secrets(message: str, url: str) -> str:
+    return message.replace(url, redact_url(url))

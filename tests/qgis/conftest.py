@@ -1,0 +1,28 @@
+"""Fixtures for the QGIS suite (pytest-qgis starts a headless QgsApplication)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_plugin_package(name: str = "ev_chargepoints_installed"):
+    """Import the repository root the way QGIS imports an installed plugin folder."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        name, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture()
+def plugin_package():
+    return load_plugin_package()

@@ -1,0 +1,60 @@
+"""Load the plugin through classFactory with the pytest-qgis iface, then unload it."""
+
+from __future__ import annotations
+
+from qgis.core import QgsApplication
+from qgis.PyQt import sip
+from qgis.PyQt.QtCore import QCoreApplication, QEvent
+
+PROVIDER_ID = "evchargepoints"
+
+
+def _flush_deletes():
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QCoreApplication.processEvents()
+
+
+def _web_menu_actions(mock_method, menu="EV Charge Points"):
+    return [c.args[1] for c in mock_method.call_args_list if c.args[0] == menu]
+
+
+def test_load_and_unload_twice_leaves_qgis_as_it_was(qgis_iface, plugin_package):
+    registry = QgsApplication.processingRegistry()
+    providers_before = {p.id() for p in registry.providers()}
+    assert PROVIDER_ID not in providers_before
+
+    for _ in range(2):
+        qgis_iface.addPluginToWebMenu.reset_mock()
+        qgis_iface.removePluginWebMenu.reset_mock()
+        plugin = plugin_package.classFactory(qgis_iface)
+        plugin.initGui()
+
+        added = _web_menu_actions(qgis_iface.addPluginToWebMenu)
+        assert added, "no action was added to the Web > EV Charge Points menu"
+        assert all(a.text() for a in added)
+        toolbar = plugin.toolbar
+        assert toolbar is not None and toolbar.windowTitle() == "EV Charge Points"
+        assert set(toolbar.actions()) <= set(added) and toolbar.actions()
+        provider = registry.providerById(PROVIDER_ID)
+        assert provider is not None and provider.name() == "EV charge points"
+
+        plugin.unload()
+        _flush_deletes()
+        removed = _web_menu_actions(qgis_iface.removePluginWebMenu)
+        assert removed == added
+        assert all(sip.isdeleted(a) for a in added)
+        assert sip.isdeleted(toolbar)
+        assert registry.providerById(PROVIDER_ID) is None
+        assert {p.id() for p in registry.providers()} == providers_before
+
+
+def test_init_processing_alone_registers_the_provider(qgis_iface, plugin_package):
+    # qgis_process calls initProcessing() without initGui()
+    plugin = plugin_package.classFactory(qgis_iface)
+    plugin.initProcessing()
+    registry = QgsApplication.processingRegistry()
+    try:
+        assert registry.providerById(PROVIDER_ID) is not None
+    finally:
+        plugin.unload()
+    assert registry.providerById(PROVIDER_ID) is None

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test run: core suite without QGIS, then the QGIS suite headless.
+# pytest's exit 5 ("no tests collected") is a failure here.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+export QT_QPA_PLATFORM=offscreen
+status=0
+run() {
+  "$@"
+  local rc=$?
+  if [ $rc -eq 5 ]; then echo "FAILED: no tests collected by: $*"; rc=1; fi
+  [ $rc -ne 0 ] && status=1
+  return 0
+}
+echo "== core suite (no QGIS) =="
+run $PY -m pytest -p no:pytest_qgis tests/core
+echo "== QGIS suite (headless) =="
+run $PY -m pytest tests/qgis
+exit $status
