@@ -18,10 +18,6 @@ from ..qgis import log as qgis_log
 MENU = "EV Charge Points"
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("EvChargepointsPlugin", text)
-
-
 class EvChargepointsPlugin:
     def __init__(self, iface):
         self.iface = iface
@@ -31,6 +27,9 @@ class EvChargepointsPlugin:
         self.translator = None
         self.log_handler = None
         self._install_translator()
+
+    def tr(self, text: str) -> str:
+        return QCoreApplication.translate("EvChargepointsPlugin", text)
 
     # --- QGIS entry points ---------------------------------------------------
 
@@ -44,9 +43,9 @@ class EvChargepointsPlugin:
     def initGui(self):
         self.log_handler = qgis_log.install()
         self.initProcessing()
-        self.toolbar = self.iface.addToolBar(tr("EV Charge Points"))
+        self.toolbar = self.iface.addToolBar(self.tr("EV Charge Points"))
         self.toolbar.setObjectName("EvChargepointsToolbar")
-        self._add_action("icon.svg", tr("About EV Charge Points…"), self.show_about)
+        self._add_action("icon.svg", self.tr("About EV Charge Points…"), self.show_about)
         missing = missing_packages()
         if missing:
             self.iface.messageBar().pushWarning(MENU, install_hint(missing))
@@ -97,10 +96,11 @@ class EvChargepointsPlugin:
 
     def show_about(self):
         missing = missing_packages()
-        status = install_hint(missing) if missing else tr("All optional packages are installed.")
+        status = (install_hint(missing) if missing
+                  else self.tr("All optional packages are installed."))
         QMessageBox.about(
-            self.iface.mainWindow(), tr("About EV Charge Points"),
-            tr("EV Charge Points (London) {version}\n\n"
+            self.iface.mainWindow(), self.tr("About EV Charge Points"),
+            self.tr("EV Charge Points (London) {version}\n\n"
                "London's electric-vehicle charge points: locations, utilisation, area "
                "summaries, candidate sites and committee maps.\n\n{status}").format(
                 version=plugin_version(), status=status))

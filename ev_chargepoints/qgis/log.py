@@ -7,7 +7,8 @@ import logging
 from qgis.core import Qgis, QgsMessageLog
 
 TAG = "EV Chargepoints"
-_LEVELS = ((logging.ERROR, Qgis.MessageLevel.Critical), (logging.WARNING, Qgis.MessageLevel.Warning))
+_LEVELS = ((logging.ERROR, Qgis.MessageLevel.Critical),
+           (logging.WARNING, Qgis.MessageLevel.Warning))
 
 
 class QgsLogHandler(logging.Handler):

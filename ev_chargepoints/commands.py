@@ -1,0 +1,3 @@
+"""The CLI subcommands: each adapts arguments to the core Workspace facade."""
+
+from __future__ import annotations

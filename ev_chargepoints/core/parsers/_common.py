@@ -1,0 +1,246 @@
+"""Helpers shared by the parsers: limits, decoding, times, keys, rejects."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import errors
+
+UK_TZ = "Europe/London"
+MISSING_TOKENS = ("", "null", "NULL", "Null", "NA", "N/A", "n/a", "None")
+
+# Rough Great Britain + Northern Ireland box, used only to flag suspicious points.
+UK_LAT = (49.8, 60.95)
+UK_LON = (-8.7, 1.9)
+
+_PANDAS_2 = int(pd.__version__.split(".")[0]) >= 2
+# pandas 2 infers one format from the first value; "ISO8601" keeps mixed ISO strings working.
+ISO_KW = {"format": "ISO8601"} if _PANDAS_2 else {}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_bytes: int = 2 * 1024 ** 3
+    max_field_chars: int = 1024 ** 2
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def maybe_gunzip(data: bytes, name: str, limits: Limits) -> bytes:
+    """Decompress gzip data (detected by magic bytes), refusing to inflate past the limit."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    out = io.BytesIO()
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    view = memoryview(data)
+    pos = 0
+    chunk = 1 << 20
+    try:
+        while True:
+            if decompressor.unconsumed_tail:
+                block = decompressor.decompress(decompressor.unconsumed_tail, chunk)
+            elif pos < len(view):
+                block = decompressor.decompress(view[pos:pos + chunk], chunk)
+                pos += chunk
+            else:
+                block = decompressor.flush()
+                out.write(block)
+                break
+            out.write(block)
+            if out.tell() > limits.max_file_bytes:
+                raise errors.ParseError(
+                    f"uncompressed content is larger than the limit of "
+                    f"{_size(limits.max_file_bytes)}", name)
+            if decompressor.eof:
+                rest = decompressor.unused_data
+                if rest.strip(b"\x00"):
+                    # concatenated gzip members: decode the remainder the simple way
+                    out.write(gzip.decompress(rest))
+                break
+    except (zlib.error, OSError, EOFError) as exc:
+        raise errors.ParseError(f"the gzip data is damaged ({exc})", name) from exc
+    if not decompressor.eof:
+        raise errors.ParseError("the gzip data is cut short", name)
+    return out.getvalue()
+
+
+def check_size(size: int, name: str, limits: Limits) -> None:
+    if size > limits.max_file_bytes:
+        raise errors.ParseError(
+            f"the file is {_size(size)}, larger than the limit of "
+            f"{_size(limits.max_file_bytes)}", name)
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def decode_text(data: bytes, name: str) -> tuple[str, list[str]]:
+    """UTF-8 (BOM or not), UTF-16 with BOM, else cp1252 with a warning."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return _decode(data[3:], "utf-8", name), []
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _decode(data, "utf-16", name), []
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")
+        return text, [f"{name}: not valid UTF-8; read as Windows-1252 (cp1252). "
+                      "Check accented characters."]
+
+
+def _decode(data: bytes, encoding: str, name: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise errors.ParseError(
+            f"the file starts with a {encoding.upper()} byte-order mark but is not valid "
+            f"{encoding.upper()} (byte {exc.start})", name) from exc
+
+
+def read_csv_text(text: str, name: str, limits: Limits, header: bool = True) -> pd.DataFrame:
+    """Read CSV text into all-string columns ('' for empty), guarding pandas errors."""
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                            na_filter=False, header=0 if header else None,
+                            skip_blank_lines=True)
+    except pd.errors.EmptyDataError as exc:
+        raise errors.ParseError("the file is empty", name) from exc
+    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
+        raise errors.ParseError(f"the CSV could not be read ({_first_line(exc)})",
+                                name) from exc
+    if len(text) > limits.max_field_chars:
+        check_field_sizes(frame, name, limits)
+    return frame
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def check_field_sizes(frame: pd.DataFrame, name: str, limits: Limits,
+                      row_offset: int = 1) -> None:
+    if frame.empty:
+        return
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != object:
+            continue
+        lengths = values.map(lambda v: len(v) if isinstance(v, str) else 0)
+        if len(lengths) and lengths.max() > limits.max_field_chars:
+            row = int(np.argmax(lengths.to_numpy())) + row_offset
+            raise errors.ParseError(
+                f"field '{column}' in row {row} has {int(lengths.max()):,} characters, "
+                f"more than the limit of {limits.max_field_chars:,}", name)
+
+
+def blank_to_none(values: pd.Series, tokens=MISSING_TOKENS) -> pd.Series:
+    """Strip text and turn empty/'null'/'NA' tokens into None."""
+    stripped = values.astype(object).where(values.notna(), "").astype(str).str.strip()
+    return stripped.where(~stripped.isin(tokens), None)
+
+
+def local_to_utc(naive: pd.Series, tz: str = UK_TZ,
+                 not_before: pd.Series | None = None) -> pd.Series:
+    """Localise naive local times to UTC deterministically.
+
+    Ambiguous times (the repeated hour when clocks go back) take the first, summer
+    occurrence; if ``not_before`` is given and that would fall before it, the second
+    occurrence is used. Non-existent times (clocks go forward) shift forward.
+    """
+    index = pd.DatetimeIndex(naive)
+    summer = np.ones(len(index), dtype=bool)
+    first = index.tz_localize(tz, ambiguous=summer, nonexistent="shift_forward")
+    result = pd.Series(first.tz_convert("UTC"), index=naive.index)
+    if not_before is not None and len(index):
+        second = index.tz_localize(tz, ambiguous=~summer, nonexistent="shift_forward")
+        second = pd.Series(second.tz_convert("UTC"), index=naive.index)
+        use_second = (result != second) & (result < not_before) & (second >= not_before)
+        result = result.where(~use_second, second)
+    return result
+
+
+def parse_iso_utc(values: pd.Series) -> pd.Series:
+    """ISO 8601 / RFC 3339 strings to UTC; a missing zone means UTC (OCPI rule)."""
+    if len(values) == 0:
+        return pd.Series(pd.to_datetime([], utc=True), index=values.index)
+    text = values.astype(object).where(values.notna(), None)
+    text = text.map(lambda v: v.strip() if isinstance(v, str) else None)
+    try:
+        return pd.to_datetime(text, utc=True, errors="coerce", **ISO_KW)
+    except (ValueError, TypeError, OverflowError):
+        return text.map(_one_iso_utc).astype("datetime64[ns, UTC]")
+
+
+def _one_iso_utc(value):
+    if not value:
+        return pd.NaT
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        return pd.NaT
+    if stamp is pd.NaT:
+        return pd.NaT
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def epoch_seconds_text(times: pd.Series) -> pd.Series:
+    """Integer epoch seconds as text ('' for NaT): a cheap, stable key ingredient."""
+    values = times.to_numpy(dtype="datetime64[ns]") if len(times) else np.array([], "M8[ns]")
+    secs = values.astype("int64") // 1_000_000_000
+    out = pd.Series(secs, index=times.index).astype(str)
+    return out.where(times.notna().to_numpy(), "")
+
+
+def content_keys(device: pd.Series, connector: pd.Series, start: pd.Series,
+                 end: pd.Series, kwh: pd.Series) -> pd.Series:
+    """sha1 content keys ("h:<hex>") for sessions that carry no id of their own.
+
+    The joined text is built column-wise; only the digest is per row (hashlib has no
+    vector form), which costs about a microsecond a row.
+    """
+    if len(device) == 0:
+        return pd.Series([], dtype=object, index=device.index)
+    kwh_text = pd.Series(np.round(pd.to_numeric(kwh, errors="coerce").to_numpy(float), 6),
+                         index=kwh.index).astype(str).where(kwh.notna(), "")
+    joined = (device.fillna("").astype(str) + "|" + connector.fillna("").astype(str) + "|"
+              + epoch_seconds_text(start) + "|" + epoch_seconds_text(end) + "|" + kwh_text)
+    digests = [hashlib.sha1(s.encode("utf-8")).hexdigest() for s in joined.tolist()]
+    return pd.Series(["h:" + d for d in digests], index=device.index, dtype=object)
+
+
+def rejects_frame(rows, reasons, fields=None) -> pd.DataFrame:
+    data = {"row": pd.Series(np.asarray(rows, dtype="int64")),
+            "reason": pd.Series(list(reasons), dtype=object)}
+    if fields is not None:
+        data["field"] = pd.Series(list(fields), dtype=object)
+    return pd.DataFrame(data)
+
+
+def outside_uk(lat: pd.Series, lon: pd.Series) -> pd.Series:
+    return ~(lat.between(*UK_LAT) & lon.between(*UK_LON))
+
+
+def looks_swapped_uk(lat: pd.Series, lon: pd.Series) -> pd.Series:
+    return lon.between(*UK_LAT) & lat.between(*UK_LON)
+
+
+def haversine_m(lat1, lon1, lat2, lon2):
+    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(x, dtype=float))
+                              for x in (lat1, lon1, lat2, lon2))
+    a = (np.sin((lat2 - lat1) / 2) ** 2
+         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
+    return 2 * 6_371_000 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
