@@ -16,5 +16,6 @@ run() {
 echo "== core suite (no QGIS) =="
 run $PY -m pytest -p no:pytest_qgis tests/core
 echo "== QGIS suite (headless) =="
+rm -rf .qgis-settings  # a fresh QGIS profile (settings, auth database) every run
 run $PY -m pytest tests/qgis
 exit $status

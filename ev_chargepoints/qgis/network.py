@@ -22,7 +22,7 @@ from ..core.errors import (
     ResponseTooLarge,
     redact_url,
 )
-from ..core.transport import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, Response, Transport, user_agent
+from ..core.transport import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, Response, Transport
 
 
 class QgsTransport(Transport):
@@ -43,7 +43,8 @@ class QgsTransport(Transport):
         if (is_cancelled and is_cancelled()) or (self.feedback and self.feedback.isCanceled()):
             raise RequestCancelled(f"Request to {shown} was cancelled.", url)
         request = QNetworkRequest(QUrl(url))
-        request.setRawHeader(b"User-Agent", user_agent().encode())
+        # QgsNetworkAccessManager replaces User-Agent with the one configured in QGIS
+        # ("Mozilla/5.0 QGIS/32216" by default), which council proxies may whitelist.
         for name, value in (headers or {}).items():
             request.setRawHeader(name.encode("latin-1"), str(value).encode("latin-1"))
         request.setTransferTimeout(int(timeout * 1000))
@@ -67,8 +68,8 @@ class QgsTransport(Transport):
         status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
         status = int(status) if status is not None else 0
         body = bytes(reply.content() or QByteArray())
-        header_map = {bytes(k).decode("latin-1"): bytes(v).decode("latin-1")
-                      for k, v in reply.rawHeaderPairs()}
+        header_map = {bytes(k).decode("latin-1"): bytes(reply.rawHeader(k)).decode("latin-1")
+                      for k in reply.rawHeaderList()}
 
         if too_large or len(body) > max_bytes:
             raise ResponseTooLarge(

@@ -26,3 +26,19 @@ def load_plugin_package(name: str = "ev_chargepoints_installed"):
 @pytest.fixture()
 def plugin_package():
     return load_plugin_package()
+
+
+MASTER_PASSWORD = "ev-chargepoints-tests"
+
+
+@pytest.fixture(scope="session")
+def auth_manager(qgis_app):
+    """The QGIS authentication database of the test profile, unlocked."""
+    from qgis.core import QgsApplication
+
+    manager = QgsApplication.authManager()
+    if not manager.masterPasswordIsSet():
+        assert manager.setMasterPassword(MASTER_PASSWORD, True), (
+            "the test profile's auth database has another master password: "
+            "remove .qgis-settings/ and run again")
+    return manager

@@ -1,0 +1,135 @@
+"""Apply the core's class breaks to QGIS layers as renderers and labels.
+
+The numbers (bands, colours, sizes) live in ``core.styling``; this module only
+turns them into QGIS symbols. Field names used in expressions are quoted with
+``QgsExpression.quotedColumnRef`` and values with ``quotedValue``, never
+pasted from data.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from qgis.core import (
+    QgsExpression,
+    QgsFillSymbol,
+    QgsMarkerSymbol,
+    QgsPalLayerSettings,
+    QgsProperty,
+    QgsRuleBasedRenderer,
+    QgsSimpleMarkerSymbolLayerBase,
+    QgsTextBufferSettings,
+    QgsTextFormat,
+    QgsUnitTypes,
+    QgsVectorLayer,
+    QgsVectorLayerSimpleLabeling,
+)
+from qgis.PyQt.QtGui import QColor, QFont
+
+from ..core import styling
+
+OUTLINE = "#232323"
+_SHAPES = {
+    "circle": QgsSimpleMarkerSymbolLayerBase.Shape.Circle,
+    "square": QgsSimpleMarkerSymbolLayerBase.Shape.Square,
+    "cross_fill": QgsSimpleMarkerSymbolLayerBase.Shape.CrossFill,
+    "triangle": QgsSimpleMarkerSymbolLayerBase.Shape.Triangle,
+}
+
+
+def _marker(colour: str, size_mm: float, shape: str = "circle",
+            outline: str = OUTLINE, outline_width: float = 0.15) -> QgsMarkerSymbol:
+    symbol = QgsMarkerSymbol.createSimple({
+        "color": colour, "size": str(size_mm), "outline_color": outline,
+        "outline_width": str(outline_width), "size_unit": "MM"})
+    symbol.symbolLayer(0).setShape(_SHAPES[shape])
+    return symbol
+
+
+def _range_expression(field: str, band: styling.Band) -> str:
+    ref = QgsExpression.quotedColumnRef(field)
+    parts = []
+    if band.lower is not None:
+        parts.append(f"{ref} >= {band.lower!r}")
+    if band.upper is not None:
+        parts.append(f"{ref} < {band.upper!r}")
+    return " AND ".join(parts) or f"{ref} IS NOT NULL"
+
+
+def power_size_expression(power_field: str = "power_class") -> str:
+    ref = QgsExpression.quotedColumnRef(power_field)
+    cases = " ".join(f"WHEN {QgsExpression.quotedValue(k)} THEN {v}"
+                     for k, v in styling.POWER_CLASS_SIZE_MM.items())
+    return f"CASE {ref} {cases} ELSE {styling.UNKNOWN_POWER_SIZE_MM} END"
+
+
+def device_renderer(bands: Sequence[styling.Band], occupancy_field: str = "occupancy_pct",
+                    power_field: str = "power_class") -> QgsRuleBasedRenderer:
+    """Colour by occupancy band, size by power class; 'no usage data' grey and hollow."""
+    root = QgsRuleBasedRenderer.Rule(None)
+    size = QgsProperty.fromExpression(power_size_expression(power_field))
+    for band in bands:
+        symbol = _marker(band.colour, styling.POWER_CLASS_SIZE_MM["fast"])
+        symbol.setDataDefinedSize(size)
+        root.appendChild(QgsRuleBasedRenderer.Rule(
+            symbol, 0, 0, _range_expression(occupancy_field, band), band.label))
+    no_data = _marker("#ffffff", 1.8, outline=styling.NO_DATA_COLOUR, outline_width=0.5)
+    root.appendChild(QgsRuleBasedRenderer.Rule(
+        no_data, 0, 0, f"{QgsExpression.quotedColumnRef(occupancy_field)} IS NULL",
+        styling.NO_DATA_LABEL))
+    return QgsRuleBasedRenderer(root)
+
+
+def status_renderer(status_field: str = "live_status") -> QgsRuleBasedRenderer:
+    root = QgsRuleBasedRenderer.Rule(None)
+    ref = QgsExpression.quotedColumnRef(status_field)
+    for style in styling.LIVE_STATUS_STYLES:
+        root.appendChild(QgsRuleBasedRenderer.Rule(
+            _marker(style.colour, 2.6, style.shape), 0, 0,
+            f"{ref} = {QgsExpression.quotedValue(style.key)}", style.label))
+    return QgsRuleBasedRenderer(root)
+
+
+def area_renderer(field: str, bands: Sequence[styling.Band]) -> QgsRuleBasedRenderer:
+    root = QgsRuleBasedRenderer.Rule(None)
+    for band in bands:
+        symbol = QgsFillSymbol.createSimple({
+            "color": band.colour, "outline_color": "#4d4d4d", "outline_width": "0.2"})
+        root.appendChild(QgsRuleBasedRenderer.Rule(symbol, 0, 0,
+                                                   _range_expression(field, band), band.label))
+    empty = QgsFillSymbol.createSimple({"color": "#ffffff", "outline_color": "#4d4d4d",
+                                        "outline_width": "0.2"})
+    root.appendChild(QgsRuleBasedRenderer.Rule(
+        empty, 0, 0, f"{QgsExpression.quotedColumnRef(field)} IS NULL", "No data"))
+    return QgsRuleBasedRenderer(root)
+
+
+def outline_renderer(colour: str = "#4d4d4d", width: float = 0.3) -> QgsRuleBasedRenderer:
+    symbol = QgsFillSymbol.createSimple({"style": "no", "outline_color": colour,
+                                         "outline_width": str(width)})
+    root = QgsRuleBasedRenderer.Rule(None)
+    root.appendChild(QgsRuleBasedRenderer.Rule(symbol, 0, 0, "", ""))
+    return QgsRuleBasedRenderer(root)
+
+
+def label_areas(layer: QgsVectorLayer, field: str, size_pt: float = 7.0,
+                min_scale: Optional[float] = None) -> None:
+    settings = QgsPalLayerSettings()
+    settings.fieldName = field
+    settings.isExpression = False
+    text = QgsTextFormat()
+    text.setFont(QFont("Sans Serif"))
+    text.setSize(size_pt)
+    text.setSizeUnit(QgsUnitTypes.RenderUnit.RenderPoints)
+    text.setColor(QColor("#1a1a1a"))
+    buffer = QgsTextBufferSettings()
+    buffer.setEnabled(True)
+    buffer.setSize(0.8)
+    buffer.setColor(QColor("#ffffff"))
+    text.setBuffer(buffer)
+    settings.setFormat(text)
+    if min_scale:
+        settings.scaleVisibility = True
+        settings.minimumScale = min_scale
+    layer.setLabeling(QgsVectorLayerSimpleLabeling(settings))
+    layer.setLabelsEnabled(True)

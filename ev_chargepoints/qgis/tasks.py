@@ -1,0 +1,79 @@
+"""Run core work in a ``QgsTask``: never on the main thread, always cancellable.
+
+The worker gets a core ``Progress`` wired to the task's progress bar and cancel
+button, and a ``QgsFeedback`` that ``QgsTransport`` passes to the request in
+flight, so cancel stops a download. Results and errors come back on the main
+thread through ``on_done``/``on_error``; layers are created there, never in
+``run``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Optional
+
+from qgis.core import QgsApplication, QgsFeedback, QgsTask
+
+from ..core.errors import EvChargepointsError
+from ..core.progress import Cancelled, Progress
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[Progress, QgsFeedback], Any]
+
+_RUNNING: set = set()  # Python references to running tasks, so none is garbage-collected
+
+
+class CoreTask(QgsTask):
+    def __init__(self, description: str, work: Work,
+                 on_done: Optional[Callable[[Any], None]] = None,
+                 on_error: Optional[Callable[[str], None]] = None):
+        super().__init__(description, QgsTask.Flag.CanCancel)
+        self._work = work
+        self._on_done = on_done
+        self._on_error = on_error
+        self.feedback = QgsFeedback()
+        self.result = None
+        self.error_message: Optional[str] = None
+        self.was_cancelled = False
+
+    def run(self) -> bool:
+        progress = Progress(lambda percent, _msg: self.setProgress(percent), self.isCanceled)
+        try:
+            self.result = self._work(progress, self.feedback)
+            return not self.isCanceled()
+        except Cancelled as exc:
+            self.was_cancelled = True
+            self.error_message = exc.message
+        except EvChargepointsError as exc:
+            if self.isCanceled():
+                self.was_cancelled = True
+            self.error_message = exc.message
+        except Exception as exc:  # noqa: BLE001 - reported on the main thread, never raised here
+            log.exception("Unexpected error in task '%s'", self.description())
+            self.error_message = (f"Unexpected error: {type(exc).__name__}: {exc}. "
+                                  "Details are in the EV Chargepoints message log.")
+        return False
+
+    def cancel(self) -> None:
+        self.feedback.cancel()
+        super().cancel()
+
+    def finished(self, ok: bool) -> None:
+        _RUNNING.discard(self)
+        if ok:
+            if self._on_done:
+                self._on_done(self.result)
+            return
+        if self.isCanceled() and not self.error_message:
+            self.was_cancelled = True
+            self.error_message = "Cancelled by the user; nothing was changed."
+        if self._on_error:
+            self._on_error(self.error_message or "The task failed.")
+
+
+def start(task: CoreTask) -> CoreTask:
+    """Hand ``task`` to the QGIS task manager and keep a reference until it ends."""
+    _RUNNING.add(task)
+    QgsApplication.taskManager().addTask(task)
+    return task
