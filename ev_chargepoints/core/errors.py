@@ -99,6 +99,17 @@ class UnknownFormat(ParseError):
     """The format of a file could not be recognised."""
 
 
+class OcpiStatusError(PayloadError):
+    """An OCPI server answered with an envelope status_code other than 1000."""
+
+    def __init__(self, message: str, status_code: int, status_message: str = "",
+                 url: str = ""):
+        super().__init__(message)
+        self.status_code = status_code
+        self.status_message = status_message
+        self.url = url
+
+
 # --- store -------------------------------------------------------------------
 
 class StoreError(EvChargepointsError):

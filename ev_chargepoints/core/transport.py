@@ -151,10 +151,15 @@ class RequestsTransport(Transport):
                         url)
                 chunks.append(chunk)
             body = b"".join(chunks)
+            _check_complete(resp, declared, size, shown, url)
         except (req.exceptions.Timeout, _read_timeout_types()):
             raise RequestTimeout(f"{shown} stopped sending data for over {timeout:g} s.",
                                  url) from None
         except req.exceptions.RequestException as exc:
+            # requests wraps a read timeout during iter_content in a ConnectionError
+            if exc.args and isinstance(exc.args[0], _read_timeout_types()):
+                raise RequestTimeout(f"{shown} stopped sending data for over {timeout:g} s.",
+                                     url) from None
             raise ConnectionFailed(
                 f"The connection to {shown} broke off during the download: {_short(exc)}.",
                 url) from None
@@ -164,6 +169,22 @@ class RequestsTransport(Transport):
             raise HttpError(resp.status_code, resp.url or url, resp.reason or "",
                             dict(resp.headers), body[:300].decode("utf-8", "replace"))
         return Response(resp.url or url, resp.status_code, dict(resp.headers), body)
+
+
+def _check_complete(resp, declared, size: int, shown: str, url: str) -> None:
+    """urllib3 1.x accepts a body shorter than its Content-Length: refuse it here."""
+    if not (declared and declared.isdigit()) or resp.request.method == "HEAD":
+        return
+    wire = getattr(resp.raw, "tell", None)
+    got = wire() if callable(wire) else None
+    if not isinstance(got, int):
+        if resp.headers.get("Content-Encoding"):
+            return
+        got = size
+    if got < int(declared):
+        raise ConnectionFailed(
+            f"The connection to {shown} broke off during the download: only {got:,} of "
+            f"{int(declared):,} bytes arrived.", url)
 
 
 def _read_timeout_types():
