@@ -1,0 +1,91 @@
+"""Run the plugin inside the real QGIS Desktop (Debian package ``qgis``).
+
+Makes a throw-away QGIS profile with the plugin linked in and enabled, starts
+QGIS (under Xvfb unless --show), runs ``tools/desktop_workflow.py`` inside it,
+and reads back the JSON the workflow writes: steps passed, Python errors seen in
+the QGIS message log, screenshots taken.
+
+    python3 tools/desktop_run.py --out DIR          # headless, exit status = result
+    python3 tools/desktop_run.py --out DIR --show   # on your display (make demo-gui)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / "tools" / "desktop_workflow.py"
+
+
+def make_profile(base: Path) -> Path:
+    profile = base / "profiles" / "default"
+    plugins = profile / "python" / "plugins"
+    plugins.mkdir(parents=True)
+    (plugins / "ev_chargepoints").symlink_to(ROOT, target_is_directory=True)
+    ini = profile / "QGIS" / "QGIS3.ini"
+    ini.parent.mkdir(parents=True)
+    ini.write_text("[PythonPlugins]\nev_chargepoints=true\n\n"
+                   "[qgis]\nshowTips=false\ncheckVersion=false\n"
+                   "allowVersionCheck=false\n"
+                   "[core]\nNewsFeed\\httpsdata.qgis.org\\disabled=true\n", encoding="utf-8")
+    return base
+
+
+def run(out: Path, show: bool, timeout: int) -> dict:
+    qgis = shutil.which("qgis")
+    if not qgis:
+        raise SystemExit("The QGIS Desktop application is not installed "
+                         "(Debian package 'qgis'; `make setup` installs it).")
+    out.mkdir(parents=True, exist_ok=True)
+    result_file = out / "desktop_result.json"
+    result_file.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="evcp-qgis-") as tmp:
+        base = make_profile(Path(tmp))
+        # QGIS embeds the system Python: keep pyenv/venv interpreters out of its way
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("PYENV", "PYTHON", "VIRTUAL_ENV", "CONDA"))}
+        env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        env.update({"EVCP_OUT": str(out), "EVCP_RESULT": str(result_file),
+                    "EVCP_KEEP_OPEN": "1" if show else "0", "HOME": tmp,
+                    "XDG_RUNTIME_DIR": tmp, "QGIS_DISABLE_MESSAGE_HOOKS": "0"})
+        env.pop("QT_QPA_PLATFORM", None)
+        cmd = [qgis, "--profiles-path", str(base), "--nologo", "--noversioncheck",
+               "--code", str(WORKFLOW)]
+        if not show:
+            cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", *cmd]
+        log_path = out / "qgis_output.txt"
+        # output to a file, not a pipe: Xvfb inherits the pipe and would keep it open
+        with open(log_path, "w", encoding="utf-8") as log_file:
+            try:
+                proc = subprocess.run(cmd, env=env, timeout=timeout, stdout=log_file,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                return {"ok": False, "error": f"QGIS did not finish within {timeout} s"}
+    if not result_file.exists():
+        return {"ok": False, "error": f"QGIS exited with {proc.returncode} and wrote no result",
+                "output_tail": log_path.read_text(encoding="utf-8", errors="replace")[-3000:]}
+    result = json.loads(result_file.read_text(encoding="utf-8"))
+    result["exit_code"] = proc.returncode
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "demo-output" / "desktop")
+    parser.add_argument("--show", action="store_true", help="use the current display")
+    parser.add_argument("--timeout", type=int, default=600)
+    args = parser.parse_args(argv)
+    result = run(args.out, args.show, args.timeout)
+    print(json.dumps(result, indent=2))
+    return 0 if result.get("ok") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
