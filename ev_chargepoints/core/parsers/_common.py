@@ -65,6 +65,10 @@ def maybe_gunzip(data: bytes, name: str, limits: Limits) -> bytes:
                 if rest.strip(b"\x00"):
                     # concatenated gzip members: decode the remainder the simple way
                     out.write(gzip.decompress(rest))
+                    if out.tell() > limits.max_file_bytes:
+                        raise errors.ParseError(
+                            f"uncompressed content is larger than the limit of "
+                            f"{_size(limits.max_file_bytes)}", name)
                 break
     except (zlib.error, OSError, EOFError) as exc:
         raise errors.ParseError(f"the gzip data is damaged ({exc})", name) from exc
@@ -88,8 +92,12 @@ def _size(n: int) -> str:
     return str(n)
 
 
-def decode_text(data: bytes, name: str) -> tuple[str, list[str]]:
-    """UTF-8 (BOM or not), UTF-16 with BOM, else cp1252 with a warning."""
+def decode_text(data: bytes, name: str, partial: bool = False) -> tuple[str, list[str]]:
+    """UTF-8 (BOM or not), UTF-16 with BOM, else cp1252 with a warning.
+
+    ``partial``: ``data`` is a prefix, so a character cut at the end is dropped."""
+    if partial:
+        return _decode_prefix(data), []
     if data.startswith(b"\xef\xbb\xbf"):
         return _decode(data[3:], "utf-8", name), []
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -100,6 +108,19 @@ def decode_text(data: bytes, name: str) -> tuple[str, list[str]]:
         text = data.decode("cp1252", errors="replace")
         return text, [f"{name}: not valid UTF-8; read as Windows-1252 (cp1252). "
                       "Check accented characters."]
+
+
+def _decode_prefix(data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="ignore")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data[: len(data) // 2 * 2].decode("utf-16", errors="ignore")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(data) - 3:  # only the last character was cut
+            return data[: exc.start].decode("utf-8")
+        return data.decode("cp1252", errors="replace")
 
 
 def _decode(data: bytes, encoding: str, name: str) -> str:
@@ -122,9 +143,17 @@ def read_csv_text(text: str, name: str, limits: Limits, header: bool = True) -> 
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         raise errors.ParseError(f"the CSV could not be read ({_first_line(exc)})",
                                 name) from exc
-    if len(text) > limits.max_field_chars:
+    if len(text) > limits.max_field_chars and not _fields_surely_small(text, frame, limits):
         check_field_sizes(frame, name, limits)
     return frame
+
+
+def _fields_surely_small(text: str, frame: pd.DataFrame, limits: Limits) -> bool:
+    """True when no line is over the limit and no field spans lines (the common case),
+    which proves every field is within it without measuring each cell."""
+    lines = text.split("\n")
+    records = len(lines) - (1 if lines and lines[-1] == "" else 0)
+    return records <= len(frame) + 1 and max(map(len, lines)) <= limits.max_field_chars
 
 
 def _first_line(exc: BaseException) -> str:
@@ -139,9 +168,14 @@ def check_field_sizes(frame: pd.DataFrame, name: str, limits: Limits,
         values = frame[column]
         if values.dtype != object:
             continue
-        lengths = values.map(lambda v: len(v) if isinstance(v, str) else 0)
+        items = values.tolist()
+        try:
+            lengths = np.fromiter(map(len, items), dtype="int64", count=len(items))
+        except TypeError:  # not all text: measure only the strings
+            lengths = np.array([len(v) if isinstance(v, str) else 0 for v in items],
+                               dtype="int64")
         if len(lengths) and lengths.max() > limits.max_field_chars:
-            row = int(np.argmax(lengths.to_numpy())) + row_offset
+            row = int(np.argmax(lengths)) + row_offset
             raise errors.ParseError(
                 f"field '{column}' in row {row} has {int(lengths.max()):,} characters, "
                 f"more than the limit of {limits.max_field_chars:,}", name)
@@ -163,14 +197,35 @@ def local_to_utc(naive: pd.Series, tz: str = UK_TZ,
     """
     index = pd.DatetimeIndex(naive)
     summer = np.ones(len(index), dtype=bool)
-    first = index.tz_localize(tz, ambiguous=summer, nonexistent="shift_forward")
-    result = pd.Series(first.tz_convert("UTC"), index=naive.index)
+    result = pd.Series(_localize(index, tz, summer), index=naive.index)
     if not_before is not None and len(index):
-        second = index.tz_localize(tz, ambiguous=~summer, nonexistent="shift_forward")
-        second = pd.Series(second.tz_convert("UTC"), index=naive.index)
+        second = pd.Series(_localize(index, tz, ~summer), index=naive.index)
         use_second = (result != second) & (result < not_before) & (second >= not_before)
         result = result.where(~use_second, second)
     return result
+
+
+def _localize(index: pd.DatetimeIndex, tz: str, summer: np.ndarray) -> pd.DatetimeIndex:
+    """tz_localize to UTC with non-existent times moved to the end of the gap.
+
+    pandas 1.5 gets nonexistent="shift_forward" wrong when ``ambiguous`` is an array,
+    so the gap is found here: minute by minute over the (rare) rows that fall in it.
+    """
+    local = index.tz_localize(tz, ambiguous=summer, nonexistent="NaT")
+    in_gap = np.asarray(local.isna() & index.notna())
+    if in_gap.any():
+        values = local.tz_convert("UTC").tz_localize(None).to_numpy(copy=True)
+        todo = np.flatnonzero(in_gap)
+        for minutes in range(1, 24 * 60):
+            probe = (index[todo] + pd.Timedelta(minutes=minutes)).floor("min")
+            found = probe.tz_localize(tz, ambiguous=summer[todo], nonexistent="NaT")
+            ok = np.asarray(found.notna())
+            values[todo[ok]] = found[ok].tz_convert("UTC").tz_localize(None).to_numpy()
+            todo = todo[~ok]
+            if not len(todo):
+                break
+        return pd.DatetimeIndex(values).tz_localize("UTC")
+    return local.tz_convert("UTC")
 
 
 def parse_iso_utc(values: pd.Series) -> pd.Series:
