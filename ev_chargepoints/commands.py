@@ -1,3 +1,211 @@
 """The CLI subcommands: each adapts arguments to the core Workspace facade."""
 
 from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .cli import command
+from .core.errors import EvChargepointsError
+from .core.progress import Progress
+
+DEFAULT_DATASTORE = "https://data.london.gov.uk"
+
+
+def _progress(args) -> Progress:
+    if not getattr(args, "verbose", False):
+        return Progress()
+    return Progress(lambda pct, msg: print(f"[{pct:5.1f}%] {msg}", file=sys.stderr)
+                    if msg else None)
+
+
+def _secret_from_env(var: str | None, what: str) -> str | None:
+    if not var:
+        return None
+    value = os.environ.get(var)
+    if not value:
+        raise EvChargepointsError(f"The environment variable {var} that should hold the "
+                                  f"{what} is not set or empty.")
+    return value
+
+
+def _print_imports(reports) -> int:
+    from .core.workspace import describe_import
+
+    failed = 0
+    for report in reports:
+        print(describe_import(report))
+        failed += report.outcome == "failed"
+    return failed
+
+
+# --- import ------------------------------------------------------------------------
+
+def _import_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--store", required=True, type=Path, help="workspace GeoPackage")
+    p.add_argument("--format", choices=["ncr", "sessions", "ocpi", "ocpi-locations",
+                                        "ocpi-cdrs", "ocpi-sessions", "usage-return"],
+                   help="skip auto-detection (ocpi = ocpi-locations)")
+
+
+@command("import", "import NCR, session CSV, OCPI or usage-return files into a store",
+         _import_args)
+def cmd_import(args) -> int:
+    from .core.workspace import Workspace
+
+    fmt = "ocpi-locations" if args.format == "ocpi" else args.format
+    with Workspace(args.store) as ws:
+        reports = ws.import_files(args.files, format=fmt, progress=_progress(args))
+    failed = _print_imports(reports)
+    if failed:
+        print(f"error: {failed} of {len(reports)} file(s) could not be imported "
+              "(see the lines above); the store keeps everything imported before.",
+              file=sys.stderr)
+        return 2
+    return 0
+
+
+# --- fetch -------------------------------------------------------------------------
+
+def _fetch_args(p: argparse.ArgumentParser) -> None:
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--datastore", nargs="?", const=DEFAULT_DATASTORE, metavar="URL",
+                        help=f"a DataPress site (default {DEFAULT_DATASTORE})")
+    source.add_argument("--ocpi", metavar="LOCATIONS_URL", help="an OCPI 2.2.1 Locations URL")
+    p.add_argument("--store", required=True, type=Path, help="workspace GeoPackage")
+    p.add_argument("--dataset", help="Datastore dataset id, e.g. 2lzpg")
+    p.add_argument("--resource", action="append", default=[], metavar="ID",
+                   help="only this resource (repeatable)")
+    p.add_argument("--api-key-env", metavar="VAR",
+                   help="environment variable holding a Datastore API key")
+    p.add_argument("--token-env", metavar="VAR",
+                   help="environment variable holding the OCPI token (never the token itself)")
+    p.add_argument("--raw-token", action="store_true",
+                   help="send the OCPI token as is (pre-2.2 servers), not Base64-encoded")
+    p.add_argument("--feed-name", default="", help="name of the OCPI feed (default: host)")
+    p.add_argument("--cache", type=Path, help="download cache folder")
+
+
+@command("fetch", "fetch charge points from the London Datastore or an OCPI 2.2.1 feed",
+         _fetch_args)
+def cmd_fetch(args) -> int:
+    from .core.workspace import Workspace
+
+    with Workspace(args.store) as ws:
+        if args.ocpi:
+            outcome = ws.fetch_ocpi(args.ocpi, token=_secret_from_env(args.token_env,
+                                                                     "OCPI token"),
+                                    token_base64=not args.raw_token, feed_name=args.feed_name,
+                                    progress=_progress(args))
+        else:
+            if not args.dataset:
+                raise EvChargepointsError("--datastore needs --dataset ID.")
+            outcome = ws.fetch_datastore(args.datastore, args.dataset, args.resource,
+                                         api_key=_secret_from_env(args.api_key_env, "API key"),
+                                         cache_dir=args.cache, progress=_progress(args))
+    for warning in outcome.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for skipped in outcome.skipped:
+        print(f"skipped: {skipped}")
+    failed = _print_imports(outcome.imports)
+    return 2 if failed else 0
+
+
+# --- utilisation -----------------------------------------------------------------------
+
+UTILISATION_COLUMNS = ["device_id", "period", "period_start", "period_end", "sessions", "kwh",
+                       "plugged_hours", "available_hours", "occupancy_pct", "sessions_per_day",
+                       "kwh_per_day", "capacity_factor_pct", "in_use_days", "idle_share_pct",
+                       "uptime_pct", "observed_coverage_pct"]
+
+
+def _utilisation_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", required=True, type=Path)
+    p.add_argument("--period", choices=["month", "quarter", "year"], default="quarter")
+    p.add_argument("--by", choices=["device", "connector"], default="device")
+    p.add_argument("--out", required=True, type=Path, help="CSV file to write")
+
+
+@command("utilisation", "utilisation per device (or connector) and period, as CSV",
+         _utilisation_args)
+def cmd_utilisation(args) -> int:
+    from .core.workspace import Workspace
+
+    if not args.store.exists():
+        raise EvChargepointsError(f"There is no store at {args.store}; import or fetch first.")
+    with Workspace(args.store) as ws:
+        frame = ws.utilisation(period=args.period, by=args.by, progress=_progress(args))
+    first = ["device_id", "connector_id"] if args.by == "connector" else ["device_id"]
+    ordered = first + [c for c in UTILISATION_COLUMNS[1:] if c in frame.columns]
+    ordered += [c for c in frame.columns if c not in ordered]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    frame[ordered].to_csv(args.out, index=False)
+    print(f"{len(frame):,} rows ({frame['device_id'].nunique():,} devices, "
+          f"{frame['period'].nunique()} periods) written to {args.out}")
+    return 0
+
+
+# --- demo ------------------------------------------------------------------------------
+
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("demo-output"))
+
+
+@command("demo", "the main job on the bundled London snapshot, offline", _demo_args)
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    for line in run_demo(args.out, progress=_progress(args)):
+        print(line)
+    return 0
+
+
+# --- summary ---------------------------------------------------------------------------
+
+SUMMARY_FIRST = ["area_code", "area_name", "parent_code", "parent_name", "population",
+                 "devices", "connectors", "rapid_devices", "ultra_devices", "devices_per_10k",
+                 "period", "sessions", "kwh", "occupancy_pct", "capacity_factor_pct"]
+
+
+def _summary_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", required=True, type=Path)
+    p.add_argument("--areas", type=Path, help="polygon GeoPackage (default: bundled London "
+                                              "wards 2018 and boroughs)")
+    p.add_argument("--code-field", help="area code field of --areas (auto-detected)")
+    p.add_argument("--name-field", help="area name field of --areas (auto-detected)")
+    p.add_argument("--level", choices=["borough", "ward"], default="borough")
+    p.add_argument("--period", help="e.g. 2022-Q2 (default: the latest with usage)")
+    p.add_argument("--period-kind", choices=["month", "quarter", "year"], default="quarter")
+    p.add_argument("--operator", action="append", help="only this operator (repeatable)")
+    p.add_argument("--power-class", action="append", choices=["slow", "fast", "rapid", "ultra"])
+    p.add_argument("--location-type", action="append")
+    p.add_argument("--out", required=True, type=Path, help="CSV file to write")
+
+
+@command("summary", "charge points and usage per borough, ward or your own areas, as CSV",
+         _summary_args)
+def cmd_summary(args) -> int:
+    from .core.export import write_csv
+    from .core.workspace import Workspace
+
+    if not args.store.exists():
+        raise EvChargepointsError(f"There is no store at {args.store}; import or fetch first.")
+    filters = {k: v for k, v in (("operator", args.operator), ("power_class", args.power_class),
+                                 ("location_type", args.location_type)) if v}
+    with Workspace(args.store) as ws:
+        table, assignment = ws.summary(level=args.level, period=args.period,
+                                       period_kind=args.period_kind, filters=filters or None,
+                                       areas_path=args.areas, code_field=args.code_field,
+                                       name_field=args.name_field, progress=_progress(args))
+    ordered = [c for c in SUMMARY_FIRST if c in table.columns]
+    ordered += [c for c in table.columns if c not in ordered]
+    write_csv(table[ordered], args.out)
+    for line in assignment.report.lines():
+        print(line, file=sys.stderr)
+    period = table.attrs.get("period")
+    print(f"{len(table):,} areas ({args.level}{', ' + period if period else ''}) written to "
+          f"{args.out}")
+    return 0

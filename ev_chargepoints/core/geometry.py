@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import errors
+from . import errors, gpkg
 
 _WKB_POLYGON = 3
 _WKB_MULTIPOLYGON = 6
@@ -293,15 +293,12 @@ def read_polygon_layer(path, layer=None, columns=None):
 
     ``crs`` is what GDAL reports (e.g. ``"EPSG:27700"``), or None.
     """
-    import pandas as pd
-    import pyogrio
-    from pyogrio import raw
-
     path = Path(path)
-    try:
-        meta, _fids, geometry, field_data = raw.read(path, layer=layer, columns=columns)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise errors.ParseError(f"the layer cannot be read ({exc})", path.name) from exc
+    if path.suffix.lower() == ".gpkg":
+        attributes, geometry, crs = gpkg.read_layer(path, layer, columns)
+        meta = {"geometry_type": None, "crs": crs}
+    else:
+        attributes, geometry, meta = _read_with_pyogrio(path, layer, columns)
     if geometry is None:
         raise errors.ParseError("the layer has no geometry column", path.name)
     geometry_type = str(meta.get("geometry_type") or "")
@@ -309,9 +306,30 @@ def read_polygon_layer(path, layer=None, columns=None):
             and geometry_type.lower() not in ("unknown", "geometry"):
         raise errors.ParseError(f"expected polygons, found {geometry_type}", path.name)
     polygons = parse_wkb_polygons(geometry)
+    return attributes, polygons, meta.get("crs")
+
+
+def _read_with_pyogrio(path: Path, layer, columns):
+    """Other formats (Shapefile, GeoJSON ...) need GDAL through pyogrio."""
+    import warnings
+
+    import pandas as pd
+    try:
+        with warnings.catch_warnings():
+            # pyogrio imports pyproj when present; we never use its PROJ data
+            warnings.filterwarnings("ignore", message="Valid PROJ data directory not found")
+            import pyogrio
+            from pyogrio import raw
+    except ImportError:
+        raise errors.ParseError("reading this format needs the Python package pyogrio; "
+                                "save the layer as a GeoPackage instead", path.name) from None
+    try:
+        meta, _fids, geometry, field_data = raw.read(path, layer=layer, columns=columns)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise errors.ParseError(f"the layer cannot be read ({exc})", path.name) from exc
     attributes = pd.DataFrame({name: values for name, values in
                                zip(meta["fields"], field_data)})
-    return attributes, polygons, meta.get("crs")
+    return attributes, geometry, meta
 
 
 # --- point in polygon --------------------------------------------------------

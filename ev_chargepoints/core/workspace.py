@@ -1,0 +1,303 @@
+"""The one hallway: every front door (CLI, Processing, docks) drives this facade.
+
+A ``Workspace`` is a history store plus the operations on it: import files,
+fetch from the Datastore and OCPI feeds, compute utilisation, summarise,
+analyse sites, validate. Front doors only adapt arguments and present results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import pandas as pd
+
+from . import parsers, paths
+from .errors import EvChargepointsError, ParseError
+from .http import HttpClient
+from .progress import SILENT, Progress
+from .schema import ParseResult
+from .store import HistoryStore, ImportReport, file_sha256
+from .transport import Transport
+
+log = logging.getLogger(__name__)
+
+NCR_SNAPSHOT = "ncr_chargepoints_london_2022-05.csv.gz"
+SYNTHETIC_SEED = 20220504
+# A year of synthetic usage ending with the quarter of the NCR snapshot (UK local dates).
+SYNTHETIC_START = "2021-07-01"
+SYNTHETIC_END = "2022-07-01"
+SYNTHETIC_FORMAT = "synthetic-sessions"
+UK_TZ = "Europe/London"
+
+
+@dataclass
+class FetchOutcome:
+    """What a fetch brought in: the imports it made and anything worth saying."""
+
+    source: str
+    imports: list[ImportReport] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+class Workspace:
+    def __init__(self, store_path, transport: Optional[Transport] = None):
+        self.store_path = Path(store_path)
+        self._transport = transport
+        self._store: Optional[HistoryStore] = None
+        self._cache: dict = {}
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    @property
+    def store(self) -> HistoryStore:
+        if self._store is None:
+            self.store_path.parent.mkdir(parents=True, exist_ok=True)
+            self._store = HistoryStore.create_or_open(self.store_path)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            from .transport import RequestsTransport
+            self._transport = RequestsTransport()
+        return self._transport
+
+    # --- data in -----------------------------------------------------------------
+
+    def import_files(self, files: Sequence, format: Optional[str] = None,
+                     progress: Progress = SILENT) -> list[ImportReport]:
+        """Import each file in its own transaction; one bad file never touches the rest."""
+        reports = []
+        for i, path in enumerate(files):
+            progress.check_cancelled()
+            path = Path(path)
+            progress.report(100.0 * i / max(1, len(files)), f"Importing {path.name}")
+            reports.append(self.store.import_file(
+                path, parse=lambda p: parsers.parse_file(p, format=format)))
+        progress.report(100.0, "Import finished")
+        return reports
+
+    def import_result(self, result: ParseResult, name: str, content_key: str,
+                      **options) -> ImportReport:
+        """Import an in-memory parse result; ``content_key`` makes it idempotent."""
+        return self.store.import_parse_result(result, name, content_key, **options)
+
+    def import_bundled_snapshot(self, progress: Progress = SILENT,
+                                synthetic_usage: bool = True) -> list[ImportReport]:
+        """The offline London snapshot: real NCR devices plus SYNTHETIC usage."""
+        ncr = paths.LONDON_SNAPSHOT / NCR_SNAPSHOT
+        progress.report(2, "Reading the National Chargepoint Registry snapshot (May 2022)")
+        reports = [self.store.import_file(ncr, parse=parsers.parse_file)]
+        if synthetic_usage:
+            progress.check_cancelled()
+            progress.report(40, "Generating synthetic London usage from Dundee distributions")
+            reports.append(self._import_synthetic_usage(file_sha256(ncr)))
+        progress.report(100, "Snapshot ready")
+        return reports
+
+    def _import_synthetic_usage(self, ncr_sha: str) -> ImportReport:
+        from . import synthetic
+
+        key = hashlib.sha256(f"{ncr_sha}|{SYNTHETIC_SEED}|{SYNTHETIC_START}|{SYNTHETIC_END}"
+                             .encode()).hexdigest()
+        name = f"synthetic London usage (seed {SYNTHETIC_SEED})"
+        if self.store.already_imported(key) is not None:
+            return self.store.import_parse_result(
+                ParseResult(SYNTHETIC_FORMAT, name, 0), name, key)
+        devices = self.store.devices()
+        connectors = self.store.connectors()
+        sessions = synthetic.synthetic_sessions(
+            devices, connectors, synthetic.dundee_sessions(),
+            pd.Timestamp(SYNTHETIC_START, tz=UK_TZ), pd.Timestamp(SYNTHETIC_END, tz=UK_TZ),
+            seed=SYNTHETIC_SEED)
+        result = ParseResult(SYNTHETIC_FORMAT, name, len(sessions), tables={"sessions": sessions})
+        return self.store.import_parse_result(result, name, key)
+
+    def has_synthetic_usage(self) -> bool:
+        log_frame = self.store.import_log()
+        return bool((log_frame["format"] == SYNTHETIC_FORMAT).any()) if len(log_frame) else False
+
+    def fetch_datastore(self, base_url: str, dataset_id: str, resource_ids: Iterable[str] = (),
+                        api_key: Optional[str] = None, cache_dir=None,
+                        progress: Progress = SILENT) -> FetchOutcome:
+        """Download a Datastore dataset's resources and import those we can read.
+
+        Everything is downloaded before anything is imported, so a failed pull
+        leaves the store as it was.
+        """
+        from .cache import DownloadCache
+        from .datastore import DatastoreClient
+
+        cache = DownloadCache(Path(cache_dir)) if cache_dir else None
+        client = DatastoreClient(HttpClient(self.transport), base_url, api_key=api_key,
+                                 cache=cache)
+        outcome = FetchOutcome(f"datastore:{dataset_id}")
+        progress.report(2, f"Reading dataset {dataset_id}")
+        dataset = client.get_dataset(dataset_id, progress.cancelled)
+        wanted = set(resource_ids)
+        resources = [r for r in dataset.resources if not wanted or r.resource_id in wanted]
+        if wanted - {r.resource_id for r in resources}:
+            missing = ", ".join(sorted(wanted - {r.resource_id for r in resources}))
+            raise EvChargepointsError(f"Dataset {dataset_id} has no resource {missing}.")
+        with tempfile.TemporaryDirectory(prefix="evcp-fetch-") as tmp:
+            parsed = []
+            for i, resource in enumerate(resources):
+                progress.check_cancelled()
+                progress.report(5 + 80 * i / max(1, len(resources)),
+                                f"Downloading {resource.title or resource.resource_id}")
+                download = client.download(dataset, resource, tmp, progress.cancelled)
+                outcome.warnings.extend(download.warnings)
+                try:
+                    parsed.append((download.path, parsers.parse_file(download.path)))
+                except ParseError as exc:
+                    outcome.skipped.append(f"{resource.title or resource.resource_id}: "
+                                           f"{exc.message}")
+            for path, result in parsed:
+                outcome.imports.append(self.store.import_parse_result(
+                    result, f"{dataset_id}/{path.name}", file_sha256(path)))
+        progress.report(100, "Fetch finished")
+        return outcome
+
+    def fetch_ocpi(self, locations_url: str, token: Optional[str] = None,
+                   token_base64: bool = True, feed_name: str = "",
+                   date_from=None, observed_utc=None,
+                   progress: Progress = SILENT) -> FetchOutcome:
+        """Pull an OCPI 2.2.1 Locations endpoint: devices, connectors and a status snapshot."""
+        from .ocpi_client import OcpiClient
+        from .parsers import ocpi as ocpi_parser
+
+        feed = feed_name or _host_of(locations_url)
+        client = OcpiClient(HttpClient(self.transport), token=token,
+                            token_encoding="base64" if token_base64 else "raw",
+                            endpoints={"locations": locations_url})
+        progress.report(5, f"Fetching locations from {feed}")
+        fetched = client.fetch_locations(date_from=date_from, is_cancelled=progress.cancelled)
+        observed = pd.Timestamp(observed_utc) if observed_utc is not None \
+            else pd.Timestamp.now(tz="UTC")
+        if observed.tzinfo is None:
+            observed = observed.tz_localize("UTC")
+        result = ocpi_parser.parse_locations(fetched.items, source=f"ocpi:{feed}",
+                                             observed_utc=observed, name=feed)
+        outcome = FetchOutcome(f"ocpi:{feed}", warnings=list(fetched.report.warnings))
+        body = json.dumps(fetched.items, sort_keys=True, default=str).encode()
+        key = hashlib.sha256(body + observed.isoformat().encode()).hexdigest()
+        progress.report(80, f"Storing {len(fetched.items)} locations")
+        mode = "snapshot" if (date_from is None and fetched.report.complete) else "merge"
+        outcome.imports.append(self.store.import_parse_result(
+            result, f"{feed} locations {observed.isoformat()}", key,
+            snapshot_utc=observed, devices_mode=mode))
+        progress.report(100, "Fetch finished")
+        return outcome
+
+    # --- analysis ------------------------------------------------------------------
+
+    def utilisation(self, period: str = "quarter", by: str = "device",
+                    progress: Progress = SILENT) -> pd.DataFrame:
+        key = ("utilisation", period, by, self._store_stamp())
+        if key not in self._cache:
+            self._cache[key] = self._compute_utilisation(period, by, progress)
+        return self._cache[key]
+
+    def _store_stamp(self) -> int:
+        """Changes whenever an import changes the store (cache key for derived tables)."""
+        log_frame = self.store.import_log()
+        return int(log_frame["id"].max()) if len(log_frame) else 0
+
+    def _compute_utilisation(self, period: str, by: str, progress: Progress) -> pd.DataFrame:
+        from . import utilisation as engine
+
+        progress.report(5, "Reading sessions")
+        sessions = self.store.sessions(categorical=True)
+        progress.check_cancelled()
+        devices = self.store.devices(current_only=False)
+        connectors = self.store.connectors(current_only=False)
+        status = self.store.status_snapshots()
+        progress.report(40, f"Computing utilisation per {by} and {period}")
+        frame = engine.utilisation(sessions, devices, connectors,
+                                   status if len(status) else None, period=period, by=by)
+        progress.report(100, "Utilisation ready")
+        return frame
+
+
+    def devices(self) -> pd.DataFrame:
+        key = ("devices", self._store_stamp())
+        if key not in self._cache:
+            self._cache[key] = self.store.devices()
+        return self._cache[key]
+
+    def assignment(self, areas_path=None, level: str = "borough", code_field=None,
+                   name_field=None):
+        """Each current device's ward and borough (or custom area), computed once."""
+        from . import areas
+
+        key = ("assignment", str(areas_path), level, code_field, name_field,
+               self._store_stamp())
+        if key not in self._cache:
+            if areas_path:
+                custom = areas.load_area_set(areas_path, level=level, code_field=code_field,
+                                             name_field=name_field)
+                wards, boroughs = (custom, None) if level == "ward" else (None, custom)
+            else:
+                wards, boroughs = areas.load_wards(2018), areas.load_boroughs()
+            self._cache[key] = areas.assign_devices(self.devices(), wards, boroughs)
+        return self._cache[key]
+
+    def summary(self, level: str = "borough", period: Optional[str] = None,
+                period_kind: str = "quarter", filters: Optional[dict] = None,
+                areas_path=None, code_field=None, name_field=None,
+                with_usage: bool = True, progress: Progress = SILENT):
+        """Area summary table and the assignment behind it (with its counts)."""
+        from . import summary as summaries
+
+        progress.report(5, "Placing devices in areas")
+        assignment = self.assignment(areas_path, level, code_field, name_field)
+        usage = None
+        if with_usage and self.store.counts().get("sessions", 0):
+            usage = self.utilisation(period_kind, progress=progress.scaled(10, 90))
+        progress.report(92, "Summarising")
+        table = summaries.summarise(assignment, self.devices(), self.store.connectors(), usage,
+                                    level=level, period=period, filters=filters)
+        progress.report(100, "Summary ready")
+        return table, assignment
+
+
+def _host_of(url: str) -> str:
+    from urllib.parse import urlsplit
+    return urlsplit(url).hostname or "ocpi"
+
+
+def describe_import(report: ImportReport) -> str:
+    """One line per import for people: what was read, added, skipped and why."""
+    if report.outcome == "already imported":
+        return f"{report.file_name}: already imported, nothing added."
+    if report.outcome == "failed":
+        return f"{report.file_name}: not imported — {report.message}"
+    parts = [f"{report.rows_read:,} rows read", f"{report.rows_added:,} added"]
+    if report.rows_updated:
+        parts.append(f"{report.rows_updated:,} updated")
+    if report.rows_duplicate:
+        parts.append(f"{report.rows_duplicate:,} already in the store")
+    if report.rows_rejected:
+        parts.append(f"{report.rows_rejected:,} rejected")
+    text = f"{report.file_name}: " + ", ".join(parts) + "."
+    if report.message:
+        text += f" {report.message}"
+    return text
