@@ -34,6 +34,8 @@ SYNTHETIC_START = "2021-07-01"
 SYNTHETIC_END = "2022-07-01"
 SYNTHETIC_FORMAT = "synthetic-sessions"
 UK_TZ = "Europe/London"
+USAGE_SUMMARY_COLUMNS = ("sessions", "kwh", "plugged_hours", "available_hours", "occupancy_pct",
+                         "capacity_factor_pct")
 
 
 @dataclass
@@ -275,6 +277,9 @@ class Workspace:
         progress.report(92, "Summarising")
         table = summaries.summarise(assignment, self.devices(), self.store.connectors(), usage,
                                     level=level, period=period, filters=filters)
+        for column in USAGE_SUMMARY_COLUMNS:  # present, and empty, when there is no usage
+            if column not in table.columns:
+                table[column] = float("nan")
         progress.report(100, "Summary ready")
         return table, assignment
 

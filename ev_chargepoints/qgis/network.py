@@ -63,7 +63,11 @@ class QgsTransport(Transport):
 
         blocking.downloadProgress.connect(watch_size)
         feedback = self.feedback or QgsFeedback()
-        code = blocking.get(request, True, feedback)
+        try:
+            code = blocking.get(request, True, feedback)
+        finally:
+            # queued progress signals must not reach the closure once `blocking` is gone
+            blocking.downloadProgress.disconnect(watch_size)
         reply = blocking.reply()
         status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
         status = int(status) if status is not None else 0

@@ -42,3 +42,18 @@ def auth_manager(qgis_app):
             "the test profile's auth database has another master password: "
             "remove .qgis-settings/ and run again")
     return manager
+
+
+@pytest.fixture(scope="session")
+def ev_provider(qgis_app, qgis_processing):
+    """Processing initialised with the plugin's provider registered."""
+    from qgis.core import QgsApplication
+
+    from ev_chargepoints.processing.provider import EvChargepointsProvider
+
+    registry = QgsApplication.processingRegistry()
+    provider = registry.providerById("evchargepoints")
+    if provider is None:
+        provider = EvChargepointsProvider()
+        assert registry.addProvider(provider)
+    yield provider

@@ -1,5 +1,5 @@
-"""One module per algorithm. ``available_algorithms`` lists those whose
-Python dependencies are installed, so the provider registers only what works."""
+"""One module per theme. ``available_algorithms`` lists those whose Python
+dependencies are installed, so the provider registers only what works."""
 
 from __future__ import annotations
 
@@ -9,4 +9,11 @@ from ...core.optional import missing_packages
 def available_algorithms() -> list:
     if missing_packages():
         return []
-    return []
+    from .data_algorithms import (
+        FetchDatastoreAlgorithm,
+        FetchOcpiAlgorithm,
+        ImportFilesAlgorithm,
+        UtilisationAlgorithm,
+    )
+    return [ImportFilesAlgorithm, FetchDatastoreAlgorithm, FetchOcpiAlgorithm,
+            UtilisationAlgorithm]

@@ -14,7 +14,7 @@ from ...core.progress import Progress
 
 
 class EvAlgorithm(QgsProcessingAlgorithm):
-    """Subclasses set NAME, DISPLAY, GROUP, GROUP_ID and HELP, and implement ``run``."""
+    """Subclasses set NAME, DISPLAY, GROUP, GROUP_ID and HELP, and implement ``execute``."""
 
     NAME = ""
     DISPLAY = ""
@@ -56,10 +56,10 @@ class EvAlgorithm(QgsProcessingAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback) -> dict[str, Any]:
         try:
-            return self.run(parameters, context, feedback)
+            return self.execute(parameters, context, feedback)
         except EvChargepointsError as exc:
             # one readable line in the Processing log, no traceback
             raise QgsProcessingException(exc.message) from None
 
-    def run(self, parameters, context, feedback) -> dict[str, Any]:  # pragma: no cover
+    def execute(self, parameters, context, feedback) -> dict[str, Any]:  # pragma: no cover
         raise NotImplementedError

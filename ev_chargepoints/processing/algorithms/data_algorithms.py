@@ -1,0 +1,204 @@
+"""Data in and out of the workspace store: import, fetch, utilisation."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsFeatureSink,
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterAuthConfig,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterString,
+    QgsWkbTypes,
+)
+
+from ...core.errors import EvChargepointsError
+from ...core.workspace import Workspace, describe_import
+from ...qgis import settings as plugin_settings
+from ...qgis.network import QgsTransport
+from ...qgis.tables import features_for, fields_for
+from .base import EvAlgorithm
+
+FORMATS = ["auto", "ncr", "sessions", "ocpi-locations", "ocpi-cdrs", "ocpi-sessions",
+           "usage-return"]
+PERIODS = ["month", "quarter", "year"]
+
+
+def store_parameter(description: str = "Workspace store (GeoPackage)"):
+    param = QgsProcessingParameterFile("STORE", description,
+                                       behavior=QgsProcessingParameterFile.Behavior.File,
+                                       extension="gpkg", optional=True)
+    param.setHelp("Leave empty to use the store set in the plugin settings.")
+    return param
+
+
+def store_path(alg: EvAlgorithm, parameters, context) -> str:
+    path = alg.parameterAsFile(parameters, "STORE", context)
+    return path or plugin_settings.load().store_path
+
+
+def _report_imports(reports, feedback) -> tuple[int, str]:
+    lines = [describe_import(r) for r in reports]
+    for report, line in zip(reports, lines):
+        (feedback.reportError if report.outcome == "failed" else feedback.pushInfo)(line)
+    return sum(r.rows_added for r in reports), "\n".join(lines)
+
+
+class ImportFilesAlgorithm(EvAlgorithm):
+    NAME = "importfiles"
+    DISPLAY = "Import charge-point and usage files"
+    HELP = ("Imports National Chargepoint Registry CSV, session CSV (ChargePlace Scotland "
+            "layout), OCPI 2.2.1 JSON and usage-return files into the workspace store. "
+            "Formats are detected from the file header. Each file is imported in its own "
+            "transaction: a file that cannot be read is reported and leaves the store as it "
+            "was; the same file imported twice adds nothing.")
+
+    def initAlgorithm(self, config=None):
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            "FILES", self.tr("Files to import"), QgsProcessing.SourceType.TypeFile))
+        self.addParameter(QgsProcessingParameterEnum("FORMAT", self.tr("Format"), FORMATS,
+                                                     defaultValue=0))
+        self.addParameter(store_parameter())
+        self.addOutput(QgsProcessingOutputNumber("ROWS_ADDED", self.tr("Rows added")))
+        self.addOutput(QgsProcessingOutputString("REPORT", self.tr("Import report")))
+
+    def execute(self, parameters, context, feedback):
+        files = self.parameterAsFileList(parameters, "FILES", context)
+        fmt = FORMATS[self.parameterAsEnum(parameters, "FORMAT", context)]
+        with Workspace(store_path(self, parameters, context)) as ws:
+            reports = ws.import_files(files, format=None if fmt == "auto" else fmt,
+                                      progress=self.progress(feedback))
+        added, text = _report_imports(reports, feedback)
+        return {"ROWS_ADDED": added, "REPORT": text}
+
+
+class FetchDatastoreAlgorithm(EvAlgorithm):
+    NAME = "fetchdatastore"
+    DISPLAY = "Fetch from the London Datastore"
+    HELP = ("Downloads a London Datastore (DataPress) dataset's resources through QGIS's "
+            "network settings (proxy, SSL, authentication) and imports those it can read. "
+            "For restricted datasets choose an authentication configuration holding the API "
+            "key in its password field. Everything is downloaded before anything is "
+            "imported, so a failed download leaves the store as it was.")
+
+    def initAlgorithm(self, config=None):
+        self.addParameter(QgsProcessingParameterString(
+            "BASE_URL", self.tr("Datastore address"), defaultValue="https://data.london.gov.uk"))
+        self.addParameter(QgsProcessingParameterString("DATASET", self.tr("Dataset id")))
+        self.addParameter(QgsProcessingParameterString(
+            "RESOURCES", self.tr("Resource ids (comma-separated; empty = all)"), optional=True))
+        self.addParameter(QgsProcessingParameterAuthConfig(
+            "AUTHCFG", self.tr("API key (authentication configuration)"), optional=True))
+        self.addParameter(store_parameter())
+        self.addOutput(QgsProcessingOutputNumber("ROWS_ADDED", self.tr("Rows added")))
+        self.addOutput(QgsProcessingOutputString("REPORT", self.tr("Fetch report")))
+
+    def execute(self, parameters, context, feedback):
+        from ...qgis.auth import secret
+
+        authcfg = self.parameterAsString(parameters, "AUTHCFG", context)
+        resources = [r.strip() for r in
+                     self.parameterAsString(parameters, "RESOURCES", context).split(",")
+                     if r.strip()]
+        with Workspace(store_path(self, parameters, context),
+                       QgsTransport(feedback=feedback)) as ws:
+            outcome = ws.fetch_datastore(
+                self.parameterAsString(parameters, "BASE_URL", context),
+                self.parameterAsString(parameters, "DATASET", context), resources,
+                api_key=secret(authcfg) if authcfg else None,
+                progress=self.progress(feedback))
+        for warning in outcome.warnings:
+            feedback.pushWarning(warning)
+        for skipped in outcome.skipped:
+            feedback.pushInfo(f"Skipped {skipped}")
+        added, text = _report_imports(outcome.imports, feedback)
+        return {"ROWS_ADDED": added, "REPORT": text}
+
+
+class FetchOcpiAlgorithm(EvAlgorithm):
+    NAME = "fetchocpi"
+    DISPLAY = "Fetch an OCPI 2.2.1 feed"
+    HELP = ("Pulls an operator's OCPI 2.2.1 Locations endpoint (all pages) and stores its "
+            "devices, connectors and a status snapshot. The token comes from an "
+            "authentication configuration (password field); it is never stored elsewhere.")
+
+    def initAlgorithm(self, config=None):
+        self.addParameter(QgsProcessingParameterString("URL", self.tr("Locations URL")))
+        self.addParameter(QgsProcessingParameterAuthConfig(
+            "AUTHCFG", self.tr("Token (authentication configuration)"), optional=True))
+        self.addParameter(QgsProcessingParameterBoolean(
+            "BASE64", self.tr("Base64-encode the token (OCPI 2.2.1)"), defaultValue=True))
+        self.addParameter(QgsProcessingParameterString(
+            "FEED_NAME", self.tr("Feed name"), optional=True))
+        self.addParameter(store_parameter())
+        self.addOutput(QgsProcessingOutputNumber("ROWS_ADDED", self.tr("Rows added")))
+        self.addOutput(QgsProcessingOutputString("REPORT", self.tr("Fetch report")))
+
+    def execute(self, parameters, context, feedback):
+        from ...qgis.auth import secret
+
+        authcfg = self.parameterAsString(parameters, "AUTHCFG", context)
+        with Workspace(store_path(self, parameters, context),
+                       QgsTransport(feedback=feedback)) as ws:
+            outcome = ws.fetch_ocpi(
+                self.parameterAsString(parameters, "URL", context),
+                token=secret(authcfg) if authcfg else None,
+                token_base64=self.parameterAsBool(parameters, "BASE64", context),
+                feed_name=self.parameterAsString(parameters, "FEED_NAME", context),
+                progress=self.progress(feedback))
+        for warning in outcome.warnings:
+            feedback.pushWarning(warning)
+        added, text = _report_imports(outcome.imports, feedback)
+        return {"ROWS_ADDED": added, "REPORT": text}
+
+
+class UtilisationAlgorithm(EvAlgorithm):
+    NAME = "utilisation"
+    DISPLAY = "Utilisation per device and period"
+    GROUP = "Analysis"
+    GROUP_ID = "analysis"
+    HELP = ("One row per device (or connector) and calendar period (UK time) with sessions, "
+            "kWh, plugged-in hours, occupancy % (plugged-in time ÷ available time), capacity "
+            "factor % (kWh ÷ rated kW × available hours), sessions and kWh per day, in-use "
+            "days, idle share and uptime. Sessions belong to the period they start in; "
+            "plugged-in time is split at period boundaries.")
+
+    def initAlgorithm(self, config=None):
+        self.addParameter(store_parameter())
+        self.addParameter(QgsProcessingParameterEnum("PERIOD", self.tr("Period"), PERIODS,
+                                                     defaultValue=1))
+        self.addParameter(QgsProcessingParameterEnum("BY", self.tr("Per"),
+                                                     ["device", "connector"], defaultValue=0))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "OUTPUT", self.tr("Utilisation table"), QgsProcessing.SourceType.TypeVector))
+
+    def execute(self, parameters, context, feedback):
+        path = store_path(self, parameters, context)
+        from pathlib import Path
+        if not Path(path).exists():
+            raise EvChargepointsError(f"There is no store at {path}; import or fetch first.")
+        by = ["device", "connector"][self.parameterAsEnum(parameters, "BY", context)]
+        with Workspace(path) as ws:
+            frame = ws.utilisation(PERIODS[self.parameterAsEnum(parameters, "PERIOD", context)],
+                                   by=by, progress=self.progress(feedback))
+        return {"OUTPUT": write_table(self, frame, parameters, context, feedback)}
+
+
+def write_table(alg: EvAlgorithm, frame, parameters, context, feedback, name="OUTPUT"):
+    """Write a DataFrame to a Processing table sink; returns the sink id."""
+    fields = fields_for(frame)
+    sink, dest = alg.parameterAsSink(parameters, name, context, fields,
+                                     QgsWkbTypes.Type.NoGeometry)
+    total = max(1, len(frame))
+    for i, feature in enumerate(features_for(frame, fields)):
+        if feedback.isCanceled():
+            break
+        sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
+        if i % 5000 == 0:
+            feedback.setProgress(100.0 * i / total)
+    return dest
