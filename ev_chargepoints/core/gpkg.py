@@ -7,6 +7,7 @@ it works in every QGIS install (some lack pyogrio) and in the headless core.
 
 from __future__ import annotations
 
+import datetime
 import re
 import sqlite3
 import struct
@@ -18,6 +19,26 @@ import pandas as pd
 from .errors import ParseError
 
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
+GPKG_USER_VERSION = 10300
+BNG_SRS_ID = 27700
+
+WKT_4326 = (
+    'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
+    'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
+    'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],'
+    'AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]')
+WKT_27700 = (
+    'PROJCS["OSGB36 / British National Grid",GEOGCS["OSGB36",'
+    'DATUM["Ordnance_Survey_of_Great_Britain_1936",SPHEROID["Airy 1830",6377563.396,'
+    '299.3249646,AUTHORITY["EPSG","7001"]],AUTHORITY["EPSG","6277"]],PRIMEM["Greenwich",0,'
+    'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],'
+    'AUTHORITY["EPSG","4277"]],PROJECTION["Transverse_Mercator"],'
+    'PARAMETER["latitude_of_origin",49],PARAMETER["central_meridian",-2],'
+    'PARAMETER["scale_factor",0.9996012717],PARAMETER["false_easting",400000],'
+    'PARAMETER["false_northing",-100000],UNIT["metre",1,AUTHORITY["EPSG","9001"]],'
+    'AXIS["Easting",EAST],AXIS["Northing",NORTH],AUTHORITY["EPSG","27700"]]')
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ]*$")
 
 
@@ -105,3 +126,123 @@ def _connect(path) -> sqlite3.Connection:
     except sqlite3.DatabaseError:
         raise ParseError("not a GeoPackage (no gpkg_contents table)", path.name) from None
     return conn
+
+
+# --- writing -------------------------------------------------------------------
+
+_SQL_TYPES = {"b": "BOOLEAN", "i": "INTEGER", "u": "INTEGER", "f": "REAL", "M": "DATETIME"}
+
+
+def gp_blob(wkb: Optional[bytes], srs_id: int, envelope=None) -> Optional[bytes]:
+    """Plain WKB -> GeoPackage binary with an XY envelope (minx, maxx, miny, maxy)."""
+    if wkb is None:
+        return None
+    if envelope is None:
+        header = struct.pack("<2sBBi", b"GP", 0, 0x01, srs_id)
+        return header + bytes(wkb)
+    header = struct.pack("<2sBBi4d", b"GP", 0, 0x03, srs_id, *envelope)
+    return header + bytes(wkb)
+
+
+def ensure_geopackage(conn: sqlite3.Connection) -> None:
+    """Create the GeoPackage core tables (idempotent) with EPSG:27700 and 4326."""
+    conn.execute(f"PRAGMA application_id = {GPKG_APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (srs_name TEXT NOT NULL,"
+        " srs_id INTEGER NOT NULL PRIMARY KEY, organization TEXT NOT NULL,"
+        " organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL,"
+        " description TEXT)")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY,"
+        " data_type TEXT NOT NULL, identifier TEXT UNIQUE, description TEXT DEFAULT '',"
+        " last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),"
+        " min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,"
+        " CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id)"
+        " REFERENCES gpkg_spatial_ref_sys(srs_id))")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (table_name TEXT NOT NULL,"
+        " column_name TEXT NOT NULL, geometry_type_name TEXT NOT NULL,"
+        " srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,"
+        " CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),"
+        " CONSTRAINT uk_gc_table_name UNIQUE (table_name),"
+        " CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),"
+        " CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id))")
+    srs = [
+        ("Undefined Cartesian SRS", -1, "NONE", -1, "undefined",
+         "undefined Cartesian coordinate reference system"),
+        ("Undefined geographic SRS", 0, "NONE", 0, "undefined",
+         "undefined geographic coordinate reference system"),
+        ("WGS 84 geodetic", 4326, "EPSG", 4326, WKT_4326,
+         "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
+        ("OSGB36 / British National Grid", BNG_SRS_ID, "EPSG", BNG_SRS_ID, WKT_27700,
+         "British National Grid eastings and northings in metres"),
+    ]
+    conn.executemany("INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)",
+                     srs)
+
+
+def write_layer(conn: sqlite3.Connection, table: str, frame: pd.DataFrame,
+                geometries: Optional[Sequence[Optional[bytes]]], geometry_type: str = "POINT",
+                srs_id: int = 27700, description: str = "") -> None:
+    """Replace ``table`` with ``frame`` (+ GeoPackage geometries when given).
+
+    ``geometries`` are GeoPackage blobs (see :func:`gp_blob`); ``None`` makes an
+    attribute table. Dates and times are written as ISO text (DATE/DATETIME).
+    """
+    _quote(table)
+    ensure_geopackage(conn)
+    conn.execute(f"DROP TABLE IF EXISTS {_quote(table)}")
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'gpkg_ogr_contents'").fetchone():
+        conn.execute("DELETE FROM gpkg_ogr_contents WHERE table_name = ?", (table,))
+    conn.execute("DELETE FROM gpkg_geometry_columns WHERE table_name = ?", (table,))
+    conn.execute("DELETE FROM gpkg_contents WHERE table_name = ?", (table,))
+    columns = [("fid", "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL")]
+    if geometries is not None:
+        columns.append(("geom", geometry_type))
+    values = []
+    for name in frame.columns:
+        series = frame[name]
+        sql_type, converted = _sql_column(series)
+        columns.append((str(name), sql_type))
+        values.append(converted)
+    conn.execute(f"CREATE TABLE {_quote(table)} ("
+                 + ", ".join(f"{_quote(n)} {t}" for n, t in columns) + ")")
+    names = ([_quote("geom")] if geometries is not None else []) + \
+        [_quote(str(n)) for n in frame.columns]
+    rows = zip(*([list(geometries)] if geometries is not None else []), *values) \
+        if len(frame.columns) or geometries is not None else []
+    placeholders = ", ".join("?" for _ in names)
+    conn.executemany(f"INSERT INTO {_quote(table)} ({', '.join(names)}) VALUES ({placeholders})",
+                     rows)
+    data_type = "features" if geometries is not None else "attributes"
+    conn.execute("INSERT INTO gpkg_contents(table_name, data_type, identifier, description,"
+                 " srs_id) VALUES (?, ?, ?, ?, ?)",
+                 (table, data_type, table, description,
+                  srs_id if geometries is not None else None))
+    if geometries is not None:
+        conn.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)",
+                     (table, geometry_type, srs_id))
+    # GDAL's feature-count cache: without it QGIS miscounts filtered (subset) layers
+    conn.execute("CREATE TABLE IF NOT EXISTS gpkg_ogr_contents (table_name TEXT NOT NULL "
+                 "PRIMARY KEY, feature_count INTEGER DEFAULT NULL)")
+    conn.execute("INSERT OR REPLACE INTO gpkg_ogr_contents VALUES (?, ?)", (table, len(frame)))
+
+
+def _sql_column(series: pd.Series):
+    kind = series.dtype.kind
+    if kind == "M":
+        utc = pd.to_datetime(series, utc=True)
+        text = utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:23] + "Z"
+        return "DATETIME", [None if pd.isna(v) else t for v, t in zip(utc, text)]
+    if kind in _SQL_TYPES:
+        return _SQL_TYPES[kind], [None if pd.isna(v) else v.item() if hasattr(v, "item") else v
+                                  for v in series]
+    sample = series.dropna()
+    first = sample.iloc[0] if len(sample) else None
+    if isinstance(first, (pd.Timestamp, datetime.datetime)):
+        return "DATETIME", [None if pd.isna(v) else pd.Timestamp(v).isoformat() for v in series]
+    if isinstance(first, datetime.date):
+        return "DATE", [None if v is None or v != v else v.isoformat() for v in series]
+    return "TEXT", [None if v is None or (isinstance(v, float) and v != v) else str(v)
+                    for v in series]

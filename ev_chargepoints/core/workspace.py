@@ -103,23 +103,26 @@ class Workspace:
         return self.store.import_parse_result(result, name, content_key, **options)
 
     def import_bundled_snapshot(self, progress: Progress = SILENT,
-                                synthetic_usage: bool = True) -> list[ImportReport]:
-        """The offline London snapshot: real NCR devices plus SYNTHETIC usage."""
+                                synthetic_usage: bool = True,
+                                usage_start: str = SYNTHETIC_START,
+                                usage_end: str = SYNTHETIC_END) -> list[ImportReport]:
+        """The offline London snapshot: real NCR devices plus SYNTHETIC usage
+        (a year by default, UK local dates, end exclusive)."""
         ncr = paths.LONDON_SNAPSHOT / NCR_SNAPSHOT
         progress.report(2, "Reading the National Chargepoint Registry snapshot (May 2022)")
         reports = [self.store.import_file(ncr, parse=parsers.parse_file)]
         if synthetic_usage:
             progress.check_cancelled()
             progress.report(40, "Generating synthetic London usage from Dundee distributions")
-            reports.append(self._import_synthetic_usage(file_sha256(ncr)))
+            reports.append(self._import_synthetic_usage(file_sha256(ncr), usage_start,
+                                                        usage_end))
         progress.report(100, "Snapshot ready")
         return reports
 
-    def _import_synthetic_usage(self, ncr_sha: str) -> ImportReport:
+    def _import_synthetic_usage(self, ncr_sha: str, start: str, end: str) -> ImportReport:
         from . import synthetic
 
-        key = hashlib.sha256(f"{ncr_sha}|{SYNTHETIC_SEED}|{SYNTHETIC_START}|{SYNTHETIC_END}"
-                             .encode()).hexdigest()
+        key = hashlib.sha256(f"{ncr_sha}|{SYNTHETIC_SEED}|{start}|{end}".encode()).hexdigest()
         name = f"synthetic London usage (seed {SYNTHETIC_SEED})"
         if self.store.already_imported(key) is not None:
             return self.store.import_parse_result(
@@ -128,7 +131,7 @@ class Workspace:
         connectors = self.store.connectors()
         sessions = synthetic.synthetic_sessions(
             devices, connectors, synthetic.dundee_sessions(),
-            pd.Timestamp(SYNTHETIC_START, tz=UK_TZ), pd.Timestamp(SYNTHETIC_END, tz=UK_TZ),
+            pd.Timestamp(start, tz=UK_TZ), pd.Timestamp(end, tz=UK_TZ),
             seed=SYNTHETIC_SEED)
         result = ParseResult(SYNTHETIC_FORMAT, name, len(sessions), tables={"sessions": sessions})
         return self.store.import_parse_result(result, name, key)
@@ -235,6 +238,10 @@ class Workspace:
         progress.report(40, f"Computing utilisation per {by} and {period}")
         frame = engine.utilisation(sessions, devices, connectors,
                                    status if len(status) else None, period=period, by=by)
+        # A device no usage source ever mentioned has no usage data (unknown), which is
+        # not the same as a reported zero: keep rows only for devices with sessions.
+        reported = pd.unique(sessions["device_id"].astype(object))
+        frame = frame[frame["device_id"].isin(reported)].reset_index(drop=True)
         progress.report(100, "Utilisation ready")
         return frame
 

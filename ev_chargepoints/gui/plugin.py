@@ -7,9 +7,10 @@ removes it again: loading and unloading twice leaves QGIS as it was.
 from __future__ import annotations
 
 from qgis.core import QgsApplication, QgsSettings
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QCoreApplication, QTranslator
 from qgis.PyQt.QtGui import QIcon
-from qgis.PyQt.QtWidgets import QAction, QMessageBox
+from qgis.PyQt.QtWidgets import QAction, QComboBox, QMessageBox
 
 from ..core.optional import install_hint, missing_packages
 from ..core.paths import I18N, plugin_version, resource
@@ -26,6 +27,9 @@ class EvChargepointsPlugin:
         self.toolbar = None
         self.translator = None
         self.log_handler = None
+        self.period_box = None
+        self.loaded = None
+        self.tasks = []
         self._install_translator()
 
     def tr(self, text: str) -> str:
@@ -45,12 +49,28 @@ class EvChargepointsPlugin:
         self.initProcessing()
         self.toolbar = self.iface.addToolBar(self.tr("EV Charge Points"))
         self.toolbar.setObjectName("EvChargepointsToolbar")
-        self._add_action("icon.svg", self.tr("About EV Charge Points…"), self.show_about)
+        self.load_action = self._add_action("icon.svg", self.tr("Load London charge points"),
+                                            self.load_london)
+        self.period_box = QComboBox()
+        self.period_box.setObjectName("EvChargepointsPeriod")
+        self.period_box.setToolTip(self.tr("Period shown on the map (restyles, no reload)"))
+        self.period_box.setEnabled(False)
+        self.period_box.currentTextChanged.connect(self._period_chosen)
+        self.period_widget_action = self.toolbar.addWidget(self.period_box)
+        self._add_action("icon.svg", self.tr("About EV Charge Points…"), self.show_about,
+                         on_toolbar=False)
         missing = missing_packages()
         if missing:
             self.iface.messageBar().pushWarning(MENU, install_hint(missing))
 
     def unload(self):
+        for task in list(self.tasks):
+            if not sip.isdeleted(task):
+                task.cancel()
+        self.tasks = []
+        if self.period_box is not None:
+            self.period_box.currentTextChanged.disconnect(self._period_chosen)
+            self.period_box = None
         for action in self.actions:
             self.iface.removePluginWebMenu(MENU, action)
             self.iface.removeToolBarIcon(action)
@@ -93,6 +113,51 @@ class EvChargepointsPlugin:
                 QCoreApplication.installTranslator(self.translator)
             else:
                 self.translator = None
+
+    # --- map ---------------------------------------------------------------------
+
+    def load_london(self):
+        from ..qgis import loader
+        from ..qgis import settings as plugin_settings
+
+        store = plugin_settings.load().store_path
+        self.load_action.setEnabled(False)
+        self.iface.messageBar().pushInfo(MENU, self.tr(
+            "Loading London charge points in the background (see the task manager)…"))
+
+        def done(info):
+            self.load_action.setEnabled(True)
+            self.loaded = loader.build_layers(info, store_path=store)
+            self._fill_periods(info.periods, info.latest_period)
+            canvas = self.iface.mapCanvas()
+            canvas.setExtent(canvas.mapSettings().layerExtentToOutputExtent(
+                self.loaded.boroughs, self.loaded.boroughs.extent()))
+            canvas.refresh()
+            note = self.tr(" Usage figures are SYNTHETIC.") if info.synthetic_usage else ""
+            self.iface.messageBar().pushSuccess(MENU, self.tr(
+                "Loaded {n:,} charge points ({period}).").format(
+                n=info.counts.get("map_devices", 0) // max(1, len(info.periods)),
+                period=info.latest_period) + note)
+
+        def failed(message):
+            self.load_action.setEnabled(True)
+            self.iface.messageBar().pushWarning(MENU, message)
+
+        self.tasks.append(loader.load_in_background(store, "quarter", done, failed))
+
+    def _fill_periods(self, periods, current):
+        self.period_box.blockSignals(True)
+        self.period_box.clear()
+        self.period_box.addItems(list(periods))
+        self.period_box.setCurrentText(current)
+        self.period_box.blockSignals(False)
+        self.period_box.setEnabled(len(periods) > 1)
+
+    def _period_chosen(self, period):
+        from ..qgis import loader
+
+        if self.loaded is not None and period:
+            loader.set_period(self.loaded, period)
 
     def show_about(self):
         missing = missing_packages()

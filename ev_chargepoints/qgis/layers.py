@@ -43,10 +43,14 @@ class Provenance:
     keywords: Sequence[str] = field(default_factory=lambda: ("EV", "charge points", "London"))
 
 
-def open_layer(gpkg_path: str, table: str, name: str) -> QgsVectorLayer:
-    layer = QgsVectorLayer(f"{gpkg_path}|layername={table}", name, "ogr")
+def open_layer(folder: str, table: str, name: str) -> QgsVectorLayer:
+    """Open a map table from its own GeoPackage in the map folder."""
+    from ..core.mapdata import layer_file
+
+    path = layer_file(folder, table)
+    layer = QgsVectorLayer(f"{path}|layername={table}", name, "ogr")
     if not layer.isValid():
-        raise StoreError(f"Could not open the layer '{table}' in {gpkg_path}.")
+        raise StoreError(f"Could not open the layer '{table}' in {path}.")
     return layer
 
 
@@ -145,8 +149,8 @@ def _enable_temporal(layer: QgsVectorLayer) -> None:
     fields = layer.fields()
     if fields.indexOf("period_start") < 0 or fields.indexOf("period_end") < 0:
         return
-    mode = QgsVectorLayerTemporalProperties.TemporalMode
-    props.setMode(mode.ModeFeatureDateTimeStartAndEndFromFields)
+    # unscoped on 3.22 (Qgis.VectorTemporalMode from 3.24 keeps this alias)
+    props.setMode(QgsVectorLayerTemporalProperties.ModeFeatureDateTimeStartAndEndFromFields)
     props.setStartField("period_start")
     props.setEndField("period_end")
     props.setIsActive(True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from qgis.core import QgsApplication
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QCoreApplication, QEvent
+from qgis.PyQt.QtWidgets import QWidgetAction
 
 PROVIDER_ID = "evchargepoints"
 
@@ -34,7 +35,9 @@ def test_load_and_unload_twice_leaves_qgis_as_it_was(qgis_iface, plugin_package)
         assert all(a.text() for a in added)
         toolbar = plugin.toolbar
         assert toolbar is not None and toolbar.windowTitle() == "EV Charge Points"
-        assert set(toolbar.actions()) <= set(added) and toolbar.actions()
+        buttons = [a for a in toolbar.actions() if not isinstance(a, QWidgetAction)]
+        assert buttons and set(buttons) <= set(added)
+        assert plugin.period_box is not None and not plugin.period_box.isEnabled()
         provider = registry.providerById(PROVIDER_ID)
         assert provider is not None and provider.name() == "EV charge points"
 
