@@ -41,4 +41,26 @@ def run_demo(out: Path, progress: Progress = SILENT) -> Iterator[str]:
         yield (f"London occupancy {boroughs.attrs.get('period')}: "
                f"{100 * london['plugged_hours'] / london['available_hours']:.1f} %"
                " (SYNTHETIC usage)")
+    yield from _render_map(out, progress.scaled(95, 100))
     progress.report(100, "Demo finished")
+
+
+def _render_map(out: Path, progress: Progress) -> Iterator[str]:
+    """The styled London map as a PNG, through the same layers the plugin adds."""
+    try:
+        from .qgis.headless import ensure_qgis
+    except ImportError:
+        yield "Map picture skipped: QGIS's Python bindings are not installed."
+        return
+    ensure_qgis()
+    from qgis.core import QgsProject
+
+    from .qgis import loader
+    from .qgis.render import render_png
+
+    info = loader.prepare_map(str(out / "london.gpkg"), "quarter", progress)
+    project = QgsProject()
+    loaded = loader.build_layers(info, project=project)
+    path = render_png([loaded.devices, loaded.boroughs, loaded.wards],
+                      out / "london_map_SYNTHETIC.png", size=(1600, 1200))
+    yield f"Styled map of {info.latest_period} (synthetic usage) → {path}"

@@ -66,7 +66,7 @@ def write_map(ws, path, period_kind: str = "quarter", progress: Progress = SILEN
     devices = ws.devices()
     has_usage = bool(ws.store.counts().get("sessions", 0))
     usage = ws.utilisation(period_kind, progress=progress.scaled(10, 60)) if has_usage else None
-    periods, ranges = _periods(usage)
+    periods, ranges = _periods(usage, ws.usage_periods(period_kind) if has_usage else [])
     progress.check_cancelled()
     progress.report(65, "Writing the devices layer")
     with _connect(layer_file(tmp, "map_devices")) as conn:
@@ -95,13 +95,10 @@ def _connect(file: Path):
         conn.close()
 
 
-def _periods(usage):
-    if usage is None or not len(usage):
+def _periods(usage, shown: list[str]):
+    if usage is None or not len(usage) or not shown:
         return [NO_USAGE_PERIOD], []
-    # periods in which sessions start (plugged time spilling past the data's end
-    # does not make a period worth showing)
-    started = usage.groupby("period")["sessions"].sum()
-    usage = usage[usage["period"].isin(started[started > 0].index)]
+    usage = usage[usage["period"].isin(shown)]
     table = usage[["period", "period_index", "period_start", "period_end"]].drop_duplicates(
         "period").sort_values("period_index")
     ranges = [(str(s), str(e)) for s, e in zip(table["period_start"], table["period_end"])]

@@ -61,10 +61,10 @@ def band_for(value: Optional[float], bands: Sequence[Band]) -> Optional[Band]:
 
 
 # Symbol size (mm) by DfT power class, so rapid hubs stand out at London scale.
-POWER_CLASS_SIZE_MM = {"slow": 1.6, "fast": 2.4, "rapid": 3.4, "ultra": 4.4}
+POWER_CLASS_SIZE_MM = {"slow": 1.3, "fast": 2.0, "rapid": 3.0, "ultra": 4.0}
 POWER_CLASS_LABEL = {"slow": "Slow (3–7 kW)", "fast": "Fast (8–49 kW)",
                      "rapid": "Rapid (50–149 kW)", "ultra": "Ultra (150 kW +)"}
-UNKNOWN_POWER_SIZE_MM = 1.6
+UNKNOWN_POWER_SIZE_MM = 1.3
 
 
 @dataclass(frozen=True)

@@ -246,6 +246,16 @@ class Workspace:
         return frame
 
 
+    def usage_periods(self, period_kind: str = "quarter") -> list[str]:
+        """Periods in which sessions start, oldest first (plugged time that spills past
+        the data's end does not make a period worth showing)."""
+        usage = self.utilisation(period_kind) if self.store.counts().get("sessions") else None
+        if usage is None or not len(usage):
+            return []
+        started = usage.groupby("period")["sessions"].sum()
+        order = usage.drop_duplicates("period").set_index("period")["period_index"]
+        return [p for p in order.sort_values().index if started.get(p, 0) > 0]
+
     def devices(self) -> pd.DataFrame:
         key = ("devices", self._store_stamp())
         if key not in self._cache:
@@ -269,6 +279,35 @@ class Workspace:
             self._cache[key] = areas.assign_devices(self.devices(), wards, boroughs)
         return self._cache[key]
 
+    def store_stamp(self) -> int:
+        """Changes whenever an import changes the store (for callers' own caches)."""
+        return self._store_stamp()
+
+    def summariser(self, period_kind: str = "quarter", areas_path=None,
+                   level: str = "borough", code_field=None, name_field=None,
+                   with_usage: bool = True, progress: Progress = SILENT):
+        """A prepared :class:`~.summary.Summariser` for this store (cached until it changes).
+
+        Its ``summarise(level, period, filters)`` returns what :meth:`summary`
+        returns, in milliseconds: for front doors that re-summarise on every
+        filter or period change (the area summary dock).
+        """
+        from . import summary as summaries
+
+        key = ("summariser", period_kind, str(areas_path), level, code_field, name_field,
+               with_usage, self._store_stamp())
+        if key not in self._cache:
+            progress.report(5, "Placing devices in areas")
+            assignment = self.assignment(areas_path, level, code_field, name_field)
+            usage = None
+            if with_usage and self.store.counts().get("sessions", 0):
+                usage = self.utilisation(period_kind, progress=progress.scaled(10, 90))
+            progress.report(92, "Preparing summaries")
+            self._cache[key] = summaries.Summariser(assignment, self.devices(),
+                                                    self.store.connectors(), usage)
+        progress.report(100, "Summaries ready")
+        return self._cache[key]
+
     def summary(self, level: str = "borough", period: Optional[str] = None,
                 period_kind: str = "quarter", filters: Optional[dict] = None,
                 areas_path=None, code_field=None, name_field=None,
@@ -281,6 +320,9 @@ class Workspace:
         usage = None
         if with_usage and self.store.counts().get("sessions", 0):
             usage = self.utilisation(period_kind, progress=progress.scaled(10, 90))
+            if period is None:
+                periods = self.usage_periods(period_kind)
+                period = periods[-1] if periods else None
         progress.report(92, "Summarising")
         table = summaries.summarise(assignment, self.devices(), self.store.connectors(), usage,
                                     level=level, period=period, filters=filters)
@@ -289,6 +331,70 @@ class Workspace:
                 table[column] = float("nan")
         progress.report(100, "Summary ready")
         return table, assignment
+
+    # --- candidate sites -----------------------------------------------------------
+
+    def site_analyser(self, distances=(400.0,), weights=None, period: Optional[str] = None,
+                      period_kind: str = "quarter", with_usage: bool = True,
+                      progress: Progress = SILENT):
+        """An empty :class:`~.siting.IncrementalSiteAnalyser` prepared on this store:
+        current devices (EPSG:27700 from the assignment), utilisation (``period``,
+        default the latest in which sessions started) and the London population grid."""
+        from . import siting
+
+        progress.report(2, "Reading devices")
+        devices = self._located_devices()
+        usage = None
+        if with_usage and self.store.counts().get("sessions", 0):
+            usage = self.utilisation(period_kind, progress=progress.scaled(5, 60))
+            if period is None and len(usage):
+                started = usage.groupby("period")["sessions"].sum()
+                with_sessions = usage[usage["period"].isin(started[started > 0].index)]
+                if len(with_sessions):
+                    period = str(with_sessions.sort_values("period_index")["period"].iloc[-1])
+        progress.report(62, "Spreading ward populations on a grid")
+        population = siting.london_population_grid(2018)
+        try:
+            return siting.IncrementalSiteAnalyser(devices, usage, population, distances,
+                                                  weights, period=period,
+                                                  progress=progress.scaled(65, 100))
+        except ValueError as exc:
+            raise EvChargepointsError(str(exc)) from None
+
+    def analyse_sites(self, sites, distances=(400.0,), weights=None,
+                      period: Optional[str] = None, period_kind: str = "quarter",
+                      progress: Progress = SILENT) -> pd.DataFrame:
+        """One row per site and distance (see :func:`~.siting.definitions`)."""
+        from . import siting
+
+        analyser = self.site_analyser(distances, weights, period, period_kind,
+                                      progress=progress.scaled(0, 70))
+        try:
+            analyser.add_sites(siting.as_sites(sites), progress.scaled(70, 100))
+        except ValueError as exc:
+            raise EvChargepointsError(str(exc)) from None
+        return analyser.table()
+
+    def suggest_sites(self, candidates, k: int, distance: float = 400.0,
+                      progress: Progress = SILENT) -> pd.DataFrame:
+        """Greedy picks among ``candidates`` with their gains (:func:`~.siting.suggest_sites`)."""
+        from . import siting
+
+        devices = self._located_devices()
+        try:
+            return siting.suggest_sites(candidates, devices, siting.london_population_grid(2018),
+                                        k, distance, progress=progress)
+        except ValueError as exc:
+            raise EvChargepointsError(str(exc)) from None
+
+    def _located_devices(self) -> pd.DataFrame:
+        """Current devices with EPSG:27700 ``x``/``y`` from the assignment."""
+        devices = self.devices()
+        if not len(devices):
+            raise EvChargepointsError("The store has no charge devices; import or fetch first.")
+        places = self.assignment().table[["device_id", "x", "y"]]
+        return devices.drop(columns=["x", "y"], errors="ignore").merge(
+            places, on="device_id", how="left")
 
 
 def _host_of(url: str) -> str:
