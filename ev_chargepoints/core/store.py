@@ -42,34 +42,15 @@ import pandas as pd
 
 from .crs import wgs84_to_bng
 from .errors import EvChargepointsError, StoreError
+from .gpkg import BNG_SRS_ID, GPKG_APPLICATION_ID, GPKG_USER_VERSION, ensure_geopackage
 from .paths import plugin_version
 from .quality import ns_utc
 from .schema import TABLES, ParseResult, conform
 
 SCHEMA_VERSION = 2
-GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
-GPKG_USER_VERSION = 10300
-BNG_SRS_ID = 27700
 MAX_REJECTS_STORED = 1000  # per import; the full count stays in import_log
 _STAGE_ROWS = 500_000  # sessions staged per step (bounds the temporary table)
-
 _ISO_WIDTH = 24  # len("2018-03-02T23:50:00.000Z")
-
-WKT_4326 = (
-    'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
-    'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
-    'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],'
-    'AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]')
-WKT_27700 = (
-    'PROJCS["OSGB36 / British National Grid",GEOGCS["OSGB36",'
-    'DATUM["Ordnance_Survey_of_Great_Britain_1936",SPHEROID["Airy 1830",6377563.396,'
-    '299.3249646,AUTHORITY["EPSG","7001"]],AUTHORITY["EPSG","6277"]],PRIMEM["Greenwich",0,'
-    'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],'
-    'AUTHORITY["EPSG","4277"]],PROJECTION["Transverse_Mercator"],'
-    'PARAMETER["latitude_of_origin",49],PARAMETER["central_meridian",-2],'
-    'PARAMETER["scale_factor",0.9996012717],PARAMETER["false_easting",400000],'
-    'PARAMETER["false_northing",-100000],UNIT["metre",1,AUTHORITY["EPSG","9001"]],'
-    'AXIS["Easting",EAST],AXIS["Northing",NORTH],AUTHORITY["EPSG","27700"]]')
 
 # GeoPackage column type for each canonical dtype.
 _SQL_TYPE = {"object": "TEXT", "float64": "REAL", "int64": "INTEGER",
@@ -285,38 +266,7 @@ def _register(conn, table: str, data_type: str, description: str, srs_id=None):
 
 def _migrate_0_to_1(conn: sqlite3.Connection) -> None:
     """GeoPackage core plus the canonical tables, import log and store metadata."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (srs_name TEXT NOT NULL,"
-        " srs_id INTEGER NOT NULL PRIMARY KEY, organization TEXT NOT NULL,"
-        " organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL,"
-        " description TEXT)")
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY,"
-        " data_type TEXT NOT NULL, identifier TEXT UNIQUE, description TEXT DEFAULT '',"
-        " last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),"
-        " min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,"
-        " CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id)"
-        " REFERENCES gpkg_spatial_ref_sys(srs_id))")
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (table_name TEXT NOT NULL,"
-        " column_name TEXT NOT NULL, geometry_type_name TEXT NOT NULL,"
-        " srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,"
-        " CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),"
-        " CONSTRAINT uk_gc_table_name UNIQUE (table_name),"
-        " CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),"
-        " CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id))")
-    srs = [
-        ("Undefined Cartesian SRS", -1, "NONE", -1, "undefined",
-         "undefined Cartesian coordinate reference system"),
-        ("Undefined geographic SRS", 0, "NONE", 0, "undefined",
-         "undefined geographic coordinate reference system"),
-        ("WGS 84 geodetic", 4326, "EPSG", 4326, WKT_4326,
-         "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
-        ("OSGB36 / British National Grid", BNG_SRS_ID, "EPSG", BNG_SRS_ID, WKT_27700,
-         "British National Grid eastings and northings in metres"),
-    ]
-    conn.executemany("INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)",
-                     srs)
+    ensure_geopackage(conn)
 
     device_cols = [("fid", "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"), ("geom", "POINT")]
     device_cols += _canonical_sql("devices")
