@@ -125,24 +125,35 @@ UTILISATION_COLUMNS = ["device_id", "period", "period_start", "period_end", "ses
 def _utilisation_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", required=True, type=Path)
     p.add_argument("--period", choices=["month", "quarter", "year"], default="quarter")
-    p.add_argument("--by", choices=["device", "connector"], default="device")
+    p.add_argument("--by", choices=["device", "connector", "evse"], default="device",
+                   help="evse only with --from-status")
+    p.add_argument("--from-status", action="store_true",
+                   help="occupancy from polled live status (see 'watch') instead of sessions")
     p.add_argument("--out", required=True, type=Path, help="CSV file to write")
 
 
 @command("utilisation", "utilisation per device (or connector) and period, as CSV",
          _utilisation_args)
 def cmd_utilisation(args) -> int:
+    from .core.export import write_csv
     from .core.workspace import Workspace
 
     if not args.store.exists():
         raise EvChargepointsError(f"There is no store at {args.store}; import or fetch first.")
     with Workspace(args.store) as ws:
+        if args.from_status:
+            frame = ws.status_occupancy(args.period, by="device" if args.by == "device"
+                                        else "evse")
+            path = write_csv(frame, args.out)
+            print(f"{len(frame):,} rows of status-based occupancy written to {path}")
+            return 0
+        if args.by == "evse":
+            raise EvChargepointsError("--by evse needs --from-status.")
         frame = ws.utilisation(period=args.period, by=args.by, progress=_progress(args))
     first = ["device_id", "connector_id"] if args.by == "connector" else ["device_id"]
     ordered = first + [c for c in UTILISATION_COLUMNS[1:] if c in frame.columns]
     ordered += [c for c in frame.columns if c not in ordered]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame[ordered].to_csv(args.out, index=False)
+    write_csv(frame[ordered], args.out)
     print(f"{len(frame):,} rows ({frame['device_id'].nunique():,} devices, "
           f"{frame['period'].nunique()} periods) written to {args.out}")
     return 0
@@ -209,3 +220,57 @@ def cmd_summary(args) -> int:
     print(f"{len(table):,} areas ({args.level}{', ' + period if period else ''}) written to "
           f"{args.out}")
     return 0
+
+
+
+
+# --- watch -----------------------------------------------------------------------------
+
+def _watch_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ocpi", required=True, metavar="LOCATIONS_URL")
+    p.add_argument("--every", type=float, default=300, metavar="SECONDS",
+                   help="seconds between polls (default 300; at most 3600 for continuous "
+                        "coverage)")
+    p.add_argument("--count", type=int, default=0, help="stop after N polls (default: run "
+                                                        "until interrupted)")
+    p.add_argument("--store", required=True, type=Path)
+    p.add_argument("--token-env", metavar="VAR")
+    p.add_argument("--raw-token", action="store_true")
+    p.add_argument("--feed-name", default="")
+
+
+@command("watch", "poll an OCPI 2.2.1 feed's live status into the store (occupancy for every "
+                  "public point)", _watch_args)
+def cmd_watch(args) -> int:
+    import time
+
+    from .core.workspace import Workspace, describe_import
+
+    if args.every < 1:
+        raise EvChargepointsError("--every must be at least 1 second.")
+    token = _secret_from_env(args.token_env, "OCPI token")
+    since, polls = None, 0
+    with Workspace(args.store) as ws:
+        try:
+            while True:
+                started = time.monotonic()
+                try:
+                    outcome, since = ws.poll_ocpi_status(
+                        args.ocpi, token=token, token_base64=not args.raw_token,
+                        feed_name=args.feed_name, since=since)
+                    for report in outcome.imports:
+                        print(f"{since:%Y-%m-%d %H:%M:%S}Z {describe_import(report)}",
+                              flush=True)
+                except EvChargepointsError as exc:  # keep watching through a bad poll
+                    print(f"warning: poll failed, will try again: {exc.message}",
+                          file=sys.stderr, flush=True)
+                polls += 1
+                if args.count and polls >= args.count:
+                    break
+                time.sleep(max(0.0, args.every - (time.monotonic() - started)))
+        except KeyboardInterrupt:
+            print("Stopped; every completed poll is in the store.", file=sys.stderr)
+    return 0
+
+
+from . import commands_sites  # noqa: E402, F401

@@ -19,7 +19,7 @@ import pandas as pd
 
 from . import parsers, paths
 from .errors import EvChargepointsError, ParseError
-from .http import HttpClient
+from .http import HttpClient, RetryPolicy
 from .progress import SILENT, Progress
 from .schema import ParseResult
 from .store import HistoryStore, ImportReport, file_sha256
@@ -49,9 +49,18 @@ class FetchOutcome:
 
 
 class Workspace:
-    def __init__(self, store_path, transport: Optional[Transport] = None):
+    """``http_policy``, ``timeout`` (seconds per wait for data) and
+    ``max_download_bytes`` tune the network pulls (``fetch_*``); None keeps the
+    defaults of :class:`~.http.HttpClient` and the clients."""
+
+    def __init__(self, store_path, transport: Optional[Transport] = None, *,
+                 http_policy: Optional[RetryPolicy] = None, timeout: Optional[float] = None,
+                 max_download_bytes: Optional[int] = None):
         self.store_path = Path(store_path)
         self._transport = transport
+        self._http_policy = http_policy
+        self._timeout = timeout
+        self._max_download_bytes = max_download_bytes
         self._store: Optional[HistoryStore] = None
         self._cache: dict = {}
 
@@ -81,6 +90,14 @@ class Workspace:
             from .transport import RequestsTransport
             self._transport = RequestsTransport()
         return self._transport
+
+    def _http(self) -> HttpClient:
+        options = {}
+        if self._http_policy is not None:
+            options["policy"] = self._http_policy
+        if self._timeout is not None:
+            options["timeout"] = self._timeout
+        return HttpClient(self.transport, **options)
 
     # --- data in -----------------------------------------------------------------
 
@@ -152,8 +169,10 @@ class Workspace:
         from .datastore import DatastoreClient
 
         cache = DownloadCache(Path(cache_dir)) if cache_dir else None
-        client = DatastoreClient(HttpClient(self.transport), base_url, api_key=api_key,
-                                 cache=cache)
+        limits = {} if self._max_download_bytes is None else {
+            "max_download_bytes": self._max_download_bytes}
+        client = DatastoreClient(self._http(), base_url, api_key=api_key, cache=cache,
+                                 **limits)
         outcome = FetchOutcome(f"datastore:{dataset_id}")
         progress.report(2, f"Reading dataset {dataset_id}")
         dataset = client.get_dataset(dataset_id, progress.cancelled)
@@ -190,7 +209,7 @@ class Workspace:
         from .parsers import ocpi as ocpi_parser
 
         feed = feed_name or _host_of(locations_url)
-        client = OcpiClient(HttpClient(self.transport), token=token,
+        client = OcpiClient(self._http(), token=token,
                             token_encoding="base64" if token_base64 else "raw",
                             endpoints={"locations": locations_url})
         progress.report(5, f"Fetching locations from {feed}")
@@ -212,7 +231,70 @@ class Workspace:
         progress.report(100, "Fetch finished")
         return outcome
 
+    def poll_ocpi_status(self, locations_url: str, token: Optional[str] = None,
+                         token_base64: bool = True, feed_name: str = "", since=None,
+                         progress: Progress = SILENT):
+        """One poll of a live feed: changes since ``since`` plus carried-forward status.
+
+        An incremental pull (``date_from``) returns only locations that changed;
+        a successful poll also confirms that the others did not, so their last
+        known status is recorded again at this poll's time. Returns
+        ``(FetchOutcome, observed_utc)``; pass the time back as ``since``.
+        """
+        from .ocpi_client import OcpiClient
+        from .parsers import ocpi as ocpi_parser
+
+        feed = feed_name or _host_of(locations_url)
+        source = f"ocpi:{feed}"
+        observed = pd.Timestamp.now(tz="UTC").floor("s")
+        client = OcpiClient(HttpClient(self.transport), token=token,
+                            token_encoding="base64" if token_base64 else "raw",
+                            endpoints={"locations": locations_url})
+        fetched = client.fetch_locations(date_from=since, is_cancelled=progress.cancelled)
+        result = ocpi_parser.parse_locations(fetched.items, source=source,
+                                             observed_utc=observed, name=feed)
+        changed = result.table("status_snapshots")
+        if since is not None:
+            carried = self._carry_forward_status(source, changed, observed)
+            result.tables["status_snapshots"] = pd.concat([changed, carried],
+                                                          ignore_index=True)
+        outcome = FetchOutcome(source, warnings=list(fetched.report.warnings))
+        body = json.dumps(fetched.items, sort_keys=True, default=str).encode()
+        key = hashlib.sha256(body + observed.isoformat().encode() + source.encode()).hexdigest()
+        mode = "snapshot" if since is None and fetched.report.complete else "merge"
+        outcome.imports.append(self.store.import_parse_result(
+            result, f"{feed} status {observed.isoformat()}", key, snapshot_utc=observed,
+            devices_mode=mode))
+        return outcome, observed
+
+    def _carry_forward_status(self, source: str, changed: pd.DataFrame,
+                              observed: pd.Timestamp) -> pd.DataFrame:
+        history = self.store.status_snapshots()
+        history = history[history["source"] == source]
+        if not len(history):
+            return history
+        latest = history.sort_values("observed_utc").drop_duplicates(
+            ["device_id", "evse_uid"], keep="last")
+        if len(changed):
+            seen = set(zip(changed["device_id"], changed["evse_uid"]))
+            latest = latest[[(d, e) not in seen for d, e in
+                             zip(latest["device_id"], latest["evse_uid"])]]
+        latest = latest.copy()
+        latest["observed_utc"] = observed
+        return latest
+
     # --- analysis ------------------------------------------------------------------
+
+    def status_occupancy(self, period: str = "quarter", by: str = "evse") -> pd.DataFrame:
+        """Share of observed time charging, available and down per EVSE (or device)
+        and period, from polled live status, with the observed coverage."""
+        from . import utilisation as engine
+
+        status = self.store.status_snapshots()
+        if not len(status):
+            raise EvChargepointsError("The store has no live status yet: run 'watch' on an "
+                                      "OCPI feed first.")
+        return engine.status_occupancy(status, period=period, by=by)
 
     def utilisation(self, period: str = "quarter", by: str = "device",
                     progress: Progress = SILENT) -> pd.DataFrame:
