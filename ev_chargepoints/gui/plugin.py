@@ -12,11 +12,13 @@ from qgis.PyQt.QtCore import QCoreApplication, QTranslator
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QComboBox, QMessageBox
 
-from ..core.optional import install_hint, missing_packages
+from ..core.optional import missing_packages, startup_notice
 from ..core.paths import I18N, plugin_version, resource
 from ..qgis import log as qgis_log
 
 MENU = "EV Charge Points"
+# actions that work without pandas (object names are "EvChargepoints_<callback name>")
+PANDAS_FREE_ACTIONS = ("EvChargepoints_show_about", "EvChargepoints_show_settings")
 
 
 class EvChargepointsPlugin:
@@ -29,6 +31,7 @@ class EvChargepointsPlugin:
         self.log_handler = None
         self.period_box = None
         self.loaded = None
+        self.watch_task = None
         self.tasks = []
         self._install_translator()
 
@@ -57,11 +60,12 @@ class EvChargepointsPlugin:
         self.period_box.setEnabled(False)
         self.period_box.currentTextChanged.connect(self._period_chosen)
         self.period_widget_action = self.toolbar.addWidget(self.period_box)
+        self.watch_action = self._add_action("icon.svg", self.tr("Watch live status"),
+                                             self.toggle_watch, on_toolbar=False)
+        self.watch_action.setCheckable(True)
         self._add_action("icon.svg", self.tr("About EV Charge Points…"), self.show_about,
                          on_toolbar=False)
-        missing = missing_packages()
-        if missing:
-            self.iface.messageBar().pushWarning(MENU, install_hint(missing))
+        self._notify_missing_packages()
 
     def unload(self):
         for task in list(self.tasks):
@@ -103,6 +107,20 @@ class EvChargepointsPlugin:
             self.toolbar.addAction(action)
         self.actions.append(action)
         return action
+
+    def _notify_missing_packages(self):
+        """Say once what is missing and how to add it; switch off what needs pandas."""
+        notice = startup_notice()
+        if notice is None:
+            return
+        if not missing_packages():  # only the optional fast path is missing
+            self.iface.messageBar().pushInfo(MENU, notice)
+            return
+        for action in self.actions:
+            if action.objectName() not in PANDAS_FREE_ACTIONS:
+                action.setEnabled(False)
+                action.setToolTip(notice)
+        self.iface.messageBar().pushWarning(MENU, notice)
 
     def _install_translator(self):
         locale = (QgsSettings().value("locale/userLocale", "") or "")[:2]
@@ -159,9 +177,47 @@ class EvChargepointsPlugin:
         if self.loaded is not None and period:
             loader.set_period(self.loaded, period)
 
+    def toggle_watch(self, checked):
+        from ..core.errors import EvChargepointsError
+        from ..qgis import settings as plugin_settings
+        from ..qgis import watch
+
+        if not checked:
+            if self.watch_task is not None and not sip.isdeleted(self.watch_task):
+                self.watch_task.cancel()
+            self.watch_task = None
+            return
+        settings = plugin_settings.load()
+        if not settings.ocpi_feeds:
+            self.watch_action.setChecked(False)
+            self.iface.messageBar().pushWarning(MENU, self.tr(
+                "No OCPI feeds are configured: add them in the plugin settings."))
+            return
+
+        def stopped(_polls):
+            self.watch_action.setChecked(False)
+            self.watch_task = None
+
+        def failed(message):
+            stopped(None)
+            if "Cancelled" not in message:
+                self.iface.messageBar().pushWarning(MENU, message)
+
+        try:
+            self.watch_task = watch.start_watching(settings.store_path, settings.ocpi_feeds,
+                                                   stopped, failed)
+        except EvChargepointsError as exc:
+            self.watch_action.setChecked(False)
+            self.iface.messageBar().pushWarning(MENU, exc.message)
+            return
+        self.tasks.append(self.watch_task)
+        self.iface.messageBar().pushInfo(MENU, self.tr(
+            "Watching live status of {n} feed(s); uncheck the action to stop.").format(
+            n=len(settings.ocpi_feeds)))
+
     def show_about(self):
-        missing = missing_packages()
-        status = (install_hint(missing) if missing
+        notice = startup_notice()
+        status = (notice if notice
                   else self.tr("All optional packages are installed."))
         QMessageBox.about(
             self.iface.mainWindow(), self.tr("About EV Charge Points"),

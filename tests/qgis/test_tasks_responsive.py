@@ -1,0 +1,75 @@
+"""Network work runs in QgsTasks: the main thread keeps running, cancel is prompt."""
+
+from __future__ import annotations
+
+import time
+
+from qgis.core import QgsApplication
+from qgis.PyQt.QtCore import QCoreApplication, QTimer
+from replay_server import ReplayServer
+
+from ev_chargepoints.core.config import OcpiFeed
+from ev_chargepoints.core.store import HistoryStore
+from ev_chargepoints.core.workspace import Workspace
+from ev_chargepoints.qgis import watch
+from ev_chargepoints.qgis.network import QgsTransport
+from ev_chargepoints.qgis.tasks import CoreTask, start
+
+
+def _wait(predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while not predicate() and time.monotonic() < deadline:
+        QCoreApplication.processEvents()
+        time.sleep(0.01)
+    return predicate()
+
+
+def test_main_thread_stays_responsive_and_cancel_stops_a_slow_fetch(qgis_app, tmp_path):
+    store = str(tmp_path / "s.gpkg")
+    outcome = {}
+    with ReplayServer() as server:
+        server.fault("/ocpi/2.2.1/locations", "latency", delay=30)
+        url = server.url + "/ocpi/2.2.1/locations"
+
+        def work(progress, feedback):
+            with Workspace(store, QgsTransport(feedback=feedback)) as ws:
+                return ws.fetch_ocpi(url, progress=progress)
+
+        ticks = []
+        timer = QTimer()
+        timer.setInterval(50)
+        timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+        timer.start()
+        task = start(CoreTask("slow fetch", work, lambda r: outcome.setdefault("done", r),
+                              lambda m: outcome.setdefault("error", m)))
+        assert _wait(lambda: len(ticks) >= 20, 10), "the main thread stopped serving timers"
+        assert task.status() == task.TaskStatus.Running
+        cancelled_at = time.monotonic()
+        task.cancel()
+        assert _wait(lambda: "error" in outcome or "done" in outcome, 5)
+        ended = time.monotonic() - cancelled_at
+        timer.stop()
+    assert ended < 1.0, f"cancel took {ended:.2f} s"
+    assert "cancel" in outcome["error"].lower()
+    assert task.was_cancelled
+    with HistoryStore.create_or_open(store) as hs:
+        assert hs.counts()["devices"] == 0, "a cancelled fetch changes nothing"
+
+
+def test_watch_task_polls_until_cancelled(qgis_app, tmp_path):
+    store = str(tmp_path / "live.gpkg")
+    stopped = {}
+    with ReplayServer() as server:
+        feed = OcpiFeed("replay", server.url + "/ocpi/2.2.1/locations", poll_seconds=30)
+        task = watch.start_watching(store, [feed], lambda r: stopped.setdefault("polls", r),
+                                    lambda m: stopped.setdefault("error", m))
+        def polled():
+            if not (tmp_path / "live.gpkg").exists():
+                return False
+            with HistoryStore.create_or_open(store) as hs:
+                return hs.counts()["status_snapshots"] > 0
+
+        assert _wait(polled, 30)
+        task.cancel()
+        assert _wait(lambda: stopped, 10)
+    assert QgsApplication.taskManager().countActiveTasks() == 0 or not task.isActive()
