@@ -40,10 +40,8 @@ def _timed(func, repeat: int = 1):
     return best, result
 
 
-def run(n_sites: int = 1000, n_devices: int = 100_000, seed: int = 0) -> dict:
-    """Seconds for each step (best of a few where cheap); boundaries load untimed."""
-    wards = areas.load_wards(2018)
-    grid_s, grid = _timed(lambda: siting.PopulationGrid.from_areas(wards))
+def make_data(n_sites: int = 1000, n_devices: int = 100_000, seed: int = 0):
+    """(devices with x/y in EPSG:27700, usage, sites) as :func:`run` uses them."""
     devices, _connectors, usage = resample(n_devices, seed)
     dx, dy = wgs84_to_bng(devices["longitude"].to_numpy(), devices["latitude"].to_numpy())
     devices = devices.assign(x=dx, y=dy)
@@ -51,7 +49,16 @@ def run(n_sites: int = 1000, n_devices: int = 100_000, seed: int = 0) -> dict:
     pick = rng.integers(0, n_devices, n_sites)
     sx = dx[pick] + rng.normal(0, SITE_SPREAD_M, n_sites)
     sy = dy[pick] + rng.normal(0, SITE_SPREAD_M, n_sites)
-    sites = siting.sites_from_points(sx, sy)
+    return devices, usage, siting.sites_from_points(sx, sy)
+
+
+def run(n_sites: int = 1000, n_devices: int = 100_000, seed: int = 0) -> dict:
+    """Seconds for each step (best of a few where cheap); boundaries load untimed."""
+    wards = areas.load_wards(2018)
+    grid_s, grid = _timed(lambda: siting.PopulationGrid.from_areas(wards))
+    devices, usage, sites = make_data(n_sites, n_devices, seed)
+    dx, dy = devices["x"].to_numpy(), devices["y"].to_numpy()
+    sx, sy = sites["x"].to_numpy(), sites["y"].to_numpy()
 
     catchment = siting.RadiusCatchment(DISTANCE_M)
     index_s, index = _timed(lambda: catchment.index(dx, dy), repeat=3)

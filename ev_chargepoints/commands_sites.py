@@ -1,0 +1,109 @@
+"""``sites``: candidate-site buffer analysis and greedy suggestions, headless.
+
+One output row (GeoPackage feature) per site. The first ``--distance`` is the
+primary one and keeps the plain column names (devices_within, score, rank ...);
+each further distance adds the same per-distance columns with a suffix such as
+``_800m`` (see :mod:`.core.site_files`). ``--suggest K`` also writes the greedy
+picks among the given sites, at the primary distance, to ``OUT_suggested.gpkg``
+(or ``.csv``) and prints them with their gains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from .cli import command
+from .commands import _progress
+from .core.errors import EvChargepointsError
+
+SUMMARY_COLUMNS = ("devices_within", "connectors_within", "nearest_device_m",
+                   "residents_within", "new_coverage_residents", "score", "rank")
+
+
+def parse_distance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise EvChargepointsError(f"--distance: {text!r} is not a number of metres.") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise EvChargepointsError(f"--distance: {text!r} must be a positive number of metres.")
+    return value
+
+
+def _sites_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", required=True, type=Path, help="workspace GeoPackage")
+    p.add_argument("--sites", required=True, type=Path,
+                   help="candidate sites: point GeoPackage (EPSG:27700 or 4326) or CSV with "
+                        "x/y (EPSG:27700) or longitude/latitude columns")
+    p.add_argument("--layer", help="layer of the sites GeoPackage (default: the first)")
+    p.add_argument("--distance", action="append", metavar="METRES",
+                   help="catchment distance, repeatable (default 400); the first is "
+                        "primary and keeps plain column names, each further one adds the "
+                        "same figures suffixed _<d>m, e.g. devices_within_800m")
+    p.add_argument("--weights", help="score weights, e.g. new_coverage=0.6,demand=0.2,gap=0.2 "
+                                     "(criteria: new_coverage, unique_coverage, residents, "
+                                     "demand, kwh, gap)")
+    p.add_argument("--period", help="usage period for demand, e.g. 2022-Q2 (default: latest)")
+    p.add_argument("--suggest", metavar="K",
+                   help="also pick K of the sites by greedy maximal new coverage at the "
+                        "primary distance; written to OUT_suggested.gpkg (or .csv)")
+    p.add_argument("--out", required=True, type=Path, help="OUT.gpkg or OUT.csv")
+
+
+def suggestions_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}_suggested{out.suffix}")
+
+
+@command("sites", "analyse candidate charge-point sites within distances of each site "
+                  "(devices, usage, residents, new coverage, score, rank)", _sites_args)
+def cmd_sites(args) -> int:
+    from .core import site_files
+    from .core.workspace import Workspace
+
+    distances = [parse_distance(d) for d in args.distance or ["400"]]
+    if len(set(distances)) != len(distances):
+        raise EvChargepointsError("--distance: give each distance once.")
+    weights = site_files.parse_weights(args.weights) if args.weights else None
+    if args.suggest is not None:
+        if not args.suggest.strip().isdigit() or int(args.suggest) < 1:
+            raise EvChargepointsError(f"--suggest: K must be a whole number, 1 or more "
+                                      f"(got {args.suggest!r}).")
+        args.suggest = int(args.suggest)
+    if args.out.suffix.lower() not in (".gpkg", ".csv"):
+        raise EvChargepointsError(f"--out must end in .gpkg or .csv: {args.out}")
+    if not args.store.exists():
+        raise EvChargepointsError(f"There is no store at {args.store}; import or fetch first.")
+    sites = site_files.read_sites(args.sites, args.layer)
+    progress = _progress(args)
+    with Workspace(args.store) as ws:
+        long = ws.analyse_sites(sites, distances, weights, period=args.period,
+                                progress=progress.scaled(0, 80))
+        picks = ws.suggest_sites(sites, args.suggest, distances[0],
+                                 progress.scaled(80, 100)) if args.suggest else None
+    table = site_files.wide(long, distances)
+    site_files.write_sites(table, args.out)
+    print(f"{len(table):,} sites analysed within {', '.join(f'{d:g}' for d in distances)} m "
+          f"written to {args.out}")
+    top = table.sort_values("rank").head(10)
+    print(top[["site_id", *SUMMARY_COLUMNS]].to_string(index=False, float_format=_fmt))
+    if picks is not None:
+        target = suggestions_path(args.out)
+        site_files.write_sites(picks, target, layer="suggested_sites",
+                               description="Greedy site suggestions")
+        print(f"{len(picks)} of {args.suggest} suggestions (greedy, {distances[0]:g} m) "
+              f"written to {target}")
+        for row in picks.itertuples(index=False):
+            r = row._asdict()
+            print(f"  {r['step']}. {r['site_id']}: +{r['gain_residents']:,.0f} residents "
+                  f"(covered {r['covered_pct']:.2f}%)")
+        if len(picks) < args.suggest:
+            print(f"  no other site covers anyone new within {distances[0]:g} m",
+                  file=sys.stderr)
+    return 0
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"

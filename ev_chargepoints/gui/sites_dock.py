@@ -1,0 +1,764 @@
+"""The "Candidate sites" dock: buffer analysis that follows the map tool.
+
+A ``CoreTask`` prepares an :class:`~..core.siting.IncrementalSiteAnalyser`
+through the Workspace facade (devices, utilisation, population grid; a few
+seconds). Once it is ready every site added or moved with the map tool is
+analysed on the main thread in milliseconds and the table, the catchment layer
+and the scores follow. The dock keeps its settings (distances, weights,
+candidates layer) in the project under ``ev_chargepoints/sites_dock``.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+from qgis.core import (
+    Qgis,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsGraduatedSymbolRenderer,
+    QgsMapLayerProxyModel,
+    QgsPointXY,
+    QgsProject,
+    QgsRendererRange,
+    QgsSymbol,
+    QgsVectorLayer,
+    QgsWkbTypes,
+)
+from qgis.gui import QgsDockWidget, QgsDoubleSpinBox, QgsMapLayerComboBox
+from qgis.PyQt.QtCore import QCoreApplication, Qt, QVariant
+from qgis.PyQt.QtGui import QColor
+from qgis.PyQt.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core import site_files, siting
+from ..core.workspace import Workspace
+from ..qgis.loader import ROLE_PROPERTY, STORE_PROPERTY
+from ..qgis.tasks import CoreTask, start
+from .site_tool import SiteMapTool, scratch_layer
+
+log = logging.getLogger(__name__)
+
+TITLE = "EV Charge Points"
+SCOPE, KEY = "ev_chargepoints", "sites_dock"
+RINGS = (200.0, 400.0, 800.0)
+BNG = "EPSG:27700"
+BUFFER_ROLE = "candidate_site_catchments"
+BUFFER_SEGMENTS = 36
+TABLE_COLUMNS = ("site_id", "rank", "score", "devices_within", "connectors_within",
+                 "nearest_device_m", "residents_within", "new_coverage_residents",
+                 "unique_new_coverage_residents", "occupancy_pct_within", "ward_name",
+                 "borough_name", "note")
+RING_COLUMNS = ("devices_within", "new_coverage_residents", "score")
+BUFFER_FIELDS = ("site_id", "distance_m", "devices_within", "connectors_within",
+                 "nearest_device_m", "residents_within", "new_coverage_residents",
+                 "unique_new_coverage_residents", "occupancy_pct_within", "score", "rank")
+SCORE_BANDS = ((0, 25, "#f1eef6"), (25, 50, "#bdc9e1"), (50, 75, "#74a9cf"),
+               (75, 100.0001, "#0570b0"))
+
+
+def slot(method):
+    """Guard a slot: log the exception and show one line in the message bar."""
+    @functools.wraps(method)
+    def wrapper(self, *args):
+        try:
+            return method(self, *args)
+        except Exception as exc:  # noqa: BLE001 - an exception escaping a slot aborts QGIS
+            log.exception("Candidate sites: %s failed", method.__name__)
+            self.report(f"{type(exc).__name__}: {exc}", Qgis.MessageLevel.Critical)
+            return None
+    return wrapper
+
+
+class _NumberItem(QTableWidgetItem):
+    """A table cell showing formatted text and sorting by its number."""
+
+    def __init__(self, value):
+        number = None if value is None or (isinstance(value, float) and math.isnan(value)) \
+            else float(value)
+        if number is None:
+            text = ""
+        elif float(number).is_integer():
+            text = f"{number:,.0f}"
+        else:
+            text = f"{number:,.1f}"
+        super().__init__(text)
+        self.number = -math.inf if number is None else number
+        self.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+
+    def __lt__(self, other):
+        if isinstance(other, _NumberItem):
+            return self.number < other.number
+        return super().__lt__(other)
+
+
+class CandidateSitesDock(QgsDockWidget):
+    def __init__(self, iface, parent=None):
+        super().__init__(parent)
+        self.iface = iface
+        self.canvas = iface.mapCanvas()
+        self.setObjectName("EvChargepointsCandidateSitesDock")
+        self.setWindowTitle(self.tr("Candidate sites"))
+        self.store_path: Optional[str] = None  # default: the map's store, then the settings
+        self.analyser: Optional[siting.IncrementalSiteAnalyser] = None
+        self._template: Optional[siting.IncrementalSiteAnalyser] = None
+        self._prepared_for = None
+        self._layer: Optional[QgsVectorLayer] = None
+        self._buffer_layer: Optional[QgsVectorLayer] = None
+        self.tasks: list = []
+        self.last_update_ms: Optional[float] = None  # analysis + table + catchments
+        self.last_analysis_ms: Optional[float] = None  # the analyser's part
+        self.prepare_seconds: Optional[float] = None
+        self.suggestions: Optional[pd.DataFrame] = None
+        self.result: Optional[pd.DataFrame] = None
+        self.tool = SiteMapTool(self.canvas)
+        self.tool.siteAdded.connect(self._site_added)
+        self.tool.siteMoved.connect(self._site_moved)
+        self.tool.failed.connect(lambda message: self.report(message,
+                                                             Qgis.MessageLevel.Critical))
+        self.tool.deactivated.connect(lambda: self.tool_button.setChecked(False))
+        self._build()
+        self._restore_state()
+        QgsProject.instance().readProject.connect(self._project_read)
+
+    def tr(self, text: str) -> str:
+        return QCoreApplication.translate("CandidateSitesDock", text)
+
+    # --- widgets -------------------------------------------------------------------
+
+    def _build(self) -> None:
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        form = QFormLayout()
+        row = QHBoxLayout()
+        self.layer_combo = QgsMapLayerComboBox(body)
+        self.layer_combo.setFilters(QgsMapLayerProxyModel.Filter.PointLayer)
+        self.layer_combo.setAllowEmptyLayer(True)
+        self.layer_combo.setToolTip(self.tr("Candidate sites: any point layer (lamp columns, "
+                                            "car parks ...) or the scratch layer"))
+        self.layer_combo.layerChanged.connect(self._layer_chosen)
+        row.addWidget(self.layer_combo, 1)
+        self.scratch_button = QPushButton(self.tr("Scratch layer"), body)
+        self.scratch_button.setToolTip(self.tr('Use (or create) the memory layer '
+                                               '"Candidate sites" in EPSG:27700'))
+        self.scratch_button.clicked.connect(self._use_scratch)
+        row.addWidget(self.scratch_button)
+        form.addRow(self.tr("Sites layer"), row)
+
+        self.distance_spin = QgsDoubleSpinBox(body)
+        self.distance_spin.setRange(10, 10_000)
+        self.distance_spin.setDecimals(0)
+        self.distance_spin.setSingleStep(50)
+        self.distance_spin.setSuffix(" m")
+        self.distance_spin.setClearValue(400)
+        self.distance_spin.setValue(400)
+        self.distance_spin.setToolTip(self.tr("Primary catchment distance (straight line); "
+                                              "scores and ranks are for this distance"))
+        self.distance_spin.editingFinished.connect(self._distances_changed)
+        form.addRow(self.tr("Distance"), self.distance_spin)
+        rings = QHBoxLayout()
+        self.ring_boxes = {}
+        for ring in RINGS:
+            box = QCheckBox(self.tr("{d} m").format(d=f"{ring:g}"), body)
+            box.setToolTip(self.tr("Also report the figures within this distance"))
+            box.toggled.connect(lambda _checked: self._distances_changed())
+            rings.addWidget(box)
+            self.ring_boxes[ring] = box
+        form.addRow(self.tr("Extra rings"), rings)
+
+        weights = QGridLayout()
+        self.weight_spins = {}
+        labels = {"new_coverage": self.tr("New coverage"),
+                  "unique_coverage": self.tr("Unique coverage"),
+                  "residents": self.tr("Residents"), "demand": self.tr("Demand nearby"),
+                  "kwh": self.tr("kWh nearby"), "gap": self.tr("Gap to nearest")}
+        tips = {"new_coverage": "new_coverage_residents",
+                "unique_coverage": "unique_new_coverage_residents",
+                "residents": "residents_within", "demand": "occupancy_pct_within",
+                "kwh": "kwh_within", "gap": "nearest_device_m"}
+        definitions = siting.definitions()
+        for i, name in enumerate(siting.CRITERIA):
+            spin = QgsDoubleSpinBox(body)
+            spin.setRange(0, 10)
+            spin.setDecimals(2)
+            spin.setSingleStep(0.1)
+            spin.setValue(siting.DEFAULT_WEIGHTS.get(name, 0.0))
+            spin.setToolTip(definitions.get(tips[name], ""))
+            spin.valueChanged.connect(lambda _value: self._weights_changed())
+            weights.addWidget(QLabel(labels[name], body), i // 2, 2 * (i % 2))
+            weights.addWidget(spin, i // 2, 2 * (i % 2) + 1)
+            self.weight_spins[name] = spin
+        form.addRow(self.tr("Weights"), weights)
+        layout.addLayout(form)
+
+        buttons = QHBoxLayout()
+        self.tool_button = QPushButton(self.tr("Add / move sites on the map"), body)
+        self.tool_button.setCheckable(True)
+        self.tool_button.setToolTip(self.tr("Click the map to add a site; press on a site and "
+                                            "drag to move it"))
+        self.tool_button.toggled.connect(self._tool_toggled)
+        buttons.addWidget(self.tool_button)
+        self.analyse_button = QPushButton(self.tr("Analyse layer"), body)
+        self.analyse_button.setToolTip(self.tr("Analyse every site of the layer again"))
+        self.analyse_button.clicked.connect(lambda _checked=False: self.prepare())
+        buttons.addWidget(self.analyse_button)
+        layout.addLayout(buttons)
+
+        suggest = QHBoxLayout()
+        self.k_spin = QSpinBox(body)
+        self.k_spin.setRange(1, 500)
+        self.k_spin.setValue(5)
+        self.suggest_button = QPushButton(self.tr("Suggest K sites"), body)
+        self.suggest_button.setToolTip(self.tr(
+            "Pick K sites of the layer by greedy maximal new coverage at the primary "
+            "distance, existing devices fixed"))
+        self.suggest_button.clicked.connect(lambda _checked=False: self.suggest())
+        suggest.addWidget(QLabel(self.tr("K"), body))
+        suggest.addWidget(self.k_spin)
+        suggest.addWidget(self.suggest_button, 1)
+        layout.addLayout(suggest)
+
+        self.status = QLabel(self.tr("Choose a sites layer or start the map tool."), body)
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        self.table = QTableWidget(0, 0, body)
+        self.table.setSortingEnabled(True)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self._columns: list = []
+        layout.addWidget(self.table, 3)
+        self.suggest_table = QTableWidget(0, 4, body)
+        self.suggest_table.setHorizontalHeaderLabels(
+            [self.tr("Step"), self.tr("Site"), self.tr("Gain (residents)"),
+             self.tr("Covered %")])
+        self.suggest_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        layout.addWidget(self.suggest_table, 1)
+
+        export = QHBoxLayout()
+        self.gpkg_button = QPushButton(self.tr("Export GeoPackage…"), body)
+        self.gpkg_button.clicked.connect(lambda _checked=False: self._export_dialog(".gpkg"))
+        self.csv_button = QPushButton(self.tr("Export CSV…"), body)
+        self.csv_button.clicked.connect(lambda _checked=False: self._export_dialog(".csv"))
+        export.addWidget(self.gpkg_button)
+        export.addWidget(self.csv_button)
+        layout.addLayout(export)
+        self.setWidget(body)
+
+    # --- messages ----------------------------------------------------------------------
+
+    def report(self, text: str, level=Qgis.MessageLevel.Info) -> None:
+        self.status.setText(text)
+        if level != Qgis.MessageLevel.Info:
+            self.iface.messageBar().pushMessage(self.tr(TITLE), text, level)
+
+    # --- settings --------------------------------------------------------------------
+
+    def distances(self) -> list[float]:
+        primary = float(self.distance_spin.value())
+        return [primary] + [d for d, box in self.ring_boxes.items()
+                            if box.isChecked() and d != primary]
+
+    def weights(self) -> dict[str, float]:
+        return {name: float(spin.value()) for name, spin in self.weight_spins.items()}
+
+    def state(self) -> dict:
+        return {"distances": self.distances(), "weights": self.weights(),
+                "layer_id": self._layer.id() if self._layer is not None else None}
+
+    def _save_state(self) -> None:
+        QgsProject.instance().writeEntry(SCOPE, KEY, json.dumps(self.state()))
+
+    def _restore_state(self) -> None:
+        text, ok = QgsProject.instance().readEntry(SCOPE, KEY, "")
+        if not ok or not text:
+            return
+        try:
+            state = json.loads(text)
+        except ValueError:
+            log.warning("Candidate sites: the project's saved dock state is not JSON; ignored")
+            return
+        distances = [float(d) for d in state.get("distances") or [400.0]]
+        widgets = [self.distance_spin, *self.ring_boxes.values(), *self.weight_spins.values()]
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            self.distance_spin.setValue(distances[0])
+            for ring, box in self.ring_boxes.items():
+                box.setChecked(ring in distances[1:])
+            for name, value in (state.get("weights") or {}).items():
+                if name in self.weight_spins:
+                    self.weight_spins[name].setValue(float(value))
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+        layer = QgsProject.instance().mapLayer(state.get("layer_id") or "")
+        if isinstance(layer, QgsVectorLayer):
+            self.set_sites_layer(layer)
+
+    @slot
+    def _project_read(self, *_args) -> None:
+        self._restore_state()
+
+    # --- layer -----------------------------------------------------------------------
+
+    def sites_layer(self) -> Optional[QgsVectorLayer]:
+        return self._layer
+
+    def set_sites_layer(self, layer: Optional[QgsVectorLayer]) -> None:
+        self.layer_combo.setLayer(layer)
+        if layer is not self._layer:  # the combo did not emit (same layer, or not listed)
+            self._layer_chosen(layer)
+
+    @slot
+    def _use_scratch(self, *_args) -> None:
+        self.set_sites_layer(scratch_layer())
+
+    @slot
+    def _layer_chosen(self, layer) -> None:
+        if layer is self._layer:
+            return
+        self._disconnect_layer()
+        self._layer = layer
+        self.tool.setLayer(layer)
+        if layer is not None:
+            layer.featuresDeleted.connect(self._features_deleted)
+            layer.afterCommitChanges.connect(self._reload)
+            layer.afterRollBack.connect(self._reload)
+        self._save_state()
+        if self.analyser is not None:
+            self.reload_sites()
+        elif layer is not None:
+            self.prepare()
+
+    def _disconnect_layer(self) -> None:
+        layer = self._layer
+        if layer is None:
+            return
+        for signal, receiver in ((layer.featuresDeleted, self._features_deleted),
+                                 (layer.afterCommitChanges, self._reload),
+                                 (layer.afterRollBack, self._reload)):
+            try:
+                signal.disconnect(receiver)
+            except (TypeError, RuntimeError):
+                pass  # already gone with the layer
+
+    @slot
+    def _tool_toggled(self, checked: bool) -> None:
+        if checked:
+            if self._layer is None:
+                self.set_sites_layer(scratch_layer())
+            self.canvas.setMapTool(self.tool)
+            if self.analyser is None and not self._preparing():
+                self.prepare()
+        elif self.canvas.mapTool() is self.tool:
+            self.canvas.unsetMapTool(self.tool)
+
+    # --- preparation (task) --------------------------------------------------------------
+
+    def _store(self) -> str:
+        if self.store_path:
+            return str(self.store_path)
+        for layer in QgsProject.instance().mapLayers().values():
+            if layer.customProperty(ROLE_PROPERTY) == "devices" and \
+                    layer.customProperty(STORE_PROPERTY):
+                return str(layer.customProperty(STORE_PROPERTY))
+        from ..qgis import settings as plugin_settings
+        return plugin_settings.load().store_path
+
+    def _preparing(self) -> bool:
+        return any(getattr(t, "_sites_running", False) for t in self.tasks)
+
+    def prepare(self) -> Optional[CoreTask]:
+        """Prepare the analyser in a task, then analyse the layer's sites."""
+        store = self._store()
+        if not store or not Path(store).exists():
+            self.report(self.tr("There is no store at {path}; load London charge points "
+                                "first.").format(path=store), Qgis.MessageLevel.Warning)
+            return None
+        distances = self.distances()
+
+        def work(progress, _feedback):
+            with Workspace(store) as ws:
+                return ws.site_analyser(distances, progress=progress)
+
+        self.report(self.tr("Preparing the candidate-site analysis (devices, usage, "
+                            "population)…"))
+        started = time.perf_counter()
+        task = CoreTask(self.tr("Preparing candidate-site analysis"), work,
+                        lambda analyser: self._prepared(task, analyser, distances, started),
+                        lambda message: self._task_failed(task, message))
+        task._sites_running = True
+        self.tasks.append(task)
+        return start(task)
+
+    @slot
+    def _prepared(self, task, analyser, distances, started) -> None:
+        self._forget(task)
+        self.prepare_seconds = time.perf_counter() - started
+        analyser.weights = self._valid_weights(self.weights())  # as they are now
+        self._template = analyser
+        self._prepared_for = distances
+        self.analyser = None
+        if distances != self.distances():  # changed while preparing
+            self.prepare()
+            return
+        self.reload_sites()
+        self.report(self.tr("Ready ({s:.1f} s). {n} sites analysed.").format(
+            s=self.prepare_seconds, n=len(self.analyser.sites)))
+
+    @slot
+    def _task_failed(self, task, message: str) -> None:
+        self._forget(task)
+        self.report(message, Qgis.MessageLevel.Warning)
+
+    def _forget(self, task) -> None:
+        task._sites_running = False
+        if task in self.tasks:
+            self.tasks.remove(task)
+
+    def is_ready(self) -> bool:
+        return self.analyser is not None
+
+    # --- sites -> analyser ---------------------------------------------------------------
+
+    def _transform(self, layer) -> QgsCoordinateTransform:
+        return QgsCoordinateTransform(layer.crs(), QgsCoordinateReferenceSystem(BNG),
+                                      QgsProject.instance())
+
+    def _xy(self, layer, feature, transform=None):
+        geometry = QgsGeometry(feature.geometry())
+        if geometry.isNull() or geometry.isEmpty():
+            return math.nan, math.nan
+        geometry.transform(transform or self._transform(layer))
+        point = geometry.asMultiPoint()[0] if geometry.isMultipart() else geometry.asPoint()
+        return point.x(), point.y()
+
+    def reload_sites(self) -> None:
+        """Analyse every site of the layer afresh (after a commit, a new layer ...)."""
+        if self._template is None:
+            return
+        analyser = copy.deepcopy(self._template, {id(self._template.population):
+                                                  self._template.population})
+        layer = self._layer
+        if layer is not None and layer.isValid():
+            transform = self._transform(layer)
+            ids, xs, ys = [], [], []
+            for feature in layer.getFeatures():
+                x, y = self._xy(layer, feature, transform)
+                ids.append(str(feature.id()))
+                xs.append(x)
+                ys.append(y)
+            if ids:
+                analyser.add_sites(siting.sites_from_points(xs, ys, ids))
+        self.analyser = analyser
+        self.refresh()
+
+    @slot
+    def _reload(self, *_args) -> None:
+        self.reload_sites()
+
+    def _timed(self, change) -> None:
+        started = time.perf_counter()
+        change()
+        analysed = time.perf_counter()
+        self.refresh()
+        self.last_analysis_ms = 1000 * (analysed - started)
+        self.last_update_ms = 1000 * (time.perf_counter() - started)
+        self.status.setText(self.tr("{n} sites; updated in {ms:.0f} ms.").format(
+            n=len(self.analyser.sites), ms=self.last_update_ms))
+
+    @slot
+    def _site_added(self, fid: int) -> None:
+        if self.analyser is None:
+            return  # analysed with the whole layer once the analysis is ready
+        x, y = self._xy(self._layer, self._layer.getFeature(fid))
+        self._timed(lambda: self.analyser.add_site(x, y, site_id=str(fid)))
+
+    @slot
+    def _site_moved(self, fid: int) -> None:
+        if self.analyser is None:
+            return
+        x, y = self._xy(self._layer, self._layer.getFeature(fid))
+        if str(fid) in set(self.analyser.sites["site_id"]):
+            self._timed(lambda: self.analyser.move_site(str(fid), x, y))
+        else:
+            self._timed(lambda: self.analyser.add_site(x, y, site_id=str(fid)))
+
+    @slot
+    def _features_deleted(self, fids) -> None:
+        if self.analyser is None:
+            return
+        present = set(self.analyser.sites["site_id"])
+        gone = [str(f) for f in fids if str(f) in present]
+        if gone:
+            self._timed(lambda: [self.analyser.remove_site(s) for s in gone])
+
+    @staticmethod
+    def _valid_weights(weights: dict) -> dict:
+        return weights if any(v > 0 for v in weights.values()) else dict(siting.DEFAULT_WEIGHTS)
+
+    @slot
+    def _weights_changed(self) -> None:
+        self._save_state()
+        weights = self.weights()
+        if not any(v > 0 for v in weights.values()):
+            self.report(self.tr("Give at least one weight above 0."), Qgis.MessageLevel.Warning)
+            return
+        for analyser in (self.analyser, self._template):
+            if analyser is not None:
+                analyser.weights = dict(weights)
+        if self.analyser is not None:
+            self.refresh()
+
+    @slot
+    def _distances_changed(self) -> None:
+        self._save_state()
+        if self._prepared_for == self.distances():
+            return
+        self.analyser = None
+        self._template = None
+        if self._layer is not None and not self._preparing():
+            self.prepare()
+
+    # --- results -----------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Table and catchment layer from the analyser's current figures."""
+        if self.analyser is None:
+            return
+        distances = self.analyser.distances
+        long = self.analyser.table()
+        self.result = site_files.wide(long, distances)
+        self._fill_table(self.result, distances)
+        self._fill_buffers(long)
+
+    def _fill_table(self, frame: pd.DataFrame, distances) -> None:
+        columns = [c for c in TABLE_COLUMNS if c in frame.columns]
+        for d in distances[1:]:
+            columns += [c + site_files.ring_suffix(d) for c in RING_COLUMNS]
+        header = self.table.horizontalHeader()
+        sort_column, order = header.sortIndicatorSection(), header.sortIndicatorOrder()
+        new_columns = columns != self._columns
+        self.table.setUpdatesEnabled(False)
+        self.table.setSortingEnabled(False)
+        try:
+            if new_columns:
+                definitions = site_files.wide_definitions(distances)
+                self.table.setRowCount(0)
+                self.table.setColumnCount(len(columns))
+                for j, column in enumerate(columns):
+                    item = QTableWidgetItem(column)
+                    item.setToolTip(definitions.get(column, ""))
+                    self.table.setHorizontalHeaderItem(j, item)
+                self._columns = columns
+                sort_column, order = columns.index("rank"), Qt.SortOrder.AscendingOrder
+            self.table.setRowCount(len(frame))
+            for j, column in enumerate(columns):
+                numeric = frame[column].dtype.kind in "iuf"
+                for i, value in enumerate(frame[column].to_numpy()):
+                    item = _NumberItem(value) if numeric else QTableWidgetItem(
+                        "" if value is None or value != value else str(value))
+                    self.table.setItem(i, j, item)
+        finally:
+            self.table.setSortingEnabled(True)
+            self.table.sortByColumn(sort_column if 0 <= sort_column < len(columns)
+                                    else columns.index("rank"), order)
+            self.table.setUpdatesEnabled(True)
+        if new_columns or len(frame) <= 20:
+            self.table.resizeColumnsToContents()
+
+    def table_frame(self) -> pd.DataFrame:
+        """What the results table shows, as text, in its current row order."""
+        headers = [self.table.horizontalHeaderItem(j).text()
+                   for j in range(self.table.columnCount())]
+        rows = [[self.table.item(i, j).text() for j in range(self.table.columnCount())]
+                for i in range(self.table.rowCount())]
+        return pd.DataFrame(rows, columns=headers)
+
+    def buffer_layer(self) -> QgsVectorLayer:
+        layer = self._buffer_layer
+        if layer is not None:
+            try:
+                if QgsProject.instance().mapLayer(layer.id()) is not None:
+                    return layer
+            except RuntimeError:
+                pass  # deleted with its project
+        fields = QgsFields()
+        for name in BUFFER_FIELDS:
+            kind = QVariant.String if name == "site_id" else \
+                QVariant.LongLong if name in ("rank", "devices_within", "connectors_within") \
+                else QVariant.Double
+            fields.append(QgsField(name, kind))
+        layer = QgsVectorLayer("Polygon?crs=EPSG:27700", self.tr("Candidate site catchments"),
+                               "memory")
+        layer.dataProvider().addAttributes(fields.toList())
+        layer.updateFields()
+        layer.setCustomProperty(ROLE_PROPERTY, BUFFER_ROLE)
+        layer.setRenderer(self._score_renderer(layer))
+        layer.setOpacity(0.6)
+        QgsProject.instance().addMapLayer(layer)
+        self._buffer_layer = layer
+        return layer
+
+    def _score_renderer(self, layer) -> QgsGraduatedSymbolRenderer:
+        ranges = []
+        for low, high, colour in SCORE_BANDS:
+            symbol = QgsSymbol.defaultSymbol(QgsWkbTypes.GeometryType.PolygonGeometry)
+            symbol.setColor(QColor(colour))
+            label = self.tr("score {low:g}–{high:g}").format(low=low, high=min(high, 100))
+            ranges.append(QgsRendererRange(low, high, symbol, label))
+        return QgsGraduatedSymbolRenderer("score", ranges)
+
+    def _fill_buffers(self, long: pd.DataFrame) -> None:
+        layer = self.buffer_layer()
+        provider = layer.dataProvider()
+        provider.truncate()
+        fields = layer.fields()
+        features = []
+        for row in long.itertuples(index=False):
+            record = row._asdict()
+            x, y = record["x"], record["y"]
+            if not (np.isfinite(x) and np.isfinite(y)):
+                continue
+            feature = QgsFeature(fields)
+            feature.setAttributes([_plain(record.get(name)) for name in BUFFER_FIELDS])
+            feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(float(x), float(y)))
+                                .buffer(float(record["distance_m"]), BUFFER_SEGMENTS))
+            features.append(feature)
+        provider.addFeatures(features)
+        layer.updateExtents()
+        layer.triggerRepaint()
+
+    # --- suggestions and export ---------------------------------------------------------
+
+    def suggest(self) -> Optional[CoreTask]:
+        """Greedy picks among the layer's sites (in a task); listed with their gains."""
+        layer = self._layer
+        store = self._store()
+        if layer is None or not layer.featureCount():
+            self.report(self.tr("The sites layer has no sites to choose from."),
+                        Qgis.MessageLevel.Warning)
+            return None
+        transform = self._transform(layer)
+        ids, xs, ys = [], [], []
+        for feature in layer.getFeatures():
+            x, y = self._xy(layer, feature, transform)
+            ids.append(str(feature.id()))
+            xs.append(x)
+            ys.append(y)
+        candidates = siting.sites_from_points(xs, ys, ids)
+        k, distance = self.k_spin.value(), self.distances()[0]
+
+        def work(progress, _feedback):
+            with Workspace(store) as ws:
+                return ws.suggest_sites(candidates, k, distance, progress=progress)
+
+        task = CoreTask(self.tr("Suggesting candidate sites"), work,
+                        lambda picks: self._suggested(task, picks, k),
+                        lambda message: self._task_failed(task, message))
+        self.tasks.append(task)
+        self.report(self.tr("Choosing {k} sites…").format(k=k))
+        return start(task)
+
+    @slot
+    def _suggested(self, task, picks: pd.DataFrame, k: int) -> None:
+        self._forget(task)
+        self.suggestions = picks
+        self.suggest_table.setRowCount(len(picks))
+        for i, row in enumerate(picks.itertuples(index=False)):
+            for j, value in enumerate((row.step, row.site_id, row.gain_residents,
+                                       row.covered_pct)):
+                item = _NumberItem(value) if j != 1 else QTableWidgetItem(str(value))
+                self.suggest_table.setItem(i, j, item)
+        if self._layer is not None:
+            self._layer.selectByIds([int(s) for s in picks["site_id"]])
+        text = self.tr("{n} of {k} sites picked; gains are listed below and the picks "
+                       "selected on the layer.").format(n=len(picks), k=k)
+        if len(picks) < k:
+            text += " " + self.tr("No other site covers anyone new.")
+        self.report(text)
+
+    def export(self, path) -> Path:
+        """Write the current results (one row per site) to a GeoPackage or CSV."""
+        if self.result is None:
+            raise RuntimeError(self.tr("There are no results to export yet."))
+        return site_files.write_sites(self.result, path)
+
+    @slot
+    def _export_dialog(self, suffix: str) -> None:
+        if self.result is None:
+            self.report(self.tr("There are no results to export yet."),
+                        Qgis.MessageLevel.Warning)
+            return
+        filters = self.tr("GeoPackage (*.gpkg)") if suffix == ".gpkg" else \
+            self.tr("CSV (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(self, self.tr("Export candidate sites"), "",
+                                              filters)
+        if not path:
+            return
+        if not path.lower().endswith(suffix):
+            path += suffix
+        written = self.export(path)
+        self.report(self.tr("Exported {n} sites to {path}.").format(n=len(self.result),
+                                                                   path=written),
+                    Qgis.MessageLevel.Success)
+
+    # --- teardown -------------------------------------------------------------------
+
+    def closeEvent(self, event) -> None:
+        if self.canvas.mapTool() is self.tool:
+            self.canvas.unsetMapTool(self.tool)
+        super().closeEvent(event)
+
+    def cleanup(self) -> None:
+        """Before the plugin unloads: cancel tasks, release the tool and the layer."""
+        for task in list(self.tasks):
+            try:
+                task.cancel()
+            except RuntimeError:
+                pass  # already deleted by the task manager
+        self.tasks = []
+        if self.canvas.mapTool() is self.tool:
+            self.canvas.unsetMapTool(self.tool)
+        self._disconnect_layer()
+        try:
+            QgsProject.instance().readProject.disconnect(self._project_read)
+        except TypeError:
+            pass
+
+
+def _plain(value):
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value

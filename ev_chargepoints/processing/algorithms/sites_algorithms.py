@@ -1,0 +1,245 @@
+"""Candidate sites: buffer analysis with scores and ranks, and greedy suggestions.
+
+Both algorithms read any point source (transformed to EPSG:27700 with the
+context's transform settings), adapt it to a sites table and call the
+Workspace facade; the figures are those of :mod:`...core.siting`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from qgis.core import (
+    NULL,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProcessing,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+    QgsWkbTypes,
+)
+
+from ...core import site_files, siting
+from ...core.errors import EvChargepointsError
+from ...core.workspace import Workspace
+from ...qgis.tables import _value, fields_for
+from .base import EvAlgorithm
+from .data_algorithms import store_parameter, store_path
+
+BNG = "EPSG:27700"
+BUFFER_SEGMENTS = 36
+
+
+def read_source(alg: EvAlgorithm, parameters, context, feedback):
+    """(sites table, source fields, {site_id: source attributes}) from INPUT."""
+    source = alg.parameterAsSource(parameters, "INPUT", context)
+    if source is None:
+        raise EvChargepointsError("The candidate sites layer could not be read.")
+    id_field = alg.parameterAsString(parameters, "ID_FIELD", context)
+    transform = QgsCoordinateTransform(source.sourceCrs(), QgsCoordinateReferenceSystem(BNG),
+                                       context.transformContext())
+    xs, ys, ids, attributes = [], [], [], []
+    for feature in source.getFeatures():
+        if feedback.isCanceled():
+            break
+        x = y = math.nan
+        geometry = QgsGeometry(feature.geometry())
+        if not geometry.isNull() and not geometry.isEmpty():
+            geometry.transform(transform)
+            point = geometry.asMultiPoint()[0] if geometry.isMultipart() else geometry.asPoint()
+            x, y = point.x(), point.y()
+        xs.append(x)
+        ys.append(y)
+        value = feature[id_field] if id_field else feature.id()
+        ids.append(None if value is None or value == NULL else str(value))
+        attributes.append(feature.attributes())
+    if not xs:
+        raise EvChargepointsError("The candidate sites layer has no features.")
+    try:
+        sites = siting.as_sites(pd.DataFrame({"site_id": pd.Series(ids, dtype=object),
+                                              "x": xs, "y": ys}))
+    except EvChargepointsError as exc:
+        raise EvChargepointsError(f"Candidate sites: {exc.message}") from None
+    return sites, source.fields(), dict(zip(sites["site_id"], attributes))
+
+
+def distances_from(alg: EvAlgorithm, parameters, context) -> list[float]:
+    distances = [alg.parameterAsDouble(parameters, "DISTANCE", context)]
+    text = alg.parameterAsString(parameters, "RINGS", context) or ""
+    for part in filter(None, (p.strip() for p in text.replace(";", ",").split(","))):
+        try:
+            value = float(part)
+        except ValueError:
+            raise EvChargepointsError(f"Extra rings: {part!r} is not a number of metres.") \
+                from None
+        if not (value > 0 and math.isfinite(value)):
+            raise EvChargepointsError(f"Extra rings: {part!r} must be positive.")
+        if value not in distances:
+            distances.append(value)
+    return distances
+
+
+def output_fields(source_fields: QgsFields, frame: pd.DataFrame):
+    """Source fields, then the result columns (renamed ``ev_NAME`` where they clash)."""
+    fields = QgsFields(source_fields)
+    taken = {name.lower() for name in source_fields.names()}
+    names = []
+    for field in fields_for(frame):
+        name = field.name()
+        if name.lower() in taken:
+            name = f"ev_{name}"
+        fields.append(QgsField(name, field.type()))
+        taken.add(name.lower())
+        names.append(name)
+    return fields, names
+
+
+def write_features(alg, parameters, name, context, feedback, frame, source_fields, attributes,
+                   geometry_type, geometry_for):
+    fields, _ = output_fields(source_fields, frame)
+    sink, dest = alg.parameterAsSink(parameters, name, context, fields, geometry_type,
+                                     QgsCoordinateReferenceSystem(BNG))
+    if sink is None:
+        return None
+    blank = [None] * source_fields.count()
+    for row in frame.itertuples(index=False, name=None):
+        if feedback.isCanceled():
+            break
+        record = dict(zip(frame.columns, row))
+        feature = QgsFeature(fields)
+        feature.setAttributes(list(attributes.get(record["site_id"], blank))
+                              + [_value(v) for v in row])
+        geometry = geometry_for(record)
+        if geometry is not None:
+            feature.setGeometry(geometry)
+        sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
+    return dest
+
+
+def _point(record):
+    x, y = record["x"], record["y"]
+    if not (np.isfinite(x) and np.isfinite(y)):
+        return None
+    return QgsGeometry.fromPointXY(QgsPointXY(float(x), float(y)))
+
+
+def _existing_store(alg, parameters, context) -> str:
+    path = store_path(alg, parameters, context)
+    if not path or not Path(path).exists():
+        raise EvChargepointsError(f"There is no store at {path}; import or fetch first.")
+    return path
+
+
+class _SitesAlgorithm(EvAlgorithm):
+    GROUP = "Candidate sites"
+    GROUP_ID = "sites"
+
+    def _source_parameters(self):
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "INPUT", self.tr("Candidate sites (points)"),
+            [QgsProcessing.SourceType.TypeVectorPoint]))
+        self.addParameter(QgsProcessingParameterField(
+            "ID_FIELD", self.tr("Site identifier field (default: feature id)"),
+            parentLayerParameterName="INPUT", optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            "DISTANCE", self.tr("Catchment distance (m)"),
+            QgsProcessingParameterNumber.Type.Double, defaultValue=400.0, minValue=1.0))
+
+
+class AnalyseSitesAlgorithm(_SitesAlgorithm):
+    NAME = "analysesites"
+    DISPLAY = "Analyse candidate sites"
+    HELP = ("For each candidate site: existing devices and connectors within the catchment "
+            "distance (straight line), by power class and operator; their usage in the "
+            "latest period; the nearest existing device; residents within reach (ward "
+            "populations spread over a 100 m grid), those an existing device already reaches "
+            "and those the site would newly cover; a weighted score (0-100) and rank. Extra "
+            "ring distances add the same figures with a suffix such as _800m. Weights are "
+            "CRITERION=WEIGHT pairs among new_coverage, unique_coverage, residents, demand, "
+            "kwh and gap (default new_coverage=0.6,demand=0.2,gap=0.2). Output fields clashing "
+            "with an input field are named ev_FIELD.")
+
+    def initAlgorithm(self, config=None):
+        self._source_parameters()
+        self.addParameter(QgsProcessingParameterString(
+            "RINGS", self.tr("Extra ring distances (m, comma-separated)"), optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            "WEIGHTS", self.tr("Score weights"), optional=True,
+            defaultValue="new_coverage=0.6,demand=0.2,gap=0.2"))
+        self.addParameter(store_parameter())
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "OUTPUT", self.tr("Analysed sites"), QgsProcessing.SourceType.TypeVectorPoint))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "BUFFERS", self.tr("Catchment buffers"), QgsProcessing.SourceType.TypeVectorPolygon,
+            optional=True, createByDefault=False))
+
+    def execute(self, parameters, context, feedback):
+        distances = distances_from(self, parameters, context)
+        text = self.parameterAsString(parameters, "WEIGHTS", context)
+        weights = site_files.parse_weights(text) if text and text.strip() else None
+        path = _existing_store(self, parameters, context)
+        sites, source_fields, attributes = read_source(self, parameters, context, feedback)
+        with Workspace(path) as ws:
+            long = ws.analyse_sites(sites, distances, weights,
+                                    progress=self.progress(feedback))
+        table = site_files.wide(long, distances)
+        results = {"OUTPUT": write_features(self, parameters, "OUTPUT", context, feedback,
+                                            table, source_fields, attributes,
+                                            QgsWkbTypes.Type.Point, _point)}
+        if parameters.get("BUFFERS") is not None:
+            def buffer(record):
+                point = _point(record)
+                return None if point is None else point.buffer(float(record["distance_m"]),
+                                                               BUFFER_SEGMENTS)
+            dest = write_features(self, parameters, "BUFFERS", context, feedback, long,
+                                  source_fields, attributes, QgsWkbTypes.Type.Polygon, buffer)
+            if dest is not None:
+                results["BUFFERS"] = dest
+        return results
+
+
+class SuggestSitesAlgorithm(_SitesAlgorithm):
+    NAME = "suggestsites"
+    DISPLAY = "Suggest sites"
+    HELP = ("Picks up to K of the candidate sites by greedy maximal coverage with the "
+            "existing devices fixed: each step takes the candidate that newly covers the "
+            "most residents within the distance, given the existing devices and the "
+            "candidates already picked (its gain). Stops early when no candidate covers "
+            "anyone new. Greedy picks are within a factor 1 - 1/e of the best set of K.")
+
+    def initAlgorithm(self, config=None):
+        self._source_parameters()
+        self.addParameter(QgsProcessingParameterNumber(
+            "K", self.tr("Number of sites to pick"),
+            QgsProcessingParameterNumber.Type.Integer, defaultValue=5, minValue=1))
+        self.addParameter(store_parameter())
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "OUTPUT", self.tr("Suggested sites"), QgsProcessing.SourceType.TypeVectorPoint))
+
+    def execute(self, parameters, context, feedback):
+        k = self.parameterAsInt(parameters, "K", context)
+        distance = self.parameterAsDouble(parameters, "DISTANCE", context)
+        path = _existing_store(self, parameters, context)
+        sites, source_fields, attributes = read_source(self, parameters, context, feedback)
+        with Workspace(path) as ws:
+            picks = ws.suggest_sites(sites, k, distance, progress=self.progress(feedback))
+        for row in picks.itertuples(index=False):
+            feedback.pushInfo(f"{row.step}. {row.site_id}: +{row.gain_residents:,.0f} "
+                              f"residents (covered {row.covered_pct:.2f}%)")
+        if len(picks) < k:
+            feedback.pushInfo(f"No other candidate covers anyone new within {distance:g} m.")
+        return {"OUTPUT": write_features(self, parameters, "OUTPUT", context, feedback, picks,
+                                         source_fields, attributes, QgsWkbTypes.Type.Point,
+                                         _point)}
