@@ -1,0 +1,109 @@
+"""CLI: committee maps (PDF/PNG print layouts) and their layout templates.
+
+These commands run QGIS print layouts outside QGIS, so each starts a headless
+``QgsApplication`` first (offscreen when there is no display).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from .cli import command
+from .core.errors import EvChargepointsError
+from .core.progress import Progress
+
+
+def _progress(args) -> Progress:
+    if not getattr(args, "verbose", False):
+        return Progress()
+    return Progress(lambda pct, msg: print(f"[{pct:5.1f}%] {msg}", file=sys.stderr)
+                    if msg else None)
+
+
+@contextmanager
+def headless_qgis():
+    """A QgsApplication for the duration of the command (reused if one is running)."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    try:
+        from qgis.core import QgsApplication
+    except ImportError as exc:
+        raise EvChargepointsError(
+            "Exporting committee maps needs QGIS's Python bindings (python3-qgis); "
+            f"they could not be imported: {exc}.") from None
+    if QgsApplication.instance() is not None:
+        yield QgsApplication.instance()
+        return
+    if "QGIS_PREFIX_PATH" in os.environ:
+        QgsApplication.setPrefixPath(os.environ["QGIS_PREFIX_PATH"], True)
+    app = QgsApplication([], False)
+    app.initQgis()
+    try:
+        yield app
+    finally:
+        app.exitQgis()
+
+
+# --- export ---------------------------------------------------------------------------
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", required=True, type=Path, help="workspace GeoPackage")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--borough", action="append", metavar="NAME",
+                       help="a borough page (name or E09 code; repeatable)")
+    which.add_argument("--all", action="store_true", help="the atlas of all 33 boroughs")
+    which.add_argument("--london", action="store_true", help="the London overview page")
+    p.add_argument("--combined", action="store_true",
+                   help="all borough pages in one PDF (default: one PDF per borough)")
+    p.add_argument("--png", action="store_true", help="also a PNG of every page")
+    p.add_argument("--dpi", type=int, default=300, help="PNG resolution (default 300)")
+    p.add_argument("--period", help="e.g. 2022-Q2 (default: the latest quarter with usage)")
+    p.add_argument("--threshold", type=int, default=3,
+                   help="suppress usage figures of cells with fewer devices (default 3)")
+    p.add_argument("--orientation", choices=["portrait", "landscape"], default="portrait")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+
+
+@command("export", "committee maps: A4 PDF pages for London, one borough or all 33",
+         _export_args)
+def cmd_export(args) -> int:
+    if not args.store.exists():
+        raise EvChargepointsError(f"There is no store at {args.store}; import or fetch first.")
+    if args.threshold < 1:
+        raise EvChargepointsError("--threshold must be at least 1.")
+    boroughs = None if args.london else ("all" if args.all else args.borough)
+    with headless_qgis():
+        from .qgis.layout_export import export_committee_maps
+
+        files = export_committee_maps(args.store, args.out, boroughs=boroughs,
+                                      combined=args.combined,
+                                      png_dpi=args.dpi if args.png else None,
+                                      period=args.period, threshold=args.threshold,
+                                      orientation=args.orientation, progress=_progress(args))
+    pages = [f for f in files if f.suffix == ".pdf"]
+    for path in files:
+        print(path)
+    print(f"{len(pages)} PDF file(s), {len(files) - len(pages)} other file(s) written to "
+          f"{args.out}")
+    return 0
+
+
+# --- layout templates ---------------------------------------------------------------------
+
+def _templates_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, help="folder (default: the plugin's resources/layouts)")
+
+
+@command("layout-templates", "write the committee page layout templates (.qpt)",
+         _templates_args)
+def cmd_layout_templates(args) -> int:
+    with headless_qgis():
+        from .qgis.layout_export import write_templates
+
+        for path in write_templates(args.out):
+            print(path)
+    return 0

@@ -1,0 +1,92 @@
+"""Export committee maps: A4 PDF pages for London, chosen boroughs or all 33."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingOutputMultipleLayers,
+    QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+)
+
+from ...core.errors import EvChargepointsError
+from .base import EvAlgorithm
+from .data_algorithms import store_parameter, store_path
+
+ORIENTATIONS = ["portrait", "landscape"]
+
+
+class ExportCommitteeMapAlgorithm(EvAlgorithm):
+    NAME = "exportcommitteemap"
+    DISPLAY = "Export committee map"
+    GROUP = "Export"
+    GROUP_ID = "export"
+    HELP = ("Exports A4 committee pages as PDF (and PNG): the London overview, chosen "
+            "boroughs, or an atlas of all 33 boroughs, one PDF each or combined. Each page has "
+            "the map, legend, scale bar, north arrow, an inset locating the borough, a summary "
+            "table, metric definitions, data vintage, sources, attribution, date and a "
+            "fingerprint of the inputs. Usage figures of areas with fewer devices than the "
+            "threshold, or from a single operator, are suppressed before printing; device "
+            "counts are always shown. Boroughs: leave empty for the London page, type 'all' "
+            "for every borough, or list names separated by commas.")
+
+    def flags(self):
+        return super().flags() | QgsProcessingAlgorithm.Flag.FlagNoThreading
+
+    def initAlgorithm(self, config=None):
+        self.addParameter(store_parameter())
+        self.addParameter(QgsProcessingParameterString(
+            "BOROUGHS", self.tr("Boroughs (empty = London page, 'all' = every borough)"),
+            optional=True))
+        self.addParameter(QgsProcessingParameterBoolean(
+            "COMBINED", self.tr("All borough pages in one PDF"), defaultValue=False))
+        self.addParameter(QgsProcessingParameterBoolean(
+            "PNG", self.tr("Also write PNG images (300 dpi)"), defaultValue=False))
+        self.addParameter(QgsProcessingParameterString(
+            "PERIOD", self.tr("Quarter, e.g. 2022-Q2 (empty = latest with usage)"),
+            optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            "THRESHOLD", self.tr("Suppress usage of areas with fewer devices than"),
+            QgsProcessingParameterNumber.Type.Integer, defaultValue=3, minValue=1))
+        self.addParameter(QgsProcessingParameterEnum(
+            "ORIENTATION", self.tr("Orientation"), ORIENTATIONS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterFolderDestination(
+            "OUTPUT_FOLDER", self.tr("Output folder")))
+        self.addOutput(QgsProcessingOutputMultipleLayers("FILES", self.tr("Files written")))
+        self.addOutput(QgsProcessingOutputString("FINGERPRINT", self.tr("Input fingerprint")))
+
+    def execute(self, parameters, context, feedback):
+        from ...qgis.layout_export import LAST_EXPORT, export_committee_maps
+
+        path = store_path(self, parameters, context)
+        if not path or not Path(path).exists():
+            raise EvChargepointsError(f"There is no store at {path}; import or fetch first.")
+        text = self.parameterAsString(parameters, "BOROUGHS", context).strip()
+        if not text:
+            boroughs = None
+        elif text.lower() == "all":
+            boroughs = "all"
+        else:
+            boroughs = [name.strip() for name in text.split(",") if name.strip()]
+        out = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
+        files = export_committee_maps(
+            path, out, boroughs=boroughs,
+            combined=self.parameterAsBool(parameters, "COMBINED", context),
+            png_dpi=300 if self.parameterAsBool(parameters, "PNG", context) else None,
+            period=self.parameterAsString(parameters, "PERIOD", context).strip() or None,
+            threshold=self.parameterAsInt(parameters, "THRESHOLD", context),
+            orientation=ORIENTATIONS[self.parameterAsEnum(parameters, "ORIENTATION", context)],
+            progress=self.progress(feedback))
+        for file in files:
+            feedback.pushInfo(str(file))
+        if LAST_EXPORT.suppressed:
+            feedback.pushInfo("Usage figures suppressed for: "
+                              + ", ".join(LAST_EXPORT.suppressed))
+        return {"OUTPUT_FOLDER": out, "FILES": [str(f) for f in files],
+                "FINGERPRINT": LAST_EXPORT.fingerprint}
