@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from . import commands  # noqa: F401  (registers the subcommands)
+    from . import commands, commands_export, commands_sites  # noqa: F401  (registers them)
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -271,6 +271,3 @@ def cmd_watch(args) -> int:
         except KeyboardInterrupt:
             print("Stopped; every completed poll is in the store.", file=sys.stderr)
     return 0
-
-
-from . import commands_sites  # noqa: E402, F401

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from qgis.core import QgsApplication, QgsSettings
 from qgis.PyQt import sip
-from qgis.PyQt.QtCore import QCoreApplication, QTranslator
+from qgis.PyQt.QtCore import QCoreApplication, Qt, QTranslator
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QComboBox, QMessageBox
 
@@ -32,6 +32,7 @@ class EvChargepointsPlugin:
         self.period_box = None
         self.loaded = None
         self.watch_task = None
+        self.docks = []
         self.tasks = []
         self._install_translator()
 
@@ -60,6 +61,9 @@ class EvChargepointsPlugin:
         self.period_box.setEnabled(False)
         self.period_box.currentTextChanged.connect(self._period_chosen)
         self.period_widget_action = self.toolbar.addWidget(self.period_box)
+        self._add_dock("sites_dock", "CandidateSitesDock", self.tr("Candidate sites…"))
+        self._add_action("icon.svg", self.tr("Export committee maps…"),
+                         self.show_export_dialog, on_toolbar=False)
         self.watch_action = self._add_action("icon.svg", self.tr("Watch live status"),
                                              self.toggle_watch, on_toolbar=False)
         self.watch_action.setCheckable(True)
@@ -68,6 +72,12 @@ class EvChargepointsPlugin:
         self._notify_missing_packages()
 
     def unload(self):
+        for dock in self.docks:
+            if hasattr(dock, "cleanup"):
+                dock.cleanup()
+            self.iface.removeDockWidget(dock)
+            dock.deleteLater()
+        self.docks = []
         for task in list(self.tasks):
             if not sip.isdeleted(task):
                 task.cancel()
@@ -96,6 +106,24 @@ class EvChargepointsPlugin:
             self.log_handler = None
 
     # --- helpers ---------------------------------------------------------------
+
+    def _add_dock(self, module_name, class_name, action_text):
+        """Create a dock (hidden), register it with QGIS and add an action to show it."""
+        import importlib
+
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        dock = getattr(module, class_name)(self.iface, self.iface.mainWindow())
+        self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        dock.hide()
+        self.docks.append(dock)
+
+        def show():
+            dock.show()
+            dock.raise_()
+
+        show.__name__ = f"show_{module_name}"
+        self._add_action("icon.svg", action_text, show)
+        return dock
 
     def _add_action(self, icon_name, text, callback, on_toolbar=True):
         action = QAction(QIcon(str(resource("icons", icon_name))), text,
@@ -214,6 +242,10 @@ class EvChargepointsPlugin:
         self.iface.messageBar().pushInfo(MENU, self.tr(
             "Watching live status of {n} feed(s); uncheck the action to stop.").format(
             n=len(settings.ocpi_feeds)))
+
+    def show_export_dialog(self):
+        import processing
+        processing.execAlgorithmDialog("evchargepoints:exportcommitteemap")
 
     def show_about(self):
         notice = startup_notice()

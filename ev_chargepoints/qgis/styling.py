@@ -58,9 +58,10 @@ def _range_expression(field: str, band: styling.Band) -> str:
 
 def power_size_expression(power_field: str = "power_class") -> str:
     ref = QgsExpression.quotedColumnRef(power_field)
-    cases = " ".join(f"WHEN {QgsExpression.quotedValue(k)} THEN {v}"
+    # QGIS has only the searched form of CASE (CASE WHEN condition THEN ...)
+    cases = " ".join(f"WHEN {ref} = {QgsExpression.quotedValue(k)} THEN {v}"
                      for k, v in styling.POWER_CLASS_SIZE_MM.items())
-    return f"CASE {ref} {cases} ELSE {styling.UNKNOWN_POWER_SIZE_MM} END"
+    return f"CASE {cases} ELSE {styling.UNKNOWN_POWER_SIZE_MM} END"
 
 
 def device_renderer(bands: Sequence[styling.Band], occupancy_field: str = "occupancy_pct",

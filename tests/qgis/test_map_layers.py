@@ -162,3 +162,22 @@ def test_devices_are_drawn_in_their_band_colour_at_their_position(loaded, tmp_pa
             for dx in range(1, 12)]
     assert any(c.name() != "#ffffff" and abs(c.red() - c.green()) < 8 and c.red() < 230
                for c in ring), [c.name() for c in ring]
+
+
+def test_symbol_size_follows_the_power_class(loaded):
+    from qgis.core import QgsExpression, QgsExpressionContext, QgsExpressionContextUtils
+
+    from ev_chargepoints.qgis.styling import power_size_expression
+
+    expression = QgsExpression(power_size_expression())
+    assert not expression.hasParserError(), expression.parserErrorString()
+    context = QgsExpressionContext()
+    context.appendScopes(QgsExpressionContextUtils.globalProjectLayerScopes(loaded.devices))
+    sizes = {}
+    for feature in loaded.devices.getFeatures():
+        context.setFeature(feature)
+        sizes.setdefault(feature["power_class"], expression.evaluate(context))
+    for power_class, size in styling.POWER_CLASS_SIZE_MM.items():
+        if power_class in sizes:
+            assert sizes[power_class] == size, (power_class, sizes)
+    assert len({v for k, v in sizes.items() if k in styling.POWER_CLASS_SIZE_MM}) >= 3

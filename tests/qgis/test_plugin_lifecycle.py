@@ -40,6 +40,8 @@ def test_load_and_unload_twice_leaves_qgis_as_it_was(qgis_iface, plugin_package)
         assert plugin.period_box is not None and not plugin.period_box.isEnabled()
         provider = registry.providerById(PROVIDER_ID)
         assert provider is not None and provider.name() == "EV charge points"
+        docks = list(plugin.docks)
+        assert {d.windowTitle() for d in docks} >= {"Candidate sites"}
 
         plugin.unload()
         _flush_deletes()
@@ -47,6 +49,7 @@ def test_load_and_unload_twice_leaves_qgis_as_it_was(qgis_iface, plugin_package)
         assert removed == added
         assert all(sip.isdeleted(a) for a in added)
         assert sip.isdeleted(toolbar)
+        assert all(sip.isdeleted(d) for d in docks)
         assert registry.providerById(PROVIDER_ID) is None
         assert {p.id() for p in registry.providers()} == providers_before
 

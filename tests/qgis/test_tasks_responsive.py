@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from contextlib import closing
 
 from qgis.core import QgsApplication
 from qgis.PyQt.QtCore import QCoreApplication, QTimer
@@ -42,13 +44,15 @@ def test_main_thread_stays_responsive_and_cancel_stops_a_slow_fetch(qgis_app, tm
         timer.start()
         task = start(CoreTask("slow fetch", work, lambda r: outcome.setdefault("done", r),
                               lambda m: outcome.setdefault("error", m)))
-        assert _wait(lambda: len(ticks) >= 20, 10), "the main thread stopped serving timers"
-        assert task.status() == task.TaskStatus.Running
-        cancelled_at = time.monotonic()
-        task.cancel()
-        assert _wait(lambda: "error" in outcome or "done" in outcome, 5)
-        ended = time.monotonic() - cancelled_at
-        timer.stop()
+        try:
+            assert _wait(lambda: len(ticks) >= 20, 10), "the main thread stopped serving timers"
+            assert task.status() == task.TaskStatus.Running
+        finally:
+            cancelled_at = time.monotonic()
+            task.cancel()
+            assert _wait(lambda: "error" in outcome or "done" in outcome, 5)
+            ended = time.monotonic() - cancelled_at
+            timer.stop()
     assert ended < 1.0, f"cancel took {ended:.2f} s"
     assert "cancel" in outcome["error"].lower()
     assert task.was_cancelled
@@ -64,12 +68,18 @@ def test_watch_task_polls_until_cancelled(qgis_app, tmp_path):
         task = watch.start_watching(store, [feed], lambda r: stopped.setdefault("polls", r),
                                     lambda m: stopped.setdefault("error", m))
         def polled():
+            # read-only peek: the task creates the store, the test must not race it
             if not (tmp_path / "live.gpkg").exists():
                 return False
-            with HistoryStore.create_or_open(store) as hs:
-                return hs.counts()["status_snapshots"] > 0
+            try:
+                with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as conn:
+                    return conn.execute("SELECT count(*) FROM status_snapshots").fetchone()[0]
+            except sqlite3.Error:
+                return False
 
-        assert _wait(polled, 30)
-        task.cancel()
-        assert _wait(lambda: stopped, 10)
+        try:
+            assert _wait(polled, 60), "no status was stored"
+        finally:
+            task.cancel()
+            assert _wait(lambda: stopped, 10)
     assert QgsApplication.taskManager().countActiveTasks() == 0 or not task.isActive()

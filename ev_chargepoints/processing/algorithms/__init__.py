@@ -15,5 +15,9 @@ def available_algorithms() -> list:
         ImportFilesAlgorithm,
         UtilisationAlgorithm,
     )
+    from .export_algorithm import ExportCommitteeMapAlgorithm
+    from .sites_algorithms import AnalyseSitesAlgorithm, SuggestSitesAlgorithm
+    from .summary_algorithm import SummariseByAreaAlgorithm
     return [ImportFilesAlgorithm, FetchDatastoreAlgorithm, FetchOcpiAlgorithm,
-            UtilisationAlgorithm]
+            UtilisationAlgorithm, SummariseByAreaAlgorithm, AnalyseSitesAlgorithm,
+            SuggestSitesAlgorithm, ExportCommitteeMapAlgorithm]
