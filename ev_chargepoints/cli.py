@@ -42,7 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from . import commands, commands_export, commands_sites  # noqa: F401  (registers them)
+    from . import (  # noqa: F401  (importing registers the subcommands)
+        commands,
+        commands_export,
+        commands_sites,
+        commands_validate,
+    )
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -86,3 +86,14 @@ def test_fetch_ocpi_with_token_from_auth_database(ev_provider, auth_manager, tmp
         counts = hs.counts()
     assert counts["devices"] == 245 and counts["status_snapshots"] > 0
     assert token not in result["REPORT"]
+
+
+def test_validate_algorithm_writes_the_report(ev_provider, tmp_path):
+    examples = RESOURCES / "standard" / "examples"
+    result = run("validate", {
+        "FILES": [str(examples / "usage_return_check_overlapping_sessions.csv")],
+        "REFERENCE": [str(examples / "device_reference_valid.csv")],
+        "OUTPUT_FOLDER": str(tmp_path / "report")})
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert result["REPORT_HTML"].endswith("report.html") and "<table" in html
+    assert "FAIL" in result["VERDICTS"]

@@ -18,6 +18,7 @@ def available_algorithms() -> list:
     from .export_algorithm import ExportCommitteeMapAlgorithm
     from .sites_algorithms import AnalyseSitesAlgorithm, SuggestSitesAlgorithm
     from .summary_algorithm import SummariseByAreaAlgorithm
+    from .validate_algorithm import ValidateAlgorithm
     return [ImportFilesAlgorithm, FetchDatastoreAlgorithm, FetchOcpiAlgorithm,
             UtilisationAlgorithm, SummariseByAreaAlgorithm, AnalyseSitesAlgorithm,
-            SuggestSitesAlgorithm, ExportCommitteeMapAlgorithm]
+            SuggestSitesAlgorithm, ExportCommitteeMapAlgorithm, ValidateAlgorithm]
