@@ -149,7 +149,7 @@ def committee_data(ws, period: Optional[str] = None, threshold: int = 3,
     by_borough = disclosure.area_contributors(assignment.table, devices, usage,
                                               "borough_code", periods)
     masked = disclosure.mask_usage(table, by_borough.rename(
-        columns={"borough_code": "area_code"}), threshold=threshold)
+        columns={"borough_code": "area_code"}), threshold=threshold, complementary=True)
     placed = assignment.table[assignment.table["borough_code"].notna()]
     everyone = disclosure.area_contributors(placed, devices, usage, None, periods)
     everyone["cell"] = LONDON_CODE

@@ -26,6 +26,7 @@ SHOWN = "shown"
 NO_USAGE = "no usage data"
 FEW_DEVICES = "suppressed: fewer than {n} devices"
 ONE_OPERATOR = "suppressed: single operator"
+COMPLEMENT = "suppressed: protects another area (totals are published)"
 
 # Every figure derived from sessions (or status reports) of the devices in a cell.
 USAGE_FIGURES = (
@@ -113,7 +114,7 @@ def area_contributors(assignment_table: pd.DataFrame, devices: pd.DataFrame,
 
 
 def mask_usage(table: pd.DataFrame, counts: pd.DataFrame, key: str = "area_code",
-               threshold: int = DEFAULT_THRESHOLD) -> Disclosure:
+               threshold: int = DEFAULT_THRESHOLD, complementary: bool = False) -> Disclosure:
     """Suppress the usage figures of every row whose contributors fail the rule.
 
     ``counts`` comes from :func:`contributors` (matched on ``key``). A row is
@@ -121,6 +122,11 @@ def mask_usage(table: pd.DataFrame, counts: pd.DataFrame, key: str = "area_code"
     usage comes from one operator. Rows with no usage at all stay empty and are
     marked "no usage data". Counts and every non-usage column are untouched.
     Adds ``usage_devices``, ``usage_operators`` and ``usage_disclosure``.
+
+    ``complementary``: the rows add up to a total that is published too (London's
+    figure beside its boroughs). One suppressed row could then be recovered as the
+    total minus the others, so the shown row with the fewest usage devices is
+    suppressed as well.
     """
     threshold = int(threshold)
     if threshold < 1:
@@ -141,6 +147,12 @@ def mask_usage(table: pd.DataFrame, counts: pd.DataFrame, key: str = "area_code"
     status = np.where(n_dev == 0, NO_USAGE, SHOWN).astype(object)
     status[few.to_numpy()] = FEW_DEVICES.format(n=threshold)
     status[single.to_numpy()] = ONE_OPERATOR
+    shown = (n_dev > 0) & ~hide
+    if complementary and int(hide.sum()) == 1 and shown.any():
+        partner = n_dev[shown].idxmin()
+        hide = hide.copy()
+        hide.loc[partner] = True
+        status[out.index.get_loc(partner)] = COMPLEMENT
     columns = usage_columns(out.columns)
     for column in columns:
         if not pd.api.types.is_float_dtype(out[column]):

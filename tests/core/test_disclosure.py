@@ -123,3 +123,24 @@ def test_format_figure():
     assert disclosure.format_figure(float("nan")) == "–"
     assert disclosure.format_figure(-0.04, 1) == "0.0"
     assert disclosure.format_figure(12, suppressed=True) == "suppressed"
+
+
+def test_a_lone_suppressed_area_gets_a_complementary_partner_when_totals_are_published():
+    import pandas as pd
+
+    from ev_chargepoints.core import disclosure
+
+    table = pd.DataFrame({"area_code": ["A", "B", "C", "D"], "devices": [10, 2, 8, 30],
+                          "sessions": [100.0, 20.0, 80.0, 300.0]})
+    counts = pd.DataFrame({"area_code": ["A", "B", "C", "D"], "usage_devices": [10, 2, 8, 30],
+                           "usage_operators": [3, 2, 2, 4]})
+    plain = disclosure.mask_usage(table, counts, threshold=3)
+    assert plain.suppressed == ["B"]
+    protected = disclosure.mask_usage(table, counts, threshold=3, complementary=True)
+    assert sorted(protected.suppressed) == ["B", "C"]          # C: fewest devices shown
+    status = dict(zip(protected.table["area_code"], protected.table["usage_disclosure"]))
+    assert status["C"] == disclosure.COMPLEMENT
+    # total minus the shown areas no longer isolates B
+    shown = protected.table["sessions"].dropna().sum()
+    assert table["sessions"].sum() - shown == 100.0            # B + C together
+    assert list(protected.table["devices"]) == [10, 2, 8, 30]  # counts never suppressed
