@@ -190,6 +190,7 @@ class Summariser:
 
     def _prepare_usage(self, usage: pd.DataFrame | None) -> None:
         self.periods: list = []
+        self.periods_with_sessions: list = []  # periods in which some session started
         self._usage: dict = {}
         self._period_index: dict = {}
         if usage is None or len(usage) == 0:
@@ -238,6 +239,8 @@ class Summariser:
             sl = slice(bounds[p], bounds[p + 1])
             self._usage[label] = {"device": pos[sl],
                                   **{name: values[sl] for name, values in sums.items()}}
+        self.periods_with_sessions = [p for p in self.periods
+                                      if np.nansum(self._usage[p]["sessions"]) > 0]
 
     def _positions(self, ids: pd.Series) -> np.ndarray:
         """Row of each id among the devices (-1 if absent)."""
@@ -336,8 +339,8 @@ class Summariser:
 
         previous = None
         if self._usage:
-            if period is None:
-                period = self.periods[-1]
+            if period is None:  # the latest in which sessions started (not a spill-over)
+                period = (self.periods_with_sessions or self.periods)[-1]
             if period not in self._usage:
                 raise ValueError(f"no utilisation for period '{period}'; "
                                  f"available: {', '.join(self.periods)}")

@@ -61,6 +61,7 @@ class EvChargepointsPlugin:
         self.period_box.setEnabled(False)
         self.period_box.currentTextChanged.connect(self._period_chosen)
         self.period_widget_action = self.toolbar.addWidget(self.period_box)
+        self._add_dock("summary_dock", "AreaSummaryDock", self.tr("Area summary…"))
         self._add_dock("sites_dock", "CandidateSitesDock", self.tr("Candidate sites…"))
         self._add_action("icon.svg", self.tr("Export committee maps…"),
                          self.show_export_dialog, on_toolbar=False)

@@ -41,7 +41,7 @@ def test_load_and_unload_twice_leaves_qgis_as_it_was(qgis_iface, plugin_package)
         provider = registry.providerById(PROVIDER_ID)
         assert provider is not None and provider.name() == "EV charge points"
         docks = list(plugin.docks)
-        assert {d.windowTitle() for d in docks} >= {"Candidate sites"}
+        assert {d.windowTitle() for d in docks} >= {"Candidate sites", "Area summary"}
 
         plugin.unload()
         _flush_deletes()

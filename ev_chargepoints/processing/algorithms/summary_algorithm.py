@@ -1,0 +1,283 @@
+"""Summarise charge points by area: boroughs, wards or any polygon layer.
+
+The algorithm only adapts arguments: it hands the store, level, period and
+filters to ``Workspace.summary`` (the same call the CLI and the dock make) and
+writes the table it returns, once with the area polygons and once without.
+Areas from a layer are copied to a temporary GeoPackage (code, name and
+geometry only) that the core reads like any boundary file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsFeatureRequest,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterString,
+    QgsVectorFileWriter,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QCoreApplication, QVariant
+
+from ...core import areas as core_areas
+from ...core import gpkg
+from ...core.errors import EvChargepointsError
+from ...core.paths import LONDON_SNAPSHOT
+from ...core.workspace import Workspace
+from ...qgis.tables import features_for, fields_for
+from .base import EvAlgorithm
+from .data_algorithms import PERIODS, store_parameter, store_path, write_table
+
+LEVELS = ["borough", "ward"]
+BUNDLED_FILES = {"borough": core_areas.BOROUGHS_FILE, "ward": core_areas.WARDS_FILES[2018]}
+BUNDLED_CODE_FIELD = "GSS_CODE"
+CORE_CRS = ("EPSG:27700", "EPSG:4326")   # what the core reads; anything else is reprojected
+TEMP_LAYER = "areas"
+
+
+def split_values(text: str) -> list[str]:
+    """Several filter values in one string: separated by ';' if there is one, else ','."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    separator = ";" if ";" in text else ","
+    return [part.strip() for part in text.split(separator) if part.strip()]
+
+
+def _code_text(value) -> str | None:
+    """An area code as the core reads it back from the GeoPackage."""
+    if value is None or (hasattr(value, "isNull") and value.isNull()):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+class SummariseByAreaAlgorithm(EvAlgorithm):
+    NAME = "summarisebyarea"
+    DISPLAY = "Summarise charge points by area"
+    GROUP = "Analysis"
+    GROUP_ID = "analysis"
+    HELP = ("Charge devices, connectors, power classes, devices per 10,000 residents and, "
+            "when the store holds usage, sessions, kWh, occupancy % and capacity factor % "
+            "for each area, with the change against the previous period. Ratios are "
+            "recomputed from sums, never averaged.\n\n"
+            "Areas: leave the areas layer empty to use London's boroughs or wards (2018, "
+            "with 2015 population), or give any polygon layer with a code field (and a "
+            "name field); those fields are detected when not chosen. Each device is placed "
+            "once in one area (points exactly on a boundary go to the area to their east).\n\n"
+            "Filters take one value or several separated by semicolons (or commas); "
+            "case does not matter and 'unknown' matches devices without the value.\n\n"
+            "Outputs: the areas with their polygons and the same figures as a table.")
+
+    def tr(self, text: str) -> str:
+        return QCoreApplication.translate("SummariseByAreaAlgorithm", text)
+
+    def initAlgorithm(self, config=None):
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "AREAS", self.tr("Areas (empty: London boroughs or wards)"),
+            [QgsProcessing.SourceType.TypeVectorPolygon], optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            "CODE_FIELD", self.tr("Area code field (detected if empty)"),
+            parentLayerParameterName="AREAS", optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            "NAME_FIELD", self.tr("Area name field (detected if empty)"),
+            parentLayerParameterName="AREAS", optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            "LEVEL", self.tr("Level"), [self.tr("Borough"), self.tr("Ward")], defaultValue=0))
+        self.addParameter(store_parameter())
+        self.addParameter(QgsProcessingParameterString(
+            "PERIOD", self.tr("Period, e.g. 2022-Q2 (empty: the latest with usage)"),
+            optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            "PERIOD_KIND", self.tr("Period length"),
+            [self.tr("Month"), self.tr("Quarter"), self.tr("Year")], defaultValue=1))
+        self.addParameter(QgsProcessingParameterString(
+            "OPERATOR", self.tr("Only these operators"), optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            "POWER_CLASS", self.tr("Only these power classes (slow, fast, rapid, ultra)"),
+            optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            "LOCATION_TYPE", self.tr("Only these location types"), optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "OUTPUT", self.tr("Areas with summary"),
+            QgsProcessing.SourceType.TypeVectorPolygon))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "TABLE", self.tr("Summary table"), QgsProcessing.SourceType.TypeVector))
+        self.addOutput(QgsProcessingOutputNumber("DEVICES", self.tr("Devices in the areas")))
+        self.addOutput(QgsProcessingOutputString("PERIOD_SHOWN", self.tr("Period shown")))
+        self.addOutput(QgsProcessingOutputString("REPORT", self.tr("Assignment report")))
+
+    # --- run ---------------------------------------------------------------------
+
+    def execute(self, parameters, context, feedback):
+        path = store_path(self, parameters, context)
+        if not Path(path).exists():
+            raise EvChargepointsError(self.tr(
+                "There is no store at {path}; import or fetch first.").format(path=path))
+        level = LEVELS[self.parameterAsEnum(parameters, "LEVEL", context)]
+        period_kind = PERIODS[self.parameterAsEnum(parameters, "PERIOD_KIND", context)]
+        period = self.parameterAsString(parameters, "PERIOD", context).strip() or None
+        filters = {key: split_values(self.parameterAsString(parameters, name, context))
+                   for key, name in (("operator", "OPERATOR"), ("power_class", "POWER_CLASS"),
+                                     ("location_type", "LOCATION_TYPE"))}
+        filters = {key: values for key, values in filters.items() if values}
+
+        source = self.parameterAsSource(parameters, "AREAS", context)
+        tmp_dir = None
+        try:
+            if source is None:
+                areas_path = code_field = name_field = None
+                geometries, crs = self._bundled_geometries(level)
+            else:
+                tmp_dir = tempfile.mkdtemp(prefix="evcp-areas-")
+                areas_path = str(Path(tmp_dir) / "areas.gpkg")
+                code_field, name_field = "area_code", "area_name"
+                geometries, crs = self._write_areas(source, parameters, context, feedback,
+                                                    areas_path)
+            if feedback.isCanceled():
+                return {}
+            with Workspace(path) as ws:
+                table, assignment = ws.summary(
+                    level=level, period=period, period_kind=period_kind,
+                    filters=filters or None, areas_path=areas_path, code_field=code_field,
+                    name_field=name_field, progress=self.progress(feedback))
+        finally:
+            if tmp_dir:
+                shutil.rmtree(tmp_dir, ignore_errors=True)
+
+        report = assignment.report.lines()
+        for line in report:
+            feedback.pushInfo(line)
+        devices = int(table["devices"].sum())
+        shown = table.attrs.get("period") or ""
+        feedback.pushInfo(self.tr("{n} devices in {areas} areas").format(
+            n=f"{devices:,}", areas=f"{len(table):,}") + (f" ({shown})" if shown else ""))
+
+        fields = fields_for(table)
+        sink, dest = self.parameterAsSink(parameters, "OUTPUT", context, fields,
+                                          QgsWkbTypes.Type.MultiPolygon, crs)
+        if sink is None:
+            raise EvChargepointsError(self.tr("The areas output cannot be created."))
+        missing = 0
+        shapes = [geometries.get(code) for code in table["area_code"]]
+        for feature in features_for(table, fields, shapes):
+            if feedback.isCanceled():
+                break
+            if not feature.hasGeometry():
+                missing += 1
+            sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
+        if missing:
+            feedback.pushWarning(self.tr("{n} areas have no geometry").format(n=missing))
+        table_dest = write_table(self, table, parameters, context, feedback, name="TABLE")
+        return {"OUTPUT": dest, "TABLE": table_dest, "DEVICES": devices,
+                "PERIOD_SHOWN": shown, "REPORT": "\n".join(report)}
+
+    @staticmethod
+    def _bundled_geometries(level: str):
+        attributes, wkbs, _crs = gpkg.read_layer(LONDON_SNAPSHOT / BUNDLED_FILES[level])
+        geometries = {}
+        for code, wkb in zip(attributes[BUNDLED_CODE_FIELD], wkbs):
+            if wkb is None:
+                continue
+            geometry = QgsGeometry()
+            geometry.fromWkb(bytes(wkb))
+            geometry.convertToMultiType()
+            geometries[str(code).strip()] = geometry
+        return geometries, QgsCoordinateReferenceSystem("EPSG:27700")
+
+    def _fields_of(self, source, parameters, context) -> tuple[str, str]:
+        names = source.fields().names()
+        code = self.parameterAsString(parameters, "CODE_FIELD", context)
+        name = self.parameterAsString(parameters, "NAME_FIELD", context)
+        detected = core_areas.detect_fields(names)
+        code = code or detected["code"]
+        name = name or detected["name"] or code
+        if not code:
+            raise EvChargepointsError(self.tr(
+                "No area code field found in the areas layer (looked for GSS_CODE, CODE, "
+                "AREA_CODE or a field ending in CD); choose the code field."))
+        return code, name
+
+    def _write_areas(self, source, parameters, context, feedback, areas_path):
+        """Copy code, name and polygons to ``areas_path``; geometries by code for the output."""
+        code_field, name_field = self._fields_of(source, parameters, context)
+        source_crs = source.sourceCrs()
+        if not source_crs.isValid():
+            raise EvChargepointsError(self.tr(
+                "The areas layer has no coordinate reference system."))
+        transform = None
+        target_crs = source_crs
+        if source_crs.authid() not in CORE_CRS:
+            target_crs = QgsCoordinateReferenceSystem("EPSG:27700")
+            transform = QgsCoordinateTransform(source_crs, target_crs,
+                                               context.transformContext())
+            feedback.pushInfo(self.tr("Reprojecting the areas from {crs} to EPSG:27700")
+                              .format(crs=source_crs.authid() or source_crs.description()))
+        fields = QgsFields()
+        fields.append(QgsField("area_code", QVariant.String))
+        fields.append(QgsField("area_name", QVariant.String))
+        options = QgsVectorFileWriter.SaveVectorOptions()
+        options.driverName = "GPKG"
+        options.layerName = TEMP_LAYER
+        options.fileEncoding = "UTF-8"
+        writer = QgsVectorFileWriter.create(areas_path, fields, QgsWkbTypes.Type.MultiPolygon,
+                                            target_crs, context.transformContext(), options)
+        if writer.hasError() != QgsVectorFileWriter.WriterError.NoError:
+            raise EvChargepointsError(self.tr("The areas cannot be copied: {error}").format(
+                error=writer.errorMessage()))
+        geometries = {}
+        request = QgsFeatureRequest().setSubsetOfAttributes(
+            [code_field, name_field], source.fields())
+        try:
+            for feature in source.getFeatures(request):
+                if feedback.isCanceled():
+                    break
+                code = _code_text(feature[code_field])
+                name = _code_text(feature[name_field]) or code
+                geometry = _flat_polygons(feature.geometry())
+                if code is not None and geometry is not None:
+                    geometries[code] = QgsGeometry(geometry)
+                if geometry is not None and transform is not None:
+                    geometry.transform(transform)
+                out = QgsFeature(fields)
+                out.setAttributes([code, name])
+                if geometry is not None:
+                    out.setGeometry(geometry)
+                if not writer.addFeature(out, QgsFeatureSink.Flag.FastInsert):
+                    raise EvChargepointsError(self.tr(
+                        "The areas cannot be copied: {error}").format(
+                        error=writer.errorMessage()))
+        finally:
+            del writer  # flushes and closes the GeoPackage before the core reads it
+        return geometries, source_crs
+
+
+def _flat_polygons(geometry: QgsGeometry) -> QgsGeometry | None:
+    """2D multipolygon (curves segmentised), or None for an empty geometry."""
+    if geometry is None or geometry.isNull() or geometry.isEmpty():
+        return None
+    out = QgsGeometry(geometry)
+    if QgsWkbTypes.isCurvedType(out.wkbType()):
+        out = QgsGeometry(out.constGet().segmentize())
+    abstract = out.get()
+    abstract.dropZValue()
+    abstract.dropMValue()
+    out.convertToMultiType()
+    return out
+
