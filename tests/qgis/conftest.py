@@ -44,9 +44,10 @@ def auth_manager(qgis_app):
     return manager
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ev_provider(qgis_app, qgis_processing):
-    """Processing initialised with the plugin's provider registered."""
+    """Processing initialised with the plugin's provider registered (re-registered if a
+    plugin unload in another test removed it)."""
     from qgis.core import QgsApplication
 
     from ev_chargepoints.processing.provider import EvChargepointsProvider
