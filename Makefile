@@ -91,3 +91,15 @@ transcompile: system-packages
 clean:
 	rm -rf $(VENV) dist demo-output .qgis-settings .pytest_cache .ruff_cache .hypothesis i18n/*.qm
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Reliability suites (faults, hostile input, store durability) → docs/reliability.md
+RELIABILITY_RESULTS ?= $(or $(TMPDIR),/tmp)/ev_chargepoints-reliability-results.json
+.PHONY: reliability-doc
+reliability-doc: setup
+	rm -f $(RELIABILITY_RESULTS)
+	EVCP_RELIABILITY_RESULTS=$(RELIABILITY_RESULTS) $(PY) -m pytest -p no:pytest_qgis -q \
+	  tests/core/test_reliability_faults.py tests/core/test_reliability_hostile.py \
+	  tests/core/test_reliability_store.py tests/core/test_reliability_expressions.py; \
+	status=$$?; \
+	$(PY) tools/reliability_report.py $(RELIABILITY_RESULTS) --out $(ROOT)/docs/reliability.md \
+	  && exit $$status

@@ -136,7 +136,12 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 
 def _as_dtype(values: pd.Series, dtype: str) -> pd.Series:
     if dtype == UTC:
-        return pd.to_datetime(values, utc=True, errors="coerce")
+        out = pd.to_datetime(values, utc=True, errors="coerce")
+        if str(out.dtype) != UTC:  # pandas 2 keeps a scalar's unit (e.g. seconds): use ns
+            inside = (out >= pd.Timestamp.min.tz_localize("UTC")) & (
+                out <= pd.Timestamp.max.tz_localize("UTC"))
+            out = out.where(inside).astype(UTC)
+        return out
     if dtype == FLOAT:
         return pd.to_numeric(values, errors="coerce").astype(FLOAT)
     if dtype == INT:

@@ -816,6 +816,21 @@ class HistoryStore:
         from one query, so they share one row order.
         """
         conn = self._conn
+        # One read transaction for all the chunks: an import committed between two
+        # chunk queries would otherwise show half of it (old rows in one chunk,
+        # completed ones in the next). The writer's COMMIT waits for the read to end.
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN")
+        try:
+            return self._bulk_read_in_transaction(table, spec, clauses, params, categorical)
+        finally:
+            if own and conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def _bulk_read_in_transaction(self, table: str, spec: dict[str, str], clauses: list,
+                                  params: list, categorical: bool) -> dict:
+        conn = self._conn
         lo, hi = conn.execute(f"SELECT ifnull(min(fid), 0), ifnull(max(fid), 0)"
                               f" FROM {table}").fetchone()
         exprs = [_CONCAT[kind].format(col=f'"{name}"') for name, kind in spec.items()]

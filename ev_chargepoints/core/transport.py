@@ -196,5 +196,24 @@ def _read_timeout_types():
 
 
 def _short(exc: BaseException) -> str:
+    cause = _os_error_in(exc)
+    if cause is not None:  # e.g. "Connection reset by peer", not a tuple of reprs
+        return cause.strerror
     text = str(exc).split("(Caused by", 1)[0].strip() or type(exc).__name__
     return text[:200]
+
+
+def _os_error_in(exc: BaseException, depth: int = 0):
+    """The operating-system error (with a readable ``strerror``) inside a requests or
+    urllib3 exception, looking through its args, cause and context."""
+    if depth > 5 or exc is None:
+        return None
+    if isinstance(exc, OSError) and isinstance(exc.strerror, str) and exc.strerror:
+        return exc
+    inner = [a for a in getattr(exc, "args", ()) if isinstance(a, BaseException)]
+    for candidate in inner + [exc.__cause__, exc.__context__]:
+        if isinstance(candidate, BaseException):
+            found = _os_error_in(candidate, depth + 1)
+            if found is not None:
+                return found
+    return None

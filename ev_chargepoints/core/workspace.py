@@ -247,7 +247,7 @@ class Workspace:
         feed = feed_name or _host_of(locations_url)
         source = f"ocpi:{feed}"
         observed = pd.Timestamp.now(tz="UTC").floor("s")
-        client = OcpiClient(HttpClient(self.transport), token=token,
+        client = OcpiClient(self._http(), token=token,
                             token_encoding="base64" if token_base64 else "raw",
                             endpoints={"locations": locations_url})
         fetched = client.fetch_locations(date_from=since, is_cancelled=progress.cancelled)
