@@ -1,25 +1,31 @@
 """Runs inside real QGIS Desktop (started by tools/desktop_run.py with --code).
 
-Drives the plugin through its own actions, takes screenshots of the main
-window, records Python errors from the QGIS message log, writes a JSON result
-and quits QGIS with exit status 0 (all passed) or 1.
+Drives the plugin through its own actions, as a GIS officer would: load the
+bundled London snapshot, open the area summary and pick a borough, add two
+candidate sites with the map tool, export the borough's committee page. Takes
+screenshots of the main window, records Python errors from the QGIS message
+log, writes a JSON result and quits QGIS with exit status 0 (all passed) or 1.
 """
 
 import json
 import os
+import time
 import traceback
 from pathlib import Path
 
-from qgis.core import Qgis, QgsApplication
-from qgis.PyQt.QtCore import QTimer
+from qgis.core import Qgis, QgsApplication, QgsPointXY, QgsProject
+from qgis.gui import QgsMapMouseEvent
+from qgis.PyQt.QtCore import QEvent, QPoint, Qt, QTimer
 from qgis.utils import iface, plugins
 
 OUT = Path(os.environ.get("EVCP_OUT", "."))
 RESULT = Path(os.environ.get("EVCP_RESULT", OUT / "desktop_result.json"))
 KEEP_OPEN = os.environ.get("EVCP_KEEP_OPEN") == "1"
+TIMEOUT_S = float(os.environ.get("EVCP_STEP_TIMEOUT", "900"))
 
 steps = []
 python_errors = []
+state = {}
 
 
 def on_message(message, tag, level):
@@ -31,42 +37,146 @@ QgsApplication.messageLog().messageReceived.connect(on_message)
 
 
 def screenshot(name):
+    canvas = iface.mapCanvas()
+    deadline = time.monotonic() + 30
+    QgsApplication.processEvents()
+    while canvas.isDrawing() and time.monotonic() < deadline:  # let the map finish drawing
+        QgsApplication.processEvents()
+        time.sleep(0.05)
     path = OUT / f"{name}.png"
     iface.mainWindow().grab().save(str(path))
     return str(path)
 
 
-def step(name, func):
+def record(name, func):
     try:
         detail = func()
         steps.append({"step": name, "ok": True, "detail": detail})
+        return True
     except Exception:  # noqa: BLE001 - every failure is reported in the JSON
         steps.append({"step": name, "ok": False, "detail": traceback.format_exc()})
+        return False
 
 
-def plugin_loaded():
-    assert "ev_chargepoints" in plugins, f"plugin not loaded; loaded: {sorted(plugins)}"
-    return "loaded"
+def wait_then(predicate, then, label, started=None):
+    """Poll ``predicate`` from the event loop (never blocking it), then call ``then``."""
+    started = started or time.monotonic()
+    try:
+        ready = predicate()
+    except Exception:  # noqa: BLE001
+        ready = False
+    if ready:
+        then()
+    elif time.monotonic() - started > TIMEOUT_S:
+        steps.append({"step": label, "ok": False, "detail": f"timed out after {TIMEOUT_S} s"})
+        finish()
+    else:
+        QTimer.singleShot(500, lambda: wait_then(predicate, then, label, started))
 
 
-def menu_present():
-    web_menu = iface.webMenu()
-    titles = [a.text().replace("&", "") for a in web_menu.actions()]
+def plugin():
+    return plugins["ev_chargepoints"]
+
+
+def dock_titled(title):
+    return next(d for d in plugin().docks if d.windowTitle() == title)
+
+
+# --- the workflow ----------------------------------------------------------------------
+
+def start():
+    ok = record("plugin loaded", lambda: "ev_chargepoints" in plugins or (_ for _ in ()).throw(
+        AssertionError(f"plugin not loaded; loaded: {sorted(plugins)}")))
+    record("menu Web > EV Charge Points", lambda: _menu_titles())
+    record("processing provider", lambda: [a.id() for a in QgsApplication.processingRegistry()
+                                           .providerById("evchargepoints").algorithms()])
+    record("screenshot start", lambda: screenshot("01-start"))
+    if not ok:
+        return finish()
+    state["t_load"] = time.monotonic()
+    record("trigger Load London charge points", lambda: plugin().load_action.trigger())
+    wait_then(lambda: plugin().loaded is not None, after_load, "load London charge points")
+
+
+def _menu_titles():
+    titles = [a.text().replace("&", "") for a in iface.webMenu().actions()]
     assert "EV Charge Points" in titles, titles
     return titles
 
 
-def provider_present():
-    provider = QgsApplication.processingRegistry().providerById("evchargepoints")
-    assert provider is not None, "Processing provider evchargepoints missing"
-    return [a.id() for a in provider.algorithms()]
+def after_load():
+    def check():
+        loaded = plugin().loaded
+        group = QgsProject.instance().layerTreeRoot().findGroup("EV charge points")
+        assert group is not None and len(group.findLayers()) == 3
+        count = loaded.devices.featureCount()
+        assert count == 8940, count
+        return {"devices": count, "seconds": round(time.monotonic() - state["t_load"], 1),
+                "periods": [plugin().period_box.itemText(i)
+                            for i in range(plugin().period_box.count())]}
+    record("layers loaded and styled", check)
+    record("screenshot map", lambda: screenshot("02-map"))
+    dock = dock_titled("Area summary")
+    dock.show()
+    dock.raise_()
+    wait_then(lambda: not dock.is_busy() and len(dock.frame()) == 33,
+              lambda: pick_borough(dock), "area summary ready")
 
 
-def run_all():
-    step("plugin loaded", plugin_loaded)
-    step("menu Web > EV Charge Points", menu_present)
-    step("processing provider", provider_present)
-    step("screenshot main window", lambda: screenshot("01-main-window"))
+def pick_borough(dock):
+    def check():
+        frame = dock.frame()
+        row = frame[frame["area_name"] == "Camden"].iloc[0]
+        dock.select_areas([row["area_code"]], zoom=True)
+        selected = plugin().loaded.devices.selectedFeatureCount()
+        assert selected == int(row["devices"]), (selected, row["devices"])
+        return {"borough": "Camden", "devices": int(row["devices"]), "selected": selected}
+    record("summary dock: pick Camden", check)
+    record("screenshot summary dock", lambda: screenshot("03-area-summary"))
+    dock.hide()
+    sites = dock_titled("Candidate sites")
+    sites.show()
+    sites.raise_()
+    wait_then(sites.is_ready, lambda: add_sites(sites), "candidate sites ready")
+
+
+def _click(canvas, tool, x, y):
+    point = canvas.getCoordinateTransform().transform(QgsPointXY(x, y))
+    at = QPoint(round(point.x()), round(point.y()))
+    for kind, handler in ((QEvent.Type.MouseButtonPress, tool.canvasPressEvent),
+                          (QEvent.Type.MouseButtonRelease, tool.canvasReleaseEvent)):
+        handler(QgsMapMouseEvent(canvas, kind, at, Qt.MouseButton.LeftButton,
+                                 Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+
+
+def add_sites(sites):
+    def check():
+        sites.tool_button.setChecked(True)
+        canvas = iface.mapCanvas()
+        assert canvas.mapTool() is sites.tool
+        extent = canvas.extent()
+        cx, cy = extent.center().x(), extent.center().y()
+        for dx, dy in ((-400, 200), (500, -300)):
+            _click(canvas, sites.tool, cx + dx, cy + dy)
+        QgsApplication.processEvents()
+        table = sites.table_frame()
+        assert len(table) == 2, len(table)
+        return table[["site_id", "devices_within", "residents_within", "score", "rank"]] \
+            .to_dict("records")
+    record("candidate sites: two clicks analysed", check)
+    record("screenshot candidate sites", lambda: screenshot("04-candidate-sites"))
+    export_page()
+
+
+def export_page():
+    def check():
+        import processing
+        result = processing.run("evchargepoints:exportcommitteemap", {
+            "BOROUGHS": "Camden", "OUTPUT_FOLDER": str(OUT / "export")})
+        pdfs = sorted((OUT / "export").glob("*.pdf"))
+        assert pdfs and pdfs[0].stat().st_size > 50_000, pdfs
+        return {"pdf": str(pdfs[0]), "outputs": list(result)}
+    record("export the Camden committee page", check)
     finish()
 
 
@@ -79,4 +189,4 @@ def finish():
 
 
 iface.mainWindow().resize(1600, 1000)
-QTimer.singleShot(3000, run_all)
+QTimer.singleShot(3000, start)

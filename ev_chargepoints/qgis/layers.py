@@ -133,6 +133,10 @@ def add_to_project(layers: Sequence[QgsVectorLayer], project: Optional[QgsProjec
     """Add layers under one group (replacing an older group of the same name)."""
     project = project or QgsProject.instance()
     root = project.layerTreeRoot()
+    if layers and not project.mapLayers():
+        # a new project: work in British National Grid, like the data (no reprojection,
+        # and no "preferred transform" warning when the OSTN15 grid is not installed)
+        project.setCrs(layers[0].crs())
     old = root.findGroup(group_name)
     if old is not None:
         project.removeMapLayers([lyr.layerId() for lyr in old.findLayers()])

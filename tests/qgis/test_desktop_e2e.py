@@ -24,8 +24,8 @@ def test_real_qgis_desktop_runs_the_workflow(tmp_path):
                     "installed, so the real-application test cannot run here")
     out = tmp_path / "desktop"
     proc = subprocess.run(["/usr/bin/python3", str(ROOT / "tools" / "desktop_run.py"),
-                           "--out", str(out), "--timeout", "400"],
-                          capture_output=True, text=True, timeout=500)
+                           "--out", str(out), "--timeout", "1500"],
+                          capture_output=True, text=True, timeout=1600)
     result = json.loads((out / "desktop_result.json").read_text()) \
         if (out / "desktop_result.json").exists() else {"error": proc.stdout + proc.stderr}
     assert proc.returncode == 0, json.dumps(result, indent=2)[:5000]

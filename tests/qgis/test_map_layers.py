@@ -181,3 +181,7 @@ def test_symbol_size_follows_the_power_class(loaded):
         if power_class in sizes:
             assert sizes[power_class] == size, (power_class, sizes)
     assert len({v for k, v in sizes.items() if k in styling.POWER_CLASS_SIZE_MM}) >= 3
+
+
+def test_a_new_project_takes_british_national_grid(loaded):
+    assert QgsProject.instance().crs().authid() == "EPSG:27700"
