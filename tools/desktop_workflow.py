@@ -25,12 +25,16 @@ TIMEOUT_S = float(os.environ.get("EVCP_STEP_TIMEOUT", "900"))
 
 steps = []
 python_errors = []
+plugin_log = []
 state = {}
 
 
 def on_message(message, tag, level):
     if tag == "Python error" or (level == Qgis.MessageLevel.Critical and "Traceback" in message):
         python_errors.append(f"[{tag}] {message[:2000]}")
+    elif tag == "EV Chargepoints":
+        plugin_log.append(message[:500])
+        RESULT.with_name("plugin_log.txt").write_text("\n".join(plugin_log), encoding="utf-8")
 
 
 QgsApplication.messageLog().messageReceived.connect(on_message)
@@ -137,7 +141,22 @@ def pick_borough(dock):
     sites = dock_titled("Candidate sites")
     sites.show()
     sites.raise_()
-    wait_then(sites.is_ready, lambda: add_sites(sites), "candidate sites ready")
+    messages = []
+    original_report = sites.report
+
+    def report(text, *args, **kwargs):
+        messages.append(text)
+        return original_report(text, *args, **kwargs)
+
+    sites.report = report
+    state["sites_messages"] = messages
+    sites.tool_button.setChecked(True)  # "Add sites on the map": prepares the analysis
+    wait_then(lambda: sites.is_ready() or _failed_prepare(sites, messages),
+              lambda: add_sites(sites), "candidate sites ready")
+
+
+def _failed_prepare(sites, messages):
+    return bool(messages) and not sites._preparing() and not sites.is_ready()
 
 
 def _click(canvas, tool, x, y):
@@ -151,7 +170,7 @@ def _click(canvas, tool, x, y):
 
 def add_sites(sites):
     def check():
-        sites.tool_button.setChecked(True)
+        assert sites.is_ready(), f"the sites analysis was not prepared: {state['sites_messages']}"
         canvas = iface.mapCanvas()
         assert canvas.mapTool() is sites.tool
         extent = canvas.extent()
@@ -182,7 +201,8 @@ def export_page():
 
 def finish():
     ok = all(s["ok"] for s in steps) and not python_errors
-    RESULT.write_text(json.dumps({"ok": ok, "steps": steps, "python_errors": python_errors},
+    RESULT.write_text(json.dumps({"ok": ok, "steps": steps, "python_errors": python_errors,
+                                  "plugin_log": plugin_log[-50:]},
                                  indent=2, default=str), encoding="utf-8")
     if not KEEP_OPEN:
         QgsApplication.exit(0 if ok else 1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from qgis.core import QgsBlockingNetworkRequest, QgsFeedback
-from qgis.PyQt.QtCore import QByteArray, QUrl
+from qgis.PyQt.QtCore import QByteArray, QCoreApplication, QObject, Qt, QThread, QUrl, pyqtSlot
 from qgis.PyQt.QtNetwork import QNetworkReply, QNetworkRequest
 
 from ..core.errors import (
@@ -62,12 +62,16 @@ class QgsTransport(Transport):
                 blocking.abort()
 
         blocking.downloadProgress.connect(watch_size)
-        feedback = self.feedback or QgsFeedback()
+        feedback, relay = self._request_feedback()
         try:
+            if feedback.isCanceled():
+                raise RequestCancelled(f"Request to {shown} was cancelled.", url)
             code = blocking.get(request, True, feedback)
         finally:
             # queued progress signals must not reach the closure once `blocking` is gone
             blocking.downloadProgress.disconnect(watch_size)
+            if relay is not None:
+                self.feedback.canceled.disconnect(relay.relay)
         reply = blocking.reply()
         status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
         status = int(status) if status is not None else 0
@@ -90,6 +94,39 @@ class QgsTransport(Transport):
             raise ConnectionFailed(f"Could not fetch {shown}: {_without_secrets(detail, url)}.",
                                    url)
         return Response(url, status, header_map, body)
+
+    def _request_feedback(self):
+        """The feedback handed to QgsBlockingNetworkRequest, and the relay feeding it.
+
+        On QGIS 3.22, a cancel arriving from another thread after the request
+        connected the feedback to its own ``abort`` but before it connected it to
+        the reply deletes the reply without ever ending the request's event loop,
+        so the task hangs for good. In a worker thread the cancel is therefore
+        relayed through a queued call into this thread: it is handled inside the
+        request's event loop, when both connections exist.
+        """
+        if self.feedback is None:
+            return QgsFeedback(), None
+        if QThread.currentThread() == QCoreApplication.instance().thread():
+            return self.feedback, None
+        inner = QgsFeedback()
+        relay = _CancelRelay(inner)
+        self.feedback.canceled.connect(relay.relay, Qt.ConnectionType.QueuedConnection)
+        if self.feedback.isCanceled():
+            inner.cancel()
+        return inner, relay
+
+
+class _CancelRelay(QObject):
+    """Lives in the requesting thread; cancels ``inner`` there."""
+
+    def __init__(self, inner: QgsFeedback):
+        super().__init__()
+        self.inner = inner
+
+    @pyqtSlot()
+    def relay(self) -> None:
+        self.inner.cancel()
 
 
 def _without_secrets(message: str, url: str) -> str:

@@ -61,6 +61,8 @@ class CoreTask(QgsTask):
 
     def finished(self, ok: bool) -> None:
         _RUNNING.discard(self)
+        if self.isCanceled():  # the request may have ended before the cancel flag was set
+            self.was_cancelled = True
         if ok:
             if self._on_done:
                 self._on_done(self.result)

@@ -1,0 +1,214 @@
+"""Without pandas or pyogrio the plugin still loads, says once what is missing, and
+registers only what works.
+
+Each case runs in a fresh Python process (a package cannot be un-imported) that
+hides the packages (``sys.modules[name] = None``: importing them raises
+ImportError, ``find_spec`` returns None), starts a QgsApplication with its own
+profile, loads the plugin through ``classFactory`` with a minimal iface, calls
+``initGui`` and ``unload``, and prints what it saw as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PANDAS_FREE_ACTIONS = {"EvChargepoints_show_about", "EvChargepoints_show_settings"}
+PANDAS_FREE_ALGORITHMS: set = set()  # every Processing algorithm needs pandas today
+
+SCRIPT = textwrap.dedent(r'''
+    import importlib.util
+    import json
+    import sys
+    import traceback
+
+    root, hidden = sys.argv[1], [n for n in sys.argv[2].split(",") if n]
+    for name in hidden:
+        sys.modules[name] = None  # import raises ImportError; find_spec returns None
+
+    errors = []
+
+    def excepthook(kind, value, tb):  # exceptions escaping Qt slots land here
+        errors.append("".join(traceback.format_exception(kind, value, tb)))
+
+    sys.excepthook = excepthook
+
+    from qgis.core import QgsApplication
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    QCoreApplication.setOrganizationName("QGIS")
+    QCoreApplication.setApplicationName("QGIS3")
+    app = QgsApplication([], True)
+    app.initQgis()
+
+    from qgis.gui import QgsMapCanvas
+    from qgis.PyQt.QtWidgets import QMainWindow
+
+
+    class Bar:
+        def __init__(self):
+            self.messages = []
+
+        def _push(self, level, title, text=None, *args, **kwargs):
+            self.messages.append([level, str(title), str(text or "")])
+
+        def pushWarning(self, title, text):
+            self._push("warning", title, text)
+
+        def pushInfo(self, title, text):
+            self._push("info", title, text)
+
+        def pushSuccess(self, title, text):
+            self._push("success", title, text)
+
+        def pushCritical(self, title, text):
+            self._push("critical", title, text)
+
+        def pushMessage(self, title, text=None, *args, **kwargs):
+            self._push("message", title, text)
+
+
+    class Iface:
+        """Just what a plugin may call; anything else is recorded and does nothing."""
+
+        def __init__(self):
+            self.window = QMainWindow()
+            self.canvas = QgsMapCanvas(self.window)
+            self.bar = Bar()
+            self.other_calls = []
+
+        def mainWindow(self):
+            return self.window
+
+        def messageBar(self):
+            return self.bar
+
+        def mapCanvas(self):
+            return self.canvas
+
+        def addToolBar(self, name):
+            return self.window.addToolBar(name)
+
+        def addDockWidget(self, area, dock):
+            self.window.addDockWidget(area, dock)
+
+        def removeDockWidget(self, dock):
+            self.window.removeDockWidget(dock)
+
+        def __getattr__(self, name):
+            def call(*args, **kwargs):
+                self.other_calls.append(name)
+            return call
+
+
+    out = {"hidden": hidden}
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "ev_chargepoints_plugin", root + "/__init__.py", submodule_search_locations=[root])
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = package
+        spec.loader.exec_module(package)
+        iface = Iface()
+        plugin = package.classFactory(iface)
+        plugin.initGui()
+        QCoreApplication.processEvents()
+        provider = QgsApplication.processingRegistry().providerById("evchargepoints")
+        out["provider"] = provider is not None
+        out["algorithms"] = sorted(a.name() for a in provider.algorithms()) if provider else []
+        out["actions"] = {a.objectName(): [a.isEnabled(), a.toolTip()] for a in plugin.actions}
+        out["messages"] = list(iface.bar.messages)
+        plugin.unload()
+        QCoreApplication.processEvents()
+        out["provider_after_unload"] = (
+            QgsApplication.processingRegistry().providerById("evchargepoints") is not None)
+    except Exception:
+        errors.append(traceback.format_exc())
+    out["errors"] = errors
+    out["imported"] = sorted(n for n in hidden if sys.modules.get(n) is not None)
+    print("RESULT " + json.dumps(out), flush=True)
+    app.exitQgis()
+''')
+
+
+def load_plugin_without(tmp_path, *hidden):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path),
+               QGIS_CUSTOM_CONFIG_PATH=str(tmp_path / "profile"),
+               XDG_RUNTIME_DIR=str(tmp_path))
+    env.pop("QGIS_OPTIONS_PATH", None)
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT), ",".join(hidden)],
+                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, (
+        f"the QGIS process failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    result = json.loads(lines[-1][len("RESULT "):])
+    assert not result["errors"], "\n".join(result["errors"])
+    assert result["provider"] and not result["provider_after_unload"]
+    return result
+
+
+def about(result, package):
+    return [m for m in result["messages"] if package in m[2]]
+
+
+@pytest.fixture(scope="module")
+def complete(tmp_path_factory):
+    return load_plugin_without(tmp_path_factory.mktemp("complete"))
+
+
+def test_with_everything_installed_nothing_is_reported(complete):
+    assert not about(complete, "Missing Python package")
+    assert {"fetchocpi", "fetchdatastore", "importfiles", "utilisation"} <= set(
+        complete["algorithms"])
+    assert not [name for name, (_, tooltip) in complete["actions"].items()
+                if "pip install" in tooltip]
+
+
+def test_without_pandas_the_plugin_loads_says_so_once_and_offers_what_works(tmp_path,
+                                                                            complete):
+    result = load_plugin_without(tmp_path, "pandas")
+    assert result["imported"] == [], "something imported pandas anyway"
+
+    notices = about(result, "pandas")
+    assert len(notices) == 1, result["messages"]
+    level, title, text = notices[0]
+    assert level == "warning" and title == "EV Charge Points"
+    assert text.startswith("Missing Python package(s): pandas (needed for importing, "
+                           "utilisation, summaries and site analysis).")
+    assert "python3 -m pip install pandas" in text and "sudo apt install python3-pandas" in text
+
+    assert set(result["algorithms"]) <= PANDAS_FREE_ALGORITHMS
+    assert set(complete["algorithms"]) - set(result["algorithms"]) >= {"fetchocpi"}
+    assert set(result["actions"]) == set(complete["actions"])
+    for name, (enabled, tooltip) in result["actions"].items():
+        if name in PANDAS_FREE_ACTIONS:
+            assert enabled, name
+        else:
+            assert not enabled and "pip install pandas" in tooltip, name
+
+
+def test_without_pyogrio_everything_but_other_boundary_formats_works(tmp_path, complete):
+    result = load_plugin_without(tmp_path, "pyogrio")
+    assert result["imported"] == []
+    notices = about(result, "pyogrio")
+    assert len(notices) == 1, result["messages"]
+    level, _, text = notices[0]
+    assert level == "info"
+    assert "other than GeoPackage" in text and "pip install pyogrio" in text
+    assert "apt install" not in text  # Debian has no pyogrio package
+    assert result["algorithms"] == complete["algorithms"]
+    assert result["actions"] == complete["actions"]  # nothing switched off
+
+
+def test_without_both_one_message_names_both(tmp_path):
+    result = load_plugin_without(tmp_path, "pandas", "pyogrio")
+    notices = about(result, "Missing Python package")
+    assert len(notices) == 1, result["messages"]
+    assert "pip install pandas pyogrio" in notices[0][2]
+    assert result["algorithms"] == []
