@@ -17,13 +17,14 @@ LOCALES := cy
 export QT_QPA_PLATFORM := offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup system-packages test test-core test-qgis lint demo demo-gui bench \
+.PHONY: help setup system-packages test test-core test-qgis lint demo demo-gui guide bench \
         bench-quick deploy package transup transcompile clean
 
 help:
 	@echo "make demo    run the main job on the bundled London snapshot (writes demo-output/)"
 	@echo "make test    install everything needed and run all tests"
 	@echo "make lint | bench | bench-quick | deploy | package | transup | transcompile | clean"
+	@echo "make guide   regenerate the user guide's screenshots in real QGIS under Xvfb"
 
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -57,6 +58,12 @@ lint: setup
 
 demo: setup
 	$(PY) -m ev_chargepoints demo --out $(ROOT)/demo-output
+
+guide: setup
+	rm -rf $(ROOT)/.guide-run && mkdir -p $(ROOT)/docs/images/guide
+	$(SYSTEM_PYTHON) tools/desktop_run.py --out $(ROOT)/.guide-run
+	cp $(ROOT)/.guide-run/*.png $(ROOT)/docs/images/guide/
+	rm -rf $(ROOT)/.guide-run
 
 demo-gui: setup
 	@test -n "$$DISPLAY" || { echo "make demo-gui needs a display (try: xvfb-run -a make demo-gui)"; exit 2; }

@@ -149,7 +149,8 @@ def cmd_utilisation(args) -> int:
             return 0
         if args.by == "evse":
             raise EvChargepointsError("--by evse needs --from-status.")
-        frame = ws.utilisation(period=args.period, by=args.by, progress=_progress(args))
+        frame = ws.utilisation_with_trends(period=args.period, by=args.by,
+                                           progress=_progress(args))
     first = ["device_id", "connector_id"] if args.by == "connector" else ["device_id"]
     ordered = first + [c for c in UTILISATION_COLUMNS[1:] if c in frame.columns]
     ordered += [c for c in frame.columns if c not in ordered]

@@ -41,8 +41,25 @@ def run_demo(out: Path, progress: Progress = SILENT) -> Iterator[str]:
         yield (f"London occupancy {boroughs.attrs.get('period')}: "
                f"{100 * london['plugged_hours'] / london['available_hours']:.1f} %"
                " (SYNTHETIC usage)")
-    yield from _render_map(out, progress.scaled(95, 100))
+    yield from _render_map(out, progress.scaled(85, 90))
+    yield from _committee_pages(out, progress.scaled(90, 100))
     progress.report(100, "Demo finished")
+
+
+def _committee_pages(out: Path, progress: Progress) -> Iterator[str]:
+    """The London page and the 33-borough atlas, as a committee paper would use them."""
+    try:
+        from .qgis.layout_export import export_committee_maps
+    except ImportError:
+        yield "Committee pages skipped: QGIS's Python bindings are not installed."
+        return
+    store = str(out / "london.gpkg")
+    folder = out / "committee"
+    london = export_committee_maps(store, folder, boroughs=None, progress=progress.scaled(0, 30))
+    yield f"London committee page → {next(p for p in london if p.suffix == '.pdf')}"
+    atlas = export_committee_maps(store, folder, boroughs="all", combined=True,
+                                  progress=progress.scaled(30, 100))
+    yield f"Atlas of the 33 boroughs → {next(p for p in atlas if p.suffix == '.pdf')}"
 
 
 def _render_map(out: Path, progress: Progress) -> Iterator[str]:

@@ -303,6 +303,14 @@ class Workspace:
             self._cache[key] = self._compute_utilisation(period, by, progress)
         return self._cache[key]
 
+    def utilisation_with_trends(self, period: str = "quarter", by: str = "device",
+                                progress: Progress = SILENT) -> pd.DataFrame:
+        """Utilisation plus change against the previous period and the same period a
+        year earlier (``<metric>_change``, ``_change_pct``, ``_yoy_change``, ...)."""
+        from . import utilisation as engine
+
+        return engine.add_trends(self.utilisation(period, by, progress), period=period)
+
     def _store_stamp(self) -> int:
         """Changes whenever an import changes the store (cache key for derived tables)."""
         log_frame = self.store.import_log()

@@ -80,6 +80,17 @@ def test_utilisation_csv_has_the_documented_columns(dundee_store, tmp_path):
                    "occupancy_pct", "sessions_per_day", "kwh_per_day", "capacity_factor_pct"):
         assert column in rows[0], column
     assert {r["period"] for r in rows} >= {"2017-Q4", "2018-Q1", "2018-Q2"}
+    # trends: change against the previous quarter, recomputed in the test
+    by_key = {(r["device_id"], r["period"]): r for r in rows}
+    checked = 0
+    for (device, period), row in by_key.items():
+        year, quarter = int(period[:4]), int(period[-1])
+        previous = f"{year - (quarter == 1)}-Q{4 if quarter == 1 else quarter - 1}"
+        if (device, previous) in by_key:
+            expected = float(row["sessions"]) - float(by_key[(device, previous)]["sessions"])
+            assert float(row["sessions_change"]) == expected
+            checked += 1
+    assert checked > 50 and "sessions_yoy_change" in rows[0]
     assert all(0 <= float(r["occupancy_pct"] or 0) <= 100 for r in rows)
     # every imported session that has ended is counted in exactly one period
     total = sum(int(float(r["sessions"])) for r in rows)
