@@ -88,7 +88,7 @@ package: transcompile
 	$(SYSTEM_PYTHON) tools/package.py --out $(ROOT)/dist
 
 transup:
-	pylupdate5 -noobsolete $$(git ls-files 'ev_chargepoints/*.py' 'ev_chargepoints/*.ui' | tr '\n' ' ') \
+	pylupdate5 -noobsolete $$(find ev_chargepoints -name '*.py' -o -name '*.ui' | sort | tr '\n' ' ') \
 	  -ts $(foreach l,$(LOCALES),i18n/ev_chargepoints_$(l).ts)
 
 transcompile: system-packages

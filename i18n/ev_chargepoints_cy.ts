@@ -2,35 +2,949 @@
 <!DOCTYPE TS>
 <TS version="2.1">
 <context>
+    <name>AnalyseSitesAlgorithm</name>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="187"/>
+        <source>Extra ring distances (m, comma-separated)</source>
+        <translation>Pellteroedd cylchoedd ychwanegol (m, wedi'u gwahanu gan atalnodau)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="189"/>
+        <source>Score weights</source>
+        <translation>Pwysiadau'r sgôr</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="193"/>
+        <source>Analysed sites</source>
+        <translation>Safleoedd a ddadansoddwyd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="195"/>
+        <source>Catchment buffers</source>
+        <translation>Byfferau dalgylch</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="172"/>
+        <source>Analyse candidate sites</source>
+        <translation>Dadansoddi safleoedd posibl</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="173"/>
+        <source>For each candidate site: existing devices and connectors within the catchment distance (straight line), by power class and operator; their usage in the latest period; the nearest existing device; residents within reach (ward populations spread over a 100 m grid), those an existing device already reaches and those the site would newly cover; a weighted score (0-100) and rank. Extra ring distances add the same figures with a suffix such as _800m. Weights are CRITERION=WEIGHT pairs among new_coverage, unique_coverage, residents, demand, kwh and gap (default new_coverage=0.6,demand=0.2,gap=0.2). Output fields clashing with an input field are named ev_FIELD.</source>
+        <translation>Ar gyfer pob safle posibl: y dyfeisiau a'r cysylltwyr presennol o fewn pellter y dalgylch (llinell syth), fesul dosbarth pŵer a gweithredwr; eu defnydd yn y cyfnod diweddaraf; y ddyfais bresennol agosaf; y trigolion o fewn cyrraedd (poblogaethau wardiau wedi'u taenu dros grid 100 m), y rhai y mae dyfais bresennol eisoes yn eu cyrraedd a'r rhai y byddai'r safle'n eu cwmpasu o'r newydd; sgôr wedi'i phwysoli (0-100) a rheng. Mae pellteroedd cylchoedd ychwanegol yn ychwanegu'r un ffigurau gydag ôl-ddodiad fel _800m. Parau CRITERION=WEIGHT yw'r pwysiadau, ymhlith new_coverage, unique_coverage, residents, demand, kwh a gap (rhagosodiad new_coverage=0.6,demand=0.2,gap=0.2). Caiff meysydd allbwn sy'n gwrthdaro â maes mewnbwn eu henwi'n ev_FIELD.</translation>
+    </message>
+</context>
+<context>
+    <name>AreaSummaryDock</name>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="511"/>
+        <source>Area summary</source>
+        <translation>Crynodeb ardaloedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="561"/>
+        <source>◂ Boroughs</source>
+        <translation>◂ Bwrdeistrefi</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="562"/>
+        <source>Back to the boroughs</source>
+        <translation>Yn ôl i'r bwrdeistrefi</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="916"/>
+        <source>Boroughs</source>
+        <translation>Bwrdeistrefi</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="570"/>
+        <source>Wards ▸</source>
+        <translation>Wardiau ▸</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="571"/>
+        <source>Show the wards of the selected borough (or double-click a borough)</source>
+        <translation>Dangos wardiau'r fwrdeistref a ddewiswyd (neu cliciwch ddwywaith ar fwrdeistref)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="576"/>
+        <source>Refresh</source>
+        <translation>Adnewyddu</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="577"/>
+        <source>Read the workspace store again</source>
+        <translation>Darllen storfa'r gweithle eto</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="587"/>
+        <source>Months</source>
+        <translation>Misoedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="587"/>
+        <source>Quarters</source>
+        <translation>Chwarteri</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="587"/>
+        <source>Years</source>
+        <translation>Blynyddoedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="591"/>
+        <source>Length of the usage periods</source>
+        <translation>Hyd y cyfnodau defnydd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="594"/>
+        <source>Usage period shown (UK time)</source>
+        <translation>Y cyfnod defnydd a ddangosir (amser y DU)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="598"/>
+        <source>All operators</source>
+        <translation>Pob gweithredwr</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="600"/>
+        <source>All power classes</source>
+        <translation>Pob dosbarth pŵer</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="602"/>
+        <source>All location types</source>
+        <translation>Pob math o leoliad</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="607"/>
+        <source>Period</source>
+        <translation>Cyfnod</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="610"/>
+        <source>Operator</source>
+        <translation>Gweithredwr</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="612"/>
+        <source>Power class</source>
+        <translation>Dosbarth pŵer</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="614"/>
+        <source>Location type</source>
+        <translation>Math o leoliad</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="649"/>
+        <source>CSV…</source>
+        <translation>CSV…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="650"/>
+        <source>Export the table to CSV</source>
+        <translation>Allforio'r tabl i CSV</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="653"/>
+        <source>XLSX…</source>
+        <translation>XLSX…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="654"/>
+        <source>Export the table to an Excel workbook, with the definitions of every column</source>
+        <translation>Allforio'r tabl i lyfr gwaith Excel, gyda diffiniadau pob colofn</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1351"/>
+        <source>Load London charge points (or choose a store) to see area summaries.</source>
+        <translation>Llwythwch bwyntiau gwefru Llundain (neu dewiswch storfa) i weld crynodebau ardaloedd.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="721"/>
+        <source>Preparing the summaries…</source>
+        <translation>Wrthi'n paratoi'r crynodebau…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="722"/>
+        <source>Preparing area summaries</source>
+        <translation>Paratoi crynodebau ardaloedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="762"/>
+        <source>slow (3–7 kW)</source>
+        <translation>araf (3–7 kW)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="762"/>
+        <source>fast (8–49 kW)</source>
+        <translation>cyflym (8–49 kW)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="763"/>
+        <source>rapid (50–149 kW)</source>
+        <translation>cyflym iawn (50–149 kW)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="763"/>
+        <source>ultra (150 kW+)</source>
+        <translation>uwch-gyflym (150 kW+)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="771"/>
+        <source>unknown</source>
+        <translation>anhysbys</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="773"/>
+        <source>{n} devices</source>
+        <translation>{n} o ddyfeisiau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="783"/>
+        <source>no usage data</source>
+        <translation>dim data defnydd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="851"/>
+        <source>Summarising…</source>
+        <translation>Wrthi'n crynhoi…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="858"/>
+        <source>Summarising areas</source>
+        <translation>Crynhoi ardaloedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="913"/>
+        <source>Wards of {borough}</source>
+        <translation>Wardiau {borough}</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="926"/>
+        <source>{placed} devices in the {n} wards of {borough}</source>
+        <translation>{placed} o ddyfeisiau yn {n} o wardiau {borough}</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="929"/>
+        <source>{placed} of {total} devices in London&apos;s boroughs</source>
+        <translation>{placed} o'r {total} o ddyfeisiau ym mwrdeistrefi Llundain</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="932"/>
+        <source>(filtered)</source>
+        <translation>(wedi hidlo)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="936"/>
+        <source>usage figures are SYNTHETIC</source>
+        <translation>mae'r ffigurau defnydd yn SYNTHETIG</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1115"/>
+        <source>No usage data to chart</source>
+        <translation>Dim data defnydd i'w ddangos mewn siart</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1122"/>
+        <source>{n} selected areas</source>
+        <translation>{n} o ardaloedd a ddewiswyd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1124"/>
+        <source>All wards of {borough}</source>
+        <translation>Holl wardiau {borough}</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1126"/>
+        <source>All boroughs</source>
+        <translation>Pob bwrdeistref</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1164"/>
+        <source>borough or ward</source>
+        <translation>bwrdeistref neu ward</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1164"/>
+        <source>Operators the figures are limited to (empty: all).</source>
+        <translation>Y gweithredwyr y cyfyngir y ffigurau iddynt (gwag: pob un).</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1164"/>
+        <source>Power classes the figures are limited to (empty: all).</source>
+        <translation>Y dosbarthiadau pŵer y cyfyngir y ffigurau iddynt (gwag: pob un).</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1164"/>
+        <source>Location types the figures are limited to (empty: all).</source>
+        <translation>Y mathau o leoliad y cyfyngir y ffigurau iddynt (gwag: pob un).</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1177"/>
+        <source>level</source>
+        <translation>lefel</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1178"/>
+        <source>borough</source>
+        <translation>bwrdeistref</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1179"/>
+        <source>period</source>
+        <translation>cyfnod</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1180"/>
+        <source>previous period</source>
+        <translation>cyfnod blaenorol</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1181"/>
+        <source>boundaries</source>
+        <translation>ffiniau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1182"/>
+        <source>population</source>
+        <translation>poblogaeth</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1184"/>
+        <source>filter {key}</source>
+        <translation>hidlydd {key}</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1187"/>
+        <source>store</source>
+        <translation>storfa</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1189"/>
+        <source>usage</source>
+        <translation>defnydd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1189"/>
+        <source>SYNTHETIC usage figures</source>
+        <translation>Ffigurau defnydd SYNTHETIG</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1190"/>
+        <source>assignment</source>
+        <translation>dyraniad</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1192"/>
+        <source>Summary</source>
+        <translation>Crynodeb</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1192"/>
+        <source>Definitions</source>
+        <translation>Diffiniadau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1192"/>
+        <source>About</source>
+        <translation>Ynghylch</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1448"/>
+        <source>Export the summary to CSV</source>
+        <translation>Allforio'r crynodeb i CSV</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1448"/>
+        <source>CSV files (*.csv)</source>
+        <translation>Ffeiliau CSV (*.csv)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1464"/>
+        <source>Written to {path}</source>
+        <translation>Wedi'i ysgrifennu i {path}</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1457"/>
+        <source>Export the summary to Excel</source>
+        <translation>Allforio'r crynodeb i Excel</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1457"/>
+        <source>Excel workbooks (*.xlsx)</source>
+        <translation>Llyfrau gwaith Excel (*.xlsx)</translation>
+    </message>
+</context>
+<context>
+    <name>CandidateSitesDock</name>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="126"/>
+        <source>Candidate sites</source>
+        <translation>Safleoedd posibl</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="162"/>
+        <source>Candidate sites: any point layer (lamp columns, car parks ...) or the scratch layer</source>
+        <translation>Safleoedd posibl: unrhyw haen bwyntiau (colofnau golau stryd, meysydd parcio ...) neu'r haen dros dro</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="166"/>
+        <source>Scratch layer</source>
+        <translation>Haen dros dro</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="167"/>
+        <source>Use (or create) the memory layer &quot;Candidate sites&quot; in EPSG:27700</source>
+        <translation>Defnyddio (neu greu) yr haen yn y cof &quot;Safleoedd posibl&quot; yn EPSG:27700</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="171"/>
+        <source>Sites layer</source>
+        <translation>Haen safleoedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="180"/>
+        <source>Primary catchment distance (straight line); scores and ranks are for this distance</source>
+        <translation>Prif bellter y dalgylch (llinell syth); mae'r sgoriau a'r rhengoedd ar gyfer y pellter hwn</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="183"/>
+        <source>Distance</source>
+        <translation>Pellter</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="187"/>
+        <source>{d} m</source>
+        <translation>{d} m</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="188"/>
+        <source>Also report the figures within this distance</source>
+        <translation>Adrodd y ffigurau o fewn y pellter hwn hefyd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="192"/>
+        <source>Extra rings</source>
+        <translation>Cylchoedd ychwanegol</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="196"/>
+        <source>New coverage</source>
+        <translation>Cwmpas newydd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="197"/>
+        <source>Unique coverage</source>
+        <translation>Cwmpas unigryw</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="198"/>
+        <source>Residents</source>
+        <translation>Trigolion</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="198"/>
+        <source>Demand nearby</source>
+        <translation>Galw gerllaw</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="199"/>
+        <source>kWh nearby</source>
+        <translation>kWh gerllaw</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="199"/>
+        <source>Gap to nearest</source>
+        <translation>Bwlch i'r agosaf</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="216"/>
+        <source>Weights</source>
+        <translation>Pwysiadau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="220"/>
+        <source>Add / move sites on the map</source>
+        <translation>Ychwanegu / symud safleoedd ar y map</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="222"/>
+        <source>Click the map to add a site; press on a site and drag to move it</source>
+        <translation>Cliciwch ar y map i ychwanegu safle; pwyswch ar safle a'i lusgo i'w symud</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="226"/>
+        <source>Analyse layer</source>
+        <translation>Dadansoddi'r haen</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="227"/>
+        <source>Analyse every site of the layer again</source>
+        <translation>Dadansoddi pob safle yn yr haen eto</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="236"/>
+        <source>Suggest K sites</source>
+        <translation>Awgrymu K safle</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="237"/>
+        <source>Pick K sites of the layer by greedy maximal new coverage at the primary distance, existing devices fixed</source>
+        <translation>Dewis K safle o'r haen yn ôl y cwmpas newydd mwyaf (dull barus) ar y prif bellter, gyda'r dyfeisiau presennol yn sefydlog</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="241"/>
+        <source>K</source>
+        <translation>K</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="246"/>
+        <source>Choose a sites layer or start the map tool.</source>
+        <translation>Dewiswch haen safleoedd neu dechreuwch yr offeryn map.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="257"/>
+        <source>Step</source>
+        <translation>Cam</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="257"/>
+        <source>Site</source>
+        <translation>Safle</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="257"/>
+        <source>Gain (residents)</source>
+        <translation>Ennill (trigolion)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="257"/>
+        <source>Covered %</source>
+        <translation>Cwmpas %</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="264"/>
+        <source>Export GeoPackage…</source>
+        <translation>Allforio GeoPackage…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="266"/>
+        <source>Export CSV…</source>
+        <translation>Allforio CSV…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="401"/>
+        <source>There is no store at {path}; load London charge points first.</source>
+        <translation>Does dim storfa yn {path}; llwythwch bwyntiau gwefru Llundain yn gyntaf.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="410"/>
+        <source>Preparing the candidate-site analysis (devices, usage, population)…</source>
+        <translation>Wrthi'n paratoi'r dadansoddiad o safleoedd posibl (dyfeisiau, defnydd, poblogaeth)…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="413"/>
+        <source>Preparing candidate-site analysis</source>
+        <translation>Paratoi dadansoddiad o safleoedd posibl</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="432"/>
+        <source>Ready ({s:.1f} s). {n} sites analysed.</source>
+        <translation>Yn barod ({s:.1f} s). Dadansoddwyd {n} o safleoedd.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="493"/>
+        <source>{n} sites; updated in {ms:.0f} ms.</source>
+        <translation>{n} o safleoedd; diweddarwyd mewn {ms:.0f} ms.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="531"/>
+        <source>Give at least one weight above 0.</source>
+        <translation>Rhowch o leiaf un pwysiad uwchlaw 0.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="618"/>
+        <source>Candidate site catchments</source>
+        <translation>Dalgylchoedd safleoedd posibl</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="634"/>
+        <source>score {low:g}–{high:g}</source>
+        <translation>sgôr {low:g}–{high:g}</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="665"/>
+        <source>The sites layer has no sites to choose from.</source>
+        <translation>Nid oes gan yr haen safleoedd unrhyw safleoedd i ddewis ohonynt.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="682"/>
+        <source>Suggesting candidate sites</source>
+        <translation>Awgrymu safleoedd posibl</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="686"/>
+        <source>Choosing {k} sites…</source>
+        <translation>Wrthi'n dewis {k} o safleoedd…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="701"/>
+        <source>{n} of {k} sites picked; gains are listed below and the picks selected on the layer.</source>
+        <translation>Dewiswyd {n} o'r {k} safle; mae'r enillion wedi'u rhestru isod a'r dewisiadau wedi'u dethol ar yr haen.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="704"/>
+        <source>No other site covers anyone new.</source>
+        <translation>Nid oes unrhyw safle arall yn cwmpasu neb newydd.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="716"/>
+        <source>There are no results to export yet.</source>
+        <translation>Nid oes canlyniadau i'w hallforio eto.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="719"/>
+        <source>GeoPackage (*.gpkg)</source>
+        <translation>GeoPackage (*.gpkg)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="720"/>
+        <source>CSV (*.csv)</source>
+        <translation>CSV (*.csv)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="721"/>
+        <source>Export candidate sites</source>
+        <translation>Allforio safleoedd posibl</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="728"/>
+        <source>Exported {n} sites to {path}.</source>
+        <translation>Allforiwyd {n} o safleoedd i {path}.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="278"/>
+        <source>EV Charge Points</source>
+        <translation>Pwyntiau Gwefru Cerbydau Trydan</translation>
+    </message>
+</context>
+<context>
+    <name>ConformanceDialog</name>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="79"/>
+        <source>Check operators&apos; data</source>
+        <translation>Gwirio data gweithredwyr</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="93"/>
+        <source>Data files (*.csv *.json *.gz);;All files (*)</source>
+        <translation>Ffeiliau data (*.csv *.json *.gz);;Pob ffeil (*)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="102"/>
+        <source>Files to check</source>
+        <translation>Ffeiliau i'w gwirio</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="99"/>
+        <source>Usage returns, device reference data, NCR exports or OCPI Locations JSON (optionally gzip-compressed); each is checked and reported.</source>
+        <translation>Ffurflenni defnydd, data cyfeirio dyfeisiau, allforion NCR neu JSON Locations OCPI (wedi'u cywasgu â gzip os dymunir); caiff pob un ei gwirio a'i hadrodd.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="107"/>
+        <source>Device reference data</source>
+        <translation>Data cyfeirio dyfeisiau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="108"/>
+        <source>Optional: device reference data, NCR exports or OCPI Locations used only to look up the devices of the usage returns; not reported on.</source>
+        <translation>Dewisol: data cyfeirio dyfeisiau, allforion NCR neu Locations OCPI a ddefnyddir dim ond i chwilio am ddyfeisiau'r ffurflenni defnydd; ni chaiff adroddiad ei wneud arnynt.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="111"/>
+        <source>Device reference data (optional)</source>
+        <translation>Data cyfeirio dyfeisiau (dewisol)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="114"/>
+        <source>e.g. 2024-Q1; empty = inferred</source>
+        <translation>e.e. 2024-Q1; gwag = caiff ei gasglu</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="115"/>
+        <source>Return period (optional)</source>
+        <translation>Cyfnod y ffurflen (dewisol)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="121"/>
+        <source> days</source>
+        <translation> diwrnod</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="122"/>
+        <source>Data older than this is stale</source>
+        <translation>Mae data sy'n hŷn na hyn wedi dyddio</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="127"/>
+        <source>Report folder</source>
+        <translation>Ffolder yr adroddiad</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="130"/>
+        <source>Check</source>
+        <translation>Gwirio</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="150"/>
+        <source>Operator</source>
+        <translation>Gweithredwr</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="150"/>
+        <source>Verdict</source>
+        <translation>Dyfarniad</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="150"/>
+        <source>Main reasons</source>
+        <translation>Prif resymau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="164"/>
+        <source>Open report</source>
+        <translation>Agor yr adroddiad</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="166"/>
+        <source>Open report.html (every check, with rows and examples) in the browser.</source>
+        <translation>Agor report.html (pob gwiriad, gyda rhesi ac enghreifftiau) yn y porwr.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="200"/>
+        <source>Choose at least one file to check.</source>
+        <translation>Dewiswch o leiaf un ffeil i'w gwirio.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="208"/>
+        <source>&apos;{period}&apos; is not a period: use 2024-Q1 or 2024-01-01/2024-04-01.</source>
+        <translation>Nid yw '{period}' yn gyfnod: defnyddiwch 2024-Q1 neu 2024-01-01/2024-04-01.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="214"/>
+        <source>Choose a report folder.</source>
+        <translation>Dewiswch ffolder ar gyfer yr adroddiad.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="234"/>
+        <source>Checking {n} file(s)…</source>
+        <translation>Wrthi'n gwirio {n} o ffeiliau…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="235"/>
+        <source>Checking operators&apos; data against the standard</source>
+        <translation>Gwirio data gweithredwyr yn erbyn y safon</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="278"/>
+        <source>No operators found in the files.</source>
+        <translation>Ni chanfuwyd unrhyw weithredwyr yn y ffeiliau.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="280"/>
+        <source>{n} operator(s): {p} pass, {w} warn, {f} fail.</source>
+        <translation>{n} o weithredwyr: {p} yn pasio, {w} â rhybudd, {f} yn methu.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="284"/>
+        <source>Report: {path}</source>
+        <translation>Adroddiad: {path}</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="288"/>
+        <source>PASS</source>
+        <translation>PASIO</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="288"/>
+        <source>WARN</source>
+        <translation>RHYBUDD</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="289"/>
+        <source>FAIL</source>
+        <translation>METHU</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="307"/>
+        <source>No problems found.</source>
+        <translation>Ni chanfuwyd unrhyw broblemau.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="316"/>
+        <source>There is no report to open yet: run a check first.</source>
+        <translation>Nid oes adroddiad i'w agor eto: cynhaliwch wiriad yn gyntaf.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="319"/>
+        <source>Could not open a browser; the report is at {path}</source>
+        <translation>Nid oedd modd agor porwr; mae'r adroddiad yn {path}</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="348"/>
+        <source>Unexpected error; details are in the EV Chargepoints message log.</source>
+        <translation>Gwall annisgwyl; mae'r manylion yng nghofnod negeseuon EV Chargepoints.</translation>
+    </message>
+</context>
+<context>
+    <name>EvAlgorithm</name>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/base.py" line="28"/>
+        <source>Data</source>
+        <translation>Data</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="34"/>
+        <source>Workspace store (GeoPackage)</source>
+        <translation>Storfa'r gweithle (GeoPackage)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="38"/>
+        <source>Leave empty to use the store set in the plugin settings.</source>
+        <translation>Gadewch yn wag i ddefnyddio'r storfa a osodwyd yng ngosodiadau'r ategyn.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="50"/>
+        <source>The candidate sites layer could not be read.</source>
+        <translation>Nid oedd modd darllen haen y safleoedd posibl.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="71"/>
+        <source>The candidate sites layer has no features.</source>
+        <translation>Nid oes nodweddion yn haen y safleoedd posibl.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="77"/>
+        <source>Candidate sites: {error}</source>
+        <translation>Safleoedd posibl: {error}</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="89"/>
+        <source>Extra rings: {value} is not a number of metres.</source>
+        <translation>Cylchoedd ychwanegol: nid yw {value} yn nifer o fetrau.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="93"/>
+        <source>Extra rings: {value} must be positive.</source>
+        <translation>Cylchoedd ychwanegol: rhaid i {value} fod yn bositif.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="148"/>
+        <source>There is no store at {path}; import or fetch first.</source>
+        <translation>Does dim storfa yn {path}; mewnforiwch neu nôlwch ddata yn gyntaf.</translation>
+    </message>
+</context>
+<context>
     <name>EvChargepointsPlugin</name>
     <message>
-        <location filename="../ev_chargepoints/gui/plugin.py" line="46"/>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="38"/>
         <source>EV Charge Points</source>
-        <translation type="unfinished"></translation>
+        <translation>Pwyntiau Gwefru Cerbydau Trydan</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/plugin.py" line="48"/>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="76"/>
         <source>About EV Charge Points…</source>
-        <translation type="unfinished"></translation>
+        <translation>Ynghylch Pwyntiau Gwefru Cerbydau Trydan…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/plugin.py" line="99"/>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="279"/>
         <source>All optional packages are installed.</source>
-        <translation type="unfinished"></translation>
+        <translation>Mae'r holl becynnau dewisol wedi'u gosod.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/plugin.py" line="100"/>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="281"/>
         <source>About EV Charge Points</source>
-        <translation type="unfinished"></translation>
+        <translation>Ynghylch Pwyntiau Gwefru Cerbydau Trydan</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/plugin.py" line="100"/>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="281"/>
         <source>EV Charge Points (London) {version}
 
 London&apos;s electric-vehicle charge points: locations, utilisation, area summaries, candidate sites and committee maps.
 
 {status}</source>
-        <translation type="unfinished"></translation>
+        <translation>Pwyntiau Gwefru Cerbydau Trydan (Llundain) {version}
+
+Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardaloedd, safleoedd posibl a mapiau pwyllgor.
+
+{status}</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="57"/>
+        <source>Load London charge points</source>
+        <translation>Llwytho pwyntiau gwefru Llundain</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="61"/>
+        <source>Period shown on the map (restyles, no reload)</source>
+        <translation>Y cyfnod a ddangosir ar y map (newid arddull yn unig, heb ail-lwytho)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="65"/>
+        <source>Area summary…</source>
+        <translation>Crynodeb ardaloedd…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="66"/>
+        <source>Candidate sites…</source>
+        <translation>Safleoedd posibl…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="67"/>
+        <source>Export committee maps…</source>
+        <translation>Allforio mapiau pwyllgor…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="71"/>
+        <source>Watch live status</source>
+        <translation>Gwylio statws byw</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="184"/>
+        <source>Loading London charge points in the background (see the task manager)…</source>
+        <translation>Wrthi'n llwytho pwyntiau gwefru Llundain yn y cefndir (gweler y rheolwr tasgau)…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="195"/>
+        <source> Usage figures are SYNTHETIC.</source>
+        <translation> Mae'r ffigurau defnydd yn SYNTHETIG.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="196"/>
+        <source>Loaded {n:,} charge points ({period}).</source>
+        <translation>Llwythwyd {n:,} o bwyntiau gwefru ({period}).</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="234"/>
+        <source>No OCPI feeds are configured: add them in the plugin settings.</source>
+        <translation>Nid oes ffrydiau OCPI wedi'u ffurfweddu: ychwanegwch nhw yng ngosodiadau'r ategyn.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="255"/>
+        <source>Watching live status of {n} feed(s); uncheck the action to stop.</source>
+        <translation>Wrthi'n gwylio statws byw {n} o ffrydiau; dad-diciwch y weithred i stopio.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="69"/>
+        <source>Check operators' data…</source>
+        <translation>Gwirio data gweithredwyr…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="74"/>
+        <source>Settings…</source>
+        <translation>Gosodiadau…</translation>
     </message>
 </context>
 <context>
@@ -38,7 +952,938 @@ London&apos;s electric-vehicle charge points: locations, utilisation, area summa
     <message>
         <location filename="../ev_chargepoints/processing/provider.py" line="23"/>
         <source>EV charge points</source>
-        <translation type="unfinished"></translation>
+        <translation>Pwyntiau gwefru cerbydau trydan</translation>
+    </message>
+</context>
+<context>
+    <name>ExportCommitteeMapAlgorithm</name>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="47"/>
+        <source>Boroughs (empty = London page, &apos;all&apos; = every borough)</source>
+        <translation>Bwrdeistrefi (gwag = tudalen Llundain, 'all' = pob bwrdeistref)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="50"/>
+        <source>All borough pages in one PDF</source>
+        <translation>Pob tudalen bwrdeistref mewn un PDF</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="52"/>
+        <source>Also write PNG images (300 dpi)</source>
+        <translation>Ysgrifennu delweddau PNG hefyd (300 dpi)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="54"/>
+        <source>Quarter, e.g. 2022-Q2 (empty = latest with usage)</source>
+        <translation>Chwarter, e.e. 2022-Q2 (gwag = yr un diweddaraf gyda defnydd)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="57"/>
+        <source>Suppress usage of areas with fewer devices than</source>
+        <translation>Atal defnydd ardaloedd sydd â llai o ddyfeisiau na</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="60"/>
+        <source>Orientation</source>
+        <translation>Cyfeiriadedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="63"/>
+        <source>Output folder</source>
+        <translation>Ffolder allbwn</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="65"/>
+        <source>Files written</source>
+        <translation>Ffeiliau a ysgrifennwyd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="66"/>
+        <source>Input fingerprint</source>
+        <translation>Ôl bys y mewnbynnau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="28"/>
+        <source>Export committee map</source>
+        <translation>Allforio map pwyllgor</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="29"/>
+        <source>Export</source>
+        <translation>Allforio</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="31"/>
+        <source>Exports A4 committee pages as PDF (and PNG): the London overview, chosen boroughs, or an atlas of all 33 boroughs, one PDF each or combined. Each page has the map, legend, scale bar, north arrow, an inset locating the borough, a summary table, metric definitions, data vintage, sources, attribution, date and a fingerprint of the inputs. Usage figures of areas with fewer devices than the threshold, or from a single operator, are suppressed before printing; device counts are always shown. Boroughs: leave empty for the London page, type &apos;all&apos; for every borough, or list names separated by commas.</source>
+        <translation>Yn allforio tudalennau pwyllgor A4 fel PDF (a PNG): trosolwg Llundain, bwrdeistrefi dethol, neu atlas o bob un o'r 33 bwrdeistref, un PDF yr un neu wedi'u cyfuno. Ar bob tudalen mae'r map, allwedd, bar graddfa, saeth y gogledd, map mewnosod sy'n lleoli'r fwrdeistref, tabl crynodeb, diffiniadau'r mesurau, oedran y data, ffynonellau, priodoliad, dyddiad ac ôl bys o'r mewnbynnau. Caiff ffigurau defnydd ardaloedd sydd â llai o ddyfeisiau na'r trothwy, neu o un gweithredwr yn unig, eu hatal cyn argraffu; dangosir nifer y dyfeisiau bob amser. Bwrdeistrefi: gadewch yn wag ar gyfer tudalen Llundain, teipiwch 'all' ar gyfer pob bwrdeistref, neu rhestrwch enwau wedi'u gwahanu gan atalnodau.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="60"/>
+        <source>portrait</source>
+        <translation>portread</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="60"/>
+        <source>landscape</source>
+        <translation>tirlun</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="73"/>
+        <source>There is no store at {path}; import or fetch first.</source>
+        <translation>Does dim storfa yn {path}; mewnforiwch neu nôlwch ddata yn gyntaf.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="94"/>
+        <source>Usage figures suppressed for: {areas}</source>
+        <translation>Ffigurau defnydd wedi'u hatal ar gyfer: {areas}</translation>
+    </message>
+</context>
+<context>
+    <name>FetchDatastoreAlgorithm</name>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="97"/>
+        <source>Datastore address</source>
+        <translation>Cyfeiriad y Datastore</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="99"/>
+        <source>Dataset id</source>
+        <translation>Dynodydd y set ddata</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="100"/>
+        <source>Resource ids (comma-separated; empty = all)</source>
+        <translation>Dynodyddion yr adnoddau (wedi'u gwahanu gan atalnodau; gwag = pob un)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="102"/>
+        <source>API key (authentication configuration)</source>
+        <translation>Allwedd API (ffurfweddiad dilysu)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="105"/>
+        <source>Rows added</source>
+        <translation>Rhesi a ychwanegwyd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="106"/>
+        <source>Fetch report</source>
+        <translation>Adroddiad nôl</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="87"/>
+        <source>Fetch from the London Datastore</source>
+        <translation>Nôl o'r London Datastore</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="88"/>
+        <source>Downloads a London Datastore (DataPress) dataset&apos;s resources through QGIS&apos;s network settings (proxy, SSL, authentication) and imports those it can read. For restricted datasets choose an authentication configuration holding the API key in its password field. Everything is downloaded before anything is imported, so a failed download leaves the store as it was.</source>
+        <translation>Yn lawrlwytho adnoddau set ddata o'r London Datastore (DataPress) drwy osodiadau rhwydwaith QGIS (dirprwy, SSL, dilysu) ac yn mewnforio'r rhai y gall eu darllen. Ar gyfer setiau data cyfyngedig, dewiswch ffurfweddiad dilysu sy'n cadw'r allwedd API yn ei faes cyfrinair. Caiff popeth ei lawrlwytho cyn i ddim gael ei fewnforio, felly mae lawrlwythiad a fethodd yn gadael y storfa fel yr oedd.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="125"/>
+        <source>Skipped {resource}</source>
+        <translation>Wedi hepgor {resource}</translation>
+    </message>
+</context>
+<context>
+    <name>FetchOcpiAlgorithm</name>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="140"/>
+        <source>Locations URL</source>
+        <translation>URL Locations</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="141"/>
+        <source>Token (authentication configuration)</source>
+        <translation>Tocyn (ffurfweddiad dilysu)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="143"/>
+        <source>Base64-encode the token (OCPI 2.2.1)</source>
+        <translation>Amgodio'r tocyn yn Base64 (OCPI 2.2.1)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="145"/>
+        <source>Feed name</source>
+        <translation>Enw'r ffrwd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="148"/>
+        <source>Rows added</source>
+        <translation>Rhesi a ychwanegwyd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="149"/>
+        <source>Fetch report</source>
+        <translation>Adroddiad nôl</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="132"/>
+        <source>Fetch an OCPI 2.2.1 feed</source>
+        <translation>Nôl ffrwd OCPI 2.2.1</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="133"/>
+        <source>Pulls an operator&apos;s OCPI 2.2.1 Locations endpoint (all pages) and stores its devices, connectors and a status snapshot. The token comes from an authentication configuration (password field); it is never stored elsewhere.</source>
+        <translation>Yn tynnu pwynt terfyn Locations OCPI 2.2.1 gweithredwr (pob tudalen) ac yn storio ei ddyfeisiau, ei gysylltwyr a chipolwg ar eu statws. Daw'r tocyn o ffurfweddiad dilysu (maes cyfrinair); nid yw byth yn cael ei storio yn unman arall.</translation>
+    </message>
+</context>
+<context>
+    <name>ImportFilesAlgorithm</name>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="67"/>
+        <source>Files to import</source>
+        <translation>Ffeiliau i'w mewnforio</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="69"/>
+        <source>Format</source>
+        <translation>Fformat</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="72"/>
+        <source>Rows added</source>
+        <translation>Rhesi a ychwanegwyd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="73"/>
+        <source>Import report</source>
+        <translation>Adroddiad mewnforio</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="57"/>
+        <source>Import charge-point and usage files</source>
+        <translation>Mewnforio ffeiliau pwyntiau gwefru a defnydd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="58"/>
+        <source>Imports National Chargepoint Registry CSV, session CSV (ChargePlace Scotland layout), OCPI 2.2.1 JSON and usage-return files into the workspace store. Formats are detected from the file header. Each file is imported in its own transaction: a file that cannot be read is reported and leaves the store as it was; the same file imported twice adds nothing.</source>
+        <translation>Yn mewnforio CSV y National Chargepoint Registry (y gofrestrfa genedlaethol pwyntiau gwefru), CSV sesiynau (cynllun ChargePlace Scotland), JSON OCPI 2.2.1 a ffeiliau ffurflenni defnydd i storfa'r gweithle. Caiff fformatau eu canfod o bennawd y ffeil. Caiff pob ffeil ei mewnforio yn ei thrafodiad ei hun: caiff ffeil na ellir ei darllen ei hadrodd, ac mae'n gadael y storfa fel yr oedd; nid yw mewnforio'r un ffeil ddwywaith yn ychwanegu dim.</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsDialog</name>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="74"/>
+        <source>EV Charge Points settings</source>
+        <translation>Gosodiadau Pwyntiau Gwefru Cerbydau Trydan</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="90"/>
+        <source>London Datastore</source>
+        <translation>London Datastore</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="91"/>
+        <source>OCPI feeds</source>
+        <translation>Ffrydiau OCPI</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="92"/>
+        <source>Workspace and analysis</source>
+        <translation>Gweithle a dadansoddi</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="108"/>
+        <source>Datastore address</source>
+        <translation>Cyfeiriad y Datastore</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="113"/>
+        <source>Only for restricted datasets: an authentication configuration (Basic) whose password field holds the API key. Only its id is stored in the settings.</source>
+        <translation>Ar gyfer setiau data cyfyngedig yn unig: ffurfweddiad dilysu (Basic) y mae ei faes cyfrinair yn cadw'r allwedd API. Dim ond ei ddynodydd a gaiff ei storio yn y gosodiadau.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="116"/>
+        <source>API key</source>
+        <translation>Allwedd API</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="119"/>
+        <source>Charge points dataset id</source>
+        <translation>Dynodydd set ddata'r pwyntiau gwefru</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="122"/>
+        <source>Usage returns dataset id</source>
+        <translation>Dynodydd set ddata'r ffurflenni defnydd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="125"/>
+        <source>Boundaries dataset id</source>
+        <translation>Dynodydd set ddata'r ffiniau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="382"/>
+        <source>Test connection</source>
+        <translation>Profi'r cysylltiad</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="140"/>
+        <source>Name</source>
+        <translation>Enw</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="140"/>
+        <source>URL</source>
+        <translation>URL</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="140"/>
+        <source>Token</source>
+        <translation>Tocyn</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="140"/>
+        <source>Base64</source>
+        <translation>Base64</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="140"/>
+        <source>Poll (s)</source>
+        <translation>Holi (s)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="143"/>
+        <source>The feed&apos;s OCPI 2.2.1 Locations endpoint, or its versions URL (ending in /versions) to discover it.</source>
+        <translation>Pwynt terfyn Locations OCPI 2.2.1 y ffrwd, neu ei URL fersiynau (sy'n gorffen â /versions) i'w ddarganfod.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="156"/>
+        <source>Add feed</source>
+        <translation>Ychwanegu ffrwd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="160"/>
+        <source>Remove feed</source>
+        <translation>Tynnu ffrwd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="168"/>
+        <source>The token of each feed is kept in the QGIS authentication database (password field of a Basic configuration); OCPI 2.2.1 servers expect it Base64-encoded, older servers raw.</source>
+        <translation>Cedwir tocyn pob ffrwd yng nghronfa ddata dilysu QGIS (maes cyfrinair ffurfweddiad Basic); mae gweinyddion OCPI 2.2.1 yn ei ddisgwyl wedi'i amgodio yn Base64, a gweinyddion hŷn heb ei amgodio.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="185"/>
+        <source>GeoPackage (*.gpkg)</source>
+        <translation>GeoPackage (*.gpkg)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="186"/>
+        <source>Workspace store</source>
+        <translation>Storfa'r gweithle</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="187"/>
+        <source>Workspace store (GeoPackage)</source>
+        <translation>Storfa'r gweithle (GeoPackage)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="191"/>
+        <source> MB</source>
+        <translation> MB</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="192"/>
+        <source>Download cache size</source>
+        <translation>Maint celc y lawrlwythiadau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="194"/>
+        <source>Under-used below</source>
+        <translation>Tanddefnydd o dan</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="194"/>
+        <source>Typical below</source>
+        <translation>Nodweddiadol o dan</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="194"/>
+        <source>Busy below</source>
+        <translation>Prysur o dan</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="203"/>
+        <source>Utilisation bands by occupancy (plugged-in time ÷ available time). Defaults: 5 %, 15 %, 25 %; above the last break: consider more capacity.</source>
+        <translation>Bandiau defnydd yn ôl cyfradd defnyddio (amser wedi'i blygio i mewn ÷ amser ar gael). Rhagosodiadau: 5 %, 15 %, 25 %; uwchlaw'r toriad olaf: ystyriwch fwy o gapasiti.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="211"/>
+        <source> devices</source>
+        <translation> dyfais</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="212"/>
+        <source>Usage figures are shown only for cells (areas, rows, points) that pool at least this many devices and more than one operator; others are suppressed, because operators&apos; usage returns are commercially sensitive. Device counts are always shown.</source>
+        <translation>Dim ond ar gyfer celloedd (ardaloedd, rhesi, pwyntiau) sy'n cyfuno o leiaf y nifer hwn o ddyfeisiau a mwy nag un gweithredwr y dangosir ffigurau defnydd; caiff y lleill eu hatal, gan fod ffurflenni defnydd gweithredwyr yn fasnachol sensitif. Dangosir nifer y dyfeisiau bob amser.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="217"/>
+        <source>Disclosure threshold</source>
+        <translation>Trothwy datgelu</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="252"/>
+        <source>the Datastore API key (&apos;{id}&apos;)</source>
+        <translation>allwedd API y Datastore ('{id}')</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="256"/>
+        <source>the token of feed &apos;{name}&apos; (&apos;{id}&apos;)</source>
+        <translation>tocyn y ffrwd '{name}' ('{id}')</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="259"/>
+        <source>Authentication</source>
+        <translation>Dilysu</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="259"/>
+        <source>These authentication configurations are no longer in the QGIS authentication database: {list}. Choose them again before saving.</source>
+        <translation>Nid yw'r ffurfweddiadau dilysu hyn yng nghronfa ddata dilysu QGIS mwyach: {list}. Dewiswch nhw eto cyn cadw.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="421"/>
+        <source>The Datastore address</source>
+        <translation>Cyfeiriad y Datastore</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="309"/>
+        <source>The workspace store must be a GeoPackage file ending in .gpkg.</source>
+        <translation>Rhaid i storfa'r gweithle fod yn ffeil GeoPackage sy'n gorffen â .gpkg.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="333"/>
+        <source>Settings saved.</source>
+        <translation>Cadwyd y gosodiadau.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="339"/>
+        <source>Not saved</source>
+        <translation>Heb eu cadw</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="346"/>
+        <source>The settings could not be saved; details are in the EV Chargepoints message log.</source>
+        <translation>Nid oedd modd cadw'r gosodiadau; mae'r manylion yng nghofnod negeseuon EV Chargepoints.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="389"/>
+        <source>New feed</source>
+        <translation>Ffrwd newydd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="436"/>
+        <source>Testing the London Datastore connection</source>
+        <translation>Profi'r cysylltiad â'r London Datastore</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="444"/>
+        <source>The address of feed &apos;{name}&apos;</source>
+        <translation>Cyfeiriad y ffrwd '{name}'</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="456"/>
+        <source>Testing OCPI feed &apos;{name}&apos;</source>
+        <translation>Profi ffrwd OCPI '{name}'</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="468"/>
+        <source>Testing…</source>
+        <translation>Wrthi'n profi…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="508"/>
+        <source>{name}: {result}</source>
+        <translation>{name}: {result}</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="522"/>
+        <source>Unexpected error</source>
+        <translation>Gwall annisgwyl</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="522"/>
+        <source>Details are in the EV Chargepoints message log.</source>
+        <translation>Mae'r manylion yng nghofnod negeseuon EV Chargepoints.</translation>
+    </message>
+</context>
+<context>
+    <name>SiteMapTool</name>
+    <message>
+        <location filename="../ev_chargepoints/gui/site_tool.py" line="48"/>
+        <source>Candidate sites</source>
+        <translation>Safleoedd posibl</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/site_tool.py" line="136"/>
+        <source>No candidate-sites layer is chosen.</source>
+        <translation>Nid oes haen safleoedd posibl wedi'i dewis.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/site_tool.py" line="138"/>
+        <source>The candidate-sites layer must be a point layer.</source>
+        <translation>Rhaid i'r haen safleoedd posibl fod yn haen bwyntiau.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/site_tool.py" line="167"/>
+        <source>The layer refused the new site.</source>
+        <translation>Gwrthododd yr haen y safle newydd.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/site_tool.py" line="163"/>
+        <source>The layer cannot take new features; start editing it or choose another layer.</source>
+        <translation>Ni all yr haen dderbyn nodweddion newydd; dechreuwch ei golygu neu dewiswch haen arall.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/site_tool.py" line="187"/>
+        <source>The layer refused to move the site.</source>
+        <translation>Gwrthododd yr haen symud y safle.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/site_tool.py" line="184"/>
+        <source>The layer cannot move features; start editing it or choose another layer.</source>
+        <translation>Ni all yr haen symud nodweddion; dechreuwch ei golygu neu dewiswch haen arall.</translation>
+    </message>
+</context>
+<context>
+    <name>SuggestSitesAlgorithm</name>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="237"/>
+        <source>Number of sites to pick</source>
+        <translation>Nifer y safleoedd i'w dewis</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="241"/>
+        <source>Suggested sites</source>
+        <translation>Safleoedd a awgrymir</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="226"/>
+        <source>Suggest sites</source>
+        <translation>Awgrymu safleoedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="227"/>
+        <source>Picks up to K of the candidate sites by greedy maximal coverage with the existing devices fixed: each step takes the candidate that newly covers the most residents within the distance, given the existing devices and the candidates already picked (its gain). Stops early when no candidate covers anyone new. Greedy picks are within a factor 1 - 1/e of the best set of K.</source>
+        <translation>Yn dewis hyd at K o'r safleoedd posibl yn ôl y cwmpas mwyaf (dull barus), gyda'r dyfeisiau presennol yn sefydlog: ym mhob cam dewisir y safle posibl sy'n cwmpasu'r nifer mwyaf o drigolion newydd o fewn y pellter, o ystyried y dyfeisiau presennol a'r safleoedd a ddewiswyd eisoes (ei ennill). Mae'n stopio'n gynnar pan nad oes unrhyw safle posibl yn cwmpasu neb newydd. Mae'r dewisiadau barus o fewn ffactor 1 - 1/e i'r set orau o K.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="252"/>
+        <source>{step}. {site}: +{gain} residents (covered {pct}%)</source>
+        <translation>{step}. {site}: +{gain} o drigolion (cwmpas {pct}%)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="257"/>
+        <source>No other candidate covers anyone new within {d} m.</source>
+        <translation>Nid oes unrhyw safle posibl arall yn cwmpasu neb newydd o fewn {d} m.</translation>
+    </message>
+</context>
+<context>
+    <name>SummariseByAreaAlgorithm</name>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="91"/>
+        <source>Areas (empty: London boroughs or wards)</source>
+        <translation>Ardaloedd (gwag: bwrdeistrefi neu wardiau Llundain)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="94"/>
+        <source>Area code field (detected if empty)</source>
+        <translation>Maes cod yr ardal (caiff ei ganfod os yw'n wag)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="97"/>
+        <source>Area name field (detected if empty)</source>
+        <translation>Maes enw'r ardal (caiff ei ganfod os yw'n wag)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="100"/>
+        <source>Level</source>
+        <translation>Lefel</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="100"/>
+        <source>Borough</source>
+        <translation>Bwrdeistref</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="100"/>
+        <source>Ward</source>
+        <translation>Ward</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="103"/>
+        <source>Period, e.g. 2022-Q2 (empty: the latest with usage)</source>
+        <translation>Cyfnod, e.e. 2022-Q2 (gwag: yr un diweddaraf gyda defnydd)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="106"/>
+        <source>Period length</source>
+        <translation>Hyd y cyfnod</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="106"/>
+        <source>Month</source>
+        <translation>Mis</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="106"/>
+        <source>Quarter</source>
+        <translation>Chwarter</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="106"/>
+        <source>Year</source>
+        <translation>Blwyddyn</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="109"/>
+        <source>Only these operators</source>
+        <translation>Y gweithredwyr hyn yn unig</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="111"/>
+        <source>Only these power classes (slow, fast, rapid, ultra)</source>
+        <translation>Y dosbarthiadau pŵer hyn yn unig (slow, fast, rapid, ultra)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="114"/>
+        <source>Only these location types</source>
+        <translation>Y mathau o leoliad hyn yn unig</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="116"/>
+        <source>Areas with summary</source>
+        <translation>Ardaloedd gyda chrynodeb</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="119"/>
+        <source>Summary table</source>
+        <translation>Tabl crynodeb</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="121"/>
+        <source>Devices in the areas</source>
+        <translation>Dyfeisiau yn yr ardaloedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="122"/>
+        <source>Period shown</source>
+        <translation>Y cyfnod a ddangosir</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="123"/>
+        <source>Assignment report</source>
+        <translation>Adroddiad dyrannu</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="130"/>
+        <source>There is no store at {path}; import or fetch first.</source>
+        <translation>Does dim storfa yn {path}; mewnforiwch neu nôlwch ddata yn gyntaf.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="168"/>
+        <source>{n} devices in {areas} areas</source>
+        <translation>{n} o ddyfeisiau mewn {areas} o ardaloedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="175"/>
+        <source>The areas output cannot be created.</source>
+        <translation>Ni ellir creu allbwn yr ardaloedd.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="185"/>
+        <source>{n} areas have no geometry</source>
+        <translation>Nid oes geometreg gan {n} o ardaloedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="211"/>
+        <source>No area code field found in the areas layer (looked for GSS_CODE, CODE, AREA_CODE or a field ending in CD); choose the code field.</source>
+        <translation>Ni chanfuwyd maes cod ardal yn haen yr ardaloedd (chwiliwyd am GSS_CODE, CODE, AREA_CODE neu faes sy'n gorffen yn CD); dewiswch y maes cod.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="221"/>
+        <source>The areas layer has no coordinate reference system.</source>
+        <translation>Nid oes system cyfeirnodau cyfesurynnau gan haen yr ardaloedd.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="229"/>
+        <source>Reprojecting the areas from {crs} to EPSG:27700</source>
+        <translation>Wrthi'n ailragamcanu'r ardaloedd o {crs} i EPSG:27700</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="262"/>
+        <source>The areas cannot be copied: {error}</source>
+        <translation>Ni ellir copïo'r ardaloedd: {error}</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="73"/>
+        <source>Summarise charge points by area</source>
+        <translation>Crynhoi pwyntiau gwefru fesul ardal</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="74"/>
+        <source>Analysis</source>
+        <translation>Dadansoddi</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="76"/>
+        <source>Charge devices, connectors, power classes, devices per 10,000 residents and, when the store holds usage, sessions, kWh, occupancy % and capacity factor % for each area, with the change against the previous period. Ratios are recomputed from sums, never averaged.
+
+Areas: leave the areas layer empty to use London&apos;s boroughs or wards (2018, with 2015 population), or give any polygon layer with a code field (and a name field); those fields are detected when not chosen. Each device is placed once in one area (points exactly on a boundary go to the area to their east).
+
+Filters take one value or several separated by semicolons (or commas); case does not matter and &apos;unknown&apos; matches devices without the value.
+
+Outputs: the areas with their polygons and the same figures as a table.</source>
+        <translation>Dyfeisiau gwefru, cysylltwyr, dosbarthiadau pŵer, dyfeisiau fesul 10,000 o drigolion ac, os yw'r storfa'n cynnwys data defnydd, sesiynau, kWh, cyfradd defnyddio % a ffactor capasiti % ar gyfer pob ardal, gyda'r newid o'i gymharu â'r cyfnod blaenorol. Caiff cymarebau eu hailgyfrifo o symiau, nid eu cyfartaleddu byth.
+
+Ardaloedd: gadewch haen yr ardaloedd yn wag i ddefnyddio bwrdeistrefi neu wardiau Llundain (2018, gyda phoblogaeth 2015), neu rhowch unrhyw haen bolygonau sydd â maes cod (a maes enw); caiff y meysydd hynny eu canfod os na chânt eu dewis. Caiff pob dyfais ei gosod unwaith mewn un ardal (mae pwyntiau sydd yn union ar ffin yn mynd i'r ardal i'r dwyrain ohonynt).
+
+Mae hidlyddion yn derbyn un gwerth neu sawl un wedi'u gwahanu gan hanner colonau (neu atalnodau); nid yw priflythrennau o bwys, ac mae 'unknown' yn cyfateb i ddyfeisiau heb y gwerth.
+
+Allbynnau: yr ardaloedd gyda'u polygonau, a'r un ffigurau fel tabl.</translation>
+    </message>
+</context>
+<context>
+    <name>SummaryTableModel</name>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="275"/>
+        <source>Area</source>
+        <translation>Ardal</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="275"/>
+        <source>Code</source>
+        <translation>Cod</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="276"/>
+        <source>Devices</source>
+        <translation>Dyfeisiau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="276"/>
+        <source>Connectors</source>
+        <translation>Cysylltwyr</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="277"/>
+        <source>Rapid %</source>
+        <translation>Cyflym iawn %</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="277"/>
+        <source>Per 10k</source>
+        <translation>Fesul 10k</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="278"/>
+        <source>Population</source>
+        <translation>Poblogaeth</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="278"/>
+        <source>Sessions</source>
+        <translation>Sesiynau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="279"/>
+        <source>kWh</source>
+        <translation>kWh</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="279"/>
+        <source>Occupancy %</source>
+        <translation>Cyfradd defnyddio %</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="280"/>
+        <source>Capacity factor %</source>
+        <translation>Ffactor capasiti %</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="281"/>
+        <source>No usage data %</source>
+        <translation>Dim data defnydd %</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="282"/>
+        <source>Sessions change %</source>
+        <translation>Newid sesiynau %</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="283"/>
+        <source>Occupancy change (pp)</source>
+        <translation>Newid cyfradd defnyddio (pp)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="341"/>
+        <source>Unknown: no usage record for this area and period</source>
+        <translation>Anhysbys: dim cofnod defnydd ar gyfer yr ardal a'r cyfnod hwn</translation>
+    </message>
+</context>
+<context>
+    <name>TrendChart</name>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="388"/>
+        <source>No usage data to chart</source>
+        <translation>Dim data defnydd i'w ddangos mewn siart</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="392"/>
+        <source>{period}: {sessions} sessions, occupancy {occupancy}</source>
+        <translation>{period}: {sessions} o sesiynau, cyfradd defnyddio {occupancy}</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="434"/>
+        <source>sessions</source>
+        <translation>sesiynau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="434"/>
+        <source>occupancy %</source>
+        <translation>cyfradd defnyddio %</translation>
+    </message>
+</context>
+<context>
+    <name>UtilisationAlgorithm</name>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="184"/>
+        <source>Period</source>
+        <translation>Cyfnod</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="187"/>
+        <source>Per</source>
+        <translation>Fesul</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="189"/>
+        <source>Utilisation table</source>
+        <translation>Tabl defnydd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="171"/>
+        <source>Utilisation per device and period</source>
+        <translation>Defnydd fesul dyfais a chyfnod</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="172"/>
+        <source>Analysis</source>
+        <translation>Dadansoddi</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="174"/>
+        <source>One row per device (or connector) and calendar period (UK time) with sessions, kWh, plugged-in hours, occupancy % (plugged-in time ÷ available time), capacity factor % (kWh ÷ rated kW × available hours), sessions and kWh per day, in-use days, idle share and uptime. Sessions belong to the period they start in; plugged-in time is split at period boundaries.</source>
+        <translation>Un rhes fesul dyfais (neu gysylltydd) a chyfnod calendr (amser y DU) gyda sesiynau, kWh, oriau wedi'u plygio i mewn, cyfradd defnyddio % (amser wedi'i blygio i mewn ÷ amser ar gael), ffactor capasiti % (kWh ÷ kW graddedig × oriau ar gael), sesiynau a kWh y dydd, diwrnodau mewn defnydd, cyfran segur ac amser gweithredu. Mae sesiwn yn perthyn i'r cyfnod y mae'n dechrau ynddo; caiff amser wedi'i blygio i mewn ei rannu ar ffiniau cyfnodau.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="184"/>
+        <source>month</source>
+        <translation>mis</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="184"/>
+        <source>quarter</source>
+        <translation>chwarter</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="184"/>
+        <source>year</source>
+        <translation>blwyddyn</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="187"/>
+        <source>device</source>
+        <translation>dyfais</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="187"/>
+        <source>connector</source>
+        <translation>cysylltydd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="196"/>
+        <source>There is no store at {path}; import or fetch first.</source>
+        <translation>Does dim storfa yn {path}; mewnforiwch neu nôlwch ddata yn gyntaf.</translation>
+    </message>
+</context>
+<context>
+    <name>ValidateAlgorithm</name>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="33"/>
+        <source>Files to check</source>
+        <translation>Ffeiliau i'w gwirio</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="35"/>
+        <source>Device reference data (optional)</source>
+        <translation>Data cyfeirio dyfeisiau (dewisol)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="38"/>
+        <source>Return period, e.g. 2024-Q1 (empty = inferred)</source>
+        <translation>Cyfnod y ffurflen, e.e. 2024-Q1 (gwag = caiff ei gasglu)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="40"/>
+        <source>Data older than this many days is stale</source>
+        <translation>Mae data sy'n hŷn na'r nifer hwn o ddiwrnodau wedi dyddio</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="43"/>
+        <source>Report folder</source>
+        <translation>Ffolder yr adroddiad</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="45"/>
+        <source>Report (HTML)</source>
+        <translation>Adroddiad (HTML)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="46"/>
+        <source>Verdict per operator</source>
+        <translation>Dyfarniad fesul gweithredwr</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="21"/>
+        <source>Check files against the data standard</source>
+        <translation>Gwirio ffeiliau yn erbyn y safon ddata</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="22"/>
+        <source>Data</source>
+        <translation>Data</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="24"/>
+        <source>Checks usage returns, device reference data, NCR exports and OCPI Locations JSON against the plugin&apos;s data standard (docs/data-standard.md) and writes a per-operator conformance report (report.html and report.json) with a pass / warn / fail verdict and the reasons. Problems in the files are findings in the report, not errors.</source>
+        <translation>Yn gwirio ffurflenni defnydd, data cyfeirio dyfeisiau, allforion NCR a JSON Locations OCPI yn erbyn safon ddata'r ategyn (docs/data-standard.md) ac yn ysgrifennu adroddiad cydymffurfio fesul gweithredwr (report.html a report.json) gyda dyfarniad pass / warn / fail a'r rhesymau. Canfyddiadau yn yr adroddiad yw problemau yn y ffeiliau, nid gwallau.</translation>
+    </message>
+</context>
+<context>
+    <name>_SitesAlgorithm</name>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="159"/>
+        <source>Candidate sites (points)</source>
+        <translation>Safleoedd posibl (pwyntiau)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="162"/>
+        <source>Site identifier field (default: feature id)</source>
+        <translation>Maes dynodydd y safle (rhagosodiad: dynodydd y nodwedd)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="165"/>
+        <source>Catchment distance (m)</source>
+        <translation>Pellter y dalgylch (m)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="155"/>
+        <source>Candidate sites</source>
+        <translation>Safleoedd posibl</translation>
     </message>
 </context>
 </TS>

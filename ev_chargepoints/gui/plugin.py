@@ -35,6 +35,7 @@ class EvChargepointsPlugin:
         self.docks = []
         self.tasks = []
         self._install_translator()
+        self.menu = self.tr("EV Charge Points")  # the Web menu and message-bar title
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate("EvChargepointsPlugin", text)
@@ -51,7 +52,7 @@ class EvChargepointsPlugin:
     def initGui(self):
         self.log_handler = qgis_log.install()
         self.initProcessing()
-        self.toolbar = self.iface.addToolBar(self.tr("EV Charge Points"))
+        self.toolbar = self.iface.addToolBar(self.menu)
         self.toolbar.setObjectName("EvChargepointsToolbar")
         self.load_action = self._add_action("icon.svg", self.tr("Load London charge points"),
                                             self.load_london)
@@ -65,9 +66,13 @@ class EvChargepointsPlugin:
         self._add_dock("sites_dock", "CandidateSitesDock", self.tr("Candidate sites…"))
         self._add_action("icon.svg", self.tr("Export committee maps…"),
                          self.show_export_dialog, on_toolbar=False)
+        self._add_action("icon.svg", self.tr("Check operators' data…"),
+                         self.show_conformance, on_toolbar=False)
         self.watch_action = self._add_action("icon.svg", self.tr("Watch live status"),
                                              self.toggle_watch, on_toolbar=False)
         self.watch_action.setCheckable(True)
+        self._add_action("icon.svg", self.tr("Settings…"), self.show_settings,
+                         on_toolbar=False)
         self._add_action("icon.svg", self.tr("About EV Charge Points…"), self.show_about,
                          on_toolbar=False)
         self._notify_missing_packages()
@@ -87,7 +92,7 @@ class EvChargepointsPlugin:
             self.period_box.currentTextChanged.disconnect(self._period_chosen)
             self.period_box = None
         for action in self.actions:
-            self.iface.removePluginWebMenu(MENU, action)
+            self.iface.removePluginWebMenu(self.menu, action)
             self.iface.removeToolBarIcon(action)
             if self.toolbar is not None:
                 self.toolbar.removeAction(action)
@@ -112,6 +117,13 @@ class EvChargepointsPlugin:
         """Create a dock (hidden), register it with QGIS and add an action to show it."""
         import importlib
 
+        if missing_packages():  # the docks need pandas: keep the action, switched off
+            def unavailable():
+                pass
+
+            unavailable.__name__ = f"show_{module_name}"
+            self._add_action("icon.svg", action_text, unavailable)
+            return None
         module = importlib.import_module(f"{__package__}.{module_name}")
         dock = getattr(module, class_name)(self.iface, self.iface.mainWindow())
         self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
@@ -131,7 +143,7 @@ class EvChargepointsPlugin:
                          self.iface.mainWindow())
         action.setObjectName("EvChargepoints_" + callback.__name__)
         action.triggered.connect(callback)
-        self.iface.addPluginToWebMenu(MENU, action)
+        self.iface.addPluginToWebMenu(self.menu, action)
         if on_toolbar:
             self.toolbar.addAction(action)
         self.actions.append(action)
@@ -143,13 +155,13 @@ class EvChargepointsPlugin:
         if notice is None:
             return
         if not missing_packages():  # only the optional fast path is missing
-            self.iface.messageBar().pushInfo(MENU, notice)
+            self.iface.messageBar().pushInfo(self.menu, notice)
             return
         for action in self.actions:
             if action.objectName() not in PANDAS_FREE_ACTIONS:
                 action.setEnabled(False)
                 action.setToolTip(notice)
-        self.iface.messageBar().pushWarning(MENU, notice)
+        self.iface.messageBar().pushWarning(self.menu, notice)
 
     def _install_translator(self):
         locale = (QgsSettings().value("locale/userLocale", "") or "")[:2]
@@ -169,7 +181,7 @@ class EvChargepointsPlugin:
 
         store = plugin_settings.load().store_path
         self.load_action.setEnabled(False)
-        self.iface.messageBar().pushInfo(MENU, self.tr(
+        self.iface.messageBar().pushInfo(self.menu, self.tr(
             "Loading London charge points in the background (see the task manager)…"))
 
         def done(info):
@@ -181,14 +193,14 @@ class EvChargepointsPlugin:
                 self.loaded.boroughs, self.loaded.boroughs.extent()))
             canvas.refresh()
             note = self.tr(" Usage figures are SYNTHETIC.") if info.synthetic_usage else ""
-            self.iface.messageBar().pushSuccess(MENU, self.tr(
+            self.iface.messageBar().pushSuccess(self.menu, self.tr(
                 "Loaded {n:,} charge points ({period}).").format(
                 n=info.counts.get("map_devices", 0) // max(1, len(info.periods)),
                 period=info.latest_period) + note)
 
         def failed(message):
             self.load_action.setEnabled(True)
-            self.iface.messageBar().pushWarning(MENU, message)
+            self.iface.messageBar().pushWarning(self.menu, message)
 
         self.tasks.append(loader.load_in_background(store, "quarter", done, failed))
 
@@ -219,7 +231,7 @@ class EvChargepointsPlugin:
         settings = plugin_settings.load()
         if not settings.ocpi_feeds:
             self.watch_action.setChecked(False)
-            self.iface.messageBar().pushWarning(MENU, self.tr(
+            self.iface.messageBar().pushWarning(self.menu, self.tr(
                 "No OCPI feeds are configured: add them in the plugin settings."))
             return
 
@@ -230,19 +242,33 @@ class EvChargepointsPlugin:
         def failed(message):
             stopped(None)
             if "Cancelled" not in message:
-                self.iface.messageBar().pushWarning(MENU, message)
+                self.iface.messageBar().pushWarning(self.menu, message)
 
         try:
             self.watch_task = watch.start_watching(settings.store_path, settings.ocpi_feeds,
                                                    stopped, failed)
         except EvChargepointsError as exc:
             self.watch_action.setChecked(False)
-            self.iface.messageBar().pushWarning(MENU, exc.message)
+            self.iface.messageBar().pushWarning(self.menu, exc.message)
             return
         self.tasks.append(self.watch_task)
-        self.iface.messageBar().pushInfo(MENU, self.tr(
+        self.iface.messageBar().pushInfo(self.menu, self.tr(
             "Watching live status of {n} feed(s); uncheck the action to stop.").format(
             n=len(settings.ocpi_feeds)))
+
+    def show_settings(self):
+        from .settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.iface.mainWindow())
+        dialog.exec_()
+        dialog.deleteLater()
+
+    def show_conformance(self):
+        from .conformance_dialog import ConformanceDialog
+
+        dialog = ConformanceDialog(self.iface.mainWindow())
+        dialog.exec_()
+        dialog.deleteLater()
 
     def show_export_dialog(self):
         import processing

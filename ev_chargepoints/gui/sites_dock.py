@@ -65,7 +65,6 @@ from .site_tool import SiteMapTool, scratch_layer
 
 log = logging.getLogger(__name__)
 
-TITLE = "EV Charge Points"
 SCOPE, KEY = "ev_chargepoints", "sites_dock"
 RINGS = (200.0, 400.0, 800.0)
 BNG = "EPSG:27700"
@@ -276,7 +275,7 @@ class CandidateSitesDock(QgsDockWidget):
     def report(self, text: str, level=Qgis.MessageLevel.Info) -> None:
         self.status.setText(text)
         if level != Qgis.MessageLevel.Info:
-            self.iface.messageBar().pushMessage(self.tr(TITLE), text, level)
+            self.iface.messageBar().pushMessage(self.tr("EV Charge Points"), text, level)
 
     # --- settings --------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingFeedback
-from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ...core.errors import EvChargepointsError
@@ -14,16 +14,29 @@ from ...core.progress import Progress
 
 
 class EvAlgorithm(QgsProcessingAlgorithm):
-    """Subclasses set NAME, DISPLAY, GROUP, GROUP_ID and HELP, and implement ``execute``."""
+    """Subclasses set NAME, DISPLAY, GROUP, GROUP_ID and HELP, and implement ``execute``.
+
+    Translations: ``self.tr("...")`` in a class's methods, and
+    ``QT_TRANSLATE_NOOP("ThatClass", "...")`` for its DISPLAY, GROUP and HELP, are
+    in that class's context (what pylupdate5 extracts); ``tr`` looks a text up in the
+    context of the instance's class, then of each base class up to this one, so
+    texts of a base class (``_SitesAlgorithm``, this one) are found from a subclass.
+    """
 
     NAME = ""
     DISPLAY = ""
-    GROUP = "Data"
+    GROUP = QT_TRANSLATE_NOOP("EvAlgorithm", "Data")
     GROUP_ID = "data"
     HELP = ""
 
     def tr(self, text: str) -> str:
-        return QCoreApplication.translate("EvAlgorithm", text)
+        if not text:
+            return text
+        for cls in type(self).__mro__:
+            translated = QCoreApplication.translate(cls.__name__, text)
+            if translated != text or cls is EvAlgorithm:
+                return translated
+        return text
 
     def name(self) -> str:
         return self.NAME

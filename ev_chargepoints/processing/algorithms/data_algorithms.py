@@ -16,6 +16,7 @@ from qgis.core import (
     QgsProcessingParameterString,
     QgsWkbTypes,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
 from ...core.errors import EvChargepointsError
 from ...core.workspace import Workspace, describe_import
@@ -29,11 +30,13 @@ FORMATS = ["auto", "ncr", "sessions", "ocpi-locations", "ocpi-cdrs", "ocpi-sessi
 PERIODS = ["month", "quarter", "year"]
 
 
-def store_parameter(description: str = "Workspace store (GeoPackage)"):
-    param = QgsProcessingParameterFile("STORE", description,
-                                       behavior=QgsProcessingParameterFile.Behavior.File,
-                                       extension="gpkg", optional=True)
-    param.setHelp("Leave empty to use the store set in the plugin settings.")
+def store_parameter(description: str = ""):
+    param = QgsProcessingParameterFile(
+        "STORE", description or QCoreApplication.translate("EvAlgorithm",
+                                                           "Workspace store (GeoPackage)"),
+        behavior=QgsProcessingParameterFile.Behavior.File, extension="gpkg", optional=True)
+    param.setHelp(QCoreApplication.translate(
+        "EvAlgorithm", "Leave empty to use the store set in the plugin settings."))
     return param
 
 
@@ -51,12 +54,14 @@ def _report_imports(reports, feedback) -> tuple[int, str]:
 
 class ImportFilesAlgorithm(EvAlgorithm):
     NAME = "importfiles"
-    DISPLAY = "Import charge-point and usage files"
-    HELP = ("Imports National Chargepoint Registry CSV, session CSV (ChargePlace Scotland "
-            "layout), OCPI 2.2.1 JSON and usage-return files into the workspace store. "
-            "Formats are detected from the file header. Each file is imported in its own "
-            "transaction: a file that cannot be read is reported and leaves the store as it "
-            "was; the same file imported twice adds nothing.")
+    DISPLAY = QT_TRANSLATE_NOOP("ImportFilesAlgorithm", "Import charge-point and usage files")
+    HELP = QT_TRANSLATE_NOOP(
+        "ImportFilesAlgorithm",
+        "Imports National Chargepoint Registry CSV, session CSV (ChargePlace Scotland "
+        "layout), OCPI 2.2.1 JSON and usage-return files into the workspace store. "
+        "Formats are detected from the file header. Each file is imported in its own "
+        "transaction: a file that cannot be read is reported and leaves the store as it "
+        "was; the same file imported twice adds nothing.")
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterMultipleLayers(
@@ -79,12 +84,14 @@ class ImportFilesAlgorithm(EvAlgorithm):
 
 class FetchDatastoreAlgorithm(EvAlgorithm):
     NAME = "fetchdatastore"
-    DISPLAY = "Fetch from the London Datastore"
-    HELP = ("Downloads a London Datastore (DataPress) dataset's resources through QGIS's "
-            "network settings (proxy, SSL, authentication) and imports those it can read. "
-            "For restricted datasets choose an authentication configuration holding the API "
-            "key in its password field. Everything is downloaded before anything is "
-            "imported, so a failed download leaves the store as it was.")
+    DISPLAY = QT_TRANSLATE_NOOP("FetchDatastoreAlgorithm", "Fetch from the London Datastore")
+    HELP = QT_TRANSLATE_NOOP(
+        "FetchDatastoreAlgorithm",
+        "Downloads a London Datastore (DataPress) dataset's resources through QGIS's "
+        "network settings (proxy, SSL, authentication) and imports those it can read. "
+        "For restricted datasets choose an authentication configuration holding the API "
+        "key in its password field. Everything is downloaded before anything is "
+        "imported, so a failed download leaves the store as it was.")
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterString(
@@ -115,17 +122,19 @@ class FetchDatastoreAlgorithm(EvAlgorithm):
         for warning in outcome.warnings:
             feedback.pushWarning(warning)
         for skipped in outcome.skipped:
-            feedback.pushInfo(f"Skipped {skipped}")
+            feedback.pushInfo(self.tr("Skipped {resource}").format(resource=skipped))
         added, text = _report_imports(outcome.imports, feedback)
         return {"ROWS_ADDED": added, "REPORT": text}
 
 
 class FetchOcpiAlgorithm(EvAlgorithm):
     NAME = "fetchocpi"
-    DISPLAY = "Fetch an OCPI 2.2.1 feed"
-    HELP = ("Pulls an operator's OCPI 2.2.1 Locations endpoint (all pages) and stores its "
-            "devices, connectors and a status snapshot. The token comes from an "
-            "authentication configuration (password field); it is never stored elsewhere.")
+    DISPLAY = QT_TRANSLATE_NOOP("FetchOcpiAlgorithm", "Fetch an OCPI 2.2.1 feed")
+    HELP = QT_TRANSLATE_NOOP(
+        "FetchOcpiAlgorithm",
+        "Pulls an operator's OCPI 2.2.1 Locations endpoint (all pages) and stores its "
+        "devices, connectors and a status snapshot. The token comes from an "
+        "authentication configuration (password field); it is never stored elsewhere.")
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterString("URL", self.tr("Locations URL")))
@@ -159,21 +168,24 @@ class FetchOcpiAlgorithm(EvAlgorithm):
 
 class UtilisationAlgorithm(EvAlgorithm):
     NAME = "utilisation"
-    DISPLAY = "Utilisation per device and period"
-    GROUP = "Analysis"
+    DISPLAY = QT_TRANSLATE_NOOP("UtilisationAlgorithm", "Utilisation per device and period")
+    GROUP = QT_TRANSLATE_NOOP("UtilisationAlgorithm", "Analysis")
     GROUP_ID = "analysis"
-    HELP = ("One row per device (or connector) and calendar period (UK time) with sessions, "
-            "kWh, plugged-in hours, occupancy % (plugged-in time ÷ available time), capacity "
-            "factor % (kWh ÷ rated kW × available hours), sessions and kWh per day, in-use "
-            "days, idle share and uptime. Sessions belong to the period they start in; "
-            "plugged-in time is split at period boundaries.")
+    HELP = QT_TRANSLATE_NOOP(
+        "UtilisationAlgorithm",
+        "One row per device (or connector) and calendar period (UK time) with sessions, "
+        "kWh, plugged-in hours, occupancy % (plugged-in time ÷ available time), capacity "
+        "factor % (kWh ÷ rated kW × available hours), sessions and kWh per day, in-use "
+        "days, idle share and uptime. Sessions belong to the period they start in; "
+        "plugged-in time is split at period boundaries.")
 
     def initAlgorithm(self, config=None):
         self.addParameter(store_parameter())
-        self.addParameter(QgsProcessingParameterEnum("PERIOD", self.tr("Period"), PERIODS,
-                                                     defaultValue=1))
-        self.addParameter(QgsProcessingParameterEnum("BY", self.tr("Per"),
-                                                     ["device", "connector"], defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(
+            "PERIOD", self.tr("Period"), [self.tr("month"), self.tr("quarter"), self.tr("year")],
+            defaultValue=1))
+        self.addParameter(QgsProcessingParameterEnum(
+            "BY", self.tr("Per"), [self.tr("device"), self.tr("connector")], defaultValue=0))
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", self.tr("Utilisation table"), QgsProcessing.SourceType.TypeVector))
 
@@ -181,11 +193,13 @@ class UtilisationAlgorithm(EvAlgorithm):
         path = store_path(self, parameters, context)
         from pathlib import Path
         if not Path(path).exists():
-            raise EvChargepointsError(f"There is no store at {path}; import or fetch first.")
+            raise EvChargepointsError(self.tr(
+                "There is no store at {path}; import or fetch first.").format(path=path))
         by = ["device", "connector"][self.parameterAsEnum(parameters, "BY", context)]
         with Workspace(path) as ws:
-            frame = ws.utilisation(PERIODS[self.parameterAsEnum(parameters, "PERIOD", context)],
-                                   by=by, progress=self.progress(feedback))
+            frame = ws.utilisation_with_trends(
+                PERIODS[self.parameterAsEnum(parameters, "PERIOD", context)], by=by,
+                progress=self.progress(feedback))
         return {"OUTPUT": write_table(self, frame, parameters, context, feedback)}
 
 

@@ -14,6 +14,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ...core.errors import EvChargepointsError
 from .base import EvAlgorithm
@@ -24,17 +25,19 @@ ORIENTATIONS = ["portrait", "landscape"]
 
 class ExportCommitteeMapAlgorithm(EvAlgorithm):
     NAME = "exportcommitteemap"
-    DISPLAY = "Export committee map"
-    GROUP = "Export"
+    DISPLAY = QT_TRANSLATE_NOOP("ExportCommitteeMapAlgorithm", "Export committee map")
+    GROUP = QT_TRANSLATE_NOOP("ExportCommitteeMapAlgorithm", "Export")
     GROUP_ID = "export"
-    HELP = ("Exports A4 committee pages as PDF (and PNG): the London overview, chosen "
-            "boroughs, or an atlas of all 33 boroughs, one PDF each or combined. Each page has "
-            "the map, legend, scale bar, north arrow, an inset locating the borough, a summary "
-            "table, metric definitions, data vintage, sources, attribution, date and a "
-            "fingerprint of the inputs. Usage figures of areas with fewer devices than the "
-            "threshold, or from a single operator, are suppressed before printing; device "
-            "counts are always shown. Boroughs: leave empty for the London page, type 'all' "
-            "for every borough, or list names separated by commas.")
+    HELP = QT_TRANSLATE_NOOP(
+        "ExportCommitteeMapAlgorithm",
+        "Exports A4 committee pages as PDF (and PNG): the London overview, chosen "
+        "boroughs, or an atlas of all 33 boroughs, one PDF each or combined. Each page has "
+        "the map, legend, scale bar, north arrow, an inset locating the borough, a summary "
+        "table, metric definitions, data vintage, sources, attribution, date and a "
+        "fingerprint of the inputs. Usage figures of areas with fewer devices than the "
+        "threshold, or from a single operator, are suppressed before printing; device "
+        "counts are always shown. Boroughs: leave empty for the London page, type 'all' "
+        "for every borough, or list names separated by commas.")
 
     def flags(self):
         return super().flags() | QgsProcessingAlgorithm.Flag.FlagNoThreading
@@ -55,7 +58,8 @@ class ExportCommitteeMapAlgorithm(EvAlgorithm):
             "THRESHOLD", self.tr("Suppress usage of areas with fewer devices than"),
             QgsProcessingParameterNumber.Type.Integer, defaultValue=3, minValue=1))
         self.addParameter(QgsProcessingParameterEnum(
-            "ORIENTATION", self.tr("Orientation"), ORIENTATIONS, defaultValue=0))
+            "ORIENTATION", self.tr("Orientation"), [self.tr("portrait"), self.tr("landscape")],
+            defaultValue=0))
         self.addParameter(QgsProcessingParameterFolderDestination(
             "OUTPUT_FOLDER", self.tr("Output folder")))
         self.addOutput(QgsProcessingOutputMultipleLayers("FILES", self.tr("Files written")))
@@ -66,7 +70,8 @@ class ExportCommitteeMapAlgorithm(EvAlgorithm):
 
         path = store_path(self, parameters, context)
         if not path or not Path(path).exists():
-            raise EvChargepointsError(f"There is no store at {path}; import or fetch first.")
+            raise EvChargepointsError(self.tr(
+                "There is no store at {path}; import or fetch first.").format(path=path))
         text = self.parameterAsString(parameters, "BOROUGHS", context).strip()
         if not text:
             boroughs = None
@@ -86,7 +91,7 @@ class ExportCommitteeMapAlgorithm(EvAlgorithm):
         for file in files:
             feedback.pushInfo(str(file))
         if LAST_EXPORT.suppressed:
-            feedback.pushInfo("Usage figures suppressed for: "
-                              + ", ".join(LAST_EXPORT.suppressed))
+            feedback.pushInfo(self.tr("Usage figures suppressed for: {areas}").format(
+                areas=", ".join(LAST_EXPORT.suppressed)))
         return {"OUTPUT_FOLDER": out, "FILES": [str(f) for f in files],
                 "FINGERPRINT": LAST_EXPORT.fingerprint}

@@ -30,6 +30,7 @@ from qgis.core import (
     QgsProcessingParameterString,
     QgsWkbTypes,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
 from ...core import site_files, siting
 from ...core.errors import EvChargepointsError
@@ -46,7 +47,8 @@ def read_source(alg: EvAlgorithm, parameters, context, feedback):
     """(sites table, source fields, {site_id: source attributes}) from INPUT."""
     source = alg.parameterAsSource(parameters, "INPUT", context)
     if source is None:
-        raise EvChargepointsError("The candidate sites layer could not be read.")
+        raise EvChargepointsError(QCoreApplication.translate(
+            "EvAlgorithm", "The candidate sites layer could not be read."))
     id_field = alg.parameterAsString(parameters, "ID_FIELD", context)
     transform = QgsCoordinateTransform(source.sourceCrs(), QgsCoordinateReferenceSystem(BNG),
                                        context.transformContext())
@@ -66,12 +68,14 @@ def read_source(alg: EvAlgorithm, parameters, context, feedback):
         ids.append(None if value is None or value == NULL else str(value))
         attributes.append(feature.attributes())
     if not xs:
-        raise EvChargepointsError("The candidate sites layer has no features.")
+        raise EvChargepointsError(QCoreApplication.translate(
+            "EvAlgorithm", "The candidate sites layer has no features."))
     try:
         sites = siting.as_sites(pd.DataFrame({"site_id": pd.Series(ids, dtype=object),
                                               "x": xs, "y": ys}))
     except EvChargepointsError as exc:
-        raise EvChargepointsError(f"Candidate sites: {exc.message}") from None
+        raise EvChargepointsError(QCoreApplication.translate(
+            "EvAlgorithm", "Candidate sites: {error}").format(error=exc.message)) from None
     return sites, source.fields(), dict(zip(sites["site_id"], attributes))
 
 
@@ -82,10 +86,13 @@ def distances_from(alg: EvAlgorithm, parameters, context) -> list[float]:
         try:
             value = float(part)
         except ValueError:
-            raise EvChargepointsError(f"Extra rings: {part!r} is not a number of metres.") \
-                from None
+            raise EvChargepointsError(QCoreApplication.translate(
+                "EvAlgorithm", "Extra rings: {value} is not a number of metres.").format(
+                value=repr(part))) from None
         if not (value > 0 and math.isfinite(value)):
-            raise EvChargepointsError(f"Extra rings: {part!r} must be positive.")
+            raise EvChargepointsError(QCoreApplication.translate(
+                "EvAlgorithm", "Extra rings: {value} must be positive.").format(
+                value=repr(part)))
         if value not in distances:
             distances.append(value)
     return distances
@@ -138,12 +145,14 @@ def _point(record):
 def _existing_store(alg, parameters, context) -> str:
     path = store_path(alg, parameters, context)
     if not path or not Path(path).exists():
-        raise EvChargepointsError(f"There is no store at {path}; import or fetch first.")
+        raise EvChargepointsError(QCoreApplication.translate(
+            "EvAlgorithm", "There is no store at {path}; import or fetch first.").format(
+            path=path))
     return path
 
 
 class _SitesAlgorithm(EvAlgorithm):
-    GROUP = "Candidate sites"
+    GROUP = QT_TRANSLATE_NOOP("_SitesAlgorithm", "Candidate sites")
     GROUP_ID = "sites"
 
     def _source_parameters(self):
@@ -160,16 +169,18 @@ class _SitesAlgorithm(EvAlgorithm):
 
 class AnalyseSitesAlgorithm(_SitesAlgorithm):
     NAME = "analysesites"
-    DISPLAY = "Analyse candidate sites"
-    HELP = ("For each candidate site: existing devices and connectors within the catchment "
-            "distance (straight line), by power class and operator; their usage in the "
-            "latest period; the nearest existing device; residents within reach (ward "
-            "populations spread over a 100 m grid), those an existing device already reaches "
-            "and those the site would newly cover; a weighted score (0-100) and rank. Extra "
-            "ring distances add the same figures with a suffix such as _800m. Weights are "
-            "CRITERION=WEIGHT pairs among new_coverage, unique_coverage, residents, demand, "
-            "kwh and gap (default new_coverage=0.6,demand=0.2,gap=0.2). Output fields clashing "
-            "with an input field are named ev_FIELD.")
+    DISPLAY = QT_TRANSLATE_NOOP("AnalyseSitesAlgorithm", "Analyse candidate sites")
+    HELP = QT_TRANSLATE_NOOP(
+        "AnalyseSitesAlgorithm",
+        "For each candidate site: existing devices and connectors within the catchment "
+        "distance (straight line), by power class and operator; their usage in the "
+        "latest period; the nearest existing device; residents within reach (ward "
+        "populations spread over a 100 m grid), those an existing device already reaches "
+        "and those the site would newly cover; a weighted score (0-100) and rank. Extra "
+        "ring distances add the same figures with a suffix such as _800m. Weights are "
+        "CRITERION=WEIGHT pairs among new_coverage, unique_coverage, residents, demand, "
+        "kwh and gap (default new_coverage=0.6,demand=0.2,gap=0.2). Output fields clashing "
+        "with an input field are named ev_FIELD.")
 
     def initAlgorithm(self, config=None):
         self._source_parameters()
@@ -212,12 +223,14 @@ class AnalyseSitesAlgorithm(_SitesAlgorithm):
 
 class SuggestSitesAlgorithm(_SitesAlgorithm):
     NAME = "suggestsites"
-    DISPLAY = "Suggest sites"
-    HELP = ("Picks up to K of the candidate sites by greedy maximal coverage with the "
-            "existing devices fixed: each step takes the candidate that newly covers the "
-            "most residents within the distance, given the existing devices and the "
-            "candidates already picked (its gain). Stops early when no candidate covers "
-            "anyone new. Greedy picks are within a factor 1 - 1/e of the best set of K.")
+    DISPLAY = QT_TRANSLATE_NOOP("SuggestSitesAlgorithm", "Suggest sites")
+    HELP = QT_TRANSLATE_NOOP(
+        "SuggestSitesAlgorithm",
+        "Picks up to K of the candidate sites by greedy maximal coverage with the "
+        "existing devices fixed: each step takes the candidate that newly covers the "
+        "most residents within the distance, given the existing devices and the "
+        "candidates already picked (its gain). Stops early when no candidate covers "
+        "anyone new. Greedy picks are within a factor 1 - 1/e of the best set of K.")
 
     def initAlgorithm(self, config=None):
         self._source_parameters()
@@ -236,10 +249,13 @@ class SuggestSitesAlgorithm(_SitesAlgorithm):
         with Workspace(path) as ws:
             picks = ws.suggest_sites(sites, k, distance, progress=self.progress(feedback))
         for row in picks.itertuples(index=False):
-            feedback.pushInfo(f"{row.step}. {row.site_id}: +{row.gain_residents:,.0f} "
-                              f"residents (covered {row.covered_pct:.2f}%)")
+            feedback.pushInfo(self.tr("{step}. {site}: +{gain} residents (covered {pct}%)")
+                              .format(step=row.step, site=row.site_id,
+                                      gain=f"{row.gain_residents:,.0f}",
+                                      pct=f"{row.covered_pct:.2f}"))
         if len(picks) < k:
-            feedback.pushInfo(f"No other candidate covers anyone new within {distance:g} m.")
+            feedback.pushInfo(self.tr("No other candidate covers anyone new within {d} m.")
+                              .format(d=f"{distance:g}"))
         return {"OUTPUT": write_features(self, parameters, "OUTPUT", context, feedback, picks,
                                          source_fields, attributes, QgsWkbTypes.Type.Point,
                                          _point)}

@@ -33,7 +33,7 @@ from qgis.core import (
     QgsVectorFileWriter,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QCoreApplication, QVariant
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QVariant
 
 from ...core import areas as core_areas
 from ...core import gpkg
@@ -70,23 +70,22 @@ def _code_text(value) -> str | None:
 
 class SummariseByAreaAlgorithm(EvAlgorithm):
     NAME = "summarisebyarea"
-    DISPLAY = "Summarise charge points by area"
-    GROUP = "Analysis"
+    DISPLAY = QT_TRANSLATE_NOOP("SummariseByAreaAlgorithm", "Summarise charge points by area")
+    GROUP = QT_TRANSLATE_NOOP("SummariseByAreaAlgorithm", "Analysis")
     GROUP_ID = "analysis"
-    HELP = ("Charge devices, connectors, power classes, devices per 10,000 residents and, "
-            "when the store holds usage, sessions, kWh, occupancy % and capacity factor % "
-            "for each area, with the change against the previous period. Ratios are "
-            "recomputed from sums, never averaged.\n\n"
-            "Areas: leave the areas layer empty to use London's boroughs or wards (2018, "
-            "with 2015 population), or give any polygon layer with a code field (and a "
-            "name field); those fields are detected when not chosen. Each device is placed "
-            "once in one area (points exactly on a boundary go to the area to their east).\n\n"
-            "Filters take one value or several separated by semicolons (or commas); "
-            "case does not matter and 'unknown' matches devices without the value.\n\n"
-            "Outputs: the areas with their polygons and the same figures as a table.")
-
-    def tr(self, text: str) -> str:
-        return QCoreApplication.translate("SummariseByAreaAlgorithm", text)
+    HELP = QT_TRANSLATE_NOOP(
+        "SummariseByAreaAlgorithm",
+        "Charge devices, connectors, power classes, devices per 10,000 residents and, "
+        "when the store holds usage, sessions, kWh, occupancy % and capacity factor % "
+        "for each area, with the change against the previous period. Ratios are "
+        "recomputed from sums, never averaged.\n\n"
+        "Areas: leave the areas layer empty to use London's boroughs or wards (2018, "
+        "with 2015 population), or give any polygon layer with a code field (and a "
+        "name field); those fields are detected when not chosen. Each device is placed "
+        "once in one area (points exactly on a boundary go to the area to their east).\n\n"
+        "Filters take one value or several separated by semicolons (or commas); "
+        "case does not matter and 'unknown' matches devices without the value.\n\n"
+        "Outputs: the areas with their polygons and the same figures as a table.")
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(

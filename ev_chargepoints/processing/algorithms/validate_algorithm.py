@@ -11,20 +11,23 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from .base import EvAlgorithm
 
 
 class ValidateAlgorithm(EvAlgorithm):
     NAME = "validate"
-    DISPLAY = "Check files against the data standard"
-    GROUP = "Data"
+    DISPLAY = QT_TRANSLATE_NOOP("ValidateAlgorithm", "Check files against the data standard")
+    GROUP = QT_TRANSLATE_NOOP("ValidateAlgorithm", "Data")
     GROUP_ID = "data"
-    HELP = ("Checks usage returns, device reference data, NCR exports and OCPI Locations "
-            "JSON against the plugin's data standard (docs/data-standard.md) and writes a "
-            "per-operator conformance report (report.html and report.json) with a "
-            "pass / warn / fail verdict and the reasons. Problems in the files are findings "
-            "in the report, not errors.")
+    HELP = QT_TRANSLATE_NOOP(
+        "ValidateAlgorithm",
+        "Checks usage returns, device reference data, NCR exports and OCPI Locations "
+        "JSON against the plugin's data standard (docs/data-standard.md) and writes a "
+        "per-operator conformance report (report.html and report.json) with a "
+        "pass / warn / fail verdict and the reasons. Problems in the files are findings "
+        "in the report, not errors.")
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterMultipleLayers(
