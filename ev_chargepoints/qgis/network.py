@@ -74,7 +74,7 @@ class QgsTransport(Transport):
                 self.feedback.canceled.disconnect(relay.relay)
         reply = blocking.reply()
         status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
-        status = int(status) if status is not None else 0
+        status = int(status) if status is not None else _HTTP_STATUS_OF_ERROR.get(reply.error(), 0)
         body = bytes(reply.content() or QByteArray())
         header_map = {bytes(k).decode("latin-1"): bytes(reply.rawHeader(k)).decode("latin-1")
                       for k in reply.rawHeaderList()}
@@ -127,6 +127,18 @@ class _CancelRelay(QObject):
     @pyqtSlot()
     def relay(self) -> None:
         self.inner.cancel()
+
+
+# Qt's error for an HTTP error answer, for the rare replies that come back from
+# QgsBlockingNetworkRequest without their status attribute (seen under load on 3.22).
+_E = QNetworkReply.NetworkError
+_HTTP_STATUS_OF_ERROR = {
+    _E.ProtocolInvalidOperationError: 400, _E.AuthenticationRequiredError: 401,
+    _E.ContentAccessDenied: 403, _E.ContentNotFoundError: 404,
+    _E.ContentOperationNotPermittedError: 405, _E.ContentConflictError: 409,
+    _E.ContentGoneError: 410, _E.InternalServerError: 500,
+    _E.OperationNotImplementedError: 501, _E.ServiceUnavailableError: 503,
+}
 
 
 def _without_secrets(message: str, url: str) -> str:
