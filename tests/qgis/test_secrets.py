@@ -19,8 +19,9 @@ from pathlib import Path
 
 import processing
 import pytest
+from connection_wait import run_check as wait_for_check
 from qgis.core import QgsApplication, QgsProcessingException, QgsProject, QgsSettings
-from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, QSettings, QTimer
+from qgis.PyQt.QtCore import QCoreApplication, QSettings
 from qgis.PyQt.QtWidgets import QDialog
 from replay_server import ReplayServer
 
@@ -45,27 +46,7 @@ def needles():
 
 
 def run_check(dlg, start):
-    loop = QEventLoop()
-    results = []
-
-    def got(*args):
-        results.append(args)
-        loop.quit()
-
-    dlg.connectionChecked.connect(got)
-    timer = QTimer()
-    timer.setSingleShot(True)
-    timer.timeout.connect(loop.quit)
-    timer.start(WAIT_MS)
-    try:
-        start()
-        if not results:
-            loop.exec_()
-    finally:
-        timer.stop()
-        dlg.connectionChecked.disconnect(got)
-    assert results, "the connection test did not report back"
-    return results[0]
+    return wait_for_check(dlg, start, WAIT_MS)
 
 
 def fetch(url, authcfg, store):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from connection_wait import run_check as wait_for_check
 from qgis.core import QgsSettings
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QCoreApplication, QEvent, QEventLoop, QSettings, Qt, QTimer
@@ -50,29 +51,10 @@ def dialog(qgis_app, auth_manager, qsettings):
 
 
 def run_check(dlg, start):
-    """Start a connection test and wait (bounded) for its result: (target, ok, message)."""
-    loop = QEventLoop()
-    results = []
-
-    def got(*args):
-        results.append(args)
-        loop.quit()
-
-    dlg.connectionChecked.connect(got)
-    timer = QTimer()
-    timer.setSingleShot(True)
-    timer.timeout.connect(loop.quit)
-    timer.start(WAIT_MS)
-    try:
-        start()
-        if not results:
-            loop.exec_()
-    finally:
-        timer.stop()
-        dlg.connectionChecked.disconnect(got)
-    assert results, "the connection test did not report back"
+    """Start a connection test, wait for its result and check the task is released."""
+    result = wait_for_check(dlg, start, WAIT_MS)
     assert not dlg.tasks, "the dialog still holds the finished task"
-    return results[0]
+    return result
 
 
 def bar_texts(dlg):
