@@ -9,7 +9,8 @@ VENV := $(ROOT)/.venv
 PY := $(VENV)/bin/python
 SYSTEM_PYTHON := /usr/bin/python3
 APT_PACKAGES := python3-qgis qgis-providers qgis xvfb xauth pyqt5-dev-tools \
-                qttools5-dev-tools poppler-utils python3-venv python3-pandas chromium
+                qttools5-dev-tools poppler-utils python3-venv python3-pandas chromium \
+                postgresql postgresql-15-postgis-3 python3-psycopg2
 VERSION := $(shell sed -n 's/^version=//p' $(ROOT)/metadata.txt)
 QGIS_PROFILE ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default
 LOCALES := cy

@@ -23,6 +23,7 @@ from .http import HttpClient, RetryPolicy
 from .progress import SILENT, Progress
 from .schema import ParseResult
 from .store import HistoryStore, ImportReport, file_sha256
+from .stores import open_store, parse_target
 from .transport import Transport
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,14 @@ class Workspace:
     ``max_download_bytes`` tune the network pulls (``fetch_*``); None keeps the
     defaults of :class:`~.http.HttpClient` and the clients."""
 
-    def __init__(self, store_path, transport: Optional[Transport] = None, *,
+    def __init__(self, store, transport: Optional[Transport] = None, *,
                  http_policy: Optional[RetryPolicy] = None, timeout: Optional[float] = None,
                  max_download_bytes: Optional[int] = None):
-        self.store_path = Path(store_path)
+        # ``store``: a GeoPackage path, a postgresql:// address, a service=name or a
+        # StoreTarget (see stores.parse_target).
+        self.target = parse_target(store)
+        # The GeoPackage file; None for a database store.
+        self.store_path: Optional[Path] = self.target.path
         self._transport = transport
         self._http_policy = http_policy
         self._timeout = timeout
@@ -68,10 +73,16 @@ class Workspace:
 
     @property
     def store(self) -> HistoryStore:
+        """The open store (GeoPackage :class:`HistoryStore` or ``PostgisStore``;
+        both have the same methods)."""
         if self._store is None:
-            self.store_path.parent.mkdir(parents=True, exist_ok=True)
-            self._store = HistoryStore.create_or_open(self.store_path)
+            self._store = open_store(self.target)
         return self._store
+
+    @property
+    def is_shared_store(self) -> bool:
+        """True for a PostGIS store (server-side analysis, many users)."""
+        return self.target.is_database
 
     def close(self) -> None:
         if self._store is not None:

@@ -65,3 +65,7 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "reliability(client, fault): the row a hostile-input property fills in "
         "docs/reliability.md")
+
+
+# --- the shared store (PostGIS) ----------------------------------------------------
+from pg_fixtures import pg_cluster, pg_database, pg_dsn  # noqa: E402,F401

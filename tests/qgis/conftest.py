@@ -58,3 +58,7 @@ def ev_provider(qgis_app, qgis_processing):
         provider = EvChargepointsProvider()
         assert registry.addProvider(provider)
     yield provider
+
+
+# --- the shared store (PostGIS) ----------------------------------------------------
+from pg_fixtures import pg_cluster, pg_database, pg_dsn  # noqa: E402,F401

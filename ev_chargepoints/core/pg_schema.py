@@ -1,0 +1,127 @@
+"""The shared store's schema on PostgreSQL/PostGIS: the same tables as the
+GeoPackage store (see ``store.py``), in one schema, with the same migrations.
+
+Everything lives in the schema :data:`SCHEMA` of the database the connection
+names. Times are ``timestamptz``, device points ``geometry(Point, 27700)``.
+Content keys are unique constraints, so two imports running at the same time
+can never store a session (or a status observation) twice: the second waits on
+the first's row lock and then finds the key taken. A file is imported once: a
+partial unique index allows one ``imported`` row per SHA-256.
+
+Beyond the GeoPackage tables, the shared store holds what server-side analysis
+and disclosure by role need:
+
+``areas``           ward and borough polygons (EPSG:27700, GiST-indexed)
+``device_areas``    each device's ward and borough, assigned in the database
+``access_grants``   which database role may see per-device usage of which
+                    borough or operator (see ``docs/shared-store.md``)
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .schema import TABLES
+
+SCHEMA = "ev_chargepoints"
+SCHEMA_VERSION = 2  # the same numbering as the GeoPackage store
+SRID = 27700
+
+PG_TYPE = {"object": "text", "float64": "double precision", "int64": "bigint",
+           "datetime64[ns, UTC]": "timestamptz", "bool": "boolean"}
+
+USAGE_TEXT = ["level", "period_kind", "device_id", "connector_id", "period"]
+USAGE_DATES = ["period_start", "period_end"]
+USAGE_NUMBERS = ["connectors", "sessions", "kwh", "plugged_hours", "available_hours",
+                 "occupancy_pct", "rated_kw", "capacity_factor_pct", "sessions_per_day",
+                 "kwh_per_day", "in_use_days", "idle_share_pct", "uptime_pct",
+                 "observed_coverage_pct", "flag_open", "flag_missing_kwh",
+                 "flag_impossible_energy", "flag_over_72h", "flag_overlapping"]
+
+
+def canonical_columns(table: str) -> str:
+    return ", ".join(f"{name} {PG_TYPE[dtype]}" for name, dtype in TABLES[table].items())
+
+
+def _migrate_0_to_1(cur) -> None:
+    s = SCHEMA
+    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
+    cur.execute(f"""
+        CREATE TABLE {s}.store_meta (key text PRIMARY KEY, value text);
+        CREATE TABLE {s}.devices (
+            fid bigserial PRIMARY KEY,
+            geom geometry(Point, {SRID}),
+            {canonical_columns('devices')},
+            valid_from_utc timestamptz NOT NULL,
+            valid_to_utc timestamptz,
+            import_id bigint);
+        CREATE INDEX devices_key ON {s}.devices (source, device_id, valid_to_utc);
+        CREATE INDEX devices_geom ON {s}.devices USING gist (geom);
+        CREATE TABLE {s}.connectors (
+            fid bigserial PRIMARY KEY,
+            {canonical_columns('connectors')},
+            source text,
+            valid_from_utc timestamptz NOT NULL,
+            valid_to_utc timestamptz,
+            import_id bigint);
+        CREATE INDEX connectors_key ON {s}.connectors
+            (source, device_id, connector_id, valid_to_utc);
+        CREATE TABLE {s}.sessions (
+            fid bigserial PRIMARY KEY,
+            {canonical_columns('sessions')},
+            import_id bigint,
+            CONSTRAINT sessions_session_key UNIQUE (session_key));
+        ALTER TABLE {s}.sessions ALTER COLUMN session_key SET NOT NULL;
+        CREATE INDEX sessions_device ON {s}.sessions (device_id);
+        CREATE TABLE {s}.status_snapshots (
+            fid bigserial PRIMARY KEY,
+            {canonical_columns('status_snapshots')},
+            import_id bigint,
+            CONSTRAINT status_snapshots_key UNIQUE (observed_utc, device_id, evse_uid));
+        ALTER TABLE {s}.status_snapshots ALTER COLUMN observed_utc SET NOT NULL,
+            ALTER COLUMN device_id SET NOT NULL;
+        CREATE TABLE {s}.import_log (
+            id bigserial PRIMARY KEY, file_name text, sha256 text, imported_utc timestamptz,
+            format text, rows_read bigint, rows_added bigint, rows_duplicate bigint,
+            rows_rejected bigint, outcome text, message text);
+        CREATE INDEX import_log_sha ON {s}.import_log (sha256);
+        CREATE UNIQUE INDEX import_log_imported_once ON {s}.import_log (sha256)
+            WHERE outcome = 'imported' AND sha256 <> '';
+    """)
+    cur.execute(f"INSERT INTO {s}.store_meta(key, value) VALUES ('created_utc', "
+                "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))")
+
+
+def _migrate_1_to_2(cur) -> None:
+    s = SCHEMA
+    usage = ", ".join([f"{n} text" for n in USAGE_TEXT] + [f"{n} date" for n in USAGE_DATES]
+                      + [f"{n} double precision" for n in USAGE_NUMBERS])
+    cur.execute(f"""
+        ALTER TABLE {s}.import_log ADD COLUMN rows_updated bigint DEFAULT 0;
+        CREATE TABLE {s}.import_rejects (
+            fid bigserial PRIMARY KEY, import_id bigint NOT NULL, row bigint, reason text);
+        CREATE INDEX import_rejects_import ON {s}.import_rejects (import_id);
+        CREATE TABLE {s}.usage_periods (fid bigserial PRIMARY KEY, {usage},
+            area_code text);
+        CREATE INDEX usage_periods_kind ON {s}.usage_periods (period_kind, level, period);
+        CREATE TABLE {s}.areas (
+            fid bigserial PRIMARY KEY, level text NOT NULL, code text NOT NULL, name text,
+            parent_code text, population double precision, boundary_version text,
+            geom geometry(MultiPolygon, {SRID}),
+            CONSTRAINT areas_level_code UNIQUE (level, code));
+        CREATE INDEX areas_geom ON {s}.areas USING gist (geom);
+        CREATE TABLE {s}.device_areas (
+            source text, device_id text NOT NULL, ward_code text, borough_code text,
+            operator text, boundary_version text,
+            CONSTRAINT device_areas_key UNIQUE (source, device_id));
+        CREATE INDEX device_areas_device ON {s}.device_areas (device_id);
+        CREATE TABLE {s}.access_grants (
+            role_name text NOT NULL, borough_code text, operator text,
+            CHECK ((borough_code IS NULL) <> (operator IS NULL)));
+    """)
+
+
+MIGRATIONS: list[tuple[int, Callable]] = [
+    (1, _migrate_0_to_1),
+    (2, _migrate_1_to_2),
+]
