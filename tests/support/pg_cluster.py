@@ -27,6 +27,7 @@ from pathlib import Path
 PG_BIN = Path(os.environ.get("EVCP_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SERVER_USER = "postgres"
 TEMPLATE = "evcp_template_postgis"
+PASSWORD_GROUP = "evcp_password_login"
 
 
 class ClusterUnavailable(RuntimeError):
@@ -80,6 +81,12 @@ class TemporaryCluster:
                            "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", check=False)
         if result.returncode != 0:
             raise RuntimeError(f"initdb failed: {result.stderr or result.stdout}")
+        hba = self.data / "pg_hba.conf"
+        rules = hba.read_text()
+        # Members of PASSWORD_GROUP must log in with their password (tests of
+        # credentials from a vault); everyone else is trusted on loopback.
+        hba.write_text(f"host all +{PASSWORD_GROUP} 127.0.0.1/32 scram-sha-256\n"
+                       f"local all +{PASSWORD_GROUP} scram-sha-256\n" + rules)
         options = (f"-c listen_addresses={self.host} -c port={self.port} "
                    f"-c unix_socket_directories={self.socket_dir} -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off "
@@ -92,6 +99,7 @@ class TemporaryCluster:
                                f"{log.read_text() if log.exists() else ''}")
         self._started = True
         self._make_template()
+        self.execute(f"CREATE ROLE {PASSWORD_GROUP} NOLOGIN")
         return self
 
     def stop(self) -> None:
@@ -154,5 +162,15 @@ class TemporaryCluster:
     def drop_database(self, name: str) -> None:
         self.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
-    def create_role(self, name: str, login: bool = True) -> None:
-        self.execute(f"CREATE ROLE {name} {'LOGIN' if login else 'NOLOGIN'}")
+    def create_role(self, name: str, login: bool = True, password: str | None = None) -> None:
+        """A role; with ``password`` it can only log in with that password."""
+        if password is None:
+            self.execute(f"CREATE ROLE {name} {'LOGIN' if login else 'NOLOGIN'}")
+            return
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE ROLE {name} LOGIN PASSWORD %s IN ROLE {PASSWORD_GROUP}",
+                            (password,))
+        finally:
+            conn.close()
