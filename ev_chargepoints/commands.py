@@ -31,6 +31,35 @@ def _secret_from_env(var: str | None, what: str) -> str | None:
     return value
 
 
+STORE_HELP = ("the history store: a GeoPackage file, or a shared PostGIS store as "
+              "postgresql://user@host:port/database or service=NAME (passwords go in "
+              "~/.pgpass or pg_service.conf, never on the command line)")
+
+
+def add_store_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", required=True, metavar="STORE", type=store_target,
+                   help=STORE_HELP)
+
+
+def store_target(text: str):
+    """argparse type: a parsed store target (a password in it is refused)."""
+    from .core.stores import parse_target
+
+    try:
+        return parse_target(text)
+    except EvChargepointsError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def existing_store(target):
+    """The target of a command that reads a store: a GeoPackage must already exist
+    (a database store is checked when it is opened)."""
+    if not target.is_database and not target.path.exists():
+        raise EvChargepointsError(f"There is no store at {target.path}; import or fetch "
+                                  "first.")
+    return target
+
+
 def _print_imports(reports) -> int:
     from .core.workspace import describe_import
 
@@ -45,7 +74,7 @@ def _print_imports(reports) -> int:
 
 def _import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    p.add_argument("--store", required=True, type=Path, help="workspace GeoPackage")
+    add_store_argument(p)
     p.add_argument("--format", choices=["ncr", "sessions", "ocpi", "ocpi-locations",
                                         "ocpi-cdrs", "ocpi-sessions", "usage-return"],
                    help="skip auto-detection (ocpi = ocpi-locations)")
@@ -75,7 +104,7 @@ def _fetch_args(p: argparse.ArgumentParser) -> None:
     source.add_argument("--datastore", nargs="?", const=DEFAULT_DATASTORE, metavar="URL",
                         help=f"a DataPress site (default {DEFAULT_DATASTORE})")
     source.add_argument("--ocpi", metavar="LOCATIONS_URL", help="an OCPI 2.2.1 Locations URL")
-    p.add_argument("--store", required=True, type=Path, help="workspace GeoPackage")
+    add_store_argument(p)
     p.add_argument("--dataset", help="Datastore dataset id, e.g. 2lzpg")
     p.add_argument("--resource", action="append", default=[], metavar="ID",
                    help="only this resource (repeatable)")
@@ -123,7 +152,7 @@ UTILISATION_COLUMNS = ["device_id", "period", "period_start", "period_end", "ses
 
 
 def _utilisation_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", required=True, type=Path)
+    add_store_argument(p)
     p.add_argument("--period", choices=["month", "quarter", "year"], default="quarter")
     p.add_argument("--by", choices=["device", "connector", "evse"], default="device",
                    help="evse only with --from-status")
@@ -138,8 +167,7 @@ def cmd_utilisation(args) -> int:
     from .core.export import write_csv
     from .core.workspace import Workspace
 
-    if not args.store.exists():
-        raise EvChargepointsError(f"There is no store at {args.store}; import or fetch first.")
+    existing_store(args.store)
     with Workspace(args.store) as ws:
         if args.from_status:
             frame = ws.status_occupancy(args.period, by="device" if args.by == "device"
@@ -183,7 +211,7 @@ SUMMARY_FIRST = ["area_code", "area_name", "parent_code", "parent_name", "popula
 
 
 def _summary_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", required=True, type=Path)
+    add_store_argument(p)
     p.add_argument("--areas", type=Path, help="polygon GeoPackage (default: bundled London "
                                               "wards 2018 and boroughs)")
     p.add_argument("--code-field", help="area code field of --areas (auto-detected)")
@@ -203,8 +231,7 @@ def cmd_summary(args) -> int:
     from .core.export import write_csv
     from .core.workspace import Workspace
 
-    if not args.store.exists():
-        raise EvChargepointsError(f"There is no store at {args.store}; import or fetch first.")
+    existing_store(args.store)
     filters = {k: v for k, v in (("operator", args.operator), ("power_class", args.power_class),
                                  ("location_type", args.location_type)) if v}
     with Workspace(args.store) as ws:
@@ -234,7 +261,7 @@ def _watch_args(p: argparse.ArgumentParser) -> None:
                         "coverage)")
     p.add_argument("--count", type=int, default=0, help="stop after N polls (default: run "
                                                         "until interrupted)")
-    p.add_argument("--store", required=True, type=Path)
+    add_store_argument(p)
     p.add_argument("--token-env", metavar="VAR")
     p.add_argument("--raw-token", action="store_true")
     p.add_argument("--feed-name", default="")

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .cli import command
+from .commands import add_store_argument, existing_store
 from .core.errors import EvChargepointsError
 from .core.progress import Progress
 
@@ -51,7 +52,7 @@ def headless_qgis():
 # --- export ---------------------------------------------------------------------------
 
 def _export_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", required=True, type=Path, help="workspace GeoPackage")
+    add_store_argument(p)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--borough", action="append", metavar="NAME",
                        help="a borough page (name or E09 code; repeatable)")
@@ -71,8 +72,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 @command("export", "committee maps: A4 PDF pages for London, one borough or all 33",
          _export_args)
 def cmd_export(args) -> int:
-    if not args.store.exists():
-        raise EvChargepointsError(f"There is no store at {args.store}; import or fetch first.")
+    existing_store(args.store)
     if args.threshold < 1:
         raise EvChargepointsError("--threshold must be at least 1.")
     boroughs = None if args.london else ("all" if args.all else args.borough)

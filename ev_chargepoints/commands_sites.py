@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from .cli import command
-from .commands import _progress
+from .commands import _progress, add_store_argument, existing_store
 from .core.errors import EvChargepointsError
 
 SUMMARY_COLUMNS = ("devices_within", "connectors_within", "nearest_device_m",
@@ -34,7 +34,7 @@ def parse_distance(text: str) -> float:
 
 
 def _sites_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", required=True, type=Path, help="workspace GeoPackage")
+    add_store_argument(p)
     p.add_argument("--sites", required=True, type=Path,
                    help="candidate sites: point GeoPackage (EPSG:27700 or 4326) or CSV with "
                         "x/y (EPSG:27700) or longitude/latitude columns")
@@ -74,8 +74,7 @@ def cmd_sites(args) -> int:
         args.suggest = int(args.suggest)
     if args.out.suffix.lower() not in (".gpkg", ".csv"):
         raise EvChargepointsError(f"--out must end in .gpkg or .csv: {args.out}")
-    if not args.store.exists():
-        raise EvChargepointsError(f"There is no store at {args.store}; import or fetch first.")
+    existing_store(args.store)
     sites = site_files.read_sites(args.sites, args.layer)
     progress = _progress(args)
     with Workspace(args.store) as ws:

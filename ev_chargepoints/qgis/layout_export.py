@@ -68,6 +68,7 @@ from ..core.errors import EvChargepointsError
 from ..core.export import write_csv
 from ..core.paths import resource
 from ..core.progress import SILENT, Progress
+from ..core.stores import parse_target
 from ..core.workspace import Workspace
 from . import layers as map_layers
 from . import loader
@@ -633,9 +634,10 @@ def export_committee_maps(store_path, out_dir, boroughs: BoroughChoice = None,
     import time
 
     _check("borough", orientation)
-    store_path = Path(store_path)
-    if not store_path.exists():
-        raise EvChargepointsError(f"There is no store at {store_path}; import or fetch first.")
+    target = parse_target(store_path)
+    if not target.is_database and not target.path.exists():
+        raise EvChargepointsError(f"There is no store at {target.path}; import or fetch "
+                                  "first.")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -643,9 +645,10 @@ def export_committee_maps(store_path, out_dir, boroughs: BoroughChoice = None,
     project = QgsProject()
     project.setCrs(BNG)
     try:
-        with Workspace(store_path) as ws:
+        with Workspace(target) as ws:
             if not ws.store.counts().get("devices"):
-                raise EvChargepointsError(f"The store {store_path} holds no charge points.")
+                raise EvChargepointsError(f"The store {target.describe()} holds no charge "
+                                          "points.")
             info = mapdata.write_map(ws, work / "map", "quarter", progress.scaled(0, 45))
             if period is not None and period not in info.periods:
                 raise EvChargepointsError(f"No usage period '{period}' in the store; "
