@@ -40,7 +40,10 @@ USAGE_NUMBERS = ["connectors", "sessions", "kwh", "plugged_hours", "available_ho
 
 
 def canonical_columns(table: str) -> str:
-    return ", ".join(f"{name} {PG_TYPE[dtype]}" for name, dtype in TABLES[table].items())
+    """Text compares byte by byte ("C"), as in the GeoPackage store (SQLite's BINARY):
+    the same order in both, and sorting and indexing millions of keys is far faster."""
+    return ", ".join(f"{name} {PG_TYPE[dtype]}" + (' COLLATE "C"' if dtype == "object" else "")
+                     for name, dtype in TABLES[table].items())
 
 
 def _migrate_0_to_1(cur) -> None:
@@ -60,7 +63,7 @@ def _migrate_0_to_1(cur) -> None:
         CREATE TABLE {s}.connectors (
             fid bigserial PRIMARY KEY,
             {canonical_columns('connectors')},
-            source text,
+            source text COLLATE "C",
             valid_from_utc timestamptz NOT NULL,
             valid_to_utc timestamptz,
             import_id bigint);
@@ -72,7 +75,6 @@ def _migrate_0_to_1(cur) -> None:
             import_id bigint,
             CONSTRAINT sessions_session_key UNIQUE (session_key));
         ALTER TABLE {s}.sessions ALTER COLUMN session_key SET NOT NULL;
-        CREATE INDEX sessions_device ON {s}.sessions (device_id);
         CREATE TABLE {s}.status_snapshots (
             fid bigserial PRIMARY KEY,
             {canonical_columns('status_snapshots')},
@@ -119,6 +121,9 @@ def _migrate_1_to_2(cur) -> None:
             role_name text NOT NULL, borough_code text, operator text,
             CHECK ((borough_code IS NULL) <> (operator IS NULL)));
     """)
+    from .pg_access import create_policies
+
+    create_policies(cur)
 
 
 MIGRATIONS: list[tuple[int, Callable]] = [

@@ -573,15 +573,9 @@ class HistoryStore:
     def _write_versioned(self, table, frame, keys, prepared, import_id, geometry=False):
         """Close rows whose content changed (or, in snapshot mode, vanished); open new ones."""
         conn = self._conn
-        columns = [c for c in frame.columns if c != "_geom"]
-        value_cols = [c for c in columns if c not in keys]
-        counts = {"added": 0, "updated": 0, "duplicate": 0, "closed": 0}
-        warnings: list[str] = []
-        at = prepared.snapshot_iso
-        sources = sorted({s for s in frame["source"] if s is not None})
+        columns, value_cols = versioned_columns(frame, keys)
         current = {}
-        latest_from = {}
-        for source in sources:
+        for source in sorted({s for s in frame["source"] if s is not None}):
             rows = conn.execute(
                 f"SELECT fid, valid_from_utc, {', '.join(columns)} FROM {table}"
                 " WHERE source IS ? AND valid_to_utc IS NULL", (source,)).fetchall()
@@ -589,46 +583,20 @@ class HistoryStore:
                 record = dict(zip(columns, row[2:]))
                 current[tuple(record[k] for k in keys)] = (row[0], row[1],
                                                            tuple(record[c] for c in value_cols))
-                if latest_from.get(source) is None or row[1] > latest_from[source]:
-                    latest_from[source] = row[1]
-        stale = {s for s, t in latest_from.items() if t is not None and at < t}
-        if stale:
-            warnings.append(f"{table}: this snapshot ({at}) is older than the one already "
-                            f"stored for {', '.join(stale)}; their history was left unchanged")
-        records = frame.to_dict("list")
-        n = len(frame)
-        insert_rows, close_fids, seen = [], [], set()
-        for i in range(n):
-            key = tuple(records[k][i] for k in keys)
-            if key[0] in stale:
-                continue
-            seen.add(key)
-            values = tuple(records[c][i] for c in value_cols)
-            existing = current.get(key)
-            if existing is not None and existing[2] == values:
-                counts["duplicate"] += 1
-                continue
-            if existing is not None:
-                close_fids.append(existing[0])
-                counts["updated"] += 1
-            else:
-                counts["added"] += 1
-            row = [records[c][i] for c in columns]
-            if geometry:
-                row.append(records["_geom"][i])
-            insert_rows.append(row + [at, import_id])
-        if prepared.snapshot_mode:
-            for key, existing in current.items():
-                if key not in seen and key[0] not in stale:
-                    close_fids.append(existing[0])
-                    counts["closed"] += 1
+        at = prepared.snapshot_iso
+        changes = versioned_changes(table, frame, keys, current, at, prepared.snapshot_mode)
         conn.executemany(f"UPDATE {table} SET valid_to_utc=? WHERE fid=?",
-                         [(at, fid) for fid in close_fids])
+                         [(at, fid) for fid in changes.close_ids])
+        opened = frame.iloc[changes.insert_rows]
+        values = [opened[c].tolist() for c in columns]
+        if geometry:
+            values.append(gpkg_point_blobs(opened["_x"].to_numpy(), opened["_y"].to_numpy()))
+        n = len(opened)
         names = columns + (["geom"] if geometry else []) + ["valid_from_utc", "import_id"]
         conn.executemany(
             f"INSERT INTO {table}({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-            insert_rows)
-        return counts, warnings
+            zip(*values, [at] * n, [import_id] * n))
+        return changes.counts, changes.warnings
 
     def _write_sessions(self, cols: dict[str, list], import_id: int) -> dict[str, int]:
         """Stage rows in an unindexed temporary table, then copy them in session_key
@@ -913,19 +881,24 @@ class HistoryStore:
 
     def periods(self, kind: str = "quarter") -> list[str]:
         """Calendar periods (UK local time) in which at least one session starts."""
-        from .utilisation import period_bounds
         hours = [r[0] for r in self._conn.execute(
             "SELECT DISTINCT substr(start_utc, 1, 13) FROM sessions"
             " WHERE start_utc IS NOT NULL")]
         if not hours:
             return []
         stamps = pd.to_datetime(pd.Series(hours) + ":00:00", utc=True, errors="coerce").dropna()
-        if stamps.empty:
-            return []
-        labels, starts = period_bounds(stamps.min(), stamps.max(), kind)
-        # An hour's sessions all fall in one local period: period starts are whole hours.
-        found = np.searchsorted(ns_utc(pd.Series(starts)), ns_utc(stamps), side="right") - 1
-        return [labels[i] for i in sorted(set(found.tolist()))]
+        return periods_of_hours(stamps, kind)
+
+
+def periods_of_hours(stamps: pd.Series, kind: str) -> list[str]:
+    """Calendar periods (UK local time) containing the given whole UTC hours."""
+    from .utilisation import period_bounds
+    if stamps.empty:
+        return []
+    labels, starts = period_bounds(stamps.min(), stamps.max(), kind)
+    # An hour's sessions all fall in one local period: period starts are whole hours.
+    found = np.searchsorted(ns_utc(pd.Series(starts)), ns_utc(stamps), side="right") - 1
+    return [labels[i] for i in sorted(set(found.tolist()))]
 
 
 # --- helpers ----------------------------------------------------------------
@@ -1067,6 +1040,68 @@ class _Prepared:
     warnings: list = field(default_factory=list)
 
 
+def versioned_columns(frame: pd.DataFrame, keys: list[str]) -> tuple[list[str], list[str]]:
+    """(stored columns, value columns) of a prepared device/connector frame;
+    columns starting with "_" (the point's x/y) are not compared."""
+    columns = [c for c in frame.columns if not c.startswith("_")]
+    return columns, [c for c in columns if c not in keys]
+
+
+@dataclass
+class VersionedChanges:
+    insert_rows: list[int]      # positions in the prepared frame to open as new rows
+    close_ids: list             # ids of current rows to close at the snapshot time
+    counts: dict[str, int]
+    warnings: list[str]
+
+
+def versioned_changes(table: str, frame: pd.DataFrame, keys: list[str], current: dict,
+                      at: str, snapshot_mode: bool) -> VersionedChanges:
+    """The history rule for devices and connectors, shared by both backends.
+
+    ``current``: key tuple -> (row id, valid_from ISO text, value tuple) of the
+    stored current rows of the frame's sources (values as :func:`_db_columns`
+    gives them). A changed row is closed and reopened; an unchanged one is a
+    duplicate; in snapshot mode a current row missing from the frame is closed.
+    A snapshot older than the one stored for a source leaves that source alone.
+    """
+    _, value_cols = versioned_columns(frame, keys)
+    counts = {"added": 0, "updated": 0, "duplicate": 0, "closed": 0}
+    warnings: list[str] = []
+    latest_from: dict = {}
+    for key, (_, valid_from, _) in current.items():
+        if latest_from.get(key[0]) is None or valid_from > latest_from[key[0]]:
+            latest_from[key[0]] = valid_from
+    stale = {s for s, t in latest_from.items() if t is not None and at < t}
+    if stale:
+        warnings.append(f"{table}: this snapshot ({at}) is older than the one already "
+                        f"stored for {', '.join(stale)}; their history was left unchanged")
+    records = frame.to_dict("list")
+    insert_rows, close_ids, seen = [], [], set()
+    for i in range(len(frame)):
+        key = tuple(records[k][i] for k in keys)
+        if key[0] in stale:
+            continue
+        seen.add(key)
+        values = tuple(records[c][i] for c in value_cols)
+        existing = current.get(key)
+        if existing is not None and existing[2] == values:
+            counts["duplicate"] += 1
+            continue
+        if existing is not None:
+            close_ids.append(existing[0])
+            counts["updated"] += 1
+        else:
+            counts["added"] += 1
+        insert_rows.append(i)
+    if snapshot_mode:
+        for key, existing in current.items():
+            if key not in seen and key[0] not in stale:
+                close_ids.append(existing[0])
+                counts["closed"] += 1
+    return VersionedChanges(insert_rows, close_ids, counts, warnings)
+
+
 def _prepare(result: ParseResult, snapshot_utc, devices_mode: str) -> _Prepared:
     """Convert the parsed tables to sqlite-ready values before taking the write lock."""
     devices = result.tables.get("devices")
@@ -1101,7 +1136,7 @@ def _prepare(result: ParseResult, snapshot_utc, devices_mode: str) -> _Prepared:
         cols = _db_columns(frame, "devices")
         x, y = wgs84_to_bng(frame["longitude"].to_numpy("float64"),
                             frame["latitude"].to_numpy("float64"))
-        cols["_geom"] = gpkg_point_blobs(x, y)
+        cols["_x"], cols["_y"] = x, y  # EPSG:27700; each backend writes its own geometry
         prepared.devices = pd.DataFrame(cols)
     if connectors is not None and len(connectors) > 0:
         frame = conform(connectors, "connectors")

@@ -19,6 +19,7 @@ import pytest
 from ev_chargepoints.core import store as store_module
 from ev_chargepoints.core.crs import wgs84_to_bng
 from ev_chargepoints.core.errors import StoreError
+from ev_chargepoints.core.pgstore import PostgisStore
 from ev_chargepoints.core.schema import ParseResult, conform
 from ev_chargepoints.core.store import (
     MAX_REJECTS_STORED,
@@ -70,8 +71,19 @@ def session_result(frame, rejects=None):
     return result
 
 
+@pytest.fixture(params=["geopackage", "postgis"])
+def store(request, tmp_path):
+    """The backend-neutral tests run on both stores."""
+    if request.param == "geopackage":
+        opened = HistoryStore.create_or_open(tmp_path / "history.gpkg")
+    else:
+        opened = PostgisStore.create_or_open(request.getfixturevalue("pg_dsn"))
+    with opened:
+        yield opened
+
+
 @pytest.fixture
-def store(tmp_path):
+def gpkg_store(tmp_path):
     with HistoryStore.create_or_open(tmp_path / "history.gpkg") as opened:
         yield opened
 
@@ -171,7 +183,8 @@ def test_sessions_filter_by_start_and_categorical(store):
     assert store.periods("month") == ["2018-01"]
 
 
-def test_times_written_by_other_tools_are_still_read(store):
+def test_times_written_by_other_tools_are_still_read(gpkg_store):
+    store = gpkg_store
     store.import_parse_result(session_result(sessions_frame(3)), "a.csv", "x")
     # QGIS or a user may store a time without milliseconds.
     store._conn.execute("UPDATE sessions SET end_utc='2018-01-01T00:50:00Z' WHERE fid=1")
@@ -309,9 +322,9 @@ def test_a_failure_during_the_write_rolls_everything_back(store, monkeypatch):
     before = _content(store)
 
     def broken(*args, **kwargs):
-        raise sqlite3.OperationalError("disk I/O error")
+        raise OSError("disk I/O error")
 
-    monkeypatch.setattr(HistoryStore, "_write_status", broken)
+    monkeypatch.setattr(type(store), "_write_status", broken)
     frame = conform(pd.DataFrame({"observed_utc": [ts("2024-01-01")], "device_id": ["L1"],
                                   "status": ["AVAILABLE"]}), "status_snapshots")
     mixed = ParseResult("x", "x", 31, {"sessions": sessions_frame(30, offset=30),

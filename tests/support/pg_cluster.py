@@ -41,7 +41,9 @@ def _free_port() -> int:
 
 
 class TemporaryCluster:
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        """``durable``: keep PostgreSQL's crash-safety settings (for benchmarks);
+        by default the tests' server skips fsync, which is safe for throw-away data."""
         if not (PG_BIN / "initdb").exists():
             raise ClusterUnavailable(f"PostgreSQL 15 is not installed ({PG_BIN}/initdb is "
                                      "missing): run 'make setup'.")
@@ -53,6 +55,7 @@ class TemporaryCluster:
         self.superuser = SERVER_USER
         self._as_root = os.geteuid() == 0
         self._started = False
+        self.durable = durable
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -88,9 +91,10 @@ class TemporaryCluster:
         hba.write_text(f"host all +{PASSWORD_GROUP} 127.0.0.1/32 scram-sha-256\n"
                        f"local all +{PASSWORD_GROUP} scram-sha-256\n" + rules)
         options = (f"-c listen_addresses={self.host} -c port={self.port} "
-                   f"-c unix_socket_directories={self.socket_dir} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off "
+                   f"-c unix_socket_directories={self.socket_dir} "
                    "-c shared_buffers=256MB -c max_connections=60 -c max_wal_size=4GB")
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         result = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"),
                            "-o", options, "-w", "-t", "60", "start", check=False)
         if result.returncode != 0:

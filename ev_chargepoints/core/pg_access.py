@@ -1,0 +1,258 @@
+"""Disclosure by role on the shared store: PostgreSQL row-level security.
+
+Per-device usage is commercially sensitive; devices, connectors and areas are
+public within the platform. :func:`create_policies` (run by the schema
+migration, as the store owner) makes the database enforce that:
+
+* Tables of per-device usage (``sessions``, ``status_snapshots``, the device and
+  connector rows of ``usage_periods``, and any table passed to
+  :func:`protect_device_table`, e.g. the map's ``map_devices``) get row-level
+  security. A role sees a row when :sql:`ev_chargepoints.may_see_device(device_id)`
+  is true: it is a member of ``evcp_admin`` or ``evcp_importer``, or
+  ``access_grants`` names a role it is a member of for the device's borough
+  (``device_areas.borough_code``) or operator.
+* Aggregates are for everyone: the view ``area_usage`` (owned by the store
+  owner, so it reads all rows) sums the device rows of ``usage_periods`` by
+  ward, borough and in total, recomputes the ratios from the sums as
+  :func:`~.utilisation.add_ratios` does, and suppresses the usage figures of
+  cells with fewer than ``disclosure_threshold`` devices or a single operator,
+  as :mod:`~.disclosure` does for exports.
+
+The owner's own connections (migrations, imports) are not subject to the
+policies: row security is ENABLEd, not FORCEd. ``docs/shared-store.md`` and
+``resources/sql/shared_store_roles.sql`` describe the roles.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .disclosure import COMPLEMENT, DEFAULT_THRESHOLD, FEW_DEVICES, ONE_OPERATOR, SHOWN
+from .pg_schema import SCHEMA, USAGE_NUMBERS
+from .utilisation import ADDITIVE
+
+READER_ROLE = "evcp_reader"
+IMPORTER_ROLE = "evcp_importer"
+ADMIN_ROLE = "evcp_admin"
+# Members of these roles see every row (an import recomputes London-wide usage).
+SEE_ALL_ROLES = (ADMIN_ROLE, IMPORTER_ROLE)
+
+DEVICE_LEVELS = ("device", "connector")       # usage_periods rows about one device
+THRESHOLD_KEY = "disclosure_threshold"        # store_meta key read by the views
+AREA_LEVELS = ("ward", "borough", "all")
+
+# Sums carried from device rows to areas (as utilisation.summarise adds them), and
+# the two additive columns the cache does not store but its columns determine.
+SUMMED = ["connectors", "rated_kw"] + [c for c in ADDITIVE if c in USAGE_NUMBERS]
+DERIVED = {
+    # device-level available_hours = connectors x hours the device existed
+    "available_days": "u.available_hours / NULLIF(u.connectors, 0) / 24.0",
+    "capacity_kwh": "u.rated_kw * u.available_hours / NULLIF(u.connectors, 0)",
+}
+RATIOS = {  # name: (numerator, denominator, scale) exactly as utilisation.add_ratios
+    "occupancy_pct": ("plugged_hours", "available_hours", 100),
+    "capacity_factor_pct": ("kwh", "capacity_kwh", 100),
+    "sessions_per_day": ("sessions", "available_days", 1),
+    "kwh_per_day": ("kwh", "available_days", 1),
+}
+PUBLIC_FIGURES = ("connectors", "rated_kw")   # counts and ratings are never suppressed
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def _name(identifier: str) -> str:
+    if not _IDENTIFIER.match(identifier or ""):
+        raise ValueError(f"not a plain SQL identifier: {identifier!r}")
+    return identifier
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _role_list(roles) -> str:
+    return "ARRAY[" + ", ".join(_quoted(r) for r in roles) + "]::name[]"
+
+
+def create_policies(cur) -> None:
+    """Functions, views and row-level security of the shared store (idempotent).
+
+    Runs inside the migration's transaction, as the store owner. It needs no
+    role to exist: the group roles are looked up by name when a query runs.
+    """
+    s = SCHEMA
+    cur.execute(f"""
+        INSERT INTO {s}.store_meta(key, value) VALUES ({_quoted(THRESHOLD_KEY)},
+            {_quoted(str(DEFAULT_THRESHOLD))}) ON CONFLICT (key) DO NOTHING;
+
+        -- One row per device: where it is and who runs it (device_areas first,
+        -- else the current devices row). Public, like both tables.
+        CREATE OR REPLACE VIEW {s}.device_places AS
+        WITH placed AS (
+            SELECT DISTINCT ON (device_id) device_id, ward_code, borough_code, operator
+            FROM {s}.device_areas ORDER BY device_id, source),
+        current_devices AS (
+            SELECT DISTINCT ON (device_id) device_id, operator FROM {s}.devices
+            WHERE valid_to_utc IS NULL ORDER BY device_id, fid DESC)
+        SELECT device_id, p.ward_code, p.borough_code,
+               COALESCE(NULLIF(btrim(p.operator), ''), c.operator) AS operator
+        FROM placed p FULL JOIN current_devices c USING (device_id);
+
+        -- A SECURITY DEFINER function runs as its owner, so current_user inside
+        -- it is the owner: the viewer comes in as an argument whose default is
+        -- evaluated where the function is called (the querying role).
+        CREATE OR REPLACE FUNCTION {s}.may_see_all(viewer name DEFAULT current_user)
+        RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER
+        SET search_path = pg_catalog, pg_temp AS $$
+            SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                           WHERE r.rolname = ANY ({_role_list(SEE_ALL_ROLES)})
+                             AND pg_catalog.pg_has_role(viewer, r.oid, 'MEMBER'))
+        $$;
+
+        CREATE OR REPLACE FUNCTION {s}.granted_device_ids(viewer name DEFAULT current_user)
+        RETURNS SETOF text LANGUAGE sql STABLE SECURITY DEFINER
+        SET search_path = pg_catalog, pg_temp AS $$
+            SELECT p.device_id FROM {s}.device_places p
+            WHERE EXISTS (
+                SELECT 1 FROM {s}.access_grants g
+                JOIN pg_catalog.pg_roles r ON r.rolname = g.role_name
+                WHERE pg_catalog.pg_has_role(viewer, r.oid, 'MEMBER')
+                  AND (g.borough_code = p.borough_code
+                       OR lower(btrim(g.operator)) = lower(btrim(p.operator))))
+        $$;
+
+        CREATE OR REPLACE FUNCTION {s}.may_see_device(device_id text,
+                                                      viewer name DEFAULT current_user)
+        RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER
+        SET search_path = pg_catalog, pg_temp AS $$
+            SELECT {s}.may_see_all(viewer)
+                OR device_id IN (SELECT {s}.granted_device_ids(viewer))
+        $$;
+    """)
+    protect_device_table(cur, "sessions")
+    protect_device_table(cur, "status_snapshots")
+    levels = ", ".join(_quoted(level) for level in DEVICE_LEVELS)
+    protect_device_table(cur, "usage_periods",
+                         public_rows=f"COALESCE(level NOT IN ({levels}), false)")
+    cur.execute(f"""
+        ALTER TABLE {s}.access_grants ENABLE ROW LEVEL SECURITY;
+        DROP POLICY IF EXISTS evcp_see_all ON {s}.access_grants;
+        CREATE POLICY evcp_see_all ON {s}.access_grants
+            USING ((SELECT {s}.may_see_all())) WITH CHECK ((SELECT {s}.may_see_all()));
+        DROP POLICY IF EXISTS evcp_own_grants ON {s}.access_grants;
+        CREATE POLICY evcp_own_grants ON {s}.access_grants FOR SELECT
+            USING (EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = role_name
+                           AND pg_catalog.pg_has_role(r.oid, 'MEMBER')));
+    """)
+    cur.execute(f"DROP VIEW IF EXISTS {s}.area_usage")
+    cur.execute(f"CREATE VIEW {s}.area_usage WITH (security_barrier) AS {area_usage_sql()}")
+    cur.execute(f"COMMENT ON VIEW {s}.area_usage IS "
+                + _quoted("Usage of all devices by ward, borough and in total; usage figures "
+                          "of cells with fewer than store_meta.disclosure_threshold devices "
+                          "or a single operator are suppressed."))
+
+
+def protect_device_table(cur, table: str, device_column: str = "device_id",
+                         public_rows: str | None = None) -> None:
+    """Row-level security on a table with one device's figures per row (idempotent).
+
+    A role reads a row when it may see the row's device (see the module doc), or
+    when the row satisfies ``public_rows`` (an SQL condition, for aggregate rows
+    kept in the same table). Members of ``evcp_admin``/``evcp_importer`` may
+    also write every row (table privileges still decide who may write at all).
+    """
+    s, table, column = SCHEMA, _name(table), _name(device_column)
+    see_all = f"(SELECT {s}.may_see_all())"
+    granted = f"{column} IN (SELECT {s}.granted_device_ids())"
+    if public_rows:
+        granted = f"({public_rows}) OR {granted}"
+    cur.execute(f"""
+        ALTER TABLE {s}.{table} ENABLE ROW LEVEL SECURITY;
+        DROP POLICY IF EXISTS evcp_see_all ON {s}.{table};
+        CREATE POLICY evcp_see_all ON {s}.{table} USING ({see_all}) WITH CHECK ({see_all});
+        DROP POLICY IF EXISTS evcp_granted ON {s}.{table};
+        CREATE POLICY evcp_granted ON {s}.{table} FOR SELECT USING ({granted});
+    """)
+
+
+def area_usage_sql(threshold_default: int = DEFAULT_THRESHOLD) -> str:
+    """The SELECT behind ``area_usage``: device rows of ``usage_periods`` summed by
+    ward (within its borough), borough and in total, per period kind and period.
+
+    ``devices``/``operators`` count the devices with a usage row in the cell and
+    their distinct operators (a missing operator counts as one unknown operator).
+    Devices without a ward or borough form a cell with a NULL code, so the cells of
+    a level always add up to the level above. Suppression follows
+    :func:`~.disclosure.mask_usage` with ``complementary=True`` inside each
+    parent (wards of a borough, boroughs of the total).
+    """
+    s = SCHEMA
+    summed = SUMMED + list(DERIVED)
+    clean = {c: f"NULLIF(u.{c}, 'NaN')" for c in SUMMED}  # a stored NaN counts as missing
+    inputs = [f"{clean[c]} AS {c}" for c in SUMMED]
+    for name, expression in DERIVED.items():
+        for c in SUMMED:
+            expression = expression.replace(f"u.{c}", clean[c])
+        inputs.append(f"{expression} AS {name}")
+    sums = [f"sum({c}) AS {c}" for c in summed]
+    ratios = [f"CASE WHEN {den} > 0 THEN {num} / {den} * {scale} END AS {name}"
+              for name, (num, den, scale) in RATIOS.items()]
+    masked = [c if c in PUBLIC_FIGURES else f"CASE WHEN hidden THEN NULL ELSE {c} END AS {c}"
+              for c in summed + list(RATIOS)]
+    few = _quoted(FEW_DEVICES.replace("{n}", "%s"))
+    return f"""
+        WITH settings AS MATERIALIZED (
+            SELECT GREATEST(COALESCE((SELECT value::int FROM {s}.store_meta
+                                      WHERE key = {_quoted(THRESHOLD_KEY)}
+                                        AND value ~ '^[0-9]+$'), {int(threshold_default)}),
+                            1) AS threshold),
+        device_rows AS (
+            SELECT u.period_kind, u.period, u.period_start, u.period_end, u.device_id,
+                   p.ward_code, p.borough_code,
+                   lower(btrim(COALESCE(p.operator, ''))) AS operator, {', '.join(inputs)}
+            FROM {s}.usage_periods u LEFT JOIN {s}.device_places p USING (device_id)
+            WHERE u.level = 'device'),
+        cells AS (
+            SELECT CASE WHEN GROUPING(borough_code) = 1 THEN 'all'
+                        WHEN GROUPING(ward_code) = 1 THEN 'borough' ELSE 'ward' END AS level,
+                   CASE WHEN GROUPING(borough_code) = 1 THEN 'all'
+                        WHEN GROUPING(ward_code) = 1 THEN borough_code
+                        ELSE ward_code END AS area_code,
+                   CASE WHEN GROUPING(borough_code) = 1 THEN NULL
+                        WHEN GROUPING(ward_code) = 1 THEN 'all'
+                        ELSE borough_code END AS parent_code,
+                   period_kind, period, min(period_start) AS period_start,
+                   max(period_end) AS period_end,
+                   count(DISTINCT device_id) AS usage_devices,
+                   count(DISTINCT operator) AS usage_operators, {', '.join(sums)}
+            FROM device_rows
+            GROUP BY period_kind, period,
+                     GROUPING SETS ((borough_code, ward_code), (borough_code), ())),
+        rules AS (
+            SELECT c.*, {', '.join(ratios)},
+                   c.usage_devices < t.threshold AS few,
+                   c.usage_devices >= t.threshold AND c.usage_operators <= 1 AS single,
+                   t.threshold
+            FROM cells c CROSS JOIN settings t),
+        ranked AS (
+            SELECT r.*,
+                   count(*) FILTER (WHERE few OR single) OVER parent AS hidden_in_parent,
+                   row_number() OVER (parent ORDER BY few OR single, usage_devices,
+                                      area_code) AS fewest_first
+            FROM rules r
+            WINDOW parent AS (PARTITION BY level, period_kind, period, parent_code)),
+        decided AS (
+            SELECT x.*,
+                   NOT (few OR single) AND hidden_in_parent = 1 AND fewest_first = 1
+                       AND level <> 'all' AS complement
+            FROM ranked x),
+        flagged AS (
+            SELECT d.*, few OR single OR complement AS hidden,
+                   CASE WHEN few THEN format({few}, threshold)
+                        WHEN single THEN {_quoted(ONE_OPERATOR)}
+                        WHEN complement THEN {_quoted(COMPLEMENT)}
+                        ELSE {_quoted(SHOWN)} END AS usage_disclosure
+            FROM decided d)
+        SELECT level, area_code, parent_code, period_kind, period, period_start, period_end,
+               usage_devices, usage_operators, {', '.join(masked)}, usage_disclosure
+        FROM flagged"""
