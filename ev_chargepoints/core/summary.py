@@ -310,34 +310,13 @@ class Summariser:
         placed = selected & (area >= 0)
         where = area[placed]
 
-        table = areas.table
-        population = table["population"].to_numpy("float64")
-        out = {
-            "area_code": table["area_code"].to_numpy(object),
-            "area_name": table["area_name"].to_numpy(object),
-            "parent_code": table["parent_code"].to_numpy(object),
-            "parent_name": table["parent_name"].to_numpy(object),
-            "population": population,
-            "area_km2": table["area_m2"].to_numpy("float64") / 1e6,
-        }
         devices = np.bincount(where, minlength=n_areas)
         connectors = np.bincount(where, weights=self.connectors[placed], minlength=n_areas)
         by_class = np.bincount(where * (len(POWER_CLASSES) + 1) + self.power[placed],
                                minlength=n_areas * (len(POWER_CLASSES) + 1)) \
             .reshape(n_areas, len(POWER_CLASSES) + 1)
-        out["devices"] = devices
-        out["connectors"] = connectors.astype(np.int64)
-        for i, name in enumerate(POWER_CLASSES):
-            out[f"{name}_devices"] = by_class[:, i]
-        out["unknown_power_devices"] = by_class[:, len(POWER_CLASSES)]
-        rapid_plus = by_class[:, POWER_CLASSES.index("rapid")] \
-            + by_class[:, POWER_CLASSES.index("ultra")]
-        out["rapid_share_pct"] = _ratio(rapid_plus, devices, 100)
-        out["devices_per_10k"] = _ratio(devices, population, 10_000)
-        out["connectors_per_10k"] = _ratio(connectors, population, 10_000)
-        out["devices_per_km2"] = _ratio(devices, out["area_km2"])
 
-        previous = None
+        now = before = previous = None
         if self._usage:
             if period is None:  # the latest in which sessions started (not a spill-over)
                 period = (self.periods_with_sessions or self.periods)[-1]
@@ -345,34 +324,11 @@ class Summariser:
                 raise ValueError(f"no utilisation for period '{period}'; "
                                  f"available: {', '.join(self.periods)}")
             now = self._usage_sums(period, area, selected, n_areas)
-            out["period"] = np.full(n_areas, period, dtype=object)
-            out["devices_with_usage"] = now["devices_with_usage"]
-            out["share_no_usage_pct"] = _ratio(devices - now["devices_with_usage"],
-                                               devices, 100)
-            for name in _USAGE_SUMS:
-                out[name] = now[name]
-            out["occupancy_pct"] = _ratio(now["plugged_hours"], now["available_hours"], 100)
-            out["capacity_factor_pct"] = _ratio(now["kwh"], now["capacity_kwh"], 100)
-            out["sessions_per_device"] = _ratio(now["sessions"], now["devices_with_usage"])
             previous = self.previous_period(period)
             before = self._usage_sums(previous, area, selected, n_areas) \
                 if previous is not None else None
-            out["prev_period"] = np.full(n_areas, previous, dtype=object)
-            for name in ("sessions", "kwh"):
-                prev = _known(before, name, n_areas)
-                out[f"prev_{name}"] = prev
-                out[f"{name}_change"] = now[name] - prev
-                out[f"{name}_change_pct"] = _ratio(now[name] - prev, np.abs(prev), 100)
-            prev_occ = _ratio(before["plugged_hours"], before["available_hours"], 100) \
-                if before is not None else np.full(n_areas, np.nan)
-            out["prev_occupancy_pct"] = prev_occ
-            out["occupancy_pct_change"] = out["occupancy_pct"] - prev_occ
-
-        frame = pd.DataFrame(out)
-        if level == "borough" and frame["parent_code"].isna().all():
-            frame["parent_code"] = None
-            frame["parent_name"] = None
-        frame = frame.sort_values("area_code", kind="stable").reset_index(drop=True)
+        frame = summary_table(areas.table, level, devices, connectors, by_class, period, now,
+                              previous, before)
         frame.attrs.update({
             "level": level,
             "period": period,
@@ -384,6 +340,61 @@ class Summariser:
             "population_note": areas.population_note,
         })
         return frame
+
+
+def summary_table(areas: pd.DataFrame, level: str, devices: np.ndarray,
+                  connectors: np.ndarray, by_class: np.ndarray, period: str | None,
+                  now: dict | None, previous: str | None, before: dict | None
+                  ) -> pd.DataFrame:
+    """The summary table from per-area sums in ``areas`` row order (an AreaSet's
+    table): counts, usage sums of ``period`` (``now``; None without usage) and of
+    the ``previous`` period (``before``), ratios recomputed from the sums. Shared
+    by the pandas :class:`Summariser` and the PostGIS store's SQL summaries."""
+    n_areas = len(areas)
+    population = areas["population"].to_numpy("float64")
+    out = {
+        "area_code": areas["area_code"].to_numpy(object),
+        "area_name": areas["area_name"].to_numpy(object),
+        "parent_code": areas["parent_code"].to_numpy(object),
+        "parent_name": areas["parent_name"].to_numpy(object),
+        "population": population,
+        "area_km2": areas["area_m2"].to_numpy("float64") / 1e6,
+    }
+    out["devices"] = devices
+    out["connectors"] = np.asarray(connectors).astype(np.int64)
+    for i, name in enumerate(POWER_CLASSES):
+        out[f"{name}_devices"] = by_class[:, i]
+    out["unknown_power_devices"] = by_class[:, len(POWER_CLASSES)]
+    rapid_plus = by_class[:, POWER_CLASSES.index("rapid")] \
+        + by_class[:, POWER_CLASSES.index("ultra")]
+    out["rapid_share_pct"] = _ratio(rapid_plus, devices, 100)
+    out["devices_per_10k"] = _ratio(devices, population, 10_000)
+    out["connectors_per_10k"] = _ratio(connectors, population, 10_000)
+    out["devices_per_km2"] = _ratio(devices, out["area_km2"])
+    if now is not None:
+        out["period"] = np.full(n_areas, period, dtype=object)
+        out["devices_with_usage"] = now["devices_with_usage"]
+        out["share_no_usage_pct"] = _ratio(devices - now["devices_with_usage"], devices, 100)
+        for name in _USAGE_SUMS:
+            out[name] = now[name]
+        out["occupancy_pct"] = _ratio(now["plugged_hours"], now["available_hours"], 100)
+        out["capacity_factor_pct"] = _ratio(now["kwh"], now["capacity_kwh"], 100)
+        out["sessions_per_device"] = _ratio(now["sessions"], now["devices_with_usage"])
+        out["prev_period"] = np.full(n_areas, previous, dtype=object)
+        for name in ("sessions", "kwh"):
+            prev = _known(before, name, n_areas)
+            out[f"prev_{name}"] = prev
+            out[f"{name}_change"] = now[name] - prev
+            out[f"{name}_change_pct"] = _ratio(now[name] - prev, np.abs(prev), 100)
+        prev_occ = _ratio(before["plugged_hours"], before["available_hours"], 100) \
+            if before is not None else np.full(n_areas, np.nan)
+        out["prev_occupancy_pct"] = prev_occ
+        out["occupancy_pct_change"] = out["occupancy_pct"] - prev_occ
+    frame = pd.DataFrame(out)
+    if level == "borough" and frame["parent_code"].isna().all():
+        frame["parent_code"] = None
+        frame["parent_name"] = None
+    return frame.sort_values("area_code", kind="stable").reset_index(drop=True)
 
 
 def summarise(assignment, devices: pd.DataFrame, connectors: pd.DataFrame | None = None,
