@@ -303,6 +303,33 @@ def bench_store(p: dict) -> dict:
         "details": {"runs": runs}}
 
 
+# --- 2b. shared store (PostGIS) ------------------------------------------------------------
+
+def bench_pgstore(p: dict) -> dict:
+    """Import and per device per quarter utilisation in SQL vs the pandas engine, at each
+    size of ``pg_sizes`` (``bench/bench_pgstore.py``)."""
+    from bench import bench_pgstore
+
+    found = bench_pgstore.run(p["pg_sizes"])
+    rows = []
+    for r in found:
+        n = r["n_sessions"]
+        rows.append(row(
+            f"shared store import: {n:,} sessions into PostGIS", r["import_s"], None, "—",
+            "report rows/s", None,
+            f"{r['import_rows_per_s']:,.0f} rows/s; sessions table "
+            f"{r['sessions_table_mb']:,.0f} MB (durable server settings)",
+            rows_per_s=r["import_rows_per_s"]))
+        rows.append(row(
+            f"utilisation per device per quarter in SQL ({n:,} sessions, "
+            f"{r['n_devices']:,} devices)", r["sql_utilisation_s"],
+            r["pandas_read_and_compute_s"], "pandas engine: read from the store + compute",
+            "report", None,
+            f"pandas read {fmt(r['read_sessions_s'])} + compute "
+            f"{fmt(r['pandas_utilisation_s'])}; {r['rows']:,} rows, totals equal"))
+    return {"rows": rows, "details": {"sizes": found}}
+
+
 # --- 3. usage aggregation ------------------------------------------------------------
 
 def bench_utilisation(p: dict) -> dict:
@@ -743,6 +770,7 @@ BENCHMARKS = {
     "sites": bench_sites,
     "render": bench_render,
     "atlas": bench_atlas,
+    "pgstore": bench_pgstore,
     "env": bench_env,
 }
 

@@ -1,0 +1,88 @@
+"""Shared store (PostGIS): import rate and per device per quarter utilisation in
+SQL against the pandas engine on the same data, at growing sizes.
+
+Each size gets a fresh database in a temporary PostgreSQL 15 + PostGIS cluster
+started with its crash-safety settings on (fsync, full page writes), so the
+import rate is an honest one. Run alone: ``.venv/bin/python bench/bench_pgstore.py
+2000000 10000000`` (sizes in sessions), or through ``python -m bench --only shared``.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+
+from bench.bench_store import make_sessions  # noqa: E402
+
+
+def measure(cluster, n_sessions: int, n_devices: int = 20_000, seed: int = 0) -> dict:
+    """One size: import, SQL utilisation, pandas engine (read + compute, and compute
+    alone on the frame already in memory), and a check that both agree."""
+    import numpy as np
+
+    from ev_chargepoints.core import pg_usage
+    from ev_chargepoints.core.pgstore import PostgisStore
+    from ev_chargepoints.core.schema import ParseResult
+    from ev_chargepoints.core.utilisation import utilisation
+
+    database = cluster.create_database()
+    out = {"n_sessions": n_sessions, "n_devices": n_devices}
+    try:
+        frame = make_sessions(n_sessions, n_devices=n_devices, seed=seed)
+        result = ParseResult("sessions", "bench", n_sessions, {"sessions": frame})
+        with PostgisStore.create_or_open(cluster.dsn(database)) as store:
+            gc.collect()
+            start = time.perf_counter()
+            report = store.import_parse_result(result, "bench.csv", "sha-bench")
+            out["import_s"] = time.perf_counter() - start
+            assert report.rows_added == n_sessions, report.message
+            out["import_rows_per_s"] = n_sessions / out["import_s"]
+            del result, frame
+            gc.collect()
+            with store.conn.cursor() as cur:
+                cur.execute("VACUUM ANALYZE ev_chargepoints.sessions")
+                cur.execute("SELECT pg_total_relation_size('ev_chargepoints.sessions')")
+                out["sessions_table_mb"] = cur.fetchone()[0] / 1e6
+
+            start = time.perf_counter()
+            by_sql = pg_usage.utilisation(store, "quarter", "device")
+            out["sql_utilisation_s"] = time.perf_counter() - start
+
+            start = time.perf_counter()
+            sessions = store.sessions(categorical=True, columns=[
+                "device_id", "connector_id", "start_utc", "end_utc", "charging_end_utc",
+                "kwh"])
+            out["read_sessions_s"] = time.perf_counter() - start
+            start = time.perf_counter()
+            by_pandas = utilisation(sessions, None, None, None, period="quarter", by="device")
+            out["pandas_utilisation_s"] = time.perf_counter() - start
+            out["pandas_read_and_compute_s"] = out["read_sessions_s"] + \
+                out["pandas_utilisation_s"]
+            del sessions
+            out["rows"] = len(by_sql)
+            for column in ("sessions", "kwh", "plugged_hours"):
+                a = by_sql[column].to_numpy("float64").sum()
+                b = by_pandas[column].to_numpy("float64").sum()
+                assert np.isclose(a, b, rtol=1e-9), (column, a, b)
+    finally:
+        cluster.drop_database(database)
+    return out
+
+
+def run(sizes, n_devices: int = 20_000) -> list[dict]:
+    from pg_cluster import TemporaryCluster
+
+    with TemporaryCluster(durable=True) as cluster:
+        return [measure(cluster, n, n_devices) for n in sizes]
+
+
+if __name__ == "__main__":
+    chosen = [int(a) for a in sys.argv[1:]] or [1_000_000]
+    for found in run(chosen):
+        print(found)
