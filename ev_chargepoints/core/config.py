@@ -47,6 +47,9 @@ class Settings:
     dataset_boundaries: str = ""
     ocpi_feeds: list[OcpiFeed] = field(default_factory=list)
     store_path: str = ""
+    # The NAME of a saved QGIS PostgreSQL connection holding the shared store; empty:
+    # the GeoPackage at store_path. Credentials stay with the connection (authcfg).
+    store_connection: str = ""
     occupancy_breaks: tuple[float, float, float] = styling.DEFAULT_OCCUPANCY_BREAKS
     disclosure_threshold: int = 3
     cache_mb: int = 500
@@ -61,6 +64,7 @@ class Settings:
             raise ConfigError("The disclosure threshold must be at least 1 device.")
         if self.cache_mb < 0:
             raise ConfigError("The cache size cannot be negative.")
+        check_connection_name(self.store_connection)
         names = [f.name for f in self.ocpi_feeds]
         if len(names) != len(set(names)):
             raise ConfigError("Two OCPI feeds have the same name.")
@@ -92,3 +96,16 @@ def check_url(url: str, what: str) -> None:
     if parts.username or parts.password:
         raise ConfigError(f"{what} must not contain a user name or password; "
                           "use a QGIS authentication configuration instead.")
+
+
+def check_connection_name(name: str) -> None:
+    """A saved connection's name, not an address: credentials must not travel here."""
+    if not name:
+        return
+    if name != name.strip() or any(ord(c) < 32 for c in name):
+        raise ConfigError("The PostgreSQL connection name has leading or trailing spaces or "
+                          "control characters.")
+    if "://" in name or "=" in name:
+        raise ConfigError("The shared store is chosen by the name of a saved QGIS PostgreSQL "
+                          "connection, not an address or connection string (which could carry "
+                          "a password).")

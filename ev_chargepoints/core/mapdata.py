@@ -1,8 +1,9 @@
 """The map's tables: devices by period, boroughs and wards by period.
 
-Written by a task into a folder of GeoPackages, one per layer (not the history
-store), which the QGIS side opens as ordinary layers. One file per layer: QGIS
-3.22 with GDAL 3.6 fails to read a second table of a GeoPackage in WAL mode
+Computed once (:func:`build_map`) and written by a task either into a folder of
+GeoPackages, one per layer (not the history store), which the QGIS side opens as
+ordinary layers, or, for a shared store, into PostGIS tables (:mod:`.pg_mapdata`).
+One file per layer: QGIS 3.22 with GDAL 3.6 fails to read a second table of a GeoPackage in WAL mode
 while a filtered layer holds the first ("unable to open database file").
 One feature per device and period lets the period selector filter instead of
 reload, and the temporal controller animate quarter by quarter.
@@ -15,6 +16,7 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -44,7 +46,7 @@ def layer_file(folder, table: str) -> Path:
 
 @dataclass
 class MapInfo:
-    path: Path
+    path: Optional[Path]              # the map folder; None when the tables are in PostGIS
     periods: list[str]
     period_ranges: list[tuple[str, str]]
     latest_period: str
@@ -52,15 +54,38 @@ class MapInfo:
     vintage: str
     counts: dict[str, int] = field(default_factory=dict)
     assignment_lines: list[str] = field(default_factory=list)
+    # The schema of the store database holding the map tables (PostGIS store), else "".
+    database_schema: str = ""
 
 
-def write_map(ws, path, period_kind: str = "quarter", progress: Progress = SILENT) -> MapInfo:
-    """Write map_devices, map_boroughs and map_wards into the folder ``path`` (replaced)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+@dataclass
+class MapFrames:
+    """The map's tables, computed once and written to GeoPackages or PostGIS."""
+
+    periods: list[str]
+    period_ranges: list[tuple[str, str]]
+    synthetic_usage: bool
+    vintage: str
+    assignment_lines: list[str]
+    devices: pd.DataFrame                 # one row per device and period
+    device_x: np.ndarray                  # EPSG:27700; NaN where a device has no place
+    device_y: np.ndarray
+    # table -> (one row per area and period, WKB of each row's area or None)
+    areas: dict[str, tuple[pd.DataFrame, list]] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        counts = {"map_devices": len(self.devices)}
+        counts.update({table: len(rows) for table, (rows, _wkbs) in self.areas.items()})
+        return counts
+
+    def info(self, path: Optional[Path], database_schema: str = "") -> MapInfo:
+        return MapInfo(path, self.periods, self.period_ranges, self.periods[-1],
+                       self.synthetic_usage, self.vintage, self.counts(),
+                       self.assignment_lines, database_schema)
+
+
+def build_map(ws, period_kind: str = "quarter", progress: Progress = SILENT) -> MapFrames:
+    """The devices, boroughs and wards tables of the map, by period."""
     progress.report(5, "Placing devices in boroughs and wards")
     assignment = ws.assignment()
     devices = ws.devices()
@@ -68,20 +93,49 @@ def write_map(ws, path, period_kind: str = "quarter", progress: Progress = SILEN
     usage = ws.utilisation(period_kind, progress=progress.scaled(10, 60)) if has_usage else None
     periods, ranges = _periods(usage, ws.usage_periods(period_kind) if has_usage else [])
     progress.check_cancelled()
-    progress.report(65, "Writing the devices layer")
-    with _connect(layer_file(tmp, "map_devices")) as conn:
-        counts = {"map_devices": _write_devices(conn, devices, assignment, usage, periods)}
+    progress.report(65, "Preparing the devices layer")
+    grid, x, y = _device_rows(devices, assignment, usage, periods)
+    frames = MapFrames(periods, ranges, ws.has_synthetic_usage(), _vintage(ws, periods),
+                       assignment.report.lines(), grid, x, y)
     for level, (source_file, table) in AREA_FILES.items():
         progress.check_cancelled()
-        progress.report(80 if level == "borough" else 88, f"Writing the {level} layer")
+        progress.report(80 if level == "borough" else 88, f"Preparing the {level} layer")
+        frames.areas[table] = _area_rows(ws, level, source_file, periods, has_usage,
+                                         period_kind)
+    return frames
+
+
+def write_map(ws, path, period_kind: str = "quarter", progress: Progress = SILENT) -> MapInfo:
+    """Write map_devices, map_boroughs and map_wards into the folder ``path`` (replaced)."""
+    frames = build_map(ws, period_kind, progress.scaled(0, 95))
+    return write_geopackages(frames, path, progress.scaled(95, 100))
+
+
+def write_geopackages(frames: MapFrames, path, progress: Progress = SILENT) -> MapInfo:
+    """The map tables as one GeoPackage per layer in the folder ``path`` (replaced)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    progress.report(0, "Writing the devices layer")
+    with _connect(layer_file(tmp, "map_devices")) as conn:
+        blobs = gpkg_point_blobs(frames.device_x, frames.device_y)
+        gpkg.write_layer(conn, "map_devices", frames.devices, blobs, "POINT",
+                         description="Charge devices by period, with utilisation")
+    for level, (_source_file, table) in AREA_FILES.items():
+        progress.check_cancelled()
+        progress.report(40 if level == "borough" else 70, f"Writing the {level} layer")
+        rows, wkbs = frames.areas[table]
         with _connect(layer_file(tmp, table)) as conn:
-            counts[table] = _write_areas(conn, ws, level, source_file, table, periods,
-                                         has_usage, period_kind)
+            blobs = [gpkg.gp_blob(wkb, gpkg.BNG_SRS_ID) for wkb in wkbs]
+            gpkg.write_layer(conn, table, rows, blobs, "MULTIPOLYGON",
+                             description=f"London {level}s with charge-point summaries by "
+                                         "period")
     shutil.rmtree(path, ignore_errors=True)
     tmp.replace(path)
     progress.report(100, "Map layers written")
-    return MapInfo(path, periods, ranges, periods[-1], ws.has_synthetic_usage(),
-                   _vintage(ws, periods), counts, assignment.report.lines())
+    return frames.info(path)
 
 
 @contextmanager
@@ -105,7 +159,7 @@ def _periods(usage, shown: list[str]):
     return list(table["period"]), ranges
 
 
-def _write_devices(conn, devices, assignment, usage, periods) -> int:
+def _device_rows(devices, assignment, usage, periods):
     places = assignment.table[["device_id", "x", "y", "borough_name", "ward_name"]]
     base = devices[[c for c in DEVICE_FIELDS if c in devices.columns]].merge(
         places, on="device_id", how="left")
@@ -121,13 +175,12 @@ def _write_devices(conn, devices, assignment, usage, periods) -> int:
     for column in USAGE_FIELDS:
         if column not in grid.columns:
             grid[column] = np.nan
-    blobs = gpkg_point_blobs(grid.pop("x").to_numpy(), grid.pop("y").to_numpy())
-    gpkg.write_layer(conn, "map_devices", grid, blobs, "POINT",
-                     description="Charge devices by period, with utilisation")
-    return len(grid)
+    x = grid.pop("x").to_numpy(dtype="float64")
+    y = grid.pop("y").to_numpy(dtype="float64")
+    return grid, x, y
 
 
-def _write_areas(conn, ws, level, source_file, table, periods, has_usage, period_kind) -> int:
+def _area_rows(ws, level, source_file, periods, has_usage, period_kind):
     attributes, wkbs, _crs = gpkg.read_layer(paths.LONDON_SNAPSHOT / source_file)
     geometry_of = dict(zip(attributes["GSS_CODE"], wkbs))
     frames = []
@@ -142,10 +195,7 @@ def _write_areas(conn, ws, level, source_file, table, periods, has_usage, period
         if column not in rows.columns:
             rows[column] = np.nan
     rows = rows[AREA_FIELDS + ["period"]]
-    blobs = [gpkg.gp_blob(geometry_of.get(code), gpkg.BNG_SRS_ID) for code in rows["area_code"]]
-    gpkg.write_layer(conn, table, rows, blobs, "MULTIPOLYGON",
-                     description=f"London {level}s with charge-point summaries by period")
-    return len(rows)
+    return rows, [geometry_of.get(code) for code in rows["area_code"]]
 
 
 def _vintage(ws, periods) -> str:

@@ -176,17 +176,27 @@ class EvChargepointsPlugin:
     # --- map ---------------------------------------------------------------------
 
     def load_london(self):
+        from ..core.errors import EvChargepointsError
         from ..qgis import loader
         from ..qgis import settings as plugin_settings
 
-        store = plugin_settings.load().store_path
+        store = plugin_settings.store_reference()
+        try:
+            target = plugin_settings.target_for(store)
+        except EvChargepointsError as exc:
+            self.iface.messageBar().pushWarning(self.menu, exc.message)
+            return
         self.load_action.setEnabled(False)
         self.iface.messageBar().pushInfo(self.menu, self.tr(
             "Loading London charge points in the background (see the task manager)…"))
 
         def done(info):
             self.load_action.setEnabled(True)
-            self.loaded = loader.build_layers(info, store_path=store)
+            try:
+                self.loaded = loader.build_layers(info, store_path=store)
+            except EvChargepointsError as exc:
+                self.iface.messageBar().pushWarning(self.menu, exc.message)
+                return
             self._fill_periods(info.periods, info.latest_period)
             canvas = self.iface.mapCanvas()
             canvas.setExtent(canvas.mapSettings().layerExtentToOutputExtent(
@@ -202,7 +212,7 @@ class EvChargepointsPlugin:
             self.load_action.setEnabled(True)
             self.iface.messageBar().pushWarning(self.menu, message)
 
-        self.tasks.append(loader.load_in_background(store, "quarter", done, failed))
+        self.tasks.append(loader.load_in_background(target, "quarter", done, failed))
 
     def _fill_periods(self, periods, current):
         self.period_box.blockSignals(True)
@@ -245,8 +255,8 @@ class EvChargepointsPlugin:
                 self.iface.messageBar().pushWarning(self.menu, message)
 
         try:
-            self.watch_task = watch.start_watching(settings.store_path, settings.ocpi_feeds,
-                                                   stopped, failed)
+            self.watch_task = watch.start_watching(plugin_settings.store_target(settings),
+                                                   settings.ocpi_feeds, stopped, failed)
         except EvChargepointsError as exc:
             self.watch_action.setChecked(False)
             self.iface.messageBar().pushWarning(self.menu, exc.message)

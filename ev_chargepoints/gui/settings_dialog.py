@@ -18,11 +18,17 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 from qgis.core import Qgis, QgsSettings
-from qgis.gui import QgsAuthConfigSelect, QgsFileWidget, QgsMessageBar
+from qgis.gui import (
+    QgsAuthConfigSelect,
+    QgsFileWidget,
+    QgsMessageBar,
+    QgsProviderConnectionComboBox,
+)
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QCoreApplication, Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
+    QButtonGroup,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -32,6 +38,7 @@ from qgis.PyQt.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QRadioButton,
     QSizePolicy,
     QSpinBox,
     QTableWidget,
@@ -184,7 +191,32 @@ class SettingsDialog(QDialog):
         self.store_path.setConfirmOverwrite(False)  # an existing store is opened, not replaced
         self.store_path.setFilter(self.tr("GeoPackage (*.gpkg)"))
         self.store_path.setDialogTitle(self.tr("Workspace store"))
-        form.addRow(self.tr("Workspace store (GeoPackage)"), self.store_path)
+        self.store_kind_file = QRadioButton(self.tr("GeoPackage file"), page)
+        self.store_kind_file.setObjectName("store_kind_file")
+        self.store_kind_database = QRadioButton(self.tr("PostgreSQL connection (shared store)"),
+                                                page)
+        self.store_kind_database.setObjectName("store_kind_database")
+        self.store_kind_file.setChecked(True)
+        kinds = QButtonGroup(page)
+        kinds.addButton(self.store_kind_file)
+        kinds.addButton(self.store_kind_database)
+        self._store_kinds = kinds
+        choice = QHBoxLayout()
+        choice.addWidget(self.store_kind_file)
+        choice.addWidget(self.store_kind_database)
+        choice.addStretch(1)
+        form.addRow(self.tr("Workspace store"), choice)
+        form.addRow(self.tr("GeoPackage file"), self.store_path)
+        self.store_connection = QgsProviderConnectionComboBox("postgres", page)
+        self.store_connection.setObjectName("store_connection")
+        self.store_connection.setAllowEmptyConnection(True)
+        self.store_connection.setToolTip(self.tr(
+            "A PostgreSQL connection saved in QGIS (Data Source Manager). Only its name is "
+            "kept; its password stays in its authentication configuration or in "
+            "~/.pgpass / pg_service.conf."))
+        form.addRow(self.tr("PostgreSQL connection"), self.store_connection)
+        self.store_kind_file.toggled.connect(self._store_kind_changed)
+        self._store_kind_changed()
         self.cache_mb = QSpinBox(page)
         self.cache_mb.setObjectName("cache_mb")
         self.cache_mb.setRange(0, 1_000_000)
@@ -217,6 +249,11 @@ class SettingsDialog(QDialog):
         form.addRow(self.tr("Disclosure threshold"), self.disclosure)
         return page
 
+    def _store_kind_changed(self, _checked: bool = False) -> None:
+        in_file = self.store_kind_file.isChecked()
+        self.store_path.setEnabled(in_file)
+        self.store_connection.setEnabled(not in_file)
+
     @staticmethod
     def _result_label(parent: QWidget, name: str) -> QLabel:
         label = QLabel(parent)
@@ -238,6 +275,12 @@ class SettingsDialog(QDialog):
         for feed in settings.ocpi_feeds:
             self.add_feed(feed)
         self.store_path.setFilePath(settings.store_path)
+        self.store_connection.setConnection(settings.store_connection)
+        if settings.store_connection:
+            self.store_kind_database.setChecked(True)
+        else:
+            self.store_kind_file.setChecked(True)
+        self._store_kind_changed()
         self.cache_mb.setValue(int(settings.cache_mb))
         for spin, value in zip(self.breaks, settings.occupancy_breaks):
             spin.setValue(float(value))
@@ -255,6 +298,14 @@ class SettingsDialog(QDialog):
             if feed.authcfg and self.feed_at(row).authcfg != feed.authcfg:
                 missing.append(self.tr("the token of feed '{name}' ('{id}')").format(
                     name=feed.name, id=feed.authcfg))
+        if settings.store_connection and \
+                self.store_connection.currentConnection() != settings.store_connection:
+            self.bar.pushMessage(
+                self.tr("Shared store"),
+                self.tr("The PostgreSQL connection '{name}' is no longer saved in QGIS. "
+                        "Choose a connection (or a GeoPackage file) before saving.").format(
+                    name=settings.store_connection),
+                Qgis.MessageLevel.Warning, 0)
         if missing:
             self.bar.pushMessage(
                 self.tr("Authentication"),
@@ -277,6 +328,8 @@ class SettingsDialog(QDialog):
             dataset_boundaries=self.dataset_boundaries.text().strip(),
             ocpi_feeds=self.feeds_from_table(),
             store_path=store or plugin_settings.default_store_path(),
+            store_connection=(self.store_connection.currentConnection() or ""
+                              if self.store_kind_database.isChecked() else ""),
             occupancy_breaks=tuple(spin.value() for spin in self.breaks),
             disclosure_threshold=self.disclosure.value(),
             cache_mb=self.cache_mb.value(),
@@ -304,6 +357,11 @@ class SettingsDialog(QDialog):
                 self._point_at(1, self.feeds)
                 raise
             names.add(feed.name)
+        if self.store_kind_database.isChecked() and not settings.store_connection:
+            self._point_at(2, self.store_connection)
+            raise ConfigError(self.tr("Choose the saved PostgreSQL connection of the shared "
+                                      "store (add one in the Data Source Manager), or use a "
+                                      "GeoPackage file."))
         if Path(settings.store_path).suffix.lower() != ".gpkg":
             self._point_at(2, self.store_path)
             raise ConfigError(self.tr("The workspace store must be a GeoPackage file "

@@ -58,7 +58,9 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core import site_files, siting
+from ..core.errors import EvChargepointsError
 from ..core.workspace import Workspace
+from ..qgis import settings as plugin_settings
 from ..qgis.loader import ROLE_PROPERTY, STORE_PROPERTY
 from ..qgis.tasks import CoreTask, start
 from .site_tool import SiteMapTool, scratch_layer
@@ -382,14 +384,23 @@ class CandidateSitesDock(QgsDockWidget):
     # --- preparation (task) --------------------------------------------------------------
 
     def _store(self) -> str:
+        """The store reference: set explicitly, else the map's, else the settings'."""
         if self.store_path:
             return str(self.store_path)
         for layer in QgsProject.instance().mapLayers().values():
             if layer.customProperty(ROLE_PROPERTY) == "devices" and \
                     layer.customProperty(STORE_PROPERTY):
                 return str(layer.customProperty(STORE_PROPERTY))
-        from ..qgis import settings as plugin_settings
-        return plugin_settings.load().store_path
+        return plugin_settings.store_reference()
+
+    def _store_target(self, store: str):
+        """The store to open (credentials read here, on the main thread), or None after
+        saying why not."""
+        try:
+            return plugin_settings.target_for(store)
+        except EvChargepointsError as exc:
+            self.report(exc.message, Qgis.MessageLevel.Warning)
+            return None
 
     def _preparing(self) -> bool:
         return any(getattr(t, "_sites_running", False) for t in self.tasks)
@@ -397,14 +408,17 @@ class CandidateSitesDock(QgsDockWidget):
     def prepare(self) -> Optional[CoreTask]:
         """Prepare the analyser in a task, then analyse the layer's sites."""
         store = self._store()
-        if not store or not Path(store).exists():
+        if not store or not plugin_settings.store_exists(store):
             self.report(self.tr("There is no store at {path}; load London charge points "
                                 "first.").format(path=store), Qgis.MessageLevel.Warning)
+            return None
+        target = self._store_target(store)
+        if target is None:
             return None
         distances = self.distances()
 
         def work(progress, _feedback):
-            with Workspace(store) as ws:
+            with Workspace(target) as ws:
                 return ws.site_analyser(distances, progress=progress)
 
         self.report(self.tr("Preparing the candidate-site analysis (devices, usage, "
@@ -674,9 +688,12 @@ class CandidateSitesDock(QgsDockWidget):
             ys.append(y)
         candidates = siting.sites_from_points(xs, ys, ids)
         k, distance = self.k_spin.value(), self.distances()[0]
+        target = self._store_target(store)
+        if target is None:
+            return None
 
         def work(progress, _feedback):
-            with Workspace(store) as ws:
+            with Workspace(target) as ws:
                 return ws.suggest_sites(candidates, k, distance, progress=progress)
 
         task = CoreTask(self.tr("Suggesting candidate sites"), work,

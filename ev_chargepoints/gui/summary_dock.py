@@ -68,11 +68,13 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..core.errors import EvChargepointsError
 from ..core.export import write_csv, write_xlsx
 from ..core.progress import Progress
 from ..core.schema import POWER_CLASSES
 from ..core.summary import definitions
 from ..core.workspace import USAGE_SUMMARY_COLUMNS, Workspace
+from ..qgis import settings as plugin_settings
 from ..qgis.loader import ROLE_PROPERTY, STORE_PROPERTY
 from ..qgis.tasks import CoreTask, start
 
@@ -172,9 +174,13 @@ def _choices(values: pd.Series) -> list:
 
 
 def prepare(store_path: str, period_kind: str, known: Optional[Prepared],
-            progress: Progress) -> Prepared:
-    """Worker: open the store and prepare (or reuse) the summariser for its current stamp."""
-    with Workspace(store_path) as ws:
+            progress: Progress, target=None) -> Prepared:
+    """Worker: open the store and prepare (or reuse) the summariser for its current stamp.
+
+    ``store_path`` names the store (a path or a store reference); ``target``, when given,
+    is that store resolved on the main thread (a ``StoreTarget`` with its credentials).
+    """
+    with Workspace(target if target is not None else store_path) as ws:
         stamp = ws.store_stamp()
         if known is not None and known.stamp == stamp:
             return known
@@ -706,10 +712,16 @@ class AreaSummaryDock(QgsDockWidget):
             return
         self._stale = False
         store = self.store_path()
-        if not store or not Path(store).exists():
+        if not store or not plugin_settings.store_exists(store):
             self._store_path = store
             self._show_message(self.tr("Load London charge points (or choose a store) to see "
                                        "area summaries."))
+            return
+        try:
+            target = plugin_settings.target_for(store)
+        except EvChargepointsError as exc:
+            self._store_path = store
+            self._show_message(exc.message, error=True)
             return
         self._seq += 1
         seq = self._seq
@@ -721,7 +733,7 @@ class AreaSummaryDock(QgsDockWidget):
         self._show_message(self.tr("Preparing the summaries…"))
         self.task = start(CoreTask(
             self.tr("Preparing area summaries"),
-            lambda progress, _feedback: prepare(store, kind, known, progress),
+            lambda progress, _feedback: prepare(store, kind, known, progress, target),
             lambda result: self._on_prepared(seq, result),
             lambda message: self._on_task_error(seq, message)))
         self.busyChanged.emit(True)

@@ -1,9 +1,13 @@
-"""Map layers from the workspace's map GeoPackage, styled, with metadata and time.
+"""Map layers from the workspace's map GeoPackages or PostGIS tables, styled, with
+metadata and time.
 
-Layers are created here, on the main thread, from a GeoPackage the core wrote
-in a task. They are ordinary file-backed layers, so a saved project reopens
-them. The devices layer holds one feature per device and period; the period
-selector only changes the subset string and legend text, nothing is reloaded.
+Layers are created here, on the main thread, from tables the core wrote in a
+task: GeoPackages in the map folder (ordinary file-backed layers), or, for a
+shared store, the map tables in its database, opened with the ``postgres``
+provider through the saved connection (its ``authcfg``, never a password).
+Either way a saved project reopens them, with the same styles. The devices layer
+holds one feature per device and period; the period selector only changes the
+subset string and legend text, nothing is reloaded.
 """
 
 from __future__ import annotations
@@ -30,6 +34,14 @@ WARD_LAYER = "map_wards"
 BOROUGH_LAYER = "map_boroughs"
 
 
+@dataclass(frozen=True)
+class PostgresTables:
+    """Where a shared store's map tables are: a saved QGIS connection and a schema."""
+
+    connection: str
+    schema: str
+
+
 @dataclass
 class Provenance:
     """What the map says about where its data came from."""
@@ -43,14 +55,29 @@ class Provenance:
     keywords: Sequence[str] = field(default_factory=lambda: ("EV", "charge points", "London"))
 
 
-def open_layer(folder: str, table: str, name: str) -> QgsVectorLayer:
-    """Open a map table from its own GeoPackage in the map folder."""
+def open_layer(source, table: str, name: str) -> QgsVectorLayer:
+    """Open a map table from its own GeoPackage in the map folder ``source``, or from
+    the database when ``source`` is :class:`PostgresTables`."""
     from ..core.mapdata import layer_file
 
-    path = layer_file(folder, table)
+    if isinstance(source, PostgresTables):
+        return _postgres_layer(source, table, name)
+    path = layer_file(source, table)
     layer = QgsVectorLayer(f"{path}|layername={table}", name, "ogr")
     if not layer.isValid():
         raise StoreError(f"Could not open the layer '{table}' in {path}.")
+    return layer
+
+
+def _postgres_layer(source: PostgresTables, table: str, name: str) -> QgsVectorLayer:
+    from . import pg_connection
+
+    kind = pg_connection.POINT if table == DEVICE_LAYER else pg_connection.MULTIPOLYGON
+    uri = pg_connection.layer_uri(source.connection, table, kind, schema=source.schema)
+    layer = QgsVectorLayer(uri, name, "postgres")
+    if not layer.isValid():
+        raise StoreError(f"Could not open the table {source.schema}.{table} through the "
+                         f"PostgreSQL connection '{source.connection}'.")
     return layer
 
 
@@ -72,10 +99,10 @@ def set_device_period(layer: QgsVectorLayer, period: str, synthetic: bool) -> No
     layer.triggerRepaint()
 
 
-def devices_layer(gpkg_path: str, period: str, provenance: Provenance,
+def devices_layer(source, period: str, provenance: Provenance,
                   breaks: Sequence[float] = styling.DEFAULT_OCCUPANCY_BREAKS) -> QgsVectorLayer:
     name = device_layer_name(period, provenance.synthetic_usage)
-    layer = open_layer(gpkg_path, DEVICE_LAYER, name)
+    layer = open_layer(source, DEVICE_LAYER, name)
     layer.setRenderer(qgis_styling.device_renderer(styling.occupancy_bands(breaks)))
     set_device_period(layer, period, provenance.synthetic_usage)
     _enable_temporal(layer)
@@ -84,10 +111,10 @@ def devices_layer(gpkg_path: str, period: str, provenance: Provenance,
     return layer
 
 
-def areas_layer(gpkg_path: str, table: str, name: str, field_name: str, unit: str,
+def areas_layer(source, table: str, name: str, field_name: str, unit: str,
                 provenance: Provenance, label_field: Optional[str] = None,
                 label_min_scale: Optional[float] = None) -> QgsVectorLayer:
-    layer = open_layer(gpkg_path, table, name)
+    layer = open_layer(source, table, name)
     index = layer.fields().indexOf(field_name)
     if index < 0:
         raise StoreError(f"The layer '{table}' has no field '{field_name}'.")
@@ -101,9 +128,9 @@ def areas_layer(gpkg_path: str, table: str, name: str, field_name: str, unit: st
     return layer
 
 
-def outline_layer(gpkg_path: str, table: str, name: str, provenance: Provenance,
+def outline_layer(source, table: str, name: str, provenance: Provenance,
                   label_field: Optional[str] = None) -> QgsVectorLayer:
-    layer = open_layer(gpkg_path, table, name)
+    layer = open_layer(source, table, name)
     layer.setRenderer(qgis_styling.outline_renderer())
     if label_field:
         qgis_styling.label_areas(layer, label_field, size_pt=7.5)

@@ -2,6 +2,11 @@
 
 Only plain values and ``authcfg`` ids are written; the secrets stay in the QGIS
 authentication database.
+
+The front doors get the store from here: :func:`store_target` for the settings,
+:func:`target_for` for a *store reference* a layer or dock remembers (a
+GeoPackage path, or ``postgres-connection:<name>`` for a saved QGIS PostgreSQL
+connection; never a secret).
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from typing import Optional
 from qgis.core import QgsApplication, QgsProject, QgsSettings
 
 from ..core.config import Settings
+from ..core.stores import StoreTarget, is_database_target, parse_target
 
 PREFIX = "ev_chargepoints/"
 PROJECT_SCOPE = "ev_chargepoints"
+CONNECTION_REFERENCE = "postgres-connection:"
 
 
 def default_store_path() -> str:
@@ -46,3 +53,41 @@ def save_to_project(settings: Settings, project: Optional[QgsProject] = None) ->
 def load_from_project(project: Optional[QgsProject] = None) -> Optional[Settings]:
     value, found = (project or QgsProject.instance()).readEntry(PROJECT_SCOPE, "settings_json", "")
     return Settings.from_dict(json.loads(value)) if found and value else None
+
+
+def store_reference(settings: Optional[Settings] = None) -> str:
+    """The store as layers and docks remember it (safe in a project file)."""
+    settings = settings or load()
+    if settings.store_connection:
+        return CONNECTION_REFERENCE + settings.store_connection
+    return settings.store_path or default_store_path()
+
+
+def connection_name(reference) -> Optional[str]:
+    """The saved connection a store reference names, or None for a file or address."""
+    text = str(reference or "")
+    return text[len(CONNECTION_REFERENCE):] if text.startswith(CONNECTION_REFERENCE) else None
+
+
+def target_for(reference) -> StoreTarget:
+    """The store a reference names, credentials resolved in memory (main thread: the
+    authentication database is read here)."""
+    name = connection_name(reference)
+    if name is not None:
+        from .pg_connection import store_target as connection_target
+        return connection_target(name)
+    return parse_target(reference)
+
+
+def store_target(settings: Optional[Settings] = None) -> StoreTarget:
+    """The current store of the plugin settings, ready for ``Workspace(...)``."""
+    return target_for(store_reference(settings))
+
+
+def store_exists(reference) -> bool:
+    """False for a GeoPackage not created yet; a database store is checked on opening."""
+    if not reference:
+        return False
+    if connection_name(reference) is not None or is_database_target(reference):
+        return True
+    return Path(str(reference)).exists()

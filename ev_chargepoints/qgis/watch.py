@@ -19,16 +19,18 @@ from .tasks import CoreTask, start
 log = logging.getLogger(__name__)
 
 
-def watch_feeds(store_path: str, feeds: Sequence[OcpiFeed], tokens: dict, progress, feedback,
+def watch_feeds(store, feeds: Sequence[OcpiFeed], tokens: dict, progress, feedback,
                 max_polls: Optional[int] = None, clock=time.monotonic,
                 sleep=time.sleep) -> int:
-    """Worker loop; returns the number of successful polls when cancelled or done."""
+    """Worker loop; returns the number of successful polls when cancelled or done.
+
+    ``store``: a GeoPackage path or a ``StoreTarget`` resolved on the main thread."""
     from .network import QgsTransport
 
     due = {feed.name: 0.0 for feed in feeds}
     since: dict = {}
     polls = 0
-    with Workspace(store_path, QgsTransport(feedback=feedback)) as ws:
+    with Workspace(store, QgsTransport(feedback=feedback)) as ws:
         while not progress.cancelled():
             now = clock()
             for feed in feeds:
@@ -50,14 +52,14 @@ def watch_feeds(store_path: str, feeds: Sequence[OcpiFeed], tokens: dict, progre
     return polls
 
 
-def start_watching(store_path: str, feeds: Sequence[OcpiFeed],
+def start_watching(store, feeds: Sequence[OcpiFeed],
                    on_stopped: Callable[[object], None],
                    on_error: Callable[[str], None]) -> CoreTask:
     from .auth import secret
 
     tokens = {feed.name: secret(feed.authcfg) for feed in feeds if feed.authcfg}
     task = CoreTask("Watching live charge-point status",
-                    lambda progress, feedback: watch_feeds(store_path, feeds, tokens, progress,
+                    lambda progress, feedback: watch_feeds(store, feeds, tokens, progress,
                                                            feedback),
                     on_stopped, on_error)
     return start(task)
