@@ -37,342 +37,342 @@
 <context>
     <name>AreaSummaryDock</name>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="511"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="517"/>
         <source>Area summary</source>
         <translation>Crynodeb ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="561"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="567"/>
         <source>◂ Boroughs</source>
         <translation>◂ Bwrdeistrefi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="562"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="568"/>
         <source>Back to the boroughs</source>
         <translation>Yn ôl i'r bwrdeistrefi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="916"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="928"/>
         <source>Boroughs</source>
         <translation>Bwrdeistrefi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="570"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="576"/>
         <source>Wards ▸</source>
         <translation>Wardiau ▸</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="571"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="577"/>
         <source>Show the wards of the selected borough (or double-click a borough)</source>
         <translation>Dangos wardiau'r fwrdeistref a ddewiswyd (neu cliciwch ddwywaith ar fwrdeistref)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="576"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="582"/>
         <source>Refresh</source>
         <translation>Adnewyddu</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="577"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="583"/>
         <source>Read the workspace store again</source>
         <translation>Darllen storfa'r gweithle eto</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="587"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="593"/>
         <source>Months</source>
         <translation>Misoedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="587"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="593"/>
         <source>Quarters</source>
         <translation>Chwarteri</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="587"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="593"/>
         <source>Years</source>
         <translation>Blynyddoedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="591"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="597"/>
         <source>Length of the usage periods</source>
         <translation>Hyd y cyfnodau defnydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="594"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="600"/>
         <source>Usage period shown (UK time)</source>
         <translation>Y cyfnod defnydd a ddangosir (amser y DU)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="598"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="604"/>
         <source>All operators</source>
         <translation>Pob gweithredwr</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="600"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="606"/>
         <source>All power classes</source>
         <translation>Pob dosbarth pŵer</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="602"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="608"/>
         <source>All location types</source>
         <translation>Pob math o leoliad</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="607"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="613"/>
         <source>Period</source>
         <translation>Cyfnod</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="610"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="616"/>
         <source>Operator</source>
         <translation>Gweithredwr</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="612"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="618"/>
         <source>Power class</source>
         <translation>Dosbarth pŵer</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="614"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="620"/>
         <source>Location type</source>
         <translation>Math o leoliad</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="649"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="655"/>
         <source>CSV…</source>
         <translation>CSV…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="650"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="656"/>
         <source>Export the table to CSV</source>
         <translation>Allforio'r tabl i CSV</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="653"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="659"/>
         <source>XLSX…</source>
         <translation>XLSX…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="654"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="660"/>
         <source>Export the table to an Excel workbook, with the definitions of every column</source>
         <translation>Allforio'r tabl i lyfr gwaith Excel, gyda diffiniadau pob colofn</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1351"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1363"/>
         <source>Load London charge points (or choose a store) to see area summaries.</source>
         <translation>Llwythwch bwyntiau gwefru Llundain (neu dewiswch storfa) i weld crynodebau ardaloedd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="721"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="733"/>
         <source>Preparing the summaries…</source>
         <translation>Wrthi'n paratoi'r crynodebau…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="722"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="734"/>
         <source>Preparing area summaries</source>
         <translation>Paratoi crynodebau ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="762"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="774"/>
         <source>slow (3–7 kW)</source>
         <translation>araf (3–7 kW)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="762"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="774"/>
         <source>fast (8–49 kW)</source>
         <translation>cyflym (8–49 kW)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="763"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="775"/>
         <source>rapid (50–149 kW)</source>
         <translation>cyflym iawn (50–149 kW)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="763"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="775"/>
         <source>ultra (150 kW+)</source>
         <translation>uwch-gyflym (150 kW+)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="771"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="783"/>
         <source>unknown</source>
         <translation>anhysbys</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="773"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="785"/>
         <source>{n} devices</source>
         <translation>{n} o ddyfeisiau</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="783"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="795"/>
         <source>no usage data</source>
         <translation>dim data defnydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="851"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="863"/>
         <source>Summarising…</source>
         <translation>Wrthi'n crynhoi…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="858"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="870"/>
         <source>Summarising areas</source>
         <translation>Crynhoi ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="913"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="925"/>
         <source>Wards of {borough}</source>
         <translation>Wardiau {borough}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="926"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="938"/>
         <source>{placed} devices in the {n} wards of {borough}</source>
         <translation>{placed} o ddyfeisiau yn {n} o wardiau {borough}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="929"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="941"/>
         <source>{placed} of {total} devices in London&apos;s boroughs</source>
         <translation>{placed} o'r {total} o ddyfeisiau ym mwrdeistrefi Llundain</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="932"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="944"/>
         <source>(filtered)</source>
         <translation>(wedi hidlo)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="936"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="948"/>
         <source>usage figures are SYNTHETIC</source>
         <translation>mae'r ffigurau defnydd yn SYNTHETIG</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1115"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1127"/>
         <source>No usage data to chart</source>
         <translation>Dim data defnydd i'w ddangos mewn siart</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1122"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1134"/>
         <source>{n} selected areas</source>
         <translation>{n} o ardaloedd a ddewiswyd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1124"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1136"/>
         <source>All wards of {borough}</source>
         <translation>Holl wardiau {borough}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1126"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1138"/>
         <source>All boroughs</source>
         <translation>Pob bwrdeistref</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1164"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1176"/>
         <source>borough or ward</source>
         <translation>bwrdeistref neu ward</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1164"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1176"/>
         <source>Operators the figures are limited to (empty: all).</source>
         <translation>Y gweithredwyr y cyfyngir y ffigurau iddynt (gwag: pob un).</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1164"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1176"/>
         <source>Power classes the figures are limited to (empty: all).</source>
         <translation>Y dosbarthiadau pŵer y cyfyngir y ffigurau iddynt (gwag: pob un).</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1164"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1176"/>
         <source>Location types the figures are limited to (empty: all).</source>
         <translation>Y mathau o leoliad y cyfyngir y ffigurau iddynt (gwag: pob un).</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1177"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1189"/>
         <source>level</source>
         <translation>lefel</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1178"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1190"/>
         <source>borough</source>
         <translation>bwrdeistref</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1179"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1191"/>
         <source>period</source>
         <translation>cyfnod</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1180"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1192"/>
         <source>previous period</source>
         <translation>cyfnod blaenorol</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1181"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1193"/>
         <source>boundaries</source>
         <translation>ffiniau</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1182"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1194"/>
         <source>population</source>
         <translation>poblogaeth</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1184"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1196"/>
         <source>filter {key}</source>
         <translation>hidlydd {key}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1187"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1199"/>
         <source>store</source>
         <translation>storfa</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1189"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1201"/>
         <source>usage</source>
         <translation>defnydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1189"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1201"/>
         <source>SYNTHETIC usage figures</source>
         <translation>Ffigurau defnydd SYNTHETIG</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1190"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1202"/>
         <source>assignment</source>
         <translation>dyraniad</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1192"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1204"/>
         <source>Summary</source>
         <translation>Crynodeb</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1192"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1204"/>
         <source>Definitions</source>
         <translation>Diffiniadau</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1192"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1204"/>
         <source>About</source>
         <translation>Ynghylch</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1448"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1460"/>
         <source>Export the summary to CSV</source>
         <translation>Allforio'r crynodeb i CSV</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1448"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1460"/>
         <source>CSV files (*.csv)</source>
         <translation>Ffeiliau CSV (*.csv)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1464"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1476"/>
         <source>Written to {path}</source>
         <translation>Wedi'i ysgrifennu i {path}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1457"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1469"/>
         <source>Export the summary to Excel</source>
         <translation>Allforio'r crynodeb i Excel</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1457"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1469"/>
         <source>Excel workbooks (*.xlsx)</source>
         <translation>Llyfrau gwaith Excel (*.xlsx)</translation>
     </message>
@@ -380,252 +380,252 @@
 <context>
     <name>CandidateSitesDock</name>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="126"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="128"/>
         <source>Candidate sites</source>
         <translation>Safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="162"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="164"/>
         <source>Candidate sites: any point layer (lamp columns, car parks ...) or the scratch layer</source>
         <translation>Safleoedd posibl: unrhyw haen bwyntiau (colofnau golau stryd, meysydd parcio ...) neu'r haen dros dro</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="166"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="168"/>
         <source>Scratch layer</source>
         <translation>Haen dros dro</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="167"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="169"/>
         <source>Use (or create) the memory layer &quot;Candidate sites&quot; in EPSG:27700</source>
         <translation>Defnyddio (neu greu) yr haen yn y cof &quot;Safleoedd posibl&quot; yn EPSG:27700</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="171"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="173"/>
         <source>Sites layer</source>
         <translation>Haen safleoedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="180"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="182"/>
         <source>Primary catchment distance (straight line); scores and ranks are for this distance</source>
         <translation>Prif bellter y dalgylch (llinell syth); mae'r sgoriau a'r rhengoedd ar gyfer y pellter hwn</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="183"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="185"/>
         <source>Distance</source>
         <translation>Pellter</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="187"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="189"/>
         <source>{d} m</source>
         <translation>{d} m</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="188"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="190"/>
         <source>Also report the figures within this distance</source>
         <translation>Adrodd y ffigurau o fewn y pellter hwn hefyd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="192"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="194"/>
         <source>Extra rings</source>
         <translation>Cylchoedd ychwanegol</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="196"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="198"/>
         <source>New coverage</source>
         <translation>Cwmpas newydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="197"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="199"/>
         <source>Unique coverage</source>
         <translation>Cwmpas unigryw</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="198"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="200"/>
         <source>Residents</source>
         <translation>Trigolion</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="198"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="200"/>
         <source>Demand nearby</source>
         <translation>Galw gerllaw</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="199"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="201"/>
         <source>kWh nearby</source>
         <translation>kWh gerllaw</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="199"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="201"/>
         <source>Gap to nearest</source>
         <translation>Bwlch i'r agosaf</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="216"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="218"/>
         <source>Weights</source>
         <translation>Pwysiadau</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="220"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="222"/>
         <source>Add / move sites on the map</source>
         <translation>Ychwanegu / symud safleoedd ar y map</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="222"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="224"/>
         <source>Click the map to add a site; press on a site and drag to move it</source>
         <translation>Cliciwch ar y map i ychwanegu safle; pwyswch ar safle a'i lusgo i'w symud</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="226"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="228"/>
         <source>Analyse layer</source>
         <translation>Dadansoddi'r haen</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="227"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="229"/>
         <source>Analyse every site of the layer again</source>
         <translation>Dadansoddi pob safle yn yr haen eto</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="236"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="238"/>
         <source>Suggest K sites</source>
         <translation>Awgrymu K safle</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="237"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="239"/>
         <source>Pick K sites of the layer by greedy maximal new coverage at the primary distance, existing devices fixed</source>
         <translation>Dewis K safle o'r haen yn ôl y cwmpas newydd mwyaf (dull barus) ar y prif bellter, gyda'r dyfeisiau presennol yn sefydlog</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="241"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="243"/>
         <source>K</source>
         <translation>K</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="246"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="248"/>
         <source>Choose a sites layer or start the map tool.</source>
         <translation>Dewiswch haen safleoedd neu dechreuwch yr offeryn map.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="257"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="259"/>
         <source>Step</source>
         <translation>Cam</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="257"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="259"/>
         <source>Site</source>
         <translation>Safle</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="257"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="259"/>
         <source>Gain (residents)</source>
         <translation>Ennill (trigolion)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="257"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="259"/>
         <source>Covered %</source>
         <translation>Cwmpas %</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="264"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="266"/>
         <source>Export GeoPackage…</source>
         <translation>Allforio GeoPackage…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="266"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="268"/>
         <source>Export CSV…</source>
         <translation>Allforio CSV…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="401"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="412"/>
         <source>There is no store at {path}; load London charge points first.</source>
         <translation>Does dim storfa yn {path}; llwythwch bwyntiau gwefru Llundain yn gyntaf.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="410"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="424"/>
         <source>Preparing the candidate-site analysis (devices, usage, population)…</source>
         <translation>Wrthi'n paratoi'r dadansoddiad o safleoedd posibl (dyfeisiau, defnydd, poblogaeth)…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="413"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="427"/>
         <source>Preparing candidate-site analysis</source>
         <translation>Paratoi dadansoddiad o safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="432"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="446"/>
         <source>Ready ({s:.1f} s). {n} sites analysed.</source>
         <translation>Yn barod ({s:.1f} s). Dadansoddwyd {n} o safleoedd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="493"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="507"/>
         <source>{n} sites; updated in {ms:.0f} ms.</source>
         <translation>{n} o safleoedd; diweddarwyd mewn {ms:.0f} ms.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="531"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="545"/>
         <source>Give at least one weight above 0.</source>
         <translation>Rhowch o leiaf un pwysiad uwchlaw 0.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="618"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="632"/>
         <source>Candidate site catchments</source>
         <translation>Dalgylchoedd safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="634"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="648"/>
         <source>score {low:g}–{high:g}</source>
         <translation>sgôr {low:g}–{high:g}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="665"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="679"/>
         <source>The sites layer has no sites to choose from.</source>
         <translation>Nid oes gan yr haen safleoedd unrhyw safleoedd i ddewis ohonynt.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="682"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="699"/>
         <source>Suggesting candidate sites</source>
         <translation>Awgrymu safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="686"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="703"/>
         <source>Choosing {k} sites…</source>
         <translation>Wrthi'n dewis {k} o safleoedd…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="701"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="718"/>
         <source>{n} of {k} sites picked; gains are listed below and the picks selected on the layer.</source>
         <translation>Dewiswyd {n} o'r {k} safle; mae'r enillion wedi'u rhestru isod a'r dewisiadau wedi'u dethol ar yr haen.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="704"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="721"/>
         <source>No other site covers anyone new.</source>
         <translation>Nid oes unrhyw safle arall yn cwmpasu neb newydd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="716"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="733"/>
         <source>There are no results to export yet.</source>
         <translation>Nid oes canlyniadau i'w hallforio eto.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="719"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="736"/>
         <source>GeoPackage (*.gpkg)</source>
         <translation>GeoPackage (*.gpkg)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="720"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="737"/>
         <source>CSV (*.csv)</source>
         <translation>CSV (*.csv)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="721"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="738"/>
         <source>Export candidate sites</source>
         <translation>Allforio safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="728"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="745"/>
         <source>Exported {n} sites to {path}.</source>
         <translation>Allforiwyd {n} o safleoedd i {path}.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="278"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="280"/>
         <source>EV Charge Points</source>
         <translation>Pwyntiau Gwefru Cerbydau Trydan</translation>
     </message>
@@ -859,17 +859,17 @@
         <translation>Ynghylch Pwyntiau Gwefru Cerbydau Trydan…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/plugin.py" line="279"/>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="289"/>
         <source>All optional packages are installed.</source>
         <translation>Mae'r holl becynnau dewisol wedi'u gosod.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/plugin.py" line="281"/>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="291"/>
         <source>About EV Charge Points</source>
         <translation>Ynghylch Pwyntiau Gwefru Cerbydau Trydan</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/plugin.py" line="281"/>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="291"/>
         <source>EV Charge Points (London) {version}
 
 London&apos;s electric-vehicle charge points: locations, utilisation, area summaries, candidate sites and committee maps.
@@ -912,27 +912,27 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <translation>Gwylio statws byw</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/plugin.py" line="184"/>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="190"/>
         <source>Loading London charge points in the background (see the task manager)…</source>
         <translation>Wrthi'n llwytho pwyntiau gwefru Llundain yn y cefndir (gweler y rheolwr tasgau)…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/plugin.py" line="195"/>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="205"/>
         <source> Usage figures are SYNTHETIC.</source>
         <translation> Mae'r ffigurau defnydd yn SYNTHETIG.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/plugin.py" line="196"/>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="206"/>
         <source>Loaded {n:,} charge points ({period}).</source>
         <translation>Llwythwyd {n:,} o bwyntiau gwefru ({period}).</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/plugin.py" line="234"/>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="244"/>
         <source>No OCPI feeds are configured: add them in the plugin settings.</source>
         <translation>Nid oes ffrydiau OCPI wedi'u ffurfweddu: ychwanegwch nhw yng ngosodiadau'r ategyn.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/plugin.py" line="255"/>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="265"/>
         <source>Watching live status of {n} feed(s); uncheck the action to stop.</source>
         <translation>Wrthi'n gwylio statws byw {n} o ffrydiau; dad-diciwch y weithred i stopio.</translation>
     </message>
@@ -1165,249 +1165,279 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="74"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="81"/>
         <source>EV Charge Points settings</source>
         <translation>Gosodiadau Pwyntiau Gwefru Cerbydau Trydan</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="90"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="97"/>
         <source>London Datastore</source>
         <translation>London Datastore</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="91"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="98"/>
         <source>OCPI feeds</source>
         <translation>Ffrydiau OCPI</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="92"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="99"/>
         <source>Workspace and analysis</source>
         <translation>Gweithle a dadansoddi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="108"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="115"/>
         <source>Datastore address</source>
         <translation>Cyfeiriad y Datastore</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="113"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="120"/>
         <source>Only for restricted datasets: an authentication configuration (Basic) whose password field holds the API key. Only its id is stored in the settings.</source>
         <translation>Ar gyfer setiau data cyfyngedig yn unig: ffurfweddiad dilysu (Basic) y mae ei faes cyfrinair yn cadw'r allwedd API. Dim ond ei ddynodydd a gaiff ei storio yn y gosodiadau.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="116"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="123"/>
         <source>API key</source>
         <translation>Allwedd API</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="119"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="126"/>
         <source>Charge points dataset id</source>
         <translation>Dynodydd set ddata'r pwyntiau gwefru</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="122"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="129"/>
         <source>Usage returns dataset id</source>
         <translation>Dynodydd set ddata'r ffurflenni defnydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="125"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="132"/>
         <source>Boundaries dataset id</source>
         <translation>Dynodydd set ddata'r ffiniau</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="382"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="440"/>
         <source>Test connection</source>
         <translation>Profi'r cysylltiad</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="140"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="147"/>
         <source>Name</source>
         <translation>Enw</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="140"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="147"/>
         <source>URL</source>
         <translation>URL</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="140"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="147"/>
         <source>Token</source>
         <translation>Tocyn</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="140"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="147"/>
         <source>Base64</source>
         <translation>Base64</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="140"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="147"/>
         <source>Poll (s)</source>
         <translation>Holi (s)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="143"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="150"/>
         <source>The feed&apos;s OCPI 2.2.1 Locations endpoint, or its versions URL (ending in /versions) to discover it.</source>
         <translation>Pwynt terfyn Locations OCPI 2.2.1 y ffrwd, neu ei URL fersiynau (sy'n gorffen â /versions) i'w ddarganfod.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="156"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="163"/>
         <source>Add feed</source>
         <translation>Ychwanegu ffrwd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="160"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="167"/>
         <source>Remove feed</source>
         <translation>Tynnu ffrwd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="168"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="175"/>
         <source>The token of each feed is kept in the QGIS authentication database (password field of a Basic configuration); OCPI 2.2.1 servers expect it Base64-encoded, older servers raw.</source>
         <translation>Cedwir tocyn pob ffrwd yng nghronfa ddata dilysu QGIS (maes cyfrinair ffurfweddiad Basic); mae gweinyddion OCPI 2.2.1 yn ei ddisgwyl wedi'i amgodio yn Base64, a gweinyddion hŷn heb ei amgodio.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="185"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="192"/>
         <source>GeoPackage (*.gpkg)</source>
         <translation>GeoPackage (*.gpkg)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="186"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="208"/>
         <source>Workspace store</source>
         <translation>Storfa'r gweithle</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="187"/>
-        <source>Workspace store (GeoPackage)</source>
-        <translation>Storfa'r gweithle (GeoPackage)</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="191"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="223"/>
         <source> MB</source>
         <translation> MB</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="192"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="224"/>
         <source>Download cache size</source>
         <translation>Maint celc y lawrlwythiadau</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="194"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="226"/>
         <source>Under-used below</source>
         <translation>Tanddefnydd o dan</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="194"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="226"/>
         <source>Typical below</source>
         <translation>Nodweddiadol o dan</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="194"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="226"/>
         <source>Busy below</source>
         <translation>Prysur o dan</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="203"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="235"/>
         <source>Utilisation bands by occupancy (plugged-in time ÷ available time). Defaults: 5 %, 15 %, 25 %; above the last break: consider more capacity.</source>
         <translation>Bandiau defnydd yn ôl cyfradd defnyddio (amser wedi'i blygio i mewn ÷ amser ar gael). Rhagosodiadau: 5 %, 15 %, 25 %; uwchlaw'r toriad olaf: ystyriwch fwy o gapasiti.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="211"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="243"/>
         <source> devices</source>
         <translation> dyfais</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="212"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="244"/>
         <source>Usage figures are shown only for cells (areas, rows, points) that pool at least this many devices and more than one operator; others are suppressed, because operators&apos; usage returns are commercially sensitive. Device counts are always shown.</source>
         <translation>Dim ond ar gyfer celloedd (ardaloedd, rhesi, pwyntiau) sy'n cyfuno o leiaf y nifer hwn o ddyfeisiau a mwy nag un gweithredwr y dangosir ffigurau defnydd; caiff y lleill eu hatal, gan fod ffurflenni defnydd gweithredwyr yn fasnachol sensitif. Dangosir nifer y dyfeisiau bob amser.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="217"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="249"/>
         <source>Disclosure threshold</source>
         <translation>Trothwy datgelu</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="252"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="295"/>
         <source>the Datastore API key (&apos;{id}&apos;)</source>
         <translation>allwedd API y Datastore ('{id}')</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="256"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="299"/>
         <source>the token of feed &apos;{name}&apos; (&apos;{id}&apos;)</source>
         <translation>tocyn y ffrwd '{name}' ('{id}')</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="259"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="310"/>
         <source>Authentication</source>
         <translation>Dilysu</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="259"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="310"/>
         <source>These authentication configurations are no longer in the QGIS authentication database: {list}. Choose them again before saving.</source>
         <translation>Nid yw'r ffurfweddiadau dilysu hyn yng nghronfa ddata dilysu QGIS mwyach: {list}. Dewiswch nhw eto cyn cadw.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="421"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="479"/>
         <source>The Datastore address</source>
         <translation>Cyfeiriad y Datastore</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="309"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="367"/>
         <source>The workspace store must be a GeoPackage file ending in .gpkg.</source>
         <translation>Rhaid i storfa'r gweithle fod yn ffeil GeoPackage sy'n gorffen â .gpkg.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="333"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="391"/>
         <source>Settings saved.</source>
         <translation>Cadwyd y gosodiadau.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="339"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="397"/>
         <source>Not saved</source>
         <translation>Heb eu cadw</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="346"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="404"/>
         <source>The settings could not be saved; details are in the EV Chargepoints message log.</source>
         <translation>Nid oedd modd cadw'r gosodiadau; mae'r manylion yng nghofnod negeseuon EV Chargepoints.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="389"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="447"/>
         <source>New feed</source>
         <translation>Ffrwd newydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="436"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="494"/>
         <source>Testing the London Datastore connection</source>
         <translation>Profi'r cysylltiad â'r London Datastore</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="444"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="502"/>
         <source>The address of feed &apos;{name}&apos;</source>
         <translation>Cyfeiriad y ffrwd '{name}'</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="456"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="514"/>
         <source>Testing OCPI feed &apos;{name}&apos;</source>
         <translation>Profi ffrwd OCPI '{name}'</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="468"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="526"/>
         <source>Testing…</source>
         <translation>Wrthi'n profi…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="508"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="566"/>
         <source>{name}: {result}</source>
         <translation>{name}: {result}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="522"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="580"/>
         <source>Unexpected error</source>
         <translation>Gwall annisgwyl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="522"/>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="580"/>
         <source>Details are in the EV Chargepoints message log.</source>
         <translation>Mae'r manylion yng nghofnod negeseuon EV Chargepoints.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="209"/>
+        <source>GeoPackage file</source>
+        <translation>Ffeil GeoPackage</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="196"/>
+        <source>PostgreSQL connection (shared store)</source>
+        <translation>Cysylltiad PostgreSQL (storfa a rennir)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="213"/>
+        <source>A PostgreSQL connection saved in QGIS (Data Source Manager). Only its name is kept; its password stays in its authentication configuration or in ~/.pgpass / pg_service.conf.</source>
+        <translation>Cysylltiad PostgreSQL a gadwyd yn QGIS (Rheolwr Ffynonellau Data, y Data Source Manager). Dim ond ei enw a gaiff ei gadw; mae ei gyfrinair yn aros yn ei ffurfweddiad dilysu neu yn ~/.pgpass / pg_service.conf.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="217"/>
+        <source>PostgreSQL connection</source>
+        <translation>Cysylltiad PostgreSQL</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="303"/>
+        <source>Shared store</source>
+        <translation>Storfa a rennir</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="303"/>
+        <source>The PostgreSQL connection &apos;{name}&apos; is no longer saved in QGIS. Choose a connection (or a GeoPackage file) before saving.</source>
+        <translation>Nid yw'r cysylltiad PostgreSQL '{name}' wedi'i gadw yn QGIS mwyach. Dewiswch gysylltiad (neu ffeil GeoPackage) cyn cadw.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="362"/>
+        <source>Choose the saved PostgreSQL connection of the shared store (add one in the Data Source Manager), or use a GeoPackage file.</source>
+        <translation>Dewiswch y cysylltiad PostgreSQL a gadwyd ar gyfer y storfa a rennir (ychwanegwch un yn y Rheolwr Ffynonellau Data, y Data Source Manager), neu defnyddiwch ffeil GeoPackage.</translation>
     </message>
 </context>
 <context>
@@ -1649,77 +1679,77 @@ Allbynnau: yr ardaloedd gyda'u polygonau, a'r un ffigurau fel tabl.</translation
 <context>
     <name>SummaryTableModel</name>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="275"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="281"/>
         <source>Area</source>
         <translation>Ardal</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="275"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="281"/>
         <source>Code</source>
         <translation>Cod</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="276"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="282"/>
         <source>Devices</source>
         <translation>Dyfeisiau</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="276"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="282"/>
         <source>Connectors</source>
         <translation>Cysylltwyr</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="277"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="283"/>
         <source>Rapid %</source>
         <translation>Cyflym iawn %</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="277"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="283"/>
         <source>Per 10k</source>
         <translation>Fesul 10k</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="278"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="284"/>
         <source>Population</source>
         <translation>Poblogaeth</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="278"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="284"/>
         <source>Sessions</source>
         <translation>Sesiynau</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="279"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="285"/>
         <source>kWh</source>
         <translation>kWh</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="279"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="285"/>
         <source>Occupancy %</source>
         <translation>Cyfradd defnyddio %</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="280"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="286"/>
         <source>Capacity factor %</source>
         <translation>Ffactor capasiti %</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="281"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="287"/>
         <source>No usage data %</source>
         <translation>Dim data defnydd %</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="282"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="288"/>
         <source>Sessions change %</source>
         <translation>Newid sesiynau %</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="283"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="289"/>
         <source>Occupancy change (pp)</source>
         <translation>Newid cyfradd defnyddio (pp)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="341"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="347"/>
         <source>Unknown: no usage record for this area and period</source>
         <translation>Anhysbys: dim cofnod defnydd ar gyfer yr ardal a'r cyfnod hwn</translation>
     </message>
@@ -1727,22 +1757,22 @@ Allbynnau: yr ardaloedd gyda'u polygonau, a'r un ffigurau fel tabl.</translation
 <context>
     <name>TrendChart</name>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="388"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="394"/>
         <source>No usage data to chart</source>
         <translation>Dim data defnydd i'w ddangos mewn siart</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="392"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="398"/>
         <source>{period}: {sessions} sessions, occupancy {occupancy}</source>
         <translation>{period}: {sessions} o sesiynau, cyfradd defnyddio {occupancy}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="434"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="440"/>
         <source>sessions</source>
         <translation>sesiynau</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary_dock.py" line="434"/>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="440"/>
         <source>occupancy %</source>
         <translation>cyfradd defnyddio %</translation>
     </message>

@@ -28,7 +28,8 @@ from __future__ import annotations
 import re
 
 from .disclosure import COMPLEMENT, DEFAULT_THRESHOLD, FEW_DEVICES, ONE_OPERATOR, SHOWN
-from .pg_schema import SCHEMA, USAGE_NUMBERS
+from .pg_schema import SCHEMA
+from .store import USAGE_NUMBERS
 from .utilisation import ADDITIVE
 
 READER_ROLE = "evcp_reader"
@@ -41,14 +42,10 @@ DEVICE_LEVELS = ("device", "connector")       # usage_periods rows about one dev
 THRESHOLD_KEY = "disclosure_threshold"        # store_meta key read by the views
 AREA_LEVELS = ("ward", "borough", "all")
 
-# Sums carried from device rows to areas (as utilisation.summarise adds them), and
-# the two additive columns the cache does not store but its columns determine.
+# Sums carried from device rows to areas (as utilisation.summarise adds them); since
+# schema 3 the cache stores capacity_kwh and available_days too.
 SUMMED = ["connectors", "rated_kw"] + [c for c in ADDITIVE if c in USAGE_NUMBERS]
-DERIVED = {
-    # device-level available_hours = connectors x hours the device existed
-    "available_days": "u.available_hours / NULLIF(u.connectors, 0) / 24.0",
-    "capacity_kwh": "u.rated_kw * u.available_hours / NULLIF(u.connectors, 0)",
-}
+DERIVED: dict[str, str] = {}  # additive columns the cache would not store
 RATIOS = {  # name: (numerator, denominator, scale) exactly as utilisation.add_ratios
     "occupancy_pct": ("plugged_hours", "available_hours", 100),
     "capacity_factor_pct": ("kwh", "capacity_kwh", 100),

@@ -40,8 +40,6 @@ from .schema import POWER_CLASSES
 
 LEVELS = ("ward", "borough")
 _S = SCHEMA
-# Columns of ``areas`` this module needs beyond migration 2.
-_AREA_EXTRA_COLUMNS = {"parent_name": "text", "area_m2": "double precision"}
 _POPULATION_NOTE_KEY = "areas.{level}.population_note"
 # str.strip()'s ASCII whitespace, for normalising filter values as summary._Codes does
 _WHITESPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0"
@@ -67,15 +65,6 @@ def multipolygon_wkb(polygons: PolygonSet, index: int) -> bytes | None:
     return b"".join(out)
 
 
-def _ensure_area_columns(cur) -> None:
-    cur.execute("SELECT column_name FROM information_schema.columns"
-                " WHERE table_schema = %s AND table_name = 'areas'", (_S,))
-    present = {row[0] for row in cur.fetchall()}
-    for name, sql_type in _AREA_EXTRA_COLUMNS.items():
-        if name not in present:
-            cur.execute(f"ALTER TABLE {_S}.areas ADD COLUMN IF NOT EXISTS {name} {sql_type}")
-
-
 def load_areas(store, wards: AreaSet | None, boroughs: AreaSet | None) -> dict[str, str]:
     """Write the boundary sets into ``areas``; returns level -> "kept" or "replaced".
 
@@ -87,7 +76,6 @@ def load_areas(store, wards: AreaSet | None, boroughs: AreaSet | None) -> dict[s
 
     outcome = {}
     with store.transaction() as cur:
-        _ensure_area_columns(cur)
         cur.execute(f"LOCK TABLE {_S}.areas IN SHARE ROW EXCLUSIVE MODE")
         for level, area_set in (("ward", wards), ("borough", boroughs)):
             if area_set is None:
@@ -443,10 +431,6 @@ def area_summary(store, level: str = "borough", period: str | None = None,
 def _read_areas(cur, level: str):
     names = ("code", "name", "parent_code", "parent_name", "population", "area_m2",
              "boundary_version")
-    cur.execute("SELECT column_name FROM information_schema.columns"
-                " WHERE table_schema = %s AND table_name = 'areas'", (_S,))
-    if not set(_AREA_EXTRA_COLUMNS) <= {row[0] for row in cur.fetchall()}:
-        raise ValueError(f"no {level} boundaries to summarise by")
     cur.execute(f"SELECT {', '.join(names)} FROM {_S}.areas WHERE level = %s ORDER BY fid",
                 (level,))
     rows = cur.fetchall()

@@ -50,11 +50,7 @@ def map_for(ws, period_kind: str = "quarter", progress: Progress = SILENT
 
 def may_write(ws) -> bool:
     """True when this role may replace the map tables (it acts as the schema owner)."""
-    with ws.store.transaction() as cur:
-        cur.execute("SELECT pg_has_role(current_user, nspowner, 'USAGE') FROM pg_namespace "
-                    "WHERE nspname = %s", (SCHEMA,))
-        row = cur.fetchone()
-    return bool(row and row[0])
+    return ws.store.acts_as_owner()
 
 
 def current_map(ws, period_kind: str = "quarter",

@@ -22,21 +22,19 @@ from __future__ import annotations
 from typing import Callable
 
 from .schema import TABLES
+from .store import USAGE_NUMBERS_2, USAGE_NUMBERS_3
+from .store import USAGE_TEXT as STORE_USAGE_TEXT
 
 SCHEMA = "ev_chargepoints"
-SCHEMA_VERSION = 2  # the same numbering as the GeoPackage store
+SCHEMA_VERSION = 3  # the same numbering as the GeoPackage store
 SRID = 27700
 
 PG_TYPE = {"object": "text", "float64": "double precision", "int64": "bigint",
            "datetime64[ns, UTC]": "timestamptz", "bool": "boolean"}
 
-USAGE_TEXT = ["level", "period_kind", "device_id", "connector_id", "period"]
+# The usage cache's columns, shared with the GeoPackage store (dates are typed here).
 USAGE_DATES = ["period_start", "period_end"]
-USAGE_NUMBERS = ["connectors", "sessions", "kwh", "plugged_hours", "available_hours",
-                 "occupancy_pct", "rated_kw", "capacity_factor_pct", "sessions_per_day",
-                 "kwh_per_day", "in_use_days", "idle_share_pct", "uptime_pct",
-                 "observed_coverage_pct", "flag_open", "flag_missing_kwh",
-                 "flag_impossible_energy", "flag_over_72h", "flag_overlapping"]
+USAGE_TEXT = [n for n in STORE_USAGE_TEXT if n not in USAGE_DATES]
 
 
 def canonical_columns(table: str) -> str:
@@ -97,7 +95,7 @@ def _migrate_0_to_1(cur) -> None:
 def _migrate_1_to_2(cur) -> None:
     s = SCHEMA
     usage = ", ".join([f"{n} text" for n in USAGE_TEXT] + [f"{n} date" for n in USAGE_DATES]
-                      + [f"{n} double precision" for n in USAGE_NUMBERS])
+                      + [f"{n} double precision" for n in USAGE_NUMBERS_2])
     cur.execute(f"""
         ALTER TABLE {s}.import_log ADD COLUMN rows_updated bigint DEFAULT 0;
         CREATE TABLE {s}.import_rejects (
@@ -121,6 +119,17 @@ def _migrate_1_to_2(cur) -> None:
             role_name text NOT NULL, borough_code text, operator text,
             CHECK ((borough_code IS NULL) <> (operator IS NULL)));
     """)
+
+
+def _migrate_2_to_3(cur) -> None:
+    """The usage cache keeps the sums behind capacity factor and per-day figures (as in
+    the GeoPackage store); areas keep their parent's name and exact area."""
+    s = SCHEMA
+    added = ", ".join(f"ADD COLUMN {n} double precision" for n in USAGE_NUMBERS_3)
+    cur.execute(f"ALTER TABLE {s}.usage_periods {added}")
+    cur.execute(f"ALTER TABLE {s}.areas ADD COLUMN parent_name text,"
+                " ADD COLUMN area_m2 double precision")
+    # Row-level security and the aggregate views over the finished tables.
     from .pg_access import create_policies
 
     create_policies(cur)
@@ -129,4 +138,5 @@ def _migrate_1_to_2(cur) -> None:
 MIGRATIONS: list[tuple[int, Callable]] = [
     (1, _migrate_0_to_1),
     (2, _migrate_1_to_2),
+    (3, _migrate_2_to_3),
 ]

@@ -160,6 +160,20 @@ class PostgisStore:
             _set_meta(cur, "plugin_version", plugin_version())
 
 
+    def acts_as_owner(self) -> bool:
+        """True when this login acts as the schema's owner: it reads every row despite
+        row-level security, so what it computes for all devices is complete and it
+        may write the shared derived tables (placements, usage cache, map)."""
+        with self.transaction() as cur:
+            cur.execute("SELECT pg_has_role(current_user, nspowner, 'USAGE')"
+                        " FROM pg_namespace WHERE nspname = %s", (SCHEMA,))
+            row = cur.fetchone()
+        return bool(row and row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as cur:
+            _set_meta(cur, key, value)
+
     def meta(self) -> dict[str, str]:
         with self.conn.cursor() as cur:
             cur.execute(f"SELECT key, value FROM {SCHEMA}.store_meta")

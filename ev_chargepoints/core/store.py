@@ -47,7 +47,7 @@ from .paths import plugin_version
 from .quality import ns_utc
 from .schema import TABLES, ParseResult, conform
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_REJECTS_STORED = 1000  # per import; the full count stays in import_log
 _STAGE_ROWS = 500_000  # sessions staged per step (bounds the temporary table)
 _ISO_WIDTH = 24  # len("2018-03-02T23:50:00.000Z")
@@ -65,11 +65,15 @@ VALIDITY_COLUMNS = ["valid_from_utc", "valid_to_utc"]
 # Derived utilisation cache (see utilisation.py); rebuilt, never a source of truth.
 USAGE_TEXT = ["level", "period_kind", "device_id", "connector_id", "period",
               "period_start", "period_end"]
-USAGE_NUMBERS = ["connectors", "sessions", "kwh", "plugged_hours", "available_hours",
+USAGE_NUMBERS_2 = ["connectors", "sessions", "kwh", "plugged_hours", "available_hours",
                  "occupancy_pct", "rated_kw", "capacity_factor_pct", "sessions_per_day",
                  "kwh_per_day", "in_use_days", "idle_share_pct", "uptime_pct",
                  "observed_coverage_pct", "flag_open", "flag_missing_kwh",
                  "flag_impossible_energy", "flag_over_72h", "flag_overlapping"]
+# Added by schema 3: the sums behind capacity factor and per-day figures, so area
+# totals recomputed from the cache equal those from a fresh computation.
+USAGE_NUMBERS_3 = ["capacity_kwh", "available_days", "period_index"]
+USAGE_NUMBERS = USAGE_NUMBERS_2 + USAGE_NUMBERS_3
 
 IMPORT_LOG_COLUMNS = ["id", "file_name", "sha256", "imported_utc", "format", "rows_read",
                       "rows_added", "rows_updated", "rows_duplicate", "rows_rejected",
@@ -331,16 +335,23 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
     usage_cols = [("fid", "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL")]
     usage_cols += [(n, "DATE" if n in ("period_start", "period_end") else "TEXT")
                    for n in USAGE_TEXT]
-    usage_cols += [(n, "REAL") for n in USAGE_NUMBERS]
+    usage_cols += [(n, "REAL") for n in USAGE_NUMBERS_2]
     conn.execute(f"CREATE TABLE usage_periods ({_columns_sql(usage_cols)})")
     conn.execute("CREATE INDEX idx_usage ON usage_periods(period_kind, level, period)")
     _register(conn, "usage_periods", "attributes",
               "Utilisation per device/connector and period (derived, rebuilt on demand)")
 
 
+def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
+    """The usage cache keeps capacity_kwh, available_days and period_index."""
+    for name in USAGE_NUMBERS_3:
+        conn.execute(f"ALTER TABLE usage_periods ADD COLUMN {name} REAL")
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
     (1, _migrate_0_to_1),
     (2, _migrate_1_to_2),
+    (3, _migrate_2_to_3),
 ]
 
 

@@ -330,6 +330,10 @@ class Workspace:
     def _compute_utilisation(self, period: str, by: str, progress: Progress) -> pd.DataFrame:
         from . import utilisation as engine
 
+        if self.is_shared_store:  # aggregated by the database server, same figures
+            from . import pg_usage
+            return pg_usage.utilisation(self.store, period, by, progress)
+
         progress.report(5, "Reading sessions")
         sessions = self.store.sessions(categorical=True)
         progress.check_cancelled()
@@ -377,12 +381,40 @@ class Workspace:
                 wards, boroughs = (custom, None) if level == "ward" else (None, custom)
             else:
                 wards, boroughs = areas.load_wards(2018), areas.load_boroughs()
-            self._cache[key] = areas.assign_devices(self.devices(), wards, boroughs)
+            if self._places_in_database(areas_path):
+                from . import pg_areas
+                # Also records each device's ward and borough in the database, which
+                # row-level security and the aggregate views rely on.
+                self._cache[key] = pg_areas.assign_devices(self.store, wards, boroughs)
+            else:
+                self._cache[key] = areas.assign_devices(self.devices(), wards, boroughs)
         return self._cache[key]
 
     def store_stamp(self) -> int:
         """Changes whenever an import changes the store (for callers' own caches)."""
         return self._store_stamp()
+
+    def _places_in_database(self, areas_path) -> bool:
+        """Shared store, bundled London boundaries, and a login that sees every device
+        (the owner): placements and area summaries are computed by the server. Other
+        logins see only what row-level security allows and compute locally."""
+        if not self.is_shared_store or areas_path:
+            return False
+        key = ("acts_as_owner",)
+        if key not in self._cache:
+            self._cache[key] = self.store.acts_as_owner()
+        return self._cache[key]
+
+    def _refresh_usage_cache(self, period_kind: str, progress: Progress) -> None:
+        """Keep the shared store's usage_periods (read by area summaries in SQL and the
+        aggregate views) equal to the utilisation of the store as it is now."""
+        key = f"usage_cache.{period_kind}"
+        stamp = str(self._store_stamp())
+        if self.store.meta().get(key) == stamp:
+            return
+        usage = self.utilisation(period_kind, progress=progress)
+        self.store.write_usage_periods(usage, period_kind)
+        self.store.set_meta(key, stamp)
 
     def summariser(self, period_kind: str = "quarter", areas_path=None,
                    level: str = "borough", code_field=None, name_field=None,
@@ -425,8 +457,19 @@ class Workspace:
                 periods = self.usage_periods(period_kind)
                 period = periods[-1] if periods else None
         progress.report(92, "Summarising")
-        table = summaries.summarise(assignment, self.devices(), self.store.connectors(), usage,
-                                    level=level, period=period, filters=filters)
+        if self._places_in_database(areas_path):
+            from . import pg_areas
+            if usage is not None:
+                self._refresh_usage_cache(period_kind, progress.scaled(90, 92))
+            try:
+                table = pg_areas.area_summary(self.store, level=level, period=period,
+                                              period_kind=period_kind, filters=filters,
+                                              with_usage=usage is not None)
+            except ValueError as exc:
+                raise EvChargepointsError(str(exc)) from None
+        else:
+            table = summaries.summarise(assignment, self.devices(), self.store.connectors(),
+                                        usage, level=level, period=period, filters=filters)
         for column in USAGE_SUMMARY_COLUMNS:  # present, and empty, when there is no usage
             if column not in table.columns:
                 table[column] = float("nan")

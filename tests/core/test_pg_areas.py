@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from frame_asserts import INTEGER_COLUMNS, assert_same_summary  # noqa: F401
 
 from ev_chargepoints.core import (
     areas,
@@ -25,8 +26,6 @@ from ev_chargepoints.core.pgstore import PostgisStore
 from ev_chargepoints.core.store import file_sha256
 
 NCR = paths.LONDON_SNAPSHOT / "ncr_chargepoints_london_2022-05.csv.gz"
-INTEGER_COLUMNS = ["devices", "connectors", "slow_devices", "fast_devices", "rapid_devices",
-                   "ultra_devices", "unknown_power_devices", "devices_with_usage"]
 TIMINGS: dict = {}
 
 
@@ -74,24 +73,6 @@ def with_usage(london):
     frame = frame[frame["device_id"].isin(pd.unique(sessions["device_id"]))]
     store.write_usage_periods(frame, "quarter")
     return {"frame": frame.reset_index(drop=True), "stored": store.usage_periods("quarter")}
-
-
-def assert_same_summary(sql: pd.DataFrame, expected: pd.DataFrame) -> None:
-    assert list(sql.columns) == list(expected.columns)
-    assert len(sql) == len(expected)
-    for column in expected.columns:
-        ours, theirs = sql[column], expected[column]
-        if column in INTEGER_COLUMNS:
-            assert ours.dtype == np.int64, column
-            assert (ours.to_numpy() == theirs.to_numpy()).all(), column
-        elif theirs.dtype == object:
-            assert ours.tolist() == theirs.tolist(), column
-        else:
-            np.testing.assert_allclose(ours.to_numpy("float64"), theirs.to_numpy("float64"),
-                                       rtol=1e-9, atol=1e-9, equal_nan=True, err_msg=column)
-    for key in ("level", "period", "previous_period", "devices_selected",
-                "devices_unassigned", "boundary_version", "population_note"):
-        assert sql.attrs[key] == expected.attrs[key], key
 
 
 # --- polygons ------------------------------------------------------------------
@@ -294,16 +275,15 @@ def test_sql_summary_with_usage_equals_pandas(london, with_usage, level):
     assert sql.attrs["previous_period"] is None
 
 
-def test_stored_usage_keeps_every_figure_but_capacity(london, with_usage):
-    """usage_periods has no capacity_kwh or available_days column (migration 2), so
-    capacity factor is unknown after storage; every other figure is unchanged."""
+def test_stored_usage_keeps_every_figure_including_capacity(london, with_usage):
+    """The usage cache keeps capacity_kwh and available_days (schema 3), so the SQL
+    summary from stored usage equals the pandas one on the fresh frame, capacity
+    factor included."""
     expected = summary.summarise(london["pandas"], london["devices"], london["connectors"],
                                  with_usage["frame"], level="borough")
     sql = pg_areas.area_summary(london["store"], level="borough")
     assert expected["capacity_factor_pct"].notna().any()
-    assert sql["capacity_factor_pct"].isna().all()
-    keep = [c for c in expected.columns if not c.startswith("capacity")]
-    assert_same_summary(sql[keep], expected[keep])
+    assert_same_summary(sql, expected)
 
 
 def test_summary_errors_are_clear(london, pg_dsn):

@@ -20,7 +20,7 @@ import pytest
 
 from ev_chargepoints.core.errors import StoreError
 from ev_chargepoints.core.parsers import parse_file
-from ev_chargepoints.core.pg_schema import SCHEMA
+from ev_chargepoints.core.pg_schema import SCHEMA, SCHEMA_VERSION
 from ev_chargepoints.core.pgstore import PostgisStore
 from ev_chargepoints.core.store import HistoryStore
 from ev_chargepoints.core.stores import open_store, parse_target
@@ -208,12 +208,12 @@ def test_opens_by_service_and_by_uri(pg_database, tmp_path, monkeypatch):
     with open_store("service=evcp_test") as store:
         assert isinstance(store, PostgisStore) and store.path is None
         assert store.describe() == "PostgreSQL service evcp_test"
-        assert store.check() == "ok" and store.schema_version == 2
+        assert store.check() == "ok" and store.schema_version == SCHEMA_VERSION
         store.import_file(DUNDEE / "cpdata.csv.gz")
     with open_store(cluster.dsn(name)) as store:
         assert store.describe() == f"PostgreSQL {name} on {cluster.host}:{cluster.port}"
         assert store.counts()["sessions"] == 15497
-        assert store.meta()["schema_version"] == "2"
+        assert store.meta()["schema_version"] == str(SCHEMA_VERSION)
 
 
 def test_passwords_and_unreachable_servers_give_readable_errors(pg_database):

@@ -68,7 +68,7 @@ class TemporaryCluster:
         return subprocess.run(command, capture_output=True, text=True, env=env, check=check,
                               timeout=120)
 
-    def start(self) -> "TemporaryCluster":
+    def start(self) -> TemporaryCluster:
         self.socket_dir.mkdir(parents=True)
         if self._as_root:
             try:
@@ -113,7 +113,7 @@ class TemporaryCluster:
             self._started = False
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> "TemporaryCluster":
+    def __enter__(self) -> TemporaryCluster:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -6,7 +6,6 @@ installs both); it never skips them."""
 from __future__ import annotations
 
 import pytest
-
 from pg_cluster import TemporaryCluster
 
 

@@ -1,0 +1,101 @@
+"""The Workspace facade on a shared PostGIS store gives the figures it gives on a
+GeoPackage store: the same imports, utilisation computed by the server in SQL,
+placements and area summaries in SQL; and the CLI takes the database address."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from frame_asserts import assert_same_summary
+
+from ev_chargepoints import cli
+from ev_chargepoints.core.pg_schema import SCHEMA
+from ev_chargepoints.core.pgstore import PostgisStore
+from ev_chargepoints.core.workspace import Workspace
+
+USAGE_START, USAGE_END = "2022-03-01", "2022-05-01"  # two months crossing a quarter end
+
+
+@pytest.fixture(scope="module")
+def both(pg_cluster, tmp_path_factory):
+    """The bundled snapshot (real NCR devices, two months of synthetic usage) in a
+    GeoPackage workspace and in a PostGIS workspace."""
+    database = pg_cluster.create_database()
+    gpkg = Workspace(tmp_path_factory.mktemp("gpkg") / "history.gpkg")
+    shared = Workspace(pg_cluster.dsn(database))
+    reports = {}
+    for name, ws in (("gpkg", gpkg), ("pg", shared)):
+        reports[name] = ws.import_bundled_snapshot(usage_start=USAGE_START,
+                                                   usage_end=USAGE_END)
+    yield {"gpkg": gpkg, "pg": shared, "reports": reports, "dsn": pg_cluster.dsn(database)}
+    gpkg.close()
+    shared.close()
+    pg_cluster.drop_database(database)
+
+
+def test_the_same_imports_store_the_same_rows(both):
+    assert isinstance(both["pg"].store, PostgisStore) and both["pg"].is_shared_store
+    for a, b in zip(both["reports"]["gpkg"], both["reports"]["pg"]):
+        assert (a.outcome, a.rows_read, a.rows_added, a.rows_rejected) == \
+            (b.outcome, b.rows_read, b.rows_added, b.rows_rejected)
+    counts = both["pg"].store.counts()
+    assert counts == both["gpkg"].store.counts()
+    assert counts["devices"] == 8940 and counts["sessions"] > 100_000
+
+
+@pytest.mark.parametrize("period,by", [("quarter", "device"), ("month", "connector")])
+def test_utilisation_in_sql_equals_the_pandas_engine(both, period, by):
+    ours = both["pg"].utilisation(period, by)
+    expected = both["gpkg"].utilisation(period, by)
+    assert list(ours.columns) == list(expected.columns)
+    assert len(ours) == len(expected) > 1000
+    for column in expected.columns:
+        a, b = ours[column], expected[column]
+        if b.dtype == np.int64:
+            assert (a.to_numpy() == b.to_numpy()).all(), column
+        elif b.dtype == object:
+            assert a.tolist() == b.tolist(), column
+        else:
+            np.testing.assert_allclose(a.to_numpy("float64"), b.to_numpy("float64"),
+                                       rtol=1e-9, atol=1e-9, equal_nan=True, err_msg=column)
+    assert set(ours["period"]) >= ({"2022-Q1", "2022-Q2"} if period == "quarter"
+                                   else {"2022-03", "2022-04"})
+
+
+@pytest.mark.parametrize("level", ["borough", "ward"])
+def test_area_summaries_in_sql_equal_the_pandas_ones(both, level):
+    filters = {"power_class": ["fast", "rapid"]} if level == "ward" else None
+    ours, placed = both["pg"].summary(level=level, filters=filters)
+    expected, _ = both["gpkg"].summary(level=level, filters=filters)
+    assert_same_summary(ours, expected)
+    assert ours["sessions"].sum() > 0 and ours.attrs["period"] == "2022-Q2"
+    # the placements and the usage cache are now in the database
+    with both["pg"].store.conn.cursor() as cur:
+        cur.execute(f"SELECT count(*), count(borough_code) FROM {SCHEMA}.device_areas")
+        rows, in_borough = cur.fetchone()
+        cur.execute(f"SELECT count(DISTINCT device_id) FROM {SCHEMA}.usage_periods"
+                    " WHERE level = 'device' AND period_kind = 'quarter'")
+        with_usage = cur.fetchone()[0]
+    assert rows == 8940
+    assert in_borough == int((placed.table["borough_code"].notna()).sum()) > 8000
+    assert with_usage == both["gpkg"].utilisation("quarter")["device_id"].nunique()
+
+
+def test_the_cli_summarises_a_shared_store(both, tmp_path, capsys):
+    out = tmp_path / "boroughs.csv"
+    assert cli.main(["summary", "--store", both["dsn"], "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    expected, _ = both["gpkg"].summary(level="borough")
+    assert len(table) == 33
+    assert table["devices"].sum() == expected["devices"].sum()
+    assert table["sessions"].sum() == pytest.approx(expected["sessions"].sum())
+
+
+def test_the_cli_refuses_a_password_on_the_command_line(both, capsys):
+    address = both["dsn"].replace("postgres@", "postgres:hunter2@")
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["summary", "--store", address, "--out", "x.csv"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "password" in err and "hunter2" not in err
