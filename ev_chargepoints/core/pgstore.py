@@ -38,8 +38,8 @@ from .store import (
     USAGE_NUMBERS,
     USAGE_TEXT,
     VALIDITY_COLUMNS,
-    HistoryStore,
     ImportReport,
+    StoreBackend,
     _concat_categoricals,
     _float_list,
     _iso_one,
@@ -71,7 +71,7 @@ _NO_TIME = np.iinfo(np.int64).min
 _ISO_SQL = "to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 
-class PostgisStore:
+class PostgisStore(StoreBackend):
     """A history store in the schema ``ev_chargepoints`` of a PostGIS database.
     Use :meth:`create_or_open`."""
 
@@ -101,12 +101,6 @@ class PostgisStore:
 
     def close(self) -> None:
         self.conn.close()
-
-    def __enter__(self) -> PostgisStore:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     @contextlib.contextmanager
     def transaction(self, isolation: str | None = None) -> Iterator:
@@ -201,8 +195,6 @@ class PostgisStore:
             return _imported_id(cur, sha256)
 
     # Backend-neutral: hash, parse (a failure is logged), then import_parse_result.
-    import_file = HistoryStore.import_file
-
     def import_parse_result(self, result: ParseResult, file_name: str, file_sha256: str,
                             snapshot_utc=None, devices_mode: str = "auto") -> ImportReport:
         """Add one parsed file to the store in a single transaction (see
@@ -308,19 +300,11 @@ class PostgisStore:
         return ImportReport(import_id, file_name, sha, "imported", int(result.rows_read),
                             added, updated, duplicate, n_rejected, message, tables)
 
-    def _log_skip(self, file_name, sha, fmt, previous) -> ImportReport:
+    def _imported_when(self, import_id: int) -> str:
         with self.conn.cursor() as cur:
             cur.execute(f"SELECT {_ISO_SQL.format(col='imported_utc')} FROM"
-                        f" {SCHEMA}.import_log WHERE id=%s", (previous,))
-            when = cur.fetchone()[0]
-        message = f"already imported (import {previous} on {when}); nothing changed"
-        import_id = self._log_row(file_name, sha, fmt, 0, "already imported", message)
-        return ImportReport(import_id, file_name, sha, "already imported", message=message)
-
-    def _log_failure(self, file_name, sha, fmt, message, rows_read=0) -> ImportReport:
-        import_id = self._log_row(file_name, sha, fmt, rows_read, "failed", message)
-        return ImportReport(import_id, file_name, sha, "failed", rows_read=rows_read,
-                            message=message)
+                        f" {SCHEMA}.import_log WHERE id=%s", (import_id,))
+            return cur.fetchone()[0]
 
     def _log_row(self, file_name, sha, fmt, rows_read, outcome, message) -> int:
         with self.transaction() as cur:

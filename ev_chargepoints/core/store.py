@@ -29,6 +29,7 @@ changed or vanished devices and opens new ones.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import itertools
 import os
@@ -357,7 +358,132 @@ MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
 
 # --- the store --------------------------------------------------------------
 
-class HistoryStore:
+class StoreBackend(abc.ABC):
+    """What every history store offers the rest of the plugin, whatever holds it: a
+    GeoPackage file (:class:`HistoryStore`) or a shared PostGIS database
+    (``pgstore.PostgisStore``). Both keep the same tables, migrations and import
+    semantics: one transaction per import, idempotent by file SHA-256, content keys
+    enforced by unique constraints, device history by validity dates.
+    :func:`stores.open_store` picks the backend from what the user typed."""
+
+    path: Path | None = None
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    @abc.abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abc.abstractmethod
+    def meta(self) -> dict[str, str]: ...
+
+    @abc.abstractmethod
+    def check(self) -> str:
+        """"ok" when the store is sound, else what is wrong."""
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """The store's name for people (never a secret)."""
+
+    # importing -------------------------------------------------------------
+
+    @abc.abstractmethod
+    def already_imported(self, sha256: str) -> int | None: ...
+
+    @abc.abstractmethod
+    def import_parse_result(self, result: ParseResult, file_name: str, file_sha256: str,
+                            snapshot_utc=None, devices_mode: str = "auto") -> ImportReport: ...
+
+    def import_file(self, path: str | os.PathLike,
+                    parse: Callable[[Path], ParseResult] | None = None,
+                    **options) -> ImportReport:
+        """Hash, parse and import one file. A file that cannot be read or parsed
+        leaves the store's content untouched and is logged as "failed"."""
+        path = Path(path)
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:
+            return self._log_failure(path.name, "", "", f"the file cannot be read: {exc}")
+        previous = self.already_imported(sha)
+        if previous is not None:
+            return self._log_skip(path.name, sha, "", previous)
+        if parse is None:
+            from .parsers import parse_file as parse
+        try:
+            result = parse(path)
+        except EvChargepointsError as exc:
+            return self._log_failure(path.name, sha, "", f"the file was rejected: {exc.message}")
+        except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the log entry
+            return self._log_failure(path.name, sha, "",
+                                     f"the file could not be parsed ({type(exc).__name__}: "
+                                     f"{exc})")
+        return self.import_parse_result(result, path.name, sha, **options)
+
+    def _log_skip(self, file_name, sha, fmt, previous) -> ImportReport:
+        when = self._imported_when(previous)
+        message = f"already imported (import {previous} on {when}); nothing changed"
+        import_id = self._log_row(file_name, sha, fmt, 0, "already imported", message)
+        return ImportReport(import_id, file_name, sha, "already imported", message=message)
+
+    def _log_failure(self, file_name, sha, fmt, message, rows_read=0) -> ImportReport:
+        import_id = self._log_row(file_name, sha, fmt, rows_read, "failed", message)
+        return ImportReport(import_id, file_name, sha, "failed", rows_read=rows_read,
+                            message=message)
+
+    @abc.abstractmethod
+    def _imported_when(self, import_id: int) -> str:
+        """When import ``import_id`` happened, as stored (for messages)."""
+
+    @abc.abstractmethod
+    def _log_row(self, file_name, sha, fmt, rows_read, outcome, message) -> int:
+        """Record one import attempt in its own transaction; returns its id."""
+
+    # derived cache and reading ------------------------------------------------
+
+    @abc.abstractmethod
+    def write_usage_periods(self, frame: pd.DataFrame, period_kind: str,
+                            level: str = "device") -> int: ...
+
+    @abc.abstractmethod
+    def usage_periods(self, period_kind: str = "quarter",
+                      level: str = "device") -> pd.DataFrame: ...
+
+    @abc.abstractmethod
+    def devices(self, at=None, current_only: bool = True,
+                source: str | None = None) -> pd.DataFrame: ...
+
+    @abc.abstractmethod
+    def connectors(self, at=None, current_only: bool = True,
+                   source: str | None = None) -> pd.DataFrame: ...
+
+    @abc.abstractmethod
+    def sessions(self, start=None, end=None, categorical: bool = False,
+                 columns: Sequence[str] | None = None) -> pd.DataFrame: ...
+
+    @abc.abstractmethod
+    def status_snapshots(self, start=None, end=None) -> pd.DataFrame: ...
+
+    @abc.abstractmethod
+    def import_log(self) -> pd.DataFrame: ...
+
+    @abc.abstractmethod
+    def import_rejects(self, import_id: int | None = None) -> pd.DataFrame: ...
+
+    @abc.abstractmethod
+    def counts(self) -> dict[str, int]: ...
+
+    @abc.abstractmethod
+    def periods(self, kind: str = "quarter") -> list[str]: ...
+
+
+class HistoryStore(StoreBackend):
     """One GeoPackage file holding every imported period. Use :meth:`create_or_open`."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection):
@@ -399,11 +525,12 @@ class HistoryStore:
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> HistoryStore:
-        return self
+    def describe(self) -> str:
+        return str(self.path)
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def _imported_when(self, import_id: int) -> str:
+        return self._conn.execute("SELECT imported_utc FROM import_log WHERE id=?",
+                                  (import_id,)).fetchone()[0]
 
     @property
     def schema_version(self) -> int:
@@ -454,31 +581,6 @@ class HistoryStore:
             "SELECT id FROM import_log WHERE sha256 = ? AND outcome = 'imported'"
             " ORDER BY id LIMIT 1", (sha256,)).fetchone()
         return None if row is None else int(row[0])
-
-    def import_file(self, path: str | os.PathLike,
-                    parse: Callable[[Path], ParseResult] | None = None,
-                    **options) -> ImportReport:
-        """Hash, parse and import one file. A file that cannot be read or parsed
-        leaves the store's content untouched and is logged as "failed"."""
-        path = Path(path)
-        try:
-            sha = file_sha256(path)
-        except OSError as exc:
-            return self._log_failure(path.name, "", "", f"the file cannot be read: {exc}")
-        previous = self.already_imported(sha)
-        if previous is not None:
-            return self._log_skip(path.name, sha, "", previous)
-        if parse is None:
-            from .parsers import parse_file as parse
-        try:
-            result = parse(path)
-        except EvChargepointsError as exc:
-            return self._log_failure(path.name, sha, "", f"the file was rejected: {exc.message}")
-        except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the log entry
-            return self._log_failure(path.name, sha, "",
-                                     f"the file could not be parsed ({type(exc).__name__}: "
-                                     f"{exc})")
-        return self.import_parse_result(result, path.name, sha, **options)
 
     def import_parse_result(self, result: ParseResult, file_name: str, file_sha256: str,
                             snapshot_utc=None, devices_mode: str = "auto") -> ImportReport:
@@ -553,18 +655,6 @@ class HistoryStore:
         return ImportReport(import_id, file_name, file_sha256, "imported",
                             int(result.rows_read), added, updated, duplicate, n_rejected,
                             message, tables)
-
-    def _log_skip(self, file_name, sha, fmt, previous) -> ImportReport:
-        when = self._conn.execute("SELECT imported_utc FROM import_log WHERE id=?",
-                                  (previous,)).fetchone()[0]
-        message = f"already imported (import {previous} on {when}); nothing changed"
-        import_id = self._log_row(file_name, sha, fmt, 0, "already imported", message)
-        return ImportReport(import_id, file_name, sha, "already imported", message=message)
-
-    def _log_failure(self, file_name, sha, fmt, message, rows_read=0) -> ImportReport:
-        import_id = self._log_row(file_name, sha, fmt, rows_read, "failed", message)
-        return ImportReport(import_id, file_name, sha, "failed", rows_read=rows_read,
-                            message=message)
 
     def _log_row(self, file_name, sha, fmt, rows_read, outcome, message) -> int:
         conn = self._conn

@@ -22,7 +22,7 @@ from .errors import EvChargepointsError, ParseError
 from .http import HttpClient, RetryPolicy
 from .progress import SILENT, Progress
 from .schema import ParseResult
-from .store import HistoryStore, ImportReport, file_sha256
+from .store import ImportReport, StoreBackend, file_sha256
 from .stores import open_store, parse_target
 from .transport import Transport
 
@@ -66,15 +66,15 @@ class Workspace:
         self._http_policy = http_policy
         self._timeout = timeout
         self._max_download_bytes = max_download_bytes
-        self._store: Optional[HistoryStore] = None
+        self._store: Optional[StoreBackend] = None
         self._cache: dict = {}
 
     # --- lifecycle ---------------------------------------------------------------
 
     @property
-    def store(self) -> HistoryStore:
-        """The open store (GeoPackage :class:`HistoryStore` or ``PostgisStore``;
-        both have the same methods)."""
+    def store(self) -> StoreBackend:
+        """The open store: a GeoPackage ``HistoryStore`` or a ``PostgisStore``, both
+        :class:`~.store.StoreBackend`."""
         if self._store is None:
             self._store = open_store(self.target)
         return self._store
