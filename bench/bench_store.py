@@ -19,15 +19,18 @@ from ev_chargepoints.core.schema import ParseResult, conform  # noqa: E402
 from ev_chargepoints.core.store import HistoryStore  # noqa: E402
 
 
-def make_sessions(n: int, n_devices: int = 20_000, seed: int = 0) -> pd.DataFrame:
+def make_sessions(n: int, n_devices: int = 20_000, seed: int = 0,
+                  first_key: int = 0) -> pd.DataFrame:
+    """``n`` sessions in 2021 on ``n_devices`` devices; keys first_key, first_key+1, ..."""
     rng = np.random.default_rng(seed)
     ids = np.array([f"GB-CP-{i:06d}" for i in range(n_devices)], dtype=object)
     t0 = pd.Timestamp("2021-01-01", tz="UTC").value
     start = t0 + np.sort(rng.integers(0, 365 * 86400, n)) * 1_000_000_000
     end = start + (rng.exponential(3 * 3600, n) + 60).astype(np.int64) * 1_000_000_000
+    keys = np.arange(first_key, first_key + n)
     return conform(pd.DataFrame({
-        "session_key": np.char.add("op:", np.arange(n).astype(str)).astype(object),
-        "source_session_id": np.arange(n).astype(str).astype(object),
+        "session_key": np.char.add("op:", keys.astype(str)).astype(object),
+        "source_session_id": keys.astype(str).astype(object),
         "device_id": ids[rng.integers(0, n_devices, n)],
         "connector_id": np.array(["1", "2"], dtype=object)[rng.integers(0, 2, n)],
         "start_utc": pd.to_datetime(start, utc=True), "end_utc": pd.to_datetime(end, utc=True),
