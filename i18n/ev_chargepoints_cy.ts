@@ -4,32 +4,32 @@
 <context>
     <name>AnalyseSitesAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="187"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="177"/>
         <source>Extra ring distances (m, comma-separated)</source>
         <translation>Pellteroedd cylchoedd ychwanegol (m, wedi'u gwahanu gan atalnodau)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="189"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="179"/>
         <source>Score weights</source>
         <translation>Pwysiadau'r sgôr</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="193"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="183"/>
         <source>Analysed sites</source>
         <translation>Safleoedd a ddadansoddwyd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="195"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="185"/>
         <source>Catchment buffers</source>
         <translation>Byfferau dalgylch</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="172"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="162"/>
         <source>Analyse candidate sites</source>
         <translation>Dadansoddi safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="173"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="163"/>
         <source>For each candidate site: existing devices and connectors within the catchment distance (straight line), by power class and operator; their usage in the latest period; the nearest existing device; residents within reach (ward populations spread over a 100 m grid), those an existing device already reaches and those the site would newly cover; a weighted score (0-100) and rank. Extra ring distances add the same figures with a suffix such as _800m. Weights are CRITERION=WEIGHT pairs among new_coverage, unique_coverage, residents, demand, kwh and gap (default new_coverage=0.6,demand=0.2,gap=0.2). Output fields clashing with an input field are named ev_FIELD.</source>
         <translation>Ar gyfer pob safle posibl: y dyfeisiau a'r cysylltwyr presennol o fewn pellter y dalgylch (llinell syth), fesul dosbarth pŵer a gweithredwr; eu defnydd yn y cyfnod diweddaraf; y ddyfais bresennol agosaf; y trigolion o fewn cyrraedd (poblogaethau wardiau wedi'u taenu dros grid 100 m), y rhai y mae dyfais bresennol eisoes yn eu cyrraedd a'r rhai y byddai'r safle'n eu cwmpasu o'r newydd; sgôr wedi'i phwysoli (0-100) a rheng. Mae pellteroedd cylchoedd ychwanegol yn ychwanegu'r un ffigurau gydag ôl-ddodiad fel _800m. Parau CRITERION=WEIGHT yw'r pwysiadau, ymhlith new_coverage, unique_coverage, residents, demand, kwh a gap (rhagosodiad new_coverage=0.6,demand=0.2,gap=0.2). Caiff meysydd allbwn sy'n gwrthdaro â maes mewnbwn eu henwi'n ev_FIELD.</translation>
     </message>
@@ -806,44 +806,54 @@
         <translation>Data</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="34"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="41"/>
         <source>Workspace store (GeoPackage)</source>
         <translation>Storfa'r gweithle (GeoPackage)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="38"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="45"/>
         <source>Leave empty to use the store set in the plugin settings.</source>
         <translation>Gadewch yn wag i ddefnyddio'r storfa a osodwyd yng ngosodiadau'r ategyn.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="50"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="49"/>
         <source>The candidate sites layer could not be read.</source>
         <translation>Nid oedd modd darllen haen y safleoedd posibl.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="71"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="70"/>
         <source>The candidate sites layer has no features.</source>
         <translation>Nid oes nodweddion yn haen y safleoedd posibl.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="77"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="76"/>
         <source>Candidate sites: {error}</source>
         <translation>Safleoedd posibl: {error}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="89"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="88"/>
         <source>Extra rings: {value} is not a number of metres.</source>
         <translation>Cylchoedd ychwanegol: nid yw {value} yn nifer o fetrau.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="93"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="92"/>
         <source>Extra rings: {value} must be positive.</source>
         <translation>Cylchoedd ychwanegol: rhaid i {value} fod yn bositif.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="148"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="95"/>
         <source>There is no store at {path}; import or fetch first.</source>
         <translation>Does dim storfa yn {path}; mewnforiwch neu nôlwch ddata yn gyntaf.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="54"/>
+        <source>Shared store (saved PostgreSQL connection)</source>
+        <translation>Storfa a rennir (cysylltiad PostgreSQL a gadwyd)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="58"/>
+        <source>A PostgreSQL connection saved in QGIS whose database holds the shared store; used instead of the GeoPackage when chosen. The password comes from the connection&apos;s authentication configuration.</source>
+        <translation>Cysylltiad PostgreSQL a gadwyd yn QGIS y mae ei gronfa ddata'n dal y storfa a rennir; caiff ei ddefnyddio yn lle'r GeoPackage pan gaiff ei ddewis. Daw'r cyfrinair o ffurfweddiad dilysu'r cysylltiad.</translation>
     </message>
 </context>
 <context>
@@ -958,82 +968,77 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
 <context>
     <name>ExportCommitteeMapAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="47"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="43"/>
         <source>Boroughs (empty = London page, &apos;all&apos; = every borough)</source>
         <translation>Bwrdeistrefi (gwag = tudalen Llundain, 'all' = pob bwrdeistref)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="50"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="46"/>
         <source>All borough pages in one PDF</source>
         <translation>Pob tudalen bwrdeistref mewn un PDF</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="52"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="48"/>
         <source>Also write PNG images (300 dpi)</source>
         <translation>Ysgrifennu delweddau PNG hefyd (300 dpi)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="54"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="50"/>
         <source>Quarter, e.g. 2022-Q2 (empty = latest with usage)</source>
         <translation>Chwarter, e.e. 2022-Q2 (gwag = yr un diweddaraf gyda defnydd)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="57"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="53"/>
         <source>Suppress usage of areas with fewer devices than</source>
         <translation>Atal defnydd ardaloedd sydd â llai o ddyfeisiau na</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="60"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="56"/>
         <source>Orientation</source>
         <translation>Cyfeiriadedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="63"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="59"/>
         <source>Output folder</source>
         <translation>Ffolder allbwn</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="65"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="61"/>
         <source>Files written</source>
         <translation>Ffeiliau a ysgrifennwyd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="66"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="62"/>
         <source>Input fingerprint</source>
         <translation>Ôl bys y mewnbynnau</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="28"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="24"/>
         <source>Export committee map</source>
         <translation>Allforio map pwyllgor</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="29"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="25"/>
         <source>Export</source>
         <translation>Allforio</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="31"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="27"/>
         <source>Exports A4 committee pages as PDF (and PNG): the London overview, chosen boroughs, or an atlas of all 33 boroughs, one PDF each or combined. Each page has the map, legend, scale bar, north arrow, an inset locating the borough, a summary table, metric definitions, data vintage, sources, attribution, date and a fingerprint of the inputs. Usage figures of areas with fewer devices than the threshold, or from a single operator, are suppressed before printing; device counts are always shown. Boroughs: leave empty for the London page, type &apos;all&apos; for every borough, or list names separated by commas.</source>
         <translation>Yn allforio tudalennau pwyllgor A4 fel PDF (a PNG): trosolwg Llundain, bwrdeistrefi dethol, neu atlas o bob un o'r 33 bwrdeistref, un PDF yr un neu wedi'u cyfuno. Ar bob tudalen mae'r map, allwedd, bar graddfa, saeth y gogledd, map mewnosod sy'n lleoli'r fwrdeistref, tabl crynodeb, diffiniadau'r mesurau, oedran y data, ffynonellau, priodoliad, dyddiad ac ôl bys o'r mewnbynnau. Caiff ffigurau defnydd ardaloedd sydd â llai o ddyfeisiau na'r trothwy, neu o un gweithredwr yn unig, eu hatal cyn argraffu; dangosir nifer y dyfeisiau bob amser. Bwrdeistrefi: gadewch yn wag ar gyfer tudalen Llundain, teipiwch 'all' ar gyfer pob bwrdeistref, neu rhestrwch enwau wedi'u gwahanu gan atalnodau.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="60"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="56"/>
         <source>portrait</source>
         <translation>portread</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="60"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="56"/>
         <source>landscape</source>
         <translation>tirlun</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="73"/>
-        <source>There is no store at {path}; import or fetch first.</source>
-        <translation>Does dim storfa yn {path}; mewnforiwch neu nôlwch ddata yn gyntaf.</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="94"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="87"/>
         <source>Usage figures suppressed for: {areas}</source>
         <translation>Ffigurau defnydd wedi'u hatal ar gyfer: {areas}</translation>
     </message>
@@ -1041,47 +1046,47 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
 <context>
     <name>FetchDatastoreAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="97"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="150"/>
         <source>Datastore address</source>
         <translation>Cyfeiriad y Datastore</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="99"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="152"/>
         <source>Dataset id</source>
         <translation>Dynodydd y set ddata</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="100"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="153"/>
         <source>Resource ids (comma-separated; empty = all)</source>
         <translation>Dynodyddion yr adnoddau (wedi'u gwahanu gan atalnodau; gwag = pob un)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="102"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="155"/>
         <source>API key (authentication configuration)</source>
         <translation>Allwedd API (ffurfweddiad dilysu)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="105"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="158"/>
         <source>Rows added</source>
         <translation>Rhesi a ychwanegwyd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="106"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="159"/>
         <source>Fetch report</source>
         <translation>Adroddiad nôl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="87"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="140"/>
         <source>Fetch from the London Datastore</source>
         <translation>Nôl o'r London Datastore</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="88"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="141"/>
         <source>Downloads a London Datastore (DataPress) dataset&apos;s resources through QGIS&apos;s network settings (proxy, SSL, authentication) and imports those it can read. For restricted datasets choose an authentication configuration holding the API key in its password field. Everything is downloaded before anything is imported, so a failed download leaves the store as it was.</source>
         <translation>Yn lawrlwytho adnoddau set ddata o'r London Datastore (DataPress) drwy osodiadau rhwydwaith QGIS (dirprwy, SSL, dilysu) ac yn mewnforio'r rhai y gall eu darllen. Ar gyfer setiau data cyfyngedig, dewiswch ffurfweddiad dilysu sy'n cadw'r allwedd API yn ei faes cyfrinair. Caiff popeth ei lawrlwytho cyn i ddim gael ei fewnforio, felly mae lawrlwythiad a fethodd yn gadael y storfa fel yr oedd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="125"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="177"/>
         <source>Skipped {resource}</source>
         <translation>Wedi hepgor {resource}</translation>
     </message>
@@ -1089,42 +1094,42 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
 <context>
     <name>FetchOcpiAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="140"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="192"/>
         <source>Locations URL</source>
         <translation>URL Locations</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="141"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="193"/>
         <source>Token (authentication configuration)</source>
         <translation>Tocyn (ffurfweddiad dilysu)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="143"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="195"/>
         <source>Base64-encode the token (OCPI 2.2.1)</source>
         <translation>Amgodio'r tocyn yn Base64 (OCPI 2.2.1)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="145"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="197"/>
         <source>Feed name</source>
         <translation>Enw'r ffrwd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="148"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="200"/>
         <source>Rows added</source>
         <translation>Rhesi a ychwanegwyd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="149"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="201"/>
         <source>Fetch report</source>
         <translation>Adroddiad nôl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="132"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="184"/>
         <source>Fetch an OCPI 2.2.1 feed</source>
         <translation>Nôl ffrwd OCPI 2.2.1</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="133"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="185"/>
         <source>Pulls an operator&apos;s OCPI 2.2.1 Locations endpoint (all pages) and stores its devices, connectors and a status snapshot. The token comes from an authentication configuration (password field); it is never stored elsewhere.</source>
         <translation>Yn tynnu pwynt terfyn Locations OCPI 2.2.1 gweithredwr (pob tudalen) ac yn storio ei ddyfeisiau, ei gysylltwyr a chipolwg ar eu statws. Daw'r tocyn o ffurfweddiad dilysu (maes cyfrinair); nid yw byth yn cael ei storio yn unman arall.</translation>
     </message>
@@ -1132,32 +1137,32 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
 <context>
     <name>ImportFilesAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="67"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="120"/>
         <source>Files to import</source>
         <translation>Ffeiliau i'w mewnforio</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="69"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="122"/>
         <source>Format</source>
         <translation>Fformat</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="72"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="125"/>
         <source>Rows added</source>
         <translation>Rhesi a ychwanegwyd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="73"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="126"/>
         <source>Import report</source>
         <translation>Adroddiad mewnforio</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="57"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="110"/>
         <source>Import charge-point and usage files</source>
         <translation>Mewnforio ffeiliau pwyntiau gwefru a defnydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="58"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="111"/>
         <source>Imports National Chargepoint Registry CSV, session CSV (ChargePlace Scotland layout), OCPI 2.2.1 JSON and usage-return files into the workspace store. Formats are detected from the file header. Each file is imported in its own transaction: a file that cannot be read is reported and leaves the store as it was; the same file imported twice adds nothing.</source>
         <translation>Yn mewnforio CSV y National Chargepoint Registry (y gofrestrfa genedlaethol pwyntiau gwefru), CSV sesiynau (cynllun ChargePlace Scotland), JSON OCPI 2.2.1 a ffeiliau ffurflenni defnydd i storfa'r gweithle. Caiff fformatau eu canfod o bennawd y ffeil. Caiff pob ffeil ei mewnforio yn ei thrafodiad ei hun: caiff ffeil na ellir ei darllen ei hadrodd, ac mae'n gadael y storfa fel yr oedd; nid yw mewnforio'r un ffeil ddwywaith yn ychwanegu dim.</translation>
     </message>
@@ -1479,34 +1484,42 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
     </message>
 </context>
 <context>
+    <name>StoreAlgorithm</name>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="90"/>
+        <source>Store: {store}</source>
+        <translation>Storfa: {store}</translation>
+    </message>
+</context>
+<context>
     <name>SuggestSitesAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="237"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="227"/>
         <source>Number of sites to pick</source>
         <translation>Nifer y safleoedd i'w dewis</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="241"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="231"/>
         <source>Suggested sites</source>
         <translation>Safleoedd a awgrymir</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="226"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="216"/>
         <source>Suggest sites</source>
         <translation>Awgrymu safleoedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="227"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="217"/>
         <source>Picks up to K of the candidate sites by greedy maximal coverage with the existing devices fixed: each step takes the candidate that newly covers the most residents within the distance, given the existing devices and the candidates already picked (its gain). Stops early when no candidate covers anyone new. Greedy picks are within a factor 1 - 1/e of the best set of K.</source>
         <translation>Yn dewis hyd at K o'r safleoedd posibl yn ôl y cwmpas mwyaf (dull barus), gyda'r dyfeisiau presennol yn sefydlog: ym mhob cam dewisir y safle posibl sy'n cwmpasu'r nifer mwyaf o drigolion newydd o fewn y pellter, o ystyried y dyfeisiau presennol a'r safleoedd a ddewiswyd eisoes (ei ennill). Mae'n stopio'n gynnar pan nad oes unrhyw safle posibl yn cwmpasu neb newydd. Mae'r dewisiadau barus o fewn ffactor 1 - 1/e i'r set orau o K.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="252"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="242"/>
         <source>{step}. {site}: +{gain} residents (covered {pct}%)</source>
         <translation>{step}. {site}: +{gain} o drigolion (cwmpas {pct}%)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="257"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="247"/>
         <source>No other candidate covers anyone new within {d} m.</source>
         <translation>Nid oes unrhyw safle posibl arall yn cwmpasu neb newydd o fewn {d} m.</translation>
     </message>
@@ -1514,152 +1527,147 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
 <context>
     <name>SummariseByAreaAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="91"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="90"/>
         <source>Areas (empty: London boroughs or wards)</source>
         <translation>Ardaloedd (gwag: bwrdeistrefi neu wardiau Llundain)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="94"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="93"/>
         <source>Area code field (detected if empty)</source>
         <translation>Maes cod yr ardal (caiff ei ganfod os yw'n wag)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="97"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="96"/>
         <source>Area name field (detected if empty)</source>
         <translation>Maes enw'r ardal (caiff ei ganfod os yw'n wag)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="100"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="99"/>
         <source>Level</source>
         <translation>Lefel</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="100"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="99"/>
         <source>Borough</source>
         <translation>Bwrdeistref</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="100"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="99"/>
         <source>Ward</source>
         <translation>Ward</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="103"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="102"/>
         <source>Period, e.g. 2022-Q2 (empty: the latest with usage)</source>
         <translation>Cyfnod, e.e. 2022-Q2 (gwag: yr un diweddaraf gyda defnydd)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="106"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="105"/>
         <source>Period length</source>
         <translation>Hyd y cyfnod</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="106"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="105"/>
         <source>Month</source>
         <translation>Mis</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="106"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="105"/>
         <source>Quarter</source>
         <translation>Chwarter</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="106"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="105"/>
         <source>Year</source>
         <translation>Blwyddyn</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="109"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="108"/>
         <source>Only these operators</source>
         <translation>Y gweithredwyr hyn yn unig</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="111"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="110"/>
         <source>Only these power classes (slow, fast, rapid, ultra)</source>
         <translation>Y dosbarthiadau pŵer hyn yn unig (slow, fast, rapid, ultra)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="114"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="113"/>
         <source>Only these location types</source>
         <translation>Y mathau o leoliad hyn yn unig</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="116"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="115"/>
         <source>Areas with summary</source>
         <translation>Ardaloedd gyda chrynodeb</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="119"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="118"/>
         <source>Summary table</source>
         <translation>Tabl crynodeb</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="121"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="120"/>
         <source>Devices in the areas</source>
         <translation>Dyfeisiau yn yr ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="122"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="121"/>
         <source>Period shown</source>
         <translation>Y cyfnod a ddangosir</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="123"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="122"/>
         <source>Assignment report</source>
         <translation>Adroddiad dyrannu</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="130"/>
-        <source>There is no store at {path}; import or fetch first.</source>
-        <translation>Does dim storfa yn {path}; mewnforiwch neu nôlwch ddata yn gyntaf.</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="168"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="164"/>
         <source>{n} devices in {areas} areas</source>
         <translation>{n} o ddyfeisiau mewn {areas} o ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="175"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="171"/>
         <source>The areas output cannot be created.</source>
         <translation>Ni ellir creu allbwn yr ardaloedd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="185"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="181"/>
         <source>{n} areas have no geometry</source>
         <translation>Nid oes geometreg gan {n} o ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="211"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="207"/>
         <source>No area code field found in the areas layer (looked for GSS_CODE, CODE, AREA_CODE or a field ending in CD); choose the code field.</source>
         <translation>Ni chanfuwyd maes cod ardal yn haen yr ardaloedd (chwiliwyd am GSS_CODE, CODE, AREA_CODE neu faes sy'n gorffen yn CD); dewiswch y maes cod.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="221"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="217"/>
         <source>The areas layer has no coordinate reference system.</source>
         <translation>Nid oes system cyfeirnodau cyfesurynnau gan haen yr ardaloedd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="229"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="225"/>
         <source>Reprojecting the areas from {crs} to EPSG:27700</source>
         <translation>Wrthi'n ailragamcanu'r ardaloedd o {crs} i EPSG:27700</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="262"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="258"/>
         <source>The areas cannot be copied: {error}</source>
         <translation>Ni ellir copïo'r ardaloedd: {error}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="73"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="72"/>
         <source>Summarise charge points by area</source>
         <translation>Crynhoi pwyntiau gwefru fesul ardal</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="74"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="73"/>
         <source>Analysis</source>
         <translation>Dadansoddi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="76"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="75"/>
         <source>Charge devices, connectors, power classes, devices per 10,000 residents and, when the store holds usage, sessions, kWh, occupancy % and capacity factor % for each area, with the change against the previous period. Ratios are recomputed from sums, never averaged.
 
 Areas: leave the areas layer empty to use London&apos;s boroughs or wards (2018, with 2015 population), or give any polygon layer with a code field (and a name field); those fields are detected when not chosen. Each device is placed once in one area (points exactly on a boundary go to the area to their east).
@@ -1780,64 +1788,59 @@ Allbynnau: yr ardaloedd gyda'u polygonau, a'r un ffigurau fel tabl.</translation
 <context>
     <name>UtilisationAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="184"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="235"/>
         <source>Period</source>
         <translation>Cyfnod</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="187"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="238"/>
         <source>Per</source>
         <translation>Fesul</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="189"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="240"/>
         <source>Utilisation table</source>
         <translation>Tabl defnydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="171"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="222"/>
         <source>Utilisation per device and period</source>
         <translation>Defnydd fesul dyfais a chyfnod</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="172"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="223"/>
         <source>Analysis</source>
         <translation>Dadansoddi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="174"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="225"/>
         <source>One row per device (or connector) and calendar period (UK time) with sessions, kWh, plugged-in hours, occupancy % (plugged-in time ÷ available time), capacity factor % (kWh ÷ rated kW × available hours), sessions and kWh per day, in-use days, idle share and uptime. Sessions belong to the period they start in; plugged-in time is split at period boundaries.</source>
         <translation>Un rhes fesul dyfais (neu gysylltydd) a chyfnod calendr (amser y DU) gyda sesiynau, kWh, oriau wedi'u plygio i mewn, cyfradd defnyddio % (amser wedi'i blygio i mewn ÷ amser ar gael), ffactor capasiti % (kWh ÷ kW graddedig × oriau ar gael), sesiynau a kWh y dydd, diwrnodau mewn defnydd, cyfran segur ac amser gweithredu. Mae sesiwn yn perthyn i'r cyfnod y mae'n dechrau ynddo; caiff amser wedi'i blygio i mewn ei rannu ar ffiniau cyfnodau.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="184"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="235"/>
         <source>month</source>
         <translation>mis</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="184"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="235"/>
         <source>quarter</source>
         <translation>chwarter</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="184"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="235"/>
         <source>year</source>
         <translation>blwyddyn</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="187"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="238"/>
         <source>device</source>
         <translation>dyfais</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="187"/>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="238"/>
         <source>connector</source>
         <translation>cysylltydd</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="196"/>
-        <source>There is no store at {path}; import or fetch first.</source>
-        <translation>Does dim storfa yn {path}; mewnforiwch neu nôlwch ddata yn gyntaf.</translation>
     </message>
 </context>
 <context>
@@ -1896,22 +1899,22 @@ Allbynnau: yr ardaloedd gyda'u polygonau, a'r un ffigurau fel tabl.</translation
 <context>
     <name>_SitesAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="159"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="149"/>
         <source>Candidate sites (points)</source>
         <translation>Safleoedd posibl (pwyntiau)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="162"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="152"/>
         <source>Site identifier field (default: feature id)</source>
         <translation>Maes dynodydd y safle (rhagosodiad: dynodydd y nodwedd)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="165"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="155"/>
         <source>Catchment distance (m)</source>
         <translation>Pellter y dalgylch (m)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="155"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="145"/>
         <source>Candidate sites</source>
         <translation>Safleoedd posibl</translation>
     </message>

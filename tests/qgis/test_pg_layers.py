@@ -13,27 +13,21 @@ from __future__ import annotations
 
 import uuid
 
-import pandas as pd
 import pytest
 from qgis.core import (
-    QgsAuthMethodConfig,
     QgsFeatureRequest,
     QgsProject,
-    QgsProviderRegistry,
     QgsVectorLayer,
 )
+from qgis_shared_store import camden_slice, saved_connection
 
-from ev_chargepoints.core import areas, synthetic
 from ev_chargepoints.core.errors import StoreError
-from ev_chargepoints.core.parsers import parse_file
-from ev_chargepoints.core.paths import LONDON_SNAPSHOT
 from ev_chargepoints.core.progress import Progress
 from ev_chargepoints.core.schema import ParseResult
-from ev_chargepoints.core.workspace import SYNTHETIC_FORMAT, Workspace
+from ev_chargepoints.core.workspace import Workspace
 from ev_chargepoints.qgis import loader, pg_connection, render
 from ev_chargepoints.qgis import settings as plugin_settings
 
-CAMDEN = "E09000007"
 PASSWORD = "Officer-SECRET-pw-7d41c9"
 PERIODS = ["2022-Q1", "2022-Q2"]
 
@@ -41,20 +35,7 @@ PERIODS = ["2022-Q1", "2022-Q2"]
 @pytest.fixture(scope="module")
 def camden():
     """The NCR devices of Camden and synthetic sessions for them (parsed once)."""
-    parsed = parse_file(LONDON_SNAPSHOT / "ncr_chargepoints_london_2022-05.csv.gz")
-    devices, connectors = parsed.tables["devices"], parsed.tables["connectors"]
-    placed = areas.assign_devices(devices, areas.load_wards(2018), areas.load_boroughs()).table
-    ids = set(placed.loc[placed["borough_code"] == CAMDEN, "device_id"])
-    devices = devices[devices["device_id"].isin(ids)].reset_index(drop=True)
-    connectors = connectors[connectors["device_id"].isin(ids)].reset_index(drop=True)
-    ncr = ParseResult(parsed.format, "ncr camden", len(devices),
-                      tables={"devices": devices, "connectors": connectors})
-    sessions = synthetic.synthetic_sessions(
-        devices, connectors, synthetic.dundee_sessions(), pd.Timestamp("2022-03-01", tz="UTC"),
-        pd.Timestamp("2022-05-01", tz="UTC"), seed=14, occupancy_range=(0.01, 0.1))
-    usage = ParseResult(SYNTHETIC_FORMAT, "synthetic camden", len(sessions),
-                        tables={"sessions": sessions})
-    return ncr, usage
+    return camden_slice(seed=14)
 
 
 def fill(ws, camden):
@@ -69,23 +50,8 @@ def officer(pg_database, auth_manager):
     authentication configuration holding that password and a saved QGIS connection
     using it. Removed afterwards."""
     cluster, dbname = pg_database
-    role = f"officer_{uuid.uuid4().hex[:8]}"
-    cluster.create_role(role, password=PASSWORD)
-    cluster.execute(f"ALTER DATABASE {dbname} OWNER TO {role}")
-    config = QgsAuthMethodConfig("Basic")
-    config.setName(f"shared store {role}")
-    config.setConfig("username", role)
-    config.setConfig("password", PASSWORD)
-    assert auth_manager.storeAuthenticationConfig(config)[0]
-    metadata = QgsProviderRegistry.instance().providerMetadata("postgres")
-    name = f"London shared store {role}"
-    metadata.saveConnection(metadata.createConnection(
-        f"host={cluster.host} port={cluster.port} dbname={dbname} authcfg={config.id()}", {}),
-        name)
-    yield {"connection": name, "authcfg": config.id(), "role": role, "dbname": dbname,
-           "cluster": cluster, "metadata": metadata}
-    metadata.deleteConnection(name)
-    auth_manager.removeAuthenticationConfig(config.id())
+    with saved_connection(cluster, dbname, auth_manager, PASSWORD) as officer:
+        yield officer
 
 
 def test_the_map_opens_from_postgis_with_the_geopackage_styles(officer, camden, tmp_path,

@@ -67,8 +67,24 @@ class EvAlgorithm(QgsProcessingAlgorithm):
                 feedback.pushInfo(message)
         return Progress(report, feedback.isCanceled)
 
+    def prepareAlgorithm(self, parameters, context, feedback) -> bool:
+        # QGIS calls this on the main thread; processAlgorithm may run in a worker.
+        self._preparation_error = None
+        try:
+            self.prepare(parameters, context, feedback)
+        except EvChargepointsError as exc:
+            # raised by processAlgorithm, which reports it as one readable line (an
+            # exception here would only give "There were errors executing the algorithm")
+            self._preparation_error = exc
+        return True
+
+    def prepare(self, parameters, context, feedback) -> None:
+        """Work that must happen on the main thread before ``execute``."""
+
     def processAlgorithm(self, parameters, context, feedback) -> dict[str, Any]:
         try:
+            if getattr(self, "_preparation_error", None) is not None:
+                raise self._preparation_error
             return self.execute(parameters, context, feedback)
         except EvChargepointsError as exc:
             # one readable line in the Processing log, no traceback

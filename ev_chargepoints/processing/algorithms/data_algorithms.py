@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 from qgis.core import (
     QgsFeatureSink,
     QgsProcessing,
@@ -13,13 +16,16 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
     QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterProviderConnection,
     QgsProcessingParameterString,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
 from ...core.errors import EvChargepointsError
+from ...core.stores import StoreTarget
 from ...core.workspace import Workspace, describe_import
+from ...qgis import pg_connection
 from ...qgis import settings as plugin_settings
 from ...qgis.network import QgsTransport
 from ...qgis.tables import features_for, fields_for
@@ -28,6 +34,7 @@ from .base import EvAlgorithm
 FORMATS = ["auto", "ncr", "sessions", "ocpi-locations", "ocpi-cdrs", "ocpi-sessions",
            "usage-return"]
 PERIODS = ["month", "quarter", "year"]
+STORE_CONNECTION = "STORE_CONNECTION"
 
 
 def store_parameter(description: str = ""):
@@ -40,9 +47,55 @@ def store_parameter(description: str = ""):
     return param
 
 
-def store_path(alg: EvAlgorithm, parameters, context) -> str:
+def add_store_parameters(alg: EvAlgorithm) -> None:
+    """The store of an algorithm: a GeoPackage file or a saved PostgreSQL connection
+    (which wins when both are given); both empty means the plugin settings' store."""
+    alg.addParameter(store_parameter())
+    connection = QgsProcessingParameterProviderConnection(
+        STORE_CONNECTION, QCoreApplication.translate(
+            "EvAlgorithm", "Shared store (saved PostgreSQL connection)"),
+        pg_connection.PROVIDER, optional=True)
+    connection.setHelp(QCoreApplication.translate(
+        "EvAlgorithm", "A PostgreSQL connection saved in QGIS whose database holds the "
+        "shared store; used instead of the GeoPackage when chosen. The password comes "
+        "from the connection's authentication configuration."))
+    alg.addParameter(connection)
+
+
+def store_target(alg: EvAlgorithm, parameters, context) -> StoreTarget:
+    """The store the parameters choose: the saved connection, else the GeoPackage,
+    else the store of the plugin settings. Reads the authentication database, so
+    call it on the main thread (``StoreAlgorithm`` does, in prepareAlgorithm)."""
+    name = alg.parameterAsConnectionName(parameters, STORE_CONNECTION, context)
+    if name:
+        return pg_connection.store_target(name)
     path = alg.parameterAsFile(parameters, "STORE", context)
-    return path or plugin_settings.load().store_path
+    if path:
+        return StoreTarget("geopackage", path=Path(path))
+    return plugin_settings.store_target()
+
+
+class StoreAlgorithm(EvAlgorithm):
+    """An algorithm working on the workspace store (see :func:`add_store_parameters`).
+
+    The store is resolved in ``prepareAlgorithm``, which QGIS runs on the main
+    thread (``processAlgorithm`` may run in a worker): a saved connection's
+    password is read from the authentication database there, into memory only.
+    """
+
+    store: Optional[StoreTarget] = None
+
+    def prepare(self, parameters, context, feedback) -> None:
+        self.store = store_target(self, parameters, context)
+        feedback.pushInfo(self.tr("Store: {store}").format(store=self.store.describe()))
+
+    def existing_store(self) -> StoreTarget:
+        """The store, which must exist already (a database store is checked on opening)."""
+        if not self.store.is_database and not self.store.path.exists():
+            raise EvChargepointsError(QCoreApplication.translate(
+                "EvAlgorithm", "There is no store at {path}; import or fetch first.").format(
+                path=self.store.describe()))
+        return self.store
 
 
 def _report_imports(reports, feedback) -> tuple[int, str]:
@@ -52,7 +105,7 @@ def _report_imports(reports, feedback) -> tuple[int, str]:
     return sum(r.rows_added for r in reports), "\n".join(lines)
 
 
-class ImportFilesAlgorithm(EvAlgorithm):
+class ImportFilesAlgorithm(StoreAlgorithm):
     NAME = "importfiles"
     DISPLAY = QT_TRANSLATE_NOOP("ImportFilesAlgorithm", "Import charge-point and usage files")
     HELP = QT_TRANSLATE_NOOP(
@@ -68,21 +121,21 @@ class ImportFilesAlgorithm(EvAlgorithm):
             "FILES", self.tr("Files to import"), QgsProcessing.SourceType.TypeFile))
         self.addParameter(QgsProcessingParameterEnum("FORMAT", self.tr("Format"), FORMATS,
                                                      defaultValue=0))
-        self.addParameter(store_parameter())
+        add_store_parameters(self)
         self.addOutput(QgsProcessingOutputNumber("ROWS_ADDED", self.tr("Rows added")))
         self.addOutput(QgsProcessingOutputString("REPORT", self.tr("Import report")))
 
     def execute(self, parameters, context, feedback):
         files = self.parameterAsFileList(parameters, "FILES", context)
         fmt = FORMATS[self.parameterAsEnum(parameters, "FORMAT", context)]
-        with Workspace(store_path(self, parameters, context)) as ws:
+        with Workspace(self.store) as ws:
             reports = ws.import_files(files, format=None if fmt == "auto" else fmt,
                                       progress=self.progress(feedback))
         added, text = _report_imports(reports, feedback)
         return {"ROWS_ADDED": added, "REPORT": text}
 
 
-class FetchDatastoreAlgorithm(EvAlgorithm):
+class FetchDatastoreAlgorithm(StoreAlgorithm):
     NAME = "fetchdatastore"
     DISPLAY = QT_TRANSLATE_NOOP("FetchDatastoreAlgorithm", "Fetch from the London Datastore")
     HELP = QT_TRANSLATE_NOOP(
@@ -101,7 +154,7 @@ class FetchDatastoreAlgorithm(EvAlgorithm):
             "RESOURCES", self.tr("Resource ids (comma-separated; empty = all)"), optional=True))
         self.addParameter(QgsProcessingParameterAuthConfig(
             "AUTHCFG", self.tr("API key (authentication configuration)"), optional=True))
-        self.addParameter(store_parameter())
+        add_store_parameters(self)
         self.addOutput(QgsProcessingOutputNumber("ROWS_ADDED", self.tr("Rows added")))
         self.addOutput(QgsProcessingOutputString("REPORT", self.tr("Fetch report")))
 
@@ -112,8 +165,7 @@ class FetchDatastoreAlgorithm(EvAlgorithm):
         resources = [r.strip() for r in
                      self.parameterAsString(parameters, "RESOURCES", context).split(",")
                      if r.strip()]
-        with Workspace(store_path(self, parameters, context),
-                       QgsTransport(feedback=feedback)) as ws:
+        with Workspace(self.store, QgsTransport(feedback=feedback)) as ws:
             outcome = ws.fetch_datastore(
                 self.parameterAsString(parameters, "BASE_URL", context),
                 self.parameterAsString(parameters, "DATASET", context), resources,
@@ -127,7 +179,7 @@ class FetchDatastoreAlgorithm(EvAlgorithm):
         return {"ROWS_ADDED": added, "REPORT": text}
 
 
-class FetchOcpiAlgorithm(EvAlgorithm):
+class FetchOcpiAlgorithm(StoreAlgorithm):
     NAME = "fetchocpi"
     DISPLAY = QT_TRANSLATE_NOOP("FetchOcpiAlgorithm", "Fetch an OCPI 2.2.1 feed")
     HELP = QT_TRANSLATE_NOOP(
@@ -144,7 +196,7 @@ class FetchOcpiAlgorithm(EvAlgorithm):
             "BASE64", self.tr("Base64-encode the token (OCPI 2.2.1)"), defaultValue=True))
         self.addParameter(QgsProcessingParameterString(
             "FEED_NAME", self.tr("Feed name"), optional=True))
-        self.addParameter(store_parameter())
+        add_store_parameters(self)
         self.addOutput(QgsProcessingOutputNumber("ROWS_ADDED", self.tr("Rows added")))
         self.addOutput(QgsProcessingOutputString("REPORT", self.tr("Fetch report")))
 
@@ -152,8 +204,7 @@ class FetchOcpiAlgorithm(EvAlgorithm):
         from ...qgis.auth import secret
 
         authcfg = self.parameterAsString(parameters, "AUTHCFG", context)
-        with Workspace(store_path(self, parameters, context),
-                       QgsTransport(feedback=feedback)) as ws:
+        with Workspace(self.store, QgsTransport(feedback=feedback)) as ws:
             outcome = ws.fetch_ocpi(
                 self.parameterAsString(parameters, "URL", context),
                 token=secret(authcfg) if authcfg else None,
@@ -166,7 +217,7 @@ class FetchOcpiAlgorithm(EvAlgorithm):
         return {"ROWS_ADDED": added, "REPORT": text}
 
 
-class UtilisationAlgorithm(EvAlgorithm):
+class UtilisationAlgorithm(StoreAlgorithm):
     NAME = "utilisation"
     DISPLAY = QT_TRANSLATE_NOOP("UtilisationAlgorithm", "Utilisation per device and period")
     GROUP = QT_TRANSLATE_NOOP("UtilisationAlgorithm", "Analysis")
@@ -180,7 +231,7 @@ class UtilisationAlgorithm(EvAlgorithm):
         "plugged-in time is split at period boundaries.")
 
     def initAlgorithm(self, config=None):
-        self.addParameter(store_parameter())
+        add_store_parameters(self)
         self.addParameter(QgsProcessingParameterEnum(
             "PERIOD", self.tr("Period"), [self.tr("month"), self.tr("quarter"), self.tr("year")],
             defaultValue=1))
@@ -190,13 +241,9 @@ class UtilisationAlgorithm(EvAlgorithm):
             "OUTPUT", self.tr("Utilisation table"), QgsProcessing.SourceType.TypeVector))
 
     def execute(self, parameters, context, feedback):
-        path = store_path(self, parameters, context)
-        from pathlib import Path
-        if not Path(path).exists():
-            raise EvChargepointsError(self.tr(
-                "There is no store at {path}; import or fetch first.").format(path=path))
+        target = self.existing_store()
         by = ["device", "connector"][self.parameterAsEnum(parameters, "BY", context)]
-        with Workspace(path) as ws:
+        with Workspace(target) as ws:
             frame = ws.utilisation_with_trends(
                 PERIODS[self.parameterAsEnum(parameters, "PERIOD", context)], by=by,
                 progress=self.progress(feedback))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingOutputMultipleLayers,
@@ -16,14 +14,12 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
-from ...core.errors import EvChargepointsError
-from .base import EvAlgorithm
-from .data_algorithms import store_parameter, store_path
+from .data_algorithms import StoreAlgorithm, add_store_parameters
 
 ORIENTATIONS = ["portrait", "landscape"]
 
 
-class ExportCommitteeMapAlgorithm(EvAlgorithm):
+class ExportCommitteeMapAlgorithm(StoreAlgorithm):
     NAME = "exportcommitteemap"
     DISPLAY = QT_TRANSLATE_NOOP("ExportCommitteeMapAlgorithm", "Export committee map")
     GROUP = QT_TRANSLATE_NOOP("ExportCommitteeMapAlgorithm", "Export")
@@ -43,7 +39,7 @@ class ExportCommitteeMapAlgorithm(EvAlgorithm):
         return super().flags() | QgsProcessingAlgorithm.Flag.FlagNoThreading
 
     def initAlgorithm(self, config=None):
-        self.addParameter(store_parameter())
+        add_store_parameters(self)
         self.addParameter(QgsProcessingParameterString(
             "BOROUGHS", self.tr("Boroughs (empty = London page, 'all' = every borough)"),
             optional=True))
@@ -68,10 +64,7 @@ class ExportCommitteeMapAlgorithm(EvAlgorithm):
     def execute(self, parameters, context, feedback):
         from ...qgis.layout_export import LAST_EXPORT, export_committee_maps
 
-        path = store_path(self, parameters, context)
-        if not path or not Path(path).exists():
-            raise EvChargepointsError(self.tr(
-                "There is no store at {path}; import or fetch first.").format(path=path))
+        target = self.existing_store()
         text = self.parameterAsString(parameters, "BOROUGHS", context).strip()
         if not text:
             boroughs = None
@@ -81,7 +74,7 @@ class ExportCommitteeMapAlgorithm(EvAlgorithm):
             boroughs = [name.strip() for name in text.split(",") if name.strip()]
         out = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
         files = export_committee_maps(
-            path, out, boroughs=boroughs,
+            target, out, boroughs=boroughs,
             combined=self.parameterAsBool(parameters, "COMBINED", context),
             png_dpi=300 if self.parameterAsBool(parameters, "PNG", context) else None,
             period=self.parameterAsString(parameters, "PERIOD", context).strip() or None,

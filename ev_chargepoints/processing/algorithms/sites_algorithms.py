@@ -8,7 +8,6 @@ Workspace facade; the figures are those of :mod:`...core.siting`.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,7 +36,7 @@ from ...core.errors import EvChargepointsError
 from ...core.workspace import Workspace
 from ...qgis.tables import _value, fields_for
 from .base import EvAlgorithm
-from .data_algorithms import store_parameter, store_path
+from .data_algorithms import StoreAlgorithm, add_store_parameters
 
 BNG = "EPSG:27700"
 BUFFER_SEGMENTS = 36
@@ -142,16 +141,7 @@ def _point(record):
     return QgsGeometry.fromPointXY(QgsPointXY(float(x), float(y)))
 
 
-def _existing_store(alg, parameters, context) -> str:
-    path = store_path(alg, parameters, context)
-    if not path or not Path(path).exists():
-        raise EvChargepointsError(QCoreApplication.translate(
-            "EvAlgorithm", "There is no store at {path}; import or fetch first.").format(
-            path=path))
-    return path
-
-
-class _SitesAlgorithm(EvAlgorithm):
+class _SitesAlgorithm(StoreAlgorithm):
     GROUP = QT_TRANSLATE_NOOP("_SitesAlgorithm", "Candidate sites")
     GROUP_ID = "sites"
 
@@ -189,7 +179,7 @@ class AnalyseSitesAlgorithm(_SitesAlgorithm):
         self.addParameter(QgsProcessingParameterString(
             "WEIGHTS", self.tr("Score weights"), optional=True,
             defaultValue="new_coverage=0.6,demand=0.2,gap=0.2"))
-        self.addParameter(store_parameter())
+        add_store_parameters(self)
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", self.tr("Analysed sites"), QgsProcessing.SourceType.TypeVectorPoint))
         self.addParameter(QgsProcessingParameterFeatureSink(
@@ -200,9 +190,9 @@ class AnalyseSitesAlgorithm(_SitesAlgorithm):
         distances = distances_from(self, parameters, context)
         text = self.parameterAsString(parameters, "WEIGHTS", context)
         weights = site_files.parse_weights(text) if text and text.strip() else None
-        path = _existing_store(self, parameters, context)
+        target = self.existing_store()
         sites, source_fields, attributes = read_source(self, parameters, context, feedback)
-        with Workspace(path) as ws:
+        with Workspace(target) as ws:
             long = ws.analyse_sites(sites, distances, weights,
                                     progress=self.progress(feedback))
         table = site_files.wide(long, distances)
@@ -237,16 +227,16 @@ class SuggestSitesAlgorithm(_SitesAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             "K", self.tr("Number of sites to pick"),
             QgsProcessingParameterNumber.Type.Integer, defaultValue=5, minValue=1))
-        self.addParameter(store_parameter())
+        add_store_parameters(self)
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", self.tr("Suggested sites"), QgsProcessing.SourceType.TypeVectorPoint))
 
     def execute(self, parameters, context, feedback):
         k = self.parameterAsInt(parameters, "K", context)
         distance = self.parameterAsDouble(parameters, "DISTANCE", context)
-        path = _existing_store(self, parameters, context)
+        target = self.existing_store()
         sites, source_fields, attributes = read_source(self, parameters, context, feedback)
-        with Workspace(path) as ws:
+        with Workspace(target) as ws:
             picks = ws.suggest_sites(sites, k, distance, progress=self.progress(feedback))
         for row in picks.itertuples(index=False):
             feedback.pushInfo(self.tr("{step}. {site}: +{gain} residents (covered {pct}%)")

@@ -41,8 +41,7 @@ from ...core.errors import EvChargepointsError
 from ...core.paths import LONDON_SNAPSHOT
 from ...core.workspace import Workspace
 from ...qgis.tables import features_for, fields_for
-from .base import EvAlgorithm
-from .data_algorithms import PERIODS, store_parameter, store_path, write_table
+from .data_algorithms import PERIODS, StoreAlgorithm, add_store_parameters, write_table
 
 LEVELS = ["borough", "ward"]
 BUNDLED_FILES = {"borough": core_areas.BOROUGHS_FILE, "ward": core_areas.WARDS_FILES[2018]}
@@ -68,7 +67,7 @@ def _code_text(value) -> str | None:
     return text or None
 
 
-class SummariseByAreaAlgorithm(EvAlgorithm):
+class SummariseByAreaAlgorithm(StoreAlgorithm):
     NAME = "summarisebyarea"
     DISPLAY = QT_TRANSLATE_NOOP("SummariseByAreaAlgorithm", "Summarise charge points by area")
     GROUP = QT_TRANSLATE_NOOP("SummariseByAreaAlgorithm", "Analysis")
@@ -99,7 +98,7 @@ class SummariseByAreaAlgorithm(EvAlgorithm):
             parentLayerParameterName="AREAS", optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             "LEVEL", self.tr("Level"), [self.tr("Borough"), self.tr("Ward")], defaultValue=0))
-        self.addParameter(store_parameter())
+        add_store_parameters(self)
         self.addParameter(QgsProcessingParameterString(
             "PERIOD", self.tr("Period, e.g. 2022-Q2 (empty: the latest with usage)"),
             optional=True))
@@ -125,10 +124,7 @@ class SummariseByAreaAlgorithm(EvAlgorithm):
     # --- run ---------------------------------------------------------------------
 
     def execute(self, parameters, context, feedback):
-        path = store_path(self, parameters, context)
-        if not Path(path).exists():
-            raise EvChargepointsError(self.tr(
-                "There is no store at {path}; import or fetch first.").format(path=path))
+        target = self.existing_store()
         level = LEVELS[self.parameterAsEnum(parameters, "LEVEL", context)]
         period_kind = PERIODS[self.parameterAsEnum(parameters, "PERIOD_KIND", context)]
         period = self.parameterAsString(parameters, "PERIOD", context).strip() or None
@@ -151,7 +147,7 @@ class SummariseByAreaAlgorithm(EvAlgorithm):
                                                     areas_path)
             if feedback.isCanceled():
                 return {}
-            with Workspace(path) as ws:
+            with Workspace(target) as ws:
                 table, assignment = ws.summary(
                     level=level, period=period, period_kind=period_kind,
                     filters=filters or None, areas_path=areas_path, code_field=code_field,
