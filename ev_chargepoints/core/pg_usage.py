@@ -4,16 +4,26 @@
 GeoPackage store (the pandas engine in :mod:`.utilisation` on the store's
 frames, rows kept for devices with sessions): the same columns, dtypes, row
 order and figures, under the rules of :func:`.utilisation.definitions`. The
-sessions never leave the database: PostgreSQL splits plugged time at UK local
-midnights (a ``generate_series`` of local days, ``AT TIME ZONE
-'Europe/London'``, so clock-change days have 23 or 25 hours), finds each
-session's period with ``width_bucket``, flags overlaps with a window function
-and sums per device (or connector) and period. Only those sums come back.
+sessions never leave the database; only sums per device (or connector) and
+period come back.
+
+Two parallel scans of the sessions do the work. One sums them per connector
+and *block* of local days (a block is at most 60 days of one period, so a
+session's in-use days are bits of one ``bigint``; a session's local days come
+from a binary search in the UK local midnights of the window, so clock-change
+days have 23 or 25 hours). Most sessions are plain: closed, with energy, at most
+72 hours, within one block; their sums need no per-day work. The few others
+(open, ending before they start, without energy, over 72 hours, or crossing a
+block's end) are kept one by one and split into local days afterwards. The other
+scan sorts narrow rows by connector and start for the overlap check (a running
+maximum of earlier sessions' ends) and counts only the sessions that overlap.
+Energy above the rating is checked only for sessions above the lowest rating in
+the store, joined to their connector's rating.
 
 What stays in Python is small and shared with the pandas engine: the periods
-(:func:`.utilisation.period_bounds`), labels and ratios
-(:func:`.utilisation.add_ratios`), and uptime from status snapshots
-(:func:`.utilisation.status_occupancy` on the snapshots read from the store).
+(:func:`.utilisation.period_bounds`), the analysis window
+(:func:`.utilisation.data_window`), the period columns, labels and ratios, and
+uptime from status snapshots (:func:`.utilisation.device_status_sums`).
 
 Everything is read in one ``REPEATABLE READ`` transaction, so an import
 committed meanwhile is either wholly in the figures or not at all.
@@ -26,26 +36,40 @@ import pandas as pd
 
 from .pg_schema import SCHEMA
 from .progress import SILENT, Progress
-from .quality import ENERGY_ALLOWANCE_KWH, ENERGY_TOLERANCE, FLAGS, LONG_SESSION_HOURS
+from .quality import (
+    ENERGY_ALLOWANCE_KWH,
+    ENERGY_TOLERANCE,
+    FLAGS,
+    LONG_SESSION_HOURS,
+    NAT,
+    ns_utc,
+)
 from .utilisation import (
-    LOCAL_TZ,
     PERIOD_KINDS,
     _bounds,
     _empty_result,
+    _midnights,
     add_ratios,
-    status_occupancy,
+    data_window,
+    device_status_sums,
+    period_columns,
 )
 
 MAX_STATUS_GAP_HOURS = 1.0  # as Workspace: the pandas engine's default
 _HOUR_NS = 3_600_000_000_000
-_STATUS_COLUMNS = ("status_observed_hours", "status_period_hours", "working_hours",
-                   "down_hours")
+_BLOCK_DAYS = 60  # in-use days of a block are bits of one bigint
 _INTEGER_COLUMNS = ("sessions", "in_use_days", *[f"flag_{f}" for f in FLAGS])
 
-# Groups: a device (by="device") or a device's connector (by="connector"), numbered in
-# the database so the big sorts and hashes work on integers. A missing connector id is
-# a connector of its own, as in the pandas engine: (coalesce, is-null) keeps it apart
-# from an empty id and lets joins hash.
+# Sessions are partitioned for the overlap check by a 64-bit hash of (device,
+# connector): sorting integers is several times faster than sorting text. Two
+# connectors sharing a hash would be checked as one, so the query reports whether
+# any do, and is then run again partitioned by the ids themselves.
+_PAIR_HASH = ("hashtextextended(device_id, 0)"
+              " # coalesce(hashtextextended(connector_id, 1), 0)")
+_PARTITION = {False: "h", True: "h, device_id, connector_id"}
+_EXACT_JOIN = {False: "", True: " AND pr.device_id = o.device_id"
+                                " AND pr.cid = coalesce(o.connector_id, '')"
+                                " AND pr.cnull = (o.connector_id IS NULL)"}
 _GROUP_KEY = {"device": "did", "connector": "gid"}
 
 
@@ -55,8 +79,18 @@ def _us(expression: str) -> str:
 
 
 _WINDOW_SQL = f"""
-SELECT min(start_utc), max(start_utc), max(end_utc) FILTER (WHERE end_utc >= start_utc)
+SELECT min(start_utc), max(start_utc), max(end_utc) FILTER (WHERE end_utc >= start_utc),
+       min(start_utc) FILTER (WHERE end_utc >= start_utc)
 FROM {SCHEMA}.sessions WHERE device_id IS NOT NULL AND start_utc IS NOT NULL
+"""
+
+# The lowest positive rating any session can be checked against: a connector's
+# current rating or a device's (any version).
+_LOWEST_RATING_SQL = f"""
+SELECT least((SELECT min(power_kw) FROM {SCHEMA}.connectors
+              WHERE valid_to_utc IS NULL AND power_kw > 0 AND power_kw <> 'NaN'),
+             (SELECT min(max_power_kw) FROM {SCHEMA}.devices
+              WHERE max_power_kw > 0 AND max_power_kw <> 'NaN'))
 """
 
 # Rules mirrored from utilisation.py (comments name the pandas function):
@@ -66,32 +100,67 @@ FROM {SCHEMA}.sessions WHERE device_id IS NOT NULL AND start_utc IS NOT NULL
 # - _connector_ratings: current connectors, the latest row per (device, connector).
 # - _connector_kw: a connector's rating from its latest current rated row, else the
 #   device's max kW (ids compared as text, a missing id equal to a missing id).
+# - quality.flag_arrays / overlap_flags: whole seconds from the first valid start,
+#   ties in stored order (fid); a session overlaps when it starts before an earlier
+#   one on its connector has ended.
 # - "latest" is the highest fid: the order the store's frames are read in.
 _MAIN_SQL = """
 WITH
-span AS (
-    SELECT b, b[1] AS lo, b[array_length(b, 1)] AS hi, array_length(b, 1) - 1 AS n_periods,
-           (SELECT array_agg({us_x} ORDER BY i) FROM unnest(b) WITH ORDINALITY AS u(x, i))
-               AS b_us
-    FROM (SELECT %(bounds)s::timestamptz[] AS b) AS given),
-periods AS (SELECT i - 1 AS p, b[i] AS lo, b[i + 1] AS hi
-            FROM span, generate_series(1, n_periods) AS i),
--- every UK local midnight of the window (23- and 25-hour days included), and each
--- local day's period
-mid AS (
-    SELECT array_agg({us_day} ORDER BY day) AS m
-    FROM span, generate_series(lo AT TIME ZONE %(tz)s, hi AT TIME ZONE %(tz)s,
-                               interval '1 day') AS day),
-day_period AS (
-    SELECT array_agg(width_bucket(m[d], b_us) - 1 ORDER BY d) AS dp
-    FROM mid, span, generate_series(1, array_length(m, 1) - 1) AS d),
+overlapped AS (
+    -- quality.overlap_flags: sessions in (connector, whole second, fid) order; only
+    -- the few that overlap are counted, per block of their start day
+    SELECT {partition}, width_bucket(s, %(edges)s::timestamptz[]) AS blk, count(*) AS n
+    FROM (SELECT {partition}, s, s_sec,
+                 max(e_sec) OVER (PARTITION BY {partition} ORDER BY s_sec, fid
+                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS ended
+          FROM (SELECT {pair_hash} AS h, device_id, connector_id, fid, start_utc AS s,
+                       floor(date_part('epoch', start_utc - %(t0)s::timestamptz))::bigint
+                           AS s_sec,
+                       floor(date_part('epoch', end_utc - %(t0)s::timestamptz))::bigint
+                           AS e_sec
+                FROM {schema}.sessions
+                WHERE device_id IS NOT NULL AND end_utc >= start_utc) AS valid) AS ordered
+    WHERE s_sec < ended GROUP BY {partition}, blk),
+raw AS NOT MATERIALIZED (
+    SELECT device_id, connector_id, fid, start_utc AS s, end_utc AS e,
+           charging_end_utc AS ce, NULLIF(kwh, 'NaN') AS kwh, {pair_hash} AS h,
+           width_bucket(start_utc, %(edges)s::timestamptz[]) AS blk,
+           CASE WHEN end_utc >= start_utc THEN
+               NULLIF(kwh, 'NaN') IS NULL OR end_utc > start_utc + %(long)s::interval
+               OR width_bucket(start_utc, %(edges)s::timestamptz[])
+                  <> width_bucket(end_utc - interval '1 microsecond', %(edges)s::timestamptz[])
+               ELSE true END AS special
+    FROM {schema}.sessions WHERE device_id IS NOT NULL),
+grouped AS MATERIALIZED (
+    -- plain sessions (closed, with energy, at most 72 hours, within one block of days)
+    -- summed per connector and block; the others kept one by one (x)
+    SELECT h, device_id, connector_id, blk, NULL::bigint AS x,
+           count(*) AS n, sum(kwh) AS kwh, sum(date_part('epoch', e - s)) AS plugged_s,
+           -- local days of start to end as bits from the block's first day
+           bit_or(CASE WHEN e > s THEN
+               (1::bigint << (width_bucket(e - interval '1 microsecond',
+                                           %(mid)s::timestamptz[])
+                              - (%(block_first)s::int[])[blk] + 1))
+               - (1::bigint << (width_bucket(s, %(mid)s::timestamptz[])
+                                - (%(block_first)s::int[])[blk])) END) AS days,
+           min(s) AS s, max(e) AS e,
+           sum(date_part('epoch', e - least(greatest(ce, s), e)))
+               FILTER (WHERE ce IS NOT NULL) AS idle_s,
+           sum(date_part('epoch', e - s)) FILTER (WHERE ce IS NOT NULL) AS idle_base_s
+    FROM raw WHERE NOT special GROUP BY h, device_id, connector_id, blk
+    UNION ALL
+    SELECT h, device_id, connector_id, blk, fid, 1, kwh, NULL, NULL, s, e,
+           CASE WHEN ce IS NOT NULL AND e >= s THEN
+               date_part('epoch', e - least(greatest(ce, s), e)) END,
+           CASE WHEN ce IS NOT NULL AND e >= s THEN date_part('epoch', e - s) END
+    FROM raw WHERE special),
 pairs AS MATERIALIZED (
     SELECT device_id, coalesce(connector_id, '') AS cid, connector_id IS NULL AS cnull,
-           row_number() OVER () AS gid,
-           min(start_utc) FILTER (WHERE end_utc >= start_utc) AS first_closed,
-           max(end_utc) FILTER (WHERE end_utc >= start_utc) AS last_closed
-    FROM {schema}.sessions WHERE device_id IS NOT NULL
-    GROUP BY device_id, coalesce(connector_id, ''), connector_id IS NULL),
+           h, row_number() OVER () AS gid,
+           min(s) FILTER (WHERE e >= s) AS first_closed,
+           max(e) FILTER (WHERE e >= s) AS last_closed
+    FROM grouped GROUP BY device_id, connector_id, h),
+collided AS (SELECT count(DISTINCT h) < count(*) AS collided FROM pairs),
 dmeta AS (
     SELECT device_id,
            greatest(max(coalesce(connector_count, 0)), 0) AS dev_count,
@@ -118,7 +187,7 @@ conn_kw AS (
         SELECT device_id, CASE WHEN cnull THEN 'None' ELSE cid END AS cid, kw, fid
         FROM current_conn WHERE kw IS NOT NULL) AS rated
     ORDER BY device_id, cid, fid DESC),
-dev AS (
+dev AS MATERIALIZED (
     SELECT q.device_id, q.did, q.n_conn, q.conn_source, q.max_kw,
            CASE WHEN q.c_count > 0 AND q.c_unrated = 0 AND q.c_count >= q.n_conn
                 THEN q.c_kw ELSE q.max_kw * q.n_conn END AS rated,
@@ -143,68 +212,57 @@ dev AS (
         LEFT JOIN dmeta dm USING (device_id)
         LEFT JOIN cmeta cm USING (device_id)) AS q),
 pair_rated AS MATERIALIZED (
-    SELECT pr.device_id, pr.cid, pr.cnull, pr.gid, dev.did,
+    SELECT pr.device_id, pr.cid, pr.cnull, pr.h, pr.gid, dev.did,
            coalesce(ck.kw, dev.max_kw) AS rated
     FROM pairs pr JOIN dev USING (device_id)
     LEFT JOIN conn_kw ck ON ck.device_id = pr.device_id
         AND ck.cid = CASE WHEN pr.cnull THEN 'None' ELSE pr.cid END),
-tagged AS MATERIALIZED (
-    -- sessions in microseconds, with their group, start period and first and last
-    -- local day (clipped to the window)
-    SELECT fid, gid, did, rated, s, e, ce, kwh, width_bucket(s, b_us) - 1 AS p,
-           CASE WHEN e > s AND e > m[1] AND s < m[array_length(m, 1)] THEN
-               width_bucket(greatest(s, m[1]), m) END AS d0,
-           CASE WHEN e > s AND e > m[1] AND s < m[array_length(m, 1)] THEN
-               width_bucket(least(e, m[array_length(m, 1)]) - 1, m) END AS d1
-    FROM (SELECT ses.fid, pr.gid, pr.did, pr.rated, {us_s} AS s, {us_e} AS e,
-                 {us_ce} AS ce, NULLIF(ses.kwh, 'NaN') AS kwh
-          FROM {schema}.sessions AS ses JOIN pair_rated pr ON pr.device_id = ses.device_id
-               AND pr.cid = coalesce(ses.connector_id, '')
-               AND pr.cnull = (ses.connector_id IS NULL)) AS joined
-    CROSS JOIN span CROSS JOIN mid),
-by_start AS (
-    SELECT {key} AS k, p,
-           count(*) FILTER (WHERE e >= s) AS sessions,
-           sum(coalesce(kwh, 0)) FILTER (WHERE e >= s) AS kwh,
-           sum(e - least(greatest(ce, s), e)) FILTER (WHERE e >= s AND ce IS NOT NULL)
-               AS idle_us,
-           sum(e - s) FILTER (WHERE e >= s AND ce IS NOT NULL) AS idle_base_us,
-           count(*) FILTER (WHERE e IS NULL) AS flag_open,
-           count(*) FILTER (WHERE e < s) AS flag_end_before_start,
-           count(*) FILTER (WHERE e >= s AND kwh IS NULL) AS flag_missing_kwh,
-           -- quality.flag_arrays in the same float64 steps: hours = ns / 3.6e12
-           count(*) FILTER (WHERE e >= s AND rated > 0 AND kwh IS NOT NULL AND kwh >
-               rated * (((e - s) * 1000)::float8 / %(hour_ns)s::float8)
-               * %(tolerance)s::float8 + %(allowance)s::float8) AS flag_impossible_energy,
-           count(*) FILTER (WHERE e >= s AND e - s > %(long_us)s) AS flag_over_72h
-    FROM tagged CROSS JOIN span WHERE s IS NOT NULL AND p >= 0 AND p < n_periods
-    GROUP BY {key}, p),
-by_overlap AS (
-    -- quality.overlap_flags: whole seconds from the first valid start, ties in stored
-    -- order; a session overlaps when it starts before an earlier one on its connector
-    -- has ended
-    SELECT k, p, count(*) FILTER (WHERE start_s < ended_s) AS flag_overlapping
-    FROM (SELECT {key} AS k, p, (s - t0) / 1000000 AS start_s,
-                 max((e - t0) / 1000000) OVER (
-                     PARTITION BY gid ORDER BY (s - t0) / 1000000, fid
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS ended_s
-          FROM tagged CROSS JOIN (SELECT min(s) AS t0 FROM tagged WHERE e >= s) AS first
-          WHERE e >= s) AS ordered
-    CROSS JOIN span WHERE p >= 0 AND p < n_periods
-    GROUP BY k, p),
+tagged AS (
+    SELECT pr.gid, pr.did, g.* FROM grouped g JOIN pair_rated pr
+        ON pr.h = g.h AND pr.device_id = g.device_id
+        AND pr.cid = coalesce(g.connector_id, '') AND pr.cnull = (g.connector_id IS NULL)),
 pieces AS (
-    -- plugged time split at local midnights: one piece per session and local day
-    SELECT {key} AS k, d0 AS d, least(e, m[d0 + 1]) - greatest(s, m[d0]) AS us
-    FROM tagged CROSS JOIN mid WHERE d0 = d1
+    -- per group and block; a kept-apart session's sums and flags in its start block,
+    -- and its plugged time split at local midnights
+    SELECT {key} AS k, blk, n AS sessions, kwh, plugged_s, days, 0 AS overlapping,
+           idle_s, idle_base_s, 0 AS f_open, 0 AS f_back, 0 AS f_kwh, 0 AS f_long
+    FROM tagged WHERE x IS NULL AND blk IS NOT NULL
     UNION ALL
-    SELECT {key} AS k, d, least(e, m[d + 1]) - greatest(s, m[d]) AS us
-    FROM tagged CROSS JOIN mid, generate_series(d0, d1) AS d WHERE d1 > d0),
-by_day AS (
-    -- in-use days: distinct days as bits of 60-day words (no group per day)
-    SELECT k, p, sum(us) AS plugged_us, sum(bit_count(days::bit(64))) AS in_use_days
-    FROM (SELECT k, dp[d] AS p, sum(us) AS us, bit_or(1::bigint << (d %% 60)) AS days
-          FROM pieces CROSS JOIN day_period GROUP BY k, dp[d], d / 60) AS words
-    GROUP BY k, p),
+    SELECT {key}, blk, (e >= s)::int, CASE WHEN e >= s THEN coalesce(kwh, 0) END, NULL,
+           NULL, 0, idle_s, idle_base_s, (e IS NULL)::int, (e < s)::int,
+           (e >= s AND kwh IS NULL)::int, (e > s + %(long)s::interval)::int
+    FROM tagged WHERE x IS NOT NULL AND blk IS NOT NULL
+    UNION ALL
+    SELECT {key}, (%(day_block)s::int[])[d],
+           0, 0, date_part('epoch', least(e, (%(mid)s::timestamptz[])[d + 1])
+                                    - greatest(s, (%(mid)s::timestamptz[])[d])),
+           1::bigint << (d - (%(block_first)s::int[])[(%(day_block)s::int[])[d]]),
+           0, 0, 0, 0, 0, 0, 0
+    FROM tagged, generate_series(width_bucket(s, %(mid)s::timestamptz[]),
+                                 width_bucket(least(e, %(mid_last)s::timestamptz)
+                                              - interval '1 microsecond',
+                                              %(mid)s::timestamptz[])) AS d
+    WHERE x IS NOT NULL AND e > s
+    UNION ALL
+    SELECT pr.{key}, o.blk, 0, 0, 0, 0, o.n, 0, 0, 0, 0, 0, 0
+    FROM overlapped o JOIN pair_rated pr ON pr.h = o.h{exact_join}),
+by_block AS (
+    SELECT k, blk, sum(sessions) AS sessions, sum(kwh) AS kwh, sum(plugged_s) AS plugged_s,
+           bit_count(bit_or(days)::bit(64)) AS in_use_days,
+           sum(overlapping) AS overlapping, sum(idle_s) AS idle_s,
+           sum(idle_base_s) AS idle_base_s, sum(f_open) AS f_open, sum(f_back) AS f_back,
+           sum(f_kwh) AS f_kwh, sum(f_long) AS f_long
+    FROM pieces GROUP BY k, blk),
+by_period AS (
+    SELECT k, (%(block_period)s::int[])[blk] AS p, sum(sessions) AS sessions,
+           sum(kwh) AS kwh, sum(plugged_s) AS plugged_s, sum(in_use_days) AS in_use_days,
+           sum(overlapping) AS overlapping, sum(idle_s) AS idle_s,
+           sum(idle_base_s) AS idle_base_s, sum(f_open) AS f_open, sum(f_back) AS f_back,
+           sum(f_kwh) AS f_kwh, sum(f_long) AS f_long
+    FROM by_block GROUP BY 1, 2),
+{impossible}periods AS (SELECT i - 1 AS p, b[i] AS lo, b[i + 1] AS hi
+            FROM (SELECT %(bounds)s::timestamptz[] AS b) AS given,
+                 generate_series(1, array_length(%(bounds)s::timestamptz[], 1) - 1) AS i),
 grid AS (
     SELECT g.{key} AS k, {out_keys}, periods.p,
            {connectors} AS connectors, dev.conn_source_out AS connectors_source,
@@ -217,23 +275,47 @@ grid AS (
     CROSS JOIN periods)
 SELECT {out_names}, g.p, g.connectors, g.connectors_source, g.rated_kw,
        coalesce(a.sessions, 0) AS sessions, coalesce(a.kwh, 0) AS kwh,
-       coalesce(b.plugged_us, 0)::float8 / 3600e6 AS plugged_hours,
+       coalesce(a.plugged_s, 0) / 3600.0 AS plugged_hours,
        g.device_hours * g.connectors AS available_hours,
        g.device_hours / 24.0 AS available_days,
        g.rated_kw * g.device_hours AS capacity_kwh,
-       coalesce(b.in_use_days, 0) AS in_use_days,
-       coalesce(a.idle_us, 0)::float8 / 3600e6 AS idle_hours,
-       coalesce(a.idle_base_us, 0)::float8 / 3600e6 AS idle_base_hours,
-       {flags}, coalesce(o.flag_overlapping, 0) AS flag_overlapping
+       coalesce(a.in_use_days, 0) AS in_use_days,
+       coalesce(a.idle_s, 0) / 3600.0 AS idle_hours,
+       coalesce(a.idle_base_s, 0) / 3600.0 AS idle_base_hours,
+       coalesce(a.f_open, 0) AS flag_open, coalesce(a.f_back, 0) AS flag_end_before_start,
+       coalesce(a.f_kwh, 0) AS flag_missing_kwh,
+       coalesce(i.n, 0) AS flag_impossible_energy, coalesce(a.f_long, 0) AS flag_over_72h,
+       coalesce(a.overlapping, 0) AS flag_overlapping,
+       (SELECT collided FROM collided) AS collided
 FROM grid g
-LEFT JOIN by_start a ON a.k = g.k AND a.p = g.p
-LEFT JOIN by_overlap o ON o.k = g.k AND o.p = g.p
-LEFT JOIN by_day b ON b.k = g.k AND b.p = g.p
-WHERE g.device_hours > 0 OR a.sessions > 0 OR b.plugged_us > 0
+LEFT JOIN by_period a ON a.k = g.k AND a.p = g.p
+LEFT JOIN impossible i ON i.k = g.k AND i.p = g.p
+WHERE g.device_hours > 0 OR a.sessions > 0 OR a.plugged_s > 0
+"""
+
+_IMPOSSIBLE_SQL = """impossible AS (
+    -- quality.flag_arrays in the same float64 steps: hours = ns / 3.6e12
+    SELECT pr.{key} AS k, width_bucket(ses.start_utc, %(bounds)s::timestamptz[]) - 1 AS p,
+           count(*) AS n
+    FROM {schema}.sessions AS ses JOIN pair_rated pr ON pr.device_id = ses.device_id
+         AND pr.cid = coalesce(ses.connector_id, '')
+         AND pr.cnull = (ses.connector_id IS NULL)
+    WHERE ses.device_id IS NOT NULL AND ses.end_utc >= ses.start_utc
+      -- only sessions above the lowest rating can be above their own
+      AND NULLIF(ses.kwh, 'NaN') > %(lowest_kw)s::float8
+          * date_part('epoch', ses.end_utc - ses.start_utc) / 3600.0
+          * %(tolerance)s::float8 * 0.999999 + %(allowance)s::float8 * 0.999999
+      AND pr.rated > 0 AND NULLIF(ses.kwh, 'NaN') > pr.rated
+          * ((({us_e} - {us_s}) * 1000)::float8 / %(hour_ns)s::float8)
+          * %(tolerance)s::float8 + %(allowance)s::float8
+    GROUP BY 1, 2),
+"""
+# no positive rating in the store: no session can be above its rating
+_NO_IMPOSSIBLE_SQL = """impossible AS (SELECT 0::bigint AS k, 0 AS p, 0::bigint AS n WHERE false),
 """
 
 
-def _main_sql(by: str) -> str:
+def _main_sql(by: str, exact_partition: bool = False, check_energy: bool = True) -> str:
     if by == "device":
         parts = {"groups": "dev", "out_keys": "g.device_id",
                  "connectors": "dev.n_conn", "conn_source": "conn_source",
@@ -243,12 +325,36 @@ def _main_sql(by: str) -> str:
                  "out_keys": "g.device_id, CASE WHEN NOT g.cnull THEN g.cid END AS connector_id",
                  "connectors": "1", "conn_source": "'connectors'",
                  "rated": "g.rated", "out_names": "g.device_id, g.connector_id"}
-    flags = ", ".join(f"coalesce(a.flag_{f}, 0) AS flag_{f}" for f in FLAGS
-                      if f != "overlapping")
     return _MAIN_SQL.format(
-        schema=SCHEMA, key=_GROUP_KEY[by], flags=flags, us_x=_us("x"),
-        us_day=_us("day AT TIME ZONE %(tz)s"), us_s=_us("ses.start_utc"), us_e=_us("ses.end_utc"),
-        us_ce=_us("ses.charging_end_utc"), **parts)
+        schema=SCHEMA, key=_GROUP_KEY[by], pair_hash=_PAIR_HASH,
+        partition=_PARTITION[exact_partition], exact_join=_EXACT_JOIN[exact_partition],
+        impossible=_IMPOSSIBLE_SQL.format(
+            key=_GROUP_KEY[by], schema=SCHEMA, us_s=_us("ses.start_utc"),
+            us_e=_us("ses.end_utc")) if check_energy else _NO_IMPOSSIBLE_SQL,
+        **parts)
+
+
+def _day_blocks(bounds: np.ndarray) -> dict:
+    """Local midnights of the window and its blocks of days: each block lies in one
+    period and spans at most :data:`_BLOCK_DAYS` days (SQL arrays count from 1)."""
+    midnights = _midnights(bounds)
+    day_period = np.searchsorted(bounds, midnights[:-1], side="right") - 1
+    day_block, block_first, block_period = [], [], []
+    for day, period in enumerate(day_period, start=1):
+        if not block_period or block_period[-1] != period or \
+                day - block_first[-1] >= _BLOCK_DAYS:
+            block_first.append(day)
+            block_period.append(int(period))
+        day_block.append(len(block_first))
+    edges = [midnights[d - 1] for d in block_first] + [midnights[-1]]
+    return {"mid": _timestamps(midnights), "mid_last": _timestamps(midnights[-1:])[0],
+            "day_block": day_block, "block_first": block_first,
+            "block_period": block_period, "edges": _timestamps(np.asarray(edges))}
+
+
+def _timestamps(ns: np.ndarray) -> list:
+    return list(pd.DatetimeIndex(np.asarray(ns, dtype="datetime64[ns]"), tz="UTC")
+                .to_pydatetime())
 
 
 def utilisation(store, period: str = "quarter", by: str = "device",
@@ -272,26 +378,39 @@ def utilisation(store, period: str = "quarter", by: str = "device",
         # the planner cannot see the size of the CTEs; sorting a million rows by text to
         # merge-join them costs far more than hashing the small side
         cur.execute("SET LOCAL enable_mergejoin = off")
+        # the sessions are scanned, summed and sorted by parallel workers; passing their
+        # rows on costs less than the planner's default assumes
+        cur.execute("SET LOCAL parallel_tuple_cost = 0.01")
         cur.execute(_WINDOW_SQL)
-        first_start, last_start, last_end = cur.fetchone()
+        first_start, last_start, last_end, first_closed = cur.fetchone()
+        cur.execute(_LOWEST_RATING_SQL)
+        lowest_kw = cur.fetchone()[0]
         status = store.status_snapshots()
         progress.check_cancelled()
-        window = _analysis_window(first_start, last_start, last_end, status)
+        window = data_window(
+            _ns(first_start), _ns(last_start), _ns(last_end),
+            ns_utc(status["observed_utc"]) if len(status) else None, MAX_STATUS_GAP_HOURS)
         if window is None:
             return _empty_result(by)
         labels, bounds, local_starts, p_index = _bounds(*window, period)
         progress.report(20, f"Computing utilisation per {by} and {period} in the database")
-        cur.execute(_main_sql(by), {
-            "bounds": list(pd.DatetimeIndex(bounds, tz="UTC").to_pydatetime()),
-            "tz": LOCAL_TZ, "hour_ns": _HOUR_NS, "tolerance": ENERGY_TOLERANCE,
-            "allowance": ENERGY_ALLOWANCE_KWH,
-            "long_us": LONG_SESSION_HOURS * 3_600_000_000})
-        names = [c.name for c in cur.description]
-        rows = cur.fetchall()
+        parameters = {
+            "bounds": _timestamps(bounds), "t0": first_closed or first_start,
+            "long": f"{LONG_SESSION_HOURS} hours", "hour_ns": _HOUR_NS,
+            "tolerance": ENERGY_TOLERANCE, "allowance": ENERGY_ALLOWANCE_KWH,
+            # no rating anywhere: nothing can be above its rating
+            "lowest_kw": lowest_kw,
+            **_day_blocks(bounds)}
+        check_energy = lowest_kw is not None
+        rows, names = _run(cur, by, parameters, False, check_energy)
+        if rows and rows[0][-1]:
+            rows, names = _run(cur, by, parameters, True, check_energy)
     progress.report(85, "Adding uptime and ratios")
-    frame = _frame(rows, names, by, labels, local_starts, p_index)
+    frame = _frame(rows, names[:-1], by, labels, local_starts, p_index)
     if len(status):
-        frame = _add_status(frame, status, period, bounds)
+        frame = frame.assign(**device_status_sums(
+            status, period, bounds, MAX_STATUS_GAP_HOURS, frame["device_id"].to_numpy(object),
+            frame["_p"].to_numpy()))
     frame = add_ratios(frame.drop(columns="_p"))
     frame = frame.sort_values(["device_id", "period_index"] + (
         ["connector_id"] if by == "connector" else []), kind="stable").reset_index(drop=True)
@@ -299,39 +418,25 @@ def utilisation(store, period: str = "quarter", by: str = "device",
     return frame
 
 
-def _analysis_window(first_start, last_start, last_end, status: pd.DataFrame):
-    """(first, last) instant in ns of the data, as the pandas engine finds it: session
-    starts, closed sessions' ends, and status observations held for the polling gap."""
-    candidates_first, candidates_last = [], []
-    if first_start is not None:
-        candidates_first.append(pd.Timestamp(first_start).value)
-        candidates_last.append(pd.Timestamp(last_start).value)
-    if last_end is not None:
-        candidates_last.append(pd.Timestamp(last_end).value - 1)
-    if len(status):
-        seen = pd.to_datetime(status["observed_utc"], utc=True).dropna()
-        if len(seen):
-            candidates_first.append(seen.min().value)
-            candidates_last.append(seen.max().value + int(MAX_STATUS_GAP_HOURS * _HOUR_NS) - 1)
-    if not candidates_first:
-        return None
-    return min(candidates_first), max(candidates_last)
+def _run(cur, by: str, parameters: dict, exact_partition: bool, check_energy: bool):
+    cur.execute(_main_sql(by, exact_partition, check_energy), parameters)
+    return cur.fetchall(), [c.name for c in cur.description]
+
+
+def _ns(value) -> int:
+    return NAT if value is None else pd.Timestamp(value).value
 
 
 def _frame(rows, names, by, labels, local_starts, p_index) -> pd.DataFrame:
-    data = pd.DataFrame.from_records(rows, columns=names) if rows else \
-        pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
+    data = pd.DataFrame.from_records([r[:len(names)] for r in rows], columns=names) if rows \
+        else pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
     p = data["p"].to_numpy(np.int64)
     key_columns = ["device_id"] + (["connector_id"] if by == "connector" else [])
     out = {"device_id": data["device_id"].to_numpy(object)}
     if by == "connector":
         out["connector_id"] = data["connector_id"].to_numpy(object)
-    period_end = (local_starts[1:] - pd.Timedelta(days=1)).date
+    out.update(period_columns(labels, local_starts, p_index, p))
     out.update({
-        "period": np.asarray(labels, dtype=object)[p],
-        "period_index": p_index[p],
-        "period_start": np.asarray(local_starts[:-1].date, dtype=object)[p],
-        "period_end": np.asarray(period_end, dtype=object)[p],
         "connectors": data["connectors"].to_numpy(np.int64),
         "connectors_source": data["connectors_source"].to_numpy(object),
         "rated_kw": pd.to_numeric(data["rated_kw"]).to_numpy(np.float64),
@@ -341,16 +446,3 @@ def _frame(rows, names, by, labels, local_starts, p_index) -> pd.DataFrame:
         dtype = np.int64 if name in _INTEGER_COLUMNS else np.float64
         out[name] = pd.to_numeric(data[name]).to_numpy(dtype)
     return pd.DataFrame(out)
-
-
-def _add_status(frame: pd.DataFrame, status: pd.DataFrame, period: str,
-                bounds: np.ndarray) -> pd.DataFrame:
-    per_device = status_occupancy(status, period=period, by="device",
-                                  max_gap_hours=MAX_STATUS_GAP_HOURS, bounds=bounds)
-    merged = frame[["device_id", "_p"]].merge(
-        per_device[["device_id", "_p", *_STATUS_COLUMNS]], on=["device_id", "_p"],
-        how="left")
-    out = frame.copy()
-    for name in _STATUS_COLUMNS:
-        out[name] = merged[name].fillna(0.0).to_numpy(np.float64)
-    return out

@@ -155,6 +155,66 @@ def _midnights(bounds: np.ndarray) -> np.ndarray:
     return _asi8(days.tz_localize(LOCAL_TZ))
 
 
+def data_window(first_start: int, last_start: int, last_closed_end: int,
+                status_observed: np.ndarray | None, max_status_gap_hours: float):
+    """(first, last) instant in ns the analysis covers, or None when there is no data:
+    session starts, closed sessions' ends (exclusive) and status observations held for
+    the polling gap. Missing session figures are ``NAT``; ``status_observed`` holds ns
+    with ``NAT`` for missing ones."""
+    big = np.iinfo(np.int64).max
+    first = first_start if first_start != NAT else big
+    last = max(last_start, last_closed_end - 1 if last_closed_end != NAT else NAT)
+    if status_observed is not None:
+        seen = status_observed[status_observed != NAT]
+        if len(seen):
+            first = min(first, int(seen.min()))
+            last = max(last, int(seen.max()) + int(max_status_gap_hours * _HOUR) - 1)
+    if first == big or last == NAT:
+        return None
+    return first, last
+
+
+def period_columns(labels, local_starts: pd.DatetimeIndex, p_index: np.ndarray,
+                   p: np.ndarray) -> dict:
+    """The period columns of output rows whose period number (0 = first) is ``p``."""
+    period_end = (local_starts[1:] - pd.Timedelta(days=1)).date
+    return {
+        "period": np.asarray(labels, dtype=object)[p],
+        "period_index": p_index[p],
+        "period_start": np.asarray(local_starts[:-1].date, dtype=object)[p],
+        "period_end": np.asarray(period_end, dtype=object)[p],
+    }
+
+
+STATUS_SUMS = ("status_observed_hours", "status_period_hours", "working_hours",
+               "down_hours")
+
+
+def device_status_sums(status: pd.DataFrame, period: str, bounds: np.ndarray,
+                       max_gap_hours: float, device_ids: np.ndarray,
+                       p: np.ndarray) -> dict[str, np.ndarray]:
+    """The status sums (:data:`STATUS_SUMS`) of each output row's device and period
+    (0 where the device has no observation in the period); uptime at connector level
+    is the device's."""
+    per_device = status_occupancy(status, period=period, by="device",
+                                  max_gap_hours=max_gap_hours, bounds=bounds)
+    n_periods = len(bounds) - 1
+    observed = per_device["device_id"].to_numpy(object)
+    devices = pd.Index(pd.unique(observed))
+    cells = devices.get_indexer(observed) * n_periods + per_device["_p"].to_numpy()
+    row = devices.get_indexer(np.asarray(device_ids, dtype=object))
+    known = row >= 0
+    wanted = row[known] * n_periods + np.asarray(p)[known]
+    out = {}
+    for name in STATUS_SUMS:
+        grid = np.zeros(len(devices) * n_periods)
+        grid[cells] = per_device[name].to_numpy()
+        values = np.zeros(len(row))
+        values[known] = grid[wanted]
+        out[name] = values
+    return out
+
+
 # --- splitting ----------------------------------------------------------------
 
 def split_sums(code: np.ndarray, start: np.ndarray, end: np.ndarray, bounds: np.ndarray,
@@ -401,18 +461,17 @@ def utilisation(sessions: pd.DataFrame, devices: pd.DataFrame | None = None,
     has_start = (start_ns != NAT) & (code >= 0)
     closed = has_start & (end_ns != NAT) & (end_ns >= start_ns)
     big = np.iinfo(np.int64).max
-    first_data = min(int(np.min(start_ns, where=has_start, initial=big)), big)
-    last_data = max(int(np.max(start_ns, where=has_start, initial=NAT)),
-                    int(np.max(end_ns, where=closed, initial=NAT)) - 1)
-    status_ns = ns_utc(status["observed_utc"]) if status is not None and len(status) else None
-    if status_ns is not None and (status_ns != NAT).any():
-        seen = status_ns[status_ns != NAT]
-        first_data = min(first_data, int(seen.min()))
-        last_data = max(last_data, int(seen.max()) + int(max_status_gap_hours * _HOUR) - 1)
-    if (start is None and first_data == big) or (end is None and last_data == NAT):
+    first_start = int(np.min(start_ns, where=has_start, initial=big))
+    window = data_window(
+        first_start if first_start != big else NAT,
+        int(np.max(start_ns, where=has_start, initial=NAT)),
+        int(np.max(end_ns, where=closed, initial=NAT)),
+        ns_utc(status["observed_utc"]) if status is not None and len(status) else None,
+        max_status_gap_hours)
+    if window is None and (start is None or end is None):
         return _empty_result(by)
-    first = first_data if start is None else int(ns_utc([start])[0])
-    last = last_data if end is None else int(ns_utc([end])[0]) - 1
+    first = window[0] if start is None else int(ns_utc([start])[0])
+    last = window[1] if end is None else int(ns_utc([end])[0]) - 1
     labels, bounds, local_starts, p_index = _bounds(first, last, period)
     n_periods = len(labels)
     size = n_codes * n_periods
@@ -534,29 +593,14 @@ def utilisation(sessions: pd.DataFrame, devices: pd.DataFrame | None = None,
                                                   ).reshape(n_codes, n_periods)
         del flags, flat
 
-    if status is not None and len(status):
-        per_device = status_occupancy(status, period=period, by="device",
-                                      max_gap_hours=max_status_gap_hours, bounds=bounds)
-        pos = pd.Index(dev_ids).get_indexer(per_device["device_id"].to_numpy(object))
-        for name in ("status_observed_hours", "status_period_hours", "working_hours",
-                     "down_hours"):
-            grid = np.zeros((len(dev_ids), n_periods))
-            ok = pos >= 0
-            grid[pos[ok], per_device["_p"].to_numpy()[ok]] = per_device[name].to_numpy()[ok]
-            columns[name] = grid[code_device]
-
     # Rows: every group and period with available time or sessions.
     keep = (available > 0) | (n_sessions > 0) | (plugged > 0)
     g_idx, p_idx = np.nonzero(keep)
     out = {"device_id": key_device[g_idx]}
     if by == "connector":
         out["connector_id"] = key_connector[g_idx]
-    period_end = (local_starts[1:] - pd.Timedelta(days=1)).date
+    out.update(period_columns(labels, local_starts, p_index, p_idx))
     out.update({
-        "period": np.asarray(labels, dtype=object)[p_idx],
-        "period_index": p_index[p_idx],
-        "period_start": np.asarray(local_starts[:-1].date, dtype=object)[p_idx],
-        "period_end": np.asarray(period_end, dtype=object)[p_idx],
         "connectors": (group_conn[g_idx]).astype(np.int64),
         "connectors_source": (conn_source[code_device][g_idx] if by == "device"
                               else np.full(len(g_idx), "connectors", dtype=object)),
@@ -564,6 +608,9 @@ def utilisation(sessions: pd.DataFrame, devices: pd.DataFrame | None = None,
     })
     for name, grid in columns.items():
         out[name] = grid[g_idx, p_idx]
+    if status is not None and len(status):
+        out.update(device_status_sums(status, period, bounds, max_status_gap_hours,
+                                      dev_ids[code_device[g_idx]], p_idx))
     frame = pd.DataFrame(out)
     for name in ("sessions", "in_use_days") + tuple(f"flag_{f}" for f in FLAGS):
         if name in frame:

@@ -282,3 +282,12 @@ def test_bad_level_is_refused(store):
         pg_usage.utilisation(store, "quarter", "site")
     with pytest.raises(ValueError):
         pg_usage.utilisation(store, "week", "device")
+
+
+@pytest.mark.parametrize("by", ["device", "connector"])
+def test_connectors_sharing_a_hash_are_checked_apart(edge_store, monkeypatch, by):
+    """The overlap check partitions sessions by a 64-bit hash of (device, connector);
+    when two connectors share one, the query runs again partitioned by the ids."""
+    monkeypatch.setattr(pg_usage, "_PAIR_HASH", "0::bigint")  # every connector collides
+    assert_same(pg_usage.utilisation(edge_store, "quarter", by),
+                pandas_utilisation(edge_store, "quarter", by))
