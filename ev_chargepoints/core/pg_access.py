@@ -6,11 +6,15 @@ migration, as the store owner) makes the database enforce that:
 
 * Tables of per-device usage (``sessions``, ``status_snapshots``, the device and
   connector rows of ``usage_periods``, and any table passed to
-  :func:`protect_device_table`, e.g. the map's ``map_devices``) get row-level
-  security. A role sees a row when :sql:`ev_chargepoints.may_see_device(device_id)`
-  is true: it is a member of ``evcp_admin`` or ``evcp_importer``, or
-  ``access_grants`` names a role it is a member of for the device's borough
-  (``device_areas.borough_code``) or operator.
+  :func:`protect_device_table`) get row-level security. A role sees a row when
+  :sql:`ev_chargepoints.may_see_device(device_id)` is true: it is a member of
+  ``evcp_admin`` or ``evcp_importer``, or ``access_grants`` names a role it is a
+  member of for the device's borough (``device_areas.borough_code``) or operator.
+* Tables whose rows are public but whose usage columns are not (the map's devices,
+  one feature per device and period) are kept in a table only the owner reads
+  (:func:`hide_table`) and shown through a view (:func:`create_masked_view`) that
+  returns every row, with the usage columns NULL for devices the querying role may
+  not see.
 * Aggregates are for everyone: the view ``area_usage`` (owned by the store
   owner, so it reads all rows) sums the device rows of ``usage_periods`` by
   ward, borough and in total, recomputes the ratios from the sums as
@@ -158,18 +162,91 @@ def protect_device_table(cur, table: str, device_column: str = "device_id",
     kept in the same table). Members of ``evcp_admin``/``evcp_importer`` may
     also write every row (table privileges still decide who may write at all).
     """
-    s, table, column = SCHEMA, _name(table), _name(device_column)
-    see_all = f"(SELECT {s}.may_see_all())"
-    granted = f"{column} IN (SELECT {s}.granted_device_ids())"
+    column = _name(device_column)
+    granted = f"{column} IN (SELECT {SCHEMA}.granted_device_ids())"
     if public_rows:
         granted = f"({public_rows}) OR {granted}"
+    _row_security(cur, _name(table), granted)
+
+
+def _row_security(cur, table: str, granted: str | None) -> None:
+    """``evcp_see_all`` for members of the see-all roles; ``evcp_granted`` (SELECT
+    where ``granted`` holds) only when ``granted`` is given."""
+    s = SCHEMA
+    see_all = f"(SELECT {s}.may_see_all())"
     cur.execute(f"""
         ALTER TABLE {s}.{table} ENABLE ROW LEVEL SECURITY;
         DROP POLICY IF EXISTS evcp_see_all ON {s}.{table};
         CREATE POLICY evcp_see_all ON {s}.{table} USING ({see_all}) WITH CHECK ({see_all});
         DROP POLICY IF EXISTS evcp_granted ON {s}.{table};
-        CREATE POLICY evcp_granted ON {s}.{table} FOR SELECT USING ({granted});
     """)
+    if granted:
+        cur.execute(f"CREATE POLICY evcp_granted ON {s}.{table} FOR SELECT USING ({granted})")
+
+
+def hide_table(cur, table: str) -> None:
+    """Only the owner reads ``table`` (idempotent): every privilege another role holds
+    on it (e.g. readers' ``SELECT`` from the default privileges) is revoked, and row
+    security without a policy for readers stays as the defence should ``SELECT`` be
+    granted again (the roles script grants it on all tables): readers then read no
+    rows. Members of ``evcp_admin``/``evcp_importer`` would read all of them."""
+    name = f"{SCHEMA}.{_name(table)}"
+    _row_security(cur, _name(table), None)
+    cur.execute(f"""
+        DO $$
+        DECLARE grantee_name text;
+        BEGIN
+            FOR grantee_name IN
+                SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                                     ELSE quote_ident(r.rolname) END
+                FROM pg_catalog.pg_class c
+                CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+                LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+                WHERE c.oid = {_quoted(name)}::regclass AND a.grantee <> c.relowner
+            LOOP
+                EXECUTE format('REVOKE ALL ON {name} FROM %s', grantee_name);
+            END LOOP;
+        END $$;
+    """)
+
+
+def create_masked_view(cur, view: str, table: str, masked_columns, device_column: str =
+                       "device_id") -> None:
+    """``view`` (replaced): every row of ``table``, with ``masked_columns`` NULL where
+    the querying role may not see the row's device (:sql:`may_see_device`).
+
+    The view is owned by the store owner, so it reads every row of ``table`` (which
+    should be hidden with :func:`hide_table`); ``current_user`` inside a view is the
+    querying role (also after ``SET ROLE``), so the masks follow the caller. The
+    owner (and roles with its privileges, superusers) see every value, as row
+    security lets them. The granted devices are computed once per query and joined.
+    """
+    s, view, table, device = SCHEMA, _name(view), _name(table), _name(device_column)
+    masked = {_name(c) for c in masked_columns}
+    cur.execute("SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = %s::regclass "
+                "AND attnum > 0 AND NOT attisdropped ORDER BY attnum", (f"{s}.{table}",))
+    columns = [row[0] for row in cur.fetchall()]
+    if device not in columns or not masked <= set(columns):
+        raise ValueError(f"{s}.{table} lacks {sorted(({device} | masked) - set(columns))}")
+    select = [f't."{c}"' if c not in masked else
+              f'CASE WHEN v.sees_all OR g.{device} IS NOT NULL THEN t."{c}" END AS "{c}"'
+              for c in columns]
+    cur.execute(f"DROP VIEW IF EXISTS {s}.{view}")
+    cur.execute(f"""
+        CREATE VIEW {s}.{view} AS
+        WITH viewer AS MATERIALIZED (
+            SELECT {s}.may_see_all() OR pg_catalog.pg_has_role(c.relowner, 'USAGE')
+                   AS sees_all
+            FROM pg_catalog.pg_class c WHERE c.oid = {_quoted(f"{s}.{table}")}::regclass),
+        granted AS MATERIALIZED (
+            SELECT DISTINCT {device} FROM {s}.granted_device_ids() AS {device}
+            WHERE NOT (SELECT sees_all FROM viewer))
+        SELECT {', '.join(select)}
+        FROM {s}.{table} t CROSS JOIN viewer v
+        LEFT JOIN granted g ON g.{device} = t.{device}""")
+    cur.execute(f"COMMENT ON VIEW {s}.{view} IS " + _quoted(
+        f"Every row of {table}; {', '.join(sorted(masked))} are NULL for devices the "
+        "querying role may not see (may_see_device)."))
 
 
 def area_usage_sql(threshold_default: int = DEFAULT_THRESHOLD) -> str:

@@ -7,6 +7,12 @@ GiST index) and all three tables are replaced in one transaction, so officers wh
 have the map open see the old tables or the new ones, never half of either.
 ``map_info`` remembers which store state and period kind the tables show, so the
 next officer opens them without computing them again.
+
+Every officer sees every device on the map, but per-device usage only where
+their role may see it: the device features are kept in ``map_device_rows``,
+which only the owner reads, and ``map_devices`` is a view of all of them whose
+usage columns (:data:`.mapdata.USAGE_FIELDS`) are NULL for the other devices,
+so the map draws those as "no usage data" (see :mod:`.pg_access`).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from .pg_schema import SCHEMA
 from .progress import SILENT, Progress
 
 INFO_TABLE = "map_info"
+DEVICE_VIEW = "map_devices"
+DEVICE_ROWS = "map_device_rows"       # behind the view; only the owner reads it
 _AREA_LEVEL = {table: level for level, (_file, table) in mapdata.AREA_FILES.items()}
 
 
@@ -104,8 +112,12 @@ def _write_all(ws, frames, info, period_kind, stamp, progress) -> None:
     with ws.store.transaction() as cur:
         progress.report(0, "Writing the devices table")
         points = _point_text(frames.device_x, frames.device_y)
-        _replace_table(cur, "map_devices", frames.devices, points, "Point", "geom")
-        pg_access.protect_device_table(cur, "map_devices")
+        _drop_relation(cur, DEVICE_VIEW)        # a view, or a table in maps written before
+        _replace_table(cur, DEVICE_ROWS, frames.devices, points, "Point", "geom")
+        pg_access.hide_table(cur, DEVICE_ROWS)
+        pg_access.create_masked_view(
+            cur, DEVICE_VIEW, DEVICE_ROWS,
+            [c for c in mapdata.USAGE_FIELDS if c in frames.devices.columns])
         for table, (rows, wkbs) in frames.areas.items():
             progress.check_cancelled()
             progress.report(40 if _AREA_LEVEL[table] == "borough" else 70,
@@ -150,6 +162,15 @@ def _replace_table(cur, table: str, frame: pd.DataFrame, geometries, geometry_ty
     cur.execute(f"CREATE INDEX ON {name} USING gist (geom)")
     cur.execute(f"CREATE INDEX ON {name} (period)")
     cur.execute(f"ANALYZE {name}")
+
+
+def _drop_relation(cur, name: str) -> None:
+    cur.execute("SELECT relkind FROM pg_catalog.pg_class WHERE oid = to_regclass(%s)",
+                (f"{SCHEMA}.{_quote(name)}",))
+    row = cur.fetchone()
+    if row is not None:
+        kind = "VIEW" if row[0] == "v" else "TABLE"
+        cur.execute(f"DROP {kind} {SCHEMA}.{_quote(name)}")
 
 
 def _point_text(x: np.ndarray, y: np.ndarray) -> list:

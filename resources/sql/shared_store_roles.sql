@@ -55,8 +55,13 @@ GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ev_chargepoints TO evcp_imp
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA ev_chargepoints TO evcp_importer;
 REVOKE INSERT, UPDATE, DELETE ON ev_chargepoints.access_grants FROM evcp_importer;
 GRANT INSERT, UPDATE, DELETE ON ev_chargepoints.access_grants TO evcp_admin;
+-- The map's device rows are read through the view map_devices (every device, usage
+-- only where granted); the table beneath it stays closed to the group roles.
+SELECT format('REVOKE ALL ON %s FROM evcp_reader, evcp_importer, evcp_admin', t)
+FROM to_regclass('ev_chargepoints.map_device_rows') AS t WHERE t IS NOT NULL \gexec
 
--- Tables a later plugin version adds (e.g. the map's map_devices) get the same.
+-- Tables and views a later plugin version adds (e.g. the map's) get the same; the
+-- store closes map_device_rows again each time it writes the map.
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA ev_chargepoints
   GRANT SELECT ON TABLES TO evcp_reader;
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA ev_chargepoints

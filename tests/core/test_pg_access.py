@@ -15,6 +15,7 @@ import os
 import subprocess
 
 import numpy as np
+import pandas as pd
 import psycopg2
 import pytest
 from pg_cluster import PG_BIN
@@ -383,6 +384,141 @@ def test_set_role_is_judged_as_the_role_set(shared_store, london):
             cur.execute(f"SELECT count(DISTINCT device_id) FROM {S}.usage_periods "
                         "WHERE level = 'device'")
             assert cur.fetchone()[0] == 143
+    finally:
+        conn.close()
+
+
+# --- public rows, protected values: a masked view over a hidden table ----------------
+
+MAP_USAGE = ["sessions", "plugged_hours", "occupancy_pct"]
+
+
+@pytest.fixture(scope="module")
+def masked_map(shared_store, london):
+    """As pg_mapdata writes the map: one row per device (all 540) and quarter, usage
+    where the device had any, in map_device_rows (only the owner reads it) behind
+    the view map_devices. Returns {(device_id, period): (sessions, plugged, occupancy)}."""
+    cluster, db = shared_store
+    periods = sorted(london["usage"]["period"].unique())
+    usage = london["usage"].set_index(["device_id", "period"])[MAP_USAGE]
+    expected = {}
+    for device_id in london["devices"]["device_id"]:
+        for period in periods:
+            key = (device_id, period)
+            expected[key] = tuple(None if pd.isna(v) else v for v in usage.loc[key]) \
+                if key in usage.index else (None, None, None)
+    conn = cluster.connect(db, OWNER)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE {S}.map_device_rows (fid integer GENERATED ALWAYS AS "
+                        "IDENTITY PRIMARY KEY, device_id text, period text, sessions bigint, "
+                        "plugged_hours double precision, occupancy_pct double precision)")
+            execute_values(cur, f"INSERT INTO {S}.map_device_rows (device_id, period, "
+                                f"{', '.join(MAP_USAGE)}) VALUES %s",
+                           [(d, p, *(None if v is None else float(v) for v in values))
+                            for (d, p), values in expected.items()])
+            pg_access.hide_table(cur, "map_device_rows")
+            pg_access.create_masked_view(cur, "map_devices", "map_device_rows", MAP_USAGE)
+    finally:
+        conn.close()
+    return expected
+
+
+def _map_seen(rows):
+    """{(device, period): values} of a role's SELECT of map_devices, and the devices
+    whose usage it got."""
+    seen = {(d, p): tuple(values) for d, p, *values in rows}
+    with_usage = {d for (d, _p), values in seen.items() if any(v is not None for v in values)}
+    return seen, with_usage
+
+
+MAP_SQL = f"SELECT device_id, period, {', '.join(MAP_USAGE)} FROM {S}.map_devices"
+
+
+@pytest.mark.parametrize("role, visible", [
+    ("camden_officer", 397), ("hackney_officer", 143), ("ubitricity_analyst", 266 + 62),
+    ("london_analyst", 0), (IMPORTER, 540), ("platform_admin", 540), (OWNER, 540)])
+def test_every_role_sees_every_map_device_with_usage_only_where_granted(
+        shared_store, london, masked_map, role, visible):
+    cluster, db = shared_store
+    devices = london["devices"]
+    granted = {"camden_officer": _ids(devices, devices["borough_code"] == CAMDEN),
+               "hackney_officer": _ids(devices, devices["borough_code"] == HACKNEY),
+               "ubitricity_analyst": _ids(devices, devices["operator"] == "ubitricity"),
+               "london_analyst": set()}.get(role, set(devices["device_id"]))
+    assert len(granted) == visible
+    seen, with_usage = _map_seen(_query(cluster, db, role, MAP_SQL))
+    assert len(seen) == len(masked_map) == 540 * 3   # every device, 2022-Q1 to Q3
+    assert with_usage == granted
+    for key, values in seen.items():
+        assert values == (masked_map[key] if key[0] in granted else (None, None, None))
+    if role != OWNER:     # the owner reads every value, as row security lets it read rows
+        decided = _query(cluster, db, role, f"SELECT DISTINCT device_id FROM {S}.map_devices "
+                                            f"WHERE {S}.may_see_device(device_id)")
+        assert {d for (d,) in decided} == granted
+
+
+def test_the_map_view_judges_the_role_set_and_its_table_stays_closed(
+        shared_store, london, masked_map):
+    cluster, db = shared_store
+    camden = _ids(london["devices"], london["devices"]["borough_code"] == CAMDEN)
+    conn = cluster.connect(db)                       # a superuser testing roles
+    try:
+        with conn.cursor() as cur:
+            cur.execute(MAP_SQL)
+            assert _map_seen(cur.fetchall())[1] == {d for d, _p in masked_map}
+            for role, expected in (("camden_officer", camden), ("london_analyst", set())):
+                cur.execute(f"SET ROLE {role}")
+                cur.execute("SELECT current_user, session_user")
+                assert cur.fetchone() == (role, cluster.superuser)
+                cur.execute(MAP_SQL)
+                seen, with_usage = _map_seen(cur.fetchall())
+                assert len(seen) == 1620 and with_usage == expected
+                cur.execute("RESET ROLE")
+    finally:
+        conn.close()
+
+    table = f"SELECT count(*) FROM {S}.map_device_rows"
+    for role in ("camden_officer", "london_analyst", "nobody_in_particular"):
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            _query(cluster, db, role, table)
+    # re-running the roles script (SELECT on all tables for readers) keeps it closed
+    result = _run_psql(cluster, db, ROLES_SCRIPT)
+    assert result.returncode == 0, result.stderr
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        _query(cluster, db, "camden_officer", table)
+    # granted SELECT by hand, row security still gives readers no rows
+    cluster.execute(f"GRANT SELECT ON {S}.map_device_rows TO evcp_reader", db)
+    try:
+        assert _one(cluster, db, "camden_officer", table) == 0
+        assert _one(cluster, db, "london_analyst", table) == 0
+        assert _one(cluster, db, "platform_admin", table) == 1620
+    finally:
+        conn = cluster.connect(db, OWNER)
+        try:
+            with conn.cursor() as cur:
+                pg_access.hide_table(cur, "map_device_rows")
+        finally:
+            conn.close()
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        _query(cluster, db, "camden_officer", table)
+    # a reader cannot replace the view or the rows
+    for statement in (f"CREATE OR REPLACE VIEW {S}.map_devices AS SELECT 1",
+                      f"UPDATE {S}.map_device_rows SET sessions = 0"):
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            _query(cluster, db, "camden_officer", statement)
+
+
+def test_masked_view_takes_plain_identifiers_and_existing_columns(shared_store, masked_map):
+    cluster, db = shared_store
+    conn = cluster.connect(db, OWNER)
+    try:
+        with conn.cursor() as cur:
+            with pytest.raises(ValueError, match="identifier"):
+                pg_access.create_masked_view(cur, "v; DROP TABLE x", "map_device_rows",
+                                             MAP_USAGE)
+            with pytest.raises(ValueError, match="lacks.*'kwh'"):
+                pg_access.create_masked_view(cur, "map_devices", "map_device_rows", ["kwh"])
     finally:
         conn.close()
 

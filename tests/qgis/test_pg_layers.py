@@ -68,6 +68,8 @@ def test_the_map_opens_from_postgis_with_the_geopackage_styles(officer, camden, 
         with ws.store.transaction() as cur:
             cur.execute("SELECT current_user")
             assert cur.fetchone()[0] == officer["role"]       # logged in with the password
+            # a map table as versions before the masked view left it: replaced
+            cur.execute("CREATE TABLE ev_chargepoints.map_devices (fid integer, period text)")
     gpkg_store = tmp_path / "camden.gpkg"
     with Workspace(gpkg_store) as ws:
         fill(ws, camden)
@@ -93,21 +95,26 @@ def test_the_map_opens_from_postgis_with_the_geopackage_styles(officer, camden, 
                         "f_table_schema = 'ev_chargepoints' AND f_table_name LIKE 'map_%' "
                         "ORDER BY 1")
             assert cur.fetchall() == [("map_boroughs", "MULTIPOLYGON", 27700),
+                                      ("map_device_rows", "POINT", 27700),
                                       ("map_devices", "POINT", 27700),
                                       ("map_wards", "MULTIPOLYGON", 27700)]
             cur.execute("SELECT count(*) FROM pg_indexes WHERE schemaname = 'ev_chargepoints' "
                         "AND tablename LIKE 'map_%' AND indexdef LIKE '%USING gist%'")
             assert cur.fetchone()[0] == 3
-            cur.execute("SELECT relrowsecurity FROM pg_class WHERE oid = "
-                        "'ev_chargepoints.map_devices'::regclass")
-            assert cur.fetchone()[0]                          # per-device usage protected
+            # the devices layer is a view of every device over rows only the owner reads
+            cur.execute("SELECT relname, relkind, relrowsecurity, relacl IS NOT NULL AND "
+                        "array_length(relacl, 1) > 1 FROM pg_class WHERE oid IN "
+                        "('ev_chargepoints.map_devices'::regclass, "
+                        "'ev_chargepoints.map_device_rows'::regclass) ORDER BY 1")
+            assert cur.fetchall() == [("map_device_rows", "r", True, False),
+                                      ("map_devices", "v", False, False)]
     finally:
         conn.close()
 
     # A second load of an unchanged store reuses the tables.
     again = loader.prepare_map(target, "quarter", Progress(), import_bundled_if_empty=False)
     assert again == pg_info
-    _an_officer_reads_the_owners_map(officer, target, pg_info)
+    latest = _an_officer_reads_the_owners_map(officer, target, pg_info)
 
     reference = plugin_settings.CONNECTION_REFERENCE + name
     project = QgsProject.instance()
@@ -154,6 +161,8 @@ def test_the_map_opens_from_postgis_with_the_geopackage_styles(officer, camden, 
     assert q1 == _values(gpkg_map.devices)
     busy = {d for d, occupancy in q1.items() if occupancy is not None}
     assert len(busy) > devices_n // 2              # most Camden devices have March usage
+    _an_operator_analyst_sees_every_device(officer, latest, {"2022-Q1": q1, "2022-Q2": q2},
+                                           camden, tmp_path)
 
     png = render.render_png([pg_map.devices, pg_map.boroughs, pg_map.wards],
                             tmp_path / "postgis_map.png", extent=pg_map.devices.extent(),
@@ -177,8 +186,9 @@ def test_the_map_opens_from_postgis_with_the_geopackage_styles(officer, camden, 
 
 
 def _an_officer_reads_the_owners_map(officer, owner_target, pg_info):
-    """A reader role (no grants) opens the owner's map, never rewrites it, and row-level
-    security hides the per-device rows from it while the area tables stay public."""
+    """A reader role (no grants) opens the owner's map, never rewrites it, and sees
+    every device without usage (the rows beneath the view stay closed to it) and the
+    public area tables. Returns the map the owner then rewrites."""
     from ev_chargepoints.core import pg_mapdata
 
     cluster, dbname = officer["cluster"], officer["dbname"]
@@ -200,9 +210,70 @@ def _an_officer_reads_the_owners_map(officer, owner_target, pg_info):
         with pytest.raises(StoreError, match="Only the owner of the shared store"):
             pg_mapdata.write_map(ws, "quarter")
         with ws.store.transaction() as cur:
+            # every device in both periods, no usage (no grants), every area
             cur.execute("SELECT (SELECT count(*) FROM ev_chargepoints.map_devices), "
+                        "(SELECT count(occupancy_pct) + count(sessions) + count(kwh) "
+                        " FROM ev_chargepoints.map_devices), "
                         "(SELECT count(*) FROM ev_chargepoints.map_wards)")
-            assert cur.fetchone() == (0, 633 * 2)
+            assert cur.fetchone() == (397 * 2, 0, 633 * 2)
+            # SELECT on all tables, yet row security gives it none of the rows beneath
+            cur.execute("SELECT count(*) FROM ev_chargepoints.map_device_rows")
+            assert cur.fetchone()[0] == 0
+    with Workspace(owner_target) as ws:          # the owner replaces the view and its table
+        rewritten = pg_mapdata.write_map(ws, "quarter")
+    assert rewritten.counts == pg_info.counts and rewritten.periods == pg_info.periods
+    assert rewritten.vintage == pg_info.vintage.replace("2 imports", "3 imports")
+    return rewritten
+
+
+def _an_operator_analyst_sees_every_device(officer, pg_info, owner_values, camden, tmp_path):
+    """An operator's analyst (a reader granted Source London's devices) opens the
+    owner's map in QGIS: every Camden device in every period, occupancy only for
+    Source London's, the others drawn as "no usage data"."""
+    cluster, dbname, metadata = officer["cluster"], officer["dbname"], officer["metadata"]
+    analyst = f"analyst_{uuid.uuid4().hex[:8]}"
+    cluster.create_role(analyst)
+    cluster.execute(f"GRANT USAGE ON SCHEMA ev_chargepoints TO {analyst}; "
+                    f"GRANT SELECT ON ALL TABLES IN SCHEMA ev_chargepoints TO {analyst}; "
+                    f"INSERT INTO ev_chargepoints.access_grants (role_name, operator) "
+                    f"VALUES ('{analyst}', 'Source London')", dbname)
+    devices = camden[0].tables["devices"]
+    ours = set(devices.loc[devices["operator"].str.strip().str.lower() == "source london",
+                           "device_id"])
+    assert len(ours) == 97
+    name = f"London shared store {analyst}"
+    metadata.saveConnection(metadata.createConnection(
+        f"host={cluster.host} port={cluster.port} dbname={dbname} user={analyst}",
+        {"saveUsername": True}), name)
+    project = QgsProject()
+    try:
+        info = loader.prepare_map(pg_connection.store_target(name), "quarter", Progress(),
+                                  import_bundled_if_empty=False)
+        assert info == pg_info
+        loaded = loader.build_layers(info, project=project,
+                                     store_path=plugin_settings.CONNECTION_REFERENCE + name)
+        layer = loaded.devices
+        assert layer.isValid() and layer.providerType() == "postgres"
+        shown = {}
+        for period in PERIODS:
+            loader.set_period(loaded, period)
+            values = _values(layer)
+            assert len(values) == layer.featureCount() == 397      # every device
+            assert values == {d: v if d in ours else None
+                              for d, v in owner_values[period].items()}
+            shown[period] = {d for d, v in values.items() if v is not None}
+            assert shown[period] <= ours
+        # Source London's devices with usage in the period; the rest "no usage data"
+        assert {p: len(ids) for p, ids in shown.items()} == {"2022-Q1": 91, "2022-Q2": 91}
+        assert [n for _label, _expression, n in _rules(layer)] == [90, 1, 0, 0, 397 - 91]
+        assert loaded.wards.featureCount() == 633 and loaded.boroughs.featureCount() == 33
+        png = render.render_png([layer, loaded.boroughs, loaded.wards],
+                                tmp_path / "analyst_map.png", extent=layer.extent(),
+                                size=(1000, 800))
+        assert png.stat().st_size > 20_000
+    finally:
+        project.clear()
+        metadata.deleteConnection(name)
 
 
 def test_a_connection_whose_authcfg_is_missing_says_so(officer):
