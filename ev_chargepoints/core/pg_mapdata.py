@@ -84,7 +84,44 @@ def current_map(ws, period_kind: str = "quarter",
 def write_map(ws, period_kind: str = "quarter", progress: Progress = SILENT) -> mapdata.MapInfo:
     """Compute the map and replace its tables in the store database."""
     frames = mapdata.build_map(ws, period_kind, progress.scaled(0, 90))
+    mask_area_usage(ws, frames, period_kind)
     return write_tables(ws, frames, period_kind, progress.scaled(90, 100))
+
+
+_AREA_CODE = {"map_boroughs": "borough_code", "map_wards": "ward_code"}
+
+
+def mask_area_usage(ws, frames: mapdata.MapFrames, period_kind: str) -> None:
+    """Every reader of the shared store sees the ward and borough layers, so their
+    usage figures follow the disclosure rule of the committee pages and of the
+    ``area_usage`` view: a cell pooling fewer than the store's threshold of devices,
+    or one operator, is suppressed, and so is a partner cell where a published total
+    (the borough above a ward, London above a borough) would give it away.
+    Adds ``usage_disclosure`` (why a cell is empty) to each area row."""
+    from . import disclosure, pg_access
+
+    if not ws.store.counts().get("sessions", 0) or frames.periods == [mapdata.NO_USAGE_PERIOD]:
+        return
+    threshold = int(ws.store.meta().get(pg_access.THRESHOLD_KEY,
+                                        disclosure.DEFAULT_THRESHOLD))
+    usage, assignment, devices = ws.utilisation(period_kind), ws.assignment(), ws.devices()
+    for table, (rows, wkbs) in list(frames.areas.items()):
+        code = _AREA_CODE[table]
+        masked = []
+        for period, in_period in rows.groupby("period", sort=False):
+            at = frames.periods.index(period)
+            compared = [period] + ([frames.periods[at - 1]] if at > 0 else [])
+            counts = disclosure.area_contributors(assignment.table, devices, usage, code,
+                                                  compared).rename(columns={code: "area_code"})
+            # cells published under one total: wards of a borough, or all boroughs
+            groups = in_period.groupby("parent_name", dropna=False, sort=False) \
+                if table == "map_wards" else [(None, in_period)]
+            for _parent, cells in groups:
+                masked.append(disclosure.mask_usage(cells, counts, threshold=threshold,
+                                                    complementary=True).table)
+        result = pd.concat(masked).loc[rows.index]
+        frames.areas[table] = (result.drop(columns=["usage_devices", "usage_operators"]),
+                               wkbs)
 
 
 def write_tables(ws, frames: mapdata.MapFrames, period_kind: str,

@@ -99,3 +99,35 @@ def test_the_cli_refuses_a_password_on_the_command_line(both, capsys):
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert "password" in err and "hunter2" not in err
+
+
+def test_the_shared_maps_area_layers_follow_the_disclosure_rule(both):
+    """Every reader sees map_wards/map_boroughs, so a ward whose usage comes from fewer
+    than three devices or one operator shows no usage figures (and says why), while
+    the other cells carry the same figures as the officer's own GeoPackage map."""
+    from ev_chargepoints.core import disclosure, mapdata, pg_mapdata
+
+    pg_mapdata.write_map(both["pg"], "quarter")
+    mine = mapdata.build_map(both["gpkg"], "quarter").areas["map_wards"][0]
+    with both["pg"].store.conn.cursor() as cur:
+        cur.execute(f"SELECT area_code, period, sessions, occupancy_pct, usage_disclosure"
+                    f" FROM {SCHEMA}.map_wards")
+        shared = pd.DataFrame(cur.fetchall(), columns=["area_code", "period", "sessions",
+                                                       "occupancy_pct", "status"])
+    both_maps = mine.merge(shared, on=["area_code", "period"], suffixes=("", "_shared"))
+    assert len(both_maps) == len(mine) == len(shared)
+    usage = both["gpkg"].utilisation("quarter")
+    placed = both["gpkg"].assignment().table
+    q2 = both_maps[both_maps["period"] == "2022-Q2"]
+    counts = disclosure.area_contributors(placed, both["gpkg"].devices(), usage, "ward_code",
+                                          ["2022-Q2", "2022-Q1"]).set_index("ward_code")
+    devices = q2["area_code"].map(counts["usage_devices"]).fillna(0)
+    few = q2[(devices > 0) & (devices < 3)]
+    assert len(few) > 0 and few["sessions_shared"].isna().all()
+    assert few["status"].str.startswith("suppressed").all()
+    shown = both_maps[both_maps["status"] == disclosure.SHOWN]
+    assert len(shown) > 500
+    np.testing.assert_allclose(shown["sessions_shared"].astype(float), shown["sessions"],
+                               rtol=1e-9)
+    # the owner's own summary (not published to readers) keeps every figure
+    assert both_maps["sessions"].notna().sum() > both_maps["sessions_shared"].notna().sum()
