@@ -29,7 +29,7 @@ import pandas as pd
 
 from .errors import StoreError
 from .pg_schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, SRID, canonical_columns
-from .schema import TABLES, ParseResult
+from .schema import TABLES
 from .store import (
     IMPORT_LOG_COLUMNS,
     MAX_REJECTS_STORED,
@@ -45,7 +45,6 @@ from .store import (
     _iso_one,
     _now_utc,
     _nullable,
-    _prepare,
     _summary,
     _utc_series,
     periods_of_hours,
@@ -194,22 +193,11 @@ class PostgisStore(StoreBackend):
         with self.conn.cursor() as cur:
             return _imported_id(cur, sha256)
 
-    # Backend-neutral: hash, parse (a failure is logged), then import_parse_result.
-    def import_parse_result(self, result: ParseResult, file_name: str, file_sha256: str,
-                            snapshot_utc=None, devices_mode: str = "auto") -> ImportReport:
-        """Add one parsed file to the store in a single transaction (see
-        :meth:`HistoryStore.import_parse_result` for the options)."""
+    def _write_import(self, result, prepared, file_name, file_sha256) -> ImportReport:
+        """The import transaction, retried on a deadlock with another import; a file
+        another process imported meanwhile ends as "already imported"."""
         import psycopg2
 
-        previous = self.already_imported(file_sha256) if file_sha256 else None
-        if previous is not None:
-            return self._log_skip(file_name, file_sha256, result.format, previous)
-        try:
-            prepared = _prepare(result, snapshot_utc, devices_mode)
-        except Exception as exc:  # noqa: BLE001
-            return self._log_failure(file_name, file_sha256, result.format,
-                                     f"the parsed content is not usable ({exc})",
-                                     result.rows_read)
         for attempt in range(_DEADLOCK_RETRIES):
             try:
                 outcome = self._import_prepared(result, prepared, file_name, file_sha256)

@@ -397,9 +397,32 @@ class StoreBackend(abc.ABC):
     @abc.abstractmethod
     def already_imported(self, sha256: str) -> int | None: ...
 
-    @abc.abstractmethod
     def import_parse_result(self, result: ParseResult, file_name: str, file_sha256: str,
-                            snapshot_utc=None, devices_mode: str = "auto") -> ImportReport: ...
+                            snapshot_utc=None, devices_mode: str = "auto") -> ImportReport:
+        """Add one parsed file to the store in a single transaction.
+
+        ``devices_mode``: "snapshot" (the devices are the source's complete list:
+        devices missing from it are closed), "merge" (add new and changed devices,
+        close nothing) or "auto" (snapshot for a file with devices and no sessions).
+        ``snapshot_utc``: when the device snapshot was true; default the latest
+        ``updated_utc`` of its devices, else now.
+        """
+        previous = self.already_imported(file_sha256) if file_sha256 else None
+        if previous is not None:
+            return self._log_skip(file_name, file_sha256, result.format, previous)
+        try:
+            prepared = _prepare(result, snapshot_utc, devices_mode)
+        except Exception as exc:  # noqa: BLE001
+            return self._log_failure(file_name, file_sha256, result.format,
+                                     f"the parsed content is not usable ({exc})",
+                                     result.rows_read)
+        return self._write_import(result, prepared, file_name, file_sha256)
+
+    @abc.abstractmethod
+    def _write_import(self, result: ParseResult, prepared: _Prepared, file_name: str,
+                      file_sha256: str) -> ImportReport:
+        """The import's one transaction; a failure is rolled back, logged in a later
+        transaction and raised as StoreError."""
 
     def import_file(self, path: str | os.PathLike,
                     parse: Callable[[Path], ParseResult] | None = None,
@@ -582,25 +605,7 @@ class HistoryStore(StoreBackend):
             " ORDER BY id LIMIT 1", (sha256,)).fetchone()
         return None if row is None else int(row[0])
 
-    def import_parse_result(self, result: ParseResult, file_name: str, file_sha256: str,
-                            snapshot_utc=None, devices_mode: str = "auto") -> ImportReport:
-        """Add one parsed file to the store in a single transaction.
-
-        ``devices_mode``: "snapshot" (the devices are the source's complete list:
-        devices missing from it are closed), "merge" (add new and changed devices,
-        close nothing) or "auto" (snapshot for a file with devices and no sessions).
-        ``snapshot_utc``: when the device snapshot was true; default the latest
-        ``updated_utc`` of its devices, else now.
-        """
-        previous = self.already_imported(file_sha256) if file_sha256 else None
-        if previous is not None:
-            return self._log_skip(file_name, file_sha256, result.format, previous)
-        try:
-            prepared = _prepare(result, snapshot_utc, devices_mode)
-        except Exception as exc:  # noqa: BLE001
-            return self._log_failure(file_name, file_sha256, result.format,
-                                     f"the parsed content is not usable ({exc})",
-                                     result.rows_read)
+    def _write_import(self, result, prepared, file_name, file_sha256) -> ImportReport:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
