@@ -127,33 +127,7 @@ def test_two_processes_importing_overlapping_files_store_every_session_once(pg_d
         assert store.check() == "ok"
 
 
-KILL_SCRIPT = textwrap.dedent("""
-    import sys
-    import numpy as np
-    import pandas as pd
-    from ev_chargepoints.core.schema import ParseResult, conform
-    from ev_chargepoints.core.pgstore import PostgisStore
-
-    n = int(sys.argv[2])
-    start = pd.Timestamp("2019-01-01", tz="UTC") + pd.to_timedelta(np.arange(n), unit="min")
-    frame = conform(pd.DataFrame({
-        "session_key": ["big:%d" % i for i in range(n)],
-        "device_id": ["D%d" % (i % 500) for i in range(n)], "connector_id": "1",
-        "start_utc": start, "end_utc": start + pd.Timedelta(minutes=30),
-        "kwh": np.full(n, 5.5), "source": "big"}), "sessions")
-    store = PostgisStore.create_or_open(sys.argv[1])
-    write_sessions = PostgisStore._write_sessions
-
-    def announce(self, *args):
-        print("writing", flush=True)  # inside the transaction, before the inserts
-        return write_sessions(self, *args)
-
-    PostgisStore._write_sessions = announce
-    store.import_parse_result(ParseResult("sessions", "big", n, {"sessions": frame}),
-                              "big.csv", "big-sha")
-    store.close()
-    print("done", flush=True)
-""")
+KILL_SCRIPT = Path(__file__).resolve().parents[1] / "support" / "kill_import.py"
 
 
 def _state(store):
@@ -167,8 +141,7 @@ def test_killing_an_import_process_leaves_the_old_state(pg_dsn, tmp_path):
     with PostgisStore.create_or_open(pg_dsn) as store:
         store.import_file(first)
         old = _state(store)
-    script = tmp_path / "kill_import.py"
-    script.write_text(KILL_SCRIPT)
+    script = KILL_SCRIPT
     n_big = 200_000
 
     def start():

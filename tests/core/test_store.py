@@ -7,7 +7,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -413,33 +412,7 @@ def test_refuses_files_it_must_not_touch(tmp_path):
         HistoryStore.create_or_open(tmp_path / "missing-dir" / "x.gpkg")
 
 
-KILL_SCRIPT = textwrap.dedent("""
-    import sys
-    import numpy as np
-    import pandas as pd
-    from ev_chargepoints.core.schema import ParseResult, conform
-    from ev_chargepoints.core.store import HistoryStore
-
-    n = int(sys.argv[2])
-    start = pd.Timestamp("2019-01-01", tz="UTC") + pd.to_timedelta(np.arange(n), unit="min")
-    frame = conform(pd.DataFrame({
-        "session_key": ["big:%d" % i for i in range(n)],
-        "device_id": ["D%d" % (i % 500) for i in range(n)], "connector_id": "1",
-        "start_utc": start, "end_utc": start + pd.Timedelta(minutes=30),
-        "kwh": np.full(n, 5.5), "source": "big"}), "sessions")
-    store = HistoryStore.create_or_open(sys.argv[1])
-    write_sessions = HistoryStore._write_sessions
-
-    def announce(self, *args):
-        print("writing", flush=True)  # inside the transaction, before the inserts
-        return write_sessions(self, *args)
-
-    HistoryStore._write_sessions = announce
-    store.import_parse_result(ParseResult("sessions", "big", n, {"sessions": frame}),
-                              "big.csv", "big-sha")
-    store.close()
-    print("done", flush=True)
-""")
+KILL_SCRIPT = Path(__file__).resolve().parents[1] / "support" / "kill_import.py"
 
 
 @pytest.mark.slow
@@ -449,8 +422,7 @@ def test_killing_an_import_leaves_the_old_or_the_new_state(tmp_path):
     with HistoryStore.create_or_open(path) as store:
         store.import_parse_result(session_result(sessions_frame(50)), "old.csv", "old")
         old = _content(store)
-    script = tmp_path / "kill_import.py"
-    script.write_text(KILL_SCRIPT)
+    script = KILL_SCRIPT
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     n_big = 300_000
 
