@@ -325,12 +325,6 @@ def _filter_clauses(filters: dict | None, params: dict) -> list[str]:
     return clauses
 
 
-def _usage_columns(cur) -> set[str]:
-    cur.execute("SELECT column_name FROM information_schema.columns"
-                " WHERE table_schema = %s AND table_name = 'usage_periods'", (_S,))
-    return {row[0] for row in cur.fetchall()}
-
-
 def _finite_or_zero(expression: str) -> str:
     """np.nan_to_num for the sums: missing and NaN add nothing."""
     return (f"CASE WHEN {expression} IS NULL OR {expression} = 'NaN' THEN 0"
@@ -466,18 +460,11 @@ def _usage_sums(cur, params: dict, period: str | None):
     """(period, previous period, {period: {area_code: sums}}), or None without usage.
 
     Periods are ordered and chosen as summary.Summariser does: by ``period_index``
-    when the table has one, else by label; the default is the latest period in
+    when every row has one, else by label; the default is the latest period in
     which a current device's sessions started.
     """
-    columns = _usage_columns(cur)
-    has_index = "period_index" in columns
-    if "capacity_kwh" in columns:
-        capacity = "u.capacity_kwh"
-    elif {"rated_kw", "available_days"} <= columns:
-        capacity = "u.rated_kw * u.available_days * 24.0"
-    else:
-        capacity = "NULL::double precision"
-    index_sql = "(array_agg(u.period_index ORDER BY u.fid))[1]" if has_index else "NULL"
+    capacity = "u.capacity_kwh"  # stored since schema 3
+    index_sql = "(array_agg(u.period_index ORDER BY u.fid))[1]"
     cur.execute(f"""
         SELECT u.period, {index_sql},
                coalesce(sum({_finite_or_zero('u.sessions')})
@@ -489,6 +476,7 @@ def _usage_sums(cur, params: dict, period: str | None):
     found = cur.fetchall()
     if not found:
         return None
+    has_index = all(row[1] is not None for row in found)
     order = sorted(found, key=lambda row: (row[1] if has_index else 0, row[0]))
     periods = [row[0] for row in order]
     with_sessions = [row[0] for row in order if row[2]]
