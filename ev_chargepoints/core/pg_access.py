@@ -49,7 +49,6 @@ AREA_LEVELS = ("ward", "borough", "all")
 # Sums carried from device rows to areas (as utilisation.summarise adds them); since
 # schema 3 the cache stores capacity_kwh and available_days too.
 SUMMED = ["connectors", "rated_kw"] + [c for c in ADDITIVE if c in USAGE_NUMBERS]
-DERIVED: dict[str, str] = {}  # additive columns the cache would not store
 RATIOS = {  # name: (numerator, denominator, scale) exactly as utilisation.add_ratios
     "occupancy_pct": ("plugged_hours", "available_hours", 100),
     "capacity_factor_pct": ("kwh", "capacity_kwh", 100),
@@ -261,18 +260,13 @@ def area_usage_sql(threshold_default: int = DEFAULT_THRESHOLD) -> str:
     parent (wards of a borough, boroughs of the total).
     """
     s = SCHEMA
-    summed = SUMMED + list(DERIVED)
-    clean = {c: f"NULLIF(u.{c}, 'NaN')" for c in SUMMED}  # a stored NaN counts as missing
-    inputs = [f"{clean[c]} AS {c}" for c in SUMMED]
-    for name, expression in DERIVED.items():
-        for c in SUMMED:
-            expression = expression.replace(f"u.{c}", clean[c])
-        inputs.append(f"{expression} AS {name}")
-    sums = [f"sum({c}) AS {c}" for c in summed]
+    # a stored NaN counts as missing
+    inputs = [f"NULLIF(u.{c}, 'NaN') AS {c}" for c in SUMMED]
+    sums = [f"sum({c}) AS {c}" for c in SUMMED]
     ratios = [f"CASE WHEN {den} > 0 THEN {num} / {den} * {scale} END AS {name}"
               for name, (num, den, scale) in RATIOS.items()]
     masked = [c if c in PUBLIC_FIGURES else f"CASE WHEN hidden THEN NULL ELSE {c} END AS {c}"
-              for c in summed + list(RATIOS)]
+              for c in SUMMED + list(RATIOS)]
     few = _quoted(FEW_DEVICES.replace("{n}", "%s"))
     return f"""
         WITH settings AS MATERIALIZED (
