@@ -8,9 +8,6 @@ ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 VENV := $(ROOT)/.venv
 PY := $(VENV)/bin/python
 SYSTEM_PYTHON := /usr/bin/python3
-APT_PACKAGES := python3-qgis qgis-providers qgis xvfb xauth pyqt5-dev-tools \
-                qttools5-dev-tools poppler-utils python3-venv python3-pandas chromium \
-                postgresql postgresql-15-postgis-3 python3-psycopg2
 VERSION := $(shell sed -n 's/^version=//p' $(ROOT)/metadata.txt)
 QGIS_PROFILE ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default
 LOCALES := cy
@@ -27,16 +24,10 @@ help:
 	@echo "make lint | bench | bench-quick | deploy | package | transup | transcompile | clean"
 	@echo "make guide   regenerate the user guide's screenshots in real QGIS under Xvfb"
 
+# Debian packages by release: QGIS LTR from backports (3.40 on Debian 12, 3.44 on Debian 13),
+# numpy/pandas/psycopg2 from Debian, PostgreSQL + PostGIS of the release.
 system-packages:
-	@missing=""; for p in $(APT_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "Installing Debian packages:$$missing"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q \
-	    --no-install-recommends $$missing; \
-	fi
+	@bash $(ROOT)/tools/setup_system.sh
 
 $(VENV)/.installed: requirements/runtime.txt requirements/dev.txt | system-packages
 	test -x $(PY) || $(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)

@@ -1,7 +1,7 @@
 """Shared store (PostGIS): import rate and per device per quarter utilisation in
 SQL against the pandas engine on the same data, at growing sizes.
 
-Each size gets a fresh database in a temporary PostgreSQL 15 + PostGIS cluster
+Each size gets a fresh database in a temporary PostgreSQL + PostGIS cluster
 started with its crash-safety settings on (fsync, full page writes), so the
 import rate is an honest one. Run alone: ``.venv/bin/python bench/bench_pgstore.py
 2000000 10000000`` (sizes in sessions), or through ``python -m bench --only shared``.

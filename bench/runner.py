@@ -269,7 +269,7 @@ def performance_page(report: dict) -> str:
         "- Candidate sites: `native:buffer` (400 m, 5 segments) + "
         "`native:countpointsinpolygon` against an indexed memory layer of devices.",
         "- Shared store (PostGIS): sessions from `bench/bench_store.py` (20,000 devices) "
-        "imported into a fresh database of a temporary PostgreSQL 15 + PostGIS 3 server "
+        "imported into a fresh database of a temporary PostgreSQL + PostGIS 3 server "
         "with its crash-safety settings on; utilisation per device per quarter computed "
         "in SQL by the server against the pandas engine reading the same sessions back "
         "from that store and computing; both agree on the totals (checked in the run). "

@@ -1,5 +1,5 @@
 """Disclosure by role on the shared store (core/pg_access.py and the DBA's script
-resources/sql/shared_store_roles.sql), on a real PostgreSQL 15 + PostGIS 3.
+resources/sql/shared_store_roles.sql), on a real PostgreSQL + PostGIS 3.
 
 The store holds the real NCR devices of Camden (E09000007) and Hackney
 (E09000012) from the bundled London snapshot, placed in wards and boroughs by

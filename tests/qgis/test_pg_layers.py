@@ -1,6 +1,6 @@
 """The map straight from the shared store: postgres-provider layers through a saved
 QGIS PostgreSQL connection whose credentials are a QGIS authentication
-configuration, on a real PostgreSQL 15 + PostGIS 3.
+configuration, on a real PostgreSQL + PostGIS 3.
 
 The store holds the real NCR devices of Camden (from the bundled London
 snapshot, placed by areas.assign_devices) and SYNTHETIC sessions drawn from the

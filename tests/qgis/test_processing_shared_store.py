@@ -1,5 +1,5 @@
 """The Processing algorithms on the shared store: a saved QGIS PostgreSQL connection
-(credentials in a QGIS authentication configuration) on a real PostgreSQL 15 +
+(credentials in a QGIS authentication configuration) on a real PostgreSQL +
 PostGIS 3, chosen with STORE_CONNECTION or in the plugin settings.
 
 Both stores get the same files through the import algorithm: the real NCR

@@ -1,4 +1,5 @@
-"""A throw-away PostgreSQL 15 + PostGIS 3 server for the tests.
+"""A throw-away PostgreSQL + PostGIS 3 server for the tests (whichever server version
+Debian installed: 15 on Debian 12, 17 on Debian 13).
 
 ``TemporaryCluster`` runs ``initdb`` into a temporary folder and ``pg_ctl``
 starts it on a free loopback port (and a private Unix socket folder), so the
@@ -24,7 +25,20 @@ import time
 import uuid
 from pathlib import Path
 
-PG_BIN = Path(os.environ.get("EVCP_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def _installed_server_bin() -> Path:
+    """The newest installed server's bin folder (Debian installs each major version under
+    /usr/lib/postgresql/N/bin); EVCP_PG_BIN overrides it."""
+    if os.environ.get("EVCP_PG_BIN"):
+        return Path(os.environ["EVCP_PG_BIN"])
+    versions = sorted((int(path.parent.name), path)
+                      for path in Path("/usr/lib/postgresql").glob("*/bin")
+                      if path.parent.name.isdigit() and (path / "initdb").exists())
+    return versions[-1][1] if versions else Path("/usr/lib/postgresql/bin-not-installed")
+
+
+PG_BIN = _installed_server_bin()
 SERVER_USER = "postgres"
 TEMPLATE = "evcp_template_postgis"
 PASSWORD_GROUP = "evcp_password_login"
@@ -45,7 +59,7 @@ class TemporaryCluster:
         """``durable``: keep PostgreSQL's crash-safety settings (for benchmarks);
         by default the tests' server skips fsync, which is safe for throw-away data."""
         if not (PG_BIN / "initdb").exists():
-            raise ClusterUnavailable(f"PostgreSQL 15 is not installed ({PG_BIN}/initdb is "
+            raise ClusterUnavailable(f"No PostgreSQL server is installed ({PG_BIN}/initdb is "
                                      "missing): run 'make setup'.")
         self.root = Path(tempfile.mkdtemp(prefix="evcp-pg-"))
         self.data = self.root / "data"
@@ -146,7 +160,7 @@ class TemporaryCluster:
             self.execute("CREATE EXTENSION postgis", TEMPLATE)
         except Exception as exc:  # noqa: BLE001 - the message says what to install
             raise ClusterUnavailable(f"PostGIS 3 is not available ({exc}); run 'make setup' "
-                                     "(Debian package postgresql-15-postgis-3).") from exc
+                                     "(Debian package postgresql-postgis).") from exc
         self.execute(f"ALTER DATABASE {TEMPLATE} WITH is_template true")
 
     def create_database(self, name: str | None = None) -> str:
