@@ -125,7 +125,7 @@ def _processing():
 def memory_points(name: str, x, y, fields: dict):
     """A memory point layer in EPSG:27700 with ``fields`` (name -> numpy array)."""
     from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsPointXY, QgsVectorLayer
-    from qgis.PyQt.QtCore import QVariant
+    from qgis.PyQt.QtCore import QMetaType
 
     layer = QgsVectorLayer("Point?crs=EPSG:27700", name, "memory")
     kinds = {}
@@ -133,8 +133,8 @@ def memory_points(name: str, x, y, fields: dict):
     for key, values in fields.items():
         kind = np.asarray(values).dtype.kind
         kinds[key] = kind
-        qtype = QVariant.Int if kind in "iu" else QVariant.Double if kind == "f" \
-            else QVariant.String
+        qtype = QMetaType.Type.Int if kind in "iu" else QMetaType.Type.Double if kind == "f" \
+            else QMetaType.Type.QString
         qfields.append(QgsField(key, qtype))
     provider = layer.dataProvider()
     provider.addAttributes(qfields)

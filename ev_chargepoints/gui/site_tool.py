@@ -18,13 +18,13 @@ import logging
 from typing import Optional
 
 from qgis.core import (
+    Qgis,
     QgsFeature,
     QgsFeatureRequest,
     QgsGeometry,
     QgsPointXY,
     QgsProject,
     QgsRectangle,
-    QgsVectorDataProvider,
     QgsVectorLayer,
     QgsWkbTypes,
 )
@@ -134,7 +134,7 @@ class SiteMapTool(QgsMapToolEmitPoint):
         layer = self._layer
         if layer is None or not layer.isValid():
             raise SiteToolError(self.tr("No candidate-sites layer is chosen."))
-        if layer.geometryType() != QgsWkbTypes.GeometryType.PointGeometry:
+        if layer.geometryType() != Qgis.GeometryType.Point:
             raise SiteToolError(self.tr("The candidate-sites layer must be a point layer."))
         return layer
 
@@ -159,7 +159,7 @@ class SiteMapTool(QgsMapToolEmitPoint):
             fid = feature.id()
         else:
             provider = layer.dataProvider()
-            if not provider.capabilities() & QgsVectorDataProvider.Capability.AddFeatures:
+            if not provider.capabilities() & Qgis.VectorProviderCapability.AddFeatures:
                 raise SiteToolError(self.tr("The layer cannot take new features; start editing it "
                                       "or choose another layer."))
             ok, added = provider.addFeatures([feature])
@@ -180,7 +180,7 @@ class SiteMapTool(QgsMapToolEmitPoint):
                 raise SiteToolError(self.tr("The layer refused to move the site."))
         else:
             provider = layer.dataProvider()
-            if not provider.capabilities() & QgsVectorDataProvider.Capability.ChangeGeometries:
+            if not provider.capabilities() & Qgis.VectorProviderCapability.ChangeGeometries:
                 raise SiteToolError(self.tr("The layer cannot move features; start editing it or "
                                       "choose another layer."))
             if not provider.changeGeometryValues({fid: geometry}):
@@ -198,7 +198,7 @@ class SiteMapTool(QgsMapToolEmitPoint):
         box = QgsRectangle(map_point.x() - radius, map_point.y() - radius,
                            map_point.x() + radius, map_point.y() + radius)
         request = QgsFeatureRequest(self.toLayerCoordinates(layer, box))
-        request.setFlags(QgsFeatureRequest.Flag.ExactIntersect)
+        request.setFlags(Qgis.FeatureRequestFlag.ExactIntersect)
         request.setNoAttributes()
         target = QgsGeometry.fromPointXY(self.toLayerCoordinates(layer, map_point))
         best, best_d = None, None

@@ -10,11 +10,11 @@ never put in a conninfo, a layer source, the settings, a project or a log.
 from __future__ import annotations
 
 from qgis.core import (
+    Qgis,
     QgsApplication,
     QgsAuthMethodConfig,
     QgsDataSourceUri,
     QgsProviderRegistry,
-    QgsWkbTypes,
 )
 
 from ..core.errors import EvChargepointsError
@@ -22,8 +22,8 @@ from ..core.pg_schema import SCHEMA
 from ..core.stores import StoreTarget
 
 PROVIDER = "postgres"
-POINT = QgsWkbTypes.Point               # geometry types of the map tables
-MULTIPOLYGON = QgsWkbTypes.MultiPolygon
+POINT = Qgis.WkbType.Point  # geometry types of the map tables
+MULTIPOLYGON = Qgis.WkbType.MultiPolygon
 CONNECTION_HELP = ("Choose a connection saved in QGIS (Data Source Manager ▸ PostgreSQL) in "
                    "the plugin settings.")
 
@@ -66,7 +66,7 @@ def store_target(name: str) -> StoreTarget:
     if uri.authConfigId():
         user, password = basic_credentials(uri.authConfigId(), name)
         fields["user"] = user or fields["user"]
-    if uri.sslMode() != QgsDataSourceUri.SslPrefer:
+    if uri.sslMode() != QgsDataSourceUri.SslMode.SslPrefer:
         fields["sslmode"] = QgsDataSourceUri.encodeSslMode(uri.sslMode())
     if not fields["service"] and not fields["dbname"]:
         raise ConnectionError(f"The PostgreSQL connection '{name}' names no database and no "

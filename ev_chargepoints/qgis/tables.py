@@ -8,7 +8,7 @@ from typing import Optional
 
 import pandas as pd
 from qgis.core import QgsFeature, QgsField, QgsFields, QgsGeometry
-from qgis.PyQt.QtCore import QDate, QDateTime, QVariant
+from qgis.PyQt.QtCore import QDate, QDateTime, QMetaType
 
 
 def fields_for(frame: pd.DataFrame) -> QgsFields:
@@ -21,20 +21,20 @@ def fields_for(frame: pd.DataFrame) -> QgsFields:
 def _variant_type(series: pd.Series):
     kind = series.dtype.kind
     if kind == "b":
-        return QVariant.Bool
+        return QMetaType.Type.Bool
     if kind in "iu":
-        return QVariant.LongLong
+        return QMetaType.Type.LongLong
     if kind == "f":
-        return QVariant.Double
+        return QMetaType.Type.Double
     if kind == "M":
-        return QVariant.DateTime
+        return QMetaType.Type.QDateTime
     sample = series.dropna()
     first = sample.iloc[0] if len(sample) else None
     if isinstance(first, datetime.datetime):
-        return QVariant.DateTime
+        return QMetaType.Type.QDateTime
     if isinstance(first, datetime.date):
-        return QVariant.Date
-    return QVariant.String
+        return QMetaType.Type.QDate
+    return QMetaType.Type.QString
 
 
 def _value(value):

@@ -67,3 +67,10 @@ def test_validate_rejects_a_zip_with_two_top_folders(tmp_path):
     problems = package.validate(bad)
     assert any("one top folder" in p for p in problems)
     assert any("LICENSE" in p for p in problems)
+
+
+def test_metadata_declares_qgis_3_40_to_4_and_qt6():
+    meta = package.read_metadata((ROOT / "metadata.txt").read_text(encoding="utf-8"))
+    assert meta["qgisMinimumVersion"] == "3.40"
+    assert meta["qgisMaximumVersion"] == "4.99"
+    assert meta["supportsQt6"] == "True"

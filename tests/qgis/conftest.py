@@ -28,6 +28,26 @@ def plugin_package():
     return load_plugin_package()
 
 
+# --- deprecated API is an error in the plugin's own code ----------------------------------
+# sip reports a call to deprecated QGIS API (a /Deprecated/ method or constructor) as a
+# DeprecationWarning attributed to the *calling* Python frame: its module is the caller's
+# __name__ (never "sip"), its filename the caller's file. A filter on the plugin's module
+# names therefore turns exactly the deprecated calls made from ev_chargepoints/ into
+# errors, whether imported as ``ev_chargepoints`` or, through load_plugin_package(), as
+# ``ev_chargepoints_installed``. Deprecation warnings raised inside QGIS's or third-party
+# code (attributed to their own modules) stay warnings.
+PLUGIN_DEPRECATIONS_ARE_ERRORS = r"error::DeprecationWarning:ev_chargepoints(_installed)?(\.|$)"
+QGIS_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.pluginmanager.has_plugin("warnings"):  # -p no:warnings
+        return
+    for item in items:
+        if QGIS_TESTS in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.filterwarnings(PLUGIN_DEPRECATIONS_ARE_ERRORS))
+
+
 MASTER_PASSWORD = "ev-chargepoints-tests"
 
 

@@ -58,7 +58,7 @@ def test_provenance_is_in_metadata_and_attribution(loaded):
     metadata = loaded.devices.metadata()
     assert "Open Government Licence v3.0" in metadata.licenses()
     assert "SYNTHETIC" in metadata.abstract()
-    assert "Ordnance Survey" in loaded.devices.attribution()
+    assert "Ordnance Survey" in loaded.devices.serverProperties().attribution()
     assert "04 May 2022" in metadata.abstract()
 
 

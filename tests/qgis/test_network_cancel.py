@@ -65,7 +65,7 @@ SCRIPT = textwrap.dedent(r'''
         timer.timeout.connect(loop.quit)
         timer.start(60_000)
         if len(ended) < n_tasks:
-            loop.exec_()
+            loop.exec()
     print("RESULT " + json.dumps({"ended": ended}), flush=True)
     os._exit(0)  # a stuck worker thread must not keep this process alive
 ''')

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from qgis.core import QgsFeature, QgsFeatureRequest, QgsField, QgsVectorLayer
-from qgis.PyQt.QtCore import QVariant
+from qgis.PyQt.QtCore import QMetaType
 
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
 from ev_chargepoints.core.store import HistoryStore
@@ -41,7 +41,7 @@ HOSTILE = ["'); DROP TABLE x; --", "\" OR 1=1 --", "' OR '1'='1", "2022-Q1' OR '
 def test_injected_names_select_only_themselves_in_a_memory_layer(qgis_app):
     layer = QgsVectorLayer("Point?crs=EPSG:27700", "hostile", "memory")
     provider = layer.dataProvider()
-    provider.addAttributes([QgsField("period", QVariant.String)])
+    provider.addAttributes([QgsField("period", QMetaType.Type.QString)])
     layer.updateFields()
     features = []
     for value in HOSTILE:

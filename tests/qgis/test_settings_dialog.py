@@ -288,7 +288,7 @@ def test_closing_the_dialog_during_a_test_cancels_it_safely(qgis_app, auth_manag
     timer.timeout.connect(loop.quit)
     timer.start(WAIT_MS)
     if not ended:
-        loop.exec_()
+        loop.exec()
     timer.stop()
     assert ended == ["terminated"]
     assert "cancel" in task.error_message.lower()

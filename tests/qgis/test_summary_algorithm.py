@@ -15,7 +15,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
+from qgis.PyQt.QtCore import QMetaType
 
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
 from ev_chargepoints.core.workspace import Workspace
@@ -61,9 +61,9 @@ def renamed_copy(source, code_name, label_name, crs="EPSG:27700"):
     """A memory copy of ``source`` whose code and name fields have other names."""
     layer = QgsVectorLayer(f"MultiPolygon?crs={crs}", "areas", "memory")
     provider = layer.dataProvider()
-    provider.addAttributes([QgsField(label_name, QVariant.String),
-                            QgsField(code_name, QVariant.String),
-                            QgsField("hectares", QVariant.Double)])
+    provider.addAttributes([QgsField(label_name, QMetaType.Type.QString),
+                            QgsField(code_name, QMetaType.Type.QString),
+                            QgsField("hectares", QMetaType.Type.Double)])
     layer.updateFields()
     features = []
     for f in source.getFeatures():

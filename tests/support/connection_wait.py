@@ -22,7 +22,7 @@ def run_check(dlg, start, wait_ms: int = WAIT_MS):
     try:
         start()
         if not results:
-            loop.exec_()
+            loop.exec()
     finally:
         timer.stop()
         dlg.connectionChecked.disconnect(got)

@@ -26,7 +26,6 @@ import uuid
 from pathlib import Path
 
 
-
 def _installed_server_bin() -> Path:
     """The newest installed server's bin folder (Debian installs each major version under
     /usr/lib/postgresql/N/bin); EVCP_PG_BIN overrides it."""

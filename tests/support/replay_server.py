@@ -566,6 +566,10 @@ class ReplayServer:
         ``times`` limits it to that many requests, after which the path answers
         normally again.
         """
+        if mode == "gzip_bomb":
+            # Compress now, not while answering: on a loaded machine building tens of
+            # megabytes takes longer than the clients' one-second timeouts under test.
+            gzip_bomb(int(params.get("expanded", 64 * 1024 * 1024)))
         with self._lock:
             self._faults[path] = Fault(mode, times, params)
 
