@@ -7,6 +7,7 @@ it works in every QGIS install (some lack pyogrio) and in the headless core.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
 import sqlite3
@@ -16,7 +17,7 @@ from typing import Optional, Sequence
 
 import pandas as pd
 
-from .errors import ParseError
+from .errors import NOT_UTF8_TEXT, ParseError
 
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
@@ -59,16 +60,20 @@ def strip_header(blob: Optional[bytes]) -> Optional[bytes]:
 
 
 def _quote(name: str) -> str:
-    if not _IDENTIFIER.match(name):
+    if not isinstance(name, str) or not _IDENTIFIER.match(name):
         raise ParseError(f"unsupported table or column name {name!r}")
     return '"' + name + '"'
 
 
 def feature_layers(path) -> list[str]:
-    with _connect(path) as conn:
-        return [r[0] for r in conn.execute(
-            "SELECT table_name FROM gpkg_contents WHERE data_type = 'features' "
-            "ORDER BY table_name")]
+    path = Path(path)
+    with contextlib.closing(_connect(path)) as conn:
+        try:
+            return [r[0] for r in conn.execute(
+                "SELECT table_name FROM gpkg_contents WHERE data_type = 'features' "
+                "ORDER BY table_name")]
+        except _READ_ERRORS as exc:
+            raise _unreadable(exc, path.name) from None
 
 
 def read_layer(path, layer: Optional[str] = None, columns: Optional[Sequence[str]] = None):
@@ -92,7 +97,8 @@ def read_layer(path, layer: Optional[str] = None, columns: Optional[Sequence[str
         if row is None:
             raise ParseError(f"layer '{layer}' has no geometry column", path.name)
         geom_column, org, code = row
-        crs = f"{org.upper()}:{code}" if org and code and org.upper() != "NONE" else None
+        crs = f"{org.upper()}:{code}" if isinstance(org, str) and org and code \
+            and org.upper() != "NONE" else None
         info = conn.execute(f"PRAGMA table_info({_quote(layer)})").fetchall()
         names = [r[1] for r in info if r[1] != geom_column and not r[5]]  # r[5]: primary key
         if columns is not None:
@@ -103,28 +109,52 @@ def read_layer(path, layer: Optional[str] = None, columns: Optional[Sequence[str
             names = list(columns)
         select = ", ".join([_quote(geom_column)] + [_quote(n) for n in names])
         rows = conn.execute(f"SELECT {select} FROM {_quote(layer)}").fetchall()
-    except sqlite3.DatabaseError as exc:
-        raise ParseError(f"the GeoPackage cannot be read ({exc})", path.name) from None
+    except _READ_ERRORS as exc:
+        raise _unreadable(exc, path.name) from None
     finally:
         conn.close()
     try:
         wkbs = [strip_header(r[0]) for r in rows]
-    except (ValueError, struct.error, IndexError) as exc:
+    except (ValueError, TypeError, struct.error, IndexError) as exc:
         raise ParseError(f"a geometry in layer '{layer}' is damaged ({exc})", path.name) \
             from None
     attributes = pd.DataFrame.from_records([r[1:] for r in rows], columns=names)
     return attributes, wkbs, crs
 
 
+# What a damaged SQLite file raises while it is read. sqlite3 turns text that is not
+# UTF-8 into OperationalError ("Could not decode to UTF-8 column ...") on fetch, but an
+# SQLite error message quoting such bytes (say, a schema entry near "\x80") leaves as
+# UnicodeDecodeError; damaged values of the wrong type give TypeError/AttributeError.
+_READ_ERRORS = (sqlite3.Error, UnicodeError, ValueError, TypeError, AttributeError,
+                OverflowError)
+
+
+def _unreadable(exc: BaseException, name: str, opening: bool = False) -> ParseError:
+    """One readable line for an error raised while a GeoPackage is read."""
+    if isinstance(exc, UnicodeError) or "decode to UTF-8" in str(exc):
+        what = "not a GeoPackage" if opening else "the GeoPackage cannot be read"
+        return ParseError(f"{what}: {NOT_UTF8_TEXT}", name)
+    if opening:
+        return ParseError("not a GeoPackage (no gpkg_contents table)", name)
+    detail = "".join(ch if ch.isprintable() else " " for ch in str(exc).split("\n")[0])
+    detail = " ".join(detail.split())[:200] or type(exc).__name__
+    return ParseError(f"the GeoPackage cannot be read ({detail})", name)
+
+
 def _connect(path) -> sqlite3.Connection:
     path = Path(path)
     if not path.is_file():
         raise ParseError("the file does not exist", path.name)
+    conn = None
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # as_uri() escapes '#', '?' and '%' in the name, which a "file:" URI would misread
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         conn.execute("SELECT 1 FROM gpkg_contents LIMIT 1")
-    except sqlite3.DatabaseError:
-        raise ParseError("not a GeoPackage (no gpkg_contents table)", path.name) from None
+    except _READ_ERRORS as exc:
+        if conn is not None:
+            conn.close()
+        raise _unreadable(exc, path.name, opening=True) from None
     return conn
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .conformance import FAIL, NOT_CHECKED, PASS, WARN, ConformanceReport
+from .errors import NOT_UTF8_TEXT, ParseError
 
 HTML_NAME = "report.html"
 JSON_NAME = "report.json"
@@ -102,7 +103,11 @@ def render_html(report: ConformanceReport) -> str:
            f"generated {e(report.generated_utc)} \u00b7 as of {e(report.as_of_utc)}</p>",
            f'<p class="meta">Period: {e(report.period or "per return (see inputs)")} \u00b7 '
            f"records older than {e(f'{report.stale_days:g}')} days are stale \u00b7 "
-           f"rapid reliability target {e(f'{100 * report.reliability_target:g}')} %</p>"]
+           f"rapid reliability target {e(f'{100 * report.reliability_target:g}')} %</p>",
+           '<p class="meta">Reliability counts observed time only: a status observation '
+           f"holds for at most {e(f'{report.max_gap_hours:g}')} h; with fewer than "
+           f"{e(f'{report.min_observed_hours:g}')} counted hours there is not enough "
+           "observed time for a pass or fail.</p>"]
     if report.london_check:
         out.append(f'<p class="meta">Inside London decided by: {e(report.london_check)}</p>')
     out.append('<div class="summary">'
@@ -117,12 +122,14 @@ def render_html(report: ConformanceReport) -> str:
     for i, op in enumerate(ops):
         failed = sum(1 for c in op.checks if c.result == FAIL)
         warned = sum(1 for c in op.checks if c.result == WARN)
-        rapid = op.rapid_reliability.reliability if op.rapid_reliability else None
+        rapid = _pct(op.rapid_reliability.reliability) + \
+            f" ({_num(op.rapid_reliability.observed_h)} h observed)" \
+            if op.rapid_reliability else _pct(None)
         out.append(f'<tr><td><a href="#op-{i}">{e(op.operator)}</a></td>'
                    f"<td>{badge(op.verdict)}</td><td class=\"num\">{op.devices:,}</td>"
                    f'<td class="num">{op.rapid_devices:,}</td>'
                    f'<td class="num">{op.sessions:,}</td><td class="num">{failed}</td>'
-                   f'<td class="num">{warned}</td><td class="num">{_pct(rapid)}</td></tr>')
+                   f'<td class="num">{warned}</td><td class="num">{e(rapid)}</td></tr>')
     out += ["</tbody>", "</table>"]
 
     out += ["<h2>Inputs</h2>", "<table>", "<thead><tr><th>File or feed</th><th>Kind</th>"
@@ -194,11 +201,8 @@ def _operator_section(i: int, op) -> str:
                    f"<td>{''.join(details)}</td></tr>")
     out += ["</tbody>", "</table>"]
     if op.reliability is not None:
-        out += ["<h3>Reliability from status history</h3>", "<table>",
-                "<thead><tr><th>Scope</th><th class=\"num\">Working h</th>"
-                '<th class="num">Not working h</th><th class="num">Excluded h</th>'
-                '<th class="num">EVSEs</th><th class="num">Reliability</th></tr></thead>',
-                "<tbody>"]
+        out += ["<h3>Reliability from status history (observed time only)</h3>", "<table>",
+                f"<thead><tr><th>Scope</th>{RELIABILITY_HEAD}</tr></thead>", "<tbody>"]
         recs = [op.reliability] + ([op.rapid_reliability] if op.rapid_reliability else [])
         for rec in recs:
             out.append(_reliability_row(rec.scope, rec))
@@ -208,9 +212,7 @@ def _operator_section(i: int, op) -> str:
             label = "Least reliable devices" if len(op.device_reliability) > len(devices) \
                 else "Devices"
             out += [f"<h3>{label} ({len(devices)} of {len(op.device_reliability):,})</h3>",
-                    "<table>", "<thead><tr><th>Device</th><th class=\"num\">Working h</th>"
-                    '<th class="num">Not working h</th><th class="num">Excluded h</th>'
-                    '<th class="num">EVSEs</th><th class="num">Reliability</th></tr></thead>',
+                    "<table>", f"<thead><tr><th>Device</th>{RELIABILITY_HEAD}</tr></thead>",
                     "<tbody>"]
             for rec in devices:
                 label_ = f"{rec.id} ({rec.power_class})" if rec.power_class else rec.id
@@ -220,12 +222,21 @@ def _operator_section(i: int, op) -> str:
     return "\n".join(out)
 
 
+RELIABILITY_HEAD = ('<th class="num">Working h</th><th class="num">Not working h</th>'
+                    '<th class="num">Excluded h</th><th class="num">Observed h</th>'
+                    '<th class="num">Observations</th><th class="num">EVSEs</th>'
+                    '<th class="num">Reliability</th><th>Result</th>')
+
+
 def _reliability_row(label: str, rec, ident: bool = False) -> str:
     cls = ' class="id"' if ident else ""
+    result = badge(rec.result) if rec.result in (PASS, FAIL) else e(rec.result or "")
     return (f"<tr><td{cls}>{e(label)}</td><td class=\"num\">{_num(rec.working_h)}</td>"
             f'<td class="num">{_num(rec.down_h)}</td><td class="num">{_num(rec.excluded_h)}</td>'
+            f'<td class="num">{_num(rec.observed_h)}</td>'
+            f'<td class="num">{rec.observations:,}</td>'
             f'<td class="num">{rec.evses:,}</td><td class="num">{_pct(rec.reliability)}</td>'
-            "</tr>")
+            f"<td>{result}</td></tr>")
 
 
 def _plain(value):
@@ -247,8 +258,20 @@ def report_json(report: ConformanceReport) -> str:
 
 
 def load_report(path) -> ConformanceReport:
-    """Read a report.json written by :func:`write_report`."""
-    return ConformanceReport.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    """Read a report.json written by :func:`write_report` (ParseError if it is not one)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ParseError(f"not a conformance report: {NOT_UTF8_TEXT}", path.name) from None
+    except ValueError as exc:
+        raise ParseError(f"not a conformance report: not valid JSON ({exc})",
+                         path.name) from None
+    try:
+        return ConformanceReport.from_dict(data)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ParseError(f"not a conformance report ({type(exc).__name__}: {exc})",
+                         path.name) from None
 
 
 def _write_atomic(path: Path, text: str) -> None:

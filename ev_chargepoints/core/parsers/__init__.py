@@ -99,6 +99,9 @@ def _guard(name: str, func):
         raise
     except RecursionError as exc:
         raise errors.ParseError("the content is nested too deeply to read", name) from exc
+    except UnicodeError as exc:  # bytes that escaped decode_text's fallbacks
+        raise errors.ParseError(f"the content could not be read: {errors.NOT_UTF8_TEXT}",
+                                name) from exc
     except MemoryError as exc:
         raise errors.ParseError("the content is too large to read in memory", name) from exc
     except Exception as exc:  # the promise: nothing but ParseError escapes a parser
