@@ -3,7 +3,8 @@
 Makes a throw-away QGIS profile with the plugin linked in and enabled, starts
 QGIS (under Xvfb unless --show), runs ``tools/desktop_workflow.py`` inside it,
 and reads back the JSON the workflow writes: steps passed, Python errors seen in
-the QGIS message log, screenshots taken.
+the QGIS message log (also while QGIS closes), screenshots taken, and QGIS's own
+exit status, which must be 0: the workflow quits through Project ▸ Exit QGIS.
 
     python3 tools/desktop_run.py --out DIR          # headless, exit status = result
     python3 tools/desktop_run.py --out DIR --show   # on your display (make demo-gui)
@@ -31,9 +32,15 @@ def make_profile(base: Path) -> Path:
     (plugins / "ev_chargepoints").symlink_to(ROOT, target_is_directory=True)
     ini = profile / "QGIS" / "QGIS3.ini"
     ini.parent.mkdir(parents=True)
+    # Nobody is there to answer a dialog: the workflow quits through Project ▸ Exit QGIS,
+    # so no "save the project?" / "memory layers will be lost" questions, and no attempt to
+    # download fonts missing from the machine (QGIS 3.40 fetches Open Sans for its default
+    # style; offline that only puts "font installation failed" in the message bar).
     ini.write_text("[PythonPlugins]\nev_chargepoints=true\n\n"
                    "[qgis]\nshowTips=false\ncheckVersion=false\n"
-                   "allowVersionCheck=false\n"
+                   "allowVersionCheck=false\naskToSaveProjectChanges=false\n"
+                   "[app]\naskToSaveMemoryLayers=false\n"
+                   "[fonts]\ndownloadMissingFonts=false\n"
                    "[core]\nNewsFeed\\httpsdata.qgis.org\\disabled=true\n", encoding="utf-8")
     return base
 
@@ -46,6 +53,7 @@ def run(out: Path, show: bool, timeout: int) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     result_file = out / "desktop_result.json"
     result_file.unlink(missing_ok=True)
+    result_file.with_name("python_errors.txt").unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="evcp-qgis-") as tmp:
         base = make_profile(Path(tmp))
         # QGIS embeds the system Python: keep pyenv/venv interpreters out of its way
@@ -67,12 +75,32 @@ def run(out: Path, show: bool, timeout: int) -> dict:
                 proc = subprocess.run(cmd, env=env, timeout=timeout, stdout=log_file,
                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             except subprocess.TimeoutExpired:
-                return {"ok": False, "error": f"QGIS did not finish within {timeout} s"}
+                errors_file = result_file.with_name("python_errors.txt")
+                return {"ok": False, "error": f"QGIS did not finish within {timeout} s",
+                        "result_written": result_file.exists(),
+                        "python_errors": json.loads(errors_file.read_text(encoding="utf-8"))
+                        if errors_file.exists() else [],
+                        "output_tail": log_path.read_text(encoding="utf-8",
+                                                          errors="replace")[-3000:]}
     if not result_file.exists():
         return {"ok": False, "error": f"QGIS exited with {proc.returncode} and wrote no result",
                 "output_tail": log_path.read_text(encoding="utf-8", errors="replace")[-3000:]}
     result = json.loads(result_file.read_text(encoding="utf-8"))
+    # Python errors logged after the result was written: while QGIS closed the project,
+    # unloaded the plugin and shut down
+    errors_file = result_file.with_name("python_errors.txt")
+    if errors_file.exists():
+        logged = json.loads(errors_file.read_text(encoding="utf-8"))
+        result["python_errors"] += [e for e in logged if e not in result["python_errors"]]
+        result["ok"] = result["ok"] and not result["python_errors"]
+    # QGIS must also shut down cleanly: a crash while closing is a failure (on 3.22 it
+    # died on signal 11 clearing the project and this status was 134)
     result["exit_code"] = proc.returncode
+    if proc.returncode != 0:
+        result["ok"] = False
+        result["exit_output_tail"] = log_path.read_text(encoding="utf-8",
+                                                        errors="replace")[-4000:]
+    result_file.write_text(json.dumps(result, indent=2), encoding="utf-8")  # the full verdict
     return result
 
 
@@ -80,7 +108,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "demo-output" / "desktop")
     parser.add_argument("--show", action="store_true", help="use the current display")
-    parser.add_argument("--timeout", type=int, default=600)
+    parser.add_argument("--timeout", type=int, default=1500,
+                        help="seconds for the whole run (loading London alone can take "
+                             "minutes on a busy machine)")
     args = parser.parse_args(argv)
     result = run(args.out, args.show, args.timeout)
     print(json.dumps(result, indent=2))

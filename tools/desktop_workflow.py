@@ -1,10 +1,15 @@
 """Runs inside real QGIS Desktop (started by tools/desktop_run.py with --code).
 
 Drives the plugin through its own actions, as a GIS officer would: load the
-bundled London snapshot, open the area summary and pick a borough, add two
+demo (the bundled London devices with a year of SYNTHETIC usage: "Load London
+charge points" brings devices only, and the map, the summary chart and the site
+scores are about usage), open the area summary and pick a borough, add two
 candidate sites with the map tool, export the borough's committee page. Takes
 screenshots of the main window, records Python errors from the QGIS message
-log, writes a JSON result and quits QGIS with exit status 0 (all passed) or 1.
+log, writes a JSON result and quits QGIS the way a user does (Project ▸ Exit QGIS:
+the project is closed, then the plugin unloaded), so QGIS must exit with status 0.
+The verdict is in the JSON; Python errors logged while QGIS closes are appended to
+python_errors.txt, which tools/desktop_run.py reads after QGIS has gone.
 """
 
 import json
@@ -32,6 +37,8 @@ state = {}
 def on_message(message, tag, level):
     if tag == "Python error" or (level == Qgis.MessageLevel.Critical and "Traceback" in message):
         python_errors.append(f"[{tag}] {message[:2000]}")
+        RESULT.with_name("python_errors.txt").write_text(json.dumps(python_errors),
+                                                         encoding="utf-8")
     elif tag == "EV Chargepoints":
         plugin_log.append(message[:500])
         RESULT.with_name("plugin_log.txt").write_text("\n".join(plugin_log), encoding="utf-8")
@@ -42,9 +49,13 @@ QgsApplication.messageLog().messageReceived.connect(on_message)
 
 def screenshot(name):
     canvas = iface.mapCanvas()
-    deadline = time.monotonic() + 30
-    QgsApplication.processEvents()
-    while canvas.isDrawing() and time.monotonic() < deadline:  # let the map finish drawing
+    started = time.monotonic()
+    # Run the event loop for a second first: a new layer reaches the canvas and a repaint
+    # starts from queued events (QGIS 3.40 shot the candidate sites without their
+    # catchments otherwise), then let the map finish drawing.
+    while time.monotonic() - started < 1.0 or canvas.isDrawing():
+        if time.monotonic() - started > 30:
+            break
         QgsApplication.processEvents()
         time.sleep(0.05)
     path = OUT / f"{name}.png"
@@ -98,8 +109,8 @@ def start():
     if not ok:
         return finish()
     state["t_load"] = time.monotonic()
-    record("trigger Load London charge points", lambda: plugin().load_action.trigger())
-    wait_then(lambda: plugin().loaded is not None, after_load, "load London charge points")
+    record("trigger Load demo usage (synthetic)", lambda: plugin().demo_action.trigger())
+    wait_then(lambda: plugin().loaded is not None, after_load, "load the demo")
 
 
 def _menu_titles():
@@ -115,6 +126,7 @@ def after_load():
         assert group is not None and len(group.findLayers()) == 3
         count = loaded.devices.featureCount()
         assert count == 8940, count
+        assert loaded.info.synthetic_usage and len(loaded.info.periods) > 1, loaded.info.periods
         return {"devices": count, "seconds": round(time.monotonic() - state["t_load"], 1),
                 "periods": [plugin().period_box.itemText(i)
                             for i in range(plugin().period_box.count())]}
@@ -180,18 +192,24 @@ def add_sites(sites):
         QgsApplication.processEvents()
         table = sites.table_frame()
         assert len(table) == 2, len(table)
+        assert sites.buffer_layer().featureCount() == 2  # one catchment per site
         return table[["site_id", "devices_within", "residents_within", "score", "rank"]] \
             .to_dict("records")
     record("candidate sites: two clicks analysed", check)
-    record("screenshot candidate sites", lambda: screenshot("04-candidate-sites"))
+    def shot_with_catchments():
+        path = screenshot("04-candidate-sites")
+        assert sites.buffer_layer() in iface.mapCanvas().layers(), "catchments not on the map"
+        return path
+    record("screenshot candidate sites", shot_with_catchments)
     export_page()
 
 
 def export_page():
     def check():
         import processing
+        store = plugin().loaded.devices.customProperty("ev_chargepoints/store")  # the demo's
         result = processing.run("evchargepoints:exportcommitteemap", {
-            "BOROUGHS": "Camden", "OUTPUT_FOLDER": str(OUT / "export")})
+            "STORE": store, "BOROUGHS": "Camden", "OUTPUT_FOLDER": str(OUT / "export")})
         pdfs = sorted((OUT / "export").glob("*.pdf"))
         assert pdfs and pdfs[0].stat().st_size > 50_000, pdfs
         return {"pdf": str(pdfs[0]), "outputs": list(result)}
@@ -199,13 +217,39 @@ def export_page():
     finish()
 
 
-def finish():
+def finish(started=None, cancelled=False):
+    """Wait (from the event loop) until no task runs, then write the result and quit.
+
+    QGIS asks before quitting while tasks run. Ours should be done by now: tasks still
+    running after a minute are a failed step, cancelled, and waited for again.
+    """
+    started = started or time.monotonic()
+    active = [t.description() for t in QgsApplication.taskManager().activeTasks()]
+    if active and time.monotonic() - started < 60:
+        QTimer.singleShot(500, lambda: finish(started, cancelled))
+        return
+    if active and not cancelled:
+        steps.append({"step": "no tasks still running at the end", "ok": False,
+                      "detail": active})
+        QgsApplication.taskManager().cancelAll()
+        QTimer.singleShot(500, lambda: finish(time.monotonic(), True))
+        return
+    write_result_and_quit()
+
+
+def write_result_and_quit():
     ok = all(s["ok"] for s in steps) and not python_errors
     RESULT.write_text(json.dumps({"ok": ok, "steps": steps, "python_errors": python_errors,
                                   "plugin_log": plugin_log[-50:]},
                                  indent=2, default=str), encoding="utf-8")
-    if not KEEP_OPEN:
-        QgsApplication.exit(0 if ok else 1)
+    if KEEP_OPEN:
+        return
+    # Project ▸ Exit QGIS, as a user quits: QGIS closes the project while its windows
+    # still exist, then unloads the plugin and exits with status 0. (QgsApplication.exit()
+    # with layers still loaded skips that and QGIS 3.40 itself dies clearing the project
+    # in its destructor, signal 11 in QgisApp::updateNewLayerInsertionPoint, with or
+    # without this plugin.)
+    iface.actionExit().trigger()
 
 
 iface.mainWindow().resize(1600, 1000)
