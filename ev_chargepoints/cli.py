@@ -45,6 +45,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from . import (  # noqa: F401  (importing registers the subcommands)
         commands,
         commands_export,
+        commands_reconcile,
         commands_sites,
         commands_validate,
     )

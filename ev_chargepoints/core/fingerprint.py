@@ -51,6 +51,8 @@ def fingerprint(inputs: dict, length: int = LENGTH) -> str:
 def workspace_fingerprint(ws, boundary_version: str, period: Optional[str],
                           threshold: int, plugin_version: str) -> tuple[str, dict]:
     """Fingerprint of a :class:`~.workspace.Workspace` store for one printed period."""
+    decisions = len(ws.store.decisions())  # officers' reconciliation decisions
     inputs = fingerprint_inputs(ws.store.import_log(), ws.store.counts(), boundary_version,
-                                period, threshold, plugin_version)
+                                period, threshold, plugin_version,
+                                {"reconciliation_decisions": decisions} if decisions else None)
     return fingerprint(inputs), inputs

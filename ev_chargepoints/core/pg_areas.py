@@ -333,16 +333,24 @@ def _finite_or_zero(expression: str) -> str:
 
 def area_summary(store, level: str = "borough", period: str | None = None,
                  period_kind: str = "quarter", filters: dict | None = None,
-                 with_usage: bool = True) -> pd.DataFrame:
+                 with_usage: bool = True, absorbed: pd.DataFrame | None = None
+                 ) -> pd.DataFrame:
     """The table of :func:`summary.summarise` for ``level``, computed in SQL.
 
     Devices are the store's current devices placed by :func:`assign_devices`
-    (``device_areas``); usage is the ``usage_periods`` rows of level ``device``
-    and ``period_kind`` (none: no usage columns, as with ``utilisation=None``).
+    (``device_areas``), less ``absorbed`` (source, device_id): feed records that
+    reconciliation joined to registry devices (``Reconciliation.absorbed``). Usage is
+    the ``usage_periods`` rows of level ``device`` and ``period_kind`` (none: no usage
+    columns, as with ``utilisation=None``); an id held by several sources takes its
+    usage once, on the registry's device.
     """
     if level not in summary.LEVELS:
         raise ValueError(f"level must be one of {', '.join(summary.LEVELS)}")
-    params: dict = {"level": level, "whitespace": _WHITESPACE, "kind": period_kind}
+    params: dict = {"level": level, "whitespace": _WHITESPACE, "kind": period_kind,
+                    "absorbed_sources": [] if absorbed is None
+                    else [str(v) for v in absorbed["source"]],
+                    "absorbed_ids": [] if absorbed is None
+                    else [str(v) for v in absorbed["device_id"]]}
     where = _filter_clauses(filters, params)
     selected_sql = " AND ".join(where) if where else "true"
     with store.transaction("REPEATABLE READ") as cur:
@@ -365,17 +373,22 @@ def area_summary(store, level: str = "borough", period: str | None = None,
                      ON da.source IS NOT DISTINCT FROM d.source AND da.device_id = d.device_id
                 LEFT JOIN {_S}.areas AS ar
                      ON ar.level = %(level)s AND ar.code = da.{code_column}
-                WHERE d.valid_to_utc IS NULL),
+                WHERE d.valid_to_utc IS NULL
+                  AND NOT EXISTS (
+                      SELECT 1 FROM unnest(%(absorbed_sources)s::text[],
+                                           %(absorbed_ids)s::text[]) AS a(s, i)
+                      WHERE a.s = d.source AND a.i = d.device_id)),
             rule AS (SELECT coalesce(bool_or(connector_count > 0), false) AS use_counts
                      FROM dev),
             connector_rows AS (
-                SELECT device_id, count(*) AS n FROM {_S}.connectors
-                WHERE valid_to_utc IS NULL GROUP BY device_id)
+                SELECT source, device_id, count(*) AS n FROM {_S}.connectors
+                WHERE valid_to_utc IS NULL GROUP BY source, device_id)
             SELECT dev.*, ({selected_sql}) AS selected,
                    CASE WHEN rule.use_counts THEN dev.connector_count
                         ELSE coalesce(cr.n, 0) END AS connectors
             FROM dev CROSS JOIN rule
-            LEFT JOIN connector_rows AS cr ON cr.device_id = dev.device_id""", params)
+            LEFT JOIN connector_rows AS cr ON cr.source IS NOT DISTINCT FROM dev.source
+                 AND cr.device_id = dev.device_id""", params)
         class_counts = ", ".join(
             f"count(*) FILTER (WHERE power_class_key = '{name}')" for name in POWER_CLASSES)
         cur.execute(f"""
@@ -498,7 +511,8 @@ def _usage_sums(cur, params: dict, period: str | None):
         SELECT u.period, s.area_code, count(DISTINCT (s.source, s.device_id)), {sums_sql},
                sum({_finite_or_zero(capacity)}),
                count(*) FILTER (WHERE ({capacity}) NOT IN ('NaN', 'Infinity', '-Infinity'))
-        FROM evcp_selected AS s
+        FROM (SELECT DISTINCT ON (device_id) * FROM evcp_selected
+              ORDER BY device_id, source LIKE 'ocpi%%', source) AS s
         JOIN {_S}.usage_periods AS u ON u.device_id = s.device_id
         WHERE s.selected AND s.area_code IS NOT NULL AND u.level = 'device'
           AND u.period_kind = %(kind)s AND u.period = ANY(%(wanted)s)

@@ -22,11 +22,18 @@ from __future__ import annotations
 from typing import Callable
 
 from .schema import TABLES
-from .store import USAGE_NUMBERS_2, USAGE_NUMBERS_3
+from .store import (
+    ADDED_COLUMNS,
+    DEVICE_FORMATS,
+    REREAD_SUFFIX,
+    USAGE_NUMBERS_2,
+    USAGE_NUMBERS_3,
+    columns_in_version,
+)
 from .store import USAGE_TEXT as STORE_USAGE_TEXT
 
 SCHEMA = "ev_chargepoints"
-SCHEMA_VERSION = 3  # the same numbering as the GeoPackage store
+SCHEMA_VERSION = 4  # the same numbering as the GeoPackage store
 SRID = 27700
 
 PG_TYPE = {"object": "text", "float64": "double precision", "int64": "bigint",
@@ -37,11 +44,16 @@ USAGE_DATES = ["period_start", "period_end"]
 USAGE_TEXT = [n for n in STORE_USAGE_TEXT if n not in USAGE_DATES]
 
 
-def canonical_columns(table: str) -> str:
+def canonical_columns(table: str, version: int = SCHEMA_VERSION) -> str:
     """Text compares byte by byte ("C"), as in the GeoPackage store (SQLite's BINARY):
-    the same order in both, and sorting and indexing millions of keys is far faster."""
-    return ", ".join(f"{name} {PG_TYPE[dtype]}" + (' COLLATE "C"' if dtype == "object" else "")
-                     for name, dtype in TABLES[table].items())
+    the same order in both, and sorting and indexing millions of keys is far faster.
+    ``version``: the columns the table had in that schema version."""
+    return ", ".join(_column_sql(name, TABLES[table][name])
+                     for name in columns_in_version(table, version))
+
+
+def _column_sql(name: str, dtype: str) -> str:
+    return f"{name} {PG_TYPE[dtype]}" + (' COLLATE "C"' if dtype == "object" else "")
 
 
 def _migrate_0_to_1(cur) -> None:
@@ -52,7 +64,7 @@ def _migrate_0_to_1(cur) -> None:
         CREATE TABLE {s}.devices (
             fid bigserial PRIMARY KEY,
             geom geometry(Point, {SRID}),
-            {canonical_columns('devices')},
+            {canonical_columns('devices', 1)},
             valid_from_utc timestamptz NOT NULL,
             valid_to_utc timestamptz,
             import_id bigint);
@@ -60,7 +72,7 @@ def _migrate_0_to_1(cur) -> None:
         CREATE INDEX devices_geom ON {s}.devices USING gist (geom);
         CREATE TABLE {s}.connectors (
             fid bigserial PRIMARY KEY,
-            {canonical_columns('connectors')},
+            {canonical_columns('connectors', 1)},
             source text COLLATE "C",
             valid_from_utc timestamptz NOT NULL,
             valid_to_utc timestamptz,
@@ -69,13 +81,13 @@ def _migrate_0_to_1(cur) -> None:
             (source, device_id, connector_id, valid_to_utc);
         CREATE TABLE {s}.sessions (
             fid bigserial PRIMARY KEY,
-            {canonical_columns('sessions')},
+            {canonical_columns('sessions', 1)},
             import_id bigint,
             CONSTRAINT sessions_session_key UNIQUE (session_key));
         ALTER TABLE {s}.sessions ALTER COLUMN session_key SET NOT NULL;
         CREATE TABLE {s}.status_snapshots (
             fid bigserial PRIMARY KEY,
-            {canonical_columns('status_snapshots')},
+            {canonical_columns('status_snapshots', 1)},
             import_id bigint,
             CONSTRAINT status_snapshots_key UNIQUE (observed_utc, device_id, evse_uid));
         ALTER TABLE {s}.status_snapshots ALTER COLUMN observed_utc SET NOT NULL,
@@ -135,8 +147,28 @@ def _migrate_2_to_3(cur) -> None:
     create_policies(cur)
 
 
+def _migrate_3_to_4(cur) -> None:
+    """As the GeoPackage store's: cross-reference columns, the reconciliation decisions,
+    and device files imported before read again once when imported again."""
+    s = SCHEMA
+    for table, columns in ADDED_COLUMNS[4].items():
+        added = ", ".join(f"ADD COLUMN {_column_sql(n, TABLES[table][n])}" for n in columns)
+        cur.execute(f"ALTER TABLE {s}.{table} {added}")
+    cur.execute(f"""
+        CREATE TABLE {s}.reconciliation_decisions (
+            id bigserial PRIMARY KEY,
+            a_source text NOT NULL, a_device_id text NOT NULL, a_evse_uid text,
+            b_source text NOT NULL, b_device_id text NOT NULL, b_evse_uid text,
+            verdict text NOT NULL CHECK (verdict IN ('same', 'different')),
+            decided_utc timestamptz, decided_by text DEFAULT current_user, note text)""")
+    cur.execute(f"UPDATE {s}.import_log SET sha256 = sha256 || %s WHERE outcome = 'imported'"
+                " AND format = ANY(%s) AND sha256 IS NOT NULL AND sha256 <> ''",
+                (REREAD_SUFFIX, list(DEVICE_FORMATS)))
+
+
 MIGRATIONS: list[tuple[int, Callable]] = [
     (1, _migrate_0_to_1),
     (2, _migrate_1_to_2),
     (3, _migrate_2_to_3),
+    (4, _migrate_3_to_4),
 ]

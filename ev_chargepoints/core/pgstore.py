@@ -27,10 +27,12 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import StoreError
+from . import usage_kind
+from .errors import MixedUsageError, StoreError
 from .pg_schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, SRID, canonical_columns
 from .schema import TABLES
 from .store import (
+    DECISION_COLUMNS,
     IMPORT_LOG_COLUMNS,
     MAX_REJECTS_STORED,
     SESSION_COLUMNS,
@@ -45,6 +47,7 @@ from .store import (
     _iso_one,
     _now_utc,
     _nullable,
+    _parse_iso,
     _summary,
     _utc_series,
     periods_of_hours,
@@ -176,7 +179,7 @@ class PostgisStore(StoreBackend):
         """"ok" when the schema is complete and current, else what is wrong."""
         with self.conn.cursor() as cur:
             missing = []
-            for table in ("store_meta",) + _TABLES:
+            for table in ("store_meta",) + _TABLES + ("reconciliation_decisions",):
                 cur.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.{table}",))
                 if cur.fetchone()[0] is None:
                     missing.append(table)
@@ -241,6 +244,8 @@ class PostgisStore(StoreBackend):
                 previous = _imported_id(cur, sha)
                 if previous is not None:
                     return previous
+            if prepared.usage_kind:
+                _claim_usage_kind(cur, prepared.usage_kind)
             cur.execute("SET LOCAL work_mem = '256MB'")
             cur.execute(
                 f"INSERT INTO {SCHEMA}.import_log(file_name, sha256, imported_utc, format,"
@@ -556,6 +561,32 @@ class PostgisStore(StoreBackend):
                 out[table] = int(cur.fetchone()[0])
         return out
 
+    def _insert_decision(self, values, verdict, decided_iso, note) -> int:
+        import psycopg2
+
+        try:
+            with self.transaction() as cur:
+                cur.execute(
+                    f"INSERT INTO {SCHEMA}.reconciliation_decisions(a_source, a_device_id,"
+                    " a_evse_uid, b_source, b_device_id, b_evse_uid, verdict, decided_utc,"
+                    " note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    (*values, verdict, decided_iso, note))
+                return int(cur.fetchone()[0])
+        except psycopg2.errors.InsufficientPrivilege:
+            raise StoreError(f"{self.describe()}: this login may not record reconciliation "
+                             "decisions (ask for the evcp_importer role).") from None
+
+    def decisions(self) -> pd.DataFrame:
+        selected = [_ISO_SQL.format(col=n) if n == "decided_utc" else n
+                    for n in DECISION_COLUMNS]
+        with self.conn.cursor() as cur:
+            cur.execute(f"SELECT {', '.join(selected)} FROM {SCHEMA}.reconciliation_decisions"
+                        " ORDER BY id")
+            frame = _frame(cur.fetchall(), DECISION_COLUMNS)
+        frame["id"] = pd.to_numeric(frame["id"]).astype("int64")
+        frame["decided_utc"] = _parse_iso(frame["decided_utc"].to_numpy())
+        return frame
+
     def periods(self, kind: str = "quarter") -> list[str]:
         """Calendar periods (UK local time) in which at least one session starts."""
         with self.conn.cursor() as cur:
@@ -621,6 +652,17 @@ def _schema_version(cur) -> int:
 def _set_meta(cur, key: str, value: str) -> None:
     cur.execute(f"INSERT INTO {SCHEMA}.store_meta(key, value) VALUES (%s, %s)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+def _claim_usage_kind(cur, kind: str) -> None:
+    """As ``store._claim_usage_kind``: record the kind, or refuse the other one (a
+    concurrent first import waits here for the other's row, then sees its kind)."""
+    cur.execute(f"INSERT INTO {SCHEMA}.store_meta(key, value) VALUES (%s, %s)"
+                " ON CONFLICT (key) DO NOTHING", (usage_kind.META_KEY, kind))
+    cur.execute(f"SELECT value FROM {SCHEMA}.store_meta WHERE key = %s", (usage_kind.META_KEY,))
+    held = cur.fetchone()[0]
+    if held != kind:
+        raise MixedUsageError(usage_kind.refusal(held, "the store"))
 
 
 def _ensure_postgis(cur, name: str) -> None:

@@ -41,6 +41,8 @@ TABLES: dict[str, dict[str, str]] = {
         "created_utc": UTC,
         "updated_utc": UTC,
         "source": TEXT,           # ncr / ocpi:<feed> / ...
+        "reference": TEXT,        # the registry's own reference (NCR reference); cross-
+                                  # referenced with OCPI evse_ids by reconcile.py
     },
     "connectors": {
         "device_id": TEXT,
@@ -51,6 +53,7 @@ TABLES: dict[str, dict[str, str]] = {
         "power_kw": FLOAT,
         "power_class": TEXT,
         "status": TEXT,
+        "evse_id": TEXT,          # OCPI EVSE evse_id (eMI3, e.g. GB*UBI*E1100001777*1)
     },
     "sessions": {
         "session_key": TEXT,      # stable identity: source id, else content hash

@@ -41,14 +41,15 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from . import usage_kind
 from .crs import wgs84_to_bng
-from .errors import EvChargepointsError, StoreError
+from .errors import EvChargepointsError, MixedUsageError, StoreError
 from .gpkg import BNG_SRS_ID, GPKG_APPLICATION_ID, GPKG_USER_VERSION, ensure_geopackage
 from .paths import plugin_version
 from .quality import ns_utc
 from .schema import TABLES, ParseResult, conform
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MAX_REJECTS_STORED = 1000  # per import; the full count stays in import_log
 _STAGE_ROWS = 500_000  # sessions staged per step (bounds the temporary table)
 _ISO_WIDTH = 24  # len("2018-03-02T23:50:00.000Z")
@@ -75,6 +76,17 @@ USAGE_NUMBERS_2 = ["connectors", "sessions", "kwh", "plugged_hours", "available_
 # totals recomputed from the cache equal those from a fresh computation.
 USAGE_NUMBERS_3 = ["capacity_kwh", "available_days", "period_index"]
 USAGE_NUMBERS = USAGE_NUMBERS_2 + USAGE_NUMBERS_3
+
+# Canonical columns added by a later schema version: created by that version's migration,
+# never by the first one (version -> table -> columns).
+ADDED_COLUMNS = {4: {"devices": ["reference"], "connectors": ["evse_id"]}}
+# Imports whose files are read again once after the upgrade to schema 4 (to fill in
+# the cross-reference columns): their import_log sha256 gets this suffix.
+REREAD_SUFFIX = "#before-schema-4"
+DEVICE_FORMATS = ("ncr", "ocpi-locations")
+DECISION_COLUMNS = ["id", "a_source", "a_device_id", "a_evse_uid", "b_source", "b_device_id",
+                    "b_evse_uid", "verdict", "decided_utc", "note"]
+VERDICTS = ("same", "different")
 
 IMPORT_LOG_COLUMNS = ["id", "file_name", "sha256", "imported_utc", "format", "rows_read",
                       "rows_added", "rows_updated", "rows_duplicate", "rows_rejected",
@@ -259,8 +271,16 @@ def _columns_sql(columns: Iterable[tuple[str, str]]) -> str:
     return ", ".join(f'"{name}" {kind}' for name, kind in columns)
 
 
-def _canonical_sql(table: str) -> list[tuple[str, str]]:
-    return [(name, _SQL_TYPE[dtype]) for name, dtype in TABLES[table].items()]
+def columns_in_version(table: str, version: int) -> list[str]:
+    """The canonical columns ``table`` had in store schema ``version``."""
+    later = {c for v, tables in ADDED_COLUMNS.items() if v > version
+             for c in tables.get(table, [])}
+    return [name for name in TABLES[table] if name not in later]
+
+
+def _canonical_sql(table: str, version: int = SCHEMA_VERSION) -> list[tuple[str, str]]:
+    return [(name, _SQL_TYPE[TABLES[table][name]])
+            for name in columns_in_version(table, version)]
 
 
 def _register(conn, table: str, data_type: str, description: str, srs_id=None):
@@ -274,7 +294,7 @@ def _migrate_0_to_1(conn: sqlite3.Connection) -> None:
     ensure_geopackage(conn)
 
     device_cols = [("fid", "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"), ("geom", "POINT")]
-    device_cols += _canonical_sql("devices")
+    device_cols += _canonical_sql("devices", 1)
     device_cols += [("valid_from_utc", "DATETIME NOT NULL"), ("valid_to_utc", "DATETIME"),
                     ("import_id", "INTEGER")]
     conn.execute(f"CREATE TABLE devices ({_columns_sql(device_cols)})")
@@ -285,7 +305,7 @@ def _migrate_0_to_1(conn: sqlite3.Connection) -> None:
                  " 0, 0)", (BNG_SRS_ID,))
 
     connector_cols = [("fid", "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL")]
-    connector_cols += _canonical_sql("connectors") + [("source", "TEXT")]
+    connector_cols += _canonical_sql("connectors", 1) + [("source", "TEXT")]
     connector_cols += [("valid_from_utc", "DATETIME NOT NULL"), ("valid_to_utc", "DATETIME"),
                        ("import_id", "INTEGER")]
     conn.execute(f"CREATE TABLE connectors ({_columns_sql(connector_cols)})")
@@ -295,7 +315,7 @@ def _migrate_0_to_1(conn: sqlite3.Connection) -> None:
 
     session_cols = [("fid", "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL")]
     session_cols += [(n, t + (" NOT NULL UNIQUE" if n == "session_key" else ""))
-                     for n, t in _canonical_sql("sessions")]
+                     for n, t in _canonical_sql("sessions", 1)]
     session_cols += [("import_id", "INTEGER")]
     # No index on start_utc: bulk reads scan in fid order anyway, and every index
     # slows the imports of millions of rows.
@@ -304,7 +324,7 @@ def _migrate_0_to_1(conn: sqlite3.Connection) -> None:
 
     status_cols = [("fid", "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL")]
     status_cols += [(n, t + (" NOT NULL" if n in ("observed_utc", "device_id") else ""))
-                    for n, t in _canonical_sql("status_snapshots")]
+                    for n, t in _canonical_sql("status_snapshots", 1)]
     status_cols += [("import_id", "INTEGER")]
     conn.execute(f"CREATE TABLE status_snapshots ({_columns_sql(status_cols)},"
                  " UNIQUE(observed_utc, device_id, evse_uid))")
@@ -349,10 +369,32 @@ def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE usage_periods ADD COLUMN {name} REAL")
 
 
+def _migrate_3_to_4(conn: sqlite3.Connection) -> None:
+    """Cross-reference columns for reconciliation (devices.reference, connectors.evse_id)
+    and the officers' reconciliation decisions. Device files imported before are read
+    again once when imported again, to fill in the new columns."""
+    for table, columns in ADDED_COLUMNS[4].items():
+        for name in columns:
+            conn.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" '
+                         f"{_SQL_TYPE[TABLES[table][name]]}")
+    conn.execute(
+        "CREATE TABLE reconciliation_decisions (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,"
+        " a_source TEXT NOT NULL, a_device_id TEXT NOT NULL, a_evse_uid TEXT,"
+        " b_source TEXT NOT NULL, b_device_id TEXT NOT NULL, b_evse_uid TEXT,"
+        " verdict TEXT NOT NULL CHECK (verdict IN ('same', 'different')),"
+        " decided_utc DATETIME, note TEXT)")
+    _register(conn, "reconciliation_decisions", "attributes",
+              "Officers' decisions: are two source records the same charge point?")
+    conn.execute("UPDATE import_log SET sha256 = sha256 || ? WHERE outcome = 'imported'"
+                 f" AND format IN ({', '.join('?' * len(DEVICE_FORMATS))})"
+                 " AND sha256 IS NOT NULL AND sha256 <> ''", (REREAD_SUFFIX, *DEVICE_FORMATS))
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
     (1, _migrate_0_to_1),
     (2, _migrate_1_to_2),
     (3, _migrate_2_to_3),
+    (4, _migrate_3_to_4),
 ]
 
 
@@ -406,17 +448,38 @@ class StoreBackend(abc.ABC):
         close nothing) or "auto" (snapshot for a file with devices and no sessions).
         ``snapshot_utc``: when the device snapshot was true; default the latest
         ``updated_utc`` of its devices, else now.
+
+        Usage of the other kind than the store holds (real or SYNTHETIC, see
+        :mod:`.usage_kind`) is refused: a "failed" report saying what to do, and
+        nothing written, not even to the import log.
         """
         previous = self.already_imported(file_sha256) if file_sha256 else None
         if previous is not None:
             return self._log_skip(file_name, file_sha256, result.format, previous)
+        kind = usage_kind.incoming(result)
+        held = self.usage_kind() if kind is not None else None
+        if held is not None and held != kind:
+            return ImportReport(0, file_name, file_sha256, "failed", int(result.rows_read),
+                                message=usage_kind.refusal(held, self.short_name()))
         try:
             prepared = _prepare(result, snapshot_utc, devices_mode)
         except Exception as exc:  # noqa: BLE001
             return self._log_failure(file_name, file_sha256, result.format,
                                      f"the parsed content is not usable ({exc})",
                                      result.rows_read)
+        prepared.usage_kind = kind
         return self._write_import(result, prepared, file_name, file_sha256)
+
+    def usage_kind(self) -> str | None:
+        """"real", "synthetic" or None (no usage yet): see :mod:`.usage_kind`."""
+        kind = self.meta().get(usage_kind.META_KEY)
+        if kind:
+            return kind
+        return usage_kind.inferred(self.import_log(), self.counts().get("sessions", 0))
+
+    def short_name(self) -> str:
+        """The store's name in one-line messages."""
+        return self.path.name if self.path is not None else self.describe()
 
     @abc.abstractmethod
     def _write_import(self, result: ParseResult, prepared: _Prepared, file_name: str,
@@ -505,6 +568,30 @@ class StoreBackend(abc.ABC):
     @abc.abstractmethod
     def periods(self, kind: str = "quarter") -> list[str]: ...
 
+    # reconciliation decisions ---------------------------------------------------
+
+    def record_decision(self, a: tuple, b: tuple, verdict: str, note: str = "") -> int:
+        """Record an officer's decision that the records ``a`` and ``b`` (each
+        ``(source, device_id, evse_uid or None)``) are the "same" charge point or
+        "different" ones; returns its id. Decisions are never changed: a later one
+        about the same pair replaces an earlier one (see reconcile.py)."""
+        if verdict not in VERDICTS:
+            raise EvChargepointsError(f"a decision is 'same' or 'different', not {verdict!r}")
+        for record in (a, b):
+            if len(record) != 3 or not record[0] or not record[1]:
+                raise EvChargepointsError(f"a decision needs a source and a device id: "
+                                          f"{record!r}")
+        values = [None if v is None or v == "" else str(v) for v in (*a, *b)]
+        return self._insert_decision(values, verdict, _iso_one(_now_utc()), note or None)
+
+    @abc.abstractmethod
+    def _insert_decision(self, values: list, verdict: str, decided_iso: str,
+                         note: str | None) -> int: ...
+
+    @abc.abstractmethod
+    def decisions(self) -> pd.DataFrame:
+        """Every decision in the order made (columns :data:`DECISION_COLUMNS`)."""
+
 
 class HistoryStore(StoreBackend):
     """One GeoPackage file holding every imported period. Use :meth:`create_or_open`."""
@@ -540,6 +627,10 @@ class HistoryStore(StoreBackend):
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"Cannot open the history store {path.name}: {exc}") from exc
+        except UnicodeError as exc:  # an SQLite message quoting damaged (non-UTF-8) bytes
+            conn.close()
+            raise StoreError(f"Cannot open the history store {path.name}: the file is "
+                             "corrupted or not UTF-8 text.") from exc
         except StoreError:
             conn.close()
             raise
@@ -609,6 +700,8 @@ class HistoryStore(StoreBackend):
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if prepared.usage_kind:
+                _claim_usage_kind(conn, prepared.usage_kind)
             now = _iso_one(_now_utc())
             cur = conn.execute(
                 "INSERT INTO import_log(file_name, sha256, imported_utc, format, rows_read,"
@@ -985,6 +1078,30 @@ class HistoryStore(StoreBackend):
                 for t in ("devices", "connectors", "sessions", "status_snapshots",
                           "import_log", "import_rejects", "usage_periods")}
 
+    def _insert_decision(self, values, verdict, decided_iso, note) -> int:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cur = conn.execute(
+                "INSERT INTO reconciliation_decisions(a_source, a_device_id, a_evse_uid,"
+                " b_source, b_device_id, b_evse_uid, verdict, decided_utc, note)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (*values, verdict, decided_iso, note))
+            conn.execute("UPDATE gpkg_contents SET last_change=? WHERE table_name="
+                         "'reconciliation_decisions'", (decided_iso,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return int(cur.lastrowid)
+
+    def decisions(self) -> pd.DataFrame:
+        names = ["fid"] + DECISION_COLUMNS[1:]
+        frame = self._select(f"SELECT {', '.join(names)} FROM reconciliation_decisions"
+                             " ORDER BY fid", (), names).rename(columns={"fid": "id"})
+        frame["id"] = pd.to_numeric(frame["id"]).astype("int64")
+        frame["decided_utc"] = _parse_iso(frame["decided_utc"].to_numpy())
+        return frame
+
     def periods(self, kind: str = "quarter") -> list[str]:
         """Calendar periods (UK local time) in which at least one session starts."""
         hours = [r[0] for r in self._conn.execute(
@@ -1023,6 +1140,17 @@ def _schema_version(conn) -> int:
 def _set_meta(conn, key: str, value: str) -> None:
     conn.execute("INSERT INTO store_meta(key, value) VALUES (?, ?)"
                  " ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+
+def _claim_usage_kind(conn, kind: str) -> None:
+    """Inside the import's transaction: record the kind of usage, or refuse the other
+    kind (another process may have imported since the check before the transaction)."""
+    conn.execute("INSERT INTO store_meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING",
+                 (usage_kind.META_KEY, kind))
+    held = conn.execute("SELECT value FROM store_meta WHERE key=?",
+                        (usage_kind.META_KEY,)).fetchone()[0]
+    if held != kind:
+        raise MixedUsageError(usage_kind.refusal(held, "the store"))
 
 
 def _validity_filter(at, current_only, source):
@@ -1144,6 +1272,7 @@ class _Prepared:
     rejected: int = 0
     reject_rows: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    usage_kind: str | None = None   # the kind of usage this import brings, if any
 
 
 def versioned_columns(frame: pd.DataFrame, keys: list[str]) -> tuple[list[str], list[str]]:

@@ -81,6 +81,7 @@ def test_device_fields(result):
     # 2022-02-07 10:56:13 is winter time: UTC equals local
     assert first["created_utc"] == pd.Timestamp("2022-02-07 10:56:13", tz="UTC")
     assert first["source"] == "ncr"
+    assert first["reference"] == "suby1100005665"  # the registry's 'reference' column
 
 
 def test_summer_dates_converted_to_utc(result, csv_rows):

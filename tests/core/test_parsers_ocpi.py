@@ -38,10 +38,12 @@ def test_location_example(location):
         "address": "F.Rooseveltlaan 3A, Gent", "postcode": "9000",
         "location_type": "ON_STREET", "status": "In service", "connector_count": 3,
         "max_power_kw": pytest.approx(10.56), "power_class": "fast", "created_utc": None,
-        "updated_utc": pd.Timestamp("2015-06-29T20:39:09Z"), "source": "ocpi:test"}
+        "updated_utc": pd.Timestamp("2015-06-29T20:39:09Z"), "source": "ocpi:test",
+        "reference": None}
     connectors = result.table("connectors")
     assert connectors["connector_id"].tolist() == ["3256/1", "3256/2", "3257/1"]
     assert connectors["evse_uid"].tolist() == ["3256", "3256", "3257"]
+    assert connectors["evse_id"].tolist() == ["BE*BEC*E041503001"] * 2 + ["BE*BEC*E041503002"]
     # 220 V × 16 A × 3 phases, no max_electric_power in the example
     assert connectors["power_kw"].tolist() == pytest.approx([10.56] * 3)
     assert set(connectors["power_type"]) == {"AC"}

@@ -172,6 +172,7 @@ def parse_text(text: str, name: str = "ncr.csv", source: str | None = None,
         "created_utc": created,
         "updated_utc": updated,
         "source": source,
+        "reference": blank_to_none(kept["reference"]),
     })
     devices["power_class"] = schema.power_classes(devices["max_power_kw"])
     no_connectors = int((devices["connector_count"] == 0).sum())

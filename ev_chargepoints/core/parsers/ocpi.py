@@ -67,6 +67,11 @@ def unwrap(payload, name: str = "OCPI payload") -> list:
     if isinstance(payload, (bytes, bytearray, str)):
         try:
             payload = json.loads(payload)
+        except UnicodeDecodeError as exc:
+            raise errors.ParseError(
+                f"not valid JSON: the content is corrupted or not UTF-8 text (byte "
+                f"0x{exc.object[exc.start:exc.start + 1].hex()} at position {exc.start})",
+                name) from exc
         except ValueError as exc:
             raise errors.ParseError(f"not valid JSON ({exc})", name) from exc
     if isinstance(payload, dict) and "status_code" in payload and (
@@ -216,6 +221,7 @@ def parse_locations(payload, source: str = "ocpi", observed_utc=None, name: str 
             if not isinstance(evse, dict):
                 continue
             evse_uid = _text(evse.get("uid"))
+            evse_id = _text(evse.get("evse_id"))
             raw_status = evse.get("status")
             status, known = normalise_status(raw_status)
             if raw_status is None or _text(raw_status) is None:
@@ -240,7 +246,7 @@ def parse_locations(payload, source: str = "ocpi", observed_utc=None, name: str 
                     "evse_uid": evse_uid,
                     "standard": _text(connector.get("standard")),
                     "power_type": _power_type(connector.get("power_type")),
-                    "power_kw": kw, "status": status})
+                    "power_kw": kw, "status": status, "evse_id": evse_id})
         max_kw = np.nanmax(kws) if kws and not np.all(np.isnan(kws)) else float("nan")
         devices.append({
             "device_id": location_id,
