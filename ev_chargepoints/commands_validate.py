@@ -9,14 +9,23 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .cli import command
-from .commands import _progress, _secret_from_env
+from .commands import STORE_HELP, _progress, _secret_from_env, existing_store, store_target
 from .core.errors import EvChargepointsError
 
 
 def _validate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="FILE_OR_URL",
+    p.add_argument("inputs", nargs="*", metavar="FILE_OR_URL",
                    help="usage returns, device reference CSV, NCR export, OCPI JSON, or an "
-                        "OCPI 2.2.1 Locations URL")
+                        "OCPI 2.2.1 Locations URL (none: only the --store's status history)")
+    p.add_argument("--store", metavar="STORE", type=store_target,
+                   help="also compute reliability from this store's watched status history "
+                        "(see 'watch'): " + STORE_HELP)
+    p.add_argument("--max-gap-hours", type=float, default=None, metavar="HOURS",
+                   help="how long one status observation may hold when the next is late "
+                        "(default 1); the rest of a longer gap is unobserved")
+    p.add_argument("--min-observed-hours", type=float, default=None, metavar="HOURS",
+                   help="counted hours needed before reliability gets a pass or fail "
+                        "(default 24); below it: not enough observed time")
     p.add_argument("--out", required=True, type=Path, help="folder for report.html/.json")
     p.add_argument("--reference", action="append", type=Path, default=[],
                    help="device reference data to look devices up in (repeatable)")
@@ -34,18 +43,36 @@ def _is_url(text: str) -> bool:
                      "conformance report", _validate_args)
 def cmd_validate(args) -> int:
     from .core import conformance
+    from .core.conformance import describe_rapid
     from .core.report_html import write_report
+    from .core.usage_kind import stamp
 
     urls = [i for i in args.inputs if _is_url(i)]
     files = [Path(i) for i in args.inputs if not _is_url(i)]
+    if not args.inputs and args.store is None:
+        raise EvChargepointsError("Give files or OCPI URLs to check, or --store for the "
+                                  "reliability of its watched status history.")
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise EvChargepointsError(f"No such file: {', '.join(missing)}.")
+    options = {"max_gap_hours": args.max_gap_hours,
+               "min_observed_hours": args.min_observed_hours}
     reports = []
-    if files:
-        report = conformance.validate_files(files, reference=args.reference or None,
-                                            period=args.period, stale_days=args.stale_days,
-                                            progress=_progress(args))
+    synthetic = False
+    if args.store is not None:
+        from .core.workspace import Workspace
+
+        with Workspace(existing_store(args.store)) as ws:
+            synthetic = ws.has_synthetic_usage()
+            report = ws.validate(files, reference=args.reference or None,
+                                 period=args.period, stale_days=args.stale_days,
+                                 progress=_progress(args), **options)
+        reports.append((args.out, report))
+    elif files:
+        report = conformance.validate_files(
+            files, reference=args.reference or None, period=args.period,
+            stale_days=args.stale_days, progress=_progress(args),
+            **{k: v for k, v in options.items() if v is not None})
         reports.append((args.out, report))
     if urls:
         from .core.transport import RequestsTransport
@@ -56,14 +83,15 @@ def cmd_validate(args) -> int:
                 url, RequestsTransport(), token=token,
                 token_encoding="raw" if args.raw_token else "base64",
                 reference=args.reference or None, period=args.period,
-                stale_days=args.stale_days, progress=_progress(args))
-            folder = args.out if not files and len(urls) == 1 else \
+                stale_days=args.stale_days, progress=_progress(args),
+                **{k: v for k, v in options.items() if v is not None})
+            folder = args.out if not reports and len(urls) == 1 else \
                 args.out / f"feed-{n}-{urlsplit(url).hostname or 'ocpi'}"
             reports.append((folder, report))
     for folder, report in reports:
         html_path, json_path = write_report(report, folder)
         for op in report.operators:
-            print(f"{op.verdict.upper():5} {op.operator}")
-        print(f"Report: {html_path} (and {json_path.name})")
+            print(f"{op.verdict.upper():5} {op.operator}{describe_rapid(op)}")
+        print(stamp(f"Report: {html_path} (and {json_path.name})", synthetic))
     print("Checked; the verdicts above are findings, not errors.", file=sys.stderr)
     return 0

@@ -14,8 +14,9 @@ overlapping       two sessions at once on one connector
 outside_period    sessions starting outside the return's quarter
 stale             last_updated older than ``stale_days`` before the as-of date
 unknown_status    EVSE status values that are not OCPI 2.2.1 values
-reliability       time-weighted reliability from status snapshots (regulation
-                  grouping); a rapid network under 99 % fails
+reliability       time-weighted reliability over observed time only (status
+                  snapshots, regulation grouping); a rapid network under 99 % fails,
+                  one with too little observed time is not judged
 
 The usage-return rules are the parser's (one Table Schema, read by
 ``parsers.usage_return.load_schema``); this module adds the checks that need
@@ -47,12 +48,19 @@ from .parsers._common import (
 )
 from .parsers.ocpi import normalise_status, unwrap
 from .progress import Progress
+from .quality import NAT, ns_utc
+from .utilisation import DEFAULT_MAX_GAP_HOURS, status_occupancy
 
 STANDARD_VERSION = "1.0.0"
 DEFAULT_STALE_DAYS = 90
 DEFAULT_MAX_ROWS = 20          # row numbers listed per field and reason
 DEFAULT_MAX_EXAMPLES = 20      # examples listed per check
 RELIABILITY_TARGET = 0.99      # reg 7: rapid networks, calendar-year average
+# Counted hours (observed working or not working) an EVSE, device or network needs
+# before it gets a pass or fail: one day, so a single polled fault (at most
+# DEFAULT_MAX_GAP_HOURS) cannot decide the verdict on its own.
+MIN_OBSERVED_HOURS = 24.0
+NOT_ENOUGH = "not enough observed time"
 RAPID_CLASSES = ("rapid", "ultra")
 DEVICE_REFERENCE = "device_reference"
 NO_OPERATOR = "(operator not given)"
@@ -103,15 +111,20 @@ DEFINITIONS = {
                       "INOPERATIVE, OUTOFORDER, PLANNED, REMOVED, RESERVED, UNKNOWN. "
                       "Recognisable variants (WORKING, FAULTED, Out_Of_Order) are read as "
                       "the OCPI value; others count as UNKNOWN.",
-    "reliability": "Reliability = working time / (working + not working) time, from status "
-                   "snapshots: each observed status holds until the next observation of "
-                   "the same EVSE (the last one until the end of the period, else the "
-                   "latest observation). Working = AVAILABLE, CHARGING, RESERVED; not "
-                   "working = INOPERATIVE, OUTOFORDER; excluded = UNKNOWN, BLOCKED; "
-                   "PLANNED and REMOVED are not live and not counted (Public Charge Point "
-                   "Regulations 2023, reg 7). Totals are summed over EVSEs, never averaged. "
-                   "A rapid network (devices of 50 kW and more) must reach 99 % over a "
-                   "calendar year.",
+    "reliability": "Reliability = working time / (working + not working) time, over observed "
+                   "time only: each observed status holds until the next observation of "
+                   "the same EVSE, for at most the gap allowed (default 1 hour); the rest "
+                   "of a longer gap, and the time after a last observation beyond that "
+                   "gap, are unobserved and count neither way. Working = AVAILABLE, "
+                   "CHARGING, RESERVED; not working = INOPERATIVE, OUTOFORDER; excluded = "
+                   "UNKNOWN, BLOCKED; PLANNED and REMOVED are not live and not counted "
+                   "(Public Charge Point Regulations 2023, reg 7). Totals are summed over "
+                   "EVSEs, never averaged. A rapid network (devices of 50 kW and more) "
+                   "must reach 99 % over a calendar year; with fewer counted hours than "
+                   "the minimum (default 24) it is not judged: not enough observed time.",
+    "observed_hours": "Observed hours: EVSE-hours covered by status observations as above. "
+                      "Counted hours: the observed hours working or not working, the "
+                      "denominator of reliability. Observations: status snapshots counted.",
     "power_class": "DfT power bands by the device's highest connector rating: slow under "
                    "8 kW, fast 8-49 kW, rapid 50-149 kW, ultra 150 kW and more.",
 }
@@ -189,6 +202,12 @@ class Reliability(_Record):
     evses: int = 0
     observations: int = 0
     reliability: Optional[float] = None
+    observed_h: float = 0.0    # every observed hour (counted = working_h + down_h)
+    result: Optional[str] = None   # pass / fail against the target, or NOT_ENOUGH
+
+    @property
+    def counted_h(self) -> float:
+        return self.working_h + self.down_h
 
 
 @dataclass
@@ -230,6 +249,8 @@ class ConformanceReport(_Record):
     as_of_utc: str = ""
     stale_days: float = DEFAULT_STALE_DAYS
     reliability_target: float = RELIABILITY_TARGET
+    max_gap_hours: float = DEFAULT_MAX_GAP_HOURS
+    min_observed_hours: float = MIN_OBSERVED_HOURS
     period: Optional[str] = None
     london_check: str = ""
     inputs: list = field(default_factory=list)
@@ -1008,50 +1029,56 @@ def _row_of_running_max(frame: pd.DataFrame) -> np.ndarray:
 
 # --- reliability ----------------------------------------------------------------------------
 
-def reliability(snapshots: pd.DataFrame, devices: Optional[pd.DataFrame] = None,
-                start=None, end=None) -> pd.DataFrame:
-    """Hours per regulation group and reliability per device, from status snapshots.
+RELIABILITY_FIGURES = ["observed_h", "working_h", "down_h", "excluded_h", "not_live_h",
+                       "evses", "observations", "reliability", "result"]
 
-    Each observation's status holds until the next observation of the same EVSE
-    (``device_id`` + ``evse_uid``); the last one holds until ``end`` (default: the
-    latest observation in ``snapshots``). Time is clipped to [start, end). Returns
-    one row per device: device_id, operator, power_class, working_h, down_h,
-    excluded_h, not_live_h, evses, observations, reliability (NaN without working
-    or down time).
+
+def reliability(snapshots: pd.DataFrame, devices: Optional[pd.DataFrame] = None,
+                start=None, end=None, *, by: str = "device",
+                max_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
+                min_observed_hours: float = MIN_OBSERVED_HOURS) -> pd.DataFrame:
+    """Observed hours per regulation group and reliability per device (or EVSE).
+
+    Only observed time counts (:func:`.utilisation.status_occupancy`, the same
+    computation as uptime in utilisation): each observation of an EVSE
+    (``device_id`` + ``evse_uid``) holds until its next observation, for at most
+    ``max_gap_hours``; longer gaps and the time after a last observation beyond
+    the cap are unobserved. Time is clipped to [start, end) when given.
+
+    Returns one row per device (``by="evse"``: per EVSE, with ``evse_uid``):
+    device_id, operator, power_class, observed_h, working_h, down_h, excluded_h,
+    not_live_h, evses (with observed time), observations (in the window),
+    reliability (NaN without working or down time) and result: pass or fail
+    against :data:`RELIABILITY_TARGET`, or :data:`NOT_ENOUGH` under
+    ``min_observed_hours`` counted (working + down) hours.
     """
-    columns = ["device_id", "operator", "power_class", "working_h", "down_h", "excluded_h",
-               "not_live_h", "evses", "observations", "reliability"]
-    snap = snapshots[["observed_utc", "device_id", "evse_uid", "status"]].dropna(
-        subset=["observed_utc", "device_id"])
-    if snap.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    snap = snap.assign(evse=snap["evse_uid"].fillna(""), t=_ns(snap["observed_utc"]))
-    snap = snap.sort_values(["device_id", "evse", "t"], kind="stable")
-    snap = snap.drop_duplicates(["device_id", "evse", "t"], keep="last")
-    t_end = _ns(pd.Series([_utc(end)]))[0] if end is not None else int(snap["t"].max())
-    t_start = _ns(pd.Series([_utc(start)]))[0] if start is not None else None
-    nxt = snap.groupby(["device_id", "evse"], sort=False)["t"].shift(-1)
-    stop = np.minimum(nxt.fillna(t_end).to_numpy("int64"), t_end)
-    begin = snap["t"].to_numpy("int64")
-    if t_start is not None:
-        begin = np.maximum(begin, t_start)
-    hours = np.clip(stop - begin, 0, None) / 3.6e12
-    group = snap["status"].map(schema.RELIABILITY_GROUP).fillna("excluded").to_numpy(object)
-    frame = pd.DataFrame({"device_id": snap["device_id"].to_numpy(object), "group": group,
-                          "hours": hours})
-    table = frame.pivot_table(index="device_id", columns="group", values="hours",
-                              aggfunc="sum", fill_value=0.0)
-    for g in ("working", "down", "excluded", "not_live"):
-        if g not in table.columns:
-            table[g] = 0.0
-    out = pd.DataFrame({"device_id": table.index.to_numpy(object),
-                        "working_h": table["working"].to_numpy(float),
-                        "down_h": table["down"].to_numpy(float),
-                        "excluded_h": table["excluded"].to_numpy(float),
-                        "not_live_h": table["not_live"].to_numpy(float)})
-    counts = snap.groupby("device_id").agg(evses=("evse", "nunique"), observations=("t", "size"))
-    out["evses"] = out["device_id"].map(counts["evses"]).astype("int64")
-    out["observations"] = out["device_id"].map(counts["observations"]).astype("int64")
+    if by not in ("device", "evse"):
+        raise ValueError("by must be 'device' or 'evse'")
+    keys = ["device_id"] + (["evse_uid"] if by == "evse" else [])
+    columns = keys + ["operator", "power_class"] + RELIABILITY_FIGURES
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    if snapshots is None or not len(snapshots):
+        return empty
+    seen = ns_utc(snapshots["observed_utc"])
+    seen = seen[seen != NAT]
+    if not len(seen):
+        return empty
+    lo = _ns(pd.Series([_utc(start)]))[0] if start is not None else int(seen.min())
+    hi = _ns(pd.Series([_utc(end)]))[0] if end is not None else \
+        int(seen.max()) + int(max_gap_hours * 3.6e12)
+    if hi <= lo:
+        return empty
+    table = status_occupancy(snapshots, by=by, max_gap_hours=max_gap_hours,
+                             bounds=np.array([lo, hi], dtype=np.int64))
+    if not len(table):
+        return empty
+    out = pd.DataFrame({k: table[k].to_numpy(object) for k in keys})
+    for name, column in (("observed_h", "status_observed_hours"),
+                         ("working_h", "working_hours"), ("down_h", "down_hours"),
+                         ("excluded_h", "excluded_hours"), ("not_live_h", "not_live_hours")):
+        out[name] = table[column].to_numpy(float)
+    out["evses"] = table["evses"].to_numpy("int64")
+    out["observations"] = table["status_observations"].to_numpy("int64")
     if devices is not None and len(devices):
         meta = devices.drop_duplicates("device_id").set_index("device_id")
         out["operator"] = out["device_id"].map(meta["operator"])
@@ -1061,6 +1088,8 @@ def reliability(snapshots: pd.DataFrame, devices: Optional[pd.DataFrame] = None,
         out["power_class"] = None
     out["operator"] = out["operator"].where(out["operator"].notna(), UNKNOWN_OPERATOR)
     out["reliability"] = _ratio(out["working_h"], out["down_h"])
+    out["result"] = _results(out["working_h"] + out["down_h"], out["reliability"],
+                             min_observed_hours)
     return out[columns]
 
 
@@ -1071,8 +1100,16 @@ def _ratio(working, down):
         return np.where(total > 0, working / np.where(total > 0, total, 1), np.nan)
 
 
-def _reliability_record(scope, ident, operator, rows: pd.DataFrame,
-                        power_class=None) -> Reliability:
+def _results(counted, ratio, min_observed_hours: float) -> np.ndarray:
+    counted = np.asarray(counted, dtype=float)
+    ratio = np.asarray(ratio, dtype=float)
+    enough = (counted > 0) & (counted + 1e-9 >= min_observed_hours)
+    return np.where(~enough, NOT_ENOUGH,
+                    np.where(ratio >= RELIABILITY_TARGET, PASS, FAIL)).astype(object)
+
+
+def _reliability_record(scope, ident, operator, rows: pd.DataFrame, power_class=None,
+                        min_observed_hours: float = MIN_OBSERVED_HOURS) -> Reliability:
     working, down = float(rows["working_h"].sum()), float(rows["down_h"].sum())
     ratio = _ratio([working], [down])[0]
     return Reliability(scope=scope, id=str(ident), operator=str(operator),
@@ -1081,7 +1118,65 @@ def _reliability_record(scope, ident, operator, rows: pd.DataFrame,
                        not_live_h=round(float(rows["not_live_h"].sum()), 6),
                        evses=int(rows["evses"].sum()),
                        observations=int(rows["observations"].sum()),
-                       reliability=None if np.isnan(ratio) else float(ratio))
+                       reliability=None if np.isnan(ratio) else float(ratio),
+                       observed_h=round(float(rows["observed_h"].sum()), 6),
+                       result=str(_results([working + down], [ratio], min_observed_hours)[0]))
+
+
+def operator_reliability(table: pd.DataFrame,
+                         min_observed_hours: float = MIN_OBSERVED_HOURS) -> pd.DataFrame:
+    """Per operator, from a :func:`reliability` table (by device or EVSE): one row for
+    all its devices (scope ``operator``) and one for its rapid network (devices of
+    50 kW and more, scope ``rapid network``: the regulations' 99 % test), with the
+    observed hours, observations and result of each."""
+    records = []
+    for name in sorted(set(table["operator"])):
+        mine = table[table["operator"] == name]
+        records.append(_reliability_record("operator", name, name, mine,
+                                           min_observed_hours=min_observed_hours))
+        rapid = mine[mine["power_class"].isin(RAPID_CLASSES)]
+        if len(rapid):
+            records.append(_reliability_record("rapid network", name, name, rapid, "rapid",
+                                               min_observed_hours))
+    columns = ["operator", "scope", "counted_h"] + RELIABILITY_FIGURES
+    rows = [{**asdict(r), "counted_h": round(r.counted_h, 6)} for r in records]
+    return pd.DataFrame(rows, columns=columns) if rows else \
+        pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+def check_reliability_options(max_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
+                              min_observed_hours: float = MIN_OBSERVED_HOURS) -> None:
+    """Raise :class:`errors.EvChargepointsError` for a cap or minimum that makes no sense."""
+    try:
+        gap, minimum = float(max_gap_hours), float(min_observed_hours)
+    except (TypeError, ValueError):
+        raise errors.EvChargepointsError("The gap an observation may cover and the minimum "
+                                         "observed time must be numbers of hours.") from None
+    if not 0 < gap < float("inf"):
+        raise errors.EvChargepointsError("The gap an observation may cover must be more "
+                                         f"than 0 hours (got {max_gap_hours!r}).")
+    if not 0 <= minimum < float("inf"):
+        raise errors.EvChargepointsError("The minimum observed time must be 0 hours or more "
+                                         f"(got {min_observed_hours!r}).")
+
+
+def describe_hours(rec: Reliability) -> str:
+    """The observed time behind a reliability figure, in words."""
+    return (f"{rec.counted_h:,.1f} counted hours ({rec.observed_h:,.1f} observed hours, "
+            f"{rec.observations:,} observations of {rec.evses:,} EVSE(s))")
+
+
+def describe_record(rec: Reliability) -> str:
+    """'rapid network 96.70% over 45.5 counted hours (...): fail'."""
+    figure = f"{rec.reliability:.2%}" if rec.reliability is not None else "n/a"
+    return f"{rec.scope} {figure} over {describe_hours(rec)}: {rec.result}"
+
+
+def describe_rapid(op: OperatorReport) -> str:
+    """' — rapid network 96.70% over ... hours: fail' for one-line summaries ('' when
+    the operator has no rapid device with status history)."""
+    rec = op.rapid_reliability
+    return "" if rec is None else f" \u2014 {describe_record(rec)}"
 
 
 # --- facade ---------------------------------------------------------------------------------
@@ -1102,6 +1197,10 @@ def validate_files(paths: list, reference=None, period=None,
                    stale_days: float = DEFAULT_STALE_DAYS, out_dir=None,
                    progress=None, *, as_of=None, operator: Optional[str] = None,
                    status_snapshots: Optional[pd.DataFrame] = None,
+                   status_devices: Optional[pd.DataFrame] = None,
+                   status_name: str = "status history",
+                   max_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
+                   min_observed_hours: float = MIN_OBSERVED_HOURS,
                    max_rows: int = DEFAULT_MAX_ROWS,
                    max_examples: int = DEFAULT_MAX_EXAMPLES) -> ConformanceReport:
     """Validate files and return the per-operator conformance report.
@@ -1116,9 +1215,14 @@ def validate_files(paths: list, reference=None, period=None,
     from (default: the end of the latest return period, else now). ``operator``: the
     operator of the usage returns (default: the operator owning most of a return's
     devices in the reference data, else the file name). ``status_snapshots``: a status
-    history (canonical table) to compute reliability from, with the snapshots of any
-    OCPI Locations input. ``out_dir``: also write report.html and report.json there.
-    ``progress``: a :class:`Progress` or a callable(percent, message).
+    history (canonical table, e.g. a store's watched history, listed as input
+    ``status_name``) to compute reliability from, with the snapshots of any OCPI
+    Locations input; ``status_devices``: devices (canonical) naming the operator and
+    power class of its devices where the inputs do not. Reliability counts observed
+    time only (:func:`reliability`, ``max_gap_hours``); under ``min_observed_hours``
+    counted hours it is reported as :data:`NOT_ENOUGH`, not judged. ``out_dir``: also
+    write report.html and report.json there. ``progress``: a :class:`Progress` or a
+    callable(percent, message).
 
     Errors in the files are findings in the report, never exceptions; only a path that
     is not a file raises :class:`errors.ParseError`.
@@ -1139,6 +1243,9 @@ def validate_files(paths: list, reference=None, period=None,
     return validate_sources(sources, refs, period=period, stale_days=stale_days,
                             out_dir=out_dir, progress=progress, as_of=as_of,
                             operator=operator, status_snapshots=status_snapshots,
+                            status_devices=status_devices, status_name=status_name,
+                            max_gap_hours=max_gap_hours,
+                            min_observed_hours=min_observed_hours,
                             max_rows=max_rows, max_examples=max_examples)
 
 
@@ -1146,6 +1253,8 @@ def validate_ocpi_feed(url: str, transport, *, token: Optional[str] = None,
                        token_encoding: str = "base64", discover: bool = False,
                        reference=None, period=None, stale_days: float = DEFAULT_STALE_DAYS,
                        as_of=None, out_dir=None, progress=None, http=None,
+                       max_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
+                       min_observed_hours: float = MIN_OBSERVED_HOURS,
                        max_rows: int = DEFAULT_MAX_ROWS,
                        max_examples: int = DEFAULT_MAX_EXAMPLES) -> ConformanceReport:
     """Fetch an OCPI 2.2.1 Locations feed and validate it.
@@ -1154,7 +1263,9 @@ def validate_ocpi_feed(url: str, transport, *, token: Optional[str] = None,
     or the versions URL (``discover=True``). ``transport`` is any
     :class:`transport.Transport` (requests headless, QGIS's network stack in QGIS);
     ``http`` an :class:`http.HttpClient` to use instead. Each EVSE's status is
-    observed at its ``last_updated`` and held until ``as_of`` (default: now).
+    observed once, at its ``last_updated``, and counts for at most ``max_gap_hours``:
+    one fetch is far too little observed time for the 99 % test (watch the feed into
+    a store and validate with its history for that).
     """
     import json
 
@@ -1179,6 +1290,8 @@ def validate_ocpi_feed(url: str, transport, *, token: Optional[str] = None,
     report = validate_sources([(name, payload)], refs, period=period, stale_days=stale_days,
                               out_dir=None, progress=prog.scaled(20, 100),
                               as_of=as_of if as_of is not None else pd.Timestamp.now("UTC"),
+                              max_gap_hours=max_gap_hours,
+                              min_observed_hours=min_observed_hours,
                               max_rows=max_rows, max_examples=max_examples,
                               extra_warnings={name: fetched.report.warnings})
     report.timings_s["fetch"] = round(fetch_s, 3)
@@ -1192,10 +1305,15 @@ def validate_sources(sources: list, references: list = (), *, period=None,
                      stale_days: float = DEFAULT_STALE_DAYS, out_dir=None, progress=None,
                      as_of=None, operator: Optional[str] = None,
                      status_snapshots: Optional[pd.DataFrame] = None,
+                     status_devices: Optional[pd.DataFrame] = None,
+                     status_name: str = "status history",
+                     max_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
+                     min_observed_hours: float = MIN_OBSERVED_HOURS,
                      max_rows: int = DEFAULT_MAX_ROWS,
                      max_examples: int = DEFAULT_MAX_EXAMPLES,
                      extra_warnings: Optional[dict] = None) -> ConformanceReport:
     """Like :func:`validate_files`, for in-memory inputs: lists of (name, bytes)."""
+    check_reliability_options(max_gap_hours, min_observed_hours)
     t0 = time.perf_counter()
     prog = _as_progress(progress)
     run = _Run(period=period, stale_days=stale_days, as_of=as_of, operator=operator,
@@ -1264,13 +1382,26 @@ def validate_sources(sources: list, references: list = (), *, period=None,
     t2 = time.perf_counter()
     snaps = [x.snapshots for x in loaded if x.error is None and x.snapshots is not None
              and len(x.snapshots)]
+    owners = ref_devices
     if status_snapshots is not None and len(status_snapshots):
         snaps.append(schema.conform(status_snapshots, "status_snapshots"))
+        if status_devices is not None and len(status_devices):
+            owners = pd.concat([ref_devices, schema.conform(status_devices, "devices")],
+                               ignore_index=True).drop_duplicates("device_id", keep="first")
     as_of_final = run.as_of if run.as_of is not None else run.as_of_from_period
-    end = run.period.end if run.period is not None else as_of_final
-    start = run.period.start if run.period is not None else None
+    # only observed time counts: the window is the period given, else all observations
+    start, end = (run.period.start, run.period.end) if run.period is not None else \
+        (None, None)
     _reliability_checks(run, pd.concat(snaps, ignore_index=True) if snaps else None,
-                        ref_devices, start, end)
+                        owners, start, end, max_gap_hours, min_observed_hours)
+    if status_snapshots is not None and len(status_snapshots):
+        observed = owners.set_index("device_id")["operator"].reindex(
+            pd.unique(status_snapshots["device_id"].astype(object))) if len(owners) else None
+        run.inputs.append(InputSummary(
+            name=status_name, kind="status-history", role="status",
+            rows=len(status_snapshots),
+            operators=sorted({str(o) if pd.notna(o) else UNKNOWN_OPERATOR for o in observed})
+            if observed is not None else [UNKNOWN_OPERATOR]))
     run.timings["reliability"] = round(time.perf_counter() - t2, 3)
 
     report = ConformanceReport(
@@ -1278,6 +1409,7 @@ def validate_sources(sources: list, references: list = (), *, period=None,
         as_of_utc=_fmt_time(run.effective_as_of or as_of_final
                             or pd.Timestamp.now("UTC")),
         stale_days=run.stale_days, period=run.period.label if run.period else None,
+        max_gap_hours=float(max_gap_hours), min_observed_hours=float(min_observed_hours),
         london_check=run.london_method, inputs=run.inputs,
         operators=[_finish(op) for _, op in sorted(run.b.ops.items(),
                                                    key=lambda kv: kv[0].lower())],
@@ -1291,24 +1423,30 @@ def validate_sources(sources: list, references: list = (), *, period=None,
     return report
 
 
-def _reliability_checks(run: _Run, snapshots, devices, start, end):
+def _reliability_checks(run: _Run, snapshots, devices, start, end,
+                        max_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
+                        min_observed_hours: float = MIN_OBSERVED_HOURS):
     if snapshots is None or snapshots.empty:
         for op in run.b.ops.values():
             run.b.add(op.operator, "reliability", "", message="No status snapshots given.",
                       not_checked=True)
         return
-    per_device = reliability(snapshots, devices, start=start, end=end)
+    per_device = reliability(snapshots, devices, start=start, end=end,
+                             max_gap_hours=max_gap_hours,
+                             min_observed_hours=min_observed_hours)
     for name in sorted(set(per_device["operator"]) | set(run.b.ops)):
         mine = per_device[per_device["operator"] == name]
         report = run.b.op(name)
         if mine.empty:
-            run.b.add(name, "reliability", "", message="No status snapshots for this "
+            run.b.add(name, "reliability", "", message="No observed status time for this "
                       "operator's devices.", not_checked=True)
             continue
-        report.reliability = _reliability_record("operator", name, name, mine)
+        report.reliability = _reliability_record("operator", name, name, mine,
+                                                 min_observed_hours=min_observed_hours)
         rapid = mine[mine["power_class"].isin(RAPID_CLASSES)]
         report.device_reliability = [
-            _reliability_record("device", r.device_id, name, mine.iloc[[i]], r.power_class)
+            _reliability_record("device", r.device_id, name, mine.iloc[[i]], r.power_class,
+                                min_observed_hours)
             for i, r in enumerate(mine.itertuples(index=False))]
         report.device_reliability.sort(key=lambda r: (r.reliability is None,
                                                       r.reliability or 0.0, r.id))
@@ -1317,22 +1455,28 @@ def _reliability_checks(run: _Run, snapshots, devices, start, end):
                       message="No rapid devices (50 kW and more) with status history.",
                       not_checked=True)
             continue
-        rec = _reliability_record("rapid network", name, name, rapid, "rapid")
+        rec = _reliability_record("rapid network", name, name, rapid, "rapid",
+                                  min_observed_hours)
         report.rapid_reliability = rec
-        if rec.reliability is None:
+        hours = describe_hours(rec)
+        if rec.result == NOT_ENOUGH:
+            so_far = f"; reliability so far {rec.reliability:.2%}" \
+                if rec.reliability is not None else ""
             run.b.add(name, "reliability", "status history",
-                      message="The rapid devices were never observed working or down.",
+                      message=f"Not enough observed time to judge: {hours} of "
+                              f"{len(rapid):,} rapid device(s); the test needs at least "
+                              f"{min_observed_hours:g} counted hours{so_far}.",
                       not_checked=True)
             continue
-        below = rec.reliability < RELIABILITY_TARGET
-        worst = [Example(id=r.id, detail=f"{r.reliability:.2%} ({r.down_h:.1f} h not working)")
+        below = rec.result == FAIL
+        worst = [Example(id=r.id, detail=f"{r.reliability:.2%} over {r.counted_h:,.1f} "
+                                         f"counted h ({r.down_h:.1f} h not working)")
                  for r in report.device_reliability
                  if r.power_class in RAPID_CLASSES and r.reliability is not None
                  and r.reliability < RELIABILITY_TARGET]
         run.b.add(name, "reliability", "status history", 1 if below else 0,
-                  f"Rapid network reliability {rec.reliability:.2%} over "
-                  f"{rec.working_h + rec.down_h:,.1f} counted hours of {len(rapid):,} rapid "
-                  f"device(s) (target {RELIABILITY_TARGET:.0%}).", worst)
+                  f"Rapid network reliability {rec.reliability:.2%} over {hours} of "
+                  f"{len(rapid):,} rapid device(s) (target {RELIABILITY_TARGET:.0%}).", worst)
 
 
 def _finish(op: OperatorReport) -> OperatorReport:

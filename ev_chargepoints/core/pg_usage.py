@@ -45,6 +45,7 @@ from .quality import (
     ns_utc,
 )
 from .utilisation import (
+    DEFAULT_MAX_GAP_HOURS,
     PERIOD_KINDS,
     _bounds,
     _empty_result,
@@ -55,7 +56,7 @@ from .utilisation import (
     period_columns,
 )
 
-MAX_STATUS_GAP_HOURS = 1.0  # as Workspace: the pandas engine's default
+MAX_STATUS_GAP_HOURS = DEFAULT_MAX_GAP_HOURS  # as the pandas engine
 _HOUR_NS = 3_600_000_000_000
 _BLOCK_DAYS = 60  # in-use days of a block are bits of one bigint
 _INTEGER_COLUMNS = ("sessions", "in_use_days", *[f"flag_{f}" for f in FLAGS])

@@ -25,6 +25,7 @@ from qgis.PyQt.QtCore import QCoreApplication, Qt, QUrl, pyqtSignal
 from qgis.PyQt.QtGui import QBrush, QColor, QDesktopServices
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -42,7 +43,10 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core import conformance
+from ..core.errors import EvChargepointsError
 from ..core.report_html import write_report
+from ..core.workspace import Workspace
+from ..qgis import settings as plugin_settings
 from ..qgis.tasks import CoreTask, start
 
 log = logging.getLogger(__name__)
@@ -72,6 +76,8 @@ class ConformanceDialog(QDialog):
     def __init__(self, parent: Optional[QWidget] = None, out_dir=None):
         super().__init__(parent)
         self.task: Optional[CoreTask] = None  # Python reference to the running check
+        # the store whose watched status history is included (None: the Settings' store)
+        self.store_reference: Optional[str] = None
         self.report: Optional[conformance.ConformanceReport] = None
         self.html_path: Optional[Path] = None
         self.last_error: Optional[str] = None
@@ -120,6 +126,14 @@ class ConformanceDialog(QDialog):
         self.stale_days.setValue(conformance.DEFAULT_STALE_DAYS)
         self.stale_days.setSuffix(self.tr(" days"))
         form.addRow(self.tr("Data older than this is stale"), self.stale_days)
+        self.use_history = QCheckBox(self.tr("Include the store's watched status history"),
+                                     self)
+        self.use_history.setObjectName("use_history")
+        self.use_history.setToolTip(self.tr(
+            "Reliability from the status 'Watch live status' collected in the store of the "
+            "Settings, over observed time only (each observation holds at most an hour); "
+            "no files are needed then."))
+        form.addRow(self.tr("Reliability"), self.use_history)
         self.out_dir = QgsFileWidget(self)
         self.out_dir.setObjectName("out_dir")
         self.out_dir.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
@@ -196,7 +210,19 @@ class ConformanceDialog(QDialog):
         if self.task is not None:
             return
         files = self._paths(self.files)
-        if not files:
+        target = None
+        if self.use_history.isChecked():
+            try:  # on the main thread: a saved connection's password is read here
+                target = plugin_settings.target_for(self.store_reference) \
+                    if self.store_reference else plugin_settings.store_target()
+            except EvChargepointsError as exc:
+                self._show_error(exc.message)
+                return
+            if not target.is_database and not target.path.exists():
+                self._show_error(self.tr("There is no store at {path}: watch a feed "
+                                         "first.").format(path=target.describe()))
+                return
+        elif not files:
             self._show_error(self.tr("Choose at least one file to check."))
             return
         references = self._paths(self.reference) or None
@@ -217,9 +243,13 @@ class ConformanceDialog(QDialog):
         stale_days = self.stale_days.value()
 
         def work(progress, _feedback):
-            report = conformance.validate_files(
-                files, reference=references, period=period_text, stale_days=stale_days,
-                progress=progress)
+            options = dict(reference=references, period=period_text, stale_days=stale_days,
+                           progress=progress)
+            if target is not None:
+                with Workspace(target) as ws:
+                    report = ws.validate(files, **options)
+            else:
+                report = conformance.validate_files(files, **options)
             html_path, _json_path = write_report(report, out_dir)
             return report, html_path
 
@@ -305,6 +335,10 @@ class ConformanceDialog(QDialog):
         self.table.setItem(row, COL_VERDICT, badge)
         reasons = "\n".join(str(r) for r in op.reasons) if op.reasons \
             else self.tr("No problems found.")
+        for rec in (op.reliability, op.rapid_reliability):
+            if rec is not None:  # every reliability figure with its observed time
+                reasons += "\n" + self.tr("Reliability: {figure}").format(
+                    figure=conformance.describe_record(rec))
         self.table.setItem(row, COL_REASONS, QTableWidgetItem(reasons))
 
     def report_url(self) -> Optional[QUrl]:

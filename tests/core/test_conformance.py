@@ -410,8 +410,10 @@ def test_reliability_matches_a_hand_computation(tmp_path):
         "device_id": [d for _, d, _, _ in HISTORY], "evse_uid": [e for _, _, e, _ in HISTORY],
         "status": [s for *_, s in HISTORY], "raw_status": [s for *_, s in HISTORY],
         "source": "test"})
+    # A history polled at most a day apart: with a 24-hour cap every gap is observed.
     report = conformance.validate_files([reference], period="2024-03-01/2024-03-02",
-                                        status_snapshots=snapshots)
+                                        status_snapshots=snapshots, max_gap_hours=24,
+                                        min_observed_hours=12)
     # By hand, over the day 00:00-24:00:
     # R1-A: working 0-10, 11-12, 14-24 = 21 h; down 10-11 = 1 h; excluded 12-14 = 2 h
     # R1-B: working 0-6, 7-24 = 23 h; down 6-6.5 = 0.5 h; excluded 6.5-7 = 0.5 h
@@ -431,11 +433,31 @@ def test_reliability_matches_a_hand_computation(tmp_path):
     assert "96.70%" in check(rapid_co, "reliability").message
     assert [ex.id for ex in check(rapid_co, "reliability").examples] == ["R1"]
 
+    assert rapid_co.rapid_reliability.observed_h == pytest.approx(48.0)
+    assert rapid_co.rapid_reliability.observations == 9
+    assert "45.5 counted hours (48.0 observed hours, 9 observations" in \
+        check(rapid_co, "reliability").message
+
     good = report.operator("Good Rapid")
     assert good.verdict == PASS
     assert (good.rapid_reliability.working_h, good.rapid_reliability.not_live_h,
             good.rapid_reliability.reliability) == (pytest.approx(23.0), pytest.approx(1.0),
                                                     1.0)
+    assert good.rapid_reliability.result == PASS
+
+    # With the default 1-hour cap only the hour after each observation is observed:
+    # R1-A working 0-1, 11-12, 14-15 = 3 h; down 10-11 = 1 h; excluded 12-13 = 1 h
+    # R1-B working 0-1, 7-8 = 2 h; down 6-6.5 = 0.5 h; excluded 6.5-7 = 0.5 h
+    # R1: 5 / 6.5 over 6.5 counted hours, under the 24 needed: not judged
+    capped = conformance.validate_files([reference], period="2024-03-01/2024-03-02",
+                                        status_snapshots=snapshots).operator("Rapid Co")
+    rec = capped.rapid_reliability
+    assert (rec.working_h, rec.down_h, rec.excluded_h, rec.observed_h) == (
+        pytest.approx(5.0), pytest.approx(1.5), pytest.approx(1.5), pytest.approx(8.0))
+    assert rec.reliability == pytest.approx(5 / 6.5)
+    assert rec.result == conformance.NOT_ENOUGH
+    assert check(capped, "reliability").result == NOT_CHECKED
+    assert "Not enough observed time" in check(capped, "reliability").message
 
 
 def test_reliability_function_clips_to_the_period():
@@ -444,10 +466,17 @@ def test_reliability_function_clips_to_the_period():
                                            pd.Timedelta(hours=6)],
                           "device_id": ["X", "X"], "evse_uid": ["X1", "X1"],
                           "status": ["OUTOFORDER", "AVAILABLE"]})
-    table = conformance.reliability(snaps, start=day, end=day + pd.Timedelta(hours=12))
+    # 12-hour cap: OUTOFORDER -5 h to 6 h (0-6 inside), AVAILABLE 6-18 h (6-12 inside)
+    table = conformance.reliability(snaps, start=day, end=day + pd.Timedelta(hours=12),
+                                    max_gap_hours=12)
     row = table.iloc[0]
     assert (row["down_h"], row["working_h"], row["reliability"]) == (6.0, 6.0, 0.5)
+    assert (row["observed_h"], row["observations"]) == (12.0, 1)  # one seen inside
     assert row["operator"] == conformance.UNKNOWN_OPERATOR
+    # default 1-hour cap: OUTOFORDER -5 to -4 h is outside; AVAILABLE 6-7 h only
+    row = conformance.reliability(snaps, start=day, end=day + pd.Timedelta(hours=12)).iloc[0]
+    assert (row["down_h"], row["working_h"], row["observed_h"]) == (0.0, 1.0, 1.0)
+    assert row["result"] == conformance.NOT_ENOUGH
 
 
 # --- OCPI Locations feeds -------------------------------------------------------------------
@@ -476,8 +505,11 @@ def test_ocpi_feed_fetched_from_the_replay_server():
     assert "read as AVAILABLE" in chargy["WORKING"]
     assert "read as OUTOFORDER" in chargy["FAULTED"]
     assert all(check(op, "schema").count == 0 for op in report.operators)
-    # every EVSE observed once, at its last_updated, held until the as-of date
-    assert any(op.reliability is not None for op in report.operators)
+    # every EVSE observed once, at its last_updated, for at most the 1-hour cap
+    observed = [op.reliability for op in report.operators if op.reliability is not None]
+    assert observed
+    for rec in observed:
+        assert rec.observations == rec.evses and rec.observed_h == pytest.approx(rec.evses)
     assert "fetch" in report.timings_s
 
 
