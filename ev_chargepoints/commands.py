@@ -157,7 +157,12 @@ def _utilisation_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--by", choices=["device", "connector", "evse"], default="device",
                    help="evse only with --from-status")
     p.add_argument("--from-status", action="store_true",
-                   help="occupancy from polled live status (see 'watch') instead of sessions")
+                   help="occupancy from polled live status (see 'watch') instead of sessions: "
+                        "shares of observed time, uptime, and the observed hours and "
+                        "observations behind them")
+    p.add_argument("--max-gap-hours", type=float, default=None, metavar="HOURS",
+                   help="with --from-status: how long one observation may hold when the "
+                        "next is late (default 1); the rest of a longer gap is unobserved")
     p.add_argument("--out", required=True, type=Path, help="CSV file to write")
 
 
@@ -165,26 +170,31 @@ def _utilisation_args(p: argparse.ArgumentParser) -> None:
          _utilisation_args)
 def cmd_utilisation(args) -> int:
     from .core.export import write_csv
+    from .core.usage_kind import stamp
     from .core.workspace import Workspace
 
     existing_store(args.store)
     with Workspace(args.store) as ws:
+        synthetic = ws.has_synthetic_usage()
         if args.from_status:
             frame = ws.status_occupancy(args.period, by="device" if args.by == "device"
-                                        else "evse")
-            path = write_csv(frame, args.out)
-            print(f"{len(frame):,} rows of status-based occupancy written to {path}")
+                                        else "evse", max_gap_hours=args.max_gap_hours)
+            path = write_csv(frame, args.out, synthetic=synthetic)
+            print(stamp(f"{len(frame):,} rows of status-based occupancy written to {path}",
+                        synthetic))
             return 0
         if args.by == "evse":
             raise EvChargepointsError("--by evse needs --from-status.")
+        if args.max_gap_hours is not None:
+            raise EvChargepointsError("--max-gap-hours goes with --from-status.")
         frame = ws.utilisation_with_trends(period=args.period, by=args.by,
                                            progress=_progress(args))
     first = ["device_id", "connector_id"] if args.by == "connector" else ["device_id"]
     ordered = first + [c for c in UTILISATION_COLUMNS[1:] if c in frame.columns]
     ordered += [c for c in frame.columns if c not in ordered]
-    write_csv(frame[ordered], args.out)
-    print(f"{len(frame):,} rows ({frame['device_id'].nunique():,} devices, "
-          f"{frame['period'].nunique()} periods) written to {args.out}")
+    write_csv(frame[ordered], args.out, synthetic=synthetic)
+    print(stamp(f"{len(frame):,} rows ({frame['device_id'].nunique():,} devices, "
+                f"{frame['period'].nunique()} periods) written to {args.out}", synthetic))
     return 0
 
 
@@ -229,6 +239,7 @@ def _summary_args(p: argparse.ArgumentParser) -> None:
          _summary_args)
 def cmd_summary(args) -> int:
     from .core.export import write_csv
+    from .core.usage_kind import stamp
     from .core.workspace import Workspace
 
     existing_store(args.store)
@@ -239,14 +250,17 @@ def cmd_summary(args) -> int:
                                        period_kind=args.period_kind, filters=filters or None,
                                        areas_path=args.areas, code_field=args.code_field,
                                        name_field=args.name_field, progress=_progress(args))
+        synthetic = ws.has_synthetic_usage()
     ordered = [c for c in SUMMARY_FIRST if c in table.columns]
     ordered += [c for c in table.columns if c not in ordered]
-    write_csv(table[ordered], args.out)
+    write_csv(table[ordered], args.out, synthetic=synthetic)
     for line in assignment.report.lines():
         print(line, file=sys.stderr)
+    if table.attrs.get("reconciliation"):
+        print(table.attrs["reconciliation"], file=sys.stderr)
     period = table.attrs.get("period")
-    print(f"{len(table):,} areas ({args.level}{', ' + period if period else ''}) written to "
-          f"{args.out}")
+    print(stamp(f"{len(table):,} areas ({args.level}{', ' + period if period else ''}) "
+                f"written to {args.out}", synthetic))
     return 0
 
 

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from .cli import command
 from .commands import add_store_argument, existing_store
+from .core.config import MAX_STATUS_AGE_MINUTES
 from .core.errors import EvChargepointsError
 from .core.progress import Progress
+from .core.styling import DEFAULT_STATUS_MAX_AGE_MINUTES
 
 
 def _progress(args) -> Progress:
@@ -66,6 +68,13 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=int, default=3,
                    help="suppress usage figures of cells with fewer devices (default 3)")
     p.add_argument("--orientation", choices=["portrait", "landscape"], default="portrait")
+    p.add_argument("--live-status", action="store_true",
+                   help="also show the latest watched live status on the maps (off by default)")
+    p.add_argument("--stale-after", type=int, default=DEFAULT_STATUS_MAX_AGE_MINUTES,
+                   metavar="MINUTES",
+                   help="with --live-status: a device not reported for longer than this "
+                        f"before printing is shown as stale (default "
+                        f"{DEFAULT_STATUS_MAX_AGE_MINUTES})")
     p.add_argument("--out", required=True, type=Path, help="output folder")
 
 
@@ -75,20 +84,27 @@ def cmd_export(args) -> int:
     existing_store(args.store)
     if args.threshold < 1:
         raise EvChargepointsError("--threshold must be at least 1.")
+    if not 1 <= args.stale_after <= MAX_STATUS_AGE_MINUTES:
+        raise EvChargepointsError(f"--stale-after must be 1 to {MAX_STATUS_AGE_MINUTES} "
+                                  "minutes.")
     boroughs = None if args.london else ("all" if args.all else args.borough)
     with headless_qgis():
-        from .qgis.layout_export import export_committee_maps
+        from .qgis.layout_export import LAST_EXPORT, export_committee_maps
 
         files = export_committee_maps(args.store, args.out, boroughs=boroughs,
                                       combined=args.combined,
                                       png_dpi=args.dpi if args.png else None,
                                       period=args.period, threshold=args.threshold,
-                                      orientation=args.orientation, progress=_progress(args))
+                                      orientation=args.orientation, progress=_progress(args),
+                                      live_status=args.live_status,
+                                      status_max_age_minutes=args.stale_after)
+    from .core.usage_kind import stamp
+
     pages = [f for f in files if f.suffix == ".pdf"]
     for path in files:
         print(path)
-    print(f"{len(pages)} PDF file(s), {len(files) - len(pages)} other file(s) written to "
-          f"{args.out}")
+    print(stamp(f"{len(pages)} PDF file(s), {len(files) - len(pages)} other file(s) written "
+                f"to {args.out}", LAST_EXPORT.synthetic_usage))
     return 0
 
 

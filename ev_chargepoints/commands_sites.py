@@ -61,6 +61,7 @@ def suggestions_path(out: Path) -> Path:
                   "(devices, usage, residents, new coverage, score, rank)", _sites_args)
 def cmd_sites(args) -> int:
     from .core import site_files
+    from .core.usage_kind import stamp
     from .core.workspace import Workspace
 
     distances = [parse_distance(d) for d in args.distance or ["400"]]
@@ -82,18 +83,19 @@ def cmd_sites(args) -> int:
                                 progress=progress.scaled(0, 80))
         picks = ws.suggest_sites(sites, args.suggest, distances[0],
                                  progress.scaled(80, 100)) if args.suggest else None
+        synthetic = ws.has_synthetic_usage()
     table = site_files.wide(long, distances)
-    site_files.write_sites(table, args.out)
-    print(f"{len(table):,} sites analysed within {', '.join(f'{d:g}' for d in distances)} m "
-          f"written to {args.out}")
+    site_files.write_sites(table, args.out, synthetic=synthetic)
+    print(stamp(f"{len(table):,} sites analysed within "
+                f"{', '.join(f'{d:g}' for d in distances)} m written to {args.out}", synthetic))
     top = table.sort_values("rank").head(10)
     print(top[["site_id", *SUMMARY_COLUMNS]].to_string(index=False, float_format=_fmt))
     if picks is not None:
         target = suggestions_path(args.out)
         site_files.write_sites(picks, target, layer="suggested_sites",
-                               description="Greedy site suggestions")
-        print(f"{len(picks)} of {args.suggest} suggestions (greedy, {distances[0]:g} m) "
-              f"written to {target}")
+                               description="Greedy site suggestions", synthetic=synthetic)
+        print(stamp(f"{len(picks)} of {args.suggest} suggestions (greedy, {distances[0]:g} m) "
+                    f"written to {target}", synthetic))
         for row in picks.itertuples(index=False):
             r = row._asdict()
             print(f"  {r['step']}. {r['site_id']}: +{r['gain_residents']:,.0f} residents "

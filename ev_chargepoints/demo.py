@@ -23,12 +23,15 @@ def run_demo(out: Path, progress: Progress = SILENT) -> Iterator[str]:
         for report in ws.import_bundled_snapshot(progress.scaled(0, 50)):
             yield "  " + describe_import(report)
         quarterly = ws.utilisation("quarter", progress=progress.scaled(50, 75))
-        path = write_csv(quarterly, out / "utilisation_by_device_quarter_SYNTHETIC.csv")
+        synthetic = ws.has_synthetic_usage()
+        path = write_csv(quarterly, out / "utilisation_by_device_quarter_SYNTHETIC.csv",
+                         synthetic=synthetic)
         yield (f"Utilisation per device and quarter (synthetic usage): {len(quarterly):,} rows"
                f" → {path}")
         for level in ("borough", "ward"):
             table, assignment = ws.summary(level=level, progress=progress.scaled(75, 95))
-            path = write_csv(table, out / f"summary_by_{level}_SYNTHETIC.csv")
+            path = write_csv(table, out / f"summary_by_{level}_SYNTHETIC.csv",
+                             synthetic=synthetic)
             yield (f"{level.capitalize()} summary for {table.attrs.get('period')}: "
                    f"{len(table)} areas → {path}")
         yield from ("  " + line for line in assignment.report.lines())

@@ -797,6 +797,31 @@
         <source>Unexpected error; details are in the EV Chargepoints message log.</source>
         <translation>Gwall annisgwyl; mae'r manylion yng nghofnod negeseuon EV Chargepoints.</translation>
     </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="1"/>
+        <source>Include the store&apos;s watched status history</source>
+        <translation>Cynnwys hanes statws a wyliwyd yn y storfa</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="1"/>
+        <source>Reliability from the status &apos;Watch live status&apos; collected in the store of the Settings, over observed time only (each observation holds at most an hour); no files are needed then.</source>
+        <translation>Dibynadwyedd o'r statws a gasglodd 'Gwylio statws byw' yn storfa'r Gosodiadau, dros amser a arsylwyd yn unig (mae pob arsylwad yn dal am awr ar y mwyaf); nid oes angen ffeiliau wedyn.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="1"/>
+        <source>Reliability</source>
+        <translation>Dibynadwyedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="1"/>
+        <source>There is no store at {path}: watch a feed first.</source>
+        <translation>Does dim storfa yn {path}: gwyliwch ffrwd yn gyntaf.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/conformance_dialog.py" line="1"/>
+        <source>Reliability: {figure}</source>
+        <translation>Dibynadwyedd: {figure}</translation>
+    </message>
 </context>
 <context>
     <name>EvAlgorithm</name>
@@ -855,6 +880,11 @@
         <source>A PostgreSQL connection saved in QGIS whose database holds the shared store; used instead of the GeoPackage when chosen. The password comes from the connection&apos;s authentication configuration.</source>
         <translation>Cysylltiad PostgreSQL a gadwyd yn QGIS y mae ei gronfa ddata'n dal y storfa a rennir; caiff ei ddefnyddio yn lle'r GeoPackage pan gaiff ei ddewis. Daw'r cyfrinair o ffurfweddiad dilysu'r cysylltiad.</translation>
     </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="1"/>
+        <source>Hours one status observation may hold at most</source>
+        <translation>Uchafswm yr oriau y gall un arsylwad statws ddal</translation>
+    </message>
 </context>
 <context>
     <name>EvChargepointsPlugin</name>
@@ -895,6 +925,11 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <location filename="../ev_chargepoints/gui/plugin.py" line="57"/>
         <source>Load London charge points</source>
         <translation>Llwytho pwyntiau gwefru Llundain</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="63"/>
+        <source>Load demo usage (synthetic)</source>
+        <translation>Llwytho defnydd enghreifftiol (synthetig)</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/plugin.py" line="61"/>
@@ -955,6 +990,11 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <location filename="../ev_chargepoints/gui/plugin.py" line="74"/>
         <source>Settings…</source>
         <translation>Gosodiadau…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="226"/>
+        <source> Live status of {n:,} devices ({stale:,} stale).</source>
+        <translation> Statws byw {n:,} o ddyfeisiau ({stale:,} wedi dyddio).</translation>
     </message>
 </context>
 <context>
@@ -1024,8 +1064,8 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="27"/>
-        <source>Exports A4 committee pages as PDF (and PNG): the London overview, chosen boroughs, or an atlas of all 33 boroughs, one PDF each or combined. Each page has the map, legend, scale bar, north arrow, an inset locating the borough, a summary table, metric definitions, data vintage, sources, attribution, date and a fingerprint of the inputs. Usage figures of areas with fewer devices than the threshold, or from a single operator, are suppressed before printing; device counts are always shown. Boroughs: leave empty for the London page, type &apos;all&apos; for every borough, or list names separated by commas.</source>
-        <translation>Yn allforio tudalennau pwyllgor A4 fel PDF (a PNG): trosolwg Llundain, bwrdeistrefi dethol, neu atlas o bob un o'r 33 bwrdeistref, un PDF yr un neu wedi'u cyfuno. Ar bob tudalen mae'r map, allwedd, bar graddfa, saeth y gogledd, map mewnosod sy'n lleoli'r fwrdeistref, tabl crynodeb, diffiniadau'r mesurau, oedran y data, ffynonellau, priodoliad, dyddiad ac ôl bys o'r mewnbynnau. Caiff ffigurau defnydd ardaloedd sydd â llai o ddyfeisiau na'r trothwy, neu o un gweithredwr yn unig, eu hatal cyn argraffu; dangosir nifer y dyfeisiau bob amser. Bwrdeistrefi: gadewch yn wag ar gyfer tudalen Llundain, teipiwch 'all' ar gyfer pob bwrdeistref, neu rhestrwch enwau wedi'u gwahanu gan atalnodau.</translation>
+        <source>Exports A4 committee pages as PDF (and PNG): the London overview, chosen boroughs, or an atlas of all 33 boroughs, one PDF each or combined. Each page has the map, legend, scale bar, north arrow, an inset locating the borough, a summary table, metric definitions, data vintage, sources, attribution, date and a fingerprint of the inputs. Usage figures of areas with fewer devices than the threshold, or from a single operator, are suppressed before printing; device counts are always shown. Boroughs: leave empty for the London page, type &apos;all&apos; for every borough, or list names separated by commas. Live status (off by default) adds the latest status the store&apos;s watched OCPI feeds reported, with stale devices marked as in the plugin settings.</source>
+        <translation>Yn allforio tudalennau pwyllgor A4 fel PDF (a PNG): trosolwg Llundain, bwrdeistrefi dethol, neu atlas o bob un o'r 33 bwrdeistref, un PDF yr un neu wedi'u cyfuno. Ar bob tudalen mae'r map, allwedd, bar graddfa, saeth y gogledd, map mewnosod sy'n lleoli'r fwrdeistref, tabl crynodeb, diffiniadau'r mesurau, oedran y data, ffynonellau, priodoliad, dyddiad ac ôl bys o'r mewnbynnau. Caiff ffigurau defnydd ardaloedd sydd â llai o ddyfeisiau na'r trothwy, neu o un gweithredwr yn unig, eu hatal cyn argraffu; dangosir nifer y dyfeisiau bob amser. Bwrdeistrefi: gadewch yn wag ar gyfer tudalen Llundain, teipiwch 'all' ar gyfer pob bwrdeistref, neu rhestrwch enwau wedi'u gwahanu gan atalnodau. Mae statws byw (i ffwrdd yn ddiofyn) yn ychwanegu'r statws diweddaraf a adroddodd ffrydiau OCPI a wyliwyd y storfa, gyda dyfeisiau sydd wedi dyddio wedi'u marcio fel yng ngosodiadau'r ategyn.</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="56"/>
@@ -1041,6 +1081,11 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="87"/>
         <source>Usage figures suppressed for: {areas}</source>
         <translation>Ffigurau defnydd wedi'u hatal ar gyfer: {areas}</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="61"/>
+        <source>Show the latest watched live status on the maps</source>
+        <translation>Dangos y statws byw diweddaraf a wyliwyd ar y mapiau</translation>
     </message>
 </context>
 <context>
@@ -1444,6 +1489,21 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <source>Choose the saved PostgreSQL connection of the shared store (add one in the Data Source Manager), or use a GeoPackage file.</source>
         <translation>Dewiswch y cysylltiad PostgreSQL a gadwyd ar gyfer y storfa a rennir (ychwanegwch un yn y Rheolwr Ffynonellau Data, y Data Source Manager), neu defnyddiwch ffeil GeoPackage.</translation>
     </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="257"/>
+        <source> min</source>
+        <translation> mun</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="259"/>
+        <source>On the map&apos;s Live status layer, a device whose feed has not reported it for longer than this shows as Stale instead of its last known status.</source>
+        <translation>Ar haen Statws byw y map, dangosir dyfais nad yw ei ffrwd wedi adrodd amdani ers mwy na hyn fel Wedi dyddio yn lle ei statws hysbys diwethaf.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="262"/>
+        <source>Live status is stale after</source>
+        <translation>Mae statws byw wedi dyddio ar ôl</translation>
+    </message>
 </context>
 <context>
     <name>SiteMapTool</name>
@@ -1761,6 +1821,21 @@ Allbynnau: yr ardaloedd gyda'u polygonau, a'r un ffigurau fel tabl.</translation
         <source>Unknown: no usage record for this area and period</source>
         <translation>Anhysbys: dim cofnod defnydd ar gyfer yr ardal a'r cyfnod hwn</translation>
     </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1"/>
+        <source>Uptime %</source>
+        <translation>Amser gweithredu %</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1"/>
+        <source>Uptime observed h</source>
+        <translation>Oriau a arsylwyd (amser gweithredu)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1"/>
+        <source>Unknown: no observed working or not-working time for this area and period</source>
+        <translation>Anhysbys: dim amser yn gweithio neu ddim yn gweithio wedi'i arsylwi ar gyfer yr ardal a'r cyfnod hwn</translation>
+    </message>
 </context>
 <context>
     <name>TrendChart</name>
@@ -1814,8 +1889,12 @@ Allbynnau: yr ardaloedd gyda'u polygonau, a'r un ffigurau fel tabl.</translation
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="225"/>
-        <source>One row per device (or connector) and calendar period (UK time) with sessions, kWh, plugged-in hours, occupancy % (plugged-in time ÷ available time), capacity factor % (kWh ÷ rated kW × available hours), sessions and kWh per day, in-use days, idle share and uptime. Sessions belong to the period they start in; plugged-in time is split at period boundaries.</source>
-        <translation>Un rhes fesul dyfais (neu gysylltydd) a chyfnod calendr (amser y DU) gyda sesiynau, kWh, oriau wedi'u plygio i mewn, cyfradd defnyddio % (amser wedi'i blygio i mewn ÷ amser ar gael), ffactor capasiti % (kWh ÷ kW graddedig × oriau ar gael), sesiynau a kWh y dydd, diwrnodau mewn defnydd, cyfran segur ac amser gweithredu. Mae sesiwn yn perthyn i'r cyfnod y mae'n dechrau ynddo; caiff amser wedi'i blygio i mewn ei rannu ar ffiniau cyfnodau.</translation>
+        <source>From sessions: one row per device (or connector) and calendar period (UK time) with sessions, kWh, plugged-in hours, occupancy % (plugged-in time ÷ available time), capacity factor % (kWh ÷ rated kW × available hours), sessions and kWh per day, in-use days and idle share; where the store also holds watched status for the device, uptime % with the observed hours behind it (status_observed_hours). Sessions belong to the period they start in; plugged-in time is split at period boundaries.
+
+From watched live status (what &apos;Watch live status&apos; or the &apos;watch&apos; command collected): one row per device or EVSE and period with uptime % (working ÷ working + not working time, 2023 regulations), the observed hours and observations behind it, and the shares of observed time charging, available and down. Only observed time counts: an observation holds until the EVSE&apos;s next one, for at most the hours set (default 1); longer gaps count neither way.</source>
+        <translation>O sesiynau: un rhes fesul dyfais (neu gysylltydd) a chyfnod calendr (amser y DU) gyda sesiynau, kWh, oriau wedi'u plygio i mewn, cyfradd defnyddio % (amser wedi'i blygio i mewn ÷ amser ar gael), ffactor capasiti % (kWh ÷ kW graddedig × oriau ar gael), sesiynau a kWh y dydd, diwrnodau mewn defnydd a chyfran segur; lle mae'r storfa hefyd yn dal statws a wyliwyd ar gyfer y ddyfais, amser gweithredu % gyda'r oriau a arsylwyd y tu ôl iddo (status_observed_hours). Mae sesiwn yn perthyn i'r cyfnod y mae'n dechrau ynddo; caiff amser wedi'i blygio i mewn ei rannu ar ffiniau cyfnodau.
+
+O statws byw a wyliwyd (yr hyn a gasglodd 'Gwylio statws byw' neu'r gorchymyn 'watch'): un rhes fesul dyfais neu EVSE a chyfnod gydag amser gweithredu % (amser yn gweithio ÷ amser yn gweithio + ddim yn gweithio, rheoliadau 2023), yr oriau a'r arsylwadau a arsylwyd y tu ôl iddo, a'r cyfrannau o'r amser a arsylwyd yn gwefru, ar gael ac i lawr. Dim ond amser a arsylwyd sy'n cyfrif: mae arsylwad yn dal tan arsylwad nesaf yr EVSE, am yr oriau a osodwyd ar y mwyaf (1 yn ddiofyn); nid yw bylchau hirach yn cyfrif y naill ffordd na'r llall.</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="235"/>
@@ -1841,6 +1920,36 @@ Allbynnau: yr ardaloedd gyda'u polygonau, a'r un ffigurau fel tabl.</translation
         <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="238"/>
         <source>connector</source>
         <translation>cysylltydd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="1"/>
+        <source>From</source>
+        <translation>O</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="1"/>
+        <source>sessions</source>
+        <translation>sesiynau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="1"/>
+        <source>watched live status</source>
+        <translation>statws byw a wyliwyd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="1"/>
+        <source>EVSE (watched live status only)</source>
+        <translation>EVSE (statws byw a wyliwyd yn unig)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="1"/>
+        <source>Watched live status is per device or EVSE, not per connector.</source>
+        <translation>Mae statws byw a wyliwyd fesul dyfais neu EVSE, nid fesul cysylltydd.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="1"/>
+        <source>Per EVSE needs &apos;From: watched live status&apos;.</source>
+        <translation>Mae fesul EVSE angen 'O: statws byw a wyliwyd'.</translation>
     </message>
 </context>
 <context>
@@ -1892,8 +2001,37 @@ Allbynnau: yr ardaloedd gyda'u polygonau, a'r un ffigurau fel tabl.</translation
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="24"/>
-        <source>Checks usage returns, device reference data, NCR exports and OCPI Locations JSON against the plugin&apos;s data standard (docs/data-standard.md) and writes a per-operator conformance report (report.html and report.json) with a pass / warn / fail verdict and the reasons. Problems in the files are findings in the report, not errors.</source>
-        <translation>Yn gwirio ffurflenni defnydd, data cyfeirio dyfeisiau, allforion NCR a JSON Locations OCPI yn erbyn safon ddata'r ategyn (docs/data-standard.md) ac yn ysgrifennu adroddiad cydymffurfio fesul gweithredwr (report.html a report.json) gyda dyfarniad pass / warn / fail a'r rhesymau. Canfyddiadau yn yr adroddiad yw problemau yn y ffeiliau, nid gwallau.</translation>
+        <source>Checks usage returns, device reference data, NCR exports and OCPI Locations JSON against the plugin&apos;s data standard (docs/data-standard.md) and writes a per-operator conformance report (report.html and report.json) with a pass / warn / fail verdict and the reasons. Problems in the files are findings in the report, not errors.
+
+Reliability (2023 regulations: a rapid network must reach 99 %) counts observed time only: a status observation holds until the EVSE&apos;s next one, for at most the hours set (default 1); longer gaps count neither way. Tick &apos;Include the store&apos;s watched status history&apos; to use what &apos;Watch live status&apos; collected. Every reliability figure comes with its observed hours and observations; with fewer counted hours than the minimum (default 24) it says &apos;not enough observed time&apos; instead of pass or fail. The RELIABILITY output lists them per operator.</source>
+        <translation>Yn gwirio ffurflenni defnydd, data cyfeirio dyfeisiau, allforion NCR a JSON Locations OCPI yn erbyn safon ddata'r ategyn (docs/data-standard.md) ac yn ysgrifennu adroddiad cydymffurfio fesul gweithredwr (report.html a report.json) gyda dyfarniad pass / warn / fail a'r rhesymau. Canfyddiadau yn yr adroddiad yw problemau yn y ffeiliau, nid gwallau.
+
+Mae dibynadwyedd (rheoliadau 2023: rhaid i rwydwaith cyflym gyrraedd 99 %) yn cyfrif amser a arsylwyd yn unig: mae arsylwad statws yn dal tan arsylwad nesaf yr EVSE, am yr oriau a osodwyd ar y mwyaf (1 yn ddiofyn); nid yw bylchau hirach yn cyfrif y naill ffordd na'r llall. Ticiwch 'Cynnwys hanes statws a wyliwyd yn y storfa' i ddefnyddio'r hyn a gasglodd 'Gwylio statws byw'. Daw pob ffigur dibynadwyedd gyda'i oriau a'i arsylwadau a arsylwyd; gyda llai o oriau a gyfrifwyd na'r isafswm (24 yn ddiofyn) mae'n dweud 'not enough observed time' (dim digon o amser a arsylwyd) yn lle pass neu fail. Mae'r allbwn RELIABILITY yn eu rhestru fesul gweithredwr.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="1"/>
+        <source>Files to check (optional with the store&apos;s status history)</source>
+        <translation>Ffeiliau i'w gwirio (dewisol gyda hanes statws y storfa)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="1"/>
+        <source>Include the store&apos;s watched status history</source>
+        <translation>Cynnwys hanes statws a wyliwyd yn y storfa</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="1"/>
+        <source>Counted hours needed for a pass or fail</source>
+        <translation>Oriau a gyfrifwyd sydd eu hangen i lwyddo neu fethu</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="1"/>
+        <source>Reliability per operator, with its observed hours</source>
+        <translation>Dibynadwyedd fesul gweithredwr, gyda'i oriau a arsylwyd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="1"/>
+        <source>Choose files to check, or include the store&apos;s watched status history.</source>
+        <translation>Dewiswch ffeiliau i'w gwirio, neu cynhwyswch hanes statws a wyliwyd yn y storfa.</translation>
     </message>
 </context>
 <context>

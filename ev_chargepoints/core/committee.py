@@ -19,6 +19,7 @@ from . import disclosure
 from .fingerprint import workspace_fingerprint
 from .paths import plugin_version
 from .summary import definitions
+from .usage_kind import NOTE
 
 LONDON_CODE = "E12000007"
 LONDON_NAME = "London"
@@ -31,8 +32,7 @@ SOURCES = ("National Chargepoint Registry (OZEV/DfT)",
            "GLA Ward Profiles and Atlas 2015 (population)")
 SYNTHETIC_SOURCE = ("SYNTHETIC usage generated from Dundee City Council sessions "
                     "(ChargePlace Scotland), 2017-18")
-SYNTHETIC_BANNER = ("SYNTHETIC usage: demonstration figures modelled on Dundee sessions, "
-                    "not London's real usage")
+SYNTHETIC_BANNER = NOTE
 ATTRIBUTION = ("Contains National Statistics data © Crown copyright and database right; "
                "Contains Ordnance Survey data © Crown copyright and database right; "
                "Contains public sector information licensed under the Open Government "
@@ -228,6 +228,16 @@ def provenance_lines(data: CommitteeData) -> list[str]:
         lines.append(f"Data vintage: {data.vintage}.")
     lines.append("Sources: " + "; ".join(data.sources) + ".")
     return lines
+
+
+def live_status_caption(status) -> list[str]:
+    """The lines heading the page's live status legend (``status``: a
+    :class:`~.mapdata.StatusLayerInfo`): when, from where, and that it is no period figure."""
+    feeds = [source.split(":", 1)[-1] for source in status.sources]
+    named = ", ".join(feeds) if len(feeds) <= 2 else f"{len(feeds)} operators' feeds"
+    return [f"Live status, {status.latest_text() or 'no report'} UK time",
+            f"{status.features} devices; OCPI: {named}",
+            "Latest report, not a figure of the period"]
 
 
 def footer_line(data: CommitteeData) -> str:

@@ -16,6 +16,7 @@ from .errors import EvChargepointsError
 
 DEFAULT_DATASTORE_URL = "https://data.london.gov.uk"
 DEFAULT_CHARGEPOINT_DATASET = "2lzpg"
+MAX_STATUS_AGE_MINUTES = 7 * 24 * 60
 
 
 class ConfigError(EvChargepointsError):
@@ -53,6 +54,8 @@ class Settings:
     occupancy_breaks: tuple[float, float, float] = styling.DEFAULT_OCCUPANCY_BREAKS
     disclosure_threshold: int = 3
     cache_mb: int = 500
+    # The map's live status of a device older than this shows as "Stale".
+    status_max_age_minutes: int = styling.DEFAULT_STATUS_MAX_AGE_MINUTES
 
     def validate(self) -> None:
         check_url(self.datastore_url, "The Datastore address")
@@ -64,6 +67,9 @@ class Settings:
             raise ConfigError("The disclosure threshold must be at least 1 device.")
         if self.cache_mb < 0:
             raise ConfigError("The cache size cannot be negative.")
+        if not 1 <= self.status_max_age_minutes <= MAX_STATUS_AGE_MINUTES:
+            raise ConfigError("Live status can be called stale after 1 to "
+                              f"{MAX_STATUS_AGE_MINUTES} minutes (7 days).")
         check_connection_name(self.store_connection)
         names = [f.name for f in self.ocpi_feeds]
         if len(names) != len(set(names)):
@@ -83,7 +89,7 @@ class Settings:
                  for f in known.pop("ocpi_feeds", []) or []]
         if "occupancy_breaks" in known:
             known["occupancy_breaks"] = tuple(float(x) for x in known["occupancy_breaks"])
-        for key in ("disclosure_threshold", "cache_mb"):
+        for key in ("disclosure_threshold", "cache_mb", "status_max_age_minutes"):
             if key in known:
                 known[key] = int(known[key])
         return cls(ocpi_feeds=feeds, **known)

@@ -95,6 +95,10 @@ class ParseError(PayloadError):
         self.source = source
 
 
+# What every file reader says (after the file name) when bytes do not decode as text.
+NOT_UTF8_TEXT = "the file is corrupted or not UTF-8 text"
+
+
 class UnknownFormat(ParseError):
     """The format of a file could not be recognised."""
 
@@ -114,6 +118,10 @@ class OcpiStatusError(PayloadError):
 
 class StoreError(EvChargepointsError):
     """The history store could not be opened, read or written."""
+
+
+class MixedUsageError(StoreError):
+    """Real and SYNTHETIC usage would end up in one store (see ``usage_kind``)."""
 
 
 class MissingDependency(EvChargepointsError):

@@ -8,22 +8,31 @@ The XLSX writer needs nothing beyond the standard library: a minimal Office
 Open XML workbook (zip + XML) with text as inline strings, which a spreadsheet
 never evaluates, and numbers as numbers. Text is neutralised all the same, so
 the file stays safe when someone re-saves it as CSV.
+
+Tables from a store holding SYNTHETIC usage (``synthetic=True``) start with one
+line (CSV) or one row per sheet (XLSX) holding :data:`.usage_kind.NOTE`, above
+the column names; :func:`read_csv` reads such a CSV back.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime
 import math
 import os
 import re
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Mapping, Optional
 from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
+
+from .errors import NOT_UTF8_TEXT, ParseError
+from .usage_kind import NOTE
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -42,13 +51,34 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(frame: pd.DataFrame, path) -> Path:
+def write_csv(frame: pd.DataFrame, path, synthetic: bool = False) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # CRLF rows (RFC 4180): the csv writer then quotes any cell holding a CR or LF, so a
-    # lone CR in a feed's text can never start a new row (and a formula) of its own.
-    safe_frame(frame).to_csv(path, index=False, encoding="utf-8", lineterminator="\r\n")
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        if synthetic:
+            csv.writer(handle, lineterminator="\r\n").writerow([NOTE])
+        # CRLF rows (RFC 4180): the csv writer then quotes any cell holding a CR or LF, so
+        # a lone CR in a feed's text can never start a new row (and a formula) of its own.
+        safe_frame(frame).to_csv(handle, index=False, lineterminator="\r\n")
     return path
+
+
+def read_csv(path, **options) -> pd.DataFrame:
+    """A CSV as :func:`write_csv` wrote it (its SYNTHETIC line skipped), or any CSV.
+
+    A file that is not UTF-8 text, or not CSV, raises :class:`errors.ParseError`."""
+    name = Path(path).name
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            first = next(csv.reader(handle), [])
+        skip = 1 if first == [NOTE] else 0
+        return pd.read_csv(path, skiprows=skip, **options)
+    except UnicodeDecodeError:
+        raise ParseError(f"the CSV cannot be read: {NOT_UTF8_TEXT} (save it as CSV UTF-8)",
+                         name) from None
+    except (csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ParseError(f"the CSV cannot be read ({detail})", name) from None
 
 
 # --- XLSX ------------------------------------------------------------------------
@@ -106,20 +136,24 @@ def _cell(ref: str, value, style: int = 0) -> str:
             "</c>")
 
 
-def _sheet_xml(frame: pd.DataFrame) -> str:
+def _sheet_xml(frame: pd.DataFrame, note: Optional[str] = None) -> str:
+    """One worksheet: ``note`` (if any) in A1, then the column names, then the rows."""
     columns = [str(c) for c in frame.columns]
+    head = 2 if note else 1   # the row of the column names
     parts = [_XML_DECL, f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">']
     if columns:
-        last = f"{column_letter(len(columns) - 1)}{len(frame) + 1}"
+        last = f"{column_letter(len(columns) - 1)}{len(frame) + head}"
         parts.append(f'<dimension ref="A1:{last}"/>')
-        parts.append('<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" '
-                     'topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView>'
-                     "</sheetViews>")
+        parts.append(f'<sheetViews><sheetView workbookViewId="0"><pane ySplit="{head}" '
+                     f'topLeftCell="A{head + 1}" activePane="bottomLeft" state="frozen"/>'
+                     "</sheetView></sheetViews>")
     parts.append("<sheetData>")
+    if note:
+        parts.append('<row r="1">' + _cell("A1", note, style=1) + "</row>")
     letters = [column_letter(i) for i in range(len(columns))]
-    parts.append('<row r="1">' + "".join(_cell(f"{letters[i]}1", name, style=1)
-                                         for i, name in enumerate(columns)) + "</row>")
-    for r, row in enumerate(frame.itertuples(index=False, name=None), start=2):
+    parts.append(f'<row r="{head}">' + "".join(_cell(f"{letters[i]}{head}", name, style=1)
+                                              for i, name in enumerate(columns)) + "</row>")
+    for r, row in enumerate(frame.itertuples(index=False, name=None), start=head + 1):
         cells = "".join(_cell(f"{letters[i]}{r}", value) for i, value in enumerate(row))
         parts.append(f'<row r="{r}">{cells}</row>')
     parts.append("</sheetData></worksheet>")
@@ -143,12 +177,14 @@ _STYLES = (_XML_DECL + f'<styleSheet xmlns="{_MAIN_NS}">'
 
 
 def write_xlsx(frame: pd.DataFrame, path, sheet_name: str = "Summary",
-               extra_sheets: Optional[Mapping[str, pd.DataFrame]] = None) -> Path:
+               extra_sheets: Optional[Mapping[str, pd.DataFrame]] = None,
+               synthetic: bool = False) -> Path:
     """Write ``frame`` (and any ``extra_sheets``, name -> frame) as an .xlsx workbook.
 
     Text cells are inline strings, neutralised like the CSV; numbers stay
-    numbers; NaN and None are empty cells. The file is written to a temporary
-    name and moved into place, so a failed export never leaves half a file.
+    numbers; NaN and None are empty cells. With ``synthetic`` every sheet starts
+    with the SYNTHETIC note in A1. The file is written to a temporary name and
+    moved into place, so a failed export never leaves half a file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,7 +193,7 @@ def write_xlsx(frame: pd.DataFrame, path, sheet_name: str = "Summary",
     for name, extra in (extra_sheets or {}).items():
         sheets.append((_sheet_name(name, used), extra))
     for name, sheet in sheets:
-        if len(sheet) + 1 > MAX_XLSX_ROWS:
+        if len(sheet) + 1 + bool(synthetic) > MAX_XLSX_ROWS:
             raise ValueError(f"sheet '{name}' has {len(sheet):,} rows; XLSX holds at most "
                              f"{MAX_XLSX_ROWS - 1:,}")
     content_types = (
@@ -211,7 +247,8 @@ def write_xlsx(frame: pd.DataFrame, path, sheet_name: str = "Summary",
             archive.writestr("xl/_rels/workbook.xml.rels", workbook_rels)
             archive.writestr("xl/styles.xml", _STYLES)
             for i, (_, sheet) in enumerate(sheets, start=1):
-                archive.writestr(f"xl/worksheets/sheet{i}.xml", _sheet_xml(sheet))
+                archive.writestr(f"xl/worksheets/sheet{i}.xml",
+                                 _sheet_xml(sheet, NOTE if synthetic else None))
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -223,8 +260,29 @@ def read_xlsx_sheet(path, sheet: int = 1) -> list[list]:
     """Rows of one sheet written by :func:`write_xlsx` (text as str, numbers as float).
 
     A small reader for checking exports; it understands inline strings, shared
-    strings, booleans and numbers, not styles or formulas.
+    strings, booleans and numbers, not styles or formulas. A damaged workbook (or
+    one whose XML is not UTF-8) raises :class:`errors.ParseError`.
     """
+    from xml.etree import ElementTree
+
+    name = Path(path).name
+    try:
+        return _read_xlsx_sheet(path, sheet)
+    except UnicodeError:
+        raise ParseError(f"not an XLSX workbook: {NOT_UTF8_TEXT}", name) from None
+    except ElementTree.ParseError as exc:  # expat: "not well-formed (invalid token)" ...
+        raise ParseError(f"not an XLSX workbook: {NOT_UTF8_TEXT} (sheet XML: {exc})",
+                         name) from None
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise ParseError(f"not an XLSX workbook: the file is damaged or not a zip archive "
+                         f"({exc})", name) from None
+    except KeyError:
+        raise ParseError(f"the workbook has no sheet {sheet}", name) from None
+    except (ValueError, IndexError, TypeError) as exc:
+        raise ParseError(f"the workbook's cells are damaged ({exc})", name) from None
+
+
+def _read_xlsx_sheet(path, sheet: int) -> list[list]:
     from xml.etree import ElementTree
 
     ns = {"m": _MAIN_NS}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,8 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from . import gpkg, paths
+from . import gpkg, paths, styling
+from .crs import wgs84_to_bng
 from .progress import SILENT, Progress
 from .store import gpkg_point_blobs
 
@@ -45,6 +47,27 @@ def layer_file(folder, table: str) -> Path:
 
 
 @dataclass
+class StatusLayerInfo:
+    """A live status GeoPackage written by :func:`write_status`."""
+
+    path: Path
+    features: int
+    classes: dict[str, int]          # live_status class -> devices
+    latest_utc: Optional[str]        # the newest observation shown (ISO), None if none
+    now_utc: str                     # the time the ages were measured at (ISO)
+    max_age_minutes: float
+    not_on_map: int = 0              # devices with status that are not current or placed
+    sources: list[str] = field(default_factory=list)   # e.g. ["ocpi:operator-a"]
+
+    def latest_text(self) -> str:
+        """The newest observation in UK time, e.g. '04 Mar 2024 13:30' ('' if none)."""
+        if not self.latest_utc:
+            return ""
+        return pd.Timestamp(self.latest_utc).tz_convert("Europe/London").strftime(
+            "%d %b %Y %H:%M")
+
+
+@dataclass
 class MapInfo:
     path: Optional[Path]              # the map folder; None when the tables are in PostGIS
     periods: list[str]
@@ -56,6 +79,8 @@ class MapInfo:
     assignment_lines: list[str] = field(default_factory=list)
     # The schema of the store database holding the map tables (PostGIS store), else "".
     database_schema: str = ""
+    # The live status layer's GeoPackage, when the store holds status snapshots.
+    status: Optional[StatusLayerInfo] = None
 
 
 @dataclass
@@ -210,3 +235,147 @@ def _vintage(ws, periods) -> str:
         parts.append(f"usage {periods[0]} to {periods[-1]}")
     parts.append(f"{len(imported)} imports")
     return "; ".join(parts)
+
+
+# --- live status ------------------------------------------------------------------------
+# One feature per reconciled device that has status: its EVSEs' latest statuses grouped
+# as in core.styling. Written as a new GeoPackage each time (map_status_<ns>.gpkg in a
+# folder of its own), so a layer showing an older file is never written under; the QGIS
+# side switches the layer to the new file and removes the older ones.
+
+STATUS_TABLE = "map_status"
+STATUS_FIELDS = ["device_id", "live_status", "last_status", "ocpi_status", "evses",
+                 "evses_available", "evses_charging", "evses_out_of_order", "evses_unknown",
+                 "observed_utc", "age_minutes", "source"]
+STATUS_DEVICE_FIELDS = ["name", "operator", "power_class", "address", "postcode"]
+
+
+def classify_live_status(snapshots: pd.DataFrame, now,
+                         max_age_minutes: float = styling.DEFAULT_STATUS_MAX_AGE_MINUTES
+                         ) -> pd.DataFrame:
+    """One row per device of ``snapshots`` (observed_utc, device_id, evse_uid, status,
+    source; device ids already reconciled) with its live status at ``now``.
+
+    Each EVSE counts with its latest observation. The EVSEs observed within
+    ``max_age_minutes`` before ``now`` give the device's class, the first of
+    :data:`.styling.LIVE_STATUS_PRIORITY` any of them has; a device none of whose
+    EVSEs is that recent is "stale", with the class of its last observations in
+    ``last_status``. ``observed_utc`` is the newest observation counted,
+    ``ocpi_status`` the OCPI statuses counted and ``evses_*`` how many EVSEs are in
+    each class.
+    """
+    if not len(snapshots):
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in STATUS_FIELDS})
+        frame["observed_utc"] = pd.Series(dtype="datetime64[ns, UTC]")
+        return frame
+    now = _utc_timestamp(now)
+    rows = pd.DataFrame({
+        "observed_utc": pd.to_datetime(snapshots["observed_utc"], utc=True),
+        "device_id": snapshots["device_id"].astype(object),
+        "evse_uid": snapshots["evse_uid"].astype(object).where(
+            snapshots["evse_uid"].notna(), ""),
+        "status": snapshots["status"].astype(object),
+        "source": snapshots["source"].astype(object)})
+    rows = rows[rows["device_id"].notna() & rows["observed_utc"].notna()]
+    latest = rows.sort_values("observed_utc", kind="stable").drop_duplicates(
+        ["device_id", "evse_uid"], keep="last")
+    age = (now - latest["observed_utc"]).dt.total_seconds() / 60.0
+    latest = latest.assign(fresh=(age <= float(max_age_minutes)).to_numpy())
+    has_fresh = latest.groupby("device_id")["fresh"].transform("any").astype(bool)
+    counted = latest[latest["fresh"].to_numpy() | ~has_fresh.to_numpy()].copy()
+    counted["cls"] = counted["status"].map(styling.LIVE_STATUS_OF).fillna("unknown")
+    rank = {key: i for i, key in enumerate(styling.LIVE_STATUS_PRIORITY)}
+    counted["rank"] = counted["cls"].map(rank).astype("int64")
+    grouped = counted.groupby("device_id", sort=True)
+    table = pd.DataFrame({
+        "rank": grouped["rank"].min(),
+        "fresh": grouped["fresh"].any(),
+        "ocpi_status": grouped["status"].agg(lambda s: ";".join(sorted(set(map(str, s))))),
+        "evses": grouped.size(),
+        "observed_utc": grouped["observed_utc"].max(),
+        "source": grouped["source"].agg(lambda s: ";".join(sorted(set(map(str, s))))),
+    })
+    per_class = pd.crosstab(counted["device_id"], counted["cls"])
+    for key in styling.LIVE_STATUS_PRIORITY:
+        table[f"evses_{key}"] = (per_class[key] if key in per_class else 0)
+        table[f"evses_{key}"] = table[f"evses_{key}"].fillna(0).astype("int64")
+    table["last_status"] = np.asarray(styling.LIVE_STATUS_PRIORITY, dtype=object)[
+        table["rank"].to_numpy()]
+    table["live_status"] = np.where(table["fresh"].to_numpy(bool),
+                                    table["last_status"].to_numpy(object), styling.STALE)
+    table["age_minutes"] = ((now - table["observed_utc"]).dt.total_seconds() / 60.0).round(1)
+    table = table.reset_index()
+    return table[STATUS_FIELDS]
+
+
+def status_rows(ws, now=None,
+                max_age_minutes: float = styling.DEFAULT_STATUS_MAX_AGE_MINUTES):
+    """The live status layer's rows for the current devices with status and a place,
+    their EPSG:27700 coordinates, and how many devices with status were left out."""
+    now = _utc_timestamp(now)
+    table = classify_live_status(ws.reconciled_status(), now, max_age_minutes)
+    devices = ws.devices()
+    keep = ["device_id"] + [c for c in STATUS_DEVICE_FIELDS + ["latitude", "longitude"]
+                            if c in devices.columns]
+    rows = table.merge(devices[keep], on="device_id", how="inner")
+    x, y = wgs84_to_bng(pd.to_numeric(rows["longitude"], errors="coerce").to_numpy(float),
+                        pd.to_numeric(rows["latitude"], errors="coerce").to_numpy(float))
+    placed = np.isfinite(x) & np.isfinite(y)
+    rows = rows[placed].drop(columns=["latitude", "longitude"]).reset_index(drop=True)
+    order = ["device_id"] + [c for c in STATUS_DEVICE_FIELDS if c in rows.columns] + \
+        STATUS_FIELDS[1:]
+    return rows[order], x[placed], y[placed], len(table) - len(rows)
+
+
+def write_status(ws, folder, now=None,
+                 max_age_minutes: float = styling.DEFAULT_STATUS_MAX_AGE_MINUTES
+                 ) -> Optional[StatusLayerInfo]:
+    """Write the live status layer as a new GeoPackage in ``folder``; None (nothing
+    written) when the store holds no status snapshots."""
+    if not ws.store.counts().get("status_snapshots"):
+        return None
+    now = _utc_timestamp(now)
+    rows, x, y, left_out = status_rows(ws, now, max_age_minutes)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{STATUS_TABLE}_{time.time_ns()}"
+    tmp = folder / f"{name}.tmp"
+    with _connect(tmp) as conn:
+        gpkg.write_layer(conn, STATUS_TABLE, rows, gpkg_point_blobs(x, y), "POINT",
+                         description="Live status of charge devices, latest observation")
+    path = folder / f"{name}.gpkg"
+    tmp.replace(path)
+    classes = {key: int((rows["live_status"] == key).sum())
+               for key in [s.key for s in styling.LIVE_STATUS_STYLES]}
+    latest = rows["observed_utc"].max() if len(rows) else None
+    sources = sorted({part for text in rows["source"] for part in str(text).split(";")})
+    return StatusLayerInfo(path, len(rows), classes,
+                           None if latest is None or pd.isna(latest) else latest.isoformat(),
+                           now.isoformat(), float(max_age_minutes), int(left_out), sources)
+
+
+def remove_older_status_files(newest, keep=()) -> None:
+    """Remove the live status GeoPackages in ``newest``'s folder written before it,
+    except ``keep`` (files a layer still shows); files still open elsewhere stay."""
+    newest = Path(newest)
+    keep = {Path(k).name for k in keep}
+    upto = _status_stamp(newest)
+    for file in newest.parent.glob(f"{STATUS_TABLE}_*.gpkg*"):
+        base = file.name.split(".gpkg")[0] + ".gpkg"
+        stamp = _status_stamp(file)
+        if stamp is None or upto is None or stamp >= upto or base in keep:
+            continue
+        try:
+            file.unlink()
+        except OSError:
+            pass
+
+
+def _status_stamp(path: Path) -> Optional[int]:
+    digits = Path(path).name[len(STATUS_TABLE) + 1:].split(".")[0]
+    return int(digits) if digits.isdigit() else None
+
+
+def _utc_timestamp(value) -> pd.Timestamp:
+    stamp = pd.Timestamp.now(tz="UTC") if value is None else pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

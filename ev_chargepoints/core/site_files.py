@@ -28,8 +28,9 @@ import pandas as pd
 
 from . import gpkg, siting
 from .errors import EvChargepointsError, ParseError
-from .export import write_csv
+from .export import read_csv, write_csv
 from .store import gpkg_point_blobs
+from .usage_kind import stamp
 
 SITE_LEVEL = ("ward_code", "ward_name", "borough_name", "usage_period",
               "nearest_device_id", "nearest_device_m")
@@ -128,7 +129,7 @@ def _read_gpkg_sites(path: Path, layer: Optional[str]) -> pd.DataFrame:
 
 def _read_csv_sites(path: Path) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path, dtype={"site_id": str})
+        frame = read_csv(path, dtype={"site_id": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ParseError(f"the CSV cannot be read ({str(exc).splitlines()[0]})",
                          path.name) from None
@@ -233,16 +234,19 @@ def wide_definitions(distances) -> dict[str, str]:
 # --- writing -------------------------------------------------------------------
 
 def write_sites(frame: pd.DataFrame, path, layer: str = "candidate_sites",
-                description: str = "Candidate sites") -> Path:
+                description: str = "Candidate sites", synthetic: bool = False) -> Path:
     """Write a table with ``x``/``y`` (EPSG:27700) as a point GeoPackage or CSV.
 
     The file is written beside the target and then moved into place, so a
-    failure leaves any earlier file as it was.
+    failure leaves any earlier file as it was. ``synthetic``: the figures come
+    from a store holding SYNTHETIC usage (the CSV's first line, the layer's
+    description say so).
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return write_csv(frame, path)
+        return write_csv(frame, path, synthetic=synthetic)
+    description = stamp(description, synthetic)
     if suffix != ".gpkg":
         raise ParseError("the output must end in .gpkg or .csv", path.name)
     path.parent.mkdir(parents=True, exist_ok=True)

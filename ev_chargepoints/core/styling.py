@@ -8,7 +8,7 @@ does not rest on hue alone (no-data and faults also differ in shape).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
 
@@ -73,20 +73,42 @@ class StatusStyle:
     label: str
     colour: str
     shape: str   # marker shape name understood by the QGIS adapter
+    size_mm: float = 2.6
+    hollow: bool = False   # white fill, ``colour`` as a thick outline (else a dark outline)
 
 
-# Faulty differs from busy by shape (cross) as well as colour.
+# Live status classes of the map's "Live status" layer (core.mapdata.classify_live_status).
+# Okabe-Ito colours (told apart with any colour vision; none of them blue, so they stand
+# out on the blue ward shading), and a shape of its own per class, so greyscale print
+# keeps every class apart; stale is hollow, and unlike the occupancy layer's hollow
+# "no usage data" ring it is a hexagon. Out of order is drawn largest.
 LIVE_STATUS_STYLES = (
-    StatusStyle("available", "Available", "#1b9e77", "circle"),
-    StatusStyle("in_use", "In use", "#3a5fcd", "square"),
-    StatusStyle("out_of_order", "Out of order", "#d95f02", "cross_fill"),
-    StatusStyle("unknown", "Unknown / not reported", "#9e9e9e", "circle"),
+    StatusStyle("available", "Available", "#009e73", "circle", 3.0),
+    StatusStyle("charging", "Charging", "#f0e442", "square", 2.8),
+    StatusStyle("out_of_order", "Out of order", "#d55e00", "cross_fill", 3.6),
+    StatusStyle("unknown", "Unknown", "#bdbdbd", "diamond", 3.0),
+    StatusStyle("stale", "Stale", "#4d4d4d", "hexagon", 3.0, hollow=True),
 )
+STALE = "stale"
+# OCPI EVSE status -> class; BLOCKED (a vehicle in the bay) and RESERVED count as busy.
 LIVE_STATUS_OF = {
-    "AVAILABLE": "available", "CHARGING": "in_use", "BLOCKED": "in_use", "RESERVED": "in_use",
+    "AVAILABLE": "available", "CHARGING": "charging", "BLOCKED": "charging",
+    "RESERVED": "charging",
     "INOPERATIVE": "out_of_order", "OUTOFORDER": "out_of_order",
     "UNKNOWN": "unknown", "PLANNED": "unknown", "REMOVED": "unknown",
 }
+# A device with several EVSEs shows the first class any of them has: one free EVSE
+# makes the device available, as it is for a driver.
+LIVE_STATUS_PRIORITY = ("available", "charging", "out_of_order", "unknown")
+DEFAULT_STATUS_MAX_AGE_MINUTES = 30
+
+
+def live_status_styles(max_age_minutes: float = DEFAULT_STATUS_MAX_AGE_MINUTES
+                       ) -> list[StatusStyle]:
+    """The live status classes with the legend text of "Stale" saying the age limit."""
+    text = f"Stale (no report for over {_num(float(max_age_minutes))} min)"
+    return [replace(s, label=text) if s.key == STALE else s for s in LIVE_STATUS_STYLES]
+
 
 # ColorBrewer Blues, 5 classes: light to dark, prints as a grey ramp.
 AREA_COLOURS = ("#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c")

@@ -26,6 +26,8 @@ LEVELS = ("borough", "ward")
 FILTER_KEYS = ("operator", "power_class", "location_type")
 UNKNOWN = "unknown"
 _USAGE_SUMS = ("sessions", "kwh", "plugged_hours", "available_hours", "capacity_kwh")
+_STATUS_SUMS = ("status_observed_hours", "status_observations", "working_hours",
+                "down_hours")
 
 
 def definitions() -> dict[str, str]:
@@ -80,6 +82,15 @@ def definitions() -> dict[str, str]:
         "kwh_change_pct": "Change in kWh as % of the previous period's.",
         "occupancy_pct_change": "Occupancy minus the previous period's occupancy "
                                 "(percentage points).",
+        "uptime_pct": "Σ working time ÷ Σ (working + not working) time of the area's "
+                      "devices in the period, over observed status time only (%); "
+                      "working = AVAILABLE, CHARGING, RESERVED; not working = "
+                      "INOPERATIVE, OUTOFORDER (2023 regulations).",
+        "status_observed_hours": "EVSE-hours of watched status behind uptime (hours): "
+                                 "each observation holds until the EVSE's next one, for "
+                                 "at most 1 hour; longer gaps are unobserved.",
+        "status_observations": "Status observations of the area's EVSEs in the period "
+                               "(count).",
     }
 
 
@@ -120,13 +131,16 @@ class Summariser:
     has one row per device and period with at least device_id, period,
     sessions, kwh, plugged_hours, available_hours
     (plus capacity_kwh, or rated_kw and available_days, for capacity factor;
-    period_index or period_start to order periods).
+    period_index or period_start to order periods). ``status``: watched status
+    per device and period (:func:`~.utilisation.status_occupancy` by device) for
+    uptime with its observed hours; its periods are offered too.
     """
 
     def __init__(self, assignment, devices: pd.DataFrame,
                  connectors: pd.DataFrame | None = None,
                  utilisation: pd.DataFrame | None = None,
-                 wards: AreaSet | None = None, boroughs: AreaSet | None = None):
+                 wards: AreaSet | None = None, boroughs: AreaSet | None = None,
+                 status: pd.DataFrame | None = None):
         if isinstance(assignment, Assignment):
             table = assignment.table
             self.areas = {"ward": wards if wards is not None else assignment.wards,
@@ -156,7 +170,7 @@ class Summariser:
         if len(assigned_ids) == self.n and (assigned_ids == device_ids).all():
             row = np.arange(self.n)  # the usual case: assigned from these very devices
         else:
-            row = pd.Index(assigned_ids).get_indexer(device_ids)
+            row = _first_positions(assigned_ids, device_ids)
         self.area_index = {level: np.where(row >= 0, idx[np.maximum(row, 0)], -1)
                            if len(idx) else np.full(self.n, -1, dtype=np.int64)
                            for level, idx in area_index.items()}
@@ -185,6 +199,7 @@ class Summariser:
         else:
             self.connectors = np.zeros(self.n)
         self._prepare_usage(utilisation)
+        self._prepare_status(status)
 
     # -- utilisation ------------------------------------------------------
 
@@ -242,10 +257,50 @@ class Summariser:
         self.periods_with_sessions = [p for p in self.periods
                                       if np.nansum(self._usage[p]["sessions"]) > 0]
 
+    def _prepare_status(self, status: pd.DataFrame | None) -> None:
+        self._status: dict = {}
+        if status is None or len(status) == 0:
+            return
+        pos = self._positions(status["device_id"])
+        labels = status["period"].astype(str).to_numpy(object)
+        for label in pd.unique(labels):
+            rows = (labels == label) & (pos >= 0)
+            self._status[label] = {"device": pos[rows],
+                                   **{name: _numeric(status, name)[rows]
+                                      for name in _STATUS_SUMS}}
+        if "period_index" in status:
+            order = dict(zip(labels, pd.to_numeric(status["period_index"]).to_numpy()))
+            known = dict(self._period_index) if self._period_index or not self.periods \
+                else None
+            if known is not None:  # every period has its index: merge in order
+                known.update({p: i for p, i in order.items() if p not in known})
+                self.periods = sorted(known, key=lambda p: (known[p], p))
+                self._period_index = known
+                return
+        self.periods += sorted(p for p in self._status if p not in self.periods)
+
+    @property
+    def periods_with_data(self) -> list:
+        """Periods in which sessions started or status was watched, oldest first."""
+        return [p for p in self.periods
+                if p in self.periods_with_sessions or p in self._status]
+
+    def _status_sums(self, period: str, area: np.ndarray, selected: np.ndarray,
+                     n_areas: int) -> dict:
+        rows = self._status.get(period)
+        if rows is None:
+            return {name: np.zeros(n_areas) for name in _STATUS_SUMS}
+        device = rows["device"]
+        ok = selected[device] & (area[device] >= 0)
+        return {name: np.bincount(area[device[ok]], weights=np.nan_to_num(rows[name][ok]),
+                                  minlength=n_areas)
+                for name in _STATUS_SUMS}
+
     def _positions(self, ids: pd.Series) -> np.ndarray:
-        """Row of each id among the devices (-1 if absent)."""
+        """Row of each id among the devices (-1 if absent; the first row of an id that
+        several devices share, as devices of two sources can)."""
         if self._id_index is None:
-            self._id_index = pd.Index(self.device_ids)
+            self._id_index = _FirstIndex(self.device_ids)
         if isinstance(ids.dtype, pd.CategoricalDtype):
             found = self._id_index.get_indexer(np.asarray(ids.cat.categories, dtype=object))
             codes = ids.cat.codes.to_numpy()
@@ -257,9 +312,11 @@ class Summariser:
             return None
         if self._period_index:
             wanted = self._period_index[period] - 1
-            return next((p for p, i in self._period_index.items() if i == wanted), None)
+            return next((p for p, i in self._period_index.items()
+                         if i == wanted and p in self._usage), None)
         at = self.periods.index(period)
-        return self.periods[at - 1] if at > 0 else None
+        return self.periods[at - 1] if at > 0 and self.periods[at - 1] in self._usage \
+            else None
 
     def _usage_sums(self, period: str, area: np.ndarray, selected: np.ndarray,
                     n_areas: int) -> dict:
@@ -316,19 +373,22 @@ class Summariser:
                                minlength=n_areas * (len(POWER_CLASSES) + 1)) \
             .reshape(n_areas, len(POWER_CLASSES) + 1)
 
-        now = before = previous = None
-        if self._usage:
+        now = before = previous = status = None
+        if self._usage or self._status:
             if period is None:  # the latest in which sessions started (not a spill-over)
                 period = (self.periods_with_sessions or self.periods)[-1]
-            if period not in self._usage:
+            if period not in self._usage and period not in self._status:
                 raise ValueError(f"no utilisation for period '{period}'; "
                                  f"available: {', '.join(self.periods)}")
+        if period in self._usage:
             now = self._usage_sums(period, area, selected, n_areas)
             previous = self.previous_period(period)
             before = self._usage_sums(previous, area, selected, n_areas) \
                 if previous is not None else None
+        if self._status:
+            status = self._status_sums(period, area, selected, n_areas)
         frame = summary_table(areas.table, level, devices, connectors, by_class, period, now,
-                              previous, before)
+                              previous, before, status=status)
         frame.attrs.update({
             "level": level,
             "period": period,
@@ -344,11 +404,12 @@ class Summariser:
 
 def summary_table(areas: pd.DataFrame, level: str, devices: np.ndarray,
                   connectors: np.ndarray, by_class: np.ndarray, period: str | None,
-                  now: dict | None, previous: str | None, before: dict | None
-                  ) -> pd.DataFrame:
+                  now: dict | None, previous: str | None, before: dict | None,
+                  status: dict | None = None) -> pd.DataFrame:
     """The summary table from per-area sums in ``areas`` row order (an AreaSet's
     table): counts, usage sums of ``period`` (``now``; None without usage) and of
-    the ``previous`` period (``before``), ratios recomputed from the sums. Shared
+    the ``previous`` period (``before``), status sums of ``period`` (``status``:
+    uptime with its observed hours), ratios recomputed from the sums. Shared
     by the pandas :class:`Summariser` and the PostGIS store's SQL summaries."""
     n_areas = len(areas)
     population = areas["population"].to_numpy("float64")
@@ -390,6 +451,13 @@ def summary_table(areas: pd.DataFrame, level: str, devices: np.ndarray,
             if before is not None else np.full(n_areas, np.nan)
         out["prev_occupancy_pct"] = prev_occ
         out["occupancy_pct_change"] = out["occupancy_pct"] - prev_occ
+    if status is not None:
+        if now is None:
+            out["period"] = np.full(n_areas, period, dtype=object)
+        out["uptime_pct"] = _ratio(status["working_hours"],
+                                   status["working_hours"] + status["down_hours"], 100)
+        out["status_observed_hours"] = status["status_observed_hours"]
+        out["status_observations"] = status["status_observations"].astype(np.int64)
     frame = pd.DataFrame(out)
     if level == "borough" and frame["parent_code"].isna().all():
         frame["parent_code"] = None
@@ -425,6 +493,25 @@ def summarise(assignment, devices: pd.DataFrame, connectors: pd.DataFrame | None
     else:
         summariser = cached[1]
     return summariser.summarise(level=level, period=period, filters=filters)
+
+
+class _FirstIndex:
+    """``pd.Index.get_indexer`` that also works when values repeat: the first row."""
+
+    def __init__(self, values):
+        values = np.asarray(values, dtype=object)
+        first = ~pd.Index(values).duplicated(keep="first")
+        self._rows = np.flatnonzero(first)
+        self._index = pd.Index(values[first])
+
+    def get_indexer(self, wanted) -> np.ndarray:
+        found = self._index.get_indexer(np.asarray(wanted, dtype=object))
+        return np.where(found >= 0, self._rows[np.maximum(found, 0)], -1) \
+            if len(self._rows) else np.full(len(found), -1, dtype=np.int64)
+
+
+def _first_positions(values, wanted) -> np.ndarray:
+    return _FirstIndex(values).get_indexer(wanted)
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:

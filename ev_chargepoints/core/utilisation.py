@@ -46,6 +46,9 @@ PERIOD_KINDS = ("month", "quarter", "year")
 _STEP_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 _PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 _HOUR = 3_600_000_000_000
+# An observed status holds until the EVSE's next observation for at most this long;
+# the rest of a longer gap (and the time after a last observation) is unobserved.
+DEFAULT_MAX_GAP_HOURS = 1.0
 _DAY_BITMAP_LIMIT = 200_000_000  # groups × days per chunk of the in-use-day bitmap
 
 ADDITIVE = ["sessions", "kwh", "plugged_hours", "available_hours", "available_days",
@@ -81,6 +84,14 @@ def definitions() -> dict[str, str]:
         "observed_coverage_pct": "Time covered by status observations ÷ EVSEs × hours "
                                  "in the period (%); an observation holds until the next "
                                  "one, for at most the polling gap allowed.",
+        "status_observed_hours": "EVSE-hours covered by status observations (hours): each "
+                                 "observation holds until the EVSE's next one, for at most "
+                                 "the gap allowed (default 1 hour); longer gaps and the "
+                                 "time after a last observation are unobserved. Uptime is "
+                                 "computed over this time only.",
+        "status_observations": "Status observations (snapshots of an EVSE) in the period "
+                               "(count).",
+        "evses": "EVSEs with observed status time in the period (count).",
         "charging_pct": "Share of observed status time in CHARGING (%).",
         "available_pct": "Share of observed status time in AVAILABLE (%).",
         "down_pct": "Share of observed status time INOPERATIVE or OUTOFORDER (%).",
@@ -414,7 +425,8 @@ def utilisation(sessions: pd.DataFrame, devices: pd.DataFrame | None = None,
                 connectors: pd.DataFrame | None = None,
                 status: pd.DataFrame | None = None, period: str = "quarter",
                 by: str = "device", start=None, end=None,
-                quality: bool = True, max_status_gap_hours: float = 1.0) -> pd.DataFrame:
+                quality: bool = True,
+                max_status_gap_hours: float = DEFAULT_MAX_GAP_HOURS) -> pd.DataFrame:
     """Utilisation per device (``by="device"``) or connector (``by="connector"``)
     and calendar period (``period`` = "month", "quarter" or "year").
 
@@ -732,30 +744,43 @@ _STATUS_CATEGORY = ("CHARGING", "AVAILABLE", "RESERVED", "BLOCKED", "UNKNOWN",
 
 
 def status_occupancy(status: pd.DataFrame, period: str = "quarter", by: str = "evse",
-                     max_gap_hours: float = 1.0, start=None, end=None,
+                     max_gap_hours: float = DEFAULT_MAX_GAP_HOURS, start=None, end=None,
                      bounds: np.ndarray | None = None) -> pd.DataFrame:
     """Share of observed time per status, uptime and coverage per EVSE (or device)
-    and period. Each observation holds until the next observation of the same
-    EVSE, for at most ``max_gap_hours``; longer gaps count as unobserved."""
+    and period: the one computation behind every uptime and reliability figure.
+
+    Each observation holds until the next observation of the same EVSE, for at
+    most ``max_gap_hours``; the rest of a longer gap, and the time after an
+    EVSE's last observation beyond the cap, count as unobserved (neither up nor
+    down). Of two observations at the same instant the later row wins. Hours
+    per regulation group (working, down, excluded, not live) and the
+    observations made in each period come with every row.
+    """
     if by not in ("evse", "device"):
         raise ValueError("by must be 'evse' or 'device'")
+    if not max_gap_hours > 0:
+        raise ValueError("max_gap_hours must be more than 0")
     frame = status
     observed = ns_utc(frame["observed_utc"])
-    ok = observed != NAT
+    device = frame["device_id"].to_numpy(object)
+    ok = (observed != NAT) & pd.notna(device)
     evse = frame["evse_uid"].to_numpy(object)
     evse = np.where(pd.isna(evse), "", evse).astype(object)
-    device = frame["device_id"].to_numpy(object)
     pair, pair_ids = pd.factorize(pd.MultiIndex.from_arrays([device[ok], evse[ok]]))
     observed = observed[ok]
     cat = pd.Categorical(pd.Series(frame["status"].to_numpy(object)[ok]).fillna("UNKNOWN"),
                          categories=_STATUS_CATEGORY)
     cat_code = np.where(cat.codes < 0, _STATUS_CATEGORY.index("UNKNOWN"), cat.codes)
-    order = np.lexsort((observed, pair))
+    order = np.lexsort((observed, pair))  # stable: rows at one instant keep their order
     pair, observed, cat_code = pair[order], observed[order], cat_code[order]
+    latest = np.ones(len(pair), dtype=bool)
+    latest[:-1] = (pair[1:] != pair[:-1]) | (observed[1:] != observed[:-1])
+    pair, observed, cat_code = pair[latest], observed[latest], cat_code[latest]
     gap = int(max_gap_hours * _HOUR)
     nxt = np.empty_like(observed)
     nxt[:-1] = observed[1:]
-    last_of_pair = np.r_[pair[1:] != pair[:-1], True]
+    last_of_pair = np.ones(len(pair), dtype=bool)
+    last_of_pair[:-1] = pair[1:] != pair[:-1]
     nxt[last_of_pair] = observed[last_of_pair] + gap
     until = np.minimum(nxt, observed + gap)
     if bounds is None:
@@ -772,47 +797,47 @@ def status_occupancy(status: pd.DataFrame, period: str = "quarter", by: str = "e
     sums = split_sums(pair.astype(np.int64) * k + cat_code, observed, until, bounds,
                       n_pairs * k).reshape(n_pairs, k, n_periods) / _HOUR
     period_hours = np.diff(bounds) / _HOUR
-    group_of = {name: RELIABILITY_GROUP[name] for name in _STATUS_CATEGORY}
-    working = sums[:, [i for i, s in enumerate(_STATUS_CATEGORY)
-                       if group_of[s] == "working"], :].sum(axis=1)
-    down = sums[:, [i for i, s in enumerate(_STATUS_CATEGORY) if group_of[s] == "down"],
-                :].sum(axis=1)
-    observed_h = sums.sum(axis=1)
-    charging = sums[:, 0, :]
-    available = sums[:, 1, :]
+    group_of = [RELIABILITY_GROUP[name] for name in _STATUS_CATEGORY]
+    grids = {f"{group}_hours": sums[:, [i for i, g in enumerate(group_of) if g == group],
+                                    :].sum(axis=1)
+             for group in ("working", "down", "excluded", "not_live")}
+    grids["status_observed_hours"] = sums.sum(axis=1)
+    grids["charging_hours"] = sums[:, 0, :]
+    grids["status_available_hours"] = sums[:, 1, :]
+    p_obs = np.searchsorted(bounds, observed, side="right") - 1
+    inside = (p_obs >= 0) & (p_obs < n_periods)
+    grids["status_observations"] = np.bincount(
+        pair[inside].astype(np.int64) * n_periods + p_obs[inside],
+        minlength=n_pairs * n_periods).reshape(n_pairs, n_periods).astype(np.int64)
+    grids["evses"] = (grids["status_observed_hours"] > 0).astype(np.int64)
     pair_device = np.asarray([p[0] for p in pair_ids], dtype=object)
     pair_evse = np.asarray([p[1] for p in pair_ids], dtype=object)
     if by == "device":
         dcode, d_ids = pd.factorize(pair_device)
 
         def agg(grid):
-            out = np.zeros((len(d_ids), n_periods))
+            out = np.zeros((len(d_ids), n_periods), dtype=grid.dtype)
             np.add.at(out, dcode, grid)  # one row per EVSE: small
             return out
 
-        working, down, observed_h, charging, available = (
-            agg(working), agg(down), agg(observed_h), agg(charging), agg(available))
+        grids = {name: agg(grid) for name, grid in grids.items()}
         n_evse = np.bincount(dcode, minlength=len(d_ids)).astype(float)
         keys = {"device_id": np.asarray(d_ids, dtype=object)}
     else:
         n_evse = np.ones(n_pairs)
         keys = {"device_id": pair_device, "evse_uid": pair_evse}
-    possible = n_evse[:, None] * period_hours[None, :]
-    g_idx, p_idx = np.nonzero(observed_h > 0)
+    grids["status_period_hours"] = n_evse[:, None] * period_hours[None, :]
+    g_idx, p_idx = np.nonzero(grids["status_observed_hours"] > 0)
     out = {name: values[g_idx] for name, values in keys.items()}
     if labels is not None:
         out["period"] = np.asarray(labels, dtype=object)[p_idx]
         out["period_index"] = p_index[p_idx]
         out["period_start"] = np.asarray(local_starts[:-1].date, dtype=object)[p_idx]
     out["_p"] = p_idx
-    out.update({
-        "status_observed_hours": observed_h[g_idx, p_idx],
-        "status_period_hours": possible[g_idx, p_idx],
-        "working_hours": working[g_idx, p_idx],
-        "down_hours": down[g_idx, p_idx],
-        "charging_hours": charging[g_idx, p_idx],
-        "status_available_hours": available[g_idx, p_idx],
-    })
+    out.update({name: grids[name][g_idx, p_idx] for name in (
+        "status_observed_hours", "status_period_hours", "status_observations", "evses",
+        "working_hours", "down_hours", "excluded_hours", "not_live_hours",
+        "charging_hours", "status_available_hours")})
     result = pd.DataFrame(out)
     result["charging_pct"] = _ratio(result["charging_hours"], result["status_observed_hours"],
                                     100)
@@ -822,4 +847,7 @@ def status_occupancy(status: pd.DataFrame, period: str = "quarter", by: str = "e
     result = add_ratios(result)
     if labels is not None:
         result = result.drop(columns="_p")
-    return result
+    first = [c for c in ("device_id", "evse_uid", "period", "period_index", "period_start",
+                         "_p", "uptime_pct", "status_observed_hours", "status_observations")
+             if c in result]
+    return result[first + [c for c in result.columns if c not in first]]

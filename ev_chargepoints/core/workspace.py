@@ -18,13 +18,14 @@ from typing import Iterable, Optional, Sequence
 import pandas as pd
 
 from . import parsers, paths
-from .errors import EvChargepointsError, ParseError
+from .errors import EvChargepointsError, MixedUsageError, ParseError
 from .http import HttpClient, RetryPolicy
 from .progress import SILENT, Progress
 from .schema import ParseResult
 from .store import ImportReport, StoreBackend, file_sha256
 from .stores import open_store, parse_target
 from .transport import Transport
+from .usage_kind import REAL, SYNTHETIC, SYNTHETIC_FORMAT, refusal
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,10 @@ SYNTHETIC_SEED = 20220504
 # A year of synthetic usage ending with the quarter of the NCR snapshot (UK local dates).
 SYNTHETIC_START = "2021-07-01"
 SYNTHETIC_END = "2022-07-01"
-SYNTHETIC_FORMAT = "synthetic-sessions"
 UK_TZ = "Europe/London"
 USAGE_SUMMARY_COLUMNS = ("sessions", "kwh", "plugged_hours", "available_hours", "occupancy_pct",
                          "capacity_factor_pct")
+NO_STATUS = "The store has no live status yet: run 'watch' on an OCPI feed first."
 
 
 @dataclass
@@ -47,6 +48,17 @@ class FetchOutcome:
     imports: list[ImportReport] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReliabilityTables:
+    """:meth:`Workspace.reliability`: ``table`` per EVSE (or device) and ``operators``
+    (:func:`.conformance.operator_reliability`), with the cap and minimum used."""
+
+    table: pd.DataFrame
+    operators: pd.DataFrame
+    max_gap_hours: float
+    min_observed_hours: float
 
 
 class Workspace:
@@ -134,8 +146,12 @@ class Workspace:
                                 synthetic_usage: bool = True,
                                 usage_start: str = SYNTHETIC_START,
                                 usage_end: str = SYNTHETIC_END) -> list[ImportReport]:
-        """The offline London snapshot: real NCR devices plus SYNTHETIC usage
-        (a year by default, UK local dates, end exclusive)."""
+        """The offline London snapshot: real NCR devices plus, with ``synthetic_usage``,
+        SYNTHETIC usage (a year by default, UK local dates, end exclusive), which only a
+        store of its own takes: a store holding real usage refuses it before anything
+        is imported."""
+        if synthetic_usage and self.usage_kind() == REAL:
+            raise MixedUsageError(refusal(REAL, self.store.short_name()))
         ncr = paths.LONDON_SNAPSHOT / NCR_SNAPSHOT
         progress.report(2, "Reading the National Chargepoint Registry snapshot (May 2022)")
         reports = [self.store.import_file(ncr, parse=parsers.parse_file)]
@@ -164,9 +180,13 @@ class Workspace:
         result = ParseResult(SYNTHETIC_FORMAT, name, len(sessions), tables={"sessions": sessions})
         return self.store.import_parse_result(result, name, key)
 
+    def usage_kind(self) -> Optional[str]:
+        """"real", "synthetic" or None: what usage the store holds (:mod:`.usage_kind`)."""
+        return self.store.usage_kind()
+
     def has_synthetic_usage(self) -> bool:
-        log_frame = self.store.import_log()
-        return bool((log_frame["format"] == SYNTHETIC_FORMAT).any()) if len(log_frame) else False
+        """The one test of whether this store's outputs must say SYNTHETIC."""
+        return self.usage_kind() == SYNTHETIC
 
     def fetch_datastore(self, base_url: str, dataset_id: str, resource_ids: Iterable[str] = (),
                         api_key: Optional[str] = None, cache_dir=None,
@@ -244,20 +264,22 @@ class Workspace:
 
     def poll_ocpi_status(self, locations_url: str, token: Optional[str] = None,
                          token_base64: bool = True, feed_name: str = "", since=None,
-                         progress: Progress = SILENT):
+                         observed_utc=None, progress: Progress = SILENT):
         """One poll of a live feed: changes since ``since`` plus carried-forward status.
 
         An incremental pull (``date_from``) returns only locations that changed;
         a successful poll also confirms that the others did not, so their last
-        known status is recorded again at this poll's time. Returns
-        ``(FetchOutcome, observed_utc)``; pass the time back as ``since``.
+        known status is recorded again at this poll's time (``observed_utc``,
+        default now). Returns ``(FetchOutcome, observed_utc)``; pass the time back
+        as ``since``.
         """
         from .ocpi_client import OcpiClient
         from .parsers import ocpi as ocpi_parser
 
         feed = feed_name or _host_of(locations_url)
         source = f"ocpi:{feed}"
-        observed = pd.Timestamp.now(tz="UTC").floor("s")
+        observed = _utc_time(observed_utc) if observed_utc is not None \
+            else pd.Timestamp.now(tz="UTC").floor("s")
         client = OcpiClient(self._http(), token=token,
                             token_encoding="base64" if token_base64 else "raw",
                             endpoints={"locations": locations_url})
@@ -296,16 +318,92 @@ class Workspace:
 
     # --- analysis ------------------------------------------------------------------
 
-    def status_occupancy(self, period: str = "quarter", by: str = "evse") -> pd.DataFrame:
+    def status_occupancy(self, period: str = "quarter", by: str = "evse",
+                         max_gap_hours: Optional[float] = None) -> pd.DataFrame:
         """Share of observed time charging, available and down per EVSE (or device)
-        and period, from polled live status, with the observed coverage."""
+        and period, from polled live status: uptime with the observed hours and
+        observations behind it, and the observed coverage. ``max_gap_hours``: how
+        long an observation may hold (default :data:`.utilisation.DEFAULT_MAX_GAP_HOURS`)."""
         from . import utilisation as engine
 
-        status = self.store.status_snapshots()
+        gap, _ = _reliability_options(max_gap_hours, None)
+        status = self.reconciled_status()
         if not len(status):
-            raise EvChargepointsError("The store has no live status yet: run 'watch' on an "
-                                      "OCPI feed first.")
-        return engine.status_occupancy(status, period=period, by=by)
+            raise EvChargepointsError(NO_STATUS)
+        return engine.status_occupancy(status, period=period, by=by, max_gap_hours=gap)
+
+    def status_history(self, files: Sequence = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The store's watched status snapshots (each on its reconciled device) plus
+        those in ``files`` (OCPI Locations JSON: each EVSE observed at its
+        last_updated), and the devices naming their operator and power class (the
+        files' first, then the store's current ones, then its earlier ones)."""
+        from . import schema
+
+        snaps, devices = [], []
+        for path in files:
+            result = parsers.parse_file(path)
+            snaps.append(result.table("status_snapshots"))
+            devices.append(result.table("devices"))
+        snaps.append(self.reconciled_status())
+        devices.append(self.devices())
+        stored = self.store.devices(current_only=False)  # devices no longer current
+        if "valid_from_utc" in stored and len(stored):
+            stored = stored.sort_values("valid_from_utc", ascending=False, kind="stable")
+        devices.append(stored[[c for c in schema.TABLES["devices"] if c in stored]])
+        snaps = [s for s in snaps if len(s)]
+        status = pd.concat(snaps, ignore_index=True) if snaps else schema.empty(
+            "status_snapshots")
+        owners = pd.concat([d for d in devices if len(d)] or [schema.empty("devices")],
+                           ignore_index=True).drop_duplicates("device_id", keep="first")
+        return status, owners
+
+    def reliability(self, files: Sequence = (), *, start=None, end=None, by: str = "evse",
+                    max_gap_hours: Optional[float] = None,
+                    min_observed_hours: Optional[float] = None) -> ReliabilityTables:
+        """Uptime and the 2023 regulations' reliability over observed time only, per
+        EVSE (``by="evse"``) or device and per operator (all devices, and the rapid
+        network that must reach 99 %), from the store's watched history plus
+        ``files`` (see :meth:`status_history`), clipped to [start, end) when given.
+
+        Each figure carries its observed hours and observations; under
+        ``min_observed_hours`` counted hours (default
+        :data:`.conformance.MIN_OBSERVED_HOURS`) the result is "not enough observed
+        time" instead of pass or fail (:func:`.conformance.reliability`).
+        """
+        from . import conformance
+
+        gap, minimum = _reliability_options(max_gap_hours, min_observed_hours)
+        status, owners = self.status_history(files)
+        if not len(status):
+            raise EvChargepointsError(NO_STATUS)
+        if by not in ("evse", "device"):
+            raise EvChargepointsError(f"Reliability is per 'evse' or 'device', not {by!r}.")
+        table = conformance.reliability(status, owners, start=start, end=end, by=by,
+                                        max_gap_hours=gap, min_observed_hours=minimum)
+        return ReliabilityTables(table, conformance.operator_reliability(table, minimum),
+                                 gap, minimum)
+
+    def validate(self, files: Sequence = (), reference=None, *, period=None,
+                 stale_days: Optional[float] = None, as_of=None,
+                 operator: Optional[str] = None, out_dir=None,
+                 max_gap_hours: Optional[float] = None,
+                 min_observed_hours: Optional[float] = None,
+                 progress: Progress = SILENT):
+        """The conformance report of ``files`` (:func:`.conformance.validate_files`)
+        with reliability from the store's watched status history as well."""
+        from . import conformance
+
+        gap, minimum = _reliability_options(max_gap_hours, min_observed_hours)
+        status, owners = self.status_history()
+        if not len(status) and not len(files):
+            raise EvChargepointsError(NO_STATUS)
+        return conformance.validate_files(
+            list(files), reference=reference, period=period,
+            stale_days=conformance.DEFAULT_STALE_DAYS if stale_days is None else stale_days,
+            out_dir=out_dir, progress=progress, as_of=as_of, operator=operator,
+            status_snapshots=status if len(status) else None, status_devices=owners,
+            status_name=f"status history in {self.target.describe()}",
+            max_gap_hours=gap, min_observed_hours=minimum)
 
     def utilisation(self, period: str = "quarter", by: str = "device",
                     progress: Progress = SILENT) -> pd.DataFrame:
@@ -323,9 +421,12 @@ class Workspace:
         return engine.add_trends(self.utilisation(period, by, progress), period=period)
 
     def _store_stamp(self) -> int:
-        """Changes whenever an import changes the store (cache key for derived tables)."""
+        """Changes whenever an import or a reconciliation decision changes the store
+        (cache key for derived tables): both ids only ever grow."""
         log_frame = self.store.import_log()
-        return int(log_frame["id"].max()) if len(log_frame) else 0
+        decisions = self.store.decisions()
+        return (int(log_frame["id"].max()) if len(log_frame) else 0) + \
+            (int(decisions["id"].max()) if len(decisions) else 0)
 
     def _compute_utilisation(self, period: str, by: str, progress: Progress) -> pd.DataFrame:
         from . import utilisation as engine
@@ -334,12 +435,15 @@ class Workspace:
             from . import pg_usage
             return pg_usage.utilisation(self.store, period, by, progress)
 
+        from .reconcile import history
+
         progress.report(5, "Reading sessions")
-        sessions = self.store.sessions(categorical=True)
+        rec = self.reconciliation()
+        sessions = rec.attach_sessions(self.store.sessions(categorical=True))
         progress.check_cancelled()
-        devices = self.store.devices(current_only=False)
-        connectors = self.store.connectors(current_only=False)
-        status = self.store.status_snapshots()
+        devices, connectors = history(rec, self.store.devices(current_only=False),
+                                      self.store.connectors(current_only=False))
+        status = self.reconciled_status()
         progress.report(40, f"Computing utilisation per {by} and {period}")
         frame = engine.utilisation(sessions, devices, connectors,
                                    status if len(status) else None, period=period, by=by)
@@ -361,11 +465,56 @@ class Workspace:
         order = usage.drop_duplicates("period").set_index("period")["period_index"]
         return [p for p in order.sort_values().index if started.get(p, 0) > 0]
 
-    def devices(self) -> pd.DataFrame:
-        key = ("devices", self._store_stamp())
+    def reconciliation(self):
+        """The current devices of every source joined into one device per charge point
+        (:class:`~.reconcile.Reconciliation`), with the officers' decisions applied."""
+        from . import reconcile
+
+        key = ("reconciliation", self._store_stamp())
         if key not in self._cache:
-            self._cache[key] = self.store.devices()
+            self._cache[key] = reconcile.reconcile(self.store.devices(), self.store.connectors(),
+                                                   self.store.decisions())
         return self._cache[key]
+
+    def devices(self) -> pd.DataFrame:
+        """Current devices, one per charge point (see :meth:`reconciliation`)."""
+        return self.reconciliation().devices
+
+    def connectors(self) -> pd.DataFrame:
+        """Connectors of :meth:`devices`."""
+        return self.reconciliation().connectors
+
+    def reconciled_status(self) -> pd.DataFrame:
+        """The store's status snapshots, each on its reconciled device."""
+        status = self.store.status_snapshots()
+        if len(status):
+            status = status.copy()
+            status["device_id"] = self.reconciliation().attach_frame(status, "evse_uid")
+        return status
+
+    def decide(self, a: str, b: str, verdict: str, note: str = "") -> int:
+        """Record that the records named ``a`` and ``b`` (a registry device and a feed
+        EVSE or Location, named as in the review table) are the "same" charge point or
+        "different" ones; applied before the automatic rules from now on, across
+        re-imports. Returns the decision's id."""
+        from .store import VERDICTS
+
+        if verdict not in VERDICTS:
+            raise EvChargepointsError(f"A decision is 'same' or 'different', not {verdict!r}.")
+        rec = self.reconciliation()
+        named = []
+        for text in (a, b):
+            try:
+                named.append(rec.resolve(text))
+            except ValueError as exc:
+                raise EvChargepointsError(f"Cannot decide about '{text}': {exc}.") from None
+        kinds = sorted(kind for kind, _ in named)
+        if kinds != ["feed", "registry"]:
+            raise EvChargepointsError(
+                f"A decision pairs a registry device with a feed EVSE or Location; "
+                f"'{a}' and '{b}' are both {kinds[0]} records.")
+        registry, feed = sorted(named, key=lambda item: item[0] != "registry")
+        return self.store.record_decision(registry[1], feed[1], verdict, note)
 
     def assignment(self, areas_path=None, level: str = "borough", code_field=None,
                    name_field=None):
@@ -385,7 +534,11 @@ class Workspace:
                 from . import pg_areas
                 # Also records each device's ward and borough in the database, which
                 # row-level security and the aggregate views rely on.
-                self._cache[key] = pg_areas.assign_devices(self.store, wards, boroughs)
+                placed = pg_areas.assign_devices(self.store, wards, boroughs)
+                # per source record; where records were joined, the devices are placed
+                # here (the same rules and figures, tests/core/test_pg_areas.py)
+                self._cache[key] = placed if self.reconciliation().is_identity else \
+                    areas.assign_devices(self.devices(), wards, boroughs)
             else:
                 self._cache[key] = areas.assign_devices(self.devices(), wards, boroughs)
         return self._cache[key]
@@ -423,21 +576,29 @@ class Workspace:
 
         Its ``summarise(level, period, filters)`` returns what :meth:`summary`
         returns, in milliseconds: for front doors that re-summarise on every
-        filter or period change (the area summary dock).
+        filter or period change (the area summary dock). Where the store holds
+        watched status, it also gives uptime with the observed hours behind it.
         """
         from . import summary as summaries
+        from . import utilisation as engine
 
         key = ("summariser", period_kind, str(areas_path), level, code_field, name_field,
                with_usage, self._store_stamp())
         if key not in self._cache:
             progress.report(5, "Placing devices in areas")
             assignment = self.assignment(areas_path, level, code_field, name_field)
-            usage = None
+            usage = status = None
             if with_usage and self.store.counts().get("sessions", 0):
                 usage = self.utilisation(period_kind, progress=progress.scaled(10, 90))
+            if with_usage:
+                snapshots = self.reconciled_status()
+                if len(snapshots):
+                    status = engine.status_occupancy(snapshots, period=period_kind,
+                                                     by="device")
             progress.report(92, "Preparing summaries")
             self._cache[key] = summaries.Summariser(assignment, self.devices(),
-                                                    self.store.connectors(), usage)
+                                                    self.connectors(), usage,
+                                                    status=status)
         progress.report(100, "Summaries ready")
         return self._cache[key]
 
@@ -464,15 +625,17 @@ class Workspace:
             try:
                 table = pg_areas.area_summary(self.store, level=level, period=period,
                                               period_kind=period_kind, filters=filters,
-                                              with_usage=usage is not None)
+                                              with_usage=usage is not None,
+                                              absorbed=self.reconciliation().absorbed())
             except ValueError as exc:
                 raise EvChargepointsError(str(exc)) from None
         else:
-            table = summaries.summarise(assignment, self.devices(), self.store.connectors(),
+            table = summaries.summarise(assignment, self.devices(), self.connectors(),
                                         usage, level=level, period=period, filters=filters)
         for column in USAGE_SUMMARY_COLUMNS:  # present, and empty, when there is no usage
             if column not in table.columns:
                 table[column] = float("nan")
+        table.attrs["reconciliation"] = self.reconciliation().describe()
         progress.report(100, "Summary ready")
         return table, assignment
 
@@ -539,6 +702,27 @@ class Workspace:
         places = self.assignment().table[["device_id", "x", "y"]]
         return devices.drop(columns=["x", "y"], errors="ignore").merge(
             places, on="device_id", how="left")
+
+
+def _reliability_options(max_gap_hours, min_observed_hours) -> tuple[float, float]:
+    """The cap and minimum to use (None: the defaults), checked."""
+    from .conformance import MIN_OBSERVED_HOURS, check_reliability_options
+    from .utilisation import DEFAULT_MAX_GAP_HOURS
+
+    gap = DEFAULT_MAX_GAP_HOURS if max_gap_hours is None else max_gap_hours
+    minimum = MIN_OBSERVED_HOURS if min_observed_hours is None else min_observed_hours
+    check_reliability_options(gap, minimum)
+    return float(gap), float(minimum)
+
+
+def _utc_time(value) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise EvChargepointsError(f"{value!r} is not a date and time.") from None
+    if pd.isna(stamp):
+        raise EvChargepointsError(f"{value!r} is not a date and time.")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _host_of(url: str) -> str:

@@ -6,6 +6,8 @@ removes it again: loading and unloading twice leaves QGIS as it was.
 
 from __future__ import annotations
 
+import logging
+
 from qgis.core import QgsApplication, QgsSettings
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QCoreApplication, Qt, QTranslator
@@ -15,6 +17,8 @@ from qgis.PyQt.QtWidgets import QAction, QComboBox, QMessageBox
 from ..core.optional import missing_packages, startup_notice
 from ..core.paths import I18N, plugin_version, resource
 from ..qgis import log as qgis_log
+
+log = logging.getLogger(__name__)
 
 MENU = "EV Charge Points"
 # actions that work without pandas (object names are "EvChargepoints_<callback name>")
@@ -31,6 +35,7 @@ class EvChargepointsPlugin:
         self.log_handler = None
         self.period_box = None
         self.loaded = None
+        self.loading = False   # a map load runs (its live status file awaits its layer)
         self.watch_task = None
         self.docks = []
         self.tasks = []
@@ -62,6 +67,8 @@ class EvChargepointsPlugin:
         self.period_box.setEnabled(False)
         self.period_box.currentTextChanged.connect(self._period_chosen)
         self.period_widget_action = self.toolbar.addWidget(self.period_box)
+        self.demo_action = self._add_action("icon.svg", self.tr("Load demo usage (synthetic)"),
+                                            self.load_demo, on_toolbar=False)
         self._add_dock("summary_dock", "AreaSummaryDock", self.tr("Area summary…"))
         self._add_dock("sites_dock", "CandidateSitesDock", self.tr("Candidate sites…"))
         self._add_action("icon.svg", self.tr("Export committee maps…"),
@@ -176,22 +183,37 @@ class EvChargepointsPlugin:
     # --- map ---------------------------------------------------------------------
 
     def load_london(self):
+        """The bundled registry devices (into an empty store) and the store's own usage."""
+        from ..qgis import settings as plugin_settings
+
+        self._load(plugin_settings.store_reference(), demo=False)
+
+    def load_demo(self):
+        """The demo's own store (devices and SYNTHETIC usage), never the workspace store."""
+        from ..qgis import settings as plugin_settings
+
+        self._load(plugin_settings.demo_store_path(), demo=True)
+
+    def _load(self, store, demo):
         from ..core.errors import EvChargepointsError
         from ..qgis import loader
         from ..qgis import settings as plugin_settings
 
-        store = plugin_settings.store_reference()
         try:
             target = plugin_settings.target_for(store)
         except EvChargepointsError as exc:
             self.iface.messageBar().pushWarning(self.menu, exc.message)
             return
-        self.load_action.setEnabled(False)
+        for action in (self.load_action, self.demo_action):
+            action.setEnabled(False)
+        self.loading = True
         self.iface.messageBar().pushInfo(self.menu, self.tr(
             "Loading London charge points in the background (see the task manager)…"))
 
         def done(info):
-            self.load_action.setEnabled(True)
+            self.loading = False
+            for action in (self.load_action, self.demo_action):
+                action.setEnabled(True)
             try:
                 self.loaded = loader.build_layers(info, store_path=store)
             except EvChargepointsError as exc:
@@ -203,16 +225,22 @@ class EvChargepointsPlugin:
                 self.loaded.boroughs, self.loaded.boroughs.extent()))
             canvas.refresh()
             note = self.tr(" Usage figures are SYNTHETIC.") if info.synthetic_usage else ""
+            if info.status is not None:
+                note += self.tr(" Live status of {n:,} devices ({stale:,} stale).").format(
+                    n=info.status.features, stale=info.status.classes.get("stale", 0))
             self.iface.messageBar().pushSuccess(self.menu, self.tr(
                 "Loaded {n:,} charge points ({period}).").format(
                 n=info.counts.get("map_devices", 0) // max(1, len(info.periods)),
                 period=info.latest_period) + note)
 
         def failed(message):
-            self.load_action.setEnabled(True)
+            self.loading = False
+            for action in (self.load_action, self.demo_action):
+                action.setEnabled(True)
             self.iface.messageBar().pushWarning(self.menu, message)
 
-        self.tasks.append(loader.load_in_background(target, "quarter", done, failed))
+        self.tasks.append(loader.load_in_background(target, "quarter", done, failed,
+                                                    demo=demo))
 
     def _fill_periods(self, periods, current):
         self.period_box.blockSignals(True)
@@ -254,9 +282,19 @@ class EvChargepointsPlugin:
             if "Cancelled" not in message:
                 self.iface.messageBar().pushWarning(self.menu, message)
 
+        store = plugin_settings.store_reference(settings)
+
+        def status_written(info):
+            try:
+                self._show_live_status(info, store)
+            except Exception:  # noqa: BLE001 - a Qt slot: nothing may escape it
+                log.exception("EV Charge Points: the live status layer could not be updated")
+
         try:
-            self.watch_task = watch.start_watching(plugin_settings.store_target(settings),
-                                                   settings.ocpi_feeds, stopped, failed)
+            self.watch_task = watch.start_watching(
+                plugin_settings.store_target(settings), settings.ocpi_feeds, stopped, failed,
+                on_status=status_written,
+                status_max_age_minutes=settings.status_max_age_minutes)
         except EvChargepointsError as exc:
             self.watch_action.setChecked(False)
             self.iface.messageBar().pushWarning(self.menu, exc.message)
@@ -266,18 +304,31 @@ class EvChargepointsPlugin:
             "Watching live status of {n} feed(s); uncheck the action to stop.").format(
             n=len(settings.ocpi_feeds)))
 
+    def _show_live_status(self, info, store):
+        """A watch poll wrote new live status: the loaded map of that store shows it."""
+        from ..core.errors import EvChargepointsError
+        from ..qgis import loader
+
+        try:
+            layer = loader.show_live_status(info, store, prune=not self.loading)
+        except EvChargepointsError as exc:
+            self.iface.messageBar().pushWarning(self.menu, exc.message)
+            return
+        if layer is not None and self.loaded is not None:
+            self.loaded.status = layer
+
     def show_settings(self):
         from .settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.iface.mainWindow())
-        dialog.exec_()
+        dialog.exec()
         dialog.deleteLater()
 
     def show_conformance(self):
         from .conformance_dialog import ConformanceDialog
 
         dialog = ConformanceDialog(self.iface.mainWindow())
-        dialog.exec_()
+        dialog.exec()
         dialog.deleteLater()
 
     def show_export_dialog(self):

@@ -49,7 +49,14 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core import connection_check
-from ..core.config import DEFAULT_DATASTORE_URL, ConfigError, OcpiFeed, Settings, check_url
+from ..core.config import (
+    DEFAULT_DATASTORE_URL,
+    MAX_STATUS_AGE_MINUTES,
+    ConfigError,
+    OcpiFeed,
+    Settings,
+    check_url,
+)
 from ..core.connection_check import CheckResult
 from ..qgis import auth
 from ..qgis import settings as plugin_settings
@@ -247,6 +254,14 @@ class SettingsDialog(QDialog):
             "operators' usage returns are commercially sensitive. Device counts are always "
             "shown."))
         form.addRow(self.tr("Disclosure threshold"), self.disclosure)
+        self.status_max_age = QSpinBox(page)
+        self.status_max_age.setObjectName("status_max_age")
+        self.status_max_age.setRange(1, MAX_STATUS_AGE_MINUTES)
+        self.status_max_age.setSuffix(self.tr(" min"))
+        self.status_max_age.setToolTip(self.tr(
+            "On the map's Live status layer, a device whose feed has not reported it for "
+            "longer than this shows as Stale instead of its last known status."))
+        form.addRow(self.tr("Live status is stale after"), self.status_max_age)
         return page
 
     def _store_kind_changed(self, _checked: bool = False) -> None:
@@ -285,6 +300,7 @@ class SettingsDialog(QDialog):
         for spin, value in zip(self.breaks, settings.occupancy_breaks):
             spin.setValue(float(value))
         self.disclosure.setValue(int(settings.disclosure_threshold))
+        self.status_max_age.setValue(int(settings.status_max_age_minutes))
         self._point_out_missing_configs(settings)
 
     def _point_out_missing_configs(self, settings: Settings) -> None:
@@ -333,6 +349,7 @@ class SettingsDialog(QDialog):
             occupancy_breaks=tuple(spin.value() for spin in self.breaks),
             disclosure_threshold=self.disclosure.value(),
             cache_mb=self.cache_mb.value(),
+            status_max_age_minutes=self.status_max_age.value(),
         )
 
     def validated_settings(self) -> Settings:

@@ -30,16 +30,15 @@ from qgis.core import (
     QgsFields,
     QgsGeometry,
     QgsGraduatedSymbolRenderer,
-    QgsMapLayerProxyModel,
     QgsPointXY,
     QgsProject,
     QgsRendererRange,
     QgsSymbol,
     QgsVectorLayer,
-    QgsWkbTypes,
 )
 from qgis.gui import QgsDockWidget, QgsDoubleSpinBox, QgsMapLayerComboBox
-from qgis.PyQt.QtCore import QCoreApplication, Qt, QVariant
+from qgis.PyQt import sip
+from qgis.PyQt.QtCore import QCoreApplication, QMetaType, Qt
 from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
@@ -127,6 +126,7 @@ class CandidateSitesDock(QgsDockWidget):
         self.setObjectName("EvChargepointsCandidateSitesDock")
         self.setWindowTitle(self.tr("Candidate sites"))
         self.store_path: Optional[str] = None  # default: the map's store, then the settings
+        self.synthetic_usage = False  # the prepared store holds SYNTHETIC usage
         self.analyser: Optional[siting.IncrementalSiteAnalyser] = None
         self._template: Optional[siting.IncrementalSiteAnalyser] = None
         self._prepared_for = None
@@ -159,7 +159,7 @@ class CandidateSitesDock(QgsDockWidget):
         form = QFormLayout()
         row = QHBoxLayout()
         self.layer_combo = QgsMapLayerComboBox(body)
-        self.layer_combo.setFilters(QgsMapLayerProxyModel.Filter.PointLayer)
+        self.layer_combo.setFilters(Qgis.LayerFilter.PointLayer)
         self.layer_combo.setAllowEmptyLayer(True)
         self.layer_combo.setToolTip(self.tr("Candidate sites: any point layer (lamp columns, "
                                             "car parks ...) or the scratch layer"))
@@ -419,21 +419,22 @@ class CandidateSitesDock(QgsDockWidget):
 
         def work(progress, _feedback):
             with Workspace(target) as ws:
-                return ws.site_analyser(distances, progress=progress)
+                return ws.site_analyser(distances, progress=progress), ws.has_synthetic_usage()
 
         self.report(self.tr("Preparing the candidate-site analysis (devices, usage, "
                             "population)…"))
         started = time.perf_counter()
         task = CoreTask(self.tr("Preparing candidate-site analysis"), work,
-                        lambda analyser: self._prepared(task, analyser, distances, started),
+                        lambda result: self._prepared(task, *result, distances, started),
                         lambda message: self._task_failed(task, message))
         task._sites_running = True
         self.tasks.append(task)
         return start(task)
 
     @slot
-    def _prepared(self, task, analyser, distances, started) -> None:
+    def _prepared(self, task, analyser, synthetic, distances, started) -> None:
         self._forget(task)
+        self.synthetic_usage = synthetic
         self.prepare_seconds = time.perf_counter() - started
         analyser.weights = self._valid_weights(self.weights())  # as they are now
         self._template = analyser
@@ -625,9 +626,9 @@ class CandidateSitesDock(QgsDockWidget):
                 pass  # deleted with its project
         fields = QgsFields()
         for name in BUFFER_FIELDS:
-            kind = QVariant.String if name == "site_id" else \
-                QVariant.LongLong if name in ("rank", "devices_within", "connectors_within") \
-                else QVariant.Double
+            kind = QMetaType.Type.QString if name == "site_id" else \
+                QMetaType.Type.LongLong if name in ("rank", "devices_within", "connectors_within") \
+                else QMetaType.Type.Double
             fields.append(QgsField(name, kind))
         layer = QgsVectorLayer("Polygon?crs=EPSG:27700", self.tr("Candidate site catchments"),
                                "memory")
@@ -643,7 +644,7 @@ class CandidateSitesDock(QgsDockWidget):
     def _score_renderer(self, layer) -> QgsGraduatedSymbolRenderer:
         ranges = []
         for low, high, colour in SCORE_BANDS:
-            symbol = QgsSymbol.defaultSymbol(QgsWkbTypes.GeometryType.PolygonGeometry)
+            symbol = QgsSymbol.defaultSymbol(Qgis.GeometryType.Polygon)
             symbol.setColor(QColor(colour))
             label = self.tr("score {low:g}–{high:g}").format(low=low, high=min(high, 100))
             ranges.append(QgsRendererRange(low, high, symbol, label))
@@ -725,7 +726,7 @@ class CandidateSitesDock(QgsDockWidget):
         """Write the current results (one row per site) to a GeoPackage or CSV."""
         if self.result is None:
             raise RuntimeError(self.tr("There are no results to export yet."))
-        return site_files.write_sites(self.result, path)
+        return site_files.write_sites(self.result, path, synthetic=self.synthetic_usage)
 
     @slot
     def _export_dialog(self, suffix: str) -> None:
@@ -763,6 +764,10 @@ class CandidateSitesDock(QgsDockWidget):
         self.tasks = []
         if self.canvas.mapTool() is self.tool:
             self.canvas.unsetMapTool(self.tool)
+        # The tool is a child of the map canvas, which outlives the plugin: delete it with
+        # the dock, not leave one behind per load still wired to this dock's slots.
+        if not sip.isdeleted(self.tool):
+            self.tool.deleteLater()
         self._disconnect_layer()
         try:
             QgsProject.instance().readProject.disconnect(self._project_read)

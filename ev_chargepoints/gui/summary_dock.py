@@ -30,6 +30,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 from qgis.core import (
+    Qgis,
     QgsExpression,
     QgsFeatureRequest,
     QgsProject,
@@ -92,14 +93,14 @@ CODE_ROLE = Qt.ItemDataRole.UserRole + 2
 TABLE_COLUMNS = ("area_name", "area_code", "devices", "connectors", "rapid_share_pct",
                  "devices_per_10k", "population", "sessions", "kwh", "occupancy_pct",
                  "capacity_factor_pct", "share_no_usage_pct", "sessions_change_pct",
-                 "occupancy_pct_change")
+                 "occupancy_pct_change", "uptime_pct", "status_observed_hours")
 EXPORT_FILTER_COLUMNS = ("level", "filter_operator", "filter_power_class",
                          "filter_location_type")
 _DECIMALS = {"rapid_share_pct": 1, "devices_per_10k": 2, "connectors_per_10k": 2,
              "devices_per_km2": 2, "area_km2": 2, "occupancy_pct": 1,
              "capacity_factor_pct": 1, "share_no_usage_pct": 1, "sessions_change_pct": 1,
              "kwh_change_pct": 1, "occupancy_pct_change": 1, "prev_occupancy_pct": 1,
-             "sessions_per_device": 1}
+             "sessions_per_device": 1, "uptime_pct": 2, "status_observed_hours": 1}
 
 
 def _slot(method):
@@ -195,7 +196,7 @@ def prepare(store_path: str, period_kind: str, known: Optional[Prepared],
         }
         lines = ws.assignment().report.lines()
         synthetic = ws.has_synthetic_usage()
-    periods = list(summariser.periods_with_sessions or summariser.periods)
+    periods = list(summariser.periods_with_data or summariser.periods)
     latest = periods[-1] if periods else None
     summariser.summarise("ward", latest)            # warm up, then measure
     began = time.perf_counter()
@@ -287,6 +288,8 @@ class SummaryTableModel(QAbstractTableModel):
             "share_no_usage_pct": self.tr("No usage data %"),
             "sessions_change_pct": self.tr("Sessions change %"),
             "occupancy_pct_change": self.tr("Occupancy change (pp)"),
+            "uptime_pct": self.tr("Uptime %"),
+            "status_observed_hours": self.tr("Uptime observed h"),
         }
 
     def set_frame(self, frame: pd.DataFrame, columns=TABLE_COLUMNS) -> None:
@@ -344,6 +347,9 @@ class SummaryTableModel(QAbstractTableModel):
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             if role == Qt.ItemDataRole.ToolTipRole and _is_missing(value) \
                     and self._numeric[col]:
+                if column in ("uptime_pct", "status_observed_hours"):
+                    return self.tr("Unknown: no observed working or not-working time for "
+                                   "this area and period")
                 return self.tr("Unknown: no usage record for this area and period")
         except Exception:  # noqa: BLE001 - a C++ virtual must not raise
             log.exception("Area summary table: data() failed")
@@ -1110,7 +1116,7 @@ class AreaSummaryDock(QgsDockWidget):
         if layer is None or not codes:
             return
         extent = QgsRectangle()
-        extent.setMinimal()
+        extent.setNull()
         request = QgsFeatureRequest().setFilterExpression(area_expression(codes)) \
             .setNoAttributes()
         for feature in layer.getFeatures(request):
@@ -1167,8 +1173,11 @@ class AreaSummaryDock(QgsDockWidget):
             frame[f"filter_{key}"] = "; ".join(str(v) for v in self.filters.get(key) or [])
         return frame
 
+    def _synthetic(self) -> bool:
+        return self.prepared is not None and bool(self.prepared.synthetic_usage)
+
     def export_csv(self, path) -> Path:
-        return write_csv(self.export_frame(), path)
+        return write_csv(self.export_frame(), path, synthetic=self._synthetic())
 
     def export_xlsx(self, path) -> Path:
         frame = self.export_frame()
@@ -1203,7 +1212,8 @@ class AreaSummaryDock(QgsDockWidget):
                          for line in self.prepared.assignment_lines)
         return write_xlsx(frame, path, sheet_name=self.tr("Summary"), extra_sheets={
             self.tr("Definitions"): glossary,
-            self.tr("About"): pd.DataFrame(about, columns=["item", "value"])})
+            self.tr("About"): pd.DataFrame(about, columns=["item", "value"])},
+            synthetic=self._synthetic())
 
     # --- project state -----------------------------------------------------------------------
 
@@ -1387,7 +1397,7 @@ class AreaSummaryDock(QgsDockWidget):
             return
         request = QgsFeatureRequest().setNoAttributes()
         request.setSubsetOfAttributes(["area_code"], layer.fields())
-        request.setFlags(QgsFeatureRequest.Flag.NoGeometry)
+        request.setFlags(Qgis.FeatureRequestFlag.NoGeometry)
         codes = sorted({str(f["area_code"]) for f in layer.getSelectedFeatures(request)})
         shown = set(self.model.frame().get("area_code", pd.Series(dtype=object)))
         self.selected = [c for c in codes if c in shown]
@@ -1479,8 +1489,7 @@ class AreaSummaryDock(QgsDockWidget):
         where = self.level if self.level == "borough" else \
             f"wards_{(self._borough_name() or 'borough').replace(' ', '_')}"
         period = self.period or "all"
-        synthetic = "_SYNTHETIC" if self.prepared is not None and \
-            self.prepared.synthetic_usage else ""
+        synthetic = "_SYNTHETIC" if self._synthetic() else ""
         return f"summary_{where}_{period}{synthetic}.{extension}"
 
 

@@ -16,19 +16,22 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from qgis.core import (
+    Qgis,
     QgsDateTimeRange,
     QgsLayerMetadata,
     QgsProject,
+    QgsVariantUtils,
     QgsVectorLayer,
-    QgsVectorLayerTemporalProperties,
 )
 from qgis.PyQt.QtCore import QDateTime, Qt
 
 from ..core import styling
 from ..core.errors import StoreError
+from ..core.usage_kind import stamp
 from . import styling as qgis_styling
 
 GROUP_NAME = "EV charge points"
+STATUS_AGE_PROPERTY = "ev_chargepoints/status_max_age"
 DEVICE_LAYER = "map_devices"
 WARD_LAYER = "map_wards"
 BOROUGH_LAYER = "map_boroughs"
@@ -87,8 +90,7 @@ def period_subset(period: str) -> str:
 
 
 def device_layer_name(period: str, synthetic: bool) -> str:
-    suffix = " — SYNTHETIC usage" if synthetic else ""
-    return f"Charge points — occupancy % {period}{suffix}"
+    return stamp(f"Charge points — occupancy % {period}", synthetic)
 
 
 def set_device_period(layer: QgsVectorLayer, period: str, synthetic: bool) -> None:
@@ -109,6 +111,57 @@ def devices_layer(source, period: str, provenance: Provenance,
     apply_provenance(layer, provenance, "Charge devices with utilisation by period. Colour: "
                      "occupancy (plugged-in time ÷ available time); size: power class.")
     return layer
+
+
+def status_layer_name(info) -> str:
+    """``info``: a ``core.mapdata.StatusLayerInfo``."""
+    latest = info.latest_text()
+    return f"Live status, {latest} UK time" if latest else "Live status"
+
+
+def status_layer(info, provenance: Provenance) -> QgsVectorLayer:
+    """The live status of the devices the watched feeds report, from the GeoPackage
+    ``info.path`` (a ``core.mapdata.StatusLayerInfo``), styled by status class."""
+    layer = QgsVectorLayer(_status_uri(info), status_layer_name(info), "ogr")
+    if not layer.isValid():
+        raise StoreError(f"Could not open the live status layer in {info.path}.")
+    layer.setRenderer(qgis_styling.status_layer_renderer(info.max_age_minutes))
+    _status_metadata(layer, info, provenance)
+    return layer
+
+
+def refresh_status_layer(layer: QgsVectorLayer, info, provenance: Provenance) -> None:
+    """Show a newly written live status file in ``layer``: same layer, renderer and place
+    in the layer tree, new data; then repaint."""
+    layer.setDataSource(_status_uri(info), status_layer_name(info), "ogr")
+    if not layer.isValid():
+        raise StoreError(f"Could not open the live status layer in {info.path}.")
+    if layer.customProperty(STATUS_AGE_PROPERTY) != info.max_age_minutes:
+        layer.setRenderer(qgis_styling.status_layer_renderer(info.max_age_minutes))
+    _status_metadata(layer, info, provenance)
+    layer.triggerRepaint()
+
+
+def status_source_file(layer: QgsVectorLayer) -> str:
+    """The GeoPackage a live status layer shows."""
+    return layer.source().split("|", 1)[0]
+
+
+def _status_uri(info) -> str:
+    from ..core.mapdata import STATUS_TABLE
+
+    return f"{info.path}|layername={STATUS_TABLE}"
+
+
+def _status_metadata(layer: QgsVectorLayer, info, provenance: Provenance) -> None:
+    layer.setCustomProperty(STATUS_AGE_PROPERTY, info.max_age_minutes)
+    feeds = ", ".join(info.sources) or "none"
+    apply_provenance(layer, provenance, (
+        f"Live status of {info.features} charge devices from the watched OCPI feeds "
+        f"({feeds}), each device's EVSEs at their latest observation (newest: "
+        f"{info.latest_text() or 'none'} UK time). A device with a free EVSE is Available; "
+        f"Stale: no observation within {info.max_age_minutes:g} minutes before "
+        f"{info.now_utc}."))
 
 
 def areas_layer(source, table: str, name: str, field_name: str, unit: str,
@@ -150,9 +203,10 @@ def apply_provenance(layer: QgsVectorLayer, provenance: Provenance, abstract: st
     metadata.setRights([provenance.attribution])
     metadata.setKeywords({"keywords": list(provenance.keywords)})
     layer.setMetadata(metadata)
-    layer.setAttribution(provenance.attribution)
-    layer.setAttributionUrl("https://www.nationalarchives.gov.uk/doc/open-government-licence/"
-                            "version/3/")
+    server = layer.serverProperties()  # QgsMapLayer.setAttribution* moved here in QGIS 3.38
+    server.setAttribution(provenance.attribution)
+    server.setAttributionUrl("https://www.nationalarchives.gov.uk/doc/open-government-licence/"
+                             "version/3/")
 
 
 def add_to_project(layers: Sequence[QgsVectorLayer], project: Optional[QgsProject] = None,
@@ -180,8 +234,7 @@ def _enable_temporal(layer: QgsVectorLayer) -> None:
     fields = layer.fields()
     if fields.indexOf("period_start") < 0 or fields.indexOf("period_end") < 0:
         return
-    # unscoped on 3.22 (Qgis.VectorTemporalMode from 3.24 keeps this alias)
-    props.setMode(QgsVectorLayerTemporalProperties.ModeFeatureDateTimeStartAndEndFromFields)
+    props.setMode(Qgis.VectorTemporalMode.FeatureDateTimeStartAndEndFromFields)
     props.setStartField("period_start")
     props.setEndField("period_end")
     props.setIsActive(True)
@@ -196,8 +249,6 @@ def temporal_extent(periods: Sequence[tuple[str, str]]) -> Optional[QgsDateTimeR
 
 
 def _is_null(value) -> bool:
-    try:
-        from qgis.PyQt.QtCore import QVariant
-        return isinstance(value, QVariant) and value.isNull()
-    except ImportError:  # pragma: no cover
-        return False
+    """A NULL attribute value: a null QVariant on Qt 5 builds of QGIS, None on Qt 6 builds.
+    QgsVariantUtils.isNull (QGIS >= 3.28) answers for both."""
+    return value is None or QgsVariantUtils.isNull(value)

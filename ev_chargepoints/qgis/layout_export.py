@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 from qgis.core import (
+    Qgis,
     QgsCategorizedSymbolRenderer,
     QgsCoordinateReferenceSystem,
     QgsFillSymbol,
@@ -50,13 +51,10 @@ from qgis.core import (
     QgsProject,
     QgsReadWriteContext,
     QgsRectangle,
-    QgsRenderContext,
     QgsRendererCategory,
     QgsRuleBasedRenderer,
-    QgsScaleBarSettings,
     QgsTableCell,
     QgsTextFormat,
-    QgsUnitTypes,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import Qt
@@ -134,6 +132,8 @@ class ExportInfo:
     fingerprint: str = ""
     period: str = ""
     suppressed: tuple = ()
+    synthetic_usage: bool = False
+    live_status_devices: Optional[int] = None   # devices on the live status layer, if shown
 
 
 LAST_EXPORT = ExportInfo()
@@ -164,15 +164,15 @@ def _text_format(size: float, bold: bool = False, colour: str = INK) -> QgsTextF
     font.setBold(bold)
     fmt.setFont(font)
     fmt.setSize(size)
-    fmt.setSizeUnit(QgsUnitTypes.RenderUnit.RenderPoints)
+    fmt.setSizeUnit(Qgis.RenderUnit.Points)
     fmt.setColor(QColor(colour))
     return fmt
 
 
 def _place(item: QgsLayoutItem, rect) -> None:
     x, y, w, h = rect
-    item.attemptMove(QgsLayoutPoint(x, y, QgsUnitTypes.LayoutUnit.LayoutMillimeters))
-    item.attemptResize(QgsLayoutSize(w, h, QgsUnitTypes.LayoutUnit.LayoutMillimeters))
+    item.attemptMove(QgsLayoutPoint(x, y, Qgis.LayoutUnit.Millimeters))
+    item.attemptResize(QgsLayoutSize(w, h, Qgis.LayoutUnit.Millimeters))
 
 
 def _label(layout: QgsLayout, item_id: str, rect, text: str, size: float,
@@ -180,15 +180,11 @@ def _label(layout: QgsLayout, item_id: str, rect, text: str, size: float,
     label = QgsLayoutItemLabel(layout)
     label.setId(item_id)
     label.setText(text)
-    font = QFont(FONT)
-    font.setPointSizeF(size)
-    font.setBold(bold)
-    label.setFont(font)
-    label.setFontColor(QColor(INK))
+    label.setTextFormat(_text_format(size, bold=bold))
     label.setMarginX(0.0)
     label.setMarginY(0.0)
     label.setVAlign(Qt.AlignmentFlag.AlignTop if wrap_top else Qt.AlignmentFlag.AlignVCenter)
-    label.setHAlign(Qt.AlignmentFlag.AlignLeft)   # QGIS 3.22 labels justify by default
+    label.setHAlign(Qt.AlignmentFlag.AlignLeft)
     layout.addLayoutItem(label)
     _place(label, rect)
     return label
@@ -244,11 +240,11 @@ def build_layout(kind: str, orientation: str = "portrait",
     scale.setId("scale_bar")
     scale.setStyle("Single Box")
     scale.setLinkedMap(main_map)
-    scale.setUnits(QgsUnitTypes.DistanceUnit.DistanceKilometers)
+    scale.setUnits(Qgis.DistanceUnit.Kilometers)
     scale.setUnitLabel("km")
     scale.setNumberOfSegmentsLeft(0)
     scale.setNumberOfSegments(2)
-    scale.setSegmentSizeMode(QgsScaleBarSettings.SegmentSizeMode.SegmentSizeFitWidth)
+    scale.setSegmentSizeMode(Qgis.ScaleBarSegmentSizeMode.FitWidth)
     scale.setMinimumBarWidth(25.0)
     scale.setMaximumBarWidth(50.0)
     scale.setHeight(2.0)
@@ -282,22 +278,7 @@ def build_layout(kind: str, orientation: str = "portrait",
     legend.setAutoUpdateModel(False)
     legend.setResizeToContents(False)
     legend.setColumnCount(2 if (kind, orientation) == ("london", "landscape") else 1)
-    legend.setSymbolWidth(4.5)
-    legend.setSymbolHeight(3.2)
-    for style, size, bold in ((QgsLegendStyle.Style.Title, 9, True),
-                              (QgsLegendStyle.Style.Group, 7.5, True),
-                              (QgsLegendStyle.Style.Subgroup, 7.5, True),
-                              (QgsLegendStyle.Style.SymbolLabel, 7, False)):
-        font = QFont(FONT)
-        font.setPointSizeF(size)
-        font.setBold(bold)
-        legend.rstyle(style).setFont(font)  # setTextFormat only from QGIS 3.30
-    legend.rstyle(QgsLegendStyle.Style.Symbol).setMargin(QgsLegendStyle.Side.Top, 1.0)
-    legend.rstyle(QgsLegendStyle.Style.Group).setMargin(QgsLegendStyle.Side.Top, 1.5)
-    legend.rstyle(QgsLegendStyle.Style.Subgroup).setMargin(QgsLegendStyle.Side.Top, 1.5)
-    legend.setFontColor(QColor(INK))
-    legend.setBackgroundEnabled(True)
-    legend.setBackgroundColor(QColor("#ffffff"))
+    _style_legend(legend)
     layout.addLayoutItem(legend)
     _place(legend, geometry["legend"])
 
@@ -325,6 +306,21 @@ def build_layout(kind: str, orientation: str = "portrait",
     return layout
 
 
+def _style_legend(legend: QgsLayoutItemLegend) -> None:
+    legend.setSymbolWidth(4.5)
+    legend.setSymbolHeight(3.2)
+    for style, size, bold in ((QgsLegendStyle.Style.Title, 9, True),
+                              (QgsLegendStyle.Style.Group, 7.5, True),
+                              (QgsLegendStyle.Style.Subgroup, 7.5, True),
+                              (QgsLegendStyle.Style.SymbolLabel, 7, False)):
+        legend.rstyle(style).setTextFormat(_text_format(size, bold=bold))
+    legend.rstyle(QgsLegendStyle.Style.Symbol).setMargin(QgsLegendStyle.Side.Top, 1.0)
+    legend.rstyle(QgsLegendStyle.Style.Group).setMargin(QgsLegendStyle.Side.Top, 1.5)
+    legend.rstyle(QgsLegendStyle.Style.Subgroup).setMargin(QgsLegendStyle.Side.Top, 1.5)
+    legend.setBackgroundEnabled(True)
+    legend.setBackgroundColor(QColor("#ffffff"))
+
+
 def fit_extent(map_item: QgsLayoutItemMap, bounds) -> None:
     """Show ``bounds`` (a rectangle or xmin, ymin, xmax, ymax) whole, at the item's aspect.
 
@@ -347,7 +343,7 @@ def fit_extent(map_item: QgsLayoutItemMap, bounds) -> None:
 def _mm(value: float):
     from qgis.core import QgsLayoutMeasurement
 
-    return QgsLayoutMeasurement(value, QgsUnitTypes.LayoutUnit.LayoutMillimeters)
+    return QgsLayoutMeasurement(value, Qgis.LayoutUnit.Millimeters)
 
 
 def write_templates(folder=None, project: Optional[QgsProject] = None) -> list[Path]:
@@ -429,6 +425,14 @@ def _legend_layers(project: QgsProject, scale: float = 1.0) -> tuple:
         sizes.append(QgsRendererCategory(key, symbol, styling.POWER_CLASS_LABEL[key]))
     return (_legend_layer(project, "Occupancy", bands),
             _legend_layer(project, "Symbol size: power class", sizes))
+
+
+def _status_legend_layer(project: QgsProject, status) -> QgsVectorLayer:
+    """The live status classes the page shows (``status``: a StatusLayerInfo)."""
+    categories = [QgsRendererCategory(style.key, qgis_styling.status_marker(style), style.label)
+                  for style in styling.live_status_styles(status.max_age_minutes)
+                  if status.classes.get(style.key)]
+    return _legend_layer(project, "Live status", categories)
 
 
 def power_size_expression(scale: float = 1.0, power_field: str = "power_class") -> str:
@@ -550,7 +554,8 @@ def _fill_common(page: _Page, data: committee.CommitteeData, loaded, legend_laye
     if not data.synthetic_usage:
         banner.setText("")
     main_map = items["main_map"]
-    layers = [loaded.boroughs, loaded.devices, loaded.wards]
+    layers = [layer for layer in (loaded.boroughs, loaded.status, loaded.devices, loaded.wards)
+              if layer is not None]
     main_map.setCrs(BNG)
     fit_extent(main_map, _london_extent(loaded.boroughs))
     main_map.setLayers(layers)
@@ -570,10 +575,43 @@ def _fill_common(page: _Page, data: committee.CommitteeData, loaded, legend_laye
             legend.model().refreshLayerLegend(tree_node)
     legend.adjustBoxSize()
     legend.attemptResize(legend.sizeWithUnits())  # keep the template's box
+    if loaded.status is not None:
+        _add_status_legend(page.layout, main_map, legend_layers[2],
+                           "\n".join(committee.live_status_caption(loaded.info.status)))
     notes = committee.definition_lines(data) + committee.provenance_lines(data)
     items["notes"].setText("\n".join(notes))
     items["attribution"].setText(committee.ATTRIBUTION)
     items["footer"].setText(committee.footer_line(data))
+
+
+def _add_status_legend(layout, main_map: QgsLayoutItemMap, layer: QgsVectorLayer,
+                       title: str) -> QgsLayoutItemLegend:
+    """The live status legend in the map's lower right corner (the page legend's box has
+    no room for it, and live status is optional: the templates stay as they are)."""
+    legend = QgsLayoutItemLegend(layout)
+    legend.setId("status_legend")
+    legend.setTitle("")
+    legend.setAutoUpdateModel(False)
+    _style_legend(legend)
+    legend.setResizeToContents(True)
+    legend.setBoxSpace(1.5)
+    legend.setFrameEnabled(True)
+    legend.setFrameStrokeColor(QColor(INK))
+    legend.setFrameStrokeWidth(_mm(0.25))
+    root = legend.model().rootGroup()
+    root.removeAllChildren()
+    node = root.addLayer(layer)
+    node.setCustomProperty("legend/title-label", title)
+    legend.model().refreshLayerLegend(node)
+    layout.addLayoutItem(legend)
+    legend.adjustBoxSize()
+    legend.setReferencePoint(QgsLayoutItem.ReferencePoint.LowerRight)
+    corner = main_map.positionWithUnits()
+    size = main_map.sizeWithUnits()
+    legend.attemptMove(QgsLayoutPoint(corner.x() + size.width() - 1.5,
+                                      corner.y() + size.height() - 1.5,
+                                      Qgis.LayoutUnit.Millimeters))
+    return legend
 
 
 def _pdf_settings(dpi: int) -> QgsLayoutExporter.PdfExportSettings:
@@ -582,23 +620,15 @@ def _pdf_settings(dpi: int) -> QgsLayoutExporter.PdfExportSettings:
     settings.rasterizeWholeImage = False
     settings.forceVectorOutput = True
     settings.exportMetadata = True
-    settings.textRenderFormat = _always_text()
+    settings.textRenderFormat = Qgis.TextRenderFormat.AlwaysText
     return settings
-
-
-def _always_text():
-    fmt = getattr(QgsRenderContext, "TextRenderFormat", None)
-    if fmt is not None and hasattr(fmt, "AlwaysText"):
-        return fmt.AlwaysText
-    from qgis.core import Qgis
-    return Qgis.TextRenderFormat.AlwaysText
 
 
 def _png_settings(dpi: int) -> QgsLayoutExporter.ImageExportSettings:
     settings = QgsLayoutExporter.ImageExportSettings()
     settings.dpi = dpi
     settings.exportMetadata = False  # GDAL cannot update a PNG in place: it only logs errors
-    settings.textRenderFormat = _always_text()
+    settings.textRenderFormat = Qgis.TextRenderFormat.AlwaysText
     return settings
 
 
@@ -622,14 +652,19 @@ def export_committee_maps(store_path, out_dir, boroughs: BoroughChoice = None,
                           combined: bool = False, png_dpi: Optional[int] = None,
                           period: Optional[str] = None, threshold: int = 3,
                           orientation: str = "portrait", pdf_dpi: int = 300,
-                          progress: Progress = SILENT) -> list[Path]:
+                          progress: Progress = SILENT, live_status: bool = False,
+                          status_max_age_minutes: float = styling.DEFAULT_STATUS_MAX_AGE_MINUTES,
+                          status_now=None) -> list[Path]:
     """Export committee pages from the store at ``store_path`` into ``out_dir``.
 
     ``boroughs``: None for the London page; a name (or code), or a list of them, for
     those boroughs' pages; ``"all"`` for the atlas of all 33. Borough pages go one
     PDF each, or into one PDF with ``combined``. ``png_dpi`` also writes a PNG per
     page. Beside the PDFs, each page's table is written as CSV (masked exactly as
-    printed) with the masked borough summary. Returns every file written, PDFs first.
+    printed) with the masked borough summary. ``live_status``: the maps also show the
+    "Live status" layer (the store's latest watched status, stale after
+    ``status_max_age_minutes`` before ``status_now``, default the time of printing),
+    with its legend and a note. Returns every file written, PDFs first.
     """
     import time
 
@@ -658,9 +693,19 @@ def export_committee_maps(store_path, out_dir, boroughs: BoroughChoice = None,
             data = committee.committee_data(
                 ws, None if period == mapdata.NO_USAGE_PERIOD else period, threshold,
                 vintage=info.vintage)
+            if live_status:
+                info.status = mapdata.write_status(ws, work / "status", status_now,
+                                                   status_max_age_minutes)
+                if info.status is None:
+                    raise EvChargepointsError(
+                        f"The store {target.describe()} holds no live status to show: watch "
+                        "an OCPI feed first (Watch live status, or the 'watch' command), or "
+                        "leave the live status out.")
         chosen = _chosen_boroughs(data, boroughs)
         LAST_EXPORT.fingerprint = data.fingerprint
         LAST_EXPORT.period = data.period
+        LAST_EXPORT.synthetic_usage = data.synthetic_usage
+        LAST_EXPORT.live_status_devices = info.status.features if info.status else None
         LAST_EXPORT.suppressed = tuple(
             data.boroughs.loc[data.boroughs["usage_disclosure"].str.startswith("suppressed"),
                               "area_name"])
@@ -669,6 +714,10 @@ def export_committee_maps(store_path, out_dir, boroughs: BoroughChoice = None,
         symbol_scale = LONDON_SYMBOL_SCALE if chosen is None else 1.0
         _size_devices_by_power(loaded.devices, symbol_scale)
         legend_layers = _legend_layers(project, symbol_scale)
+        if loaded.status is not None:
+            loaded.status.setRenderer(qgis_styling.status_layer_renderer(
+                info.status.max_age_minutes, scale=symbol_scale))
+            legend_layers += (_status_legend_layer(project, info.status),)
         LAST_EXPORT.prepare_s = time.perf_counter() - started
         render_start = time.perf_counter()
         written: list[Path] = []
@@ -678,7 +727,8 @@ def export_committee_maps(store_path, out_dir, boroughs: BoroughChoice = None,
         full = data.boroughs.copy()
         full = full.drop(columns=[c for c in full.columns if c == "mwh"])
         london = data.london.drop(columns=[c for c in data.london.columns if c == "mwh"])
-        tables.append(write_csv(_pd_concat([full, london]), summary))
+        tables.append(write_csv(_pd_concat([full, london]), summary,
+                                synthetic=data.synthetic_usage))
         if chosen is None:
             written += _export_london(project, loaded, legend_layers, data, orientation, out_dir,
                                       stem, pdf_dpi, png_dpi, tables)
@@ -750,7 +800,7 @@ def _export_london(project, loaded, legend_layers, data, orientation, out_dir, s
     header, rows = committee.overview_table(data)
     _set_table(page.items["summary_table"], header, rows)
     tables.append(write_csv(committee.page_table_frame(header, rows),
-                            out_dir / f"{stem}_london.csv"))
+                            out_dir / f"{stem}_london.csv", synthetic=data.synthetic_usage))
     layout.refresh()
     path = out_dir / f"{stem}_london_{orientation}.pdf"
     exporter = QgsLayoutExporter(layout)
@@ -860,7 +910,8 @@ def _export_boroughs(project, loaded, inset_layer, legend_layers, data, chosen, 
             continue
         seen.add(name)
         tables.append(write_csv(committee.page_table_frame(header, rows),
-                                out_dir / f"{stem}_{_slug(name)}.csv"))
+                                out_dir / f"{stem}_{_slug(name)}.csv",
+                                synthetic=data.synthetic_usage))
     return written
 
 

@@ -23,6 +23,7 @@ from ..core.stores import StoreTarget, is_database_target, parse_target
 PREFIX = "ev_chargepoints/"
 PROJECT_SCOPE = "ev_chargepoints"
 CONNECTION_REFERENCE = "postgres-connection:"
+DEMO_STORE = "demo.gpkg"
 
 
 def default_store_path() -> str:
@@ -82,6 +83,19 @@ def target_for(reference) -> StoreTarget:
 def store_target(settings: Optional[Settings] = None) -> StoreTarget:
     """The current store of the plugin settings, ready for ``Workspace(...)``."""
     return target_for(store_reference(settings))
+
+
+def demo_store_path(reference=None) -> str:
+    """The demo's own store, for SYNTHETIC usage only: ``demo.gpkg`` beside the
+    workspace GeoPackage (in the plugin's folder when the workspace store is a
+    database), never the workspace store itself."""
+    reference = str(reference or store_reference())
+    if connection_name(reference) is not None or is_database_target(reference):
+        folder = Path(default_store_path()).parent
+    else:
+        folder = Path(reference).parent
+    path = folder / DEMO_STORE
+    return str(path if str(path) != reference else folder / f"synthetic_{DEMO_STORE}")
 
 
 def store_exists(reference) -> bool:

@@ -11,16 +11,16 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from qgis.core import (
+    Qgis,
     QgsExpression,
     QgsFillSymbol,
     QgsMarkerSymbol,
     QgsPalLayerSettings,
+    QgsPointDisplacementRenderer,
     QgsProperty,
     QgsRuleBasedRenderer,
-    QgsSimpleMarkerSymbolLayerBase,
     QgsTextBufferSettings,
     QgsTextFormat,
-    QgsUnitTypes,
     QgsVectorLayer,
     QgsVectorLayerSimpleLabeling,
 )
@@ -30,10 +30,12 @@ from ..core import styling
 
 OUTLINE = "#232323"
 _SHAPES = {
-    "circle": QgsSimpleMarkerSymbolLayerBase.Shape.Circle,
-    "square": QgsSimpleMarkerSymbolLayerBase.Shape.Square,
-    "cross_fill": QgsSimpleMarkerSymbolLayerBase.Shape.CrossFill,
-    "triangle": QgsSimpleMarkerSymbolLayerBase.Shape.Triangle,
+    "circle": Qgis.MarkerShape.Circle,
+    "square": Qgis.MarkerShape.Square,
+    "cross_fill": Qgis.MarkerShape.CrossFill,
+    "triangle": Qgis.MarkerShape.Triangle,
+    "diamond": Qgis.MarkerShape.Diamond,
+    "hexagon": Qgis.MarkerShape.Hexagon,
 }
 
 
@@ -81,14 +83,47 @@ def device_renderer(bands: Sequence[styling.Band], occupancy_field: str = "occup
     return QgsRuleBasedRenderer(root)
 
 
-def status_renderer(status_field: str = "live_status") -> QgsRuleBasedRenderer:
+def status_marker(style: styling.StatusStyle, scale: float = 1.0) -> QgsMarkerSymbol:
+    """The marker of one live status class (``scale``: smaller on the London page)."""
+    if style.hollow:
+        return _marker("#ffffff", style.size_mm * scale, style.shape, outline=style.colour,
+                       outline_width=0.5)
+    # a dark outline keeps light fills readable on the light and the dark ward shading
+    return _marker(style.colour, style.size_mm * scale, style.shape, outline="#1a1a1a",
+                   outline_width=0.3)
+
+
+def status_renderer(status_field: str = "live_status",
+                    max_age_minutes: float = styling.DEFAULT_STATUS_MAX_AGE_MINUTES,
+                    scale: float = 1.0) -> QgsRuleBasedRenderer:
+    """One rule per live status class (see ``core.styling.LIVE_STATUS_STYLES``)."""
     root = QgsRuleBasedRenderer.Rule(None)
     ref = QgsExpression.quotedColumnRef(status_field)
-    for style in styling.LIVE_STATUS_STYLES:
-        root.appendChild(QgsRuleBasedRenderer.Rule(
-            _marker(style.colour, 2.6, style.shape), 0, 0,
-            f"{ref} = {QgsExpression.quotedValue(style.key)}", style.label))
+    for style in styling.live_status_styles(max_age_minutes):
+        rule = QgsRuleBasedRenderer.Rule(
+            status_marker(style, scale), 0, 0,
+            f"{ref} = {QgsExpression.quotedValue(style.key)}", style.label)
+        rule.setRuleKey(style.key)
+        root.appendChild(rule)
     return QgsRuleBasedRenderer(root)
+
+
+def status_layer_renderer(max_age_minutes: float = styling.DEFAULT_STATUS_MAX_AGE_MINUTES,
+                          scale: float = 1.0) -> QgsPointDisplacementRenderer:
+    """:func:`status_renderer` with the devices of one site (the same place) set in a
+    small ring around it, so each device's status shows, not only the top one's."""
+    renderer = QgsPointDisplacementRenderer()
+    renderer.setEmbeddedRenderer(status_renderer(max_age_minutes=max_age_minutes,
+                                                 scale=scale))
+    renderer.setTolerance(0.3 * scale)
+    renderer.setToleranceUnit(Qgis.RenderUnit.Millimeters)
+    renderer.setPlacement(QgsPointDisplacementRenderer.Placement.Ring)
+    renderer.setCircleWidth(0.2)
+    renderer.setCircleColor(QColor("#595959"))
+    renderer.setCircleRadiusAddition(0.0)
+    renderer.setCenterSymbol(_marker("#595959", 0.8 * scale, outline="#595959",
+                                     outline_width=0.0))
+    return renderer
 
 
 def area_renderer(field: str, bands: Sequence[styling.Band]) -> QgsRuleBasedRenderer:
@@ -121,7 +156,7 @@ def label_areas(layer: QgsVectorLayer, field: str, size_pt: float = 7.0,
     text = QgsTextFormat()
     text.setFont(QFont("Sans Serif"))
     text.setSize(size_pt)
-    text.setSizeUnit(QgsUnitTypes.RenderUnit.RenderPoints)
+    text.setSizeUnit(Qgis.RenderUnit.Points)
     text.setColor(QColor("#1a1a1a"))
     buffer = QgsTextBufferSettings()
     buffer.setEnabled(True)

@@ -19,6 +19,7 @@ import pytest
 from ev_chargepoints.cli import main
 from ev_chargepoints.core.crs import bng_to_wgs84, wgs84_to_bng
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
+from ev_chargepoints.core.usage_kind import NOTE
 from ev_chargepoints.core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,10 +132,13 @@ def test_csv_with_lonlat_in_and_csv_out(store, devices, site_points, tmp_path, c
     sites = tmp_path / "sites.csv"
     pd.DataFrame({"ref": range(8), "lon": lon, "lat": lat}).to_csv(sites, index=False)
     out = tmp_path / "result.csv"
-    code, _, err = _run(capsys, "--store", store, "--sites", sites, "--out", out,
-                        "--weights", "new_coverage=0.5,demand=0.25,gap=0.25")
+    code, printed, err = _run(capsys, "--store", store, "--sites", sites, "--out", out,
+                              "--weights", "new_coverage=0.5,demand=0.25,gap=0.25")
     assert code == 0, err
-    frame = pd.read_csv(out)
+    # the store's usage is SYNTHETIC: the first line and the message say so
+    assert out.read_text(encoding="utf-8").splitlines()[0] == f'"{NOTE}"'
+    assert "8 sites analysed" in printed and "SYNTHETIC usage" in printed
+    frame = pd.read_csv(out, skiprows=1)
     assert len(frame) == 8 and list(frame["ref"]) == list(range(8))
     assert list(frame["site_id"]) == [f"site-{i}" for i in range(1, 9)]
     assert not any(c.endswith("_800m") for c in frame.columns)

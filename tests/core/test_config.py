@@ -23,6 +23,14 @@ def test_round_trip_through_a_plain_dict():
     assert again.occupancy_breaks == (4.0, 12.0, 30.0)
 
 
+def test_live_status_age_limit_defaults_to_30_minutes_and_round_trips():
+    assert Settings().status_max_age_minutes == 30
+    again = Settings.from_dict({**Settings(status_max_age_minutes=45).to_dict(),
+                                "status_max_age_minutes": "45"})
+    assert again.status_max_age_minutes == 45
+    assert Settings.from_dict({}).status_max_age_minutes == 30  # settings saved before it
+
+
 @pytest.mark.parametrize("change, message", [
     ({"datastore_url": "ftp://x"}, "http(s) address"),
     ({"datastore_url": "https://user:pw@data.london.gov.uk"}, "authentication configuration"),
@@ -31,6 +39,8 @@ def test_round_trip_through_a_plain_dict():
     ({"ocpi_feeds": [OcpiFeed("A", "https://a/ocpi"), OcpiFeed("A", "https://b/ocpi")]},
      "same name"),
     ({"ocpi_feeds": [OcpiFeed("A", "https://a/ocpi", poll_seconds=5)]}, "30 seconds"),
+    ({"status_max_age_minutes": 0}, "stale after 1 to 10080 minutes"),
+    ({"status_max_age_minutes": 7 * 24 * 60 + 1}, "stale after 1 to 10080 minutes"),
 ])
 def test_invalid_settings_say_what_is_wrong(change, message):
     with pytest.raises(ConfigError) as exc:

@@ -82,7 +82,7 @@ def test_sheet_names_are_made_valid_and_unique(tmp_path):
 def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
     from ev_chargepoints.core import export
 
-    def broken(_frame):
+    def broken(*_args):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(export, "_sheet_xml", broken)

@@ -38,11 +38,34 @@ def test_palettes_get_darker_step_by_step_so_greyscale_print_keeps_the_order(pal
     assert min(ratios) >= 1.3, ratios
 
 
-def test_faulty_differs_from_busy_by_shape_not_only_colour():
-    by_key = {s.key: s for s in styling.LIVE_STATUS_STYLES}
-    assert by_key["out_of_order"].shape != by_key["in_use"].shape
-    assert by_key["out_of_order"].colour != by_key["in_use"].colour
-    assert set(styling.LIVE_STATUS_OF.values()) == set(by_key)
+def test_live_status_classes_differ_by_shape_not_only_colour():
+    styles = styling.LIVE_STATUS_STYLES
+    assert [s.key for s in styles] == ["available", "charging", "out_of_order", "unknown",
+                                       "stale"]
+    # greyscale print and colour-blind readers: every class has a look of its own
+    # without colour (shape, or filled against hollow)
+    looks = {(s.shape, s.hollow) for s in styles}
+    assert len(looks) == len(styles)
+    assert len({s.colour for s in styles}) == len(styles)
+    by_key = {s.key: s for s in styles}
+    assert by_key["out_of_order"].size_mm == max(s.size_mm for s in styles)
+    assert by_key["stale"].hollow and not any(s.hollow for s in styles if s.key != "stale")
+
+
+def test_every_ocpi_status_has_a_live_status_class():
+    from ev_chargepoints.core.schema import STATUS_VALUES
+
+    assert set(styling.LIVE_STATUS_OF) == set(STATUS_VALUES)
+    assert set(styling.LIVE_STATUS_OF.values()) == set(styling.LIVE_STATUS_PRIORITY)
+    assert styling.LIVE_STATUS_OF["BLOCKED"] == styling.LIVE_STATUS_OF["CHARGING"]
+
+
+def test_the_stale_legend_says_the_age_limit():
+    labels = {s.key: s.label for s in styling.live_status_styles(45)}
+    assert labels["stale"] == "Stale (no report for over 45 min)"
+    assert labels["available"] == "Available"
+    assert [s.key for s in styling.live_status_styles()] == \
+        [s.key for s in styling.LIVE_STATUS_STYLES]
 
 
 def test_nice_breaks_are_increasing_round_numbers_inside_the_range():

@@ -12,6 +12,7 @@ from frame_asserts import assert_same_summary
 from ev_chargepoints import cli
 from ev_chargepoints.core.pg_schema import SCHEMA
 from ev_chargepoints.core.pgstore import PostgisStore
+from ev_chargepoints.core.usage_kind import NOTE
 from ev_chargepoints.core.workspace import Workspace
 
 USAGE_START, USAGE_END = "2022-03-01", "2022-05-01"  # two months crossing a quarter end
@@ -85,7 +86,10 @@ def test_area_summaries_in_sql_equal_the_pandas_ones(both, level):
 def test_the_cli_summarises_a_shared_store(both, tmp_path, capsys):
     out = tmp_path / "boroughs.csv"
     assert cli.main(["summary", "--store", both["dsn"], "--out", str(out)]) == 0
-    table = pd.read_csv(out)
+    # the shared store holds the snapshot's SYNTHETIC usage: the file and the line say so
+    assert out.read_text(encoding="utf-8").splitlines()[0] == f'"{NOTE}"'
+    assert capsys.readouterr().out.strip().endswith("— SYNTHETIC usage")
+    table = pd.read_csv(out, skiprows=1)
     expected, _ = both["gpkg"].summary(level="borough")
     assert len(table) == 33
     assert table["devices"].sum() == expected["devices"].sum()

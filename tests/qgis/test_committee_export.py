@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from qgis.core import QgsProcessingAlgorithm, QgsProject
+from qgis.core import Qgis, QgsProcessingFeedback, QgsProject
 from qgis.PyQt.QtGui import QImage
 
 from ev_chargepoints.core import areas, parsers, paths, synthetic
 from ev_chargepoints.core.fingerprint import workspace_fingerprint
 from ev_chargepoints.core.schema import ParseResult
+from ev_chargepoints.core.usage_kind import NOTE
 from ev_chargepoints.core.workspace import NCR_SNAPSHOT, SYNTHETIC_FORMAT, UK_TZ, Workspace
 from ev_chargepoints.qgis import layout_export
 from ev_chargepoints.qgis.layout_export import export_committee_maps
@@ -216,12 +217,16 @@ def test_single_operator_and_small_boroughs_are_suppressed(small_store, tmp_path
     assert f"{int(raw.loc['Sutton', 'sessions']):,}" not in sutton.split("Sessions")[1][:30]
     assert "Charge devices 2 " in islington and re.search(r"Sessions suppressed \d", islington)
     assert "suppressed" not in camden.split("Measure")[1].split("Sessions change")[0]
-    # the exported tables are masked exactly as printed
-    page = pd.read_csv(next(f for f in files if f.name.endswith("_sutton.csv")))
+    # the exported tables are masked exactly as printed, below the SYNTHETIC line
+    tables = [f for f in files if f.suffix == ".csv"]
+    assert len(tables) == 4 and all(
+        f.read_text(encoding="utf-8").splitlines()[0] == f'"{NOTE}"' for f in tables)
+    page = pd.read_csv(next(f for f in files if f.name.endswith("_sutton.csv")), skiprows=1)
     row = page.set_index("Measure")
     assert row.loc["Sessions", "Sutton"] == "suppressed"
     assert row.loc["Charge devices", "Sutton"] == f"{n_sutton:,}"
-    summary = pd.read_csv(next(f for f in files if f.name.endswith("_boroughs_summary.csv")))
+    summary = pd.read_csv(next(f for f in files if f.name.endswith("_boroughs_summary.csv")),
+                          skiprows=1)
     summary = summary.set_index("area_name")
     assert summary.loc["Sutton", "usage_disclosure"] == "suppressed: single operator"
     assert summary.loc["Islington", "usage_disclosure"] == "suppressed: fewer than 3 devices"
@@ -249,6 +254,10 @@ def test_atlas_of_all_boroughs_in_one_pdf(small_store, tmp_path, qgis_app):
                        if text_of(pdfs[0], p).startswith("Sutton:"))
     assert re.search(r"Sessions suppressed \d", text_of(pdfs[0], sutton_page, layout=True))
     assert len([f for f in files if f.suffix == ".csv"]) == 34   # 33 pages + summary
+    # the SYNTHETIC banner and legend title are on every page of the atlas
+    for page in range(1, 34):
+        text = text_of(pdfs[0], page)
+        assert NOTE in text and "(SYNTHETIC)" in text, page
 
 
 def test_london_page_and_pngs(small_store, tmp_path, qgis_app):
@@ -318,9 +327,18 @@ def test_processing_algorithm_exports_without_threading(small_store, tmp_path, q
     alg = ExportCommitteeMapAlgorithm()
     alg.initAlgorithm()
     assert alg.name() == "exportcommitteemap"
-    assert alg.flags() & QgsProcessingAlgorithm.Flag.FlagNoThreading
+    assert alg.flags() & Qgis.ProcessingAlgorithmFlag.NoThreading
+    warnings = []
+
+    class Log(QgsProcessingFeedback):
+        def pushWarning(self, warning):
+            warnings.append(warning)
+            super().pushWarning(warning)
+
     result = processing.run(alg, {"STORE": str(small_store[0]), "BOROUGHS": "Sutton, Camden",
-                                  "COMBINED": True, "OUTPUT_FOLDER": str(tmp_path)})
+                                  "COMBINED": True, "OUTPUT_FOLDER": str(tmp_path)},
+                            feedback=Log())
+    assert NOTE in warnings   # the store's usage is SYNTHETIC: the log says so
     pdfs = [Path(f) for f in result["FILES"] if f.endswith(".pdf")]
     assert len(pdfs) == 1 and pages_of(pdfs[0]) == 2
     assert result["FINGERPRINT"] == expected_fingerprint(small_store[0])
@@ -334,9 +352,33 @@ def test_cli_exports_headless(small_store, tmp_path):
                          timeout=600, env=env)
     assert run.returncode == 0, run.stderr
     assert "1 PDF file(s)" in run.stdout
+    assert run.stdout.strip().splitlines()[-1].endswith("— SYNTHETIC usage")
+    assert NOTE in text_of(next(tmp_path.glob("*_camden_portrait.pdf")))
     assert len(list(tmp_path.glob("*_camden_portrait.pdf"))) == 1
     assert len(list(tmp_path.glob("*_camden_portrait.png"))) == 1
     missing = subprocess.run([sys.executable, "-m", "ev_chargepoints", "export", "--store",
                               str(tmp_path / "none.gpkg"), "--all", "--out", str(tmp_path)],
                              cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert missing.returncode == 2 and "There is no store" in missing.stderr
+
+
+def test_a_store_of_real_usage_prints_nothing_synthetic(small_store, tmp_path, qgis_app):
+    """The same devices with the real Dundee sessions of March to May 2018 (outside
+    London, so the London figures show no usage): no page, table or line says SYNTHETIC."""
+    store = tmp_path / "real.gpkg"
+    with Workspace(small_store[0]) as ws:
+        devices, connectors = ws.devices(), ws.store.connectors()
+    with Workspace(store) as ws:
+        ws.import_result(ParseResult("ncr", "small NCR sample", len(devices),
+                                     tables={"devices": devices, "connectors": connectors}),
+                         "small NCR sample", "small-ncr-sample-v1")
+        dundee = paths.RESOURCES / "data" / "dundee" / "cp-data-mar-may-2018.csv.gz"
+        assert ws.import_files([dundee])[0].outcome == "imported"
+        assert ws.usage_kind() == "real"
+    files = export_committee_maps(store, tmp_path / "out")
+    assert not layout_export.LAST_EXPORT.synthetic_usage
+    pdf = next(f for f in files if f.suffix == ".pdf")
+    text = text_of(pdf)
+    assert "Electric vehicle charge points in London" in text and "SYNTHETIC" not in text
+    for table in (f for f in files if f.suffix == ".csv"):
+        assert "SYNTHETIC" not in table.read_text(encoding="utf-8"), table.name

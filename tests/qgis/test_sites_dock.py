@@ -7,6 +7,7 @@ table is read back and checked against plain numpy distances to every device.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 
 import numpy as np
@@ -26,6 +27,7 @@ from qgis.PyQt.QtCore import QCoreApplication, QEvent, QPoint, Qt
 
 from ev_chargepoints.core import site_files, siting
 from ev_chargepoints.core.crs import wgs84_to_bng
+from ev_chargepoints.core.usage_kind import NOTE
 from ev_chargepoints.core.workspace import Workspace
 from ev_chargepoints.gui.site_tool import scratch_layer
 from ev_chargepoints.gui.sites_dock import KEY, SCOPE, CandidateSitesDock
@@ -183,10 +185,15 @@ def test_clicked_sites_are_analysed_and_follow_a_move(dock, canvas, device_xy, t
 
     # exports
     gpkg = dock.export(tmp_path / "sites.gpkg")
+    with sqlite3.connect(gpkg) as conn:
+        described = conn.execute("SELECT description FROM gpkg_contents").fetchone()[0]
+    assert described.endswith("— SYNTHETIC usage")
     exported = QgsVectorLayer(str(gpkg), "exported", "ogr")
     assert exported.isValid() and exported.featureCount() == 3
     assert exported.crs().authid() == "EPSG:27700"
-    csv = pd.read_csv(dock.export(tmp_path / "sites.csv"))
+    csv_path = dock.export(tmp_path / "sites.csv")   # the store's usage is SYNTHETIC
+    assert csv_path.read_text(encoding="utf-8").splitlines()[0] == f'"{NOTE}"'
+    csv = pd.read_csv(csv_path, skiprows=1)
     assert sorted(csv["site_id"].astype(str)) == sorted(str(f) for f in points)
     assert {"devices_within", "score", "rank", "residents_within"} <= set(csv.columns)
 

@@ -15,6 +15,7 @@ from ev_chargepoints.core.export import read_xlsx_sheet
 from ev_chargepoints.core.progress import Progress
 from ev_chargepoints.core.schema import ParseResult, conform
 from ev_chargepoints.core.summary import definitions
+from ev_chargepoints.core.usage_kind import NOTE
 from ev_chargepoints.core.workspace import Workspace
 from ev_chargepoints.gui.summary_dock import (
     CODE_ROLE,
@@ -120,6 +121,19 @@ def test_boroughs_table_with_definitions_and_numeric_sorting(dock, loaded):
     assert [dock.power_box.itemData(i) for i in range(dock.power_box.count())] == \
         ["slow", "fast", "rapid", "ultra"]
     assert "SYNTHETIC" in dock.status_label.text()
+
+
+def test_exports_of_synthetic_usage_say_so(dock, tmp_path):
+    csv_path = dock.export_csv(tmp_path / "summary.csv")
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == [NOTE] and "area_code" in rows[1] and len(rows) == 2 + 33
+    xlsx_path = dock.export_xlsx(tmp_path / "summary.xlsx")
+    for sheet in (1, 2, 3):
+        assert read_xlsx_sheet(xlsx_path, sheet)[0] == [NOTE]
+    summary = read_xlsx_sheet(xlsx_path)
+    assert "area_code" in summary[1] and len(summary) == 2 + 33
+    assert "SYNTHETIC" in dock._default_name("xlsx")
 
 
 def test_selecting_a_borough_selects_it_and_its_devices_on_the_map(dock, loaded, qgis_iface):
@@ -308,6 +322,7 @@ def test_export_csv_and_xlsx_neutralise_formulas(small_store, qgis_iface, tmp_pa
         assert table["devices"].sum() == 2
 
         csv_path = dock.export_csv(tmp_path / "summary.csv")
+        assert "SYNTHETIC" not in csv_path.read_text(encoding="utf-8")  # real usage
         with open(csv_path, newline="", encoding="utf-8") as handle:
             rows = {r["area_code"]: r for r in csv.DictReader(handle)}
         assert len(rows) == 33

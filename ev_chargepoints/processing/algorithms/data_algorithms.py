@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Optional
 
 from qgis.core import (
+    Qgis,
     QgsFeatureSink,
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterAuthConfig,
@@ -16,14 +16,15 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
     QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
     QgsProcessingParameterProviderConnection,
     QgsProcessingParameterString,
-    QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
 from ...core.errors import EvChargepointsError
 from ...core.stores import StoreTarget
+from ...core.usage_kind import NOTE, stamp
 from ...core.workspace import Workspace, describe_import
 from ...qgis import pg_connection
 from ...qgis import settings as plugin_settings
@@ -41,7 +42,7 @@ def store_parameter(description: str = ""):
     param = QgsProcessingParameterFile(
         "STORE", description or QCoreApplication.translate("EvAlgorithm",
                                                            "Workspace store (GeoPackage)"),
-        behavior=QgsProcessingParameterFile.Behavior.File, extension="gpkg", optional=True)
+        behavior=Qgis.ProcessingFileParameterBehavior.File, extension="gpkg", optional=True)
     param.setHelp(QCoreApplication.translate(
         "EvAlgorithm", "Leave empty to use the store set in the plugin settings."))
     return param
@@ -97,6 +98,33 @@ class StoreAlgorithm(EvAlgorithm):
                 path=self.store.describe()))
         return self.store
 
+    def processAlgorithm(self, parameters, context, feedback):
+        results = super().processAlgorithm(parameters, context, feedback)
+        self._label_synthetic(results, context, feedback)
+        return results
+
+    def _label_synthetic(self, results, context, feedback) -> None:
+        """Every output of a store holding SYNTHETIC usage says so: a line in the log and
+        the names of the layers made (temporary ones, and as loaded on completion)."""
+        if self.store is None or (not self.store.is_database and
+                                  not self.store.path.exists()):
+            return
+        with Workspace(self.store) as ws:
+            if not ws.has_synthetic_usage():
+                return
+        feedback.pushWarning(NOTE)
+        for key, value in results.items():
+            if not isinstance(value, str) or not value:
+                continue
+            output = self.outputDefinition(key)
+            if context.willLoadLayerOnCompletion(value):
+                details = context.layerToLoadOnCompletionDetails(value)
+                details.name = stamp(details.name or (output.description() if output
+                                                      else key), True)
+            layer = context.temporaryLayerStore().mapLayer(value)
+            if layer is not None:
+                layer.setName(stamp(layer.name(), True))
+
 
 def _report_imports(reports, feedback) -> tuple[int, str]:
     lines = [describe_import(r) for r in reports]
@@ -118,7 +146,7 @@ class ImportFilesAlgorithm(StoreAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            "FILES", self.tr("Files to import"), QgsProcessing.SourceType.TypeFile))
+            "FILES", self.tr("Files to import"), Qgis.ProcessingSourceType.File))
         self.addParameter(QgsProcessingParameterEnum("FORMAT", self.tr("Format"), FORMATS,
                                                      defaultValue=0))
         add_store_parameters(self)
@@ -217,6 +245,17 @@ class FetchOcpiAlgorithm(StoreAlgorithm):
         return {"ROWS_ADDED": added, "REPORT": text}
 
 
+def max_gap_parameter(alg: EvAlgorithm) -> QgsProcessingParameterNumber:
+    """How long one status observation may hold (the algorithms using watched status)."""
+    from ...core.utilisation import DEFAULT_MAX_GAP_HOURS
+
+    return QgsProcessingParameterNumber(
+        "MAX_GAP_HOURS", QCoreApplication.translate(
+            "EvAlgorithm", "Hours one status observation may hold at most"),
+        Qgis.ProcessingNumberParameterType.Double, defaultValue=DEFAULT_MAX_GAP_HOURS,
+        minValue=0.001)
+
+
 class UtilisationAlgorithm(StoreAlgorithm):
     NAME = "utilisation"
     DISPLAY = QT_TRANSLATE_NOOP("UtilisationAlgorithm", "Utilisation per device and period")
@@ -224,29 +263,54 @@ class UtilisationAlgorithm(StoreAlgorithm):
     GROUP_ID = "analysis"
     HELP = QT_TRANSLATE_NOOP(
         "UtilisationAlgorithm",
-        "One row per device (or connector) and calendar period (UK time) with sessions, "
-        "kWh, plugged-in hours, occupancy % (plugged-in time ÷ available time), capacity "
-        "factor % (kWh ÷ rated kW × available hours), sessions and kWh per day, in-use "
-        "days, idle share and uptime. Sessions belong to the period they start in; "
-        "plugged-in time is split at period boundaries.")
+        "From sessions: one row per device (or connector) and calendar period (UK time) "
+        "with sessions, kWh, plugged-in hours, occupancy % (plugged-in time ÷ "
+        "available time), capacity factor % (kWh ÷ rated kW × available hours), sessions "
+        "and kWh per day, in-use days and idle share; where the store also holds watched "
+        "status for the device, uptime % with the observed hours behind it "
+        "(status_observed_hours). Sessions belong to the period they start in; plugged-in "
+        "time is split at period boundaries.\n\n"
+        "From watched live status (what 'Watch live status' or the 'watch' command "
+        "collected): one row per device or EVSE and period with uptime % (working ÷ "
+        "working + not working time, 2023 regulations), the observed hours and "
+        "observations behind it, and the shares of observed time charging, available and "
+        "down. Only observed time counts: an observation holds until the EVSE's next one, "
+        "for at most the hours set (default 1); longer gaps count neither way.")
 
     def initAlgorithm(self, config=None):
         add_store_parameters(self)
         self.addParameter(QgsProcessingParameterEnum(
+            "SOURCE", self.tr("From"), [self.tr("sessions"), self.tr("watched live status")],
+            defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(
             "PERIOD", self.tr("Period"), [self.tr("month"), self.tr("quarter"), self.tr("year")],
             defaultValue=1))
         self.addParameter(QgsProcessingParameterEnum(
-            "BY", self.tr("Per"), [self.tr("device"), self.tr("connector")], defaultValue=0))
+            "BY", self.tr("Per"), [self.tr("device"), self.tr("connector"),
+                                   self.tr("EVSE (watched live status only)")],
+            defaultValue=0))
+        self.addParameter(max_gap_parameter(self))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT", self.tr("Utilisation table"), QgsProcessing.SourceType.TypeVector))
+            "OUTPUT", self.tr("Utilisation table"), Qgis.ProcessingSourceType.Vector))
 
     def execute(self, parameters, context, feedback):
         target = self.existing_store()
-        by = ["device", "connector"][self.parameterAsEnum(parameters, "BY", context)]
+        by = ["device", "connector", "evse"][self.parameterAsEnum(parameters, "BY", context)]
+        period = PERIODS[self.parameterAsEnum(parameters, "PERIOD", context)]
+        from_status = self.parameterAsEnum(parameters, "SOURCE", context) == 1
         with Workspace(target) as ws:
-            frame = ws.utilisation_with_trends(
-                PERIODS[self.parameterAsEnum(parameters, "PERIOD", context)], by=by,
-                progress=self.progress(feedback))
+            if from_status:
+                if by == "connector":
+                    raise EvChargepointsError(self.tr(
+                        "Watched live status is per device or EVSE, not per connector."))
+                frame = ws.status_occupancy(period, by=by, max_gap_hours=self.parameterAsDouble(
+                    parameters, "MAX_GAP_HOURS", context))
+            elif by == "evse":
+                raise EvChargepointsError(self.tr(
+                    "Per EVSE needs 'From: watched live status'."))
+            else:
+                frame = ws.utilisation_with_trends(period, by=by,
+                                                   progress=self.progress(feedback))
         return {"OUTPUT": write_table(self, frame, parameters, context, feedback)}
 
 
@@ -254,7 +318,7 @@ def write_table(alg: EvAlgorithm, frame, parameters, context, feedback, name="OU
     """Write a DataFrame to a Processing table sink; returns the sink id."""
     fields = fields_for(frame)
     sink, dest = alg.parameterAsSink(parameters, name, context, fields,
-                                     QgsWkbTypes.Type.NoGeometry)
+                                     Qgis.WkbType.NoGeometry)
     total = max(1, len(frame))
     for i, feature in enumerate(features_for(frame, fields)):
         if feedback.isCanceled():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessingAlgorithm,
+    Qgis,
     QgsProcessingOutputMultipleLayers,
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
@@ -33,10 +33,12 @@ class ExportCommitteeMapAlgorithm(StoreAlgorithm):
         "fingerprint of the inputs. Usage figures of areas with fewer devices than the "
         "threshold, or from a single operator, are suppressed before printing; device "
         "counts are always shown. Boroughs: leave empty for the London page, type 'all' "
-        "for every borough, or list names separated by commas.")
+        "for every borough, or list names separated by commas. Live status (off by "
+        "default) adds the latest status the store's watched OCPI feeds reported, with "
+        "stale devices marked as in the plugin settings.")
 
     def flags(self):
-        return super().flags() | QgsProcessingAlgorithm.Flag.FlagNoThreading
+        return super().flags() | Qgis.ProcessingAlgorithmFlag.NoThreading
 
     def initAlgorithm(self, config=None):
         add_store_parameters(self)
@@ -52,16 +54,20 @@ class ExportCommitteeMapAlgorithm(StoreAlgorithm):
             optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             "THRESHOLD", self.tr("Suppress usage of areas with fewer devices than"),
-            QgsProcessingParameterNumber.Type.Integer, defaultValue=3, minValue=1))
+            Qgis.ProcessingNumberParameterType.Integer, defaultValue=3, minValue=1))
         self.addParameter(QgsProcessingParameterEnum(
             "ORIENTATION", self.tr("Orientation"), [self.tr("portrait"), self.tr("landscape")],
             defaultValue=0))
+        self.addParameter(QgsProcessingParameterBoolean(
+            "LIVE_STATUS", self.tr("Show the latest watched live status on the maps"),
+            defaultValue=False))
         self.addParameter(QgsProcessingParameterFolderDestination(
             "OUTPUT_FOLDER", self.tr("Output folder")))
         self.addOutput(QgsProcessingOutputMultipleLayers("FILES", self.tr("Files written")))
         self.addOutput(QgsProcessingOutputString("FINGERPRINT", self.tr("Input fingerprint")))
 
     def execute(self, parameters, context, feedback):
+        from ...qgis import settings as plugin_settings
         from ...qgis.layout_export import LAST_EXPORT, export_committee_maps
 
         target = self.existing_store()
@@ -80,7 +86,9 @@ class ExportCommitteeMapAlgorithm(StoreAlgorithm):
             period=self.parameterAsString(parameters, "PERIOD", context).strip() or None,
             threshold=self.parameterAsInt(parameters, "THRESHOLD", context),
             orientation=ORIENTATIONS[self.parameterAsEnum(parameters, "ORIENTATION", context)],
-            progress=self.progress(feedback))
+            progress=self.progress(feedback),
+            live_status=self.parameterAsBool(parameters, "LIVE_STATUS", context),
+            status_max_age_minutes=plugin_settings.load().status_max_age_minutes)
         for file in files:
             feedback.pushInfo(str(file))
         if LAST_EXPORT.suppressed:

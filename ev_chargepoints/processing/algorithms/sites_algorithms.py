@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from qgis.core import (
     NULL,
+    Qgis,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsFeature,
@@ -21,13 +22,11 @@ from qgis.core import (
     QgsFields,
     QgsGeometry,
     QgsPointXY,
-    QgsProcessing,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
-    QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
@@ -148,13 +147,13 @@ class _SitesAlgorithm(StoreAlgorithm):
     def _source_parameters(self):
         self.addParameter(QgsProcessingParameterFeatureSource(
             "INPUT", self.tr("Candidate sites (points)"),
-            [QgsProcessing.SourceType.TypeVectorPoint]))
+            [Qgis.ProcessingSourceType.VectorPoint]))
         self.addParameter(QgsProcessingParameterField(
             "ID_FIELD", self.tr("Site identifier field (default: feature id)"),
             parentLayerParameterName="INPUT", optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             "DISTANCE", self.tr("Catchment distance (m)"),
-            QgsProcessingParameterNumber.Type.Double, defaultValue=400.0, minValue=1.0))
+            Qgis.ProcessingNumberParameterType.Double, defaultValue=400.0, minValue=1.0))
 
 
 class AnalyseSitesAlgorithm(_SitesAlgorithm):
@@ -181,9 +180,9 @@ class AnalyseSitesAlgorithm(_SitesAlgorithm):
             defaultValue="new_coverage=0.6,demand=0.2,gap=0.2"))
         add_store_parameters(self)
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT", self.tr("Analysed sites"), QgsProcessing.SourceType.TypeVectorPoint))
+            "OUTPUT", self.tr("Analysed sites"), Qgis.ProcessingSourceType.VectorPoint))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "BUFFERS", self.tr("Catchment buffers"), QgsProcessing.SourceType.TypeVectorPolygon,
+            "BUFFERS", self.tr("Catchment buffers"), Qgis.ProcessingSourceType.VectorPolygon,
             optional=True, createByDefault=False))
 
     def execute(self, parameters, context, feedback):
@@ -198,14 +197,14 @@ class AnalyseSitesAlgorithm(_SitesAlgorithm):
         table = site_files.wide(long, distances)
         results = {"OUTPUT": write_features(self, parameters, "OUTPUT", context, feedback,
                                             table, source_fields, attributes,
-                                            QgsWkbTypes.Type.Point, _point)}
+                                            Qgis.WkbType.Point, _point)}
         if parameters.get("BUFFERS") is not None:
             def buffer(record):
                 point = _point(record)
                 return None if point is None else point.buffer(float(record["distance_m"]),
                                                                BUFFER_SEGMENTS)
             dest = write_features(self, parameters, "BUFFERS", context, feedback, long,
-                                  source_fields, attributes, QgsWkbTypes.Type.Polygon, buffer)
+                                  source_fields, attributes, Qgis.WkbType.Polygon, buffer)
             if dest is not None:
                 results["BUFFERS"] = dest
         return results
@@ -226,10 +225,10 @@ class SuggestSitesAlgorithm(_SitesAlgorithm):
         self._source_parameters()
         self.addParameter(QgsProcessingParameterNumber(
             "K", self.tr("Number of sites to pick"),
-            QgsProcessingParameterNumber.Type.Integer, defaultValue=5, minValue=1))
+            Qgis.ProcessingNumberParameterType.Integer, defaultValue=5, minValue=1))
         add_store_parameters(self)
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT", self.tr("Suggested sites"), QgsProcessing.SourceType.TypeVectorPoint))
+            "OUTPUT", self.tr("Suggested sites"), Qgis.ProcessingSourceType.VectorPoint))
 
     def execute(self, parameters, context, feedback):
         k = self.parameterAsInt(parameters, "K", context)
@@ -247,5 +246,5 @@ class SuggestSitesAlgorithm(_SitesAlgorithm):
             feedback.pushInfo(self.tr("No other candidate covers anyone new within {d} m.")
                               .format(d=f"{distance:g}"))
         return {"OUTPUT": write_features(self, parameters, "OUTPUT", context, feedback, picks,
-                                         source_fields, attributes, QgsWkbTypes.Type.Point,
+                                         source_fields, attributes, Qgis.WkbType.Point,
                                          _point)}

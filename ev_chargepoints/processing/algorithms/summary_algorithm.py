@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from qgis.core import (
+    Qgis,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsFeature,
@@ -22,7 +23,6 @@ from qgis.core import (
     QgsField,
     QgsFields,
     QgsGeometry,
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterEnum,
@@ -33,7 +33,7 @@ from qgis.core import (
     QgsVectorFileWriter,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QVariant
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QMetaType
 
 from ...core import areas as core_areas
 from ...core import gpkg
@@ -89,7 +89,7 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
             "AREAS", self.tr("Areas (empty: London boroughs or wards)"),
-            [QgsProcessing.SourceType.TypeVectorPolygon], optional=True))
+            [Qgis.ProcessingSourceType.VectorPolygon], optional=True))
         self.addParameter(QgsProcessingParameterField(
             "CODE_FIELD", self.tr("Area code field (detected if empty)"),
             parentLayerParameterName="AREAS", optional=True))
@@ -114,9 +114,9 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
             "LOCATION_TYPE", self.tr("Only these location types"), optional=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", self.tr("Areas with summary"),
-            QgsProcessing.SourceType.TypeVectorPolygon))
+            Qgis.ProcessingSourceType.VectorPolygon))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "TABLE", self.tr("Summary table"), QgsProcessing.SourceType.TypeVector))
+            "TABLE", self.tr("Summary table"), Qgis.ProcessingSourceType.Vector))
         self.addOutput(QgsProcessingOutputNumber("DEVICES", self.tr("Devices in the areas")))
         self.addOutput(QgsProcessingOutputString("PERIOD_SHOWN", self.tr("Period shown")))
         self.addOutput(QgsProcessingOutputString("REPORT", self.tr("Assignment report")))
@@ -166,7 +166,7 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
 
         fields = fields_for(table)
         sink, dest = self.parameterAsSink(parameters, "OUTPUT", context, fields,
-                                          QgsWkbTypes.Type.MultiPolygon, crs)
+                                          Qgis.WkbType.MultiPolygon, crs)
         if sink is None:
             raise EvChargepointsError(self.tr("The areas output cannot be created."))
         missing = 0
@@ -225,13 +225,13 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
             feedback.pushInfo(self.tr("Reprojecting the areas from {crs} to EPSG:27700")
                               .format(crs=source_crs.authid() or source_crs.description()))
         fields = QgsFields()
-        fields.append(QgsField("area_code", QVariant.String))
-        fields.append(QgsField("area_name", QVariant.String))
+        fields.append(QgsField("area_code", QMetaType.Type.QString))
+        fields.append(QgsField("area_name", QMetaType.Type.QString))
         options = QgsVectorFileWriter.SaveVectorOptions()
         options.driverName = "GPKG"
         options.layerName = TEMP_LAYER
         options.fileEncoding = "UTF-8"
-        writer = QgsVectorFileWriter.create(areas_path, fields, QgsWkbTypes.Type.MultiPolygon,
+        writer = QgsVectorFileWriter.create(areas_path, fields, Qgis.WkbType.MultiPolygon,
                                             target_crs, context.transformContext(), options)
         if writer.hasError() != QgsVectorFileWriter.WriterError.NoError:
             raise EvChargepointsError(self.tr("The areas cannot be copied: {error}").format(
