@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test run: core suite without QGIS, then the QGIS suite headless.
+# The whole test run: core suite without QGIS, then the QGIS suite headless, then the
+# whole journeys (CLI and Processing on one store of combined real data, with QGIS).
 # pytest's exit 5 ("no tests collected") is a failure here.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -18,4 +19,6 @@ run $PY -m pytest -p no:pytest_qgis tests/core
 echo "== QGIS suite (headless) =="
 rm -rf .qgis-settings  # a fresh QGIS profile (settings, auth database) every run
 run $PY -m pytest tests/qgis
+echo "== whole journeys (CLI, Processing, qgis_process) =="
+run $PY -m pytest tests/workflows
 exit $status

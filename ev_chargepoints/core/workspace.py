@@ -630,8 +630,12 @@ class Workspace:
             except ValueError as exc:
                 raise EvChargepointsError(str(exc)) from None
         else:
-            table = summaries.summarise(assignment, self.devices(), self.connectors(),
-                                        usage, level=level, period=period, filters=filters)
+            try:
+                table = summaries.summarise(assignment, self.devices(), self.connectors(),
+                                            usage, level=level, period=period,
+                                            filters=filters)
+            except ValueError as exc:  # e.g. a period without figures: one line, as above
+                raise EvChargepointsError(str(exc)) from None
         for column in USAGE_SUMMARY_COLUMNS:  # present, and empty, when there is no usage
             if column not in table.columns:
                 table[column] = float("nan")
