@@ -421,7 +421,8 @@ def reconcile(devices: pd.DataFrame, connectors: pd.DataFrame | None = None,
             np.ones(len(f), dtype=bool)
 
     # 2. cross-references: the evse_id's number, else the uid itself
-    pf, pr = _cross_references(f_num, r_num, units["evse_uid"], references, decided)
+    pf, pr = _cross_references(f_num, r_num, units["evse_uid"], references, decided,
+                               units["evse_id"])
     pd_m = np.hypot(fx[pf] - rx[pr], fy[pf] - ry[pr])
     same_op = _same(f_op[pf], r_op[pr])
     keep = (same_op | (pd_m <= REFERENCE_CHECK_M)) & not_different(pf, pr)
@@ -494,22 +495,28 @@ def reconcile(devices: pd.DataFrame, connectors: pd.DataFrame | None = None,
                           result["device_map"], counts)
 
 
-def _cross_references(f_num, r_num, uids, references, decided):
-    """Candidate (EVSE, registry device) pairs: equal numbers of evse_id and reference;
-    for an EVSE whose evse_id has none, a uid that is the reference itself (letters
-    and digits compared) or its number (uids of at least :data:`MIN_UID_DIGITS`
-    digits only: shorter ones are an operator's internal numbering)."""
+def _cross_references(f_num, r_num, uids, references, decided, evse_ids=None):
+    """Candidate (EVSE, registry device) pairs: equal numbers of evse_id and reference,
+    or an evse_id whose id part is the reference itself, letters and digits compared
+    (GB*POD*ET54IT13520071 and t54_it1_3520_071: an evse_id cannot hold '_');
+    for an EVSE whose evse_id has no number, a uid that is the reference itself or its
+    number (uids of at least :data:`MIN_UID_DIGITS` digits only: shorter ones are an
+    operator's internal numbering)."""
     def frame(name, index, values):
         return pd.DataFrame({name: index, "key": values[index]})
 
     f_idx = np.flatnonzero(pd.notna(f_num) & ~decided)
     r_idx = np.flatnonzero(pd.notna(r_num))
     parts = [frame("f", f_idx, f_num).merge(frame("r", r_idx, r_num), on="key")]
+    ref = _per_unique(references, _compact) if len(references) else np.empty(0, object)
+    by_ref = frame("r", np.flatnonzero(pd.notna(ref)), ref)
+    if evse_ids is not None and len(evse_ids):
+        body = _per_unique(evse_ids, _evse_id_part)
+        parts.append(frame("f", np.flatnonzero(pd.notna(body) & ~decided), body)
+                     .merge(by_ref, on="key"))
     uid = _per_unique(uids, _compact) if len(uids) else np.empty(0, object)
     u_idx = np.flatnonzero(pd.isna(f_num) & pd.notna(uid) & ~decided)
     if len(u_idx):
-        ref = _per_unique(references, _compact)
-        by_ref = frame("r", np.flatnonzero(pd.notna(ref)), ref)
         parts.append(frame("f", u_idx, uid).merge(by_ref, on="key"))
         digits = np.array([u is not None and u.isdigit() and len(u) >= MIN_UID_DIGITS
                            for u in uid[u_idx]], dtype=bool)
@@ -519,6 +526,13 @@ def _cross_references(f_num, r_num, uids, references, decided):
             frame("r", r_idx, r_num), on="key"))
     pairs = pd.concat(parts, ignore_index=True).drop_duplicates(["f", "r"])
     return pairs["f"].to_numpy(np.int64), pairs["r"].to_numpy(np.int64)
+
+
+def _evse_id_part(text) -> str | None:
+    """The id part of an eMI3 EVSE id, letters and digits only (None if not eMI3)."""
+    compact = _compact(text)
+    match = _EMI3.match(compact) if compact else None
+    return match.group(1) if match else None
 
 
 def _compact(text) -> str | None:

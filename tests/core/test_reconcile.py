@@ -323,6 +323,36 @@ def test_contradicting_numbers_keep_a_new_charger_apart(registry):
     assert links.loc["K2", "device_id"] == "L2" and links.loc["K2", "method"] == "identity"
 
 
+def test_a_reference_with_separators_inside_its_number_matches_its_evse_id(registry):
+    """POD Point's registry writes t54_it1_3520_071 where its feed writes
+    GB*POD*ET54IT13520071 (an evse_id holds no '_'): the longest digit runs differ
+    (3520 and 13520071), the letters and digits are the same, so it is one charger,
+    even beside another POD Point EVSE that matched by its number."""
+    devices, _ = registry
+    pod = devices[(devices["operator"] == "POD Point") & devices["reference"].notna()]
+    split = pod[pod["reference"].str.contains(r"\d_\w*\d", regex=True)].sort_values(
+        "device_id")
+    assert len(split) >= 2, "the bundled registry holds such POD Point references"
+    plain = _unique_numbers(devices, "POD Point")
+    plain = plain[~plain["reference"].str.contains("_")].iloc[0]
+    target = split.iloc[0]
+    body = re.sub(r"[^A-Z0-9]", "", target.reference.upper())
+    payload = [
+        location("P1", plain.latitude, plain.longitude,
+                 [evse("Q1", f"GB*POD*E{digits(plain.reference)}", "AVAILABLE")],
+                 party="POD", operator="Pod Point"),
+        location("P2", target.latitude, target.longitude,
+                 [evse("Q2", f"GB*POD*E{body}", "CHARGING")], party="POD",
+                 operator="Pod Point")]
+    all_devices, all_connectors, _ = joined(registry, payload)
+    rec = reconcile.reconcile(all_devices, all_connectors)
+    links = rec.links.set_index("evse_uid")
+    assert links.loc["Q1", "device_id"] == plain.device_id
+    assert links.loc["Q2", "device_id"] == target.device_id
+    assert links.loc["Q2", "method"] == "reference"
+    assert len(rec.devices) == len(devices)  # counted once
+
+
 def test_ids_repeated_by_another_source_never_collide(registry):
     devices, connectors = registry
     taken = devices.sort_values("device_id").head(30)
