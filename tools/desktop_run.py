@@ -23,6 +23,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "tools" / "desktop_workflow.py"
+REPLAY_SERVER = ROOT / "tests" / "support" / "replay_server.py"
+
+
+def start_feed_server(timeout: int):
+    """A loopback OCPI 2.2.1 feed built from the bundled registry (the workflow watches
+    its live status): the server process and its locations URL."""
+    server = subprocess.Popen([sys.executable, str(REPLAY_SERVER), "--port", "0",
+                               "--max-seconds", str(timeout)],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    url = server.stdout.readline().strip()
+    if not url.startswith("http://127.0.0.1:"):
+        server.kill()
+        raise SystemExit(f"the loopback OCPI feed did not start (it printed {url!r})")
+    return server, url + "/ocpi/2.2.1/locations"
 
 
 def make_profile(base: Path) -> Path:
@@ -54,6 +68,16 @@ def run(out: Path, show: bool, timeout: int) -> dict:
     result_file = out / "desktop_result.json"
     result_file.unlink(missing_ok=True)
     result_file.with_name("python_errors.txt").unlink(missing_ok=True)
+    feed_server, feed_url = start_feed_server(timeout)
+    try:
+        return _run_qgis(qgis, out, show, timeout, result_file, feed_url)
+    finally:
+        feed_server.kill()
+        feed_server.wait()
+
+
+def _run_qgis(qgis: str, out: Path, show: bool, timeout: int, result_file: Path,
+              feed_url: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="evcp-qgis-") as tmp:
         base = make_profile(Path(tmp))
         # QGIS embeds the system Python: keep pyenv/venv interpreters out of its way
@@ -62,7 +86,8 @@ def run(out: Path, show: bool, timeout: int) -> dict:
         env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         env.update({"EVCP_OUT": str(out), "EVCP_RESULT": str(result_file),
                     "EVCP_KEEP_OPEN": "1" if show else "0", "HOME": tmp,
-                    "XDG_RUNTIME_DIR": tmp, "QGIS_DISABLE_MESSAGE_HOOKS": "0"})
+                    "XDG_RUNTIME_DIR": tmp, "QGIS_DISABLE_MESSAGE_HOOKS": "0",
+                    "EVCP_OCPI_URL": feed_url})
         env.pop("QT_QPA_PLATFORM", None)
         cmd = [qgis, "--profiles-path", str(base), "--nologo", "--noversioncheck",
                "--code", str(WORKFLOW)]

@@ -1,11 +1,12 @@
 """Runs inside real QGIS Desktop (started by tools/desktop_run.py with --code).
 
-Drives the plugin through its own actions, as a GIS officer would: load the
-demo (the bundled London devices with a year of SYNTHETIC usage: "Load London
-charge points" brings devices only, and the map, the summary chart and the site
-scores are about usage), open the area summary and pick a borough, add two
-candidate sites with the map tool, export the borough's committee page. Takes
-screenshots of the main window, records Python errors from the QGIS message
+Drives the plugin through its own actions, as a GIS officer would: "Load London
+charge points" (the real registry devices into the workspace store, no usage invented)
+and "Watch live status" on a loopback OCPI feed until the live-status layer shows;
+then load the demo (the bundled London devices with a year of SYNTHETIC usage: the map,
+the summary chart and the site scores are about usage), open the area summary and pick
+a borough, add two candidate sites with the map tool, export the borough's committee
+page. Takes screenshots of the main window, records Python errors from the QGIS message
 log, writes a JSON result and quits QGIS the way a user does (Project ▸ Exit QGIS:
 the project is closed, then the plugin unloaded), so QGIS must exit with status 0.
 The verdict is in the JSON; Python errors logged while QGIS closes are appended to
@@ -24,6 +25,7 @@ from qgis.PyQt.QtCore import QEvent, QPoint, Qt, QTimer
 from qgis.utils import iface, plugins
 
 OUT = Path(os.environ.get("EVCP_OUT", "."))
+OCPI_URL = os.environ.get("EVCP_OCPI_URL", "")
 RESULT = Path(os.environ.get("EVCP_RESULT", OUT / "desktop_result.json"))
 KEEP_OPEN = os.environ.get("EVCP_KEEP_OPEN") == "1"
 TIMEOUT_S = float(os.environ.get("EVCP_STEP_TIMEOUT", "900"))
@@ -108,9 +110,14 @@ def start():
     record("screenshot start", lambda: screenshot("01-start"))
     if not ok:
         return finish()
+    load_london()
+
+
+def load_demo():
     state["t_load"] = time.monotonic()
     record("trigger Load demo usage (synthetic)", lambda: plugin().demo_action.trigger())
-    wait_then(lambda: plugin().loaded is not None, after_load, "load the demo")
+    wait_then(lambda: plugin().loaded is not None and plugin().loaded.info.synthetic_usage
+              and plugin().load_action.isEnabled(), after_load, "load the demo")
 
 
 def _menu_titles():
@@ -215,6 +222,66 @@ def export_page():
         return {"pdf": str(pdfs[0]), "outputs": list(result)}
     record("export the Camden committee page", check)
     finish()
+
+
+def load_london():
+    """The officer's own workspace: real registry devices, a watched OCPI feed."""
+    import importlib
+
+    # the plugin's own modules, under the name QGIS loaded the plugin folder with
+    package = type(plugin()).__module__.rsplit(".gui.", 1)[0]
+    config = importlib.import_module(package + ".core.config")
+    plugin_settings = importlib.import_module(package + ".qgis.settings")
+    OcpiFeed, Settings = config.OcpiFeed, config.Settings
+    workspace = str(OUT / "workspace.gpkg")
+
+    def configure():
+        assert OCPI_URL, "no loopback OCPI feed (EVCP_OCPI_URL)"
+        plugin_settings.save(Settings(store_path=workspace, ocpi_feeds=[
+            OcpiFeed("London replay feed", OCPI_URL, poll_seconds=30)]))
+        return {"store": workspace, "feed": OCPI_URL}
+    if not record("settings: workspace store and an OCPI feed", configure):
+        return finish()
+    state["t_london"] = time.monotonic()
+    record("trigger Load London charge points", lambda: plugin().load_action.trigger())
+
+    def loaded():
+        layers = plugin().loaded
+        return (layers is not None and plugin().load_action.isEnabled()
+                and layers.devices.customProperty("ev_chargepoints/store") == workspace)
+    wait_then(loaded, watch_live_status, "load London charge points")
+
+
+def watch_live_status():
+    def check_load():
+        layers = plugin().loaded
+        count = layers.devices.featureCount()
+        assert count == 8940, count
+        assert not layers.info.synthetic_usage
+        assert "SYNTHETIC" not in layers.devices.name(), layers.devices.name()
+        return {"devices": count, "status_layer_before_watching": layers.status is not None,
+                "seconds": round(time.monotonic() - state["t_london"], 1)}
+    record("London loaded: real devices, no usage invented", check_load)
+    record("trigger Watch live status", lambda: plugin().watch_action.trigger())
+
+    def status_layer():
+        group = QgsProject.instance().layerTreeRoot().findGroup("EV charge points")
+        found = [node.layer() for node in group.findLayers()
+                 if node.layer().customProperty("ev_chargepoints/role") == "status"]
+        return found[0] if found and found[0].featureCount() > 0 else None
+
+    def shown():
+        def check():
+            layer = status_layer()
+            classes = sorted({str(f["live_status"]) for f in layer.getFeatures()})
+            return {"layer": layer.name(), "features": layer.featureCount(),
+                    "classes": classes}
+        record("live status layer on the map", check)
+        record("screenshot live status", lambda: screenshot("05-live-status"))
+        plugin().watch_action.trigger()  # stop watching
+        wait_then(lambda: plugin().watch_task is None or not plugin().watch_task.isActive(),
+                  load_demo, "watching stopped")
+    wait_then(lambda: status_layer() is not None, shown, "live status layer appears")
 
 
 def finish(started=None, cancelled=False):
