@@ -144,7 +144,8 @@ def test_welsh_locale_shows_the_welsh_menu_toolbar_docks_and_processing(
                 "ValidateAlgorithm", "Check files against the data standard")
             validate_params = {p.name(): p.description() for p in
                                validate.parameterDefinitions()}
-            assert validate_params["FILES"] == _welsh("ValidateAlgorithm", "Files to check (optional with the store's status history)")
+            assert validate_params["FILES"] == _welsh(
+                "ValidateAlgorithm", "Files to check (optional with the store's status history)")
             # texts of a base class are found from a subclass, and shared module texts
             analyse = algorithms["analysesites"]
             assert analyse.group() == _welsh("_SitesAlgorithm", "Candidate sites")
