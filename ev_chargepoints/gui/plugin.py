@@ -51,8 +51,11 @@ class EvChargepointsPlugin:
         if self.provider is not None:
             return
         from ..processing.provider import EvChargepointsProvider
-        self.provider = EvChargepointsProvider()
-        QgsApplication.processingRegistry().addProvider(self.provider)
+        provider = EvChargepointsProvider()
+        # The registry owns the provider from here on; it refuses (and deletes) a second
+        # provider with the same id, e.g. one another copy of the plugin registered.
+        if QgsApplication.processingRegistry().addProvider(provider):
+            self.provider = provider
 
     def initGui(self):
         self.log_handler = qgis_log.install()
@@ -108,9 +111,9 @@ class EvChargepointsPlugin:
         if self.toolbar is not None:
             self.toolbar.deleteLater()
             self.toolbar = None
-        if self.provider is not None:
+        if self.provider is not None and not sip.isdeleted(self.provider):
             QgsApplication.processingRegistry().removeProvider(self.provider)
-            self.provider = None
+        self.provider = None
         if self.translator is not None:
             QCoreApplication.removeTranslator(self.translator)
             self.translator = None

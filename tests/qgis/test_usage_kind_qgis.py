@@ -181,15 +181,23 @@ def test_processing_outputs_of_a_synthetic_store_say_so(ev_provider, synthetic_s
     assert NOTE in log.lines
     assert sum(f["sessions"] for f in result["OUTPUT"].getFeatures()) <= \
         counts(synthetic_store)["sessions"]
-    # loaded on completion, as the Processing dialog does: the layer names say it
+    # to be loaded on completion, as the Processing dialog asks (outputs with a destination
+    # project): the names they will be loaded under say it. (runAndLoadResults itself
+    # needs the real QGIS window since 3.44: it hands the layer tree view to the GUI utils.)
+    from qgis.core import QgsProcessingOutputLayerDefinition
+
     context = QgsProcessingContext()
     context.setProject(QgsProject.instance())
-    loaded = processing.runAndLoadResults(
-        "evchargepoints:summarisebyarea",
-        {"STORE": str(synthetic_store), "OUTPUT": "TEMPORARY_OUTPUT",
-         "TABLE": "TEMPORARY_OUTPUT"}, context=context, feedback=Log())
-    layers = [QgsProject.instance().mapLayer(loaded[k]) for k in ("OUTPUT", "TABLE")]
-    assert [layer.name() for layer in layers] == [
+    outputs = {key: QgsProcessingOutputLayerDefinition("TEMPORARY_OUTPUT",
+                                                       QgsProject.instance())
+               for key in ("OUTPUT", "TABLE")}
+    loaded = processing.run("evchargepoints:summarisebyarea",
+                            {"STORE": str(synthetic_store), **outputs},
+                            context=context, feedback=Log())
+    ids = [loaded[k] if isinstance(loaded[k], str) else loaded[k].id()
+           for k in ("OUTPUT", "TABLE")]
+    assert all(context.willLoadLayerOnCompletion(i) for i in ids)
+    assert [context.layerToLoadOnCompletionDetails(i).name for i in ids] == [
         f"Areas with summary — {LABEL}", f"Summary table — {LABEL}"]
 
 
