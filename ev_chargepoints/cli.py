@@ -41,6 +41,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _LogFormat(logging.Formatter):
+    """Progress messages with their percentage, other records with their level."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        percent = getattr(record, "percent", None)
+        if percent is None:
+            return super().format(record)
+        return f"[{percent:5.1f}%] {record.getMessage()}"
+
+
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (tests and
+    embedding callers swap it; flushing a stream they already closed would fail)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
+_STDERR = _CurrentStderr()
+_STDERR.setFormatter(_LogFormat("%(levelname)s %(message)s"))
+
+
+def _log_to_stderr(verbose: bool) -> None:
+    """The one stderr handler, however often ``main`` runs in a process."""
+    root = logging.getLogger()
+    if _STDERR not in root.handlers:
+        root.addHandler(_STDERR)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from . import (  # noqa: F401  (importing registers the subcommands)
         commands,
@@ -52,8 +87,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(message)s", stream=sys.stderr)
+    _log_to_stderr(args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

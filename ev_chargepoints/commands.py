@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
 
 from .cli import command
-from .core.errors import EvChargepointsError
+from .core.errors import EvChargepointsError, HttpError
 from .core.progress import Progress
 
 DEFAULT_DATASTORE = "https://data.london.gov.uk"
+# What `fetch --datastore` without an address fetches from instead, when set: a mirror,
+# or the local server the README's examples are tested against.
+DATASTORE_ENV = "EV_CHARGEPOINTS_DATASTORE_URL"
+
+
+def default_datastore() -> str:
+    return os.environ.get(DATASTORE_ENV, "").strip() or DEFAULT_DATASTORE
 
 
 def _progress(args) -> Progress:
-    if not getattr(args, "verbose", False):
-        return Progress()
-    return Progress(lambda pct, msg: print(f"[{pct:5.1f}%] {msg}", file=sys.stderr)
-                    if msg else None)
+    """A command's progress: its messages go to the log, which -v shows on stderr with
+    their percentage (cli.py), each once."""
+    return Progress()
 
 
 def _secret_from_env(var: str | None, what: str) -> str | None:
@@ -75,13 +82,15 @@ def _print_imports(reports) -> int:
 def _import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     add_store_argument(p)
-    p.add_argument("--format", choices=["ncr", "sessions", "ocpi", "ocpi-locations",
-                                        "ocpi-cdrs", "ocpi-sessions", "usage-return"],
+    p.add_argument("--format", choices=["ncr", "sessions", "cps-locations", "ocpi",
+                                        "ocpi-locations", "ocpi-cdrs", "ocpi-sessions",
+                                        "usage-return", "device-reference"],
                    help="skip auto-detection (ocpi = ocpi-locations)")
 
 
-@command("import", "import NCR, session CSV, OCPI or usage-return files into a store",
-         _import_args)
+@command("import", "import NCR, session CSV, charge point location lists, OCPI, usage-return "
+                   "or device reference files, and boundary files (as area layers), into a "
+                   "store", _import_args)
 def cmd_import(args) -> int:
     from .core.workspace import Workspace
 
@@ -101,8 +110,9 @@ def cmd_import(args) -> int:
 
 def _fetch_args(p: argparse.ArgumentParser) -> None:
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--datastore", nargs="?", const=DEFAULT_DATASTORE, metavar="URL",
-                        help=f"a DataPress site (default {DEFAULT_DATASTORE})")
+    source.add_argument("--datastore", nargs="?", const=default_datastore(), metavar="URL",
+                        help=f"a DataPress site (default {DEFAULT_DATASTORE}, or the "
+                             f"address in the environment variable {DATASTORE_ENV})")
     source.add_argument("--ocpi", metavar="LOCATIONS_URL", help="an OCPI 2.2.1 Locations URL")
     add_store_argument(p)
     p.add_argument("--dataset", help="Datastore dataset id, e.g. 2lzpg")
@@ -125,22 +135,43 @@ def cmd_fetch(args) -> int:
 
     with Workspace(args.store) as ws:
         if args.ocpi:
-            outcome = ws.fetch_ocpi(args.ocpi, token=_secret_from_env(args.token_env,
-                                                                     "OCPI token"),
-                                    token_base64=not args.raw_token, feed_name=args.feed_name,
-                                    progress=_progress(args))
+            with credentials_from(args.token_env, "--token-env", "token"):
+                outcome = ws.fetch_ocpi(args.ocpi, token=_secret_from_env(args.token_env,
+                                                                         "OCPI token"),
+                                        token_base64=not args.raw_token,
+                                        feed_name=args.feed_name, progress=_progress(args))
         else:
             if not args.dataset:
                 raise EvChargepointsError("--datastore needs --dataset ID.")
-            outcome = ws.fetch_datastore(args.datastore, args.dataset, args.resource,
-                                         api_key=_secret_from_env(args.api_key_env, "API key"),
-                                         cache_dir=args.cache, progress=_progress(args))
+            with credentials_from(args.api_key_env, "--api-key-env", "API key"):
+                outcome = ws.fetch_datastore(
+                    args.datastore, args.dataset, args.resource,
+                    api_key=_secret_from_env(args.api_key_env, "API key"),
+                    cache_dir=args.cache, progress=_progress(args))
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for skipped in outcome.skipped:
         print(f"skipped: {skipped}")
     failed = _print_imports(outcome.imports)
+    if outcome.imported_nothing:
+        print(f"error: {outcome.nothing_imported_message()}", file=sys.stderr)
+        return 2
     return 2 if failed else 0
+
+
+@contextlib.contextmanager
+def credentials_from(var: str | None, option: str, what: str):
+    """A 401 inside says where the CLI reads the key or token: the environment
+    variable named with ``option`` (not the plugin settings)."""
+    try:
+        yield
+    except HttpError as exc:
+        if exc.status != 401:
+            raise
+        raise exc.with_credentials_hint(
+            f"check the {what} in the environment variable {var}, named with {option}"
+            if var else f"put the {what} in an environment variable and name it with "
+            f"{option}") from None
 
 
 # --- utilisation -----------------------------------------------------------------------
@@ -222,46 +253,77 @@ SUMMARY_FIRST = ["area_code", "area_name", "parent_code", "parent_name", "popula
 
 def _summary_args(p: argparse.ArgumentParser) -> None:
     add_store_argument(p)
-    p.add_argument("--areas", type=Path, help="polygon GeoPackage (default: bundled London "
-                                              "wards 2018 and boroughs)")
+    p.epilog = ("On a shared PostGIS store each login sees its own devices' usage in full "
+                "where it sees every device of an area and the published aggregates "
+                "elsewhere (none for a filtered selection); the column usage_access and "
+                "a printed line say which (docs/shared-store.md, section 6).")
+    p.add_argument("--areas", type=Path, help="your own areas: a boundary file (GeoPackage, "
+                                              "zipped Shapefile, GeoJSON) or the name of an "
+                                              "area layer in the store (boundaries fetched "
+                                              "or imported; default: bundled London wards "
+                                              "2018 and boroughs)")
     p.add_argument("--code-field", help="area code field of --areas (auto-detected)")
     p.add_argument("--name-field", help="area name field of --areas (auto-detected)")
     p.add_argument("--level", choices=["borough", "ward"], default="borough")
-    p.add_argument("--period", help="e.g. 2022-Q2 (default: the latest with usage)")
+    p.add_argument("--period", help="e.g. 2022-Q2 (default: the latest with substantial usage)")
     p.add_argument("--period-kind", choices=["month", "quarter", "year"], default="quarter")
     p.add_argument("--operator", action="append", help="only this operator (repeatable)")
     p.add_argument("--power-class", action="append", choices=["slow", "fast", "rapid", "ultra"])
     p.add_argument("--location-type", action="append")
+    p.add_argument("--threshold", type=int, default=3,
+                   help="suppress usage figures of areas with fewer devices (default 3) or "
+                        "a single operator")
+    p.add_argument("--internal", action="store_true",
+                   help="not for publication: keep every usage figure; the CSV and this "
+                        "command's output say INTERNAL")
     p.add_argument("--out", required=True, type=Path, help="CSV file to write")
 
 
 @command("summary", "charge points and usage per borough, ward or your own areas, as CSV",
          _summary_args)
 def cmd_summary(args) -> int:
+    from .core import disclosure
     from .core.export import write_csv
     from .core.usage_kind import stamp
     from .core.workspace import Workspace
 
     existing_store(args.store)
+    if args.threshold < 1:
+        raise EvChargepointsError("--threshold must be at least 1.")
     filters = {k: v for k, v in (("operator", args.operator), ("power_class", args.power_class),
                                  ("location_type", args.location_type)) if v}
     with Workspace(args.store) as ws:
-        table, assignment = ws.summary(level=args.level, period=args.period,
-                                       period_kind=args.period_kind, filters=filters or None,
-                                       areas_path=args.areas, code_field=args.code_field,
-                                       name_field=args.name_field, progress=_progress(args))
+        table, assignment = ws.publishable_summary(
+            level=args.level, period=args.period, period_kind=args.period_kind,
+            filters=filters or None, areas_path=args.areas, code_field=args.code_field,
+            name_field=args.name_field, threshold=args.threshold, internal=args.internal,
+            progress=_progress(args))
         synthetic = ws.has_synthetic_usage()
     ordered = [c for c in SUMMARY_FIRST if c in table.columns]
     ordered += [c for c in table.columns if c not in ordered]
-    write_csv(table[ordered], args.out, synthetic=synthetic)
+    write_csv(table[ordered], args.out, synthetic=synthetic, internal=args.internal)
     for line in assignment.report.lines():
         print(line, file=sys.stderr)
     if table.attrs.get("reconciliation"):
         print(table.attrs["reconciliation"], file=sys.stderr)
+    print(suppression_line(table, args.threshold), file=sys.stderr)
+    if table.attrs.get("role_note"):  # the shared store: what this login may see
+        print(table.attrs["role_note"])
     period = table.attrs.get("period")
-    print(stamp(f"{len(table):,} areas ({args.level}{', ' + period if period else ''}) "
-                f"written to {args.out}", synthetic))
+    print(disclosure.stamp(stamp(f"{len(table):,} areas ({args.level}"
+                                 f"{', ' + period if period else ''}) written to {args.out}",
+                                 synthetic), args.internal))
     return 0
+
+
+def suppression_line(table, threshold: int) -> str:
+    """What disclosure control did to a published summary, or that it was lifted."""
+    from .core import disclosure
+
+    if table.attrs.get("internal"):
+        return f"{disclosure.INTERNAL_NOTE}."
+    return (f"{disclosure.note(threshold)}: {len(table.attrs.get('suppressed', [])):,} of "
+            f"{len(table):,} areas (--internal keeps them, not for publication).")
 
 
 
@@ -297,9 +359,10 @@ def cmd_watch(args) -> int:
             while True:
                 started = time.monotonic()
                 try:
-                    outcome, since = ws.poll_ocpi_status(
-                        args.ocpi, token=token, token_base64=not args.raw_token,
-                        feed_name=args.feed_name, since=since)
+                    with credentials_from(args.token_env, "--token-env", "token"):
+                        outcome, since = ws.poll_ocpi_status(
+                            args.ocpi, token=token, token_base64=not args.raw_token,
+                            feed_name=args.feed_name, since=since)
                     for report in outcome.imports:
                         print(f"{since:%Y-%m-%d %H:%M:%S}Z {describe_import(report)}",
                               flush=True)

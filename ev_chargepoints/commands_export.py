@@ -8,23 +8,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 from .cli import command
-from .commands import add_store_argument, existing_store
+from .commands import _progress, add_store_argument, existing_store
 from .core.config import MAX_STATUS_AGE_MINUTES
 from .core.errors import EvChargepointsError
-from .core.progress import Progress
 from .core.styling import DEFAULT_STATUS_MAX_AGE_MINUTES
-
-
-def _progress(args) -> Progress:
-    if not getattr(args, "verbose", False):
-        return Progress()
-    return Progress(lambda pct, msg: print(f"[{pct:5.1f}%] {msg}", file=sys.stderr)
-                    if msg else None)
 
 
 @contextmanager
@@ -64,7 +55,8 @@ def _export_args(p: argparse.ArgumentParser) -> None:
                    help="all borough pages in one PDF (default: one PDF per borough)")
     p.add_argument("--png", action="store_true", help="also a PNG of every page")
     p.add_argument("--dpi", type=int, default=300, help="PNG resolution (default 300)")
-    p.add_argument("--period", help="e.g. 2022-Q2 (default: the latest quarter with usage)")
+    p.add_argument("--period",
+                   help="e.g. 2022-Q2 (default: the latest quarter with substantial usage)")
     p.add_argument("--threshold", type=int, default=3,
                    help="suppress usage figures of cells with fewer devices (default 3)")
     p.add_argument("--orientation", choices=["portrait", "landscape"], default="portrait")

@@ -29,7 +29,8 @@ def run_demo(out: Path, progress: Progress = SILENT) -> Iterator[str]:
         yield (f"Utilisation per device and quarter (synthetic usage): {len(quarterly):,} rows"
                f" → {path}")
         for level in ("borough", "ward"):
-            table, assignment = ws.summary(level=level, progress=progress.scaled(75, 95))
+            table, assignment = ws.publishable_summary(level=level,
+                                                       progress=progress.scaled(75, 95))
             path = write_csv(table, out / f"summary_by_{level}_SYNTHETIC.csv",
                              synthetic=synthetic)
             yield (f"{level.capitalize()} summary for {table.attrs.get('period')}: "

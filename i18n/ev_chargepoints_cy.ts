@@ -147,6 +147,21 @@
         <translation>Allforio'r tabl i CSV</translation>
     </message>
     <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="670"/>
+        <source>Not for publication</source>
+        <translation>Nid i'w gyhoeddi</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="672"/>
+        <source>Exports suppress the usage figures of areas with fewer devices than the disclosure threshold or a single operator (and a partner area where a published total would reveal one). Tick to keep every figure for internal use: the files then say &quot;INTERNAL – not for publication&quot;. The table here always shows your data in full.</source>
+        <translation>Mae allforion yn atal ffigurau defnydd ardaloedd sydd â llai o ddyfeisiau na'r trothwy datgelu neu un gweithredwr yn unig (ac ardal bartner lle byddai cyfanswm cyhoeddedig yn datgelu un). Ticiwch i gadw pob ffigur at ddefnydd mewnol: bydd y ffeiliau wedyn yn dweud "INTERNAL – not for publication". Mae'r tabl yma bob amser yn dangos eich data yn llawn.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="1233"/>
+        <source>disclosure</source>
+        <translation>datgelu</translation>
+    </message>
+    <message>
         <location filename="../ev_chargepoints/gui/summary_dock.py" line="659"/>
         <source>XLSX…</source>
         <translation>XLSX…</translation>
@@ -932,6 +947,36 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <translation>Llwytho defnydd enghreifftiol (synthetig)</translation>
     </message>
     <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="67"/>
+        <source>Fetch from the London Datastore</source>
+        <translation>Nôl o'r London Datastore</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="70"/>
+        <source>Fetches the datasets set in Settings (charge points, usage returns, boundaries) with the API key set there into the workspace store, in the background</source>
+        <translation>Yn nôl y setiau data a osodwyd yn y Gosodiadau (mannau gwefru, ffurflenni defnydd, ffiniau) gyda'r allwedd API a osodwyd yno i storfa'r gweithle, yn y cefndir</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="277"/>
+        <source>No London Datastore datasets are set: add them in the plugin settings.</source>
+        <translation>Nid oes setiau data London Datastore wedi'u gosod: ychwanegwch nhw yng ngosodiadau'r ategyn.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="305"/>
+        <source>Fetched {n} dataset(s) from the London Datastore: {rows:,} rows added.</source>
+        <translation>Wedi nôl {n} set(iau) data o'r London Datastore: ychwanegwyd {rows:,} rhes.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="318"/>
+        <source>Fetching from the London Datastore</source>
+        <translation>Yn nôl o'r London Datastore</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/plugin.py" line="320"/>
+        <source>Fetching {ids} from the London Datastore in the background…</source>
+        <translation>Yn nôl {ids} o'r London Datastore yn y cefndir…</translation>
+    </message>
+    <message>
         <location filename="../ev_chargepoints/gui/plugin.py" line="61"/>
         <source>Period shown on the map (restyles, no reload)</source>
         <translation>Y cyfnod a ddangosir ar y map (newid arddull yn unig, heb ail-lwytho)</translation>
@@ -1024,8 +1069,8 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="50"/>
-        <source>Quarter, e.g. 2022-Q2 (empty = latest with usage)</source>
-        <translation>Chwarter, e.e. 2022-Q2 (gwag = yr un diweddaraf gyda defnydd)</translation>
+        <source>Quarter, e.g. 2022-Q2 (empty = latest with substantial usage)</source>
+        <translation>Chwarter, e.e. 2022-Q2 (gwag = yr un diweddaraf gyda defnydd sylweddol)</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="53"/>
@@ -1097,8 +1142,8 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="152"/>
-        <source>Dataset id</source>
-        <translation>Dynodydd y set ddata</translation>
+        <source>Dataset ids (comma-separated)</source>
+        <translation>Dynodyddion y setiau data (wedi'u gwahanu gan atalnodau)</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="153"/>
@@ -1127,13 +1172,38 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="141"/>
-        <source>Downloads a London Datastore (DataPress) dataset&apos;s resources through QGIS&apos;s network settings (proxy, SSL, authentication) and imports those it can read. For restricted datasets choose an authentication configuration holding the API key in its password field. Everything is downloaded before anything is imported, so a failed download leaves the store as it was.</source>
-        <translation>Yn lawrlwytho adnoddau set ddata o'r London Datastore (DataPress) drwy osodiadau rhwydwaith QGIS (dirprwy, SSL, dilysu) ac yn mewnforio'r rhai y gall eu darllen. Ar gyfer setiau data cyfyngedig, dewiswch ffurfweddiad dilysu sy'n cadw'r allwedd API yn ei faes cyfrinair. Caiff popeth ei lawrlwytho cyn i ddim gael ei fewnforio, felly mae lawrlwythiad a fethodd yn gadael y storfa fel yr oedd.</translation>
+        <source>Downloads London Datastore (DataPress) datasets through QGIS&apos;s network settings (proxy, SSL, authentication) and imports what it can read: registry files and extracts, usage files, and boundaries (GeoPackage, zipped Shapefile, GeoJSON), which become area layers of the store that summaries can use. Left empty, the address, the datasets (charge points, usage returns, boundaries) and the API key are those of the plugin settings; the key is only sent to the address of the settings. Everything of a dataset is downloaded before anything is imported, so a failed download leaves the store as it was. A fetch that imports nothing fails and says, file by file, why.</source>
+        <translation>Yn lawrlwytho setiau data o'r London Datastore (DataPress) drwy osodiadau rhwydwaith QGIS (dirprwy, SSL, dilysu) ac yn mewnforio'r hyn y gall ei ddarllen: ffeiliau'r gofrestrfa a detholiadau ohonynt, ffeiliau defnydd, a ffiniau (GeoPackage, Shapefile mewn ZIP, GeoJSON), sy'n dod yn haenau ardal yn y storfa y gall crynodebau eu defnyddio. Os cânt eu gadael yn wag, y cyfeiriad, y setiau data (mannau gwefru, ffurflenni defnydd, ffiniau) a'r allwedd API yw rhai gosodiadau'r ategyn; dim ond i gyfeiriad y gosodiadau yr anfonir yr allwedd. Caiff popeth mewn set ddata ei lawrlwytho cyn i ddim gael ei fewnforio, felly mae lawrlwythiad a fethodd yn gadael y storfa fel yr oedd. Mae nôl nad yw'n mewnforio dim yn methu ac yn dweud pam, ffeil wrth ffeil.</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="177"/>
         <source>Skipped {resource}</source>
         <translation>Wedi hepgor {resource}</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="165"/>
+        <source>Empty: the address in the plugin settings.</source>
+        <translation>Gwag: y cyfeiriad yng ngosodiadau'r ategyn.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="169"/>
+        <source>Empty: the charge point, usage returns and boundaries datasets of the plugin settings.</source>
+        <translation>Gwag: setiau data'r mannau gwefru, y ffurflenni defnydd a'r ffiniau yng ngosodiadau'r ategyn.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="176"/>
+        <source>Empty: the API key of the plugin settings, when the address is the settings&apos; one.</source>
+        <translation>Gwag: allwedd API gosodiadau'r ategyn, pan mai cyfeiriad y gosodiadau yw'r cyfeiriad.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="194"/>
+        <source>Datasets {ids} from {url}</source>
+        <translation>Setiau data {ids} o {url}</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="202"/>
+        <source>Resource ids go with one dataset id.</source>
+        <translation>Mae dynodyddion adnoddau'n mynd gydag un dynodydd set ddata.</translation>
     </message>
 </context>
 <context>
@@ -1208,8 +1278,46 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="111"/>
-        <source>Imports National Chargepoint Registry CSV, session CSV (ChargePlace Scotland layout), OCPI 2.2.1 JSON and usage-return files into the workspace store. Formats are detected from the file header. Each file is imported in its own transaction: a file that cannot be read is reported and leaves the store as it was; the same file imported twice adds nothing.</source>
-        <translation>Yn mewnforio CSV y National Chargepoint Registry (y gofrestrfa genedlaethol pwyntiau gwefru), CSV sesiynau (cynllun ChargePlace Scotland), JSON OCPI 2.2.1 a ffeiliau ffurflenni defnydd i storfa'r gweithle. Caiff fformatau eu canfod o bennawd y ffeil. Caiff pob ffeil ei mewnforio yn ei thrafodiad ei hun: caiff ffeil na ellir ei darllen ei hadrodd, ac mae'n gadael y storfa fel yr oedd; nid yw mewnforio'r un ffeil ddwywaith yn ychwanegu dim.</translation>
+        <source>Imports National Chargepoint Registry CSV, session CSV and charge point location lists (ChargePlace Scotland layout), OCPI 2.2.1 JSON, usage-return and device reference files into the workspace store. Formats are detected from the file header. Each file is imported in its own transaction: a file that cannot be read is reported and leaves the store as it was; the same file imported twice adds nothing.</source>
+        <translation>Yn mewnforio CSV y National Chargepoint Registry (y gofrestrfa genedlaethol pwyntiau gwefru), CSV sesiynau a rhestrau lleoliadau pwyntiau gwefru (cynllun ChargePlace Scotland), JSON OCPI 2.2.1, ffurflenni defnydd a ffeiliau data cyfeirio dyfeisiau i storfa'r gweithle. Caiff fformatau eu canfod o bennawd y ffeil. Caiff pob ffeil ei mewnforio yn ei thrafodiad ei hun: caiff ffeil na ellir ei darllen ei hadrodd, ac mae'n gadael y storfa fel yr oedd; nid yw mewnforio'r un ffeil ddwywaith yn ychwanegu dim.</translation>
+    </message>
+</context>
+<context>
+    <name>OptionalPackages</name>
+    <message>
+        <location filename="../ev_chargepoints/core/optional.py" line="26"/>
+        <source>importing, utilisation, summaries and site analysis</source>
+        <translation>mewnforio, defnydd, crynodebau a dadansoddi safleoedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/core/optional.py" line="30"/>
+        <source>reading boundary files other than GeoPackage, such as Shapefile or GeoJSON</source>
+        <translation>darllen ffeiliau ffiniau heblaw GeoPackage, fel Shapefile neu GeoJSON</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/core/optional.py" line="55"/>
+        <source>{name} (needed for {use})</source>
+        <translation>{name} (ei angen ar gyfer {use})</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/core/optional.py" line="60"/>
+        <source> or &apos;{command}&apos; on Debian/Ubuntu</source>
+        <translation> neu &apos;{command}&apos; ar Debian/Ubuntu</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/core/optional.py" line="62"/>
+        <source>Missing Python package(s): {listed}. Install them into the Python QGIS uses, e.g. &apos;{command}&apos; (OSGeo4W shell on Windows){debian}, then restart QGIS.</source>
+        <translation>Pecyn(nau) Python ar goll: {listed}. Gosodwch nhw yn y Python y mae QGIS yn ei ddefnyddio, e.e. &apos;{command}&apos; (cragen OSGeo4W ar Windows){debian}, yna ailgychwynnwch QGIS.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/core/optional.py" line="77"/>
+        <source> Until then the features that need them are switched off.</source>
+        <translation> Tan hynny mae&apos;r nodweddion sy&apos;n dibynnu arnynt wedi&apos;u diffodd.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/core/optional.py" line="79"/>
+        <source> Everything else works.</source>
+        <translation> Mae popeth arall yn gweithio.</translation>
     </message>
 </context>
 <context>
@@ -1263,6 +1371,11 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <location filename="../ev_chargepoints/gui/settings_dialog.py" line="132"/>
         <source>Boundaries dataset id</source>
         <translation>Dynodydd set ddata'r ffiniau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/settings_dialog.py" line="140"/>
+        <source>Web ▸ EV Charge Points ▸ Fetch from the London Datastore fetches these datasets with the API key above, as the Processing fetch does when no dataset is named. Boundaries (GeoPackage, zipped Shapefile, GeoJSON) become area layers of the store that summaries can use.</source>
+        <translation>Mae Gwe ▸ Pwyntiau Gwefru Cerbydau Trydan ▸ Nôl o'r London Datastore yn nôl y setiau data hyn gyda'r allwedd API uchod, fel y mae'r nôl yn Processing pan nad enwir set ddata. Daw ffiniau (GeoPackage, Shapefile mewn ZIP, GeoJSON) yn haenau ardal yn y storfa y gall crynodebau eu defnyddio.</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/settings_dialog.py" line="440"/>
@@ -1361,8 +1474,8 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/settings_dialog.py" line="244"/>
-        <source>Usage figures are shown only for cells (areas, rows, points) that pool at least this many devices and more than one operator; others are suppressed, because operators&apos; usage returns are commercially sensitive. Device counts are always shown.</source>
-        <translation>Dim ond ar gyfer celloedd (ardaloedd, rhesi, pwyntiau) sy'n cyfuno o leiaf y nifer hwn o ddyfeisiau a mwy nag un gweithredwr y dangosir ffigurau defnydd; caiff y lleill eu hatal, gan fod ffurflenni defnydd gweithredwyr yn fasnachol sensitif. Dangosir nifer y dyfeisiau bob amser.</translation>
+        <source>Usage figures leave the plugin (exported tables, committee pages and their maps) only for areas that pool at least this many devices and more than one operator, because operators&apos; usage returns are commercially sensitive. Other areas&apos; figures are suppressed, with a partner area where a published total would reveal one, and committee maps draw their devices as &quot;usage not shown&quot;. Device counts are always shown. The Area summary&apos;s exports use this threshold; Processing and the command line take their own (default 3). The map and the Area summary table in QGIS show your own data in full.</source>
+        <translation>Dim ond ar gyfer ardaloedd sy'n cyfuno o leiaf y nifer hwn o ddyfeisiau a mwy nag un gweithredwr y mae ffigurau defnydd yn gadael yr ategyn (tablau a allforir, tudalennau pwyllgor a'u mapiau), gan fod ffurflenni defnydd gweithredwyr yn fasnachol sensitif. Caiff ffigurau ardaloedd eraill eu hatal, ynghyd ag ardal bartner lle byddai cyfanswm cyhoeddedig yn datgelu un, ac mae mapiau pwyllgor yn dangos eu dyfeisiau fel "defnydd heb ei ddangos". Dangosir nifer y dyfeisiau bob amser. Mae allforion y Crynodeb ardaloedd yn defnyddio'r trothwy hwn; mae gan Processing a'r llinell orchymyn eu trothwy eu hunain (3 yn ddiofyn). Mae'r map a thabl y Crynodeb ardaloedd yn QGIS yn dangos eich data eich hun yn llawn.</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/settings_dialog.py" line="249"/>
@@ -1618,8 +1731,8 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="102"/>
-        <source>Period, e.g. 2022-Q2 (empty: the latest with usage)</source>
-        <translation>Cyfnod, e.e. 2022-Q2 (gwag: yr un diweddaraf gyda defnydd)</translation>
+        <source>Period, e.g. 2022-Q2 (empty: the latest with substantial usage)</source>
+        <translation>Cyfnod, e.e. 2022-Q2 (gwag: yr un diweddaraf gyda defnydd sylweddol)</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="105"/>
@@ -1665,6 +1778,26 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="118"/>
         <source>Summary table</source>
         <translation>Tabl crynodeb</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="123"/>
+        <source>Suppress usage of areas with fewer devices than</source>
+        <translation>Atal defnydd ardaloedd sydd â llai o ddyfeisiau na</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="127"/>
+        <source>Not for publication: keep every usage figure (outputs say INTERNAL)</source>
+        <translation>Nid i'w gyhoeddi: cadw pob ffigur defnydd (mae'r allbynnau'n dweud INTERNAL)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="158"/>
+        <source>Choose where to write the areas with summary, the summary table, or both.</source>
+        <translation>Dewiswch ble i ysgrifennu'r ardaloedd gyda chrynodeb, y tabl crynodeb, neu'r ddau.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="196"/>
+        <source>{note}: {n} of {areas} areas</source>
+        <translation>{note}: {n} o {areas} o ardaloedd</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="120"/>
@@ -1734,14 +1867,18 @@ Areas: leave the areas layer empty to use London&apos;s boroughs or wards (2018,
 
 Filters take one value or several separated by semicolons (or commas); case does not matter and &apos;unknown&apos; matches devices without the value.
 
-Outputs: the areas with their polygons and the same figures as a table.</source>
+Disclosure: usage figures of areas with fewer devices than the threshold, or from a single operator, are suppressed, and so is a partner area where a published total would give one away; device counts are always shown. &apos;Not for publication&apos; keeps every figure and names the outputs INTERNAL.
+
+Outputs: the areas with their polygons, the same figures as a table, or both (leave one out to skip it).</source>
         <translation>Dyfeisiau gwefru, cysylltwyr, dosbarthiadau pŵer, dyfeisiau fesul 10,000 o drigolion ac, os yw'r storfa'n cynnwys data defnydd, sesiynau, kWh, cyfradd defnyddio % a ffactor capasiti % ar gyfer pob ardal, gyda'r newid o'i gymharu â'r cyfnod blaenorol. Caiff cymarebau eu hailgyfrifo o symiau, nid eu cyfartaleddu byth.
 
 Ardaloedd: gadewch haen yr ardaloedd yn wag i ddefnyddio bwrdeistrefi neu wardiau Llundain (2018, gyda phoblogaeth 2015), neu rhowch unrhyw haen bolygonau sydd â maes cod (a maes enw); caiff y meysydd hynny eu canfod os na chânt eu dewis. Caiff pob dyfais ei gosod unwaith mewn un ardal (mae pwyntiau sydd yn union ar ffin yn mynd i'r ardal i'r dwyrain ohonynt).
 
 Mae hidlyddion yn derbyn un gwerth neu sawl un wedi'u gwahanu gan hanner colonau (neu atalnodau); nid yw priflythrennau o bwys, ac mae 'unknown' yn cyfateb i ddyfeisiau heb y gwerth.
 
-Allbynnau: yr ardaloedd gyda'u polygonau, a'r un ffigurau fel tabl.</translation>
+Datgelu: caiff ffigurau defnydd ardaloedd sydd â llai o ddyfeisiau na'r trothwy, neu gan un gweithredwr yn unig, eu hatal, ac felly hefyd ardal bartner lle byddai cyfanswm cyhoeddedig yn datgelu un; dangosir nifer y dyfeisiau bob amser. Mae 'Nid i'w gyhoeddi' yn cadw pob ffigur ac yn enwi'r allbynnau'n INTERNAL.
+
+Allbynnau: yr ardaloedd gyda'u polygonau, yr un ffigurau fel tabl, neu'r ddau (gadewch un allan i'w hepgor).</translation>
     </message>
 </context>
 <context>
@@ -1815,6 +1952,11 @@ Allbynnau: yr ardaloedd gyda'u polygonau, a'r un ffigurau fel tabl.</translation
         <location filename="../ev_chargepoints/gui/summary_dock.py" line="289"/>
         <source>Occupancy change (pp)</source>
         <translation>Newid cyfradd defnyddio (pp)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary_dock.py" line="339"/>
+        <source>no data</source>
+        <translation>dim data</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/summary_dock.py" line="347"/>

@@ -26,14 +26,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
 
-from . import errors, geometry
+from . import errors, geometry, gpkg
 from .crs import wgs84_to_bng
 from .paths import LONDON_SNAPSHOT
 
@@ -212,6 +213,84 @@ def load_area_set(path, layer: str | None = None, level: str = "area",
     return AreaSet(level=level, version=version or path.stem,
                    table=table[_TABLE_COLUMNS].copy(),
                    polygons=polygons, population_note=note, source=str(path))
+
+
+# --- boundary files as store layers -------------------------------------------
+
+@dataclass
+class BoundaryLayer:
+    """One polygon layer of a boundary file, ready to be kept in a store: its ``name``
+    (:func:`layer_name` of the layer's own), ``attributes`` as read, ``polygons`` in
+    EPSG:27700, and ``note`` (the code and name fields a summary will take)."""
+
+    name: str
+    attributes: pd.DataFrame
+    polygons: geometry.PolygonSet
+    note: str = ""
+
+
+_GEOJSON_PROBE = 1 << 16
+
+
+def is_boundary_file(path) -> bool:
+    """True for a GeoPackage, Shapefile, GeoJSON file or a ZIP archive holding one,
+    judged by content (names on the web say little)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_GEOJSON_PROBE)
+    except OSError:
+        return False
+    if head.startswith(b"SQLite format 3\x00"):
+        try:
+            return bool(gpkg.feature_layers(path))
+        except errors.ParseError:
+            return False
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return False
+        return any(PurePosixPath(n).suffix.lower() in geometry.VECTOR_SUFFIXES
+                   for n in names)
+    if head[:4] == b"\x00\x00\x27\x0a":  # the Shapefile main file's code
+        return True
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return text[:1] == b"{" and re.search(rb'"type"\s*:\s*"Feature(Collection)?"', text) \
+        is not None
+
+
+def layer_name(text: str) -> str:
+    """A layer's name as a store keeps it: lower case letters, digits and underscores."""
+    return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")[:60] or "areas"
+
+
+def read_boundary_layers(path) -> tuple[list[BoundaryLayer], list[str]]:
+    """The polygon layers of a boundary file (:func:`is_boundary_file`) in EPSG:27700,
+    and one reason per layer that is not boundaries (points, say). Raises
+    :class:`errors.ParseError` when no layer is."""
+    path = Path(path)
+    layers, skipped = [], []
+    for ref in geometry.vector_layers(path):
+        try:
+            attributes, polygons, crs = geometry.read_layer_ref(ref, name=ref.name)
+            polygons = _to_bng(polygons, crs, ref.name)
+        except errors.ParseError as exc:
+            skipped.append(exc.message)
+            continue
+        found = detect_fields(attributes.columns)
+        note = (f"code {found['code']}, name {found['name'] or found['code']}"
+                if found["code"] else "no area code field recognised: name it when "
+                "summarising")
+        name, n = layer_name(ref.name), 1
+        while name in {layer.name for layer in layers}:
+            n += 1
+            name = f"{layer_name(ref.name)}_{n}"
+        layers.append(BoundaryLayer(name, attributes, polygons, note))
+    if not layers:
+        raise errors.ParseError("no polygon layer (" + "; ".join(skipped) + ")", path.name)
+    return layers, skipped
 
 
 def _to_bng(polygons, crs, name):

@@ -175,7 +175,10 @@ def _cell(row: pd.Series, column: str, digits, suffix: str) -> str:
         return disclosure.SUPPRESSED
     if digits is None:
         return str(row.get(column, ""))
-    return disclosure.format_figure(row.get(column), digits, suffix)
+    value = row.get(column)
+    if is_usage and (value is None or pd.isna(value)):
+        return disclosure.NO_DATA
+    return disclosure.format_figure(value, digits, suffix)
 
 
 def borough_table(data: CommitteeData, borough: str) -> tuple[list[str], list[list[str]]]:

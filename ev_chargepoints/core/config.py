@@ -77,6 +77,18 @@ class Settings:
         for feed in self.ocpi_feeds:
             feed.validate()
 
+    def datastore_datasets(self) -> list[str]:
+        """The Datastore datasets a fetch takes when none is named: charge points, usage
+        returns and boundaries, those set, each once."""
+        ids = [self.dataset_chargepoints, self.dataset_usage, self.dataset_boundaries]
+        return list(dict.fromkeys(i.strip() for i in ids if i and i.strip()))
+
+    def datastore_authcfg_for(self, url: str) -> str:
+        """The API key's authentication configuration for a fetch from ``url``: the
+        key belongs to the Datastore of these settings and goes to no other address."""
+        same = (url or "").strip().rstrip("/") == self.datastore_url.strip().rstrip("/")
+        return self.datastore_authcfg if same else ""
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["occupancy_breaks"] = list(self.occupancy_breaks)

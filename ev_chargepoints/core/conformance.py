@@ -26,6 +26,7 @@ more than one row or more than one file. The front doors call
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -37,14 +38,14 @@ import numpy as np
 import pandas as pd
 
 from . import errors, schema
+from .parsers import device_reference as device_reference_parser
 from .parsers import parse_bytes
-from .parsers import usage_return as usage_return_parser
 from .parsers._common import (
     DEFAULT_LIMITS,
+    clip,
     decode_text,
     maybe_gunzip,
     parse_iso_utc,
-    read_csv_text,
 )
 from .parsers.ocpi import normalise_status, unwrap
 from .progress import Progress
@@ -62,8 +63,8 @@ RELIABILITY_TARGET = 0.99      # reg 7: rapid networks, calendar-year average
 MIN_OBSERVED_HOURS = 24.0
 NOT_ENOUGH = "not enough observed time"
 RAPID_CLASSES = ("rapid", "ultra")
-DEVICE_REFERENCE = "device_reference"
-NO_OPERATOR = "(operator not given)"
+DEVICE_REFERENCE = device_reference_parser.SCHEMA_NAME
+NO_OPERATOR = device_reference_parser.NO_OPERATOR
 UNKNOWN_OPERATOR = "(unknown operator)"
 
 # Greater London's extent (WGS84), used only when the boundary files cannot be read.
@@ -383,95 +384,26 @@ def _check_of(field_name: str, reason: str) -> str:
     return "schema"
 
 
-@lru_cache(maxsize=2)
-def _device_schema_cached() -> str:
-    import json
-    return json.dumps(usage_return_parser.load_schema(DEVICE_REFERENCE))
-
-
-def device_reference_schema() -> dict:
-    """The device reference Table Schema (``resources/standard/device_reference.schema.json``)."""
-    import json
-    return json.loads(_device_schema_cached())
-
-
-def looks_like_device_reference(header) -> bool:
-    names = {str(h).strip().lower().lstrip("\ufeff") for h in header}
-    own = {f["name"] for f in device_reference_schema()["fields"]} - \
-        {f["name"] for f in usage_return_parser.load_schema()["fields"]}
-    return "device_id" in names and len(names & own) >= 3
-
-
-def check_table(raw: pd.DataFrame, table_schema: dict) -> tuple[dict, pd.DataFrame]:
-    """Typed values and per-row problems of an all-text table against a Table Schema.
-
-    Field types and constraints are checked by the usage-return parser's own rules,
-    so both schemas mean the same thing by ``required``, ``minimum``, ``enum`` or a
-    datetime without a zone. Returns ({field: values}, DataFrame row/field/reason).
-    """
-    rows = np.arange(1, len(raw) + 1)
-    missing_values = set(table_schema.get("missingValues", [""]))
-    out_rows, out_fields, out_reasons = [], [], []
-
-    def add(mask, name, reason):
-        hits = rows[np.asarray(mask, dtype=bool)]
-        out_rows.extend(hits.tolist())
-        out_fields.extend([name] * len(hits))
-        out_reasons.extend([reason] * len(hits))
-
-    values = {}
-    for spec in table_schema["fields"]:
-        name = spec["name"]
-        text = raw[name].str.strip() if name in raw.columns else \
-            pd.Series("", index=raw.index, dtype=object)
-        is_missing = text.isin(missing_values)
-        constraints = spec.get("constraints", {})
-        if constraints.get("required"):
-            add(is_missing.to_numpy(), name, "required value is missing")
-        parsed, problems = usage_return_parser._typed(text, is_missing, spec)
-        for mask, reason in problems:
-            add(pd.Series(mask).fillna(False).to_numpy(bool), name, reason)
-        if constraints.get("unique"):
-            add((~is_missing & text.duplicated(keep="first")).to_numpy(), name,
-                "value already used in an earlier row")
-        values[name] = parsed
-    key = table_schema.get("primaryKey") or []
-    if key and all(k in values for k in key):
-        frame = pd.DataFrame({k: values[k] for k in key})
-        dup = frame.notna().all(axis=1) & frame.duplicated(keep="first")
-        add(dup.to_numpy(), "+".join(key), "the same " + " and ".join(key)
-            + " appear in an earlier row")
-    problems = pd.DataFrame({"row": pd.Series(out_rows, dtype="int64"),
-                             "field": pd.Series(out_fields, dtype=object),
-                             "reason": pd.Series(out_reasons, dtype=object)})
-    return values, problems.sort_values(["row", "field"], kind="stable").reset_index(drop=True)
+# the device reference format is the parser's: importing and validating read it alike
+device_reference_schema = device_reference_parser.load_schema
+looks_like_device_reference = device_reference_parser.looks_like_device_reference
+check_table = device_reference_parser.check_table
 
 
 def read_device_reference(text: str, name: str = "device_reference.csv") -> _Loaded:
     """A device reference CSV → canonical devices and connectors plus schema findings."""
-    table_schema = device_reference_schema()
     loaded = _Loaded(name=name, kind="device-reference")
-    raw = read_csv_text(text, name, DEFAULT_LIMITS)
-    raw.columns = [str(c).strip().lower().lstrip("\ufeff") for c in raw.columns]
-    loaded.rows = len(raw)
-    known = [f["name"] for f in table_schema["fields"]]
-    operators_text = raw["operator"].str.strip() if "operator" in raw.columns else \
-        pd.Series("", index=raw.index, dtype=object)
-    row_operator = operators_text.where(operators_text != "", NO_OPERATOR)
+    table = device_reference_parser.read_table(text, name, DEFAULT_LIMITS)
+    loaded.rows = table.rows
+    row_operator = table.row_operator
     loaded.operators = sorted(set(row_operator))
-    required = [f["name"] for f in table_schema["fields"]
-                if f.get("constraints", {}).get("required")]
-    missing = [c for c in required if c not in raw.columns]
-    if missing:
-        loaded.error = (f"required column(s) missing: {', '.join(missing)} (device "
-                        f"reference data has {', '.join(known)})")
+    if table.missing:
+        loaded.error = table.missing_message()
         loaded.error_operators = loaded.operators or [Path(name).stem]
         return loaded
-    extra = [c for c in raw.columns if c not in known]
-    if extra:
-        loaded.warnings.append("column(s) not in the device reference schema ignored: "
-                               + ", ".join(extra))
-    values, problems = check_table(raw, table_schema)
+    if table.extra:
+        loaded.warnings.append(table.extra_warning())
+    values, problems = table.values, table.problems
     problems["operator"] = row_operator.to_numpy(object)[problems["row"].to_numpy() - 1] \
         if len(problems) else pd.Series(dtype=object)
     problems["check"] = [_check_of(f, r) for f, r in zip(problems["field"],
@@ -481,44 +413,10 @@ def read_device_reference(text: str, name: str = "device_reference.csv") -> _Loa
                                       "device_id": values["device_id"],
                                       "raw": values["status"]}).dropna(subset=["raw"])
 
-    bad = np.zeros(len(raw), dtype=bool)
-    bad[problems.loc[problems["check"] == "schema", "row"].to_numpy() - 1] = True
-    ok = ~bad
-    power_type = values["power_type"]
-    connectors = pd.DataFrame({
-        "device_id": values["device_id"], "connector_id": values["connector_id"],
-        "evse_uid": values["evse_uid"], "standard": values["standard"],
-        "power_type": power_type.where(power_type.isna(),
-                                       np.where(power_type == "DC", "DC", "AC")),
-        "power_kw": values["power_kw"], "status": values["status"],
-    })[ok]
-    connectors["power_class"] = schema.power_classes(connectors["power_kw"])
-    loaded.connectors = schema.conform(connectors, "connectors")
-    rows = pd.DataFrame({k: values[k] for k in
-                         ("device_id", "device_name", "operator", "owner", "latitude",
-                          "longitude", "address", "city", "postcode", "parking_type",
-                          "status", "power_kw", "last_updated")})[ok]
-    rows = rows[rows["device_id"].notna()]
-    grouped = rows.groupby("device_id", sort=False)
-    first = grouped.first()
-    address = first["address"].fillna("") + ", " + first["city"].fillna("")
-    devices = pd.DataFrame({
-        "device_id": first.index.to_numpy(object),
-        "name": first["device_name"].to_numpy(object),
-        "operator": first["operator"].to_numpy(object),
-        "owner": first["owner"].to_numpy(object),
-        "latitude": first["latitude"].to_numpy(float),
-        "longitude": first["longitude"].to_numpy(float),
-        "address": address.str.strip(", ").to_numpy(object),
-        "postcode": first["postcode"].to_numpy(object),
-        "location_type": first["parking_type"].to_numpy(object),
-        "connector_count": grouped.size().to_numpy(),
-        "max_power_kw": grouped["power_kw"].max().to_numpy(float),
-        "updated_utc": grouped["last_updated"].max().to_numpy(),
-        "source": f"device-reference:{name}",
-    })
-    devices["power_class"] = schema.power_classes(devices["max_power_kw"])
-    loaded.devices = schema.conform(devices, "devices")
+    ok = np.ones(table.rows, dtype=bool)
+    ok[problems.loc[problems["check"] == "schema", "row"].to_numpy() - 1] = False
+    loaded.devices, loaded.connectors = device_reference_parser.tables(
+        values, ok, f"device-reference:{name}")
     return loaded
 
 
@@ -533,6 +431,8 @@ def _read_bytes(data: bytes, name: str, operator: Optional[str]) -> _Loaded:
             loaded.warnings[:0] = warnings
             return loaded
         result = parse_bytes(data, name)
+    except errors.NotText:
+        raise  # the wrong file altogether: refused, not reported on
     except errors.ParseError as exc:
         kind = "usage-return" if "a usage return has" in exc.message else "unreadable"
         loaded = _Loaded(name=name, kind=kind, error=exc.message)
@@ -714,10 +614,13 @@ class _Builder:
             examples: Iterable[Example] = (), field_errors=(), not_checked: bool = False):
         title, severity = CHECKS[code]
         result = NOT_CHECKED if not_checked else (severity if count else PASS)
+        # values from the files are quoted cut short: a report stays readable and bounded
+        shown = [Example(row=ex.row, id=None if ex.id is None else clip(ex.id),
+                         detail=clip(ex.detail))
+                 for ex in itertools.islice(examples, self.max_examples)]
         check = Check(code=code, title=title, severity=severity, result=result,
-                      count=int(count), message=message, source=source,
-                      field_errors=list(field_errors),
-                      examples=list(examples)[: self.max_examples])
+                      count=int(count), message=clip(message, 1000), source=source,
+                      field_errors=list(field_errors), examples=shown)
         report = self.op(operator)
         report.checks.append(check)
         if source and source not in report.sources:
@@ -1225,7 +1128,9 @@ def validate_files(paths: list, reference=None, period=None,
     callable(percent, message).
 
     Errors in the files are findings in the report, never exceptions; only a path that
-    is not a file raises :class:`errors.ParseError`.
+    is not a file, or a file that is not text at all (a GeoPackage, a workbook:
+    :class:`errors.NotText`), raises :class:`errors.ParseError`, before anything is
+    written.
     """
     sources = []
     for path in list(paths):
@@ -1344,9 +1249,7 @@ def validate_sources(sources: list, references: list = (), *, period=None,
         item = loaded[i]
         prog.check_cancelled()
         prog.report(60 + 30.0 * len(summaries) / max(1, len(loaded)), f"Checking {item.name}")
-        summary = InputSummary(name=item.name, kind=item.kind, rows=item.rows,
-                               operators=list(item.operators), error=item.error,
-                               warnings=list(item.warnings))
+        summary = _input_summary(item)
         run.inputs.append(summary)
         summaries[i] = summary
         if item.error is not None:
@@ -1374,9 +1277,7 @@ def validate_sources(sources: list, references: list = (), *, period=None,
     run.inputs = [summaries[i] for i in range(len(loaded))]
     run.timings["checks"] = round(time.perf_counter() - t1, 3)
     for item in lookups:
-        run.inputs.append(InputSummary(name=item.name, kind=item.kind, role="reference",
-                                       rows=item.rows, operators=list(item.operators),
-                                       error=item.error, warnings=list(item.warnings)))
+        run.inputs.append(_input_summary(item, role="reference"))
 
     # reliability from every status observation available
     t2 = time.perf_counter()
@@ -1421,6 +1322,16 @@ def validate_sources(sources: list, references: list = (), *, period=None,
         from .report_html import write_report
         write_report(report, out_dir)
     return report
+
+
+def _input_summary(item: _Loaded, role: str = "validated") -> InputSummary:
+    warnings = [clip(w, 1000) for w in item.warnings[:DEFAULT_MAX_EXAMPLES]]
+    if len(item.warnings) > DEFAULT_MAX_EXAMPLES:
+        warnings.append(f"… {len(item.warnings) - DEFAULT_MAX_EXAMPLES:,} more warnings cut")
+    return InputSummary(name=item.name, kind=item.kind, role=role, rows=item.rows,
+                        operators=list(item.operators),
+                        error=None if item.error is None else clip(item.error, 1000),
+                        warnings=warnings)
 
 
 def _reliability_checks(run: _Run, snapshots, devices, start, end,

@@ -4,11 +4,14 @@ Operators' usage returns are commercially sensitive: a usage figure for a cell
 (an area, a table row, a point) may only be shown when it pools at least
 ``threshold`` devices (default 3) *and* more than one operator. Otherwise the
 cell's usage figures are suppressed (set to missing and marked), or, for single
-points, shown only as a band (:func:`band_points`). Device and connector
+points, shown only as a band (:func:`band_points`); a point standing in a
+suppressed cell shows no usage at all (:func:`hide_points`). Device and connector
 COUNTS are public and never suppressed.
 
 Pure pandas: the same masking serves the PDF pages, the CSV tables and any
-other front end.
+other front end. Everything that leaves the plugin as a table, file or page is
+masked by default; only an explicit internal mode lifts it, and its outputs say
+:data:`INTERNAL` (docs/user-guide.md §10).
 """
 
 from __future__ import annotations
@@ -24,9 +27,15 @@ SUPPRESSED = "suppressed"
 STATUS_COLUMN = "usage_disclosure"
 SHOWN = "shown"
 NO_USAGE = "no usage data"
+NO_DATA = "no data"      # a usage figure no source reports for the period (not zero)
 FEW_DEVICES = "suppressed: fewer than {n} devices"
 ONE_OPERATOR = "suppressed: single operator"
 COMPLEMENT = "suppressed: protects another area (totals are published)"
+USAGE_NOT_SHOWN = "usage not shown"     # a point inside a suppressed area
+INTERNAL = "INTERNAL – not for publication"
+INTERNAL_NOTE = (f"{INTERNAL}: usage figures of areas with few devices or a single "
+                 "operator are not suppressed")
+INTERNAL_SUFFIX = f" — {INTERNAL}"
 
 # Every figure derived from sessions (or status reports) of the devices in a cell.
 USAGE_FIGURES = (
@@ -114,7 +123,8 @@ def area_contributors(assignment_table: pd.DataFrame, devices: pd.DataFrame,
 
 
 def mask_usage(table: pd.DataFrame, counts: pd.DataFrame, key: str = "area_code",
-               threshold: int = DEFAULT_THRESHOLD, complementary: bool = False) -> Disclosure:
+               threshold: int = DEFAULT_THRESHOLD, complementary: bool = False,
+               group: Optional[str] = None) -> Disclosure:
     """Suppress the usage figures of every row whose contributors fail the rule.
 
     ``counts`` comes from :func:`contributors` (matched on ``key``). A row is
@@ -126,7 +136,9 @@ def mask_usage(table: pd.DataFrame, counts: pd.DataFrame, key: str = "area_code"
     ``complementary``: the rows add up to a total that is published too (London's
     figure beside its boroughs). One suppressed row could then be recovered as the
     total minus the others, so the shown row with the fewest usage devices is
-    suppressed as well.
+    suppressed as well. ``group``: a column whose rows add up to a published total
+    each (``parent_code``: the wards of a borough add up to the borough's figure);
+    the complement is then chosen within every group.
     """
     threshold = int(threshold)
     if threshold < 1:
@@ -148,11 +160,19 @@ def mask_usage(table: pd.DataFrame, counts: pd.DataFrame, key: str = "area_code"
     status[few.to_numpy()] = FEW_DEVICES.format(n=threshold)
     status[single.to_numpy()] = ONE_OPERATOR
     shown = (n_dev > 0) & ~hide
-    if complementary and int(hide.sum()) == 1 and shown.any():
-        partner = n_dev[shown].idxmin()
+    if complementary:
         hide = hide.copy()
-        hide.loc[partner] = True
-        status[out.index.get_loc(partner)] = COMPLEMENT
+        if group is None:
+            cells = [out.index]
+        else:
+            parent = out[group].astype(object)
+            parent = parent.where(parent.notna(), "")
+            cells = out.groupby(parent, sort=False).groups.values()
+        for rows in cells:
+            if int(hide.loc[rows].sum()) == 1 and shown.loc[rows].any():
+                partner = n_dev.loc[rows][shown.loc[rows]].idxmin()
+                hide.loc[partner] = True
+                status[out.index.get_loc(partner)] = COMPLEMENT
     columns = usage_columns(out.columns)
     for column in columns:
         if not pd.api.types.is_float_dtype(out[column]):
@@ -180,6 +200,28 @@ def band_points(points: pd.DataFrame, bands, value_column: str = "occupancy_pct"
         labels.append(band.label if band is not None else NO_USAGE)
     out[band_column] = labels
     return out.drop(columns=usage_columns(out.columns))
+
+
+def hide_points(points: pd.DataFrame, area_column: str, hidden_areas) -> pd.DataFrame:
+    """Points (devices) standing in a suppressed area show no usage at all.
+
+    A point's colour band would give away what the area's suppressed figure hides,
+    so the usage figures of every point whose ``area_column`` is in
+    ``hidden_areas`` are set to missing; ``usage_disclosure`` says
+    :data:`USAGE_NOT_SHOWN` for them and :data:`SHOWN` for the others.
+    """
+    out = points.copy()
+    hidden = out[area_column].astype(object).isin(list(hidden_areas)).to_numpy()
+    for column in usage_columns(out.columns):
+        values = pd.to_numeric(out[column], errors="coerce").astype("float64")
+        out[column] = values.where(~hidden, np.nan)
+    out[STATUS_COLUMN] = np.where(hidden, USAGE_NOT_SHOWN, SHOWN).astype(object)
+    return out
+
+
+def stamp(text: str, internal: bool) -> str:
+    """``text`` labelled :data:`INTERNAL` when it comes from the internal mode."""
+    return f"{text}{INTERNAL_SUFFIX}" if internal and INTERNAL_SUFFIX not in text else text
 
 
 def format_figure(value, digits: int = 0, suffix: str = "",

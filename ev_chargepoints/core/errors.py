@@ -51,16 +51,27 @@ class HttpError(TransportError):
     def __init__(self, status: int, url: str, reason: str = "",
                  headers: dict | None = None, body_excerpt: str = ""):
         self.status = status
+        self.reason = reason
         self.headers = dict(headers or {})
         self.body_excerpt = body_excerpt
         super().__init__(http_error_message(status, url, reason), url)
 
+    def with_credentials_hint(self, hint: str) -> HttpError:
+        """The same error saying where *this* front door takes the key or token from
+        (the plugin settings by default; the CLI names its environment variable)."""
+        self.message = http_error_message(self.status, self.url, self.reason, hint)
+        self.args = (self.message,)
+        return self
 
-def http_error_message(status: int, url: str, reason: str = "") -> str:
+
+CREDENTIALS_HINT = "check the API key or token in the plugin settings"
+
+
+def http_error_message(status: int, url: str, reason: str = "",
+                       credentials_hint: str = CREDENTIALS_HINT) -> str:
     hint = {
         400: "the server did not accept the request",
-        401: "the server needs valid credentials (check the API key or token "
-             "in the plugin settings)",
+        401: f"the server needs valid credentials ({credentials_hint})",
         403: "access is forbidden with the credentials given (the dataset may be "
              "restricted to named users)",
         404: "nothing was found at that address (check the URL or dataset id)",
@@ -101,6 +112,11 @@ NOT_UTF8_TEXT = "the file is corrupted or not UTF-8 text"
 
 class UnknownFormat(ParseError):
     """The format of a file could not be recognised."""
+
+
+class NotText(ParseError):
+    """The file is not text at all (a GeoPackage, a workbook, a PDF...): the wrong file,
+    refused as a whole rather than read as a faulty CSV."""
 
 
 class OcpiStatusError(PayloadError):

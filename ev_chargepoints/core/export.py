@@ -11,7 +11,9 @@ the file stays safe when someone re-saves it as CSV.
 
 Tables from a store holding SYNTHETIC usage (``synthetic=True``) start with one
 line (CSV) or one row per sheet (XLSX) holding :data:`.usage_kind.NOTE`, above
-the column names; :func:`read_csv` reads such a CSV back.
+the column names; tables of the internal mode (``internal=True``: usage figures
+not suppressed) likewise with :data:`.disclosure.INTERNAL_NOTE`, first.
+:func:`read_csv` reads such a CSV back.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ import tempfile
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
 
+from .disclosure import INTERNAL_NOTE
 from .errors import NOT_UTF8_TEXT, ParseError
 from .usage_kind import NOTE
 
@@ -51,12 +54,18 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(frame: pd.DataFrame, path, synthetic: bool = False) -> Path:
+def notes(synthetic: bool = False, internal: bool = False) -> list[str]:
+    """The lines a table starts with, above its column names."""
+    return [INTERNAL_NOTE] * bool(internal) + [NOTE] * bool(synthetic)
+
+
+def write_csv(frame: pd.DataFrame, path, synthetic: bool = False,
+              internal: bool = False) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as handle:
-        if synthetic:
-            csv.writer(handle, lineterminator="\r\n").writerow([NOTE])
+        for line in notes(synthetic, internal):
+            csv.writer(handle, lineterminator="\r\n").writerow([line])
         # CRLF rows (RFC 4180): the csv writer then quotes any cell holding a CR or LF, so
         # a lone CR in a feed's text can never start a new row (and a formula) of its own.
         safe_frame(frame).to_csv(handle, index=False, lineterminator="\r\n")
@@ -64,14 +73,18 @@ def write_csv(frame: pd.DataFrame, path, synthetic: bool = False) -> Path:
 
 
 def read_csv(path, **options) -> pd.DataFrame:
-    """A CSV as :func:`write_csv` wrote it (its SYNTHETIC line skipped), or any CSV.
+    """A CSV as :func:`write_csv` wrote it (its INTERNAL and SYNTHETIC lines skipped),
+    or any CSV.
 
     A file that is not UTF-8 text, or not CSV, raises :class:`errors.ParseError`."""
     name = Path(path).name
     try:
+        skip = 0
         with open(path, encoding="utf-8", newline="") as handle:
-            first = next(csv.reader(handle), [])
-        skip = 1 if first == [NOTE] else 0
+            for line in csv.reader(handle):
+                if line not in ([INTERNAL_NOTE], [NOTE]):
+                    break
+                skip += 1
         return pd.read_csv(path, skiprows=skip, **options)
     except UnicodeDecodeError:
         raise ParseError(f"the CSV cannot be read: {NOT_UTF8_TEXT} (save it as CSV UTF-8)",
@@ -136,10 +149,11 @@ def _cell(ref: str, value, style: int = 0) -> str:
             "</c>")
 
 
-def _sheet_xml(frame: pd.DataFrame, note: Optional[str] = None) -> str:
-    """One worksheet: ``note`` (if any) in A1, then the column names, then the rows."""
+def _sheet_xml(frame: pd.DataFrame, note_lines: Sequence[str] = ()) -> str:
+    """One worksheet: ``note_lines`` (if any) in A1, A2…, then the column names, then
+    the rows."""
     columns = [str(c) for c in frame.columns]
-    head = 2 if note else 1   # the row of the column names
+    head = len(note_lines) + 1   # the row of the column names
     parts = [_XML_DECL, f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">']
     if columns:
         last = f"{column_letter(len(columns) - 1)}{len(frame) + head}"
@@ -148,8 +162,8 @@ def _sheet_xml(frame: pd.DataFrame, note: Optional[str] = None) -> str:
                      f'topLeftCell="A{head + 1}" activePane="bottomLeft" state="frozen"/>'
                      "</sheetView></sheetViews>")
     parts.append("<sheetData>")
-    if note:
-        parts.append('<row r="1">' + _cell("A1", note, style=1) + "</row>")
+    for r, line in enumerate(note_lines, start=1):
+        parts.append(f'<row r="{r}">' + _cell(f"A{r}", line, style=1) + "</row>")
     letters = [column_letter(i) for i in range(len(columns))]
     parts.append(f'<row r="{head}">' + "".join(_cell(f"{letters[i]}{head}", name, style=1)
                                               for i, name in enumerate(columns)) + "</row>")
@@ -178,12 +192,13 @@ _STYLES = (_XML_DECL + f'<styleSheet xmlns="{_MAIN_NS}">'
 
 def write_xlsx(frame: pd.DataFrame, path, sheet_name: str = "Summary",
                extra_sheets: Optional[Mapping[str, pd.DataFrame]] = None,
-               synthetic: bool = False) -> Path:
+               synthetic: bool = False, internal: bool = False) -> Path:
     """Write ``frame`` (and any ``extra_sheets``, name -> frame) as an .xlsx workbook.
 
     Text cells are inline strings, neutralised like the CSV; numbers stay
     numbers; NaN and None are empty cells. With ``synthetic`` every sheet starts
-    with the SYNTHETIC note in A1. The file is written to a temporary name and
+    with the SYNTHETIC note in A1; with ``internal``, with the INTERNAL note in A1
+    (and SYNTHETIC in A2). The file is written to a temporary name and
     moved into place, so a failed export never leaves half a file.
     """
     path = Path(path)
@@ -193,7 +208,7 @@ def write_xlsx(frame: pd.DataFrame, path, sheet_name: str = "Summary",
     for name, extra in (extra_sheets or {}).items():
         sheets.append((_sheet_name(name, used), extra))
     for name, sheet in sheets:
-        if len(sheet) + 1 + bool(synthetic) > MAX_XLSX_ROWS:
+        if len(sheet) + 1 + len(notes(synthetic, internal)) > MAX_XLSX_ROWS:
             raise ValueError(f"sheet '{name}' has {len(sheet):,} rows; XLSX holds at most "
                              f"{MAX_XLSX_ROWS - 1:,}")
     content_types = (
@@ -248,7 +263,7 @@ def write_xlsx(frame: pd.DataFrame, path, sheet_name: str = "Summary",
             archive.writestr("xl/styles.xml", _STYLES)
             for i, (_, sheet) in enumerate(sheets, start=1):
                 archive.writestr(f"xl/worksheets/sheet{i}.xml",
-                                 _sheet_xml(sheet, NOTE if synthetic else None))
+                                 _sheet_xml(sheet, notes(synthetic, internal)))
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

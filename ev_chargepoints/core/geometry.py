@@ -20,8 +20,9 @@ to the first polygon in layer order and the overlap is reported.
 from __future__ import annotations
 
 import struct
+import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -31,7 +32,8 @@ _WKB_POLYGON = 3
 _WKB_MULTIPOLYGON = 6
 
 __all__ = [
-    "PolygonSet", "Containment", "read_polygon_layer", "parse_wkb_polygons",
+    "PolygonSet", "Containment", "LayerRef", "read_polygon_layer", "read_layer_ref",
+    "vector_layers", "multipolygon_wkb", "parse_wkb_polygons",
     "locate_points", "points_within_radius", "count_within_radius", "segment_distances",
     "ring_areas", "polygon_areas", "circle_overlap_areas",
 ]
@@ -288,32 +290,106 @@ def _read_polygon(buf, pos, endian, dims, xs, ys, rings):
 
 # --- reading layers ----------------------------------------------------------
 
+VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json")
+_WKB_NAMES = {1: "Point", 2: "LineString", 3: "Polygon", 4: "MultiPoint",
+              5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
+
+
+@dataclass(frozen=True)
+class LayerRef:
+    """One feature layer of a file: its ``name``, the ``dataset`` GDAL opens (a path, or
+    ``/vsizip/...`` for a file inside a ZIP archive) and the ``layer`` in it."""
+
+    name: str
+    dataset: str
+    layer: str | None = None
+
+
+def vector_layers(path) -> list[LayerRef]:
+    """Every feature layer of a GeoPackage, Shapefile, GeoJSON file or a ZIP archive
+    holding such files (in any folder of it, as the GLA's boundary zips do)."""
+    path = Path(path)
+    if path.suffix.lower() == ".gpkg":
+        return [LayerRef(name, str(path), name) for name in gpkg.feature_layers(path)]
+    if not zipfile.is_zipfile(path):
+        return [LayerRef(path.stem, str(path))]
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [m.filename for m in archive.infolist() if not m.is_dir()]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise errors.ParseError(f"the ZIP archive cannot be read ({exc})", path.name) from None
+    refs = []
+    for member in sorted(members):
+        inner = PurePosixPath(member)
+        if inner.suffix.lower() not in VECTOR_SUFFIXES or inner.name.startswith(".") \
+                or "__MACOSX" in inner.parts:
+            continue
+        dataset = f"/vsizip/{path.resolve()}/{member}"
+        if inner.suffix.lower() == ".gpkg":
+            names = _pyogrio(path.name)[0].list_layers(dataset)[:, 0].tolist()
+            refs += [LayerRef(str(name), dataset, str(name)) for name in names]
+        else:
+            refs.append(LayerRef(inner.stem, dataset))
+    if not refs:
+        raise errors.ParseError("the ZIP archive holds no GeoPackage, Shapefile or GeoJSON "
+                                "file", path.name)
+    return refs
+
+
 def read_polygon_layer(path, layer=None, columns=None):
     """Read a polygon layer: ``(attributes DataFrame, PolygonSet, crs string)``.
 
-    ``crs`` is what GDAL reports (e.g. ``"EPSG:27700"``), or None.
+    ``path`` may be a ZIP archive (see :func:`vector_layers`); ``layer`` then names one
+    of its layers, and may be left out when it holds only one. ``crs`` is what GDAL
+    reports (e.g. ``"EPSG:27700"``), or None.
     """
     path = Path(path)
-    if path.suffix.lower() == ".gpkg":
-        attributes, geometry, crs = gpkg.read_layer(path, layer, columns)
-        meta = {"geometry_type": None, "crs": crs}
+    if path.suffix.lower() != ".gpkg" and zipfile.is_zipfile(path):
+        refs = vector_layers(path)
+        chosen = [r for r in refs if layer is None or layer in (r.name, r.layer)]
+        if len(chosen) != 1:
+            names = ", ".join(r.name for r in refs)
+            raise errors.ParseError(
+                f"the archive holds {len(refs)} layers ({names}): import it into the store, "
+                "which keeps each as an area layer, and name the one to use" if layer is None
+                else f"no layer '{layer}' in the archive (layers: {names})", path.name)
+        return read_layer_ref(chosen[0], columns, path.name)
+    return read_layer_ref(LayerRef(path.stem, str(path), layer), columns, path.name)
+
+
+def read_layer_ref(ref: LayerRef, columns=None, name: str | None = None):
+    """:func:`read_polygon_layer` for one :class:`LayerRef`."""
+    name = name or Path(ref.dataset).name
+    if ref.dataset.lower().endswith(".gpkg") and not ref.dataset.startswith("/vsi"):
+        attributes, geometry, crs = gpkg.read_layer(Path(ref.dataset), ref.layer, columns)
+        meta = {"geometry_type": _wkb_type(geometry), "crs": crs}
     else:
-        attributes, geometry, meta = _read_with_pyogrio(path, layer, columns)
+        attributes, geometry, meta = _read_with_pyogrio(ref.dataset, ref.layer, columns, name)
     if geometry is None:
-        raise errors.ParseError("the layer has no geometry column", path.name)
+        raise errors.ParseError("the layer has no geometry column", name)
     geometry_type = str(meta.get("geometry_type") or "")
     if geometry_type and "polygon" not in geometry_type.lower() \
             and geometry_type.lower() not in ("unknown", "geometry"):
-        raise errors.ParseError(f"expected polygons, found {geometry_type}", path.name)
+        raise errors.ParseError(f"expected polygons (area boundaries), found "
+                                f"{geometry_type}", name)
     polygons = parse_wkb_polygons(geometry)
     return attributes, polygons, meta.get("crs")
 
 
-def _read_with_pyogrio(path: Path, layer, columns):
-    """Other formats (Shapefile, GeoJSON ...) need GDAL through pyogrio."""
-    import warnings
+def _wkb_type(wkbs) -> str | None:
+    """The type of the first geometry of a list of WKB values (None when all are null)."""
+    first = next((w for w in wkbs if w is not None and len(w)), None)
+    if first is None:
+        return None
+    try:
+        base = _header(memoryview(bytes(first)), 0)[1]
+    except (struct.error, ValueError, IndexError):
+        return None
+    return _WKB_NAMES.get(base, f"WKB type {base}")
 
-    import pandas as pd
+
+def _pyogrio(name: str):
+    import warnings
     try:
         with warnings.catch_warnings():
             # pyogrio imports pyproj when present; we never use its PROJ data
@@ -322,14 +398,39 @@ def _read_with_pyogrio(path: Path, layer, columns):
             from pyogrio import raw
     except ImportError:
         raise errors.ParseError("reading this format needs the Python package pyogrio; "
-                                "save the layer as a GeoPackage instead", path.name) from None
+                                "save the layer as a GeoPackage instead", name) from None
+    return pyogrio, raw
+
+
+def _read_with_pyogrio(dataset, layer, columns, name: str):
+    """Other formats (Shapefile, GeoJSON ...) need GDAL through pyogrio."""
+    import pandas as pd
+
+    pyogrio, raw = _pyogrio(name)
     try:
-        meta, _fids, geometry, field_data = raw.read(path, layer=layer, columns=columns)
+        meta, _fids, geometry, field_data = raw.read(dataset, layer=layer, columns=columns)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise errors.ParseError(f"the layer cannot be read ({exc})", path.name) from exc
-    attributes = pd.DataFrame({name: values for name, values in
-                               zip(meta["fields"], field_data)})
+        raise errors.ParseError(f"the layer cannot be read ({exc})", name) from exc
+    attributes = pd.DataFrame(dict(zip(meta["fields"], field_data)))
     return attributes, geometry, meta
+
+
+def multipolygon_wkb(polygons: PolygonSet, index: int) -> bytes | None:
+    """Geometry ``index`` of ``polygons`` as little-endian WKB MultiPolygon (None
+    when it has no parts), vertex for vertex."""
+    parts = range(polygons.geom_offsets[index], polygons.geom_offsets[index + 1])
+    if len(parts) == 0:
+        return None
+    out = [struct.pack("<BII", 1, 6, len(parts))]
+    for p in parts:
+        rings = range(polygons.part_offsets[p], polygons.part_offsets[p + 1])
+        out.append(struct.pack("<BII", 1, 3, len(rings)))
+        for r in rings:
+            a, b = polygons.ring_offsets[r], polygons.ring_offsets[r + 1]
+            out.append(struct.pack("<I", b - a))
+            out.append(np.column_stack((polygons.x[a:b], polygons.y[a:b]))
+                       .astype("<f8").tobytes())
+    return b"".join(out)
 
 
 # --- point in polygon --------------------------------------------------------

@@ -39,6 +39,40 @@ AREA_FIELDS = ["area_code", "area_name", "parent_name", "population", "devices",
                "share_no_usage_pct", "occupancy_change"]
 AREA_FILES = {"borough": ("london_boroughs.gpkg", "map_boroughs"),
               "ward": ("london_wards_2018.gpkg", "map_wards")}
+# A period has substantial usage when the sessions that start in it are at least this
+# share of the median over the periods in which sessions start (docs/user-guide.md,
+# "Periods"): a few sessions of a return spilling into the next quarter do not count.
+SUBSTANTIAL_SHARE = 0.10
+
+
+def substantial_periods(sessions) -> list[str]:
+    """The periods with substantial usage, oldest first. ``sessions``: the sessions that
+    start in each period, a Series indexed by period label, oldest first."""
+    counts = pd.to_numeric(pd.Series(sessions, dtype="float64"), errors="coerce").fillna(0)
+    started = counts[counts > 0]
+    if not len(started):
+        return []
+    floor = SUBSTANTIAL_SHARE * float(np.median(started.to_numpy()))
+    # a hair of tolerance: a period at exactly the share is substantial
+    return [str(p) for p, n in started.items() if n >= floor * (1 - 1e-12)]
+
+
+def latest_period(sessions) -> Optional[str]:
+    """The period every front door shows unless one is asked for: the latest with
+    substantial usage (:func:`substantial_periods`); None without sessions."""
+    found = substantial_periods(sessions)
+    return found[-1] if found else None
+
+
+def period_sessions(usage: Optional[pd.DataFrame]) -> pd.Series:
+    """The sessions that start in each period of utilisation rows (device or connector
+    level), oldest first."""
+    if usage is None or not len(usage):
+        return pd.Series(dtype="float64")
+    order = usage.drop_duplicates("period").sort_values(
+        ["period_index", "period"] if "period_index" in usage else ["period"])["period"]
+    sums = pd.to_numeric(usage["sessions"], errors="coerce").groupby(usage["period"]).sum()
+    return sums.reindex(order.to_numpy()).astype("float64")
 
 
 def layer_file(folder, table: str) -> Path:
@@ -97,6 +131,7 @@ class MapFrames:
     device_y: np.ndarray
     # table -> (one row per area and period, WKB of each row's area or None)
     areas: dict[str, tuple[pd.DataFrame, list]] = field(default_factory=dict)
+    latest: Optional[str] = None          # the period shown first (default: the last)
 
     def counts(self) -> dict[str, int]:
         counts = {"map_devices": len(self.devices)}
@@ -104,7 +139,8 @@ class MapFrames:
         return counts
 
     def info(self, path: Optional[Path], database_schema: str = "") -> MapInfo:
-        return MapInfo(path, self.periods, self.period_ranges, self.periods[-1],
+        latest = self.latest if self.latest in self.periods else self.periods[-1]
+        return MapInfo(path, self.periods, self.period_ranges, latest,
                        self.synthetic_usage, self.vintage, self.counts(),
                        self.assignment_lines, database_schema)
 
@@ -121,7 +157,8 @@ def build_map(ws, period_kind: str = "quarter", progress: Progress = SILENT) -> 
     progress.report(65, "Preparing the devices layer")
     grid, x, y = _device_rows(devices, assignment, usage, periods)
     frames = MapFrames(periods, ranges, ws.has_synthetic_usage(), _vintage(ws, periods),
-                       assignment.report.lines(), grid, x, y)
+                       assignment.report.lines(), grid, x, y,
+                       latest=ws.default_period(period_kind) if has_usage else None)
     for level, (source_file, table) in AREA_FILES.items():
         progress.check_cancelled()
         progress.report(80 if level == "borough" else 88, f"Preparing the {level} layer")

@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import importlib.util
-from typing import Optional
+from typing import Callable, Optional
+
+# The notice is shown by the plugin in the user's language: its texts are marked for
+# pylupdate5 (context "OptionalPackages", translated in i18n/) and the plugin passes
+# QCoreApplication.translate; this module stays free of Qt.
+CONTEXT = "OptionalPackages"
+Translate = Callable[[str, str], str]
+
+
+def QT_TRANSLATE_NOOP(context: str, text: str) -> str:
+    """Qt's marker for pylupdate5 (the text is translated where it is shown)."""
+    return text
+
+
+def untranslated(context: str, text: str) -> str:
+    return text
+
 
 # package -> what the user loses without it
 OPTIONAL = {
-    "pandas": "importing, utilisation, summaries and site analysis",
+    "pandas": QT_TRANSLATE_NOOP("OptionalPackages",
+                                "importing, utilisation, summaries and site analysis"),
 }
 FAST_PATH = {
-    "pyogrio": "reading boundary files other than GeoPackage, such as Shapefile or GeoJSON",
+    "pyogrio": QT_TRANSLATE_NOOP("OptionalPackages", "reading boundary files other than "
+                                 "GeoPackage, such as Shapefile or GeoJSON"),
 }
 DEBIAN_PACKAGES = {"pandas": "python3-pandas"}  # pyogrio has no Debian package: pip only
 
@@ -31,25 +49,31 @@ def missing_fast_path() -> list[str]:
     return [name for name in FAST_PATH if _absent(name)]
 
 
-def install_hint(names: list[str]) -> str:
+def install_hint(names: list[str], translate: Translate = untranslated) -> str:
     """What is missing, what it costs, and how to add it (one paragraph)."""
-    joined = " ".join(names)
+    uses = {**OPTIONAL, **FAST_PATH}
     listed = ", ".join(
-        f"{name} (needed for {OPTIONAL[name] if name in OPTIONAL else FAST_PATH[name]})"
-        if name in OPTIONAL or name in FAST_PATH else name for name in names)
+        translate("OptionalPackages", "{name} (needed for {use})").format(
+            name=name, use=translate(CONTEXT, uses[name])) if name in uses else name
+        for name in names)
     apt = [DEBIAN_PACKAGES[n] for n in names if n in DEBIAN_PACKAGES]
-    debian = (f" or 'sudo apt install {' '.join(apt)}' on Debian/Ubuntu" if apt else "")
-    return (f"Missing Python package(s): {listed}. Install them into "
-            f"the Python QGIS uses, e.g. 'python3 -m pip install {joined}' (OSGeo4W shell "
-            f"on Windows){debian}, then restart QGIS.")
+    debian = translate("OptionalPackages", " or '{command}' on Debian/Ubuntu").format(
+        command=f"sudo apt install {' '.join(apt)}") if apt else ""
+    return translate(
+        "OptionalPackages",
+        "Missing Python package(s): {listed}. Install them into the Python QGIS uses, "
+        "e.g. '{command}' (OSGeo4W shell on Windows){debian}, then restart QGIS.").format(
+        listed=listed, command=f"python3 -m pip install {' '.join(names)}", debian=debian)
 
 
-def startup_notice() -> Optional[str]:
-    """The one message to show when the plugin loads, or None if nothing is missing."""
+def startup_notice(translate: Translate = untranslated) -> Optional[str]:
+    """The one message to show when the plugin loads (in the language ``translate``
+    gives), or None if nothing is missing."""
     missing = missing_packages() + missing_fast_path()
     if not missing:
         return None
-    hint = install_hint(missing)
+    hint = install_hint(missing, translate)
     if missing_packages():
-        return hint + " Until then the features that need them are switched off."
-    return hint + " Everything else works."
+        return hint + translate("OptionalPackages",
+                                " Until then the features that need them are switched off.")
+    return hint + translate("OptionalPackages", " Everything else works.")

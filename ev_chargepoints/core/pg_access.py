@@ -30,11 +30,15 @@ policies: row security is ENABLEd, not FORCEd. ``docs/shared-store.md`` and
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Optional
+
+import pandas as pd
 
 from .disclosure import COMPLEMENT, DEFAULT_THRESHOLD, FEW_DEVICES, ONE_OPERATOR, SHOWN
 from .pg_schema import SCHEMA
 from .store import USAGE_NUMBERS
-from .utilisation import ADDITIVE
+from .utilisation import ADDITIVE, _period_index
 
 READER_ROLE = "evcp_reader"
 IMPORTER_ROLE = "evcp_importer"
@@ -324,3 +328,109 @@ def area_usage_sql(threshold_default: int = DEFAULT_THRESHOLD) -> str:
         SELECT level, area_code, parent_code, period_kind, period, period_start, period_end,
                usage_devices, usage_operators, {', '.join(masked)}, usage_disclosure
         FROM flagged"""
+
+
+# --- what a login may see (summaries by role) ----------------------------------------
+
+ACCESS_COLUMN = "usage_access"     # summary column: what a row's usage figures rest on
+EVERY_DEVICE = "every device"      # the role reads the usage of every device of the area
+PUBLISHED = "published aggregate"  # area_usage: the same for every reader, rule applied
+NOT_SHOWN = "not shown for your role"
+PUBLISHED_SUMS = ("sessions", "kwh", "plugged_hours", "available_hours", "capacity_kwh")
+
+
+@dataclass
+class RoleView:
+    """What a login of the shared store may see of per-device usage (:func:`role_view`).
+
+    ``visible_ids``: the devices whose usage rows it reads (None: every device);
+    ``published``: the ``area_usage`` rows of one period kind (ward, borough and
+    all, with ``period_index`` as the utilisation tables number periods), or None
+    where they do not apply (custom areas); ``note``: the one line every summary of
+    this login says."""
+
+    login: str
+    kind: str                          # "owner", "see all", "granted", "aggregates"
+    note: str
+    visible_ids: Optional[frozenset] = None
+    published: Optional[pd.DataFrame] = None
+
+    @property
+    def sees_all(self) -> bool:
+        return self.visible_ids is None
+
+
+def role_view(store, period_kind: str = "quarter", published: bool = True,
+              stale: bool = False) -> RoleView:
+    """What the login of ``store`` (a :class:`~.pgstore.PostgisStore`) may see: its
+    grants, the devices row security lets it read, and, with ``published``, the
+    ``area_usage`` aggregates of ``period_kind`` for the areas where it does not read
+    every device. ``stale``: those aggregates were prepared before the store's latest
+    change (the note says so)."""
+    s = SCHEMA
+    with store.transaction("REPEATABLE READ READ ONLY") as cur:
+        cur.execute(f"SELECT current_user, pg_catalog.pg_has_role(current_user, n.nspowner,"
+                    f" 'USAGE'), {s}.may_see_all() FROM pg_catalog.pg_namespace n"
+                    " WHERE n.nspname = %s", (s,))
+        login, owner, see_all = cur.fetchone()
+        cur.execute(f"SELECT value FROM {s}.store_meta WHERE key = %s", (THRESHOLD_KEY,))
+        row = cur.fetchone()
+        threshold = int(row[0]) if row and str(row[0]).isdigit() else DEFAULT_THRESHOLD
+        if owner or see_all:
+            kind = "owner" if owner else "see all"
+            return RoleView(login, kind, _role_note(login, kind, [], [], threshold, None))
+        cur.execute(f"""
+            SELECT DISTINCT g.borough_code, a.name, btrim(g.operator)
+            FROM {s}.access_grants g JOIN pg_catalog.pg_roles r ON r.rolname = g.role_name
+            LEFT JOIN {s}.areas a ON a.level = 'borough' AND a.code = g.borough_code
+            WHERE pg_catalog.pg_has_role(r.oid, 'MEMBER')
+            ORDER BY 1, 3""")
+        grants = cur.fetchall()
+        boroughs = [name or code for code, name, _ in grants if code]
+        operators = [operator for code, _, operator in grants if not code]
+        cur.execute(f"SELECT DISTINCT {s}.granted_device_ids()")
+        visible = frozenset(r[0] for r in cur.fetchall())
+        table = None
+        if published:
+            cur.execute(f"""
+                SELECT level, area_code, period, period_start, period_end, usage_devices,
+                       usage_operators, {', '.join(PUBLISHED_SUMS)}, usage_disclosure
+                FROM {s}.area_usage WHERE period_kind = %s ORDER BY period_start, level,
+                area_code""", (period_kind,))
+            names = ["level", "area_code", "period", "period_start", "period_end",
+                     "usage_devices", "usage_operators", *PUBLISHED_SUMS, "usage_disclosure"]
+            table = pd.DataFrame.from_records(cur.fetchall(), columns=names)
+            for name in PUBLISHED_SUMS:
+                table[name] = pd.to_numeric(table[name]).astype("float64")
+            table["period_index"] = [_period_index(d.year, d.month, period_kind)
+                                     for d in table["period_start"]]
+    kind = "granted" if grants else "aggregates"
+    note = _role_note(login, kind, boroughs, operators, threshold,
+                      None if table is None else (period_kind, len(table) > 0, stale))
+    return RoleView(login, kind, note, visible, table)
+
+
+def _role_note(login, kind, boroughs, operators, threshold, published) -> str:
+    if kind == "owner":
+        return f"Store owner ({login}): usage of every device shown."
+    if kind == "see all":
+        return (f"Import or administration role ({login}, sees every row): usage of every "
+                "device shown.")
+    if published is None:
+        aggregates = f"usage {NOT_SHOWN} (no aggregates are published for these areas)"
+    else:
+        period_kind, prepared, stale = published
+        aggregates = (
+            f"the published area aggregates, usage of fewer than {threshold} devices or "
+            f"one operator suppressed{'; prepared before the latest import' if stale else ''}"
+            if prepared else
+            f"usage {NOT_SHOWN} (no {period_kind} aggregates are published yet: the next "
+            "import, or a summary by the store owner, prepares them)")
+    if kind == "aggregates":
+        return f"Analyst ({login}, no per-device access): aggregated usage only — {aggregates}."
+    who = " and ".join(part for part in (
+        f"borough officer ({', '.join(boroughs)})" if boroughs else "",
+        f"operator ({', '.join(operators)})" if operators else "") if part)
+    return (f"{who[0].upper()}{who[1:]} — {login}: full usage where you see every device "
+            f"(those of {' and '.join(boroughs + operators)}); elsewhere {aggregates}. "
+            f"Column {ACCESS_COLUMN} says which, per area.")

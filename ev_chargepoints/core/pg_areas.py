@@ -26,15 +26,13 @@ London snapshot):
 
 from __future__ import annotations
 
-import struct
-
 import numpy as np
 import pandas as pd
 
 from . import summary
 from .areas import DEFAULT_TOLERANCE_M, NOTES, AreaSet, Assignment, AssignmentReport
 from .errors import StoreError
-from .geometry import PolygonSet
+from .geometry import multipolygon_wkb
 from .pg_schema import SCHEMA, SRID
 from .schema import POWER_CLASSES
 
@@ -43,26 +41,6 @@ _S = SCHEMA
 _POPULATION_NOTE_KEY = "areas.{level}.population_note"
 # str.strip()'s ASCII whitespace, for normalising filter values as summary._Codes does
 _WHITESPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0"
-
-
-# --- polygons ------------------------------------------------------------------
-
-def multipolygon_wkb(polygons: PolygonSet, index: int) -> bytes | None:
-    """Geometry ``index`` of ``polygons`` as little-endian WKB MultiPolygon (None
-    when it has no parts), vertex for vertex."""
-    parts = range(polygons.geom_offsets[index], polygons.geom_offsets[index + 1])
-    if len(parts) == 0:
-        return None
-    out = [struct.pack("<BII", 1, 6, len(parts))]
-    for p in parts:
-        rings = range(polygons.part_offsets[p], polygons.part_offsets[p + 1])
-        out.append(struct.pack("<BII", 1, 3, len(rings)))
-        for r in rings:
-            a, b = polygons.ring_offsets[r], polygons.ring_offsets[r + 1]
-            out.append(struct.pack("<I", b - a))
-            out.append(np.column_stack((polygons.x[a:b], polygons.y[a:b]))
-                       .astype("<f8").tobytes())
-    return b"".join(out)
 
 
 def load_areas(store, wards: AreaSet | None, boroughs: AreaSet | None) -> dict[str, str]:

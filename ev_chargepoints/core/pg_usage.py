@@ -53,7 +53,9 @@ from .utilisation import (
     add_ratios,
     data_window,
     device_status_sums,
+    keep_covered,
     period_columns,
+    usage_coverage,
 )
 
 MAX_STATUS_GAP_HOURS = DEFAULT_MAX_GAP_HOURS  # as the pandas engine
@@ -363,8 +365,9 @@ def utilisation(store, period: str = "quarter", by: str = "device",
     """Utilisation per device (or connector) and period, aggregated by PostgreSQL.
 
     ``store`` is a :class:`~.pgstore.PostgisStore`. The result equals
-    ``Workspace.utilisation(period, by)`` on the same data (rows only for devices
-    with sessions); see :func:`.utilisation.utilisation` for the rules.
+    ``Workspace.utilisation(period, by)`` on the same data (rows only where a device's
+    usage source reports the period, :func:`.utilisation.usage_coverage`); see
+    :func:`.utilisation.utilisation` for the rules.
     """
     if by not in _GROUP_KEY:
         raise ValueError("by must be 'device' or 'connector'")
@@ -406,6 +409,8 @@ def utilisation(store, period: str = "quarter", by: str = "device",
         rows, names = _run(cur, by, parameters, False, check_energy)
         if rows and rows[0][-1]:
             rows, names = _run(cur, by, parameters, True, check_energy)
+        counts = session_counts(cur, period)
+        operators = device_operators(cur)
     progress.report(85, "Adding uptime and ratios")
     frame = _frame(rows, names[:-1], by, labels, local_starts, p_index)
     if len(status):
@@ -416,7 +421,36 @@ def utilisation(store, period: str = "quarter", by: str = "device",
     frame = frame.sort_values(["device_id", "period_index"] + (
         ["connector_id"] if by == "connector" else []), kind="stable").reset_index(drop=True)
     progress.report(100, "Utilisation ready")
-    return frame
+    return keep_covered(frame, usage_coverage(counts, operators))
+
+
+# The local calendar period of a start as utilisation._label writes it.
+_PERIOD_FORMAT = {"month": "YYYY-MM", "quarter": 'YYYY-"Q"Q', "year": "YYYY"}
+
+
+def session_counts(cur, period: str = "quarter") -> pd.DataFrame:
+    """:func:`.utilisation.session_counts` of the store's sessions, counted in SQL."""
+    cur.execute(f"""
+        SELECT device_id, coalesce(source, ''),
+               to_char(start_utc AT TIME ZONE 'Europe/London', %s), count(*)
+        FROM {SCHEMA}.sessions WHERE device_id IS NOT NULL AND start_utc IS NOT NULL
+        GROUP BY 1, 2, 3""", (_PERIOD_FORMAT[period],))
+    rows = cur.fetchall()
+    columns = list(zip(*rows)) if rows else [(), (), (), ()]
+    return pd.DataFrame({"device_id": np.array(columns[0], dtype=object),
+                         "source": np.array(columns[1], dtype=object),
+                         "period": np.array(columns[2], dtype=object),
+                         "sessions": np.array(columns[3], dtype="int64")})
+
+
+def device_operators(cur) -> pd.Series:
+    """:func:`.utilisation.device_operators` of the store's current devices (an id held
+    by several sources: the registry's row, as the area summaries take it)."""
+    cur.execute(f"""
+        SELECT DISTINCT ON (device_id) device_id, operator FROM {SCHEMA}.devices
+        WHERE valid_to_utc IS NULL ORDER BY device_id, source LIKE 'ocpi%', source""")
+    rows = cur.fetchall()
+    return pd.Series([r[1] for r in rows], index=[r[0] for r in rows], dtype=object)
 
 
 def _run(cur, by: str, parameters: dict, exact_partition: bool, check_energy: bool):

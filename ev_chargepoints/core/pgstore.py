@@ -166,6 +166,21 @@ class PostgisStore(StoreBackend):
             row = cur.fetchone()
         return bool(row and row[0])
 
+    def keeps_derived_tables(self) -> bool:
+        """True when this login reads every row (the owner, or ``may_see_all``: a member
+        of ``evcp_importer``/``evcp_admin``) and may rewrite the derived tables that
+        placements and the usage cache live in (the owner, importers), so what it
+        computes for all devices is complete and it may store it for the others."""
+        if self.acts_as_owner():
+            return True
+        writes = " AND ".join(
+            f"has_table_privilege('{SCHEMA}.{table}', '{privilege}')"
+            for table in ("areas", "device_areas", "usage_periods", "store_meta")
+            for privilege in ("INSERT", "UPDATE", "DELETE"))
+        with self.transaction() as cur:
+            cur.execute(f"SELECT {SCHEMA}.may_see_all() AND {writes}")
+            return bool(cur.fetchone()[0])
+
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as cur:
             _set_meta(cur, key, value)

@@ -30,10 +30,12 @@ class Progress:
         self._is_cancelled = is_cancelled
 
     def report(self, percent: float, message: str = "") -> None:
+        """Log ``message`` (once, with the percentage: ``record.percent``) and pass it on."""
+        percent = max(0.0, min(100.0, percent))
         if message:
-            log.info(message)
+            log.info(message, extra={"percent": percent})
         if self._on_progress:
-            self._on_progress(max(0.0, min(100.0, percent)), message)
+            self._on_progress(percent, message)
 
     def cancelled(self) -> bool:
         return bool(self._is_cancelled and self._is_cancelled())
@@ -44,9 +46,20 @@ class Progress:
 
     def scaled(self, start: float, end: float) -> Progress:
         """A child progress mapping its 0-100 onto [start, end] of this one."""
-        def forward(percent: float, message: str) -> None:
-            self.report(start + (end - start) * percent / 100.0, message)
-        return Progress(forward, self._is_cancelled)
+        return _Step(self, start, end)
+
+
+class _Step(Progress):
+    """A part of a larger job: its reports go to the job's progress, which logs each
+    message once (a step of a step of a step used to log it at every level)."""
+
+    def __init__(self, parent: Progress, start: float, end: float):
+        super().__init__(None, parent._is_cancelled)
+        self._parent, self._start, self._end = parent, start, end
+
+    def report(self, percent: float, message: str = "") -> None:
+        percent = max(0.0, min(100.0, percent))
+        self._parent.report(self._start + (self._end - self._start) * percent / 100.0, message)
 
 
 SILENT = Progress()

@@ -13,7 +13,7 @@ status_snapshots one row per observation of an EVSE/connector status
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -161,7 +161,9 @@ class ParseResult:
 
     ``tables`` holds canonical tables keyed by name. ``rejects`` lists rows that
     could not be used, each with its 1-based row number in the source and a
-    plain-words reason; nothing is dropped without a line here.
+    plain-words reason; nothing is dropped without a line here. ``extract``: the
+    devices are some rows and columns of the source's list (a registry extract), so
+    an import adds the devices a store lacks and never closes or rewrites others.
     """
 
     format: str
@@ -172,9 +174,21 @@ class ParseResult:
         default_factory=lambda: pd.DataFrame({"row": pd.Series(dtype=INT),
                                               "reason": pd.Series(dtype=TEXT)}))
     warnings: list[str] = field(default_factory=list)
+    extract: bool = False
 
     def table(self, name: str) -> pd.DataFrame:
         return self.tables.get(name, empty(name))
+
+    def with_fields_in_reasons(self) -> ParseResult:
+        """This result with each reject's field named in its reason ("kwh: is below the
+        minimum of 0"), as an import stores and reports it."""
+        rejects = self.rejects
+        if "field" not in rejects.columns or rejects.empty:
+            return self
+        named = rejects["field"].notna() & rejects["field"].astype(str).ne("")
+        rejects = rejects.assign(reason=rejects["reason"].astype(str).where(
+            ~named, rejects["field"].astype(str) + ": " + rejects["reason"].astype(str)))
+        return replace(self, rejects=rejects)
 
     def reject_counts(self) -> dict[str, int]:
         if self.rejects.empty:

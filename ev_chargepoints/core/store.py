@@ -33,8 +33,9 @@ import abc
 import hashlib
 import itertools
 import os
+import re
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -44,12 +45,23 @@ import pandas as pd
 from . import usage_kind
 from .crs import wgs84_to_bng
 from .errors import EvChargepointsError, MixedUsageError, StoreError
-from .gpkg import BNG_SRS_ID, GPKG_APPLICATION_ID, GPKG_USER_VERSION, ensure_geopackage
+from .geometry import multipolygon_wkb
+from .gpkg import (
+    BNG_SRS_ID,
+    GPKG_APPLICATION_ID,
+    GPKG_USER_VERSION,
+    ensure_geopackage,
+    gp_blob,
+    write_layer,
+)
 from .paths import plugin_version
 from .quality import ns_utc
 from .schema import TABLES, ParseResult, conform
 
 SCHEMA_VERSION = 4
+# Boundary layers kept for summaries: feature tables "areas_<name>" (GeoPackage stores).
+AREA_LAYER_PREFIX = "areas_"
+AREAS_FORMAT = "areas"
 MAX_REJECTS_STORED = 1000  # per import; the full count stays in import_log
 _STAGE_ROWS = 500_000  # sessions staged per step (bounds the temporary table)
 _ISO_WIDTH = 24  # len("2018-03-02T23:50:00.000Z")
@@ -461,6 +473,9 @@ class StoreBackend(abc.ABC):
         if held is not None and held != kind:
             return ImportReport(0, file_name, file_sha256, "failed", int(result.rows_read),
                                 message=usage_kind.refusal(held, self.short_name()))
+        result = result.with_fields_in_reasons()
+        if result.extract:
+            result = self._without_held_devices(result)
         try:
             prepared = _prepare(result, snapshot_utc, devices_mode)
         except Exception as exc:  # noqa: BLE001
@@ -469,6 +484,23 @@ class StoreBackend(abc.ABC):
                                      result.rows_read)
         prepared.usage_kind = kind
         return self._write_import(result, prepared, file_name, file_sha256)
+
+    def _without_held_devices(self, result: ParseResult) -> ParseResult:
+        """An extract (``result.extract``) without the devices this store already holds
+        from its source: those keep what the fuller file they came from said."""
+        devices = result.tables.get("devices")
+        if devices is None or not len(devices):
+            return result
+        held = set(self.devices(source=result.source)["device_id"])
+        kept = devices[~devices["device_id"].isin(held)]
+        if len(kept) == len(devices):
+            return result
+        ids = set(kept["device_id"])
+        tables = {name: table[table["device_id"].isin(ids)]
+                  if "device_id" in table.columns else table
+                  for name, table in result.tables.items()}
+        note = (f"{len(devices) - len(kept):,} already in the store were left as they are")
+        return replace(result, tables=tables, warnings=[*result.warnings, note])
 
     def usage_kind(self) -> str | None:
         """"real", "synthetic" or None (no usage yet): see :mod:`.usage_kind`."""
@@ -591,6 +623,24 @@ class StoreBackend(abc.ABC):
     @abc.abstractmethod
     def decisions(self) -> pd.DataFrame:
         """Every decision in the order made (columns :data:`DECISION_COLUMNS`)."""
+
+    # area layers (boundaries a summary can use) --------------------------------
+
+    def area_layers(self) -> list[str]:
+        """Names of the area layers the store keeps (:meth:`write_area_layers`)."""
+        return []
+
+    def area_layer_source(self, name: str) -> tuple[Path, str]:
+        """(GeoPackage, table) holding the area layer ``name``."""
+        raise StoreError(f"{self.short_name()} keeps no area layer '{name}'.")
+
+    def write_area_layers(self, file_name: str, sha256: str, layers) -> ImportReport:
+        """Keep boundary layers (``name``, ``attributes``, ``polygons`` in EPSG:27700,
+        ``note``: :class:`.areas.BoundaryLayer`) as area layers of the store, replacing
+        layers of the same names; idempotent by ``sha256`` like every import."""
+        raise StoreError(f"{self.short_name()} is a shared database store: area layers "
+                         "(boundaries) are kept in GeoPackage stores only; use the boundary "
+                         "file itself as the areas of a summary.")
 
 
 class HistoryStore(StoreBackend):
@@ -1112,6 +1162,85 @@ class HistoryStore(StoreBackend):
         stamps = pd.to_datetime(pd.Series(hours) + ":00:00", utc=True, errors="coerce").dropna()
         return periods_of_hours(stamps, kind)
 
+    # area layers -------------------------------------------------------------
+
+    def area_layers(self) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT table_name FROM gpkg_contents WHERE data_type = 'features'"
+            " AND substr(table_name, 1, ?) = ? ORDER BY table_name",
+            (len(AREA_LAYER_PREFIX), AREA_LAYER_PREFIX)).fetchall()
+        return [r[0][len(AREA_LAYER_PREFIX):] for r in rows]
+
+    def area_layer_source(self, name: str) -> tuple[Path, str]:
+        if name not in self.area_layers():
+            return super().area_layer_source(name)
+        return self.path, AREA_LAYER_PREFIX + name
+
+    def write_area_layers(self, file_name: str, sha256: str, layers) -> ImportReport:
+        previous = self.already_imported(sha256)
+        if previous is not None:
+            return self._log_skip(file_name, sha256, AREAS_FORMAT, previous)
+        conn, held = self._conn, set(self.area_layers())
+        rows = sum(len(layer.polygons) for layer in layers)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cur = conn.execute(
+                "INSERT INTO import_log(file_name, sha256, imported_utc, format, rows_read,"
+                " outcome, message) VALUES (?, ?, ?, ?, ?, 'importing', '')",
+                (file_name, sha256, _iso_one(_now_utc()), AREAS_FORMAT, rows))
+            import_id, notes = int(cur.lastrowid), []
+            for layer in layers:
+                table = AREA_LAYER_PREFIX + layer.name
+                bounds = layer.polygons.bounds()
+                blobs = [gp_blob(multipolygon_wkb(layer.polygons, i), BNG_SRS_ID,
+                                 None if np.isnan(b[0]) else (b[0], b[2], b[1], b[3]))
+                         for i, b in enumerate(bounds)]
+                write_layer(conn, table, _area_attributes(layer.attributes), blobs,
+                            "MULTIPOLYGON", BNG_SRS_ID, f"Area layer from {file_name}")
+                if len(bounds) and not np.isnan(bounds[:, 0]).all():
+                    conn.execute("UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=?"
+                                 " WHERE table_name=?", (*np.nanmin(bounds[:, :2], axis=0),
+                                                         *np.nanmax(bounds[:, 2:], axis=0),
+                                                         table))
+                notes.append(f"area layer '{layer.name}': {len(layer.polygons):,} areas"
+                             + (f" ({layer.note})" if layer.note else "")
+                             + ("; it replaces the layer of that name" if layer.name in held
+                                else ""))
+            message = "; ".join(notes)
+            conn.execute("UPDATE import_log SET rows_added=?, rows_updated=0, rows_duplicate=0,"
+                         " rows_rejected=0, outcome='imported', message=? WHERE id=?",
+                         (rows, message, import_id))
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            conn.execute("ROLLBACK")
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            self._log_failure(file_name, sha256, AREAS_FORMAT,
+                              f"the import was rolled back ({exc})", rows)
+            raise StoreError(f"Importing {file_name} failed and was rolled back: {exc}") \
+                from exc
+        return ImportReport(import_id, file_name, sha256, "imported", rows, rows,
+                            message=message)
+
+
+def _area_attributes(attributes: pd.DataFrame) -> pd.DataFrame:
+    """A boundary layer's fields under names a GeoPackage table takes (letters, digits,
+    underscores; not the fid or geometry column; unique regardless of case)."""
+    names, seen = [], set()
+    for column in attributes.columns:
+        name = re.sub(r"[^A-Za-z0-9_]+", "_", str(column)).strip("_") or "field"
+        if name[0].isdigit():
+            name = "f_" + name
+        base, n = name, 1
+        while name.lower() in seen | {"fid", "geom"}:
+            n += 1
+            name = f"{base}_{n}"
+        seen.add(name.lower())
+        names.append(name)
+    out = attributes.copy()
+    out.columns = names
+    return out
+
 
 def periods_of_hours(stamps: pd.Series, kind: str) -> list[str]:
     """Calendar periods (UK local time) containing the given whole UTC hours."""
@@ -1348,7 +1477,7 @@ def _prepare(result: ParseResult, snapshot_utc, devices_mode: str) -> _Prepared:
     if devices_mode not in ("auto", "snapshot", "merge"):
         raise ValueError(f"unknown devices_mode {devices_mode!r}")
     snapshot_mode = devices_mode == "snapshot" or (devices_mode == "auto" and has_devices
-                                                   and not has_sessions)
+                                                   and not has_sessions and not result.extract)
     if snapshot_utc is None:
         updated = (pd.to_datetime(devices["updated_utc"], utc=True, errors="coerce").max()
                    if has_devices and "updated_utc" in devices else pd.NaT)

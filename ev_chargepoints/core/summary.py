@@ -91,6 +91,13 @@ def definitions() -> dict[str, str]:
                                  "at most 1 hour; longer gaps are unobserved.",
         "status_observations": "Status observations of the area's EVSEs in the period "
                                "(count).",
+        "usage_devices": "Devices whose usage or status lies behind the area's usage "
+                         "figures (count; the period shown and the one before).",
+        "usage_operators": "Operators of those devices (count).",
+        "usage_disclosure": "'shown', or why the area's usage figures are suppressed: "
+                            "fewer devices than the disclosure threshold, a single "
+                            "operator, or a partner area that a published total would "
+                            "otherwise give away (empty figures).",
     }
 
 
@@ -133,14 +140,17 @@ class Summariser:
     (plus capacity_kwh, or rated_kw and available_days, for capacity factor;
     period_index or period_start to order periods). ``status``: watched status
     per device and period (:func:`~.utilisation.status_occupancy` by device) for
-    uptime with its observed hours; its periods are offered too.
+    uptime with its observed hours; its periods are offered too. ``access``: what a
+    login of the shared store may see (:class:`~.pg_access.RoleView`); its rows give
+    an area's usage only where it reads every device of the area, the published
+    aggregates elsewhere, and every table says which (:meth:`_role_sums`).
     """
 
     def __init__(self, assignment, devices: pd.DataFrame,
                  connectors: pd.DataFrame | None = None,
                  utilisation: pd.DataFrame | None = None,
                  wards: AreaSet | None = None, boroughs: AreaSet | None = None,
-                 status: pd.DataFrame | None = None):
+                 status: pd.DataFrame | None = None, access=None):
         if isinstance(assignment, Assignment):
             table = assignment.table
             self.areas = {"ward": wards if wards is not None else assignment.wards,
@@ -200,6 +210,9 @@ class Summariser:
             self.connectors = np.zeros(self.n)
         self._prepare_usage(utilisation)
         self._prepare_status(status)
+        self._prepare_access(access)
+        # the store's default period (Workspace.default_period: the same for every role)
+        self.store_default_period = None
 
     # -- utilisation ------------------------------------------------------
 
@@ -279,11 +292,99 @@ class Summariser:
                 return
         self.periods += sorted(p for p in self._status if p not in self.periods)
 
+    def _prepare_access(self, access) -> None:
+        """``access``: a :class:`~.pg_access.RoleView` of a shared-store login that may
+        not read every device's usage. Its own rows give an area's usage only where it
+        reads every device of the area; elsewhere the published aggregates
+        (``area_usage``) stand in, and their periods are offered too."""
+        self.access = access
+        self._visible = None
+        self._published: dict = {}
+        if access is None or access.sees_all:
+            return
+        self._visible = pd.Index(list(access.visible_ids)).get_indexer(
+            self.device_ids) >= 0 if access.visible_ids else np.zeros(self.n, dtype=bool)
+        table = access.published
+        if table is None or not len(table):
+            return
+        for (level, label), rows in table[table["level"].isin(LEVELS)].groupby(
+                ["level", "period"], sort=False):
+            self._published[(level, label)] = rows.set_index("area_code")
+        with_sessions = set(table.loc[(table["sessions"] > 0) | (
+            table["sessions"].isna() & (table["usage_devices"] > 0)), "period"])
+        index = dict(zip(table["period"], table["period_index"]))
+        empty = {"device": np.zeros(0, dtype=np.int64),
+                 **{name: np.zeros(0) for name in _USAGE_SUMS}}
+        for label in index:
+            self._usage.setdefault(label, empty)
+        known = {**index, **self._period_index}
+        if all(p in known for p in self.periods):
+            self._period_index = known
+            self.periods = sorted(known, key=lambda p: (known[p], p))
+        else:
+            self.periods += sorted(p for p in index if p not in self.periods)
+        with_sessions |= set(self.periods_with_sessions)
+        self.periods_with_sessions = [p for p in self.periods if p in with_sessions]
+
+    def _hidden(self, level: str, selected: np.ndarray) -> np.ndarray:
+        """Areas of ``level`` holding a selected device whose usage the role cannot read."""
+        area = self.area_index[level]
+        unseen = selected & (area >= 0) & ~self._visible
+        return np.bincount(area[unseen], minlength=len(self.areas[level])) > 0
+
+    def _role_sums(self, level, period, previous, selected, filters, now, before) -> list:
+        """Usage sums of the areas the role does not read whole replaced (in place) by
+        the published aggregates, else unknown; returns each area's
+        :data:`~.pg_access.ACCESS_COLUMN` value (in area order)."""
+        from .disclosure import SHOWN
+        from .pg_access import EVERY_DEVICE, NOT_SHOWN, PUBLISHED
+
+        hidden = self._hidden(level, selected)
+        codes = self.areas[level].codes
+        # published aggregates cover every device: they cannot stand in for a selection
+        filtered = _any_filter(filters)
+        access = np.full(len(hidden), EVERY_DEVICE, dtype=object)
+        access[hidden] = NOT_SHOWN + (" (aggregates are published for all devices, not "
+                                      "a filtered selection)" if filtered else "")
+        for sums, label in ((now, period), (before, previous)):
+            if sums is None:
+                continue
+            rows = self._published.get((level, label)) if not filtered else None
+            rows = rows.reindex(codes) if rows is not None else None
+            for name in _USAGE_SUMS:
+                stand_in = rows[name].to_numpy("float64") if rows is not None \
+                    else np.full(len(hidden), np.nan)
+                sums[name] = np.where(hidden, stand_in, sums[name])
+            counts = rows["usage_devices"].fillna(0).to_numpy("float64") \
+                if rows is not None else np.full(len(hidden), np.nan)
+            sums["devices_with_usage"] = np.where(hidden, counts, sums["devices_with_usage"])
+            if label == period and rows is not None:
+                status = rows["usage_disclosure"].fillna(SHOWN).to_numpy(object)
+                access[hidden] = [PUBLISHED if s == SHOWN else f"{PUBLISHED} ({s})"
+                                  for s in status[hidden]]
+        return access.tolist()
+
     @property
     def periods_with_data(self) -> list:
         """Periods in which sessions started or status was watched, oldest first."""
         return [p for p in self.periods
                 if p in self.periods_with_sessions or p in self._status]
+
+    def default_period(self) -> str | None:
+        """The period shown unless one is asked for: the store's default when it has
+        figures here, else the latest with substantial usage here
+        (:func:`~.mapdata.latest_period`), else the latest with status."""
+        from .mapdata import latest_period
+
+        if self.store_default_period in self._usage or \
+                self.store_default_period in self._status:
+            return self.store_default_period
+        sessions = pd.Series({p: float(np.nansum(self._usage[p]["sessions"]))
+                              for p in self.periods if p in self._usage}, dtype="float64")
+        found = latest_period(sessions)
+        if found is not None:
+            return found
+        return (self.periods_with_sessions or self.periods or [None])[-1]
 
     def _status_sums(self, period: str, area: np.ndarray, selected: np.ndarray,
                      n_areas: int) -> dict:
@@ -375,8 +476,8 @@ class Summariser:
 
         now = before = previous = status = None
         if self._usage or self._status:
-            if period is None:  # the latest in which sessions started (not a spill-over)
-                period = (self.periods_with_sessions or self.periods)[-1]
+            if period is None:
+                period = self.default_period()
             if period not in self._usage and period not in self._status:
                 raise ValueError(f"no utilisation for period '{period}'; "
                                  f"available: {', '.join(self.periods)}")
@@ -387,8 +488,13 @@ class Summariser:
                 if previous is not None else None
         if self._status:
             status = self._status_sums(period, area, selected, n_areas)
+        access = self._role_sums(level, period, previous, selected, filters, now, before) \
+            if self._visible is not None else None
         frame = summary_table(areas.table, level, devices, connectors, by_class, period, now,
                               previous, before, status=status)
+        if self.access is not None:
+            frame = with_access(frame, self.access, dict(zip(areas.codes, access))
+                                if access is not None else None)
         frame.attrs.update({
             "level": level,
             "period": period,
@@ -400,6 +506,50 @@ class Summariser:
             "population_note": areas.population_note,
         })
         return frame
+
+    def contributors(self, level: str = "borough", period: str | None = None,
+                     filters: dict | None = None) -> pd.DataFrame:
+        """Devices and operators behind each area's usage figures, for disclosure control
+        (:func:`~.disclosure.mask_usage`): the devices passing ``filters`` with usage
+        or watched status in ``period`` or the period it is compared with, as
+        :meth:`summarise` counts them. A missing operator counts as one unknown
+        operator. Returns ``area_code``, ``usage_devices``, ``usage_operators``."""
+        areas = self.areas[level]
+        if areas is None:
+            raise ValueError(f"no {level} boundaries to summarise by")
+        area = self.area_index[level]
+        used = np.zeros(self.n, dtype=bool)
+        if period is None and (self._usage or self._status):
+            period = self.default_period()
+        for p in (period, self.previous_period(period) if period is not None else None):
+            for source in (self._usage, self._status):
+                rows = source.get(p) if p is not None else None
+                if rows is not None:
+                    used[rows["device"]] = True
+        used &= self.select(filters) & (area >= 0)
+        where = area[used]
+        operators = self.filters["operator"].codes[used]
+        n_operators = int(operators.max(initial=0)) + 1
+        pairs = np.unique(where * n_operators + operators)   # (area, operator) once each
+        counts = pd.DataFrame({
+            "area_code": areas.codes,
+            "usage_devices": np.bincount(where, minlength=len(areas)).astype("int64"),
+            "usage_operators": np.bincount(pairs // n_operators,
+                                           minlength=len(areas)).astype("int64")})
+        if self._visible is not None:  # a role's partial rows count for nothing
+            counts = self._role_contributors(level, period, filters, counts)
+        return counts
+
+    def _role_contributors(self, level, period, filters, counts) -> pd.DataFrame:
+        """Contributors of the areas the role does not read whole: those of the
+        published aggregate standing in (:meth:`_role_sums`), else none."""
+        hidden = self._hidden(level, self.select(filters))
+        rows = self._published.get((level, period)) if not _any_filter(filters) else None
+        for name in ("usage_devices", "usage_operators"):
+            stand_in = rows[name].reindex(counts["area_code"]).fillna(0).to_numpy("int64") \
+                if rows is not None else np.zeros(len(counts), dtype=np.int64)
+            counts[name] = np.where(hidden, stand_in, counts[name].to_numpy())
+        return counts
 
 
 def summary_table(areas: pd.DataFrame, level: str, devices: np.ndarray,
@@ -469,12 +619,13 @@ def summarise(assignment, devices: pd.DataFrame, connectors: pd.DataFrame | None
               utilisation: pd.DataFrame | None = None, level: str = "borough",
               period: str | None = None, filters: dict | None = None,
               wards: AreaSet | None = None,
-              boroughs: AreaSet | None = None) -> pd.DataFrame:
+              boroughs: AreaSet | None = None, access=None) -> pd.DataFrame:
     """Summary table by ``level`` ("borough" or "ward"); see :class:`Summariser`.
 
     With an :class:`~.areas.Assignment`, the prepared codes are kept on it and
-    reused while the same ``devices``, ``connectors`` and ``utilisation``
-    objects are passed, so re-summaries with other filters or periods are fast.
+    reused while the same ``devices``, ``connectors``, ``utilisation`` and
+    ``access`` objects are passed, so re-summaries with other filters or periods
+    are fast. ``access``: what a shared-store login may see (:class:`Summariser`).
     """
     cached = None
     if isinstance(assignment, Assignment) and wards is None and boroughs is None:
@@ -482,17 +633,37 @@ def summarise(assignment, devices: pd.DataFrame, connectors: pd.DataFrame | None
         if cached is not None:
             frames, summariser = cached
             if not (frames[0] is devices and frames[1] is connectors
-                    and frames[2] is utilisation):
+                    and frames[2] is utilisation and frames[3] is access):
                 cached = None
     if cached is None:
         summariser = Summariser(assignment, devices, connectors, utilisation,
-                                wards=wards, boroughs=boroughs)
+                                wards=wards, boroughs=boroughs, access=access)
         if isinstance(assignment, Assignment) and wards is None and boroughs is None:
-            assignment._cache["summariser"] = ((devices, connectors, utilisation),
+            assignment._cache["summariser"] = ((devices, connectors, utilisation, access),
                                                summariser)
     else:
         summariser = cached[1]
     return summariser.summarise(level=level, period=period, filters=filters)
+
+
+def with_access(frame: pd.DataFrame, role, by_area: dict | None = None) -> pd.DataFrame:
+    """A summary ``frame`` for a login of the shared store (``role``, a
+    :class:`~.pg_access.RoleView`): ``attrs["role_note"]`` and each area's
+    :data:`~.pg_access.ACCESS_COLUMN` (``by_area``: area code -> value; None: the
+    role reads every device). Watched status, never published as aggregates, only
+    where the role reads every device; counts unknown to the role (devices with usage,
+    status observations) are NaN, never 0.
+    """
+    from .pg_access import ACCESS_COLUMN, EVERY_DEVICE
+
+    frame[ACCESS_COLUMN] = frame["area_code"].map(by_area) if by_area is not None \
+        else EVERY_DEVICE
+    frame.attrs["role_note"] = role.note
+    whole = (frame[ACCESS_COLUMN] == EVERY_DEVICE).to_numpy()
+    for name in ("uptime_pct", "status_observed_hours", "status_observations"):
+        if name in frame and not whole.all():
+            frame[name] = frame[name].astype("float64").where(whole)
+    return frame
 
 
 class _FirstIndex:
@@ -518,6 +689,11 @@ def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
     if column not in frame:
         return np.full(len(frame), np.nan)
     return pd.to_numeric(frame[column], errors="coerce").to_numpy("float64")
+
+
+def _any_filter(filters: dict | None) -> bool:
+    return any(v is not None and (isinstance(v, str) or len(v) > 0)
+               for v in (filters or {}).values())
 
 
 def _known(sums: dict | None, name: str, n: int) -> np.ndarray:

@@ -17,12 +17,13 @@ from typing import Iterable, Optional, Sequence
 
 import pandas as pd
 
-from . import parsers, paths
-from .errors import EvChargepointsError, MixedUsageError, ParseError
+from . import areas, disclosure, parsers, paths
+from .disclosure import DEFAULT_THRESHOLD
+from .errors import EvChargepointsError, MixedUsageError, ParseError, StoreError
 from .http import HttpClient, RetryPolicy
 from .progress import SILENT, Progress
 from .schema import ParseResult
-from .store import ImportReport, StoreBackend, file_sha256
+from .store import AREAS_FORMAT, ImportReport, StoreBackend, file_sha256
 from .stores import open_store, parse_target
 from .transport import Transport
 from .usage_kind import REAL, SYNTHETIC, SYNTHETIC_FORMAT, refusal
@@ -38,6 +39,11 @@ UK_TZ = "Europe/London"
 USAGE_SUMMARY_COLUMNS = ("sessions", "kwh", "plugged_hours", "available_hours", "occupancy_pct",
                          "capacity_factor_pct")
 NO_STATUS = "The store has no live status yet: run 'watch' on an OCPI feed first."
+# store_meta keys: the store state the shared store's placements and usage cache show
+PLACED_KEY = "placements"
+USAGE_CACHE_KEY = "usage_cache."
+# store_meta key (+ period kind): the shared store's default period, for every role
+DEFAULT_PERIOD_KEY = "default_period."
 
 
 @dataclass
@@ -48,6 +54,21 @@ class FetchOutcome:
     imports: list[ImportReport] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+
+    @property
+    def imported_nothing(self) -> bool:
+        """No file of the fetch is in the store, now or from before: the fetch failed,
+        each skipped or refused file saying why (``skipped``, failed ``imports``)."""
+        return not any(r.outcome != "failed" for r in self.imports)
+
+    def nothing_imported_message(self) -> str:
+        """The one line front doors end such a fetch with, its reasons listed."""
+        reasons = self.skipped + [f"{r.file_name}: {r.message}" for r in self.imports
+                                  if r.outcome == "failed"]
+        if not reasons:
+            return f"Nothing was imported from {self.source}: it lists no files."
+        return (f"Nothing was imported from {self.source}: {len(reasons)} file(s) skipped "
+                "or refused (" + "; ".join(reasons) + ").")
 
 
 @dataclass
@@ -132,15 +153,21 @@ class Workspace:
             progress.check_cancelled()
             path = Path(path)
             progress.report(100.0 * i / max(1, len(files)), f"Importing {path.name}")
+            if format is None and areas.is_boundary_file(path):
+                reports.append(self.import_areas(path))
+                continue
             reports.append(self.store.import_file(
                 path, parse=lambda p: parsers.parse_file(p, format=format)))
+        self.prepare_shared_store(progress)
         progress.report(100.0, "Import finished")
         return reports
 
     def import_result(self, result: ParseResult, name: str, content_key: str,
                       **options) -> ImportReport:
         """Import an in-memory parse result; ``content_key`` makes it idempotent."""
-        return self.store.import_parse_result(result, name, content_key, **options)
+        report = self.store.import_parse_result(result, name, content_key, **options)
+        self.prepare_shared_store()
+        return report
 
     def import_bundled_snapshot(self, progress: Progress = SILENT,
                                 synthetic_usage: bool = True,
@@ -160,6 +187,7 @@ class Workspace:
             progress.report(40, "Generating synthetic London usage from Dundee distributions")
             reports.append(self._import_synthetic_usage(file_sha256(ncr), usage_start,
                                                         usage_end))
+        self.prepare_shared_store(progress)
         progress.report(100, "Snapshot ready")
         return reports
 
@@ -191,7 +219,10 @@ class Workspace:
     def fetch_datastore(self, base_url: str, dataset_id: str, resource_ids: Iterable[str] = (),
                         api_key: Optional[str] = None, cache_dir=None,
                         progress: Progress = SILENT) -> FetchOutcome:
-        """Download a Datastore dataset's resources and import those we can read.
+        """Download a Datastore dataset's resources and import those we can read: data
+        files through the parsers, boundary files (:func:`.areas.is_boundary_file`) as
+        area layers of the store. Each resource that cannot be used is in ``skipped``
+        with its title, id and why (:attr:`FetchOutcome.imported_nothing`).
 
         Everything is downloaded before anything is imported, so a failed pull
         leaves the store as it was.
@@ -213,23 +244,94 @@ class Workspace:
             missing = ", ".join(sorted(wanted - {r.resource_id for r in resources}))
             raise EvChargepointsError(f"Dataset {dataset_id} has no resource {missing}.")
         with tempfile.TemporaryDirectory(prefix="evcp-fetch-") as tmp:
-            parsed = []
+            parsed, layer_names = [], set()
             for i, resource in enumerate(resources):
                 progress.check_cancelled()
                 progress.report(5 + 80 * i / max(1, len(resources)),
                                 f"Downloading {resource.title or resource.resource_id}")
                 download = client.download(dataset, resource, tmp, progress.cancelled)
                 outcome.warnings.extend(download.warnings)
+                label = (f"{resource.title or resource.resource_id} "
+                         f"(resource {resource.resource_id})")
                 try:
-                    parsed.append((download.path, parsers.parse_file(download.path)))
-                except ParseError as exc:
-                    outcome.skipped.append(f"{resource.title or resource.resource_id}: "
-                                           f"{exc.message}")
+                    if areas.is_boundary_file(download.path):
+                        layers = self._boundary_layers(download.path, label, outcome,
+                                                       layer_names)
+                        parsed.append((download.path, layers))
+                    else:
+                        parsed.append((download.path, parsers.parse_file(download.path)))
+                except (ParseError, StoreError) as exc:
+                    outcome.skipped.append(f"{label}: {exc.message}")
             for path, result in parsed:
-                outcome.imports.append(self.store.import_parse_result(
-                    result, f"{dataset_id}/{path.name}", file_sha256(path)))
+                name, sha = f"{dataset_id}/{path.name}", file_sha256(path)
+                if isinstance(result, ParseResult):
+                    outcome.imports.append(self.store.import_parse_result(result, name, sha))
+                else:
+                    outcome.imports.append(self.store.write_area_layers(name, sha, result))
+        self.prepare_shared_store(progress)
         progress.report(100, "Fetch finished")
         return outcome
+
+    def fetch_datastore_datasets(self, base_url: str, dataset_ids: Iterable[str],
+                                 api_key: Optional[str] = None, cache_dir=None,
+                                 progress: Progress = SILENT) -> list[FetchOutcome]:
+        """:meth:`fetch_datastore` of each dataset in turn (every resource of each), e.g.
+        the charge point, usage and boundary datasets of the plugin settings."""
+        ids = [str(i).strip() for i in dataset_ids if str(i).strip()]
+        if not ids:
+            raise EvChargepointsError("No London Datastore dataset to fetch: name one, or "
+                                      "set the datasets in the plugin settings.")
+        return [self.fetch_datastore(base_url, dataset_id, api_key=api_key,
+                                     cache_dir=cache_dir,
+                                     progress=progress.scaled(100 * i / len(ids),
+                                                              100 * (i + 1) / len(ids)))
+                for i, dataset_id in enumerate(ids)]
+
+    def _boundary_layers(self, path: Path, label: str, outcome: FetchOutcome,
+                         taken: set) -> list:
+        """The polygon layers of a boundary file, renamed where another file of the same
+        fetch took their names (layers that are not boundaries become warnings)."""
+        if self.is_shared_store:  # it keeps no area layers: raises, saying so
+            self.store.write_area_layers(path.name, "", [])
+        layers, not_boundaries = areas.read_boundary_layers(path)
+        outcome.warnings.extend(f"{label}: {reason}" for reason in not_boundaries)
+        for layer in layers:
+            base, n = layer.name, 1
+            while layer.name in taken:
+                n += 1
+                layer.name = f"{base}_{n}"
+            taken.add(layer.name)
+        return layers
+
+    def import_areas(self, path, file_name: Optional[str] = None) -> ImportReport:
+        """A boundary file (GeoPackage, Shapefile, GeoJSON, or a ZIP archive of them) kept
+        as area layers of the store, for summaries (:meth:`area_source`)."""
+        path = Path(path)
+        file_name = file_name or path.name
+        sha = file_sha256(path)
+        try:
+            if self.is_shared_store:
+                self.store.write_area_layers(file_name, sha, [])  # raises, saying why
+            layers = areas.read_boundary_layers(path)[0] \
+                if self.store.already_imported(sha) is None else []
+        except (ParseError, StoreError) as exc:
+            return self.store._log_failure(file_name, sha, AREAS_FORMAT,
+                                           f"the file was rejected: {exc.message}")
+        return self.store.write_area_layers(file_name, sha, layers)
+
+    def area_source(self, areas_path) -> tuple[Path, Optional[str]]:
+        """(file, layer) of the areas a summary is asked for: a boundary file, or the
+        name of an area layer the store keeps (:meth:`import_areas`, fetched
+        boundaries)."""
+        path = Path(areas_path)
+        if path.exists():
+            return path, None
+        name = str(areas_path)
+        if name in self.store.area_layers():
+            return self.store.area_layer_source(name)
+        kept = ", ".join(self.store.area_layers()) or "none"
+        raise EvChargepointsError(f"There is no file or area layer '{name}' (area layers in "
+                                  f"the store: {kept}).")
 
     def fetch_ocpi(self, locations_url: str, token: Optional[str] = None,
                    token_base64: bool = True, feed_name: str = "",
@@ -259,6 +361,7 @@ class Workspace:
         outcome.imports.append(self.store.import_parse_result(
             result, f"{feed} locations {observed.isoformat()}", key,
             snapshot_utc=observed, devices_mode=mode))
+        self.prepare_shared_store(progress)
         progress.report(100, "Fetch finished")
         return outcome
 
@@ -447,10 +550,10 @@ class Workspace:
         progress.report(40, f"Computing utilisation per {by} and {period}")
         frame = engine.utilisation(sessions, devices, connectors,
                                    status if len(status) else None, period=period, by=by)
-        # A device no usage source ever mentioned has no usage data (unknown), which is
-        # not the same as a reported zero: keep rows only for devices with sessions.
-        reported = pd.unique(sessions["device_id"].astype(object))
-        frame = frame[frame["device_id"].isin(reported)].reset_index(drop=True)
+        # Where no usage source reports a device (never, or not in that period) its usage
+        # is unknown, which is not the same as a reported zero: no row.
+        frame = engine.keep_covered(frame, engine.usage_coverage(
+            engine.session_counts(sessions, period), engine.device_operators(self.devices())))
         progress.report(100, "Utilisation ready")
         return frame
 
@@ -464,6 +567,31 @@ class Workspace:
         started = usage.groupby("period")["sessions"].sum()
         order = usage.drop_duplicates("period").set_index("period")["period_index"]
         return [p for p in order.sort_values().index if started.get(p, 0) > 0]
+
+    def default_period(self, period_kind: str = "quarter") -> Optional[str]:
+        """The period front doors show unless told: the latest with substantial usage
+        (:func:`.mapdata.latest_period`) over all the store's sessions; None without
+        usage. On the shared store every role gets the same: a login that reads every
+        row computes it and records it in the store (with the usage aggregates, after
+        each import); the others read that record (their own rows decide only until a
+        first one is recorded)."""
+        from . import mapdata
+
+        key = ("default_period", period_kind, self._store_stamp())
+        if key in self._cache:
+            return self._cache[key]
+        meta_key = f"{DEFAULT_PERIOD_KEY}{period_kind}"
+        recorded = self.store.meta().get(meta_key) if self.is_shared_store else None
+        if recorded is not None and not self._keeps_derived_tables():
+            period = recorded or None
+        else:
+            usage = self.utilisation(period_kind) if self.store.counts().get("sessions") \
+                else None
+            period = mapdata.latest_period(mapdata.period_sessions(usage))
+            if self._keeps_derived_tables() and recorded != (period or ""):
+                self.store.set_meta(meta_key, period or "")
+        self._cache[key] = period
+        return period
 
     def reconciliation(self):
         """The current devices of every source joined into one device per charge point
@@ -525,8 +653,10 @@ class Workspace:
                self._store_stamp())
         if key not in self._cache:
             if areas_path:
-                custom = areas.load_area_set(areas_path, level=level, code_field=code_field,
-                                             name_field=name_field)
+                path, layer = self.area_source(areas_path)
+                custom = areas.load_area_set(path, layer=layer, level=level,
+                                             code_field=code_field, name_field=name_field,
+                                             version=str(areas_path) if layer else None)
                 wards, boroughs = (custom, None) if level == "ward" else (None, custom)
             else:
                 wards, boroughs = areas.load_wards(2018), areas.load_boroughs()
@@ -549,25 +679,68 @@ class Workspace:
 
     def _places_in_database(self, areas_path) -> bool:
         """Shared store, bundled London boundaries, and a login that sees every device
-        (the owner): placements and area summaries are computed by the server. Other
-        logins see only what row-level security allows and compute locally."""
-        if not self.is_shared_store or areas_path:
+        and keeps the derived tables (the owner, an importer): placements and area
+        summaries are computed by the server. Other logins compute locally from what
+        row-level security lets them read (:meth:`role_view`)."""
+        return not areas_path and self._keeps_derived_tables()
+
+    def _keeps_derived_tables(self) -> bool:
+        if not self.is_shared_store:
             return False
-        key = ("acts_as_owner",)
+        key = ("keeps_derived_tables",)
         if key not in self._cache:
-            self._cache[key] = self.store.acts_as_owner()
+            self._cache[key] = self.store.keeps_derived_tables()
+        return self._cache[key]
+
+    def prepare_shared_store(self, progress: Progress = SILENT) -> None:
+        """After an import into the shared store by a login that sees every row: place
+        the devices in the bundled wards and boroughs (row-level security decides by
+        them) and bring the usage cache behind the published aggregates up to date:
+        quarterly, and monthly or yearly where a summary prepared them before. Then
+        every role's first summary works without the owner running one
+        (docs/shared-store.md, §7). Nothing to do elsewhere, or when nothing changed."""
+        if not self._keeps_derived_tables():
+            return
+        stamp = str(self._store_stamp())
+        meta = self.store.meta()
+        if meta.get(PLACED_KEY) != stamp:
+            progress.report(99, "Placing the devices in wards and boroughs")
+            self.assignment()
+            self.store.set_meta(PLACED_KEY, stamp)
+        kinds = [k for k in ("month", "quarter", "year")
+                 if k == "quarter" or f"{USAGE_CACHE_KEY}{k}" in meta]
+        for kind in kinds:
+            if meta.get(f"{USAGE_CACHE_KEY}{kind}") != stamp:
+                progress.report(99, f"Preparing the {kind}ly usage aggregates")
+                self._refresh_usage_cache(kind, SILENT)
+
+    def role_view(self, period_kind: str = "quarter", areas_path=None):
+        """What this login may see of the shared store's usage
+        (:class:`~.pg_access.RoleView`: its note, the devices it reads, the published
+        aggregates of ``period_kind``, which custom ``areas_path`` areas have none
+        of); None for a GeoPackage store (one officer, every figure)."""
+        if not self.is_shared_store:
+            return None
+        stamp = self._store_stamp()
+        key = ("role_view", period_kind, bool(areas_path), stamp)
+        if key not in self._cache:
+            from . import pg_access
+            stale = self.store.meta().get(f"{USAGE_CACHE_KEY}{period_kind}") != str(stamp)
+            self._cache[key] = pg_access.role_view(self.store, period_kind,
+                                                   published=not areas_path, stale=stale)
         return self._cache[key]
 
     def _refresh_usage_cache(self, period_kind: str, progress: Progress) -> None:
         """Keep the shared store's usage_periods (read by area summaries in SQL and the
         aggregate views) equal to the utilisation of the store as it is now."""
-        key = f"usage_cache.{period_kind}"
+        key = f"{USAGE_CACHE_KEY}{period_kind}"
         stamp = str(self._store_stamp())
         if self.store.meta().get(key) == stamp:
             return
         usage = self.utilisation(period_kind, progress=progress)
         self.store.write_usage_periods(usage, period_kind)
         self.store.set_meta(key, stamp)
+        self.default_period(period_kind)  # recorded for the logins that read fewer rows
 
     def summariser(self, period_kind: str = "quarter", areas_path=None,
                    level: str = "borough", code_field=None, name_field=None,
@@ -596,9 +769,12 @@ class Workspace:
                     status = engine.status_occupancy(snapshots, period=period_kind,
                                                      by="device")
             progress.report(92, "Preparing summaries")
+            access = self.role_view(period_kind, areas_path) if with_usage else None
             self._cache[key] = summaries.Summariser(assignment, self.devices(),
                                                     self.connectors(), usage,
-                                                    status=status)
+                                                    status=status, access=access)
+            if with_usage:
+                self._cache[key].store_default_period = self.default_period(period_kind)
         progress.report(100, "Summaries ready")
         return self._cache[key]
 
@@ -606,17 +782,19 @@ class Workspace:
                 period_kind: str = "quarter", filters: Optional[dict] = None,
                 areas_path=None, code_field=None, name_field=None,
                 with_usage: bool = True, progress: Progress = SILENT):
-        """Area summary table and the assignment behind it (with its counts)."""
+        """Area summary table and the assignment behind it (with its counts). On the
+        shared store, each row's usage is what the login may see (:meth:`role_view`):
+        column ``usage_access`` and ``attrs["role_note"]`` say what that is."""
         from . import summary as summaries
 
         progress.report(5, "Placing devices in areas")
         assignment = self.assignment(areas_path, level, code_field, name_field)
+        access = self.role_view(period_kind, areas_path) if with_usage else None
         usage = None
         if with_usage and self.store.counts().get("sessions", 0):
             usage = self.utilisation(period_kind, progress=progress.scaled(10, 90))
-            if period is None:
-                periods = self.usage_periods(period_kind)
-                period = periods[-1] if periods else None
+        if with_usage and period is None:
+            period = self.default_period(period_kind)
         progress.report(92, "Summarising")
         if self._places_in_database(areas_path):
             from . import pg_areas
@@ -629,11 +807,13 @@ class Workspace:
                                               absorbed=self.reconciliation().absorbed())
             except ValueError as exc:
                 raise EvChargepointsError(str(exc)) from None
+            if access is not None:  # the login reads every row
+                table = summaries.with_access(table, access)
         else:
             try:
                 table = summaries.summarise(assignment, self.devices(), self.connectors(),
                                             usage, level=level, period=period,
-                                            filters=filters)
+                                            filters=filters, access=access)
             except ValueError as exc:  # e.g. a period without figures: one line, as above
                 raise EvChargepointsError(str(exc)) from None
         for column in USAGE_SUMMARY_COLUMNS:  # present, and empty, when there is no usage
@@ -643,6 +823,20 @@ class Workspace:
         progress.report(100, "Summary ready")
         return table, assignment
 
+    def publishable_summary(self, level: str = "borough", period: Optional[str] = None,
+                            period_kind: str = "quarter", filters: Optional[dict] = None,
+                            areas_path=None, code_field=None, name_field=None,
+                            threshold: int = DEFAULT_THRESHOLD, internal: bool = False,
+                            progress: Progress = SILENT):
+        """:meth:`summary` as it may leave the plugin (CSV, XLSX, Processing outputs):
+        through :func:`publishable`, so with usage figures suppressed, unless
+        ``internal``. Returns the table and the assignment."""
+        table, assignment = self.summary(level, period, period_kind, filters, areas_path,
+                                         code_field, name_field, progress=progress)
+        summariser = None if internal else self.summariser(
+            period_kind, areas_path, level, code_field, name_field)
+        return publishable(table, summariser, level, filters, threshold, internal), assignment
+
     # --- candidate sites -----------------------------------------------------------
 
     def site_analyser(self, distances=(400.0,), weights=None, period: Optional[str] = None,
@@ -650,7 +844,7 @@ class Workspace:
                       progress: Progress = SILENT):
         """An empty :class:`~.siting.IncrementalSiteAnalyser` prepared on this store:
         current devices (EPSG:27700 from the assignment), utilisation (``period``,
-        default the latest in which sessions started) and the London population grid."""
+        default :meth:`default_period`) and the London population grid."""
         from . import siting
 
         progress.report(2, "Reading devices")
@@ -659,10 +853,7 @@ class Workspace:
         if with_usage and self.store.counts().get("sessions", 0):
             usage = self.utilisation(period_kind, progress=progress.scaled(5, 60))
             if period is None and len(usage):
-                started = usage.groupby("period")["sessions"].sum()
-                with_sessions = usage[usage["period"].isin(started[started > 0].index)]
-                if len(with_sessions):
-                    period = str(with_sessions.sort_values("period_index")["period"].iloc[-1])
+                period = self.default_period(period_kind)
         progress.report(62, "Spreading ward populations on a grid")
         population = siting.london_population_grid(2018)
         try:
@@ -706,6 +897,29 @@ class Workspace:
         places = self.assignment().table[["device_id", "x", "y"]]
         return devices.drop(columns=["x", "y"], errors="ignore").merge(
             places, on="device_id", how="left")
+
+
+def publishable(table: pd.DataFrame, summariser, level: str, filters: Optional[dict] = None,
+                threshold: int = DEFAULT_THRESHOLD, internal: bool = False) -> pd.DataFrame:
+    """The one path a summary ``table`` of ``level`` takes out of the plugin (the CLI,
+    Processing and the Area summary dock's exports): usage figures of areas whose
+    devices (those passing ``filters``, counted by ``summariser``, a
+    :class:`~.summary.Summariser`) fail the disclosure rule are suppressed, with
+    complementary suppression where the rows add up to a published total (boroughs to
+    London, the wards of a borough to the borough). ``internal`` lifts the rule and
+    marks the table ``attrs["internal"]``: its outputs must say
+    :data:`.disclosure.INTERNAL`. ``attrs["suppressed"]`` lists the codes suppressed."""
+    if internal:
+        out = table.copy()
+        out.attrs = {**table.attrs, "internal": True, "suppressed": []}
+        return out
+    if int(threshold) < 1:
+        raise EvChargepointsError("The disclosure threshold must be at least 1 device.")
+    counts = summariser.contributors(level, table.attrs.get("period"), filters)
+    masked = disclosure.mask_usage(table, counts, threshold=threshold, complementary=True,
+                                   group="parent_code" if level == "ward" else None)
+    masked.table.attrs.update({"internal": False, "suppressed": list(masked.suppressed)})
+    return masked.table
 
 
 def _reliability_options(max_gap_hours, min_observed_hours) -> tuple[float, float]:

@@ -37,6 +37,8 @@ class EvChargepointsPlugin:
         self.loaded = None
         self.loading = False   # a map load runs (its live status file awaits its layer)
         self.watch_task = None
+        self.unlink_time = None  # ends the temporal controller's link to the loaded map
+        self.fetch_outcomes = None  # what the last "Fetch from the London Datastore" did
         self.docks = []
         self.tasks = []
         self._install_translator()
@@ -62,7 +64,7 @@ class EvChargepointsPlugin:
         self.initProcessing()
         self.toolbar = self.iface.addToolBar(self.menu)
         self.toolbar.setObjectName("EvChargepointsToolbar")
-        self.load_action = self._add_action("icon.svg", self.tr("Load London charge points"),
+        self.load_action = self._add_action("load.svg", self.tr("Load London charge points"),
                                             self.load_london)
         self.period_box = QComboBox()
         self.period_box.setObjectName("EvChargepointsPeriod")
@@ -70,20 +72,28 @@ class EvChargepointsPlugin:
         self.period_box.setEnabled(False)
         self.period_box.currentTextChanged.connect(self._period_chosen)
         self.period_widget_action = self.toolbar.addWidget(self.period_box)
-        self.demo_action = self._add_action("icon.svg", self.tr("Load demo usage (synthetic)"),
+        self.demo_action = self._add_action("demo.svg", self.tr("Load demo usage (synthetic)"),
                                             self.load_demo, on_toolbar=False)
-        self._add_dock("summary_dock", "AreaSummaryDock", self.tr("Area summary…"))
-        self._add_dock("sites_dock", "CandidateSitesDock", self.tr("Candidate sites…"))
-        self._add_action("icon.svg", self.tr("Export committee maps…"),
+        self.fetch_action = self._add_action(
+            "fetch.svg", self.tr("Fetch from the London Datastore"), self.fetch_datastore,
+            on_toolbar=False)
+        self.fetch_action.setToolTip(self.tr(
+            "Fetches the datasets set in Settings (charge points, usage returns, boundaries) "
+            "with the API key set there into the workspace store, in the background"))
+        self._add_dock("summary_dock", "AreaSummaryDock", self.tr("Area summary…"),
+                       "summary.svg")
+        self._add_dock("sites_dock", "CandidateSitesDock", self.tr("Candidate sites…"),
+                       "sites.svg")
+        self._add_action("export.svg", self.tr("Export committee maps…"),
                          self.show_export_dialog, on_toolbar=False)
-        self._add_action("icon.svg", self.tr("Check operators' data…"),
+        self._add_action("check.svg", self.tr("Check operators' data…"),
                          self.show_conformance, on_toolbar=False)
-        self.watch_action = self._add_action("icon.svg", self.tr("Watch live status"),
+        self.watch_action = self._add_action("watch.svg", self.tr("Watch live status"),
                                              self.toggle_watch, on_toolbar=False)
         self.watch_action.setCheckable(True)
-        self._add_action("icon.svg", self.tr("Settings…"), self.show_settings,
+        self._add_action("settings.svg", self.tr("Settings…"), self.show_settings,
                          on_toolbar=False)
-        self._add_action("icon.svg", self.tr("About EV Charge Points…"), self.show_about,
+        self._add_action("about.svg", self.tr("About EV Charge Points…"), self.show_about,
                          on_toolbar=False)
         self._notify_missing_packages()
 
@@ -98,6 +108,9 @@ class EvChargepointsPlugin:
             if not sip.isdeleted(task):
                 task.cancel()
         self.tasks = []
+        if self.unlink_time is not None:
+            self.unlink_time()
+            self.unlink_time = None
         if self.period_box is not None:
             self.period_box.currentTextChanged.disconnect(self._period_chosen)
             self.period_box = None
@@ -123,7 +136,7 @@ class EvChargepointsPlugin:
 
     # --- helpers ---------------------------------------------------------------
 
-    def _add_dock(self, module_name, class_name, action_text):
+    def _add_dock(self, module_name, class_name, action_text, icon_name):
         """Create a dock (hidden), register it with QGIS and add an action to show it."""
         import importlib
 
@@ -132,7 +145,7 @@ class EvChargepointsPlugin:
                 pass
 
             unavailable.__name__ = f"show_{module_name}"
-            self._add_action("icon.svg", action_text, unavailable)
+            self._add_action(icon_name, action_text, unavailable)
             return None
         module = importlib.import_module(f"{__package__}.{module_name}")
         dock = getattr(module, class_name)(self.iface, self.iface.mainWindow())
@@ -145,7 +158,7 @@ class EvChargepointsPlugin:
             dock.raise_()
 
         show.__name__ = f"show_{module_name}"
-        self._add_action("icon.svg", action_text, show)
+        self._add_action(icon_name, action_text, show)
         return dock
 
     def _add_action(self, icon_name, text, callback, on_toolbar=True):
@@ -161,7 +174,7 @@ class EvChargepointsPlugin:
 
     def _notify_missing_packages(self):
         """Say once what is missing and how to add it; switch off what needs pandas."""
-        notice = startup_notice()
+        notice = startup_notice(QCoreApplication.translate)
         if notice is None:
             return
         if not missing_packages():  # only the optional fast path is missing
@@ -224,6 +237,7 @@ class EvChargepointsPlugin:
                 return
             self._fill_periods(info.periods, info.latest_period)
             canvas = self.iface.mapCanvas()
+            self._follow_time(canvas)
             canvas.setExtent(canvas.mapSettings().layerExtentToOutputExtent(
                 self.loaded.boroughs, self.loaded.boroughs.extent()))
             canvas.refresh()
@@ -253,11 +267,77 @@ class EvChargepointsPlugin:
         self.period_box.blockSignals(False)
         self.period_box.setEnabled(len(periods) > 1)
 
+    def _follow_time(self, canvas):
+        """The canvas's temporal controller animates the map just loaded, period by period."""
+        from ..qgis import loader
+
+        if self.unlink_time is not None:
+            self.unlink_time()
+        self.unlink_time = loader.follow_temporal_controller(self.loaded,
+                                                             canvas.temporalController())
+
     def _period_chosen(self, period):
         from ..qgis import loader
 
         if self.loaded is not None and period:
             loader.set_period(self.loaded, period)
+
+    def fetch_datastore(self):
+        """The Datastore datasets of the settings, with the settings' API key, into the
+        workspace store, in a background task."""
+        from ..core.errors import EvChargepointsError
+        from ..core.workspace import Workspace
+        from ..qgis import auth, tasks
+        from ..qgis import settings as plugin_settings
+        from ..qgis.network import QgsTransport
+
+        settings = plugin_settings.load()
+        datasets = settings.datastore_datasets()
+        if not datasets:
+            self.iface.messageBar().pushWarning(self.menu, self.tr(
+                "No London Datastore datasets are set: add them in the plugin settings."))
+            return
+        try:
+            target = plugin_settings.store_target(settings)
+            api_key = auth.secret(settings.datastore_authcfg) \
+                if settings.datastore_authcfg else None
+        except EvChargepointsError as exc:
+            self.iface.messageBar().pushWarning(self.menu, exc.message)
+            return
+        self.fetch_action.setEnabled(False)
+
+        def work(progress, feedback):
+            with Workspace(target, QgsTransport(feedback=feedback)) as ws:
+                return ws.fetch_datastore_datasets(settings.datastore_url, datasets,
+                                                   api_key=api_key, progress=progress)
+
+        def done(outcomes):
+            self.fetch_action.setEnabled(True)
+            self.fetch_outcomes = outcomes
+            for outcome in outcomes:
+                for line in outcome.warnings + outcome.skipped:
+                    log.warning("%s: %s", outcome.source, line)
+            nothing = [o for o in outcomes if o.imported_nothing]
+            added = sum(r.rows_added for o in outcomes for r in o.imports)
+            if len(nothing) == len(outcomes):
+                self.iface.messageBar().pushWarning(self.menu, " ".join(
+                    o.nothing_imported_message() for o in nothing))
+                return
+            text = self.tr("Fetched {n} dataset(s) from the London Datastore: {rows:,} rows "
+                           "added.").format(n=len(outcomes) - len(nothing), rows=added)
+            if nothing:
+                text += " " + " ".join(o.nothing_imported_message() for o in nothing)
+            self.iface.messageBar().pushSuccess(self.menu, text)
+
+        def failed(message):
+            self.fetch_action.setEnabled(True)
+            self.iface.messageBar().pushWarning(self.menu, message)
+
+        self.tasks.append(tasks.start(tasks.CoreTask(
+            self.tr("Fetching from the London Datastore"), work, done, failed)))
+        self.iface.messageBar().pushInfo(self.menu, self.tr(
+            "Fetching {ids} from the London Datastore in the background…").format(
+            ids=", ".join(datasets)))
 
     def toggle_watch(self, checked):
         from ..core.errors import EvChargepointsError
@@ -339,7 +419,7 @@ class EvChargepointsPlugin:
         processing.execAlgorithmDialog("evchargepoints:exportcommitteemap")
 
     def show_about(self):
-        notice = startup_notice()
+        notice = startup_notice(QCoreApplication.translate)
         status = (notice if notice
                   else self.tr("All optional packages are installed."))
         QMessageBox.about(

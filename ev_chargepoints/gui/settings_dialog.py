@@ -137,6 +137,13 @@ class SettingsDialog(QDialog):
         self.dataset_boundaries = QLineEdit(page)
         self.dataset_boundaries.setObjectName("dataset_boundaries")
         form.addRow(self.tr("Boundaries dataset id"), self.dataset_boundaries)
+        fetched = self.tr(
+            "Web ▸ EV Charge Points ▸ Fetch from the London Datastore fetches these datasets "
+            "with the API key above, as the Processing fetch does when no dataset is named. "
+            "Boundaries (GeoPackage, zipped Shapefile, GeoJSON) become area layers of the "
+            "store that summaries can use.")
+        for field in (self.dataset_chargepoints, self.dataset_usage, self.dataset_boundaries):
+            field.setToolTip(fetched)
         self.test_datastore_button = QPushButton(self.tr("Test connection"), page)
         self.test_datastore_button.setObjectName("test_datastore")
         self.test_datastore_button.clicked.connect(
@@ -249,10 +256,14 @@ class SettingsDialog(QDialog):
         self.disclosure.setRange(0, 10_000)
         self.disclosure.setSuffix(self.tr(" devices"))
         self.disclosure.setToolTip(self.tr(
-            "Usage figures are shown only for cells (areas, rows, points) that pool at least "
-            "this many devices and more than one operator; others are suppressed, because "
-            "operators' usage returns are commercially sensitive. Device counts are always "
-            "shown."))
+            "Usage figures leave the plugin (exported tables, committee pages and their "
+            "maps) only for areas that pool at least this many devices and more than one "
+            "operator, because operators' usage returns are commercially sensitive. Other "
+            "areas' figures are suppressed, with a partner area where a published total "
+            "would reveal one, and committee maps draw their devices as \"usage not shown\". "
+            "Device counts are always shown. The Area summary's exports use this threshold; "
+            "Processing and the command line take their own (default 3). The map and the "
+            "Area summary table in QGIS show your own data in full."))
         form.addRow(self.tr("Disclosure threshold"), self.disclosure)
         self.status_max_age = QSpinBox(page)
         self.status_max_age.setObjectName("status_max_age")

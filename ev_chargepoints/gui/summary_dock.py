@@ -56,6 +56,7 @@ from qgis.PyQt.QtCore import (
 from qgis.PyQt.QtGui import QColor, QFont, QPainter, QPen, QPolygonF
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QGridLayout,
@@ -69,12 +70,13 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..core import disclosure
 from ..core.errors import EvChargepointsError
 from ..core.export import write_csv, write_xlsx
 from ..core.progress import Progress
 from ..core.schema import POWER_CLASSES
 from ..core.summary import definitions
-from ..core.workspace import USAGE_SUMMARY_COLUMNS, Workspace
+from ..core.workspace import USAGE_SUMMARY_COLUMNS, Workspace, publishable
 from ..qgis import settings as plugin_settings
 from ..qgis.loader import ROLE_PROPERTY, STORE_PROPERTY
 from ..qgis.tasks import CoreTask, start
@@ -153,6 +155,7 @@ class Prepared:
     devices_total: int
     synthetic_usage: bool
     resummary_ms: float = 0.0
+    latest: Optional[str] = None        # the period shown first (the store's default)
 
 
 @dataclass
@@ -195,16 +198,19 @@ def prepare(store_path: str, period_kind: str, known: Optional[Prepared],
             "location_type": _choices(devices.get("location_type")),
         }
         lines = ws.assignment().report.lines()
+        if summariser.access is not None:  # the shared store: what this login may see
+            lines.append(summariser.access.note)
         synthetic = ws.has_synthetic_usage()
     periods = list(summariser.periods_with_data or summariser.periods)
-    latest = periods[-1] if periods else None
+    latest = summariser.default_period() if periods else None
+    latest = latest if latest in periods else (periods[-1] if periods else None)
     summariser.summarise("ward", latest)            # warm up, then measure
     began = time.perf_counter()
     summariser.summarise("ward", latest)
     elapsed = (time.perf_counter() - began) * 1000.0
     progress.report(100, "Summaries ready")
     return Prepared(store_path, stamp, period_kind, summariser, periods, choices, lines,
-                    len(devices), synthetic, elapsed)
+                    len(devices), synthetic, elapsed, latest=latest)
 
 
 def _trend_frame(table: pd.DataFrame) -> pd.DataFrame:
@@ -334,6 +340,8 @@ class SummaryTableModel(QAbstractTableModel):
             value = self._values[col][row]
             column = self._columns[col]
             if role == Qt.ItemDataRole.DisplayRole:
+                if self._numeric[col] and _is_missing(value):
+                    return self.tr("no data")   # unknown, which is not 0
                 return self._display(column, value)
             if role == SORT_ROLE:
                 if _is_missing(value):
@@ -666,7 +674,15 @@ class AreaSummaryDock(QgsDockWidget):
         self.xlsx_button.setToolTip(self.tr("Export the table to an Excel workbook, with "
                                             "the definitions of every column"))
         self.xlsx_button.clicked.connect(self._on_export_xlsx)
+        self.internal_box = QCheckBox(self.tr("Not for publication"), body)
+        self.internal_box.setToolTip(self.tr(
+            "Exports suppress the usage figures of areas with fewer devices than the "
+            "disclosure threshold or a single operator (and a partner area where a "
+            "published total would reveal one). Tick to keep every figure for internal "
+            "use: the files then say \"INTERNAL – not for publication\". The table here "
+            "always shows your data in full."))
         footer.addWidget(self.status_label, 1)
+        footer.addWidget(self.internal_box)
         footer.addWidget(self.csv_button)
         footer.addWidget(self.xlsx_button)
         layout.addLayout(footer)
@@ -808,7 +824,8 @@ class AreaSummaryDock(QgsDockWidget):
         prepared = self.prepared
         if prepared is not None:
             if self.period not in prepared.periods:
-                self.period = prepared.periods[-1] if prepared.periods else None
+                self.period = prepared.latest if prepared.latest in prepared.periods else \
+                    (prepared.periods[-1] if prepared.periods else None)
             for key in self.filter_boxes:
                 known = {value.lower() for value, _ in prepared.choices.get(key, [])}
                 self.filters[key] = [v for v in self.filters.get(key, [])
@@ -1164,8 +1181,16 @@ class AreaSummaryDock(QgsDockWidget):
     # --- export --------------------------------------------------------------------------
 
     def export_frame(self) -> pd.DataFrame:
-        """What the exports write: every summary column of the rows shown, plus the filters."""
+        """What the exports write: every summary column of the rows shown, plus the filters;
+        usage figures masked for publication (:func:`~..core.workspace.publishable`)
+        unless "Not for publication" is ticked."""
         frame = self.frame()
+        if self.view is not None and self.prepared is not None:
+            masked = publishable(self.view.table, self.prepared.summariser, self.level,
+                                 self.filters, plugin_settings.load().disclosure_threshold,
+                                 self._internal()).set_index("area_code", drop=False)
+            frame = masked.loc[frame["area_code"]].reset_index(drop=True)
+            frame.attrs = dict(masked.attrs)
         first = [c for c in TABLE_COLUMNS if c in frame.columns]
         frame = frame[first + [c for c in frame.columns if c not in first]].copy()
         frame["level"] = self.level
@@ -1176,8 +1201,12 @@ class AreaSummaryDock(QgsDockWidget):
     def _synthetic(self) -> bool:
         return self.prepared is not None and bool(self.prepared.synthetic_usage)
 
+    def _internal(self) -> bool:
+        return self.internal_box.isChecked()
+
     def export_csv(self, path) -> Path:
-        return write_csv(self.export_frame(), path, synthetic=self._synthetic())
+        return write_csv(self.export_frame(), path, synthetic=self._synthetic(),
+                         internal=self._internal())
 
     def export_xlsx(self, path) -> Path:
         frame = self.export_frame()
@@ -1208,12 +1237,15 @@ class AreaSummaryDock(QgsDockWidget):
             about.append((self.tr("store"), self.prepared.store_path))
             if self.prepared.synthetic_usage:
                 about.append((self.tr("usage"), self.tr("SYNTHETIC usage figures")))
+        about.append((self.tr("disclosure"), disclosure.INTERNAL_NOTE if self._internal()
+                      else disclosure.note(plugin_settings.load().disclosure_threshold)))
+        if self.prepared is not None:
             about.extend((self.tr("assignment"), line)
                          for line in self.prepared.assignment_lines)
         return write_xlsx(frame, path, sheet_name=self.tr("Summary"), extra_sheets={
             self.tr("Definitions"): glossary,
             self.tr("About"): pd.DataFrame(about, columns=["item", "value"])},
-            synthetic=self._synthetic())
+            synthetic=self._synthetic(), internal=self._internal())
 
     # --- project state -----------------------------------------------------------------------
 
@@ -1490,7 +1522,8 @@ class AreaSummaryDock(QgsDockWidget):
             f"wards_{(self._borough_name() or 'borough').replace(' ', '_')}"
         period = self.period or "all"
         synthetic = "_SYNTHETIC" if self._synthetic() else ""
-        return f"summary_{where}_{period}{synthetic}.{extension}"
+        internal = "_INTERNAL" if self._internal() else ""
+        return f"summary_{where}_{period}{synthetic}{internal}.{extension}"
 
 
 def _clean_state(state) -> dict:

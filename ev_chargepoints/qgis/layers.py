@@ -7,7 +7,9 @@ shared store, the map tables in its database, opened with the ``postgres``
 provider through the saved connection (its ``authcfg``, never a password).
 Either way a saved project reopens them, with the same styles. The devices layer
 holds one feature per device and period; the period selector only changes the
-subset string and legend text, nothing is reloaded.
+subset string and legend text, nothing is reloaded. While the temporal controller
+runs, the devices layer shows every period and each frame draws its own
+(:func:`show_every_period`, driven by ``loader.follow_temporal_controller``).
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from typing import Optional, Sequence
 from qgis.core import (
     Qgis,
     QgsDateTimeRange,
+    QgsExpression,
     QgsLayerMetadata,
     QgsProject,
     QgsVariantUtils,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QDateTime, Qt
+from qgis.PyQt.QtCore import QDate, QDateTime, Qt, QTime
 
 from ..core import styling
 from ..core.errors import StoreError
@@ -85,7 +88,6 @@ def _postgres_layer(source: PostgresTables, table: str, name: str) -> QgsVectorL
 
 
 def period_subset(period: str) -> str:
-    from qgis.core import QgsExpression
     return f"{QgsExpression.quotedColumnRef('period')} = {QgsExpression.quotedValue(period)}"
 
 
@@ -93,12 +95,13 @@ def device_layer_name(period: str, synthetic: bool) -> str:
     return stamp(f"Charge points — occupancy % {period}", synthetic)
 
 
-def set_device_period(layer: QgsVectorLayer, period: str, synthetic: bool) -> None:
-    """Show one period: change the filter and the legend text, keep the layer."""
-    layer.setSubsetString(period_subset(period))
+def set_device_period(layer: QgsVectorLayer, period: str, synthetic: bool,
+                      every_period: bool = False) -> None:
+    """Show one period: change the filter and the legend text, keep the layer.
+    ``every_period``: the temporal controller runs; the layer keeps every period."""
     layer.setName(device_layer_name(period, synthetic))
     layer.setCustomProperty("ev_chargepoints/period", period)
-    layer.triggerRepaint()
+    show_every_period(layer, None if every_period else period)
 
 
 def devices_layer(source, period: str, provenance: Provenance,
@@ -230,21 +233,38 @@ def add_to_project(layers: Sequence[QgsVectorLayer], project: Optional[QgsProjec
 
 
 def _enable_temporal(layer: QgsVectorLayer) -> None:
+    """Each feature holds its period: from the first day's start to the end of the last
+    day (``period_end`` is that day's date, so a frame within it still shows the period)."""
     props = layer.temporalProperties()
     fields = layer.fields()
     if fields.indexOf("period_start") < 0 or fields.indexOf("period_end") < 0:
         return
-    props.setMode(Qgis.VectorTemporalMode.FeatureDateTimeStartAndEndFromFields)
-    props.setStartField("period_start")
-    props.setEndField("period_end")
+    ref = QgsExpression.quotedColumnRef
+    props.setMode(Qgis.VectorTemporalMode.FeatureDateTimeStartAndEndFromExpressions)
+    props.setStartExpression(f"to_datetime({ref('period_start')})")
+    props.setEndExpression(f"to_datetime({ref('period_end')}) + to_interval('1 day')")
+    props.setLimitMode(Qgis.VectorTemporalLimitMode.IncludeBeginExcludeEnd)
     props.setIsActive(True)
 
 
+def show_every_period(layer: QgsVectorLayer, period: Optional[str]) -> None:
+    """The devices layer for the temporal controller (``period`` None): every period, each
+    frame drawing the features of its own; else the static map of ``period``."""
+    wanted = "" if period is None else period_subset(period)
+    if layer.subsetString() != wanted:
+        layer.setSubsetString(wanted)
+    layer.triggerRepaint()
+
+
 def temporal_extent(periods: Sequence[tuple[str, str]]) -> Optional[QgsDateTimeRange]:
+    """From the first period's first day to the last period's last day (both dates), as
+    the temporal controller counts frames: one per period when it steps by the period."""
     if not periods:
         return None
-    start = QDateTime.fromString(min(p[0] for p in periods), Qt.DateFormat.ISODate)
-    end = QDateTime.fromString(max(p[1] for p in periods), Qt.DateFormat.ISODate)
+    start = QDateTime(QDate.fromString(min(p[0] for p in periods), Qt.DateFormat.ISODate),
+                      QTime(0, 0))
+    end = QDateTime(QDate.fromString(max(p[1] for p in periods), Qt.DateFormat.ISODate),
+                    QTime(0, 0))
     return QgsDateTimeRange(start, end)
 
 

@@ -61,7 +61,7 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QColor, QFont
 from qgis.PyQt.QtXml import QDomDocument
 
-from ..core import committee, mapdata, styling
+from ..core import committee, disclosure, mapdata, styling
 from ..core.errors import EvChargepointsError
 from ..core.export import write_csv
 from ..core.paths import resource
@@ -83,6 +83,7 @@ BOROUGH_MARGIN = 0.06
 LONDON_SYMBOL_SCALE = 0.6
 INK = "#1a1a1a"
 SUPPRESS_GREY = "#595959"
+USAGE_NOT_SHOWN_LABEL = "Usage not shown (suppressed)"
 BNG = QgsCoordinateReferenceSystem("EPSG:27700")
 LONDON_EXTENT = (503000.0, 155000.0, 562000.0, 201500.0)  # EPSG:27700, Greater London
 
@@ -106,13 +107,15 @@ GEOMETRY = {
         "summary_table": (187, 96, 98, 62), "notes": (12, 165, 170, 27)},
     ("london", "portrait"): {
         **_P_COMMON, "main_map": (12, 33, 186, 112), "north_arrow": (187, 36, 8, 12),
-        "scale_bar": (15, 134, 70, 8), "legend": (12, 149, 58, 50),
-        "summary_table": (74, 149, 124, 128), "notes": (12, 200, 58, 77)},
+        "scale_bar": (15, 134, 70, 8), "legend": (12, 149, 58, 62),
+        "summary_table": (74, 149, 124, 128), "notes": (12, 212, 58, 65)},
     ("london", "landscape"): {
         **_L_COMMON, "main_map": (12, 32, 150, 122), "north_arrow": (151, 35, 8, 12),
-        "scale_bar": (15, 143, 70, 8), "legend": (12, 157, 72, 35),
-        "summary_table": (167, 32, 118, 160), "notes": (87, 157, 75, 35)},
+        "scale_bar": (15, 143, 70, 8), "legend": (12, 157, 150, 35),
+        "summary_table": (167, 32, 118, 116), "notes": (167, 150, 118, 42)},
 }
+# Relative column widths: the table fills its frame's width (margins and grid included),
+# each column at least as wide as its widest text (see _fit_columns).
 TABLE_COLUMNS_MM = {
     ("borough", "portrait"): [58, 32, 32], ("borough", "landscape"): [44, 27, 27],
     ("london", "portrait"): [38, 13, 13, 13, 17, 14, 16],
@@ -120,6 +123,11 @@ TABLE_COLUMNS_MM = {
 }
 TEXT_SIZES = {"title": 18, "subtitle": 10.5, "synthetic_banner": 8.0, "notes": 6.3,
               "attribution": 5.8, "footer": 5.8, "inset_caption": 6.5}
+TABLE_TEXT_SIZES = {"borough": 7.3, "london": 6.0}
+MIN_TEXT_SIZE = 5.0   # points: a text shrinks to fit its box, never below this
+MEASURE_DPI = 1200
+FIT_ROOM = 0.98       # texts fit in 98 % of their box: rendering at 300 dpi rounds sizes
+GRID_MM = 0.15
 
 
 @dataclass
@@ -188,6 +196,65 @@ def _label(layout: QgsLayout, item_id: str, rect, text: str, size: float,
     layout.addLayoutItem(label)
     _place(label, rect)
     return label
+
+
+def _text_metrics(layout: QgsLayout):
+    """A render context for measuring text as the layout draws it, and its units per mm.
+
+    At a fine resolution: at screen resolution font sizes snap to whole pixels, and
+    sizes a quarter point apart measure the same.
+    """
+    from qgis.core import QgsLayoutUtils
+
+    context = QgsLayoutUtils.createRenderContextForLayout(layout, None, MEASURE_DPI)
+    return context, context.convertToPainterUnits(1, Qgis.RenderUnit.Millimeters)
+
+
+def fit_label(label: QgsLayoutItemLabel, size: float, minimum: float = MIN_TEXT_SIZE) -> float:
+    """Give ``label`` the largest font size from ``size`` down to ``minimum`` at which its
+    text, wrapped at the box's width, fits inside the box; returns the size.
+
+    A long text (a borough name in the title, the notes) shrinks, and wraps where the box
+    has room for more lines, instead of running into the items around it.
+    """
+    from qgis.core import QgsTextRenderer
+
+    context, per_mm = _text_metrics(label.layout())
+    width = (label.rect().width() - 2 * label.marginX()) * per_mm * FIT_ROOM
+    height = (label.rect().height() - 2 * label.marginY()) * per_mm * FIT_ROOM
+    text = label.currentText()
+    lines, words = text.split("\n"), text.split()
+    fmt = label.textFormat()
+    while True:
+        fmt.setSize(size)
+        widest = max((QgsTextRenderer.textWidth(context, fmt, [w]) for w in words), default=0)
+        tall = QgsTextRenderer.textHeight(context, fmt, lines, Qgis.TextLayoutMode.Rect, None,
+                                          Qgis.TextRendererFlag.WrapLines, width)
+        fits = widest <= width and tall <= height
+        if fits or size <= minimum:
+            break
+        size = max(minimum, size - 0.25)
+    label.setTextFormat(fmt)
+    if not fits:
+        log.warning("The text of the layout item '%s' does not fit its box even at %s pt.",
+                    label.id(), minimum)
+    return size
+
+
+def _fit_columns(widths_needed: list[float], weights: list[float], available: float):
+    """Column widths (mm) summing to ``available``: each at least its widest text, the
+    rest shared in proportion to ``weights``. None when the texts cannot all fit."""
+    spare = available - sum(widths_needed)
+    if spare < 0:
+        return None
+    total = float(sum(weights))
+    return [need + spare * weight / total for need, weight in zip(widths_needed, weights)]
+
+
+def _table_inner_width(table, width_mm: float, columns: int) -> float:
+    """What ``columns`` columns of a table ``width_mm`` wide leave for their texts."""
+    grid = table.gridStrokeWidth() if table.showGrid() and table.verticalGrid() else 0.0
+    return width_mm - columns * 2 * table.cellMargin() - (columns + 1) * grid
 
 
 def build_layout(kind: str, orientation: str = "portrait",
@@ -284,15 +351,17 @@ def build_layout(kind: str, orientation: str = "portrait",
 
     table = QgsLayoutItemManualTable.create(layout)
     layout.addMultiFrame(table)
-    table.setContentTextFormat(_text_format(7.3 if kind == "borough" else 6.0))
-    table.setHeaderTextFormat(_text_format(7.3 if kind == "borough" else 6.0, bold=True))
+    table.setContentTextFormat(_text_format(TABLE_TEXT_SIZES[kind]))
+    table.setHeaderTextFormat(_text_format(TABLE_TEXT_SIZES[kind], bold=True))
     table.setCellMargin(1.1 if kind == "borough" else 0.55)
-    table.setGridStrokeWidth(0.15)
+    table.setGridStrokeWidth(GRID_MM)
     table.setGridColor(QColor("#7f7f7f"))
     table.setIncludeTableHeader(True)
     table.setHeaderHAlignment(table.HeaderHAlignment.FollowColumn)
     table.setResizeMode(QgsLayoutMultiFrame.ResizeMode.UseExistingFrames)
-    table.setColumnWidths(TABLE_COLUMNS_MM[(kind, orientation)])
+    weights = TABLE_COLUMNS_MM[(kind, orientation)]
+    table.setColumnWidths(_fit_columns([0.0] * len(weights), weights, _table_inner_width(
+        table, geometry["summary_table"][2], len(weights))))
     frame = QgsLayoutFrame(layout, table)
     frame.setId("summary_table")
     _place(frame, geometry["summary_table"])
@@ -464,6 +533,46 @@ def _size_devices_by_power(layer: QgsVectorLayer, scale: float) -> None:
     layer.setRenderer(renderer)
 
 
+def _suppressed(data: committee.CommitteeData) -> tuple:
+    """Names of the boroughs whose usage figures the pages suppress."""
+    boroughs = data.boroughs
+    hidden = boroughs[disclosure.STATUS_COLUMN].astype(str).str.startswith(
+        disclosure.SUPPRESSED)
+    return tuple(boroughs.loc[hidden, "area_name"])
+
+
+def _usage_not_shown(layer: QgsVectorLayer, legend: QgsVectorLayer, scale: float,
+                     in_legend: bool) -> None:
+    """Devices of a suppressed borough (:func:`..core.disclosure.hide_points`) drawn as
+    "usage not shown": a hollow square sized by power class (public), never a band
+    colour, and not as "no usage data" either; with ``in_legend``, a legend entry."""
+    from qgis.core import QgsExpression, QgsProperty
+
+    hidden = (f"{QgsExpression.quotedColumnRef(disclosure.STATUS_COLUMN)} = "
+              f"{QgsExpression.quotedValue(disclosure.USAGE_NOT_SHOWN)}")
+    renderer = layer.renderer().clone()
+    root = renderer.rootRule()
+    for rule in root.children():
+        rule.setFilterExpression(f"NOT coalesce({hidden}, false)"
+                                 + (f" AND ({rule.filterExpression()})"
+                                    if rule.filterExpression() else ""))
+    symbol = _not_shown_symbol(2.0)
+    symbol.setDataDefinedSize(QgsProperty.fromExpression(power_size_expression(scale)))
+    root.insertChild(0, QgsRuleBasedRenderer.Rule(symbol, 0, 0, hidden, USAGE_NOT_SHOWN_LABEL))
+    layer.setRenderer(renderer)
+    if in_legend:
+        categories = legend.renderer().categories()
+        categories.append(QgsRendererCategory("not_shown", _not_shown_symbol(2.6),
+                                              USAGE_NOT_SHOWN_LABEL))
+        legend.setRenderer(QgsCategorizedSymbolRenderer("key", categories))
+
+
+def _not_shown_symbol(size: float) -> QgsMarkerSymbol:
+    return QgsMarkerSymbol.createSimple({"color": "#ffffff", "outline_color": SUPPRESS_GREY,
+                                         "outline_width": "0.45", "size": str(size),
+                                         "name": "square"})
+
+
 def _borough_renderer(focus: bool) -> QgsRuleBasedRenderer:
     """Borough outlines; on atlas pages the page's borough is bold, the rest faded."""
     root = QgsRuleBasedRenderer.Rule(None)
@@ -494,14 +603,61 @@ def _inset_renderer() -> QgsRuleBasedRenderer:
     return QgsRuleBasedRenderer(root)
 
 
-def _set_table(frame: QgsLayoutFrame, header: list[str], rows: list[list[str]]) -> None:
-    table = frame.multiFrame()
+def _set_table(page: _Page, header: list[str], rows: list[list[str]]) -> None:
+    """The page's summary table, whole and inside its frame: each column as wide as its
+    widest text (long borough names included), the rest of the frame's width shared as
+    the template's proportions; the text shrinks when the rows are taller than the frame
+    or the texts wider than it."""
+    from qgis.core import QgsLayoutTable
+
+    table = page.items["summary_table"].multiFrame()
+    _x, _y, width, height = GEOMETRY[(page.kind, page.orientation)]["summary_table"]
+    weights = TABLE_COLUMNS_MM[(page.kind, page.orientation)]
+    inner = _table_inner_width(table, width, len(header))
+    size = TABLE_TEXT_SIZES[page.kind]
+    while True:
+        needed = _set_table_text(table, header, rows, size)
+        widths = _fit_columns(needed, weights, inner)
+        fits = widths is not None
+        if not fits:  # wrapped rather than cut
+            widths = [need * inner / sum(needed) for need in needed]
+        table.setWrapBehavior(QgsLayoutTable.WrapBehavior.TruncateText if fits
+                              else QgsLayoutTable.WrapBehavior.WrapText)
+        table.setColumnWidths(widths)
+        table.refresh()
+        fits = fits and table.totalHeight() <= height
+        if fits or size <= MIN_TEXT_SIZE:
+            break
+        size = max(MIN_TEXT_SIZE, size - 0.25)
+    if not fits:
+        log.warning("The committee page table does not fit its frame even at %s pt.", size)
+
+
+def _set_table_text(table, header: list[str], rows: list[list[str]],
+                    size: float) -> list[float]:
+    """Fill ``table`` at font ``size``; returns each column's widest text in mm."""
+    from qgis.core import QgsTextRenderer
+
+    context, per_mm = _text_metrics(table.layout())
+    content = table.contentTextFormat()
+    content.setSize(size)
+    table.setContentTextFormat(content)
+    header_format = table.headerTextFormat()
+    header_format.setSize(size)
+    table.setHeaderTextFormat(header_format)
+    needed = [0.0] * len(header)
+
+    def measure(column: int, text: str, fmt: QgsTextFormat) -> None:
+        text_mm = QgsTextRenderer.textWidth(context, fmt, text.split("\n")) / per_mm / FIT_ROOM
+        needed[column] = max(needed[column], text_mm)
+
     headers = []
-    for text in header:
+    for c, text in enumerate(header):
         column = QgsLayoutTableColumn(text)
-        columns_align = Qt.AlignmentFlag.AlignLeft if not headers else Qt.AlignmentFlag.AlignRight
-        column.setHAlignment(columns_align)
+        column.setHAlignment(Qt.AlignmentFlag.AlignLeft if c == 0
+                             else Qt.AlignmentFlag.AlignRight)
         headers.append(column)
+        measure(c, text, header_format)
     table.setHeaders(headers)
     contents = []
     last = len(rows) - 1
@@ -511,8 +667,8 @@ def _set_table(frame: QgsLayoutFrame, header: list[str], rows: list[list[str]]) 
             cell = QgsTableCell(text)
             cell.setHorizontalAlignment(Qt.AlignmentFlag.AlignLeft if c == 0
                                         else Qt.AlignmentFlag.AlignRight)
+            fmt = QgsTextFormat(content)
             if text == "suppressed":
-                fmt = table.contentTextFormat()
                 font = fmt.font()
                 font.setItalic(True)
                 fmt.setFont(font)
@@ -521,15 +677,16 @@ def _set_table(frame: QgsLayoutFrame, header: list[str], rows: list[list[str]]) 
             if r % 2 == 1:
                 cell.setBackgroundColor(QColor("#f2f2f2"))
             if r == last and header[0] == "Borough":
-                fmt = table.contentTextFormat()
+                fmt = QgsTextFormat(content)
                 font = fmt.font()
                 font.setBold(True)
                 fmt.setFont(font)
                 cell.setTextFormat(fmt)
+            measure(c, text, fmt)
             cells.append(cell)
         contents.append(cells)
     table.setTableContents(contents)
-    table.refresh()
+    return needed
 
 
 @dataclass
@@ -546,9 +703,10 @@ def _fill_common(page: _Page, data: committee.CommitteeData, loaded, legend_laye
         else data.period
     compare = f" · compared with {data.previous_period}" if data.previous_period else ""
     if data.period == mapdata.NO_USAGE_PERIOD:
-        items["subtitle"].setText("Public charge points (the store holds no usage data)")
+        _set_label(items["subtitle"], "Public charge points (the store holds no usage data)")
     else:
-        items["subtitle"].setText(f"Public charge points and their use, {period_text}{compare}")
+        _set_label(items["subtitle"],
+                   f"Public charge points and their use, {period_text}{compare}")
     banner = items["synthetic_banner"]
     banner.setVisibility(bool(data.synthetic_usage))
     if not data.synthetic_usage:
@@ -579,9 +737,15 @@ def _fill_common(page: _Page, data: committee.CommitteeData, loaded, legend_laye
         _add_status_legend(page.layout, main_map, legend_layers[2],
                            "\n".join(committee.live_status_caption(loaded.info.status)))
     notes = committee.definition_lines(data) + committee.provenance_lines(data)
-    items["notes"].setText("\n".join(notes))
-    items["attribution"].setText(committee.ATTRIBUTION)
-    items["footer"].setText(committee.footer_line(data))
+    _set_label(items["notes"], "\n".join(notes))
+    _set_label(items["attribution"], committee.ATTRIBUTION)
+    _set_label(items["footer"], committee.footer_line(data))
+
+
+def _set_label(label: QgsLayoutItemLabel, text: str) -> None:
+    """A page text, at its design size or smaller: it stays inside its box."""
+    label.setText(text)
+    fit_label(label, TEXT_SIZES[label.id()])
 
 
 def _add_status_legend(layout, main_map: QgsLayoutItemMap, layer: QgsVectorLayer,
@@ -684,7 +848,8 @@ def export_committee_maps(store_path, out_dir, boroughs: BoroughChoice = None,
             if not ws.store.counts().get("devices"):
                 raise EvChargepointsError(f"The store {target.describe()} holds no charge "
                                           "points.")
-            info = mapdata.write_map(ws, work / "map", "quarter", progress.scaled(0, 45))
+            frames = mapdata.build_map(ws, "quarter", progress.scaled(0, 40))
+            info = frames.info(None)
             if period is not None and period not in info.periods:
                 raise EvChargepointsError(f"No usage period '{period}' in the store; "
                                           f"available: {', '.join(info.periods)}.")
@@ -693,6 +858,10 @@ def export_committee_maps(store_path, out_dir, boroughs: BoroughChoice = None,
             data = committee.committee_data(
                 ws, None if period == mapdata.NO_USAGE_PERIOD else period, threshold,
                 vintage=info.vintage)
+            # the map must not show what the tables suppress
+            frames.devices = disclosure.hide_points(frames.devices, "borough_name",
+                                                    _suppressed(data))
+            info = mapdata.write_geopackages(frames, work / "map", progress.scaled(45, 50))
             if live_status:
                 info.status = mapdata.write_status(ws, work / "status", status_now,
                                                    status_max_age_minutes)
@@ -706,14 +875,14 @@ def export_committee_maps(store_path, out_dir, boroughs: BoroughChoice = None,
         LAST_EXPORT.period = data.period
         LAST_EXPORT.synthetic_usage = data.synthetic_usage
         LAST_EXPORT.live_status_devices = info.status.features if info.status else None
-        LAST_EXPORT.suppressed = tuple(
-            data.boroughs.loc[data.boroughs["usage_disclosure"].str.startswith("suppressed"),
-                              "area_name"])
+        LAST_EXPORT.suppressed = _suppressed(data)
         loaded = loader.build_layers(info, period=period, project=project)
         inset_layer = _print_styles(loaded, work, info, project)
         symbol_scale = LONDON_SYMBOL_SCALE if chosen is None else 1.0
         _size_devices_by_power(loaded.devices, symbol_scale)
         legend_layers = _legend_layers(project, symbol_scale)
+        _usage_not_shown(loaded.devices, legend_layers[0], symbol_scale,
+                         in_legend=bool(LAST_EXPORT.suppressed))
         if loaded.status is not None:
             loaded.status.setRenderer(qgis_styling.status_layer_renderer(
                 info.status.max_age_minutes, scale=symbol_scale))
@@ -794,11 +963,11 @@ def _export_london(project, loaded, legend_layers, data, orientation, out_dir, s
     layout = load_template("london", orientation, project)
     page = _Page(layout, template_items(layout), "london", orientation)
     _fill_common(page, data, loaded, legend_layers)
-    page.items["title"].setText("Electric vehicle charge points in London")
+    _set_label(page.items["title"], "Electric vehicle charge points in London")
     main_map = page.items["main_map"]
     fit_extent(main_map, _london_extent(loaded.boroughs))
     header, rows = committee.overview_table(data)
-    _set_table(page.items["summary_table"], header, rows)
+    _set_table(page, header, rows)
     tables.append(write_csv(committee.page_table_frame(header, rows),
                             out_dir / f"{stem}_london.csv", synthetic=data.synthetic_usage))
     layout.refresh()
@@ -855,9 +1024,9 @@ def _export_boroughs(project, loaded, inset_layer, legend_layers, data, chosen, 
             if not feature.isValid() or feature.fields().indexOf("area_name") < 0:
                 return  # the atlas resets to no feature before and after rendering
             name = str(feature["area_name"])
-            items["title"].setText(f"{name}: electric vehicle charge points")
+            _set_label(items["title"], f"{name}: electric vehicle charge points")
             header, rows = committee.borough_table(data, name)
-            _set_table(items["summary_table"], header, rows)
+            _set_table(page, header, rows)
             state["tables"].append((name, header, rows))
             layout.refresh()
         except Exception as exc:  # noqa: BLE001 - re-raised after the export

@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from qgis.core import QgsProject
+from qgis.core import Qgis, QgsDateTimeRange, QgsFeatureRequest, QgsInterval, QgsProject
+from qgis.PyQt.QtCore import QDate, QDateTime, Qt, QTime
 
 from ..core import mapdata, styling
 from ..core.errors import StoreError
 from ..core.progress import Progress
 from ..core.usage_kind import stamp
+from ..core.utilisation import period_kind_of
 from ..core.workspace import SYNTHETIC_END, SYNTHETIC_START, Workspace
 from . import layers as map_layers
 from . import settings as plugin_settings
@@ -56,6 +58,7 @@ class LoadedMap:
     wards: object
     boroughs: object
     status: object = None   # the "Live status" layer, when the store holds status
+    time: object = None     # the temporal controller the map follows, if any
 
 
 def map_path_for(ws: Workspace, period_kind: str) -> Path:
@@ -157,6 +160,8 @@ def build_layers(info: mapdata.MapInfo, period: Optional[str] = None,
         layer.setCustomProperty(PERIOD_PROPERTY, period)
         if store_path:
             layer.setCustomProperty(STORE_PROPERTY, str(store_path))
+    # before the layers go in: the temporal controller takes the project's range then
+    set_project_time(info, project)
     status = None
     if info.status:
         try:
@@ -256,12 +261,107 @@ def find_loaded(project: Optional[QgsProject] = None) -> Optional[LoadedMap]:
 
 
 def set_period(loaded: LoadedMap, period: str) -> None:
+    """The period box: show ``period``; while the temporal controller the map follows
+    runs, move it to that period (its frame, or its fixed range) instead of filtering."""
     synthetic = loaded.info.synthetic_usage if loaded.info else "SYNTHETIC" in \
         loaded.devices.name()
-    map_layers.set_device_period(loaded.devices, period, synthetic)
+    running = _running(loaded.time)
+    map_layers.set_device_period(loaded.devices, period, synthetic, every_period=running)
     for layer in (loaded.wards, loaded.boroughs):
         layer.setSubsetString(map_layers.period_subset(period))
         layer.setCustomProperty(PERIOD_PROPERTY, period)
+    if running:
+        _show_period(loaded.time, _period_range(loaded.devices, period))
+
+
+# The temporal controller steps by the map's period.
+_STEPS = {"month": (1, Qgis.TemporalUnit.Months), "quarter": (3, Qgis.TemporalUnit.Months),
+          "year": (1, Qgis.TemporalUnit.Years)}
+
+
+def set_project_time(info: mapdata.MapInfo, project: Optional[QgsProject] = None) -> None:
+    """The project's time range: the periods loaded, stepping one period at a time
+    (what the temporal controller offers, and what a saved project keeps)."""
+    extent = map_layers.temporal_extent(info.period_ranges)
+    if extent is None:
+        return
+    time = (project or QgsProject.instance()).timeSettings()
+    time.setTemporalRange(extent)
+    step, unit = _STEPS.get(period_kind_of(info.periods[0]), _STEPS["quarter"])
+    time.setTimeStep(step)
+    time.setTimeStepUnit(unit)
+
+
+def follow_temporal_controller(loaded: LoadedMap, controller,
+                               project: Optional[QgsProject] = None) -> Callable[[], None]:
+    """Let ``controller`` (the map canvas's temporal navigation) animate the map: it takes
+    the project's range and step (:func:`set_project_time`), and while it runs the
+    devices layer shows every period, each frame drawing its own; when it stops, the
+    period box's period again. Returns the function that ends the link."""
+    if not hasattr(controller, "navigationMode"):  # a canvas without QGIS's navigation
+        return lambda: None
+    time = (project or QgsProject.instance()).timeSettings()
+    if time.temporalRange().begin().isValid():
+        controller.setTemporalExtents(time.temporalRange())
+        controller.setFrameDuration(QgsInterval(time.timeStep(), time.timeStepUnit()))
+
+    def unlink() -> None:
+        try:
+            controller.updateTemporalRange.disconnect(mode_changed)
+        except (TypeError, RuntimeError):  # already ended, or the controller is gone
+            pass
+        if loaded.time is controller:
+            loaded.time = None
+
+    def mode_changed(_range=None) -> None:
+        try:
+            shown = loaded.devices.customProperty(PERIOD_PROPERTY)
+            map_layers.show_every_period(loaded.devices,
+                                         None if _running(controller) else shown)
+        except RuntimeError:  # the layers were removed with their project
+            unlink()
+
+    # emitted on every change of mode (and frame); PyQt cannot pass the enum argument
+    # of navigationModeChanged ("EnumType.__call__() missing ... 'value'")
+    controller.updateTemporalRange.connect(mode_changed)
+    loaded.time = controller
+    mode_changed()
+    return unlink
+
+
+def _running(controller) -> bool:
+    try:
+        return controller is not None and \
+            controller.navigationMode() != Qgis.TemporalNavigationMode.NavigationOff
+    except RuntimeError:
+        return False
+
+
+def _period_range(layer, period: str) -> Optional[QgsDateTimeRange]:
+    """``period``'s time range, from its features' first and last day."""
+    request = QgsFeatureRequest().setFilterExpression(map_layers.period_subset(period)) \
+        .setLimit(1)
+    for feature in layer.dataProvider().getFeatures(request):
+        first, last = (value if isinstance(value, QDate)
+                       else QDate.fromString(str(value)[:10], Qt.DateFormat.ISODate)
+                       for value in (feature["period_start"], feature["period_end"]))
+        if first.isValid() and last.isValid():
+            return QgsDateTimeRange(QDateTime(first, QTime(0, 0)),
+                                    QDateTime(last.addDays(1), QTime(0, 0)), True, False)
+    return None
+
+
+def _show_period(controller, period: Optional[QgsDateTimeRange]) -> None:
+    if period is None:
+        return
+    if controller.navigationMode() == Qgis.TemporalNavigationMode.FixedRange:
+        controller.setTemporalExtents(period)
+        return
+    for number in range(controller.totalFrameCount()):
+        frame = controller.dateTimeRangeForFrameNumber(number)
+        if frame.begin() <= period.begin() < frame.end():
+            controller.setCurrentFrameNumber(number)
+            return
 
 
 def load_in_background(store, period_kind: str,

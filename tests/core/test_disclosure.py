@@ -144,3 +144,55 @@ def test_a_lone_suppressed_area_gets_a_complementary_partner_when_totals_are_pub
     shown = protected.table["sessions"].dropna().sum()
     assert table["sessions"].sum() - shown == 100.0            # B + C together
     assert list(protected.table["devices"]) == [10, 2, 8, 30]  # counts never suppressed
+
+
+def test_complementary_suppression_within_each_group_of_a_published_total():
+    # wards of two boroughs; each borough's figure is published beside its wards
+    table = pd.DataFrame({
+        "area_code": ["W1", "W2", "W3", "W4", "W5", "W6"],
+        "parent_code": ["B1", "B1", "B1", "B2", "B2", "B2"],
+        "devices": [2, 9, 5, 6, 7, 8],
+        "sessions": [20.0, 90.0, 50.0, 60.0, 70.0, 80.0]})
+    counts = pd.DataFrame({"area_code": table["area_code"],
+                           "usage_devices": [2, 9, 5, 6, 7, 8],
+                           "usage_operators": [2, 3, 2, 2, 3, 2]})
+    pooled = disclosure.mask_usage(table, counts, complementary=True)
+    grouped = disclosure.mask_usage(table, counts, complementary=True, group="parent_code")
+    assert pooled.suppressed == ["W1", "W3"]
+    assert grouped.suppressed == ["W1", "W3"]
+    # a second borough with a lone suppressed ward gets its own partner; without groups
+    # the two lone wards would protect each other across boroughs and reveal both
+    counts.loc[4, "usage_devices"] = 1
+    pooled = disclosure.mask_usage(table, counts, complementary=True)
+    grouped = disclosure.mask_usage(table, counts, complementary=True, group="parent_code")
+    assert pooled.suppressed == ["W1", "W5"]
+    assert grouped.suppressed == ["W1", "W3", "W4", "W5"]
+    out = grouped.table.set_index("area_code")
+    for parent, wards in table.groupby("parent_code"):
+        hidden = out.loc[wards["area_code"], "sessions"].isna()
+        assert hidden.sum() >= 2 or hidden.sum() == 0, parent
+    assert out.loc["W4", "usage_disclosure"] == disclosure.COMPLEMENT
+    assert out.loc["W3", "usage_disclosure"] == disclosure.COMPLEMENT
+
+
+def test_points_in_a_suppressed_area_show_no_usage():
+    points = pd.DataFrame({"device_id": ["p1", "p2", "p3"],
+                           "borough_name": ["Sutton", "Camden", None],
+                           "occupancy_pct": [2.0, 17.5, 30.0], "kwh": [10.0, 20.0, 5.0],
+                           "power_class": ["fast", "rapid", "slow"]})
+    hidden = disclosure.hide_points(points, "borough_name", ["Sutton"])
+    assert hidden["usage_disclosure"].tolist() == [disclosure.USAGE_NOT_SHOWN,
+                                                   disclosure.SHOWN, disclosure.SHOWN]
+    assert hidden["occupancy_pct"].isna().tolist() == [True, False, False]
+    assert hidden["kwh"].isna().tolist() == [True, False, False]
+    assert hidden["kwh"].iloc[1] == 20.0 and hidden["power_class"].tolist() == \
+        ["fast", "rapid", "slow"]
+    assert points["kwh"].iloc[0] == 10.0   # the input is not modified
+
+
+def test_internal_outputs_say_so():
+    assert disclosure.INTERNAL == "INTERNAL – not for publication"
+    assert disclosure.stamp("33 areas written", True) == \
+        "33 areas written — INTERNAL – not for publication"
+    assert disclosure.stamp("33 areas written", False) == "33 areas written"
+    assert disclosure.INTERNAL_NOTE.startswith(disclosure.INTERNAL)

@@ -23,14 +23,14 @@ CASES = [(period, by) for period in engine.PERIOD_KINDS for by in ("device", "co
 
 def pandas_utilisation(store, period: str, by: str) -> pd.DataFrame:
     """What Workspace._compute_utilisation gives: the pandas engine on the store's
-    frames, rows kept for devices with sessions."""
+    frames, rows kept where a device's usage source reports the period."""
     sessions = store.sessions(categorical=True)
     status = store.status_snapshots()
     frame = engine.utilisation(sessions, store.devices(current_only=False),
                                store.connectors(current_only=False),
                                status if len(status) else None, period=period, by=by)
-    reported = pd.unique(sessions["device_id"].astype(object))
-    return frame[frame["device_id"].isin(reported)].reset_index(drop=True)
+    return engine.keep_covered(frame, engine.usage_coverage(
+        engine.session_counts(sessions, period), engine.device_operators(store.devices())))
 
 
 def assert_same(sql: pd.DataFrame, expected: pd.DataFrame) -> None:

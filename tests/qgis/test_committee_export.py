@@ -22,7 +22,7 @@ import pytest
 from qgis.core import Qgis, QgsProcessingFeedback, QgsProject
 from qgis.PyQt.QtGui import QImage
 
-from ev_chargepoints.core import areas, parsers, paths, synthetic
+from ev_chargepoints.core import areas, parsers, paths, styling, synthetic
 from ev_chargepoints.core.fingerprint import workspace_fingerprint
 from ev_chargepoints.core.schema import ParseResult
 from ev_chargepoints.core.usage_kind import NOTE
@@ -237,6 +237,69 @@ def test_single_operator_and_small_boroughs_are_suppressed(small_store, tmp_path
     assert summary.loc["Camden", "usage_disclosure"] == "shown"
     assert summary.loc["Camden", "sessions"] == raw.loc["Camden", "sessions"]
     assert layout_export.LAST_EXPORT.suppressed == ("Islington", "Sutton")
+
+
+@pytest.fixture(scope="module")
+def sutton_and_camden(tmp_path_factory):
+    """Every real device of Sutton, run by ONE operator, and of Camden and Havering as
+    registered; no other borough has a device, so each page's map shows only its own
+    borough's (Havering, far from both, has the fewest: the partner that keeps London's
+    total from giving Sutton away)."""
+    store = tmp_path_factory.mktemp("committee_map") / "two.gpkg"
+    ncr = parsers.parse_file(paths.LONDON_SNAPSHOT / NCR_SNAPSHOT)
+    devices = ncr.tables["devices"]
+    placed = areas.assign_devices(devices, areas.load_wards(2018), areas.load_boroughs()).table
+    borough = devices["device_id"].map(placed.set_index("device_id")["borough_name"])
+    kept = devices[borough.isin(["Sutton", "Camden", "Havering"])].copy()
+    kept.loc[borough[kept.index] == "Sutton", "operator"] = SOLO
+    kept = kept.reset_index(drop=True)
+    connectors = ncr.tables["connectors"]
+    connectors = connectors[connectors["device_id"].isin(kept["device_id"])]
+    ncr.tables = {"devices": kept, "connectors": connectors.reset_index(drop=True)}
+    with Workspace(store) as ws:
+        ws.import_result(ncr, "Sutton and Camden", "sutton-camden-ncr-v1")
+        result, _ = _sessions_result(kept, connectors, "2022-04-01", "2022-07-01", 5,
+                                     "synthetic sessions")
+        ws.import_result(result, "synthetic sessions", "sutton-camden-synthetic-v1")
+    return store
+
+
+def _band_pixels(png: Path, dpi: int) -> int:
+    """Pixels of the page's main map drawn in an occupancy band colour."""
+    image = QImage(str(png))
+    x, y, w, h = _main_map_rect_mm(paths.resource("layouts",
+                                                  "committee_borough_a4_portrait.qpt"))
+    px = dpi / 25.4
+    colours = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)]
+                        for c in styling.OCCUPANCY_COLOURS], dtype=float)
+    found = 0
+    for row in range(int((y + 1) * px), int((y + h - 1) * px)):
+        for col in range(int((x + 1) * px), int((x + w - 1) * px)):
+            c = image.pixelColor(col, row)
+            rgb = np.array([c.red(), c.green(), c.blue()], dtype=float)
+            found += bool((np.abs(colours - rgb).sum(axis=1) < 30).any())
+    return found
+
+
+def test_devices_of_a_suppressed_borough_are_drawn_as_usage_not_shown(sutton_and_camden,
+                                                                      tmp_path, qgis_app):
+    files = export_committee_maps(sutton_and_camden, tmp_path, boroughs=["Sutton", "Camden"],
+                                  png_dpi=100)
+    assert layout_export.LAST_EXPORT.suppressed == ("Havering", "Sutton")
+    pngs = {f.stem.split("_")[3]: f for f in files if f.suffix == ".png"}
+    pdfs = {f.stem.split("_")[3]: f for f in files if f.suffix == ".pdf"}
+    with Workspace(sutton_and_camden) as ws:
+        usage = ws.utilisation("quarter")
+        places = ws.assignment().table.set_index("device_id")["borough_name"]
+    in_period = usage[(usage["period"] == PERIOD) & usage["occupancy_pct"].notna()]
+    with_usage = in_period["device_id"].map(places).value_counts()
+    assert with_usage["Sutton"] > 3 and with_usage["Camden"] > 3
+    # Camden's devices are coloured by their band; not one of Sutton's is
+    assert _band_pixels(pngs["camden"], 100) > 200
+    assert _band_pixels(pngs["sutton"], 100) == 0
+    sutton = text_of(pdfs["sutton"])
+    assert layout_export.USAGE_NOT_SHOWN_LABEL in sutton
+    assert re.search(r"Sessions suppressed", sutton)
 
 
 def test_atlas_of_all_boroughs_in_one_pdf(small_store, tmp_path, qgis_app):

@@ -6,13 +6,18 @@ import numpy as np
 import pytest
 from qgis.core import (
     NULL,
+    Qgis,
+    QgsExpressionContext,
+    QgsExpressionContextUtils,
     QgsMapRendererParallelJob,
+    QgsMapRendererSequentialJob,
     QgsMapSettings,
     QgsPointXY,
     QgsProject,
     QgsRectangle,
+    QgsTemporalNavigationObject,
 )
-from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtCore import QDate, QDateTime, QSize, Qt, QTime
 from qgis.PyQt.QtGui import QColor
 
 from ev_chargepoints.core import styling
@@ -74,10 +79,98 @@ def test_period_selector_filters_without_reloading(loaded):
     assert {f["period"] for f in loaded.wards.getFeatures()} == {"2022-Q1"}
 
 
-def test_temporal_controller_can_animate_quarters(loaded):
-    props = loaded.devices.temporalProperties()
+def _temporal_render(layer, extent, frame, size=(1400, 1000)):
+    """Render ``layer`` for the time range ``frame`` as the map canvas does while the
+    temporal controller runs: a temporal map whose expression context has the map
+    settings' scope (@map_start_time ...)."""
+    settings = QgsMapSettings()
+    settings.setLayers([layer])
+    settings.setDestinationCrs(layer.crs())
+    settings.setOutputSize(QSize(*size))
+    settings.setExtent(extent)
+    settings.setBackgroundColor(QColor("white"))
+    settings.setIsTemporal(True)
+    settings.setTemporalRange(frame)
+    context = QgsExpressionContext()
+    context.appendScopes(QgsExpressionContextUtils.globalProjectLayerScopes(layer))
+    context.appendScope(QgsExpressionContextUtils.mapSettingsScope(settings))
+    settings.setExpressionContext(context)
+    job = QgsMapRendererSequentialJob(settings)
+    job.start()
+    job.waitForFinished()
+    return job.renderedImage(), job.mapSettings()
+
+
+def test_the_temporal_controller_animates_every_quarter(map_info, loaded, tmp_path):
+    """The project's time range spans the periods loaded, one frame per quarter; with
+    the controller running, each frame draws that quarter's devices in that quarter's
+    occupancy colours, and stopping it brings back the period box's quarter."""
+    project = QgsProject.instance()
+    time = project.timeSettings()
+    first = QDate.fromString(map_info.period_ranges[0][0], Qt.DateFormat.ISODate)
+    last = QDate.fromString(map_info.period_ranges[-1][1], Qt.DateFormat.ISODate)
+    assert time.temporalRange().begin() == QDateTime(first, QTime(0, 0))
+    assert time.temporalRange().end() == QDateTime(last, QTime(0, 0))
+    assert (time.timeStep(), time.timeStepUnit()) == (3, Qgis.TemporalUnit.Months)
+
+    controller = QgsTemporalNavigationObject()
+    unlink = loader.follow_temporal_controller(loaded, controller, project)
+    controller.setNavigationMode(Qgis.TemporalNavigationMode.Animated)
+    assert controller.totalFrameCount() == len(map_info.periods) == 2
+
+    layer = loaded.devices
+    every = {}                                  # period -> device -> (x, y, occupancy)
+    for f in layer.dataProvider().getFeatures():
+        value = f["occupancy_pct"]
+        every.setdefault(f["period"], {})[f["device_id"]] = (
+            f.geometry().asPoint().x(), f.geometry().asPoint().y(),
+            None if value in (None, NULL) else float(value))
+    ids = sorted(every["2022-Q1"])
+    xy = np.array([every["2022-Q1"][d][:2] for d in ids])
+    bands = styling.occupancy_bands()
+    isolated = _isolated(xy, 700)
+    # isolated devices whose band differs between the quarters tell the frames apart
+    telling = {i for i in isolated
+               if styling.band_for(every["2022-Q1"][ids[i]][2], bands)
+               != styling.band_for(every["2022-Q2"][ids[i]][2], bands)}
+    assert len(telling) >= 10
+    extent = QgsRectangle(503000, 155000, 562000, 201500)
+    for number, period in enumerate(map_info.periods):
+        frame = controller.dateTimeRangeForFrameNumber(number)
+        assert frame.begin().date() == QDate.fromString(
+            map_info.period_ranges[number][0], Qt.DateFormat.ISODate)
+        image, settings = _temporal_render(layer, extent, frame)
+        image.save(str(tmp_path / f"frame_{number}.png"))
+        matched = drawn = told = 0
+        for i in isolated:
+            x, y, value = every[period][ids[i]]
+            pixel = settings.mapToPixel().transform(QgsPointXY(x, y))
+            px, py = int(round(pixel.x())), int(round(pixel.y()))
+            if not (5 <= px < image.width() - 5 and 5 <= py < image.height() - 5):
+                continue
+            colour = image.pixelColor(px, py)
+            band = styling.band_for(value, bands)
+            expected = QColor(band.colour) if band else QColor("#ffffff")
+            drawn += colour.name() != "#ffffff" or band is None
+            same = max(abs(colour.red() - expected.red()),
+                       abs(colour.green() - expected.green()),
+                       abs(colour.blue() - expected.blue())) <= 40
+            matched += same
+            told += same and i in telling
+        assert drawn >= 50 and matched == drawn and told >= 8, (period, matched, drawn,
+                                                                told)
+
+    # the period box moves the running controller to its quarter, keeping every quarter
+    controller.setCurrentFrameNumber(1)
+    loader.set_period(loaded, "2022-Q1")
+    assert controller.currentFrameNumber() == 0 and layer.subsetString() == ""
+    assert "2022-Q1" in layer.name()
+    # controller off: a static map of the period box's quarter again
+    controller.setNavigationMode(Qgis.TemporalNavigationMode.NavigationOff)
+    assert {f["period"] for f in layer.getFeatures()} == {"2022-Q1"}
+    unlink()
+    props = layer.temporalProperties()
     assert props.isActive()
-    assert props.startField() == "period_start" and props.endField() == "period_end"
 
 
 def test_legend_lists_every_band_with_units_and_no_data(loaded):

@@ -30,6 +30,7 @@ SCRIPT = textwrap.dedent(r'''
     import traceback
 
     root, hidden = sys.argv[1], [n for n in sys.argv[2].split(",") if n]
+    locale = sys.argv[3] if len(sys.argv) > 3 else ""
     for name in hidden:
         sys.modules[name] = None  # import raises ImportError; find_spec returns None
 
@@ -47,6 +48,9 @@ SCRIPT = textwrap.dedent(r'''
     QCoreApplication.setApplicationName("QGIS3")
     app = QgsApplication([], True)
     app.initQgis()
+    if locale:
+        from qgis.core import QgsSettings
+        QgsSettings().setValue("locale/userLocale", locale)
 
     from qgis.gui import QgsMapCanvas
     from qgis.PyQt.QtWidgets import QMainWindow
@@ -137,12 +141,12 @@ SCRIPT = textwrap.dedent(r'''
 ''')
 
 
-def load_plugin_without(tmp_path, *hidden):
+def load_plugin_without(tmp_path, *hidden, locale=""):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path),
                QGIS_CUSTOM_CONFIG_PATH=str(tmp_path / "profile"),
                XDG_RUNTIME_DIR=str(tmp_path))
     env.pop("QGIS_OPTIONS_PATH", None)
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT), ",".join(hidden)],
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT), ",".join(hidden), locale],
                           env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, (
@@ -212,3 +216,34 @@ def test_without_both_one_message_names_both(tmp_path):
     assert len(notices) == 1, result["messages"]
     assert "pip install pandas pyogrio" in notices[0][2]
     assert result["algorithms"] == []
+
+
+def test_the_notice_is_in_the_users_language(tmp_path):
+    """With QGIS in Welsh, the notice (message bar and the switched-off actions' tooltips)
+    is the Welsh of i18n/ev_chargepoints_cy.ts; the commands stay as they are."""
+    from tests.qgis.test_translation_cy import _welsh, compile_welsh
+
+    compile_welsh()
+    result = load_plugin_without(tmp_path, "pandas", locale="cy_GB")
+
+    def cy(text):
+        return _welsh("OptionalPackages", text)
+
+    listed = cy("{name} (needed for {use})").format(
+        name="pandas", use=cy("importing, utilisation, summaries and site analysis"))
+    expected = cy("Missing Python package(s): {listed}. Install them into the Python QGIS "
+                  "uses, e.g. '{command}' (OSGeo4W shell on Windows){debian}, then restart "
+                  "QGIS.").format(
+        listed=listed, command="python3 -m pip install pandas",
+        debian=cy(" or '{command}' on Debian/Ubuntu").format(
+            command="sudo apt install python3-pandas"))
+    expected += cy(" Until then the features that need them are switched off.")
+    assert not expected.startswith("Missing Python package")
+    notices = about(result, "pip install pandas")
+    assert len(notices) == 1, result["messages"]
+    level, title, text = notices[0]
+    assert level == "warning" and title == _welsh("EvChargepointsPlugin", "EV Charge Points")
+    assert text == expected
+    switched_off = [tooltip for name, (enabled, tooltip) in result["actions"].items()
+                    if not enabled]
+    assert switched_off and set(switched_off) == {expected}

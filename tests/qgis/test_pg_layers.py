@@ -146,8 +146,8 @@ def test_the_map_opens_from_postgis_with_the_geopackage_styles(officer, camden, 
     # seed 14: Camden's devices by occupancy band in 2022-Q2, as the legend says
     assert [n for _label, _expression, n in _rules(pg_map.devices)] == [357, 4, 0, 0, 36]
     props = pg_map.devices.temporalProperties()
-    assert props.isActive() and (props.startField(), props.endField()) == \
-        ("period_start", "period_end")
+    assert props.isActive() and (props.startExpression(), props.endExpression()) == \
+        ('to_datetime("period_start")', 'to_datetime("period_end") + to_interval(\'1 day\')')
 
     q2 = _values(pg_map.devices)
     assert q2 == _values(gpkg_map.devices)

@@ -66,3 +66,28 @@ def test_init_processing_alone_registers_the_provider(qgis_iface, plugin_package
     finally:
         plugin.unload()
     assert registry.providerById(PROVIDER_ID) is None
+
+
+def test_every_action_has_its_own_icon(qgis_iface, plugin_package):
+    """Each menu and toolbar action shows an icon of its own (they all showed the plugin's)."""
+    registry = QgsApplication.processingRegistry()
+    if registry.providerById(PROVIDER_ID) is not None:
+        registry.removeProvider(registry.providerById(PROVIDER_ID))
+    plugin = plugin_package.classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        pictures = {}
+        for action in plugin.actions:
+            assert not action.icon().isNull(), action.text()
+            image = action.icon().pixmap(32, 32).toImage()
+            assert (image.width(), image.height()) == (32, 32), action.text()
+            pixels = tuple(image.pixel(x, y) for y in range(32) for x in range(32))
+            drawn = sum(1 for p in pixels if (p >> 24) & 0xFF)  # alpha: not transparent
+            assert drawn > 100, f"{action.text()}: the icon is (nearly) empty"
+            pictures.setdefault(pixels, []).append(action.text())
+        assert len(plugin.actions) >= 8
+        shared = [texts for texts in pictures.values() if len(texts) > 1]
+        assert shared == [], f"actions sharing an icon: {shared}"
+    finally:
+        plugin.unload()
+        _flush_deletes()

@@ -19,6 +19,7 @@ from qgis_shared_store import CAMDEN, NCR_FILE, camden_slice, saved_connection, 
 
 from ev_chargepoints.core.config import Settings
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
+from ev_chargepoints.core.pg_access import ACCESS_COLUMN, EVERY_DEVICE
 from ev_chargepoints.qgis import settings as plugin_settings
 
 PASSWORD = "Processing-SECRET-pw-51c2e8"
@@ -126,6 +127,8 @@ def test_summary_by_area_on_the_shared_store_equals_the_geopackage(stores, files
     assert len(pg_rows) == len(gpkg_rows) == 33
     assert pg_rows.keys() == gpkg_rows.keys()
     for code, row in gpkg_rows.items():
+        # the login that created the store reads every device, and the table says so
+        assert pg_rows[code].pop(ACCESS_COLUMN) == EVERY_DEVICE
         assert same(pg_rows[code], row), code
     camden = pg_rows[CAMDEN]
     april = sessions[sessions["start_utc"] >= "2022-03-31T23:00:00Z"]   # UK time: BST

@@ -86,6 +86,25 @@ def test_dialog_shows_the_saved_settings(qgis_app, auth_manager, secrets, qsetti
         dlg.deleteLater()
 
 
+def test_disclosure_tooltip_says_what_the_policy_says(qgis_app, qsettings):
+    """The tooltip states the disclosure policy of the user guide (§10), word for word:
+    what leaves the plugin is suppressed, the map in QGIS shows the officer's data."""
+    import re
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "user-guide.md").read_text(
+        encoding="utf-8")
+    dlg = SettingsDialog(qsettings=qsettings)
+    try:
+        tip = dlg.disclosure.toolTip()
+    finally:
+        dlg.deleteLater()
+    assert tip in " ".join(guide.split())
+    assert "usage not shown" in tip and "in full" in tip
+    # it no longer claims that rows and points of what QGIS shows are suppressed
+    assert not re.search(r"\bpoints\)", tip) and "rows" not in tip
+
+
 def test_filled_fields_round_trip_through_qgssettings(dialog, secrets, qsettings, tmp_path):
     dialog.datastore_url.setText("https://data.example.gov.uk")
     dialog.datastore_auth.setConfigId(secrets["api_key"])

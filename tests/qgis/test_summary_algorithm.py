@@ -7,6 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from qgis.core import (
     QgsCoordinateReferenceSystem,
@@ -17,6 +18,8 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QMetaType
 
+from ev_chargepoints.core import disclosure
+from ev_chargepoints.core.export import read_csv
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
 from ev_chargepoints.core.workspace import Workspace
 
@@ -45,6 +48,10 @@ def boroughs_run(ev_provider, store, tmp_path_factory):
 def run(params):
     import processing
     return processing.run(ALG, params)
+
+
+def missing(value) -> bool:
+    return value is None or (hasattr(value, "isNull") and value.isNull())
 
 
 def by_code(layer, field="devices"):
@@ -106,12 +113,12 @@ def test_bundled_boroughs_counts(boroughs_run):
 
 
 def test_wards_period_and_filters(ev_provider, store, boroughs_run):
-    wards = run({"LEVEL": 1, "STORE": store, "PERIOD": "2022-Q3", "OUTPUT": "memory:",
+    wards = run({"LEVEL": 1, "STORE": store, "PERIOD": "2022-Q2", "OUTPUT": "memory:",
                  "TABLE": "memory:"})
     layer = wards["OUTPUT"]
     assert layer.featureCount() == 633 and wards["DEVICES"] == 8_538
-    assert wards["PERIOD_SHOWN"] == "2022-Q3"
-    assert {f["period"] for f in layer.getFeatures()} == {"2022-Q3"}
+    assert wards["PERIOD_SHOWN"] == "2022-Q2"
+    assert {f["period"] for f in layer.getFeatures()} == {"2022-Q2"}
     in_westminster = [f for f in layer.getFeatures() if f["parent_code"] == WESTMINSTER]
     assert sum(f["devices"] for f in in_westminster) == 1_214
     assert wards["TABLE"].featureCount() == 633 and not wards["TABLE"].isSpatial()
@@ -164,6 +171,11 @@ def test_unknown_period_and_missing_store_are_reported(ev_provider, store, tmp_p
     with pytest.raises(QgsProcessingException, match="no utilisation for period"):
         run({"LEVEL": 0, "STORE": store, "PERIOD": "1999-Q1", "OUTPUT": "memory:",
              "TABLE": "memory:"})
+    # 2022-Q3 holds only the plugged time of sessions spilling past the data's end: nobody
+    # reports usage for it, so it has no figures (no longer 0 % everywhere)
+    with pytest.raises(QgsProcessingException, match="no utilisation for period '2022-Q3'"):
+        run({"LEVEL": 1, "STORE": store, "PERIOD": "2022-Q3", "OUTPUT": "memory:",
+             "TABLE": "memory:"})
     with pytest.raises(QgsProcessingException, match="There is no store"):
         run({"LEVEL": 0, "STORE": str(tmp_path / "none.gpkg"), "OUTPUT": "memory:",
              "TABLE": "memory:"})
@@ -171,6 +183,59 @@ def test_unknown_period_and_missing_store_are_reported(ev_provider, store, tmp_p
     with pytest.raises(QgsProcessingException, match="No area code field"):
         run({"AREAS": no_code, "LEVEL": 0, "STORE": store, "OUTPUT": "memory:",
              "TABLE": "memory:"})
+
+
+def test_ward_outputs_suppress_usage_unless_internal(ev_provider, store):
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    published = run({"LEVEL": 1, "STORE": store, "OUTPUT": "memory:", "TABLE": "memory:"})
+    with Workspace(store) as ws:
+        full, _ = ws.summary(level="ward")
+        usage = ws.utilisation("quarter")
+        places = ws.assignment().table.set_index("device_id")
+        operators = ws.devices().set_index("device_id")["operator"]
+    # the rule, recomputed from the devices with usage in the period shown
+    used = usage.loc[usage["period"] == published["PERIOD_SHOWN"], "device_id"].unique()
+    ward = places.loc[used, "ward_code"].dropna()
+    per = pd.DataFrame({"ward": ward, "operator": operators.loc[ward.index].fillna("")
+                        .str.lower()}).groupby("ward").agg(n=("operator", "size"),
+                                                          ops=("operator", "nunique"))
+    failing = set(per.index[(per["n"] < 3) | (per["ops"] <= 1)])
+    for layer in (published["OUTPUT"], published["TABLE"]):
+        status, sessions = by_code(layer, "usage_disclosure"), by_code(layer, "sessions")
+        suppressed = {c for c, s in status.items() if s.startswith("suppressed")}
+        assert failing <= suppressed and len(failing) > 100
+        # the only others are the partners that keep a borough total from revealing one
+        assert {status[c] for c in suppressed - failing} <= {disclosure.COMPLEMENT}
+        assert all(missing(sessions[c]) for c in suppressed)
+        shown = full.set_index("area_code").loc[
+            [c for c, s in status.items() if s == disclosure.SHOWN], "sessions"]
+        assert len(shown) > 300 and all(sessions[c] == v for c, v in shown.items())
+    assert disclosure.INTERNAL not in published["OUTPUT"].name()
+
+    context, feedback = QgsProcessingContext(), QgsProcessingFeedback()
+    lines = []
+    feedback.pushWarning = lambda text: lines.append(text)
+    internal = processing.run(ALG, {"LEVEL": 1, "STORE": store, "INTERNAL": True,
+                                    "OUTPUT": "memory:"}, context=context, feedback=feedback)
+    layer = internal["OUTPUT"]
+    assert "TABLE" not in internal or not internal["TABLE"]
+    assert layer.name().endswith(disclosure.INTERNAL_SUFFIX)
+    assert disclosure.INTERNAL_NOTE in lines
+    sessions = by_code(layer, "sessions")
+    for code, value in full.set_index("area_code")["sessions"].dropna().items():
+        assert sessions[code] == value
+
+
+def test_either_output_alone_and_not_neither(ev_provider, store, tmp_path):
+    table_only = run({"LEVEL": 0, "STORE": store, "TABLE": str(tmp_path / "t.csv")})
+    assert len(read_csv(table_only["TABLE"])) == 33 and not table_only.get("OUTPUT")
+    areas_only = run({"LEVEL": 0, "STORE": store, "OUTPUT": str(tmp_path / "a.gpkg")})
+    assert QgsVectorLayer(areas_only["OUTPUT"], "a", "ogr").featureCount() == 33
+    assert not areas_only.get("TABLE")
+    with pytest.raises(QgsProcessingException, match="Choose where to write"):
+        run({"LEVEL": 0, "STORE": store})
 
 
 def _system_env(home: Path, plugins: Path) -> dict:
@@ -194,8 +259,9 @@ def test_qgis_process_runs_the_algorithm(store, tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert enable.returncode == 0, enable.stdout + enable.stderr
     out, table = tmp_path / "areas.gpkg", tmp_path / "table.csv"
+    # either output alone: the areas layer only, then the table only
     done = subprocess.run([QGIS_PROCESS, "run", ALG, "--", "LEVEL=0", f"STORE={store}",
-                           "OPERATOR=ubitricity", f"OUTPUT={out}", f"TABLE={table}"],
+                           "OPERATOR=ubitricity", f"OUTPUT={out}"],
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     layer = QgsVectorLayer(str(out), "out", "ogr")
@@ -205,5 +271,19 @@ def test_qgis_process_runs_the_algorithm(store, tmp_path):
         expected, _ = ws.summary(level="borough", filters={"operator": ["ubitricity"]})
     assert devices == dict(zip(expected["area_code"], expected["devices"]))
     assert 0 < sum(devices.values()) < 8_538
-    with open(table, newline="", encoding="utf-8") as handle:
-        assert len(list(csv.DictReader(handle))) == 33
+    # one operator's devices alone: every borough's usage is that operator's
+    status, sessions = by_code(layer, "usage_disclosure"), by_code(layer, "sessions")
+    used = expected.loc[expected["sessions"] > 0, "area_code"]
+    assert len(used) >= 10 and {status[c] for c in used} <= {
+        disclosure.ONE_OPERATOR, disclosure.FEW_DEVICES.format(n=3)}
+    assert all(missing(sessions[c]) for c in used)
+    assert not table.exists()
+    done = subprocess.run([QGIS_PROCESS, "run", ALG, "--", "LEVEL=0", f"STORE={store}",
+                           "OPERATOR=ubitricity", "INTERNAL=true", f"TABLE={table}"],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert disclosure.INTERNAL_NOTE in done.stdout + done.stderr
+    rows = read_csv(table).set_index("area_code")
+    assert len(rows) == 33 and "usage_disclosure" not in rows
+    used = expected.set_index("area_code")["sessions"].dropna()
+    assert len(used) >= 10 and (rows.loc[used.index, "sessions"] == used).all()

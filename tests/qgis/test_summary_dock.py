@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 from qgis.core import QgsApplication, QgsProject, QgsVectorLayer
 from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, Qt
 
-from ev_chargepoints.core.export import read_xlsx_sheet
+from ev_chargepoints.core import disclosure
+from ev_chargepoints.core.export import read_csv, read_xlsx_sheet
 from ev_chargepoints.core.progress import Progress
 from ev_chargepoints.core.schema import ParseResult, conform
 from ev_chargepoints.core.summary import definitions
@@ -136,6 +138,48 @@ def test_exports_of_synthetic_usage_say_so(dock, tmp_path):
     assert "SYNTHETIC" in dock._default_name("xlsx")
 
 
+def test_exports_are_published_unless_not_for_publication(dock, map_info, tmp_path):
+    _info, store = map_info
+    with Workspace(store) as ws:
+        expected, _ = ws.publishable_summary(level="ward", period=dock.period)
+        full, _ = ws.summary(level="ward", period=dock.period)
+    # the borough with the most suppressed wards
+    hidden = expected[expected["usage_disclosure"].str.startswith("suppressed")]
+    borough = hidden["parent_code"].value_counts().index[0]
+    dock.drill_down(borough)
+    wait_idle(dock)
+    expected = expected[expected["parent_code"] == borough].set_index("area_code")
+    full = full.set_index("area_code")
+    published = read_csv(dock.export_csv(tmp_path / "wards.csv")).set_index("area_code")
+    assert sorted(published.index) == sorted(expected.index)
+    suppressed = expected.index[expected["usage_disclosure"].str.startswith("suppressed")]
+    assert len(suppressed) >= 2
+    assert (published.loc[expected.index, "usage_disclosure"]
+            == expected["usage_disclosure"]).all()
+    assert published.loc[suppressed, ["sessions", "kwh", "occupancy_pct"]].isna().all().all()
+    assert full.loc[suppressed, "sessions"].notna().any()   # there were figures to hide
+    visible = expected.index.difference(suppressed)
+    assert (published.loc[visible, "sessions"].fillna(-1)
+            == full.loc[visible, "sessions"].fillna(-1)).all()
+    # the table in the dock is the officer's own: every figure
+    in_dock = shown(dock)
+    assert (in_dock.loc[suppressed, "sessions"].fillna(-1)
+            == full.loc[suppressed, "sessions"].fillna(-1)).all()
+
+    dock.internal_box.setChecked(True)
+    try:
+        internal = dock.export_xlsx(tmp_path / "wards.xlsx")
+    finally:
+        dock.internal_box.setChecked(False)
+    sheet = read_xlsx_sheet(internal)
+    assert sheet[0] == [disclosure.INTERNAL_NOTE] and sheet[1] == [NOTE]
+    header = sheet[2]
+    rows = {r[header.index("area_code")]: r for r in sheet[3:]}
+    for code in suppressed:
+        value = full.loc[code, "sessions"]
+        assert rows[code][header.index("sessions")] == (None if pd.isna(value) else value)
+
+
 def test_selecting_a_borough_selects_it_and_its_devices_on_the_map(dock, loaded, qgis_iface):
     canvas = qgis_iface.mapCanvas()
     before = canvas.extent()
@@ -241,6 +285,25 @@ def test_period_and_filters_change_the_figures(dock, loaded):
     assert {f["operator"] for f in selected} == {"Source London"}
 
 
+def test_figures_nobody_reports_say_no_data(dock):
+    """An empty figure is unknown, not 0: the table says "no data" (2022-Q1 has no
+    quarter before it to compare with)."""
+    dock.set_period("2022-Q1")
+    wait_idle(dock)
+    model = dock.model
+    frame = model.frame()
+    missing = 0
+    for column, name in enumerate(model.columns()):
+        if frame[name].dtype.kind not in "iuf":
+            continue
+        for row in np.flatnonzero(frame[name].isna().to_numpy()):
+            assert model.index(int(row), column).data() == "no data", name
+            missing += 1
+        for row in np.flatnonzero(frame[name].notna().to_numpy())[:3]:
+            assert model.index(int(row), column).data() not in ("no data", "")
+    assert missing >= 33                     # every borough's change on a previous quarter
+
+
 def test_slow_resummaries_run_in_a_task_with_the_same_figures(dock):
     on_main_thread = shown(dock)
     dock.last_resummary_ms = 10_000.0      # as if the last re-summary had taken 10 s
@@ -321,9 +384,21 @@ def test_export_csv_and_xlsx_neutralise_formulas(small_store, qgis_iface, tmp_pa
         assert table.loc[WESTMINSTER, "devices"] == 1 and table.loc[HAVERING, "devices"] == 1
         assert table["devices"].sum() == 2
 
+        # one device of one operator per borough: published, its usage is not
+        published = read_csv(dock.export_csv(tmp_path / "published.csv"))
+        published = published.set_index("area_code")
+        assert published.loc[WESTMINSTER, "usage_disclosure"] == \
+            "suppressed: fewer than 3 devices"
+        assert pd.isna(published.loc[WESTMINSTER, "sessions"])
+        assert pd.isna(published.loc[HAVERING, "kwh"])
+        assert published.loc[WESTMINSTER, "devices"] == 1
+
+        dock.internal_box.setChecked(True)      # not for publication: every figure
+        assert "INTERNAL" in dock._default_name("csv")
         csv_path = dock.export_csv(tmp_path / "summary.csv")
         assert "SYNTHETIC" not in csv_path.read_text(encoding="utf-8")  # real usage
         with open(csv_path, newline="", encoding="utf-8") as handle:
+            assert next(csv.reader(handle)) == [disclosure.INTERNAL_NOTE]
             rows = {r["area_code"]: r for r in csv.DictReader(handle)}
         assert len(rows) == 33
         westminster = rows[WESTMINSTER]
@@ -334,7 +409,8 @@ def test_export_csv_and_xlsx_neutralise_formulas(small_store, qgis_iface, tmp_pa
 
         xlsx_path = dock.export_xlsx(tmp_path / "summary.xlsx")
         sheet = read_xlsx_sheet(xlsx_path)
-        header, body = sheet[0], sheet[1:]
+        assert sheet[0] == [disclosure.INTERNAL_NOTE]
+        header, body = sheet[1], sheet[2:]
         assert len(body) == 33
         by_code = {row[header.index("area_code")]: row for row in body}
         row = by_code[WESTMINSTER]
@@ -345,12 +421,18 @@ def test_export_csv_and_xlsx_neutralise_formulas(small_store, qgis_iface, tmp_pa
         assert glossary["occupancy_pct"] == definitions()["occupancy_pct"]
         about = read_xlsx_sheet(xlsx_path, 3)
         assert ["filter operator", "'" + EVIL] in about
+        assert ["disclosure", disclosure.INTERNAL_NOTE] in about
         # and GDAL, an independent reader, opens the workbook with the same values
+        dock.internal_box.setChecked(False)
+        xlsx_path = dock.export_xlsx(tmp_path / "published.xlsx")
         layer = QgsVectorLayer(f"{xlsx_path}|layername=Summary", "xlsx", "ogr")
         assert layer.isValid() and layer.featureCount() == 33
         found = {f["area_code"]: f for f in layer.getFeatures()}
         assert found[WESTMINSTER]["devices"] == 1
         assert found[WESTMINSTER]["filter_operator"] == "'" + EVIL
+        assert found[WESTMINSTER]["usage_disclosure"] == "suppressed: fewer than 3 devices"
+        kwh = found[WESTMINSTER]["kwh"]
+        assert kwh is None or (hasattr(kwh, "isNull") and kwh.isNull())
     finally:
         dock.unload()
         dock.deleteLater()

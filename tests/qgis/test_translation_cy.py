@@ -80,14 +80,19 @@ def test_the_code_has_no_message_missing_from_the_translation(tmp_path):
     assert _unfinished(current) == [], "new or changed texts: run `make transup`, translate"
 
 
-@pytest.fixture()
-def welsh_locale():
-    """QGIS locale set to Welsh, with the compiled translation present; restored after."""
+def compile_welsh() -> None:
+    """The compiled translation, as fresh as the .ts (what `make transcompile` does)."""
     if not QM.exists() or QM.stat().st_mtime < TS.stat().st_mtime:
         lrelease = shutil.which("lrelease")
         if lrelease is None:
             pytest.fail(f"{QM.name} is missing and lrelease is not installed (make transcompile)")
         subprocess.run([lrelease, "-silent", str(TS), "-qm", str(QM)], check=True)
+
+
+@pytest.fixture()
+def welsh_locale():
+    """QGIS locale set to Welsh, with the compiled translation present; restored after."""
+    compile_welsh()
     settings = QgsSettings()
     had_value = settings.contains("locale/userLocale")
     before = settings.value("locale/userLocale")

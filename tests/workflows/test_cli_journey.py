@@ -24,6 +24,7 @@ from borough_data import (
     MIN_OBSERVED_HOURS,
     OPS_FEED,
     USAGE_BOROUGH,
+    WINDOW,
     WORKING,
     cli,
     power_class,
@@ -59,6 +60,31 @@ def usage(journey, devices) -> pd.DataFrame:
 
 def shown_period(usage) -> str:
     return max(usage["quarter"])
+
+
+def suppressed_areas(usage, column: str, parent: str | None = None) -> set:
+    """The areas whose usage a published summary leaves empty, recomputed from the returns:
+    fewer than 3 devices or one operator behind the figures of the period shown and the
+    one before it, and, beside a lone such area under a published total (London's, or the
+    borough's above its wards), the shown area with the fewest devices."""
+    quarters = sorted(usage["quarter"].unique())[-2:]
+    rows = usage[usage["quarter"].isin(quarters)].dropna(subset=[column])
+    cells = rows.groupby(column).agg(n=("device_id", "nunique"),
+                                     ops=("operator", "nunique"),
+                                     parent=(parent or column, "first"))
+    if parent is None:
+        cells["parent"] = "London"
+    cells["hidden"] = (cells["n"] < 3) | (cells["ops"] <= 1)
+    hidden = set(cells.index[cells["hidden"]])
+    for _parent, group in cells.groupby("parent"):
+        shown = group[~group["hidden"]]
+        if group["hidden"].sum() == 1 and len(shown):
+            hidden.add(shown.reset_index().sort_values(["n", column]).iloc[0][column])
+    return hidden
+
+
+def suppressed_in(table) -> set:
+    return set(table.index[table["usage_disclosure"].str.startswith("suppressed")])
 
 
 # --- into the store -----------------------------------------------------------------------
@@ -156,9 +182,15 @@ def test_usage_per_borough_from_the_returns(summary_borough, usage):
         sessions=("kwh", "size"), kwh=("kwh", "sum"))
     assert len(shown) >= 2 and shown.loc[table.index[table["area_name"] == USAGE_BOROUGH][0],
                                          "sessions"] > 1000
+    # published: areas resting on few devices or one operator leave their usage empty
+    hidden = suppressed_areas(usage, "borough")
+    assert hidden and suppressed_in(table) == hidden
+    assert table.loc[list(hidden), ["sessions", "kwh", "occupancy_pct"]].isna().all().all()
     got = table.loc[table["sessions"].fillna(0) > 0]
-    assert got["sessions"].astype(int).to_dict() == shown["sessions"].to_dict()
+    assert got["sessions"].astype(int).to_dict() == \
+        shown.drop(index=list(hidden), errors="ignore")["sessions"].to_dict()
     np.testing.assert_allclose(got["kwh"].to_numpy(), shown.loc[got.index, "kwh"], rtol=1e-9)
+    assert f"suppressed: {len(hidden)} of 33 areas" in summary_borough.result.stderr
 
 
 def test_a_period_without_figures_is_one_line(journey, usage, tmp_path):
@@ -173,7 +205,7 @@ def test_a_period_without_figures_is_one_line(journey, usage, tmp_path):
 
 
 def test_each_charger_counts_once_per_ward_and_usage_per_ward(summary_ward, devices, usage,
-                                                             boroughs):
+                                                             boroughs, journey, tmp_path):
     table = read_csv(summary_ward.path).set_index("area_code")
     assert len(table) == 633
     # no device stands on the Thames between the boroughs' high-water line and the wards'
@@ -189,7 +221,26 @@ def test_each_charger_counts_once_per_ward_and_usage_per_ward(summary_ward, devi
     period = shown_period(usage)
     shown = usage[usage["quarter"] == period].groupby("ward").agg(
         sessions=("kwh", "size"), kwh=("kwh", "sum"))
+    # published: wards resting on few devices or one operator, and a partner beside a lone
+    # one in its borough, leave their usage empty; the others show it
+    hidden = suppressed_areas(usage, "ward", parent="borough")
+    assert len(hidden) >= 5 and suppressed_in(table) == hidden
+    assert table.loc[list(hidden), ["sessions", "kwh", "occupancy_pct"]].isna().all().all()
     got = table.loc[table["sessions"].fillna(0) > 0]
+    assert len(got) >= 3
+    assert got["sessions"].astype(int).to_dict() == \
+        shown.drop(index=list(hidden), errors="ignore")["sessions"].to_dict()
+    np.testing.assert_allclose(got["kwh"].to_numpy(), shown.loc[got.index, "kwh"], rtol=1e-9)
+
+    # not for publication: every ward's figures, and the file says INTERNAL
+    out = tmp_path / "wards_internal.csv"
+    result = cli("summary", "--store", journey.store, "--level", "ward", "--internal",
+                 "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("— INTERNAL – not for publication")
+    assert out.read_text(encoding="utf-8").startswith("INTERNAL – not for publication")
+    internal = read_csv(out).set_index("area_code")
+    got = internal.loc[internal["sessions"].fillna(0) > 0]
     assert len(got) >= 10
     assert got["sessions"].astype(int).to_dict() == shown["sessions"].to_dict()
     np.testing.assert_allclose(got["kwh"].to_numpy(), shown.loc[got.index, "kwh"], rtol=1e-9)
@@ -204,8 +255,11 @@ def test_sessions_and_kwh_per_device_quarter(utilisation_quarters, usage):
     assert got["sessions"].astype(int).tolist() == expected["sessions"].tolist()
     np.testing.assert_allclose(got["kwh"].to_numpy(), expected["kwh"].to_numpy(), rtol=1e-9)
     assert set(table["device_id"]) == set(usage["device_id"])
-    # plugged-in time over all quarters is the sessions' own (split at quarter ends)
-    hours = ((usage["end_utc"] - usage["start_utc"]).dt.total_seconds() / 3600).groupby(
+    # plugged-in time over the quarters the returns cover is the sessions' own within
+    # them (split at quarter ends; time spilling into the next quarter, which no return
+    # covers, has no figures there)
+    end = usage["end_utc"].clip(upper=WINDOW[1].tz_convert("UTC"))
+    hours = ((end - usage["start_utc"]).dt.total_seconds() / 3600).groupby(
         usage["device_id"]).sum()
     plugged = table.groupby("device_id")["plugged_hours"].sum()
     np.testing.assert_allclose(plugged[hours.index].to_numpy(), hours.to_numpy(), rtol=1e-9)

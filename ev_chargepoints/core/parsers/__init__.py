@@ -18,9 +18,10 @@ import zlib
 from pathlib import Path
 
 from .. import errors, schema
-from ._common import DEFAULT_LIMITS, Limits, check_size, decode_text, maybe_gunzip
+from ._common import DEFAULT_LIMITS, Limits, check_size, clip, decode_text, maybe_gunzip
 
-FORMATS = ("ncr", "sessions", "ocpi-locations", "ocpi-cdrs", "ocpi-sessions", "usage-return")
+FORMATS = ("ncr", "sessions", "ocpi-locations", "ocpi-cdrs", "ocpi-sessions", "usage-return",
+           "device-reference", "cps-locations")
 
 SNIFF_BYTES = 1 << 20  # how much of a CSV detect_format reads
 
@@ -149,7 +150,7 @@ def _detect_json(payload, name: str) -> str:
 
 
 def _detect_csv(text: str, name: str) -> str:
-    from . import ncr, sessions_csv, usage_return
+    from . import device_reference, locations_csv, ncr, sessions_csv, usage_return
 
     first_line = text.split("\n", 1)[0][:100_000]
     try:
@@ -159,14 +160,20 @@ def _detect_csv(text: str, name: str) -> str:
     header = [h.strip().lstrip("\ufeff") for h in header]
     if ncr.looks_like_ncr(header):
         return "ncr"
+    if device_reference.looks_like_device_reference(header):
+        return "device-reference"
     if usage_return.looks_like_usage_return(header):
         return "usage-return"
     if sessions_csv.looks_like_sessions(header):
         return "sessions"
-    shown = ", ".join(header[:6]) + (", ..." if len(header) > 6 else "")
+    if locations_csv.looks_like_locations(header):
+        return "cps-locations"
+    shown = ", ".join(clip(h, 40) for h in header[:6]) + (", ..." if len(header) > 6 else "")
     raise errors.UnknownFormat(
         f"unrecognised CSV header ({shown}); expected a National Chargepoint Registry "
-        "export, a charging-session CSV (CP ID, Start Date, ...) or a usage return", name)
+        "export, a charging-session CSV (CP ID, Start Date, ...), a charge point location "
+        "list (CP ID, Latitude, Longitude, ...), a usage return or device reference data",
+        name)
 
 
 def _check_options(parser, fmt: str, name: str, options: dict) -> None:
@@ -178,10 +185,12 @@ def _check_options(parser, fmt: str, name: str, options: dict) -> None:
 
 
 def _dispatch(fmt, text, payload, name, source, limits, options) -> schema.ParseResult:
-    from . import ncr, ocpi, sessions_csv, usage_return
+    from . import device_reference, locations_csv, ncr, ocpi, sessions_csv, usage_return
 
     text_parsers = {"ncr": ncr.parse_text, "sessions": sessions_csv.parse_text,
-                    "usage-return": usage_return.parse_text}
+                    "usage-return": usage_return.parse_text,
+                    "device-reference": device_reference.parse_text,
+                    "cps-locations": locations_csv.parse_text}
     if fmt in text_parsers:
         _check_options(text_parsers[fmt], fmt, name, options)
         return text_parsers[fmt](text, name, source=source, limits=limits, **options)

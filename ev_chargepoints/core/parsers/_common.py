@@ -92,10 +92,44 @@ def _size(n: int) -> str:
     return str(n)
 
 
+# Signatures of the binary files people pick by mistake, to name them in the refusal.
+BINARY_KINDS = ((b"SQLite format 3\x00", "a SQLite database, such as a GeoPackage"),
+                (b"PK\x03\x04", "a ZIP archive, such as an Excel workbook"),
+                (b"%PDF", "a PDF document"),
+                (b"\x89PNG", "a PNG image"),
+                (b"\xd0\xcf\x11\xe0", "an old Office file, such as an .xls workbook"))
+TEXT_PROBE_BYTES = 8192
+
+
+def refuse_binary(data: bytes, name: str) -> None:
+    """Raise :class:`errors.NotText` when ``data`` is not text: a known binary
+    signature, or a NUL byte near the start (text in UTF-8 or Windows-1252 has none)."""
+    head = bytes(data[:TEXT_PROBE_BYTES])
+    kind = next((kind for magic, kind in BINARY_KINDS if head.startswith(magic)), None)
+    if kind is None and b"\x00" not in head:
+        return
+    raise errors.NotText(f"not a text file ({kind or 'binary data'}); expected a CSV or "
+                         "JSON file", name)
+
+
+MAX_SHOWN_CHARS = 200  # of one value, id or message quoted back to people
+
+
+def clip(text, limit: int = MAX_SHOWN_CHARS) -> str:
+    """``text`` for a message or report, cut after ``limit`` characters, saying so."""
+    text = "" if text is None else str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters cut)"
+
+
 def decode_text(data: bytes, name: str, partial: bool = False) -> tuple[str, list[str]]:
-    """UTF-8 (BOM or not), UTF-16 with BOM, else cp1252 with a warning.
+    """UTF-8 (BOM or not), UTF-16 with BOM, else cp1252 with a warning; binary data is
+    refused (:func:`refuse_binary`).
 
     ``partial``: ``data`` is a prefix, so a character cut at the end is dropped."""
+    if not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        refuse_binary(data, name)
     if partial:
         return _decode_prefix(data), []
     if data.startswith(b"\xef\xbb\xbf"):

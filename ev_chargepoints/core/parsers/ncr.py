@@ -3,6 +3,13 @@
 The registry export has 158 columns: 70 device columns, then 8 blocks of 11
 connector columns. Some exports label the 2nd connector's ``Validated`` column
 ``connector3Validated``, so the header is verified and the data read by position.
+
+A registry *extract* (some of those columns by their registry names, e.g. the
+London Datastore's rapid charge points: chargeDeviceID, name, latitude,
+longitude, postcode, deviceControllerName, connector1Type,
+connector1RatedOutputKW) is read by name, the columns it lacks left empty. Its
+rows are some of the registry's devices, so its result is marked ``extract``:
+imported, it adds the devices a store lacks and leaves the others alone.
 """
 
 from __future__ import annotations
@@ -71,9 +78,21 @@ def expected_header() -> list[str]:
     return names
 
 
+EXTRACT_REQUIRED = ("chargeDeviceID", "latitude", "longitude")
+
+
 def looks_like_ncr(header: list[str]) -> bool:
+    """A full registry export, or an extract of it (:func:`is_extract`)."""
     return bool(header) and header[0].strip().lstrip("\ufeff") == "chargeDeviceID" \
-        and len(header) >= COLUMN_COUNT - 2
+        and len(header) >= COLUMN_COUNT - 2 or is_extract(header)
+
+
+def is_extract(header: list[str]) -> bool:
+    """Some registry columns, each by its registry name and once, with at least the
+    device id and coordinates."""
+    names = [str(h).strip().lstrip("\ufeff") for h in header]
+    return len(names) < COLUMN_COUNT - 2 and len(set(names)) == len(names) \
+        and set(EXTRACT_REQUIRED) <= set(names) and set(names) <= set(expected_header())
 
 
 def verify_header(header: list[str], name: str) -> None:
@@ -109,9 +128,15 @@ def parse_text(text: str, name: str = "ncr.csv", source: str | None = None,
     raw = read_csv_text(text, name, limits, header=False)
     if raw.empty:
         raise errors.ParseError("the file has no header", name)
-    verify_header(raw.iloc[0].tolist(), name)
+    header = raw.iloc[0].tolist()
+    extract = is_extract(header)
     raw = raw.iloc[1:].reset_index(drop=True)
-    raw.columns = expected_header()
+    if extract:
+        raw.columns = [str(h).strip().lstrip("\ufeff") for h in header]
+        raw = raw.reindex(columns=expected_header(), fill_value="")
+    else:
+        verify_header(header, name)
+        raw.columns = expected_header()
     n_rows = len(raw)
     rows = np.arange(1, n_rows + 1)
     warnings: list[str] = []
@@ -185,12 +210,15 @@ def parse_text(text: str, name: str = "ncr.csv", source: str | None = None,
     attributes["reference"] = blank_to_none(kept["reference"]).to_numpy()
     attributes["networks"] = blank_to_none(kept["deviceNetworks"]).to_numpy()
 
+    if extract:
+        warnings.insert(0, f"a registry extract with {len(header)} of the {COLUMN_COUNT} "
+                           "registry columns: it adds devices, and changes or closes none")
     return schema.ParseResult(
         format=FORMAT, source=source, rows_read=n_rows,
         tables={"devices": schema.conform(devices, "devices"),
                 "connectors": schema.conform(connectors, "connectors"),
                 "ncr_attributes": attributes},
-        rejects=rejects, warnings=warnings)
+        rejects=rejects, warnings=warnings, extract=extract)
 
 
 def _uk_datetime(values: pd.Series) -> pd.Series:

@@ -24,7 +24,7 @@ from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
 from ...core.errors import EvChargepointsError
 from ...core.stores import StoreTarget
-from ...core.usage_kind import NOTE, stamp
+from ...core.usage_kind import NOTE, SUFFIX
 from ...core.workspace import Workspace, describe_import
 from ...qgis import pg_connection
 from ...qgis import settings as plugin_settings
@@ -33,7 +33,7 @@ from ...qgis.tables import features_for, fields_for
 from .base import EvAlgorithm
 
 FORMATS = ["auto", "ncr", "sessions", "ocpi-locations", "ocpi-cdrs", "ocpi-sessions",
-           "usage-return"]
+           "usage-return", "device-reference", "cps-locations"]
 PERIODS = ["month", "quarter", "year"]
 STORE_CONNECTION = "STORE_CONNECTION"
 
@@ -113,17 +113,25 @@ class StoreAlgorithm(EvAlgorithm):
             if not ws.has_synthetic_usage():
                 return
         feedback.pushWarning(NOTE)
+        self._label_outputs(results, context, SUFFIX)
+
+    def _label_outputs(self, results, context, suffix: str) -> None:
+        """Add ``suffix`` to the names of the layers made (temporary ones, and as loaded
+        on completion)."""
+        def label(name: str) -> str:
+            return name if suffix in name else name + suffix
+
         for key, value in results.items():
             if not isinstance(value, str) or not value:
                 continue
             output = self.outputDefinition(key)
             if context.willLoadLayerOnCompletion(value):
                 details = context.layerToLoadOnCompletionDetails(value)
-                details.name = stamp(details.name or (output.description() if output
-                                                      else key), True)
+                details.name = label(details.name or (output.description() if output
+                                                      else key))
             layer = context.temporaryLayerStore().mapLayer(value)
             if layer is not None:
-                layer.setName(stamp(layer.name(), True))
+                layer.setName(label(layer.name()))
 
 
 def _report_imports(reports, feedback) -> tuple[int, str]:
@@ -138,8 +146,9 @@ class ImportFilesAlgorithm(StoreAlgorithm):
     DISPLAY = QT_TRANSLATE_NOOP("ImportFilesAlgorithm", "Import charge-point and usage files")
     HELP = QT_TRANSLATE_NOOP(
         "ImportFilesAlgorithm",
-        "Imports National Chargepoint Registry CSV, session CSV (ChargePlace Scotland "
-        "layout), OCPI 2.2.1 JSON and usage-return files into the workspace store. "
+        "Imports National Chargepoint Registry CSV, session CSV and charge point location "
+        "lists (ChargePlace Scotland layout), OCPI 2.2.1 JSON, usage-return and device "
+        "reference files into the workspace store. "
         "Formats are detected from the file header. Each file is imported in its own "
         "transaction: a file that cannot be read is reported and leaves the store as it "
         "was; the same file imported twice adds nothing.")
@@ -168,43 +177,82 @@ class FetchDatastoreAlgorithm(StoreAlgorithm):
     DISPLAY = QT_TRANSLATE_NOOP("FetchDatastoreAlgorithm", "Fetch from the London Datastore")
     HELP = QT_TRANSLATE_NOOP(
         "FetchDatastoreAlgorithm",
-        "Downloads a London Datastore (DataPress) dataset's resources through QGIS's "
-        "network settings (proxy, SSL, authentication) and imports those it can read. "
-        "For restricted datasets choose an authentication configuration holding the API "
-        "key in its password field. Everything is downloaded before anything is "
-        "imported, so a failed download leaves the store as it was.")
+        "Downloads London Datastore (DataPress) datasets through QGIS's network settings "
+        "(proxy, SSL, authentication) and imports what it can read: registry files and "
+        "extracts, usage files, and boundaries (GeoPackage, zipped Shapefile, GeoJSON), "
+        "which become area layers of the store that summaries can use. Left empty, the "
+        "address, the datasets (charge points, usage returns, boundaries) and the API key "
+        "are those of the plugin settings; the key is only sent to the address of the "
+        "settings. Everything of a dataset is downloaded before anything is imported, so "
+        "a failed download leaves the store as it was. A fetch that imports nothing fails "
+        "and says, file by file, why.")
 
     def initAlgorithm(self, config=None):
-        self.addParameter(QgsProcessingParameterString(
-            "BASE_URL", self.tr("Datastore address"), defaultValue="https://data.london.gov.uk"))
-        self.addParameter(QgsProcessingParameterString("DATASET", self.tr("Dataset id")))
+        base_url = QgsProcessingParameterString(
+            "BASE_URL", self.tr("Datastore address"), optional=True)
+        base_url.setHelp(self.tr("Empty: the address in the plugin settings."))
+        self.addParameter(base_url)
+        dataset = QgsProcessingParameterString(
+            "DATASET", self.tr("Dataset ids (comma-separated)"), optional=True)
+        dataset.setHelp(self.tr("Empty: the charge point, usage returns and boundaries "
+                                "datasets of the plugin settings."))
+        self.addParameter(dataset)
         self.addParameter(QgsProcessingParameterString(
             "RESOURCES", self.tr("Resource ids (comma-separated; empty = all)"), optional=True))
-        self.addParameter(QgsProcessingParameterAuthConfig(
-            "AUTHCFG", self.tr("API key (authentication configuration)"), optional=True))
+        authcfg = QgsProcessingParameterAuthConfig(
+            "AUTHCFG", self.tr("API key (authentication configuration)"), optional=True)
+        authcfg.setHelp(self.tr("Empty: the API key of the plugin settings, when the address "
+                                "is the settings' one."))
+        self.addParameter(authcfg)
         add_store_parameters(self)
         self.addOutput(QgsProcessingOutputNumber("ROWS_ADDED", self.tr("Rows added")))
         self.addOutput(QgsProcessingOutputString("REPORT", self.tr("Fetch report")))
 
-    def execute(self, parameters, context, feedback):
+    def prepare(self, parameters, context, feedback) -> None:
+        super().prepare(parameters, context, feedback)
         from ...qgis.auth import secret
 
-        authcfg = self.parameterAsString(parameters, "AUTHCFG", context)
+        settings = plugin_settings.load()
+        self.base_url = self.parameterAsString(parameters, "BASE_URL", context).strip() \
+            or settings.datastore_url
+        self.datasets = [d.strip() for d in
+                         self.parameterAsString(parameters, "DATASET", context).split(",")
+                         if d.strip()] or settings.datastore_datasets()
+        authcfg = self.parameterAsString(parameters, "AUTHCFG", context) or \
+            settings.datastore_authcfg_for(self.base_url)
+        self.api_key = secret(authcfg) if authcfg else None  # the main thread, as QGIS asks
+        feedback.pushInfo(self.tr("Datasets {ids} from {url}").format(
+            ids=", ".join(self.datasets) or "-", url=self.base_url))
+
+    def execute(self, parameters, context, feedback):
         resources = [r.strip() for r in
                      self.parameterAsString(parameters, "RESOURCES", context).split(",")
                      if r.strip()]
+        if resources and len(self.datasets) != 1:
+            raise EvChargepointsError(self.tr("Resource ids go with one dataset id."))
         with Workspace(self.store, QgsTransport(feedback=feedback)) as ws:
-            outcome = ws.fetch_datastore(
-                self.parameterAsString(parameters, "BASE_URL", context),
-                self.parameterAsString(parameters, "DATASET", context), resources,
-                api_key=secret(authcfg) if authcfg else None,
-                progress=self.progress(feedback))
-        for warning in outcome.warnings:
-            feedback.pushWarning(warning)
-        for skipped in outcome.skipped:
-            feedback.pushInfo(self.tr("Skipped {resource}").format(resource=skipped))
-        added, text = _report_imports(outcome.imports, feedback)
-        return {"ROWS_ADDED": added, "REPORT": text}
+            if resources:
+                outcomes = [ws.fetch_datastore(self.base_url, self.datasets[0], resources,
+                                               api_key=self.api_key,
+                                               progress=self.progress(feedback))]
+            else:
+                outcomes = ws.fetch_datastore_datasets(self.base_url, self.datasets,
+                                                       api_key=self.api_key,
+                                                       progress=self.progress(feedback))
+        added, texts = 0, []
+        for outcome in outcomes:
+            for warning in outcome.warnings:
+                feedback.pushWarning(warning)
+            for skipped in outcome.skipped:
+                feedback.reportError(self.tr("Skipped {resource}").format(resource=skipped))
+            rows, text = _report_imports(outcome.imports, feedback)
+            added += rows
+            texts.append(text)
+            if outcome.imported_nothing and len(outcomes) > 1:
+                feedback.reportError(outcome.nothing_imported_message())
+        if all(outcome.imported_nothing for outcome in outcomes):
+            raise EvChargepointsError(" ".join(o.nothing_imported_message() for o in outcomes))
+        return {"ROWS_ADDED": added, "REPORT": "\n".join(t for t in texts if t)}
 
 
 class FetchOcpiAlgorithm(StoreAlgorithm):

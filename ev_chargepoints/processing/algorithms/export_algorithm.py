@@ -50,7 +50,7 @@ class ExportCommitteeMapAlgorithm(StoreAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean(
             "PNG", self.tr("Also write PNG images (300 dpi)"), defaultValue=False))
         self.addParameter(QgsProcessingParameterString(
-            "PERIOD", self.tr("Quarter, e.g. 2022-Q2 (empty = latest with usage)"),
+            "PERIOD", self.tr("Quarter, e.g. 2022-Q2 (empty = latest with substantial usage)"),
             optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             "THRESHOLD", self.tr("Suppress usage of areas with fewer devices than"),

@@ -23,12 +23,15 @@ from qgis.core import (
     QgsField,
     QgsFields,
     QgsGeometry,
+    QgsProcessingOutputLayerDefinition,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
+    QgsProcessingParameterNumber,
     QgsProcessingParameterString,
     QgsVectorFileWriter,
     QgsWkbTypes,
@@ -36,7 +39,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QMetaType
 
 from ...core import areas as core_areas
-from ...core import gpkg
+from ...core import disclosure, gpkg
 from ...core.errors import EvChargepointsError
 from ...core.paths import LONDON_SNAPSHOT
 from ...core.workspace import Workspace
@@ -84,7 +87,12 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
         "once in one area (points exactly on a boundary go to the area to their east).\n\n"
         "Filters take one value or several separated by semicolons (or commas); "
         "case does not matter and 'unknown' matches devices without the value.\n\n"
-        "Outputs: the areas with their polygons and the same figures as a table.")
+        "Disclosure: usage figures of areas with fewer devices than the threshold, or "
+        "from a single operator, are suppressed, and so is a partner area where a "
+        "published total would give one away; device counts are always shown. 'Not for "
+        "publication' keeps every figure and names the outputs INTERNAL.\n\n"
+        "Outputs: the areas with their polygons, the same figures as a table, or both "
+        "(leave one out to skip it).")
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
@@ -100,7 +108,7 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
             "LEVEL", self.tr("Level"), [self.tr("Borough"), self.tr("Ward")], defaultValue=0))
         add_store_parameters(self)
         self.addParameter(QgsProcessingParameterString(
-            "PERIOD", self.tr("Period, e.g. 2022-Q2 (empty: the latest with usage)"),
+            "PERIOD", self.tr("Period, e.g. 2022-Q2 (empty: the latest with substantial usage)"),
             optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             "PERIOD_KIND", self.tr("Period length"),
@@ -112,11 +120,19 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
             optional=True))
         self.addParameter(QgsProcessingParameterString(
             "LOCATION_TYPE", self.tr("Only these location types"), optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            "THRESHOLD", self.tr("Suppress usage of areas with fewer devices than"),
+            Qgis.ProcessingNumberParameterType.Integer,
+            defaultValue=disclosure.DEFAULT_THRESHOLD, minValue=1))
+        self.addParameter(QgsProcessingParameterBoolean(
+            "INTERNAL", self.tr("Not for publication: keep every usage figure (outputs "
+                                "say INTERNAL)"), defaultValue=False))
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", self.tr("Areas with summary"),
-            Qgis.ProcessingSourceType.VectorPolygon))
+            Qgis.ProcessingSourceType.VectorPolygon, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "TABLE", self.tr("Summary table"), Qgis.ProcessingSourceType.Vector))
+            "TABLE", self.tr("Summary table"), Qgis.ProcessingSourceType.Vector,
+            optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber("DEVICES", self.tr("Devices in the areas")))
         self.addOutput(QgsProcessingOutputString("PERIOD_SHOWN", self.tr("Period shown")))
         self.addOutput(QgsProcessingOutputString("REPORT", self.tr("Assignment report")))
@@ -132,6 +148,12 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
                    for key, name in (("operator", "OPERATOR"), ("power_class", "POWER_CLASS"),
                                      ("location_type", "LOCATION_TYPE"))}
         filters = {key: values for key, values in filters.items() if values}
+        internal = self.parameterAsBool(parameters, "INTERNAL", context)
+        threshold = self.parameterAsInt(parameters, "THRESHOLD", context)
+        wanted = [name for name in ("OUTPUT", "TABLE") if self._wanted(parameters, name)]
+        if not wanted:
+            raise EvChargepointsError(self.tr(
+                "Choose where to write the areas with summary, the summary table, or both."))
 
         source = self.parameterAsSource(parameters, "AREAS", context)
         tmp_dir = None
@@ -148,10 +170,11 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
             if feedback.isCanceled():
                 return {}
             with Workspace(target) as ws:
-                table, assignment = ws.summary(
+                table, assignment = ws.publishable_summary(
                     level=level, period=period, period_kind=period_kind,
                     filters=filters or None, areas_path=areas_path, code_field=code_field,
-                    name_field=name_field, progress=self.progress(feedback))
+                    name_field=name_field, threshold=threshold, internal=internal,
+                    progress=self.progress(feedback))
         finally:
             if tmp_dir:
                 shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -159,11 +182,45 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
         report = assignment.report.lines()
         for line in report:
             feedback.pushInfo(line)
+        if table.attrs.get("role_note"):  # the shared store: what this login may see
+            feedback.pushInfo(table.attrs["role_note"])
         devices = int(table["devices"].sum())
         shown = table.attrs.get("period") or ""
         feedback.pushInfo(self.tr("{n} devices in {areas} areas").format(
             n=f"{devices:,}", areas=f"{len(table):,}") + (f" ({shown})" if shown else ""))
+        if internal:
+            feedback.pushWarning(disclosure.INTERNAL_NOTE)
+        else:
+            feedback.pushInfo(self.tr("{note}: {n} of {areas} areas").format(
+                note=disclosure.note(threshold), n=len(table.attrs.get("suppressed", [])),
+                areas=f"{len(table):,}"))
 
+        results = {"DEVICES": devices, "PERIOD_SHOWN": shown, "REPORT": "\n".join(report)}
+        if "OUTPUT" in wanted:
+            results["OUTPUT"] = self._write_areas_output(table, geometries, crs, parameters,
+                                                         context, feedback)
+        if "TABLE" in wanted:
+            results["TABLE"] = write_table(self, table, parameters, context, feedback,
+                                           name="TABLE")
+        self._internal = internal
+        return results
+
+    def processAlgorithm(self, parameters, context, feedback):
+        self._internal = False
+        results = super().processAlgorithm(parameters, context, feedback)
+        if self._internal:
+            self._label_outputs(results, context, disclosure.INTERNAL_SUFFIX)
+        return results
+
+    @staticmethod
+    def _wanted(parameters, name: str) -> bool:
+        """Whether the output ``name`` was asked for (each of the two is optional)."""
+        value = parameters.get(name)
+        if isinstance(value, QgsProcessingOutputLayerDefinition):
+            value = value.sink.staticValue()
+        return value is not None and str(value).strip() != ""
+
+    def _write_areas_output(self, table, geometries, crs, parameters, context, feedback):
         fields = fields_for(table)
         sink, dest = self.parameterAsSink(parameters, "OUTPUT", context, fields,
                                           Qgis.WkbType.MultiPolygon, crs)
@@ -179,9 +236,7 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
             sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
         if missing:
             feedback.pushWarning(self.tr("{n} areas have no geometry").format(n=missing))
-        table_dest = write_table(self, table, parameters, context, feedback, name="TABLE")
-        return {"OUTPUT": dest, "TABLE": table_dest, "DEVICES": devices,
-                "PERIOD_SHOWN": shown, "REPORT": "\n".join(report)}
+        return dest
 
     @staticmethod
     def _bundled_geometries(level: str):
