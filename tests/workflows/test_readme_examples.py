@@ -100,9 +100,18 @@ def run(tmp_path_factory):
 
 
 def _interrupt_after_first_poll(command, folder, env):
-    process = subprocess.Popen(["bash", "-c", command], cwd=folder, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    # Ctrl-C in a user's terminal interrupts; a SIGINT ignored by this test process (QGIS
+    # loaded in it may ignore it) would be inherited across exec and never stop the child
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(["bash", "-c", command], cwd=folder, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     ready, _, _ = select.select([process.stdout], [], [], STEP_TIMEOUT)
     first = process.stdout.readline() if ready else ""  # a poll prints a line per import
     os.killpg(process.pid, signal.SIGINT)
