@@ -112,19 +112,6 @@ OWNER, IMPORTER = "evcp_default_owner", "evcp_default_import"
 CAMDEN, HACKNEY = "E09000007", "E09000012"
 
 
-def _login(cluster, name, group=None):
-    conn = cluster.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
-            if not cur.fetchone():
-                cur.execute(f"CREATE ROLE {name} LOGIN")
-            if group:
-                cur.execute(f"GRANT {group} TO {name}")
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="module")
 def shared(pg_cluster):
     """The real registry; SYNTHETIC sessions (real Dundee distributions) for Camden's
@@ -132,7 +119,7 @@ def shared(pg_cluster):
     last hour is 2022-Q3 in UK time: a few sessions spill into that quarter."""
     database = pg_cluster.create_database()
     try:
-        _login(pg_cluster, OWNER)
+        pg_cluster.ensure_login(OWNER)
         pg_cluster.execute(f"GRANT CREATE ON DATABASE {database} TO {OWNER}")
         assert cli.main(["import", str(LONDON_SNAPSHOT / NCR_SNAPSHOT), "--store",
                          pg_cluster.dsn(database, OWNER)]) == 0
@@ -142,7 +129,7 @@ def shared(pg_cluster):
              str(resource("sql", "shared_store_roles.sql"))],
             capture_output=True, text=True, env=env, timeout=120)
         assert script.returncode == 0, script.stderr
-        _login(pg_cluster, IMPORTER, "evcp_importer")
+        pg_cluster.ensure_login(IMPORTER, "evcp_importer")
         with Workspace(pg_cluster.dsn(database, OWNER)) as ws:
             placed = ws.assignment().table
             devices, connectors = ws.devices(), ws.connectors()

@@ -36,24 +36,11 @@ THRESHOLD = 3  # the store's default (store_meta.disclosure_threshold)
 SEE_ALL = (OWNER, IMPORTER, ADMIN)
 
 
-def _login(cluster, name, group=None):
-    conn = cluster.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
-            if not cur.fetchone():
-                cur.execute(f"CREATE ROLE {name} LOGIN")
-            if group:
-                cur.execute(f"GRANT {group} TO {name}")
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="module")
 def shared(pg_cluster):
     database = pg_cluster.create_database()
     try:
-        _login(pg_cluster, OWNER)
+        pg_cluster.ensure_login(OWNER)
         pg_cluster.execute(f"GRANT CREATE ON DATABASE {database} TO {OWNER}")
         ncr = LONDON_SNAPSHOT / NCR_SNAPSHOT
         assert cli.main(["import", str(ncr), "--store",
@@ -64,8 +51,8 @@ def shared(pg_cluster):
              str(resource("sql", "shared_store_roles.sql"))],
             capture_output=True, text=True, env=env, timeout=120)
         assert script.returncode == 0, script.stderr
-        _login(pg_cluster, IMPORTER, "evcp_importer")
-        _login(pg_cluster, ADMIN, "evcp_admin")
+        pg_cluster.ensure_login(IMPORTER, "evcp_importer")
+        pg_cluster.ensure_login(ADMIN, "evcp_admin")
         with Workspace(pg_cluster.dsn(database, IMPORTER)) as ws:
             reports = ws.import_bundled_snapshot(usage_start=USAGE_START,
                                                  usage_end=USAGE_END)

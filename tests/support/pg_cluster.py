@@ -179,6 +179,19 @@ class TemporaryCluster:
     def drop_database(self, name: str) -> None:
         self.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
+    def ensure_login(self, name: str, group: str | None = None) -> None:
+        """A login role (kept if a module before made it), granted ``group`` if given."""
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
+                if not cur.fetchone():
+                    cur.execute(f"CREATE ROLE {name} LOGIN")
+                if group:
+                    cur.execute(f"GRANT {group} TO {name}")
+        finally:
+            conn.close()
+
     def create_role(self, name: str, login: bool = True, password: str | None = None) -> None:
         """A role; with ``password`` it can only log in with that password."""
         if password is None:
