@@ -28,10 +28,10 @@ def measure(cluster, n_sessions: int, n_devices: int = 20_000, seed: int = 0) ->
     utilisation, the pandas engine (read back + compute), and a check that both agree."""
     import numpy as np
 
-    from ev_chargepoints.core import pg_usage
-    from ev_chargepoints.core.pgstore import PostgisStore
+    from ev_chargepoints.core.analysis.utilisation import utilisation
     from ev_chargepoints.core.schema import ParseResult
-    from ev_chargepoints.core.utilisation import utilisation
+    from ev_chargepoints.core.store.postgis import usage as pg_usage
+    from ev_chargepoints.core.store.postgis.backend import PostgisStore
 
     database = cluster.create_database()
     out = {"n_sessions": n_sessions, "n_devices": n_devices}

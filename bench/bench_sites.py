@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_summary import resample  # noqa: E402
-from ev_chargepoints.core import areas, geometry, siting  # noqa: E402
+from ev_chargepoints.core.analysis import areas, geometry, siting  # noqa: E402
 from ev_chargepoints.core.crs import wgs84_to_bng  # noqa: E402
 
 QGIS_BUFFER_COUNT_S = 0.05 + 0.19

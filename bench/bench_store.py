@@ -16,7 +16,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ev_chargepoints.core.schema import ParseResult, conform  # noqa: E402
-from ev_chargepoints.core.store import HistoryStore  # noqa: E402
+from ev_chargepoints.core.store.geopackage import HistoryStore  # noqa: E402
 
 
 def make_sessions(n: int, n_devices: int = 20_000, seed: int = 0,

@@ -17,10 +17,10 @@ import time
 import numpy as np
 import pandas as pd
 
-from ev_chargepoints.core import areas, summary
+from ev_chargepoints.core.analysis import areas, summary
 from ev_chargepoints.core.crs import bng_to_wgs84, wgs84_to_bng
-from ev_chargepoints.core.parsers import parse_file
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
+from ev_chargepoints.core.sources.parsers import parse_file
 
 QGIS_REFERENCE_S = {"native:countpointsinpolygon": 0.93, "qgis:joinbylocationsummary": 2.2}
 JITTER_M = 3.0

@@ -21,7 +21,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ev_chargepoints.core.utilisation import utilisation  # noqa: E402
+from ev_chargepoints.core.analysis.utilisation import utilisation  # noqa: E402
 
 DUCKDB_SQL = """
 SELECT device_id,

@@ -179,8 +179,8 @@ def _ncr_snapshot() -> Path:
 def write_synthetic_ncr(n: int, path: Path, seed: int = 0) -> int:
     """An NCR CSV of ``n`` SYNTHETIC devices (``synthetic_devices``): each row is its
     template's real registry row with the new id and jittered coordinates."""
-    from ev_chargepoints.core.parsers import parse_file
-    from ev_chargepoints.core.synthetic import synthetic_devices
+    from ev_chargepoints.core.sources.parsers import parse_file
+    from ev_chargepoints.core.sources.synthetic import synthetic_devices
 
     source = _ncr_snapshot()
     raw = pd.read_csv(source, dtype=str, keep_default_na=False)
@@ -221,7 +221,7 @@ def _parse_pair(label: str, files: list, plugin, repeat: int) -> dict:
 
 
 def bench_parse_ncr(p: dict) -> dict:
-    from ev_chargepoints.core.parsers import parse_file
+    from ev_chargepoints.core.sources.parsers import parse_file
 
     path = _ncr_snapshot()
 
@@ -232,7 +232,7 @@ def bench_parse_ncr(p: dict) -> dict:
 
 
 def bench_parse_ncr_synthetic(p: dict) -> dict:
-    from ev_chargepoints.core.parsers import parse_file
+    from ev_chargepoints.core.sources.parsers import parse_file
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "ncr_synthetic.csv"
@@ -249,8 +249,8 @@ def bench_parse_ncr_synthetic(p: dict) -> dict:
 
 def bench_parse_dundee(p: dict) -> dict:
     from ev_chargepoints.core import paths
-    from ev_chargepoints.core.parsers import parse_file
-    from ev_chargepoints.core.synthetic import DUNDEE_FILES
+    from ev_chargepoints.core.sources.parsers import parse_file
+    from ev_chargepoints.core.sources.synthetic import DUNDEE_FILES
 
     files = [paths.resource("data", "dundee", name) for name in DUNDEE_FILES]
 
@@ -267,7 +267,7 @@ def bench_store(p: dict) -> dict:
     of the columns utilisation needs. Re-import and full reads: ``bench/bench_store.py``."""
     from bench.bench_store import make_sessions
     from ev_chargepoints.core.schema import ParseResult
-    from ev_chargepoints.core.store import HistoryStore
+    from ev_chargepoints.core.store.geopackage import HistoryStore
 
     n = p["store_sessions"]
     frame = make_sessions(n, seed=0)
@@ -334,7 +334,7 @@ def bench_pgstore(p: dict) -> dict:
 
 def bench_utilisation(p: dict) -> dict:
     from bench import bench_utilisation as bu
-    from ev_chargepoints.core.utilisation import utilisation
+    from ev_chargepoints.core.analysis.utilisation import utilisation
 
     n, d, repeat = p["sessions"], p["devices"], p["repeat"]
     frame = bu.make_sessions(n, d, seed=0)
@@ -419,7 +419,7 @@ def bench_utilisation(p: dict) -> dict:
 
 def bench_summary(p: dict) -> dict:
     from bench.bench_summary import resample
-    from ev_chargepoints.core import areas, summary
+    from ev_chargepoints.core.analysis import areas, summary
     from ev_chargepoints.core.crs import wgs84_to_bng
     from ev_chargepoints.core.paths import LONDON_SNAPSHOT
 
@@ -503,7 +503,7 @@ def bench_summary(p: dict) -> dict:
 
 def bench_sites(p: dict) -> dict:
     from bench.bench_sites import DISTANCE_M, make_data
-    from ev_chargepoints.core import areas, siting
+    from ev_chargepoints.core.analysis import areas, siting
 
     n, n_sites, repeat = p["devices"], p["sites"], p["repeat"]
     grid = siting.PopulationGrid.from_areas(areas.load_wards(2018))
@@ -574,9 +574,10 @@ def write_device_map(folder: Path, n: int, period: str = "2022-Q2") -> Path:
     import sqlite3
 
     from bench.bench_summary import resample
-    from ev_chargepoints.core import gpkg, mapdata
     from ev_chargepoints.core.crs import wgs84_to_bng
-    from ev_chargepoints.core.store import gpkg_point_blobs
+    from ev_chargepoints.core.outputs import mapdata
+    from ev_chargepoints.core.store import gpkg_file as gpkg
+    from ev_chargepoints.core.store.geopackage import gpkg_point_blobs
     from ev_chargepoints.qgis.layers import DEVICE_LAYER
 
     devices, _connectors, usage = resample(n, 0)
@@ -678,7 +679,7 @@ def bench_atlas(p: dict) -> dict:
                 "details": {}}
     chosen = "all"
     if first:
-        from ev_chargepoints.core import areas
+        from ev_chargepoints.core.analysis import areas
 
         chosen = sorted(areas.load_boroughs().table["area_name"].astype(str))[:first]
     with tempfile.TemporaryDirectory() as folder:

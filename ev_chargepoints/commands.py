@@ -50,7 +50,7 @@ def add_store_argument(p: argparse.ArgumentParser) -> None:
 
 def store_target(text: str):
     """argparse type: a parsed store target (a password in it is refused)."""
-    from .core.stores import parse_target
+    from .core.store.address import parse_target
 
     try:
         return parse_target(text)
@@ -200,8 +200,8 @@ def _utilisation_args(p: argparse.ArgumentParser) -> None:
 @command("utilisation", "utilisation per device (or connector) and period, as CSV",
          _utilisation_args)
 def cmd_utilisation(args) -> int:
-    from .core.export import write_csv
-    from .core.usage_kind import stamp
+    from .core.outputs.tables import write_csv
+    from .core.store.usage_kind import stamp
     from .core.workspace import Workspace
 
     existing_store(args.store)
@@ -282,9 +282,9 @@ def _summary_args(p: argparse.ArgumentParser) -> None:
 @command("summary", "charge points and usage per borough, ward or your own areas, as CSV",
          _summary_args)
 def cmd_summary(args) -> int:
-    from .core import disclosure
-    from .core.export import write_csv
-    from .core.usage_kind import stamp
+    from .core.outputs import disclosure
+    from .core.outputs.tables import write_csv
+    from .core.store.usage_kind import stamp
     from .core.workspace import Workspace
 
     existing_store(args.store)
@@ -318,7 +318,7 @@ def cmd_summary(args) -> int:
 
 def suppression_line(table, threshold: int) -> str:
     """What disclosure control did to a published summary, or that it was lifted."""
-    from .core import disclosure
+    from .core.outputs import disclosure
 
     if table.attrs.get("internal"):
         return f"{disclosure.INTERNAL_NOTE}."

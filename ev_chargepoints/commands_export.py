@@ -15,7 +15,7 @@ from .cli import command
 from .commands import _progress, add_store_argument, existing_store
 from .core.config import MAX_STATUS_AGE_MINUTES
 from .core.errors import EvChargepointsError
-from .core.styling import DEFAULT_STATUS_MAX_AGE_MINUTES
+from .core.outputs.styling import DEFAULT_STATUS_MAX_AGE_MINUTES
 
 
 @contextmanager
@@ -90,7 +90,7 @@ def cmd_export(args) -> int:
                                       orientation=args.orientation, progress=_progress(args),
                                       live_status=args.live_status,
                                       status_max_age_minutes=args.stale_after)
-    from .core.usage_kind import stamp
+    from .core.store.usage_kind import stamp
 
     pages = [f for f in files if f.suffix == ".pdf"]
     for path in files:

@@ -34,7 +34,7 @@ def _reconcile_args(p: argparse.ArgumentParser) -> None:
 @command("reconcile", "join registry and feed records into one device per charge point; "
                       "record decisions and write the review table", _reconcile_args)
 def cmd_reconcile(args) -> int:
-    from .core.export import write_csv
+    from .core.outputs.tables import write_csv
     from .core.workspace import Workspace
 
     existing_store(args.store)

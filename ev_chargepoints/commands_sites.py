@@ -60,8 +60,8 @@ def suggestions_path(out: Path) -> Path:
 @command("sites", "analyse candidate charge-point sites within distances of each site "
                   "(devices, usage, residents, new coverage, score, rank)", _sites_args)
 def cmd_sites(args) -> int:
-    from .core import site_files
-    from .core.usage_kind import stamp
+    from .core.analysis import site_files
+    from .core.store.usage_kind import stamp
     from .core.workspace import Workspace
 
     distances = [parse_distance(d) for d in args.distance or ["400"]]

@@ -42,10 +42,10 @@ def _is_url(text: str) -> bool:
 @command("validate", "check files or OCPI feeds against the data standard; writes a "
                      "conformance report", _validate_args)
 def cmd_validate(args) -> int:
-    from .core import conformance
-    from .core.conformance import describe_rapid
-    from .core.report_html import write_report
-    from .core.usage_kind import stamp
+    from .core.standard import conformance
+    from .core.standard.conformance import describe_rapid
+    from .core.standard.report import write_report
+    from .core.store.usage_kind import stamp
 
     urls = [i for i in args.inputs if _is_url(i)]
     files = [Path(i) for i in args.inputs if not _is_url(i)]
@@ -75,7 +75,7 @@ def cmd_validate(args) -> int:
             **{k: v for k, v in options.items() if v is not None})
         reports.append((args.out, report))
     if urls:
-        from .core.transport import RequestsTransport
+        from .core.sources.transport import RequestsTransport
 
         token = _secret_from_env(args.token_env, "OCPI token")
         for n, url in enumerate(urls, start=1):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from .core.export import write_csv
+from .core.outputs.tables import write_csv
 from .core.progress import SILENT, Progress
 from .core.workspace import Workspace, describe_import
 

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import styling
 from .errors import EvChargepointsError
+from .outputs import styling
 
 DEFAULT_DATASTORE_URL = "https://data.london.gov.uk"
 DEFAULT_CHARGEPOINT_DATASET = "2lzpg"

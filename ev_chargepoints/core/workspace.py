@@ -17,16 +17,19 @@ from typing import Iterable, Optional, Sequence
 
 import pandas as pd
 
-from . import areas, disclosure, parsers, paths
-from .disclosure import DEFAULT_THRESHOLD
+from . import paths
+from .analysis import areas
 from .errors import EvChargepointsError, MixedUsageError, ParseError, StoreError
-from .http import HttpClient, RetryPolicy
+from .outputs import disclosure
+from .outputs.disclosure import DEFAULT_THRESHOLD
 from .progress import SILENT, Progress
 from .schema import ParseResult
-from .store import AREAS_FORMAT, ImportReport, StoreBackend, file_sha256
-from .stores import open_store, parse_target
-from .transport import Transport
-from .usage_kind import REAL, SYNTHETIC, SYNTHETIC_FORMAT, refusal
+from .sources import parsers
+from .sources.http import HttpClient, RetryPolicy
+from .sources.transport import Transport
+from .store.address import open_store, parse_target
+from .store.geopackage import AREAS_FORMAT, ImportReport, StoreBackend, file_sha256
+from .store.usage_kind import REAL, SYNTHETIC, SYNTHETIC_FORMAT, refusal
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +134,7 @@ class Workspace:
     @property
     def transport(self) -> Transport:
         if self._transport is None:
-            from .transport import RequestsTransport
+            from .sources.transport import RequestsTransport
             self._transport = RequestsTransport()
         return self._transport
 
@@ -192,7 +195,7 @@ class Workspace:
         return reports
 
     def _import_synthetic_usage(self, ncr_sha: str, start: str, end: str) -> ImportReport:
-        from . import synthetic
+        from .sources import synthetic
 
         key = hashlib.sha256(f"{ncr_sha}|{SYNTHETIC_SEED}|{start}|{end}".encode()).hexdigest()
         name = f"synthetic London usage (seed {SYNTHETIC_SEED})"
@@ -227,8 +230,8 @@ class Workspace:
         Everything is downloaded before anything is imported, so a failed pull
         leaves the store as it was.
         """
-        from .cache import DownloadCache
-        from .datastore import DatastoreClient
+        from .sources.download_cache import DownloadCache
+        from .sources.london_datastore import DatastoreClient
 
         cache = DownloadCache(Path(cache_dir)) if cache_dir else None
         limits = {} if self._max_download_bytes is None else {
@@ -338,8 +341,8 @@ class Workspace:
                    date_from=None, observed_utc=None,
                    progress: Progress = SILENT) -> FetchOutcome:
         """Pull an OCPI 2.2.1 Locations endpoint: devices, connectors and a status snapshot."""
-        from .ocpi_client import OcpiClient
-        from .parsers import ocpi as ocpi_parser
+        from .sources.ocpi_feed import OcpiClient
+        from .sources.parsers import ocpi as ocpi_parser
 
         feed = feed_name or _host_of(locations_url)
         client = OcpiClient(self._http(), token=token,
@@ -376,8 +379,8 @@ class Workspace:
         default now). Returns ``(FetchOutcome, observed_utc)``; pass the time back
         as ``since``.
         """
-        from .ocpi_client import OcpiClient
-        from .parsers import ocpi as ocpi_parser
+        from .sources.ocpi_feed import OcpiClient
+        from .sources.parsers import ocpi as ocpi_parser
 
         feed = feed_name or _host_of(locations_url)
         source = f"ocpi:{feed}"
@@ -427,7 +430,7 @@ class Workspace:
         and period, from polled live status: uptime with the observed hours and
         observations behind it, and the observed coverage. ``max_gap_hours``: how
         long an observation may hold (default :data:`.utilisation.DEFAULT_MAX_GAP_HOURS`)."""
-        from . import utilisation as engine
+        from .analysis import utilisation as engine
 
         gap, _ = _reliability_options(max_gap_hours, None)
         status = self.reconciled_status()
@@ -473,7 +476,7 @@ class Workspace:
         :data:`.conformance.MIN_OBSERVED_HOURS`) the result is "not enough observed
         time" instead of pass or fail (:func:`.conformance.reliability`).
         """
-        from . import conformance
+        from .standard import conformance
 
         gap, minimum = _reliability_options(max_gap_hours, min_observed_hours)
         status, owners = self.status_history(files)
@@ -494,7 +497,7 @@ class Workspace:
                  progress: Progress = SILENT):
         """The conformance report of ``files`` (:func:`.conformance.validate_files`)
         with reliability from the store's watched status history as well."""
-        from . import conformance
+        from .standard import conformance
 
         gap, minimum = _reliability_options(max_gap_hours, min_observed_hours)
         status, owners = self.status_history()
@@ -519,7 +522,7 @@ class Workspace:
                                 progress: Progress = SILENT) -> pd.DataFrame:
         """Utilisation plus change against the previous period and the same period a
         year earlier (``<metric>_change``, ``_change_pct``, ``_yoy_change``, ...)."""
-        from . import utilisation as engine
+        from .analysis import utilisation as engine
 
         return engine.add_trends(self.utilisation(period, by, progress), period=period)
 
@@ -532,13 +535,13 @@ class Workspace:
             (int(decisions["id"].max()) if len(decisions) else 0)
 
     def _compute_utilisation(self, period: str, by: str, progress: Progress) -> pd.DataFrame:
-        from . import utilisation as engine
+        from .analysis import utilisation as engine
 
         if self.is_shared_store:  # aggregated by the database server, same figures
-            from . import pg_usage
+            from .store.postgis import usage as pg_usage
             return pg_usage.utilisation(self.store, period, by, progress)
 
-        from .reconcile import history
+        from .analysis.reconcile import history
 
         progress.report(5, "Reading sessions")
         rec = self.reconciliation()
@@ -575,7 +578,7 @@ class Workspace:
         row computes it and records it in the store (with the usage aggregates, after
         each import); the others read that record (their own rows decide only until a
         first one is recorded)."""
-        from . import mapdata
+        from .outputs import mapdata
 
         key = ("default_period", period_kind, self._store_stamp())
         if key in self._cache:
@@ -596,7 +599,7 @@ class Workspace:
     def reconciliation(self):
         """The current devices of every source joined into one device per charge point
         (:class:`~.reconcile.Reconciliation`), with the officers' decisions applied."""
-        from . import reconcile
+        from .analysis import reconcile
 
         key = ("reconciliation", self._store_stamp())
         if key not in self._cache:
@@ -625,7 +628,7 @@ class Workspace:
         EVSE or Location, named as in the review table) are the "same" charge point or
         "different" ones; applied before the automatic rules from now on, across
         re-imports. Returns the decision's id."""
-        from .store import VERDICTS
+        from .store.geopackage import VERDICTS
 
         if verdict not in VERDICTS:
             raise EvChargepointsError(f"A decision is 'same' or 'different', not {verdict!r}.")
@@ -647,7 +650,7 @@ class Workspace:
     def assignment(self, areas_path=None, level: str = "borough", code_field=None,
                    name_field=None):
         """Each current device's ward and borough (or custom area), computed once."""
-        from . import areas
+        from .analysis import areas
 
         key = ("assignment", str(areas_path), level, code_field, name_field,
                self._store_stamp())
@@ -661,7 +664,7 @@ class Workspace:
             else:
                 wards, boroughs = areas.load_wards(2018), areas.load_boroughs()
             if self._places_in_database(areas_path):
-                from . import pg_areas
+                from .store.postgis import areas as pg_areas
                 # Also records each device's ward and borough in the database, which
                 # row-level security and the aggregate views rely on.
                 placed = pg_areas.assign_devices(self.store, wards, boroughs)
@@ -724,7 +727,7 @@ class Workspace:
         stamp = self._store_stamp()
         key = ("role_view", period_kind, bool(areas_path), stamp)
         if key not in self._cache:
-            from . import pg_access
+            from .store.postgis import access as pg_access
             stale = self.store.meta().get(f"{USAGE_CACHE_KEY}{period_kind}") != str(stamp)
             self._cache[key] = pg_access.role_view(self.store, period_kind,
                                                    published=not areas_path, stale=stale)
@@ -752,8 +755,8 @@ class Workspace:
         filter or period change (the area summary dock). Where the store holds
         watched status, it also gives uptime with the observed hours behind it.
         """
-        from . import summary as summaries
-        from . import utilisation as engine
+        from .analysis import summary as summaries
+        from .analysis import utilisation as engine
 
         key = ("summariser", period_kind, str(areas_path), level, code_field, name_field,
                with_usage, self._store_stamp())
@@ -785,7 +788,7 @@ class Workspace:
         """Area summary table and the assignment behind it (with its counts). On the
         shared store, each row's usage is what the login may see (:meth:`role_view`):
         column ``usage_access`` and ``attrs["role_note"]`` say what that is."""
-        from . import summary as summaries
+        from .analysis import summary as summaries
 
         progress.report(5, "Placing devices in areas")
         assignment = self.assignment(areas_path, level, code_field, name_field)
@@ -797,7 +800,7 @@ class Workspace:
             period = self.default_period(period_kind)
         progress.report(92, "Summarising")
         if self._places_in_database(areas_path):
-            from . import pg_areas
+            from .store.postgis import areas as pg_areas
             if usage is not None:
                 self._refresh_usage_cache(period_kind, progress.scaled(90, 92))
             try:
@@ -845,7 +848,7 @@ class Workspace:
         """An empty :class:`~.siting.IncrementalSiteAnalyser` prepared on this store:
         current devices (EPSG:27700 from the assignment), utilisation (``period``,
         default :meth:`default_period`) and the London population grid."""
-        from . import siting
+        from .analysis import siting
 
         progress.report(2, "Reading devices")
         devices = self._located_devices()
@@ -867,7 +870,7 @@ class Workspace:
                       period: Optional[str] = None, period_kind: str = "quarter",
                       progress: Progress = SILENT) -> pd.DataFrame:
         """One row per site and distance (see :func:`~.siting.definitions`)."""
-        from . import siting
+        from .analysis import siting
 
         analyser = self.site_analyser(distances, weights, period, period_kind,
                                       progress=progress.scaled(0, 70))
@@ -880,7 +883,7 @@ class Workspace:
     def suggest_sites(self, candidates, k: int, distance: float = 400.0,
                       progress: Progress = SILENT) -> pd.DataFrame:
         """Greedy picks among ``candidates`` with their gains (:func:`~.siting.suggest_sites`)."""
-        from . import siting
+        from .analysis import siting
 
         devices = self._located_devices()
         try:
@@ -924,8 +927,8 @@ def publishable(table: pd.DataFrame, summariser, level: str, filters: Optional[d
 
 def _reliability_options(max_gap_hours, min_observed_hours) -> tuple[float, float]:
     """The cap and minimum to use (None: the defaults), checked."""
-    from .conformance import MIN_OBSERVED_HOURS, check_reliability_options
-    from .utilisation import DEFAULT_MAX_GAP_HOURS
+    from .analysis.utilisation import DEFAULT_MAX_GAP_HOURS
+    from .standard.conformance import MIN_OBSERVED_HOURS, check_reliability_options
 
     gap = DEFAULT_MAX_GAP_HOURS if max_gap_hours is None else max_gap_hours
     minimum = MIN_OBSERVED_HOURS if min_observed_hours is None else min_observed_hours

@@ -3,7 +3,7 @@
 The user picks the files to check (usage returns, device reference data, NCR
 exports, OCPI Locations JSON), optional reference data and period, and a report
 folder. "Check" runs :func:`..core.conformance.validate_files` and
-:func:`..core.report_html.write_report` in a ``CoreTask`` (never on the main
+:func:`..core.standard.report.write_report` in a ``CoreTask`` (never on the main
 thread); the table then shows one row per operator with a PASS / WARN / FAIL badge
 (told apart by text and by lightness, so it reads in greyscale too) and the main
 reasons, and "Open report" opens report.html in the browser.
@@ -42,9 +42,9 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core import conformance
 from ..core.errors import EvChargepointsError
-from ..core.report_html import write_report
+from ..core.standard import conformance
+from ..core.standard.report import write_report
 from ..core.workspace import Workspace
 from ..qgis import settings as plugin_settings
 from ..qgis.tasks import CoreTask, start

@@ -48,7 +48,6 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core import connection_check
 from ..core.config import (
     DEFAULT_DATASTORE_URL,
     MAX_STATUS_AGE_MINUTES,
@@ -57,7 +56,8 @@ from ..core.config import (
     Settings,
     check_url,
 )
-from ..core.connection_check import CheckResult
+from ..core.sources import connection_check
+from ..core.sources.connection_check import CheckResult
 from ..qgis import auth
 from ..qgis import settings as plugin_settings
 from ..qgis.network import QgsTransport

@@ -56,7 +56,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core import site_files, siting
+from ..core.analysis import site_files, siting
 from ..core.errors import EvChargepointsError
 from ..core.workspace import Workspace
 from ..qgis import settings as plugin_settings

@@ -70,12 +70,12 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core import disclosure
+from ..core.analysis.summary import definitions
 from ..core.errors import EvChargepointsError
-from ..core.export import write_csv, write_xlsx
+from ..core.outputs import disclosure
+from ..core.outputs.tables import write_csv, write_xlsx
 from ..core.progress import Progress
 from ..core.schema import POWER_CLASSES
-from ..core.summary import definitions
 from ..core.workspace import USAGE_SUMMARY_COLUMNS, Workspace, publishable
 from ..qgis import settings as plugin_settings
 from ..qgis.loader import ROLE_PROPERTY, STORE_PROPERTY

@@ -28,9 +28,9 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QDate, QDateTime, Qt, QTime
 
-from ..core import styling
 from ..core.errors import StoreError
-from ..core.usage_kind import stamp
+from ..core.outputs import styling
+from ..core.store.usage_kind import stamp
 from . import styling as qgis_styling
 
 GROUP_NAME = "EV charge points"
@@ -64,7 +64,7 @@ class Provenance:
 def open_layer(source, table: str, name: str) -> QgsVectorLayer:
     """Open a map table from its own GeoPackage in the map folder ``source``, or from
     the database when ``source`` is :class:`PostgresTables`."""
-    from ..core.mapdata import layer_file
+    from ..core.outputs.mapdata import layer_file
 
     if isinstance(source, PostgresTables):
         return _postgres_layer(source, table, name)
@@ -151,7 +151,7 @@ def status_source_file(layer: QgsVectorLayer) -> str:
 
 
 def _status_uri(info) -> str:
-    from ..core.mapdata import STATUS_TABLE
+    from ..core.outputs.mapdata import STATUS_TABLE
 
     return f"{info.path}|layername={STATUS_TABLE}"
 

@@ -61,12 +61,12 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QColor, QFont
 from qgis.PyQt.QtXml import QDomDocument
 
-from ..core import committee, disclosure, mapdata, styling
 from ..core.errors import EvChargepointsError
-from ..core.export import write_csv
+from ..core.outputs import committee, disclosure, mapdata, styling
+from ..core.outputs.tables import write_csv
 from ..core.paths import resource
 from ..core.progress import SILENT, Progress
-from ..core.stores import parse_target
+from ..core.store.address import parse_target
 from ..core.workspace import Workspace
 from . import layers as map_layers
 from . import loader

@@ -6,7 +6,7 @@ area summaries and writes the map GeoPackages, or for a shared store the map
 tables in its database (reused when they already show the store as it is);
 ``finished`` then builds the styled layers on the main thread. The demo
 (``demo=True``) does the same in a store of its own holding the bundled
-devices and a year of SYNTHETIC usage (see :mod:`..core.usage_kind`).
+devices and a year of SYNTHETIC usage (see :mod:`..core.store.usage_kind`).
 When the store holds watched status, the task also writes a live status
 GeoPackage (:func:`write_live_status`), shown as the "Live status" layer; each
 watch poll writes a new one, which :func:`show_live_status` puts in that layer.
@@ -24,11 +24,11 @@ from typing import Callable, Optional
 from qgis.core import Qgis, QgsDateTimeRange, QgsFeatureRequest, QgsInterval, QgsProject
 from qgis.PyQt.QtCore import QDate, QDateTime, Qt, QTime
 
-from ..core import mapdata, styling
+from ..core.analysis.utilisation import period_kind_of
 from ..core.errors import StoreError
+from ..core.outputs import mapdata, styling
 from ..core.progress import Progress
-from ..core.usage_kind import stamp
-from ..core.utilisation import period_kind_of
+from ..core.store.usage_kind import stamp
 from ..core.workspace import SYNTHETIC_END, SYNTHETIC_START, Workspace
 from . import layers as map_layers
 from . import settings as plugin_settings
@@ -91,7 +91,7 @@ def prepare_map(store, period_kind: str, progress: Progress,
         elif import_bundled_if_empty and not ws.store.counts().get("devices"):
             ws.import_bundled_snapshot(progress.scaled(0, 50), synthetic_usage=False)
         if ws.is_shared_store:
-            from ..core import pg_mapdata
+            from ..core.store.postgis import mapdata as pg_mapdata
 
             progress.report(50, "Looking for the map tables in the shared store")
             info = pg_mapdata.map_for(ws, period_kind, progress.scaled(50, 95))

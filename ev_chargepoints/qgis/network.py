@@ -22,7 +22,7 @@ from ..core.errors import (
     ResponseTooLarge,
     redact_url,
 )
-from ..core.transport import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, Response, Transport
+from ..core.sources.transport import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, Response, Transport
 
 
 class QgsTransport(Transport):

@@ -18,8 +18,8 @@ from qgis.core import (
 )
 
 from ..core.errors import EvChargepointsError
-from ..core.pg_schema import SCHEMA
-from ..core.stores import StoreTarget
+from ..core.store.address import StoreTarget
+from ..core.store.postgis.schema import SCHEMA
 
 PROVIDER = "postgres"
 POINT = Qgis.WkbType.Point  # geometry types of the map tables

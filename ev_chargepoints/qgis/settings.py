@@ -18,7 +18,7 @@ from typing import Optional
 from qgis.core import QgsApplication, QgsProject, QgsSettings
 
 from ..core.config import Settings
-from ..core.stores import StoreTarget, is_database_target, parse_target
+from ..core.store.address import StoreTarget, is_database_target, parse_target
 
 PREFIX = "ev_chargepoints/"
 PROJECT_SCOPE = "ev_chargepoints"

@@ -26,7 +26,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor, QFont
 
-from ..core import styling
+from ..core.outputs import styling
 
 OUTLINE = "#232323"
 _SHAPES = {

@@ -18,9 +18,9 @@ from typing import Callable, Optional, Sequence
 
 from qgis.PyQt.QtCore import pyqtSignal
 
-from ..core import styling
 from ..core.config import OcpiFeed
 from ..core.errors import EvChargepointsError
+from ..core.outputs import styling
 from ..core.workspace import Workspace
 from .tasks import CoreTask, start
 

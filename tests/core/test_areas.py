@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 from pyogrio import raw
 
-from ev_chargepoints.core import areas, errors, geometry
+from ev_chargepoints.core import errors
+from ev_chargepoints.core.analysis import areas, geometry
 from ev_chargepoints.core.crs import bng_to_wgs84
-from ev_chargepoints.core.parsers import parse_file
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
+from ev_chargepoints.core.sources.parsers import parse_file
 
 LONDON_RESIDENTS = 8_633_550  # sum of the 625 ward rows of the GLA ward profiles 2015
 

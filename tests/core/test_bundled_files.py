@@ -22,8 +22,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core import conformance
 from ev_chargepoints.core.paths import RESOURCES
+from ev_chargepoints.core.standard import conformance
 from ev_chargepoints.core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -392,7 +392,7 @@ def test_london_registry_and_ward_profiles_are_as_the_readme_says(tmp_path):
 def test_a_workbook_to_import_is_refused_in_one_line(tmp_path):
     """A usage return saved as an Excel workbook (the plugin's own XLSX writer) is not
     read as text: one line, nothing imported."""
-    from ev_chargepoints.core.export import write_xlsx
+    from ev_chargepoints.core.outputs.tables import write_xlsx
 
     workbook = tmp_path / "usage_return_valid.xlsx"
     write_xlsx(pd.read_csv(EXAMPLES / "usage_return_valid.csv", dtype=str), workbook)

@@ -19,7 +19,7 @@ import pytest
 from ev_chargepoints.cli import main
 from ev_chargepoints.core.crs import bng_to_wgs84, wgs84_to_bng
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
-from ev_chargepoints.core.usage_kind import NOTE
+from ev_chargepoints.core.store.usage_kind import NOTE
 from ev_chargepoints.core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]

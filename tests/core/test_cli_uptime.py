@@ -16,7 +16,7 @@ import pytest
 from replay_server import ReplayServer
 from watched_history import LOCATIONS, evse_uids, poll_history
 
-from ev_chargepoints.core.store import HistoryStore
+from ev_chargepoints.core.store.geopackage import HistoryStore
 from ev_chargepoints.core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]

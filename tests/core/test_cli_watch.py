@@ -10,7 +10,7 @@ from pathlib import Path
 
 from replay_server import ReplayServer
 
-from ev_chargepoints.core.store import HistoryStore
+from ev_chargepoints.core.store.geopackage import HistoryStore
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ev_chargepoints.core import committee, disclosure
+from ev_chargepoints.core.outputs import committee, disclosure
 
 
 def boroughs():

@@ -9,10 +9,13 @@ import pandas as pd
 import pytest
 from replay_server import ReplayServer
 
-from ev_chargepoints.core import areas, conformance, errors, parsers, paths
-from ev_chargepoints.core.conformance import FAIL, NOT_CHECKED, PASS, WARN
-from ev_chargepoints.core.parsers import usage_return
-from ev_chargepoints.core.transport import RequestsTransport
+from ev_chargepoints.core import errors, paths
+from ev_chargepoints.core.analysis import areas
+from ev_chargepoints.core.sources import parsers
+from ev_chargepoints.core.sources.parsers import usage_return
+from ev_chargepoints.core.sources.transport import RequestsTransport
+from ev_chargepoints.core.standard import conformance
+from ev_chargepoints.core.standard.conformance import FAIL, NOT_CHECKED, PASS, WARN
 
 EXAMPLES = paths.resource("standard", "examples")
 REFERENCE = EXAMPLES / "device_reference_valid.csv"

@@ -7,8 +7,8 @@ import base64
 import pytest
 from replay_server import ReplayServer
 
-from ev_chargepoints.core import connection_check as cc
-from ev_chargepoints.core.transport import RequestsTransport
+from ev_chargepoints.core.sources import connection_check as cc
+from ev_chargepoints.core.sources.transport import RequestsTransport
 
 TOKEN = "cc-token-8f2d41"
 API_KEY = "cc-api-key-77a0"

@@ -22,17 +22,17 @@ from replay_server import (
     ReplayServer,
 )
 
-from ev_chargepoints.core.cache import DownloadCache
-from ev_chargepoints.core.datastore import DatastoreClient, Resource, check_integrity
 from ev_chargepoints.core.errors import (
     ConnectionFailed,
     HttpError,
     PayloadError,
     ResponseTooLarge,
 )
-from ev_chargepoints.core.http import HttpClient, RetryPolicy
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT, RESOURCES
-from ev_chargepoints.core.transport import RequestsTransport
+from ev_chargepoints.core.sources.download_cache import DownloadCache
+from ev_chargepoints.core.sources.http import HttpClient, RetryPolicy
+from ev_chargepoints.core.sources.london_datastore import DatastoreClient, Resource, check_integrity
+from ev_chargepoints.core.sources.transport import RequestsTransport
 
 API_KEY = "dp-key-7f3a9c1e5b"
 V2 = "/api/v2/datasets/export.json"

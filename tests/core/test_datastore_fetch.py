@@ -37,7 +37,7 @@ from replay_server import (
 )
 
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
-from ev_chargepoints.core.store import HistoryStore
+from ev_chargepoints.core.store.geopackage import HistoryStore
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "dp-key-fetch-4c1d9e"
@@ -314,7 +314,7 @@ def test_boundary_resources_become_area_layers_for_summaries(registry_store,
 
 def _coords(wkb) -> np.ndarray:
     """Every vertex of a (multi)polygon WKB, in order (the structure words dropped)."""
-    from ev_chargepoints.core.geometry import parse_wkb_polygons
+    from ev_chargepoints.core.analysis.geometry import parse_wkb_polygons
 
     polygons = parse_wkb_polygons([bytes(wkb)])
     return np.column_stack([polygons.x, polygons.y])
@@ -379,7 +379,7 @@ def test_bundled_boundary_dataset_resources_are_area_layers(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     for rid in (BOROUGHS_RESOURCE, WARDS_2018_RESOURCE, WARDS_2011_RESOURCE):
         assert rid not in result.stdout  # nothing skipped
-    from ev_chargepoints.core import gpkg
+    from ev_chargepoints.core.store import gpkg_file as gpkg
 
     assert [t for t in gpkg.feature_layers(store) if t.startswith("areas_")] == [
         "areas_london_boroughs", "areas_london_wards_2011", "areas_london_wards_2018"]

@@ -22,12 +22,14 @@ from pg_cluster import PG_BIN
 from test_utilisation_dundee import independent_sessions
 
 from ev_chargepoints import cli
-from ev_chargepoints.core import mapdata, pg_mapdata, synthetic
-from ev_chargepoints.core.parsers import parse_file
-from ev_chargepoints.core.parsers.sessions_csv import combine
+from ev_chargepoints.core.outputs import mapdata
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT, resource
 from ev_chargepoints.core.schema import ParseResult
-from ev_chargepoints.core.usage_kind import SYNTHETIC_FORMAT
+from ev_chargepoints.core.sources import synthetic
+from ev_chargepoints.core.sources.parsers import parse_file
+from ev_chargepoints.core.sources.parsers.sessions_csv import combine
+from ev_chargepoints.core.store.postgis import mapdata as pg_mapdata
+from ev_chargepoints.core.store.usage_kind import SYNTHETIC_FORMAT
 from ev_chargepoints.core.workspace import NCR_SNAPSHOT, Workspace
 
 UK = ZoneInfo("Europe/London")

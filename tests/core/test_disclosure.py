@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core import disclosure, styling
+from ev_chargepoints.core.outputs import disclosure, styling
 
 
 def device_rows():
@@ -128,7 +128,7 @@ def test_format_figure():
 def test_a_lone_suppressed_area_gets_a_complementary_partner_when_totals_are_published():
     import pandas as pd
 
-    from ev_chargepoints.core import disclosure
+    from ev_chargepoints.core.outputs import disclosure
 
     table = pd.DataFrame({"area_code": ["A", "B", "C", "D"], "devices": [10, 2, 8, 30],
                           "sessions": [100.0, 20.0, 80.0, 300.0]})

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from ev_chargepoints.core.cache import DownloadCache, cache_key, safe_filename
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
+from ev_chargepoints.core.sources.download_cache import DownloadCache, cache_key, safe_filename
 
 GPKG = (LONDON_SNAPSHOT / "london_boroughs.gpkg").read_bytes()
 

@@ -9,7 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core.export import column_letter, read_xlsx_sheet, write_csv, write_xlsx
+from ev_chargepoints.core.outputs.tables import (
+    column_letter,
+    read_xlsx_sheet,
+    write_csv,
+    write_xlsx,
+)
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
@@ -80,7 +85,7 @@ def test_sheet_names_are_made_valid_and_unique(tmp_path):
 
 
 def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
-    from ev_chargepoints.core import export
+    from ev_chargepoints.core.outputs import tables as export
 
     def broken(*_args):
         raise RuntimeError("disk full")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ev_chargepoints.core.fingerprint import fingerprint, fingerprint_inputs
+from ev_chargepoints.core.outputs.fingerprint import fingerprint, fingerprint_inputs
 from ev_chargepoints.core.schema import ParseResult, conform
-from ev_chargepoints.core.store import HistoryStore
+from ev_chargepoints.core.store.geopackage import HistoryStore
 
 UTC = "UTC"
 

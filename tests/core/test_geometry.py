@@ -6,7 +6,8 @@ import struct
 import numpy as np
 import pytest
 
-from ev_chargepoints.core import errors, geometry
+from ev_chargepoints.core import errors
+from ev_chargepoints.core.analysis import geometry
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
 
 # --- WKB builders (written here, independent of the parser) ------------------

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from pyogrio import raw
 
-from ev_chargepoints.core import gpkg
 from ev_chargepoints.core.errors import ParseError, StoreError
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
-from ev_chargepoints.core.store import HistoryStore
+from ev_chargepoints.core.store import gpkg_file as gpkg
+from ev_chargepoints.core.store.geopackage import HistoryStore
 
 
 @pytest.mark.parametrize("name", ["london_boroughs.gpkg", "london_wards_2018.gpkg"])

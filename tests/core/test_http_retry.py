@@ -13,8 +13,8 @@ from ev_chargepoints.core.errors import (
     RequestCancelled,
     RequestTimeout,
 )
-from ev_chargepoints.core.http import HttpClient, RetryPolicy
-from ev_chargepoints.core.transport import RequestsTransport
+from ev_chargepoints.core.sources.http import HttpClient, RetryPolicy
+from ev_chargepoints.core.sources.transport import RequestsTransport
 
 CATALOGUE = "/api/v2/datasets/export.json"
 BOUNDED_S = 10.0

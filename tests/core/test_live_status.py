@@ -12,9 +12,9 @@ import pytest
 from replay_server import ReplayServer
 from watched_history import LOCATIONS, STATUS, evse_uids, poll_history
 
-from ev_chargepoints.core import mapdata
 from ev_chargepoints.core.crs import wgs84_to_bng
-from ev_chargepoints.core.gpkg import read_layer
+from ev_chargepoints.core.outputs import mapdata
+from ev_chargepoints.core.store.gpkg_file import read_layer
 from ev_chargepoints.core.workspace import Workspace
 
 # Written out here, not taken from the code under test: OCPI status -> class, and the

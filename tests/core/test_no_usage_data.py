@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core import committee, disclosure, mapdata
-from ev_chargepoints.core.export import read_csv, write_csv
-from ev_chargepoints.core.parsers import parse_file
-from ev_chargepoints.core.parsers.ocpi import parse_locations
-from ev_chargepoints.core.parsers.sessions_csv import combine
+from ev_chargepoints.core.outputs import committee, disclosure, mapdata
+from ev_chargepoints.core.outputs.tables import read_csv, write_csv
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT, resource
 from ev_chargepoints.core.schema import ParseResult
+from ev_chargepoints.core.sources.parsers import parse_file
+from ev_chargepoints.core.sources.parsers.ocpi import parse_locations
+from ev_chargepoints.core.sources.parsers.sessions_csv import combine
 from ev_chargepoints.core.workspace import NCR_SNAPSHOT, Workspace
 
 UK = "Europe/London"

@@ -17,9 +17,9 @@ from ev_chargepoints.core.errors import (
     RequestCancelled,
     ResponseTooLarge,
 )
-from ev_chargepoints.core.http import HttpClient, RetryPolicy
-from ev_chargepoints.core.ocpi_client import OcpiClient, format_date, next_link
-from ev_chargepoints.core.transport import RequestsTransport
+from ev_chargepoints.core.sources.http import HttpClient, RetryPolicy
+from ev_chargepoints.core.sources.ocpi_feed import OcpiClient, format_date, next_link
+from ev_chargepoints.core.sources.transport import RequestsTransport
 
 TOKEN = "cpo-token-5d1e8b2a"
 LOCATIONS = "/ocpi/2.2.1/locations"

@@ -30,7 +30,7 @@ def test_zip_has_one_top_folder_with_the_plugin_and_no_tests(built_zip):
         names = zf.namelist()
     assert {n.split("/", 1)[0] for n in names} == {"ev_chargepoints"}
     for required in ("metadata.txt", "__init__.py", "LICENSE",
-                     "ev_chargepoints/gui/plugin.py", "ev_chargepoints/core/transport.py",
+                     "ev_chargepoints/gui/plugin.py", "ev_chargepoints/core/sources/transport.py",
                      "resources/icons/icon.png",
                      "resources/data/london/london_boroughs.gpkg"):
         assert f"ev_chargepoints/{required}" in names, required

@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from ev_chargepoints.core import errors, parsers, paths
+from ev_chargepoints.core import errors, paths
+from ev_chargepoints.core.sources import parsers
 
 USAGE = paths.resource("standard", "examples", "usage_return_valid.csv")
 NCR = paths.resource("data", "london", "ncr_chargepoints_london_2022-05.csv.gz")

@@ -8,8 +8,9 @@ import statistics
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core import errors, parsers, paths, schema
-from ev_chargepoints.core.parsers import ncr
+from ev_chargepoints.core import errors, paths, schema
+from ev_chargepoints.core.sources import parsers
+from ev_chargepoints.core.sources.parsers import ncr
 
 NCR_FILE = paths.resource("data", "london", "ncr_chargepoints_london_2022-05.csv.gz")
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core import errors, parsers, schema
-from ev_chargepoints.core.parsers import ocpi
+from ev_chargepoints.core import errors, schema
+from ev_chargepoints.core.sources import parsers
+from ev_chargepoints.core.sources.parsers import ocpi
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "ocpi" / "spec-examples"
 

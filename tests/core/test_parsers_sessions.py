@@ -7,8 +7,9 @@ import io
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core import errors, parsers, paths, schema
-from ev_chargepoints.core.parsers import sessions_csv
+from ev_chargepoints.core import errors, paths, schema
+from ev_chargepoints.core.sources import parsers
+from ev_chargepoints.core.sources.parsers import sessions_csv
 
 DUNDEE = paths.resource("data", "dundee")
 ROWS = {

@@ -6,8 +6,9 @@ import json
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core import errors, parsers, paths, schema
-from ev_chargepoints.core.parsers import usage_return
+from ev_chargepoints.core import errors, paths, schema
+from ev_chargepoints.core.sources import parsers
+from ev_chargepoints.core.sources.parsers import usage_return
 
 EXAMPLES = paths.resource("standard", "examples")
 

@@ -1,4 +1,4 @@
-"""Disclosure by role on the shared store (core/pg_access.py and the DBA's script
+"""Disclosure by role on the shared store (core/store/postgis/access.py and the DBA's script
 resources/sql/shared_store_roles.sql), on a real PostgreSQL + PostGIS 3.
 
 The store holds the real NCR devices of Camden (E09000007) and Hackney
@@ -21,12 +21,15 @@ import pytest
 from pg_cluster import PG_BIN
 from psycopg2.extras import execute_values
 
-from ev_chargepoints.core import areas, disclosure, pg_access, synthetic, utilisation
-from ev_chargepoints.core.parsers import parse_file
+from ev_chargepoints.core.analysis import areas, utilisation
+from ev_chargepoints.core.outputs import disclosure
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT, resource
-from ev_chargepoints.core.pg_schema import SCHEMA
-from ev_chargepoints.core.pgstore import PostgisStore
 from ev_chargepoints.core.schema import TABLES, ParseResult
+from ev_chargepoints.core.sources import synthetic
+from ev_chargepoints.core.sources.parsers import parse_file
+from ev_chargepoints.core.store.postgis import access as pg_access
+from ev_chargepoints.core.store.postgis.backend import PostgisStore
+from ev_chargepoints.core.store.postgis.schema import SCHEMA
 
 CAMDEN, HACKNEY = "E09000007", "E09000012"
 OWNER = "evcp_owner"

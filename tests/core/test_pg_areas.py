@@ -10,20 +10,14 @@ import pandas as pd
 import pytest
 from frame_asserts import INTEGER_COLUMNS, assert_same_summary  # noqa: F401
 
-from ev_chargepoints.core import (
-    areas,
-    geometry,
-    parsers,
-    paths,
-    pg_areas,
-    summary,
-    synthetic,
-    utilisation,
-)
+from ev_chargepoints.core import paths
+from ev_chargepoints.core.analysis import areas, geometry, summary, utilisation
 from ev_chargepoints.core.errors import StoreError
-from ev_chargepoints.core.pg_schema import SCHEMA
-from ev_chargepoints.core.pgstore import PostgisStore
-from ev_chargepoints.core.store import file_sha256
+from ev_chargepoints.core.sources import parsers, synthetic
+from ev_chargepoints.core.store.geopackage import file_sha256
+from ev_chargepoints.core.store.postgis import areas as pg_areas
+from ev_chargepoints.core.store.postgis.backend import PostgisStore
+from ev_chargepoints.core.store.postgis.schema import SCHEMA
 
 NCR = paths.LONDON_SNAPSHOT / "ncr_chargepoints_london_2022-05.csv.gz"
 TIMINGS: dict = {}

@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core import pg_usage
-from ev_chargepoints.core import utilisation as engine
-from ev_chargepoints.core.parsers import parse_file
+from ev_chargepoints.core.analysis import utilisation as engine
 from ev_chargepoints.core.paths import resource
-from ev_chargepoints.core.pgstore import PostgisStore
 from ev_chargepoints.core.schema import ParseResult, conform
-from ev_chargepoints.core.store import file_sha256
-from ev_chargepoints.core.synthetic import DUNDEE_FILES
+from ev_chargepoints.core.sources.parsers import parse_file
+from ev_chargepoints.core.sources.synthetic import DUNDEE_FILES
+from ev_chargepoints.core.store.geopackage import file_sha256
+from ev_chargepoints.core.store.postgis import usage as pg_usage
+from ev_chargepoints.core.store.postgis.backend import PostgisStore
 
 LONDON = "Europe/London"
 CASES = [(period, by) for period in engine.PERIOD_KINDS for by in ("device", "connector")]

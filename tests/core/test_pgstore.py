@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ev_chargepoints.core.analysis.utilisation import utilisation
 from ev_chargepoints.core.errors import StoreError
-from ev_chargepoints.core.parsers import parse_file
-from ev_chargepoints.core.pg_schema import SCHEMA, SCHEMA_VERSION
-from ev_chargepoints.core.pgstore import PostgisStore
-from ev_chargepoints.core.store import HistoryStore
-from ev_chargepoints.core.stores import open_store, parse_target
-from ev_chargepoints.core.utilisation import utilisation
+from ev_chargepoints.core.sources.parsers import parse_file
+from ev_chargepoints.core.store.address import open_store, parse_target
+from ev_chargepoints.core.store.geopackage import HistoryStore
+from ev_chargepoints.core.store.postgis.backend import PostgisStore
+from ev_chargepoints.core.store.postgis.schema import SCHEMA, SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 DUNDEE = ROOT / "resources" / "data" / "dundee"
@@ -55,7 +55,7 @@ def _split_overlapping(source: Path, folder: Path) -> tuple[Path, Path]:
 IMPORTER = textwrap.dedent("""
     import json, sys, time
     from pathlib import Path
-    from ev_chargepoints.core.pgstore import PostgisStore
+    from ev_chargepoints.core.store.postgis.backend import PostgisStore
 
     dsn, folder, name, other = sys.argv[1:5]
     files = sys.argv[5:]

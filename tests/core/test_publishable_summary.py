@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ev_chargepoints.core import disclosure
-from ev_chargepoints.core.export import read_csv
-from ev_chargepoints.core.usage_kind import NOTE
+from ev_chargepoints.core.outputs import disclosure
+from ev_chargepoints.core.outputs.tables import read_csv
+from ev_chargepoints.core.store.usage_kind import NOTE
 from ev_chargepoints.core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]

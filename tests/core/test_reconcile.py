@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core import areas, reconcile, summary
+from ev_chargepoints.core.analysis import areas, reconcile, summary
 from ev_chargepoints.core.crs import wgs84_to_bng
-from ev_chargepoints.core.parsers import parse_file
-from ev_chargepoints.core.parsers.ocpi import parse_locations
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
+from ev_chargepoints.core.sources.parsers import parse_file
+from ev_chargepoints.core.sources.parsers.ocpi import parse_locations
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = json.loads((ROOT / "tests/data/ocpi/spec-examples/location_example.json")

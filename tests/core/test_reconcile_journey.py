@@ -21,11 +21,12 @@ import pytest
 from replay_server import ReplayServer
 
 from ev_chargepoints import cli
-from ev_chargepoints.core import areas, committee, mapdata, reconcile
+from ev_chargepoints.core.analysis import areas, reconcile
 from ev_chargepoints.core.crs import wgs84_to_bng
-from ev_chargepoints.core.export import read_csv
-from ev_chargepoints.core.parsers import parse_file
+from ev_chargepoints.core.outputs import committee, mapdata
+from ev_chargepoints.core.outputs.tables import read_csv
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
+from ev_chargepoints.core.sources.parsers import parse_file
 from ev_chargepoints.core.workspace import NCR_SNAPSHOT, Workspace
 
 ROOT = Path(__file__).resolve().parents[2]

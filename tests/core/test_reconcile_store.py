@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from ev_chargepoints.core import pg_schema
-from ev_chargepoints.core import store as store_module
 from ev_chargepoints.core.errors import EvChargepointsError
-from ev_chargepoints.core.parsers import parse_file
-from ev_chargepoints.core.pgstore import PostgisStore, _connect, _ensure_postgis
-from ev_chargepoints.core.pgstore import _set_meta as pg_set_meta
-from ev_chargepoints.core.store import (
+from ev_chargepoints.core.sources.parsers import parse_file
+from ev_chargepoints.core.store import geopackage as store_module
+from ev_chargepoints.core.store.geopackage import (
     REREAD_SUFFIX,
     SCHEMA_VERSION,
     HistoryStore,
     file_sha256,
 )
+from ev_chargepoints.core.store.postgis import schema as pg_schema
+from ev_chargepoints.core.store.postgis.backend import PostgisStore, _connect, _ensure_postgis
+from ev_chargepoints.core.store.postgis.backend import _set_meta as pg_set_meta
 
 ROOT = Path(__file__).resolve().parents[2]
 NCR = ROOT / "resources/data/london/ncr_chargepoints_london_2022-05.csv.gz"

@@ -37,10 +37,10 @@ import pytest
 from replay_server import NCR_FILE, ReplayServer
 
 from ev_chargepoints.core import errors
-from ev_chargepoints.core.http import RetryPolicy
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT, RESOURCES
-from ev_chargepoints.core.store import HistoryStore
-from ev_chargepoints.core.transport import RequestsTransport
+from ev_chargepoints.core.sources.http import RetryPolicy
+from ev_chargepoints.core.sources.transport import RequestsTransport
+from ev_chargepoints.core.store.geopackage import HistoryStore
 from ev_chargepoints.core.workspace import Workspace
 
 SUITE = "faults"

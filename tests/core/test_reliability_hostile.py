@@ -26,16 +26,19 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from replay_server import NCR_FILE
 
-from ev_chargepoints.core import errors, export, gpkg, parsers, schema
-from ev_chargepoints.core.cache import safe_filename
-from ev_chargepoints.core.datastore import DatastoreClient, Resource
-from ev_chargepoints.core.http import HttpClient, RetryPolicy
-from ev_chargepoints.core.parsers import ncr, ocpi
-from ev_chargepoints.core.parsers.usage_return import load_schema
+from ev_chargepoints.core import errors, schema
+from ev_chargepoints.core.outputs import tables as export
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
 from ev_chargepoints.core.schema import ParseResult, conform
-from ev_chargepoints.core.store import HistoryStore
-from ev_chargepoints.core.transport import Response, Transport
+from ev_chargepoints.core.sources import parsers
+from ev_chargepoints.core.sources.download_cache import safe_filename
+from ev_chargepoints.core.sources.http import HttpClient, RetryPolicy
+from ev_chargepoints.core.sources.london_datastore import DatastoreClient, Resource
+from ev_chargepoints.core.sources.parsers import ncr, ocpi
+from ev_chargepoints.core.sources.parsers.usage_return import load_schema
+from ev_chargepoints.core.sources.transport import Response, Transport
+from ev_chargepoints.core.store import gpkg_file as gpkg
+from ev_chargepoints.core.store.geopackage import HistoryStore
 
 SUITE = "hostile"
 LIMITS = parsers.Limits(max_file_bytes=400_000, max_field_chars=2_000)
@@ -590,7 +593,7 @@ def test_datastore_download_names_stay_inside(name, tmp_path, tally):
 
 
 def _dataset(resource):
-    from ev_chargepoints.core.datastore import Dataset
+    from ev_chargepoints.core.sources.london_datastore import Dataset
     return Dataset(id="ds", resources=(resource,))
 
 
@@ -665,7 +668,7 @@ def test_report_html_escapes_markup(text, tally):
     if not text.strip():  # empty values leave whole elements out: nothing to compare
         text = f"<{text}>"
 
-    from ev_chargepoints.core.conformance import (
+    from ev_chargepoints.core.standard.conformance import (
         FAIL,
         Check,
         ConformanceReport,
@@ -673,7 +676,7 @@ def test_report_html_escapes_markup(text, tally):
         InputSummary,
         OperatorReport,
     )
-    from ev_chargepoints.core.report_html import render_html
+    from ev_chargepoints.core.standard.report import render_html
 
     def report(value):
         check = Check(code="schema", title="Fields", severity=FAIL, result=FAIL, count=1,

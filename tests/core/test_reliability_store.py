@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core import store as store_module
 from ev_chargepoints.core.paths import RESOURCES
 from ev_chargepoints.core.schema import ParseResult, conform
-from ev_chargepoints.core.store import HistoryStore
+from ev_chargepoints.core.store import geopackage as store_module
+from ev_chargepoints.core.store.geopackage import HistoryStore
 from ev_chargepoints.core.workspace import Workspace
 
 SUITE = "store"
@@ -56,7 +56,7 @@ IMPORTER = textwrap.dedent("""
 
 READER = textwrap.dedent("""
     import json, os, sys, time
-    from ev_chargepoints.core.store import HistoryStore
+    from ev_chargepoints.core.store.geopackage import HistoryStore
 
     path, stop = sys.argv[1], sys.argv[2]
     store = HistoryStore.create_or_open(path)

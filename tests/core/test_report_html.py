@@ -6,8 +6,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ev_chargepoints.core import conformance, paths
-from ev_chargepoints.core.conformance import (
+from ev_chargepoints.core import paths
+from ev_chargepoints.core.standard import conformance
+from ev_chargepoints.core.standard.conformance import (
     FAIL,
     NOT_CHECKED,
     PASS,
@@ -20,7 +21,7 @@ from ev_chargepoints.core.conformance import (
     OperatorReport,
     Reliability,
 )
-from ev_chargepoints.core.report_html import load_report, render_html, report_json, write_report
+from ev_chargepoints.core.standard.report import load_report, render_html, report_json, write_report
 
 EXAMPLES = paths.resource("standard", "examples")
 SCRIPT = "<script>alert(1)</script>"

@@ -22,11 +22,16 @@ import pytest
 from pg_cluster import PG_BIN
 
 from ev_chargepoints import cli
-from ev_chargepoints.core import areas, utilisation
-from ev_chargepoints.core.export import read_csv
+from ev_chargepoints.core.analysis import areas, utilisation
+from ev_chargepoints.core.outputs.tables import read_csv
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT, resource
-from ev_chargepoints.core.pg_access import ACCESS_COLUMN, EVERY_DEVICE, NOT_SHOWN, PUBLISHED
-from ev_chargepoints.core.pgstore import PostgisStore
+from ev_chargepoints.core.store.postgis.access import (
+    ACCESS_COLUMN,
+    EVERY_DEVICE,
+    NOT_SHOWN,
+    PUBLISHED,
+)
+from ev_chargepoints.core.store.postgis.backend import PostgisStore
 from ev_chargepoints.core.workspace import NCR_SNAPSHOT, Workspace
 
 CAMDEN, HACKNEY = "E09000007", "E09000012"

@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core import areas, errors, geometry, siting
+from ev_chargepoints.core import errors
+from ev_chargepoints.core.analysis import areas, geometry, siting
 from ev_chargepoints.core.crs import wgs84_to_bng
-from ev_chargepoints.core.parsers import parse_file
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
 from ev_chargepoints.core.progress import Cancelled, Progress
 from ev_chargepoints.core.schema import POWER_CLASSES
+from ev_chargepoints.core.sources.parsers import parse_file
 
 # Sites deep inside large wards (checked below to be > 1.2 km from any edge).
 CHISLEHURST = ("E05000111", 544244.2, 170351.8)

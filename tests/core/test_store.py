@@ -15,17 +15,17 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from ev_chargepoints.core import store as store_module
 from ev_chargepoints.core.crs import wgs84_to_bng
 from ev_chargepoints.core.errors import StoreError
-from ev_chargepoints.core.pgstore import PostgisStore
 from ev_chargepoints.core.schema import ParseResult, conform
-from ev_chargepoints.core.store import (
+from ev_chargepoints.core.store import geopackage as store_module
+from ev_chargepoints.core.store.geopackage import (
     MAX_REJECTS_STORED,
     SCHEMA_VERSION,
     HistoryStore,
     parse_gpkg_point,
 )
+from ev_chargepoints.core.store.postgis.backend import PostgisStore
 
 ROOT = Path(__file__).resolve().parents[2]
 UTC = "UTC"

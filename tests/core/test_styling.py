@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from ev_chargepoints.core import styling
+from ev_chargepoints.core.outputs import styling
 
 
 def test_default_occupancy_bands_cover_every_value_exactly_once():

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core import areas, summary
-from ev_chargepoints.core.parsers import parse_file
+from ev_chargepoints.core.analysis import areas, summary
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
+from ev_chargepoints.core.sources.parsers import parse_file
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +213,8 @@ def test_every_output_column_has_a_definition(snapshot):
 
 
 def test_summary_reads_the_utilisation_engine_output():
-    from ev_chargepoints.core import schema, utilisation
+    from ev_chargepoints.core import schema
+    from ev_chargepoints.core.analysis import utilisation
 
     devices = schema.conform(pd.DataFrame({
         "device_id": ["oxford", "romford"], "latitude": [51.5154, 51.5768],

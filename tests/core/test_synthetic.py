@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core import parsers, paths, schema, synthetic
-from ev_chargepoints.core.parsers._common import haversine_m
+from ev_chargepoints.core import paths, schema
+from ev_chargepoints.core.sources import parsers, synthetic
+from ev_chargepoints.core.sources.parsers._common import haversine_m
 
 START, END = "2022-01-01", "2022-04-01"
 PERIOD_S = (pd.Timestamp(END) - pd.Timestamp(START)).total_seconds()

@@ -18,7 +18,7 @@ from ev_chargepoints.core.errors import (
     ResponseTooLarge,
 )
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
-from ev_chargepoints.core.transport import RequestsTransport
+from ev_chargepoints.core.sources.transport import RequestsTransport
 
 CATALOGUE = "/api/v2/datasets/export.json"
 BOROUGHS = f"/download/{BOUNDARIES_ID}/{BOROUGHS_RESOURCE}/London_Borough_Excluding_MHW.gpkg"

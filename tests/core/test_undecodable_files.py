@@ -12,8 +12,12 @@ import zipfile
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core import errors, export, parsers, report_html, site_files
-from ev_chargepoints.core.parsers import ocpi, sessions_csv
+from ev_chargepoints.core import errors
+from ev_chargepoints.core.analysis import site_files
+from ev_chargepoints.core.outputs import tables as export
+from ev_chargepoints.core.sources import parsers
+from ev_chargepoints.core.sources.parsers import ocpi, sessions_csv
+from ev_chargepoints.core.standard import report as report_html
 
 NOT_UTF8 = errors.NOT_UTF8_TEXT
 LOCATION = (b'[{"id": "L\x80", "coordinates": {"latitude": "51.5", "longitude": "-0.1"}, '

@@ -13,11 +13,11 @@ import pytest
 from replay_server import ReplayServer
 from watched_history import LOCATIONS, evse_uids, poll_history
 
-from ev_chargepoints.core import conformance
-from ev_chargepoints.core.conformance import FAIL, NOT_CHECKED, NOT_ENOUGH, PASS
 from ev_chargepoints.core.errors import EvChargepointsError
-from ev_chargepoints.core.store import HistoryStore
-from ev_chargepoints.core.transport import RequestsTransport
+from ev_chargepoints.core.sources.transport import RequestsTransport
+from ev_chargepoints.core.standard import conformance
+from ev_chargepoints.core.standard.conformance import FAIL, NOT_CHECKED, NOT_ENOUGH, PASS
+from ev_chargepoints.core.store.geopackage import HistoryStore
 from ev_chargepoints.core.workspace import Workspace
 
 # By hand, in minutes (W working, D not working, X excluded), per EVSE:

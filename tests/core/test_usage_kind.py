@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 
 from ev_chargepoints.cli import main
-from ev_chargepoints.core import usage_kind
 from ev_chargepoints.core.errors import MixedUsageError, StoreError
-from ev_chargepoints.core.export import read_csv, read_xlsx_sheet, write_csv, write_xlsx
-from ev_chargepoints.core.parsers import parse_file
+from ev_chargepoints.core.outputs.tables import read_csv, read_xlsx_sheet, write_csv, write_xlsx
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT, RESOURCES
-from ev_chargepoints.core.pgstore import PostgisStore
 from ev_chargepoints.core.schema import ParseResult
-from ev_chargepoints.core.store import HistoryStore, _prepare
-from ev_chargepoints.core.usage_kind import NOTE, SYNTHETIC_FORMAT
+from ev_chargepoints.core.sources.parsers import parse_file
+from ev_chargepoints.core.store import usage_kind
+from ev_chargepoints.core.store.geopackage import HistoryStore, _prepare
+from ev_chargepoints.core.store.postgis.backend import PostgisStore
+from ev_chargepoints.core.store.usage_kind import NOTE, SYNTHETIC_FORMAT
 from ev_chargepoints.core.workspace import NCR_SNAPSHOT, Workspace
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,9 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core import quality
-from ev_chargepoints.core.schema import conform
-from ev_chargepoints.core.utilisation import (
+from ev_chargepoints.core.analysis import quality
+from ev_chargepoints.core.analysis.utilisation import (
     add_trends,
     definitions,
     period_bounds,
@@ -16,6 +15,7 @@ from ev_chargepoints.core.utilisation import (
     summarise,
     utilisation,
 )
+from ev_chargepoints.core.schema import conform
 
 LONDON = "Europe/London"
 

@@ -10,10 +10,10 @@ import pytest
 from frame_asserts import assert_same_summary
 
 from ev_chargepoints import cli
-from ev_chargepoints.core.pg_access import ACCESS_COLUMN, EVERY_DEVICE
-from ev_chargepoints.core.pg_schema import SCHEMA
-from ev_chargepoints.core.pgstore import PostgisStore
-from ev_chargepoints.core.usage_kind import NOTE
+from ev_chargepoints.core.store.postgis.access import ACCESS_COLUMN, EVERY_DEVICE
+from ev_chargepoints.core.store.postgis.backend import PostgisStore
+from ev_chargepoints.core.store.postgis.schema import SCHEMA
+from ev_chargepoints.core.store.usage_kind import NOTE
 from ev_chargepoints.core.workspace import Workspace
 
 USAGE_START, USAGE_END = "2022-03-01", "2022-05-01"  # two months crossing a quarter end
@@ -117,7 +117,8 @@ def test_the_shared_maps_area_layers_follow_the_disclosure_rule(both):
     """Every reader sees map_wards/map_boroughs, so a ward whose usage comes from fewer
     than three devices or one operator shows no usage figures (and says why), while
     the other cells carry the same figures as the officer's own GeoPackage map."""
-    from ev_chargepoints.core import disclosure, mapdata, pg_mapdata
+    from ev_chargepoints.core.outputs import disclosure, mapdata
+    from ev_chargepoints.core.store.postgis import mapdata as pg_mapdata
 
     pg_mapdata.write_map(both["pg"], "quarter")
     mine = mapdata.build_map(both["gpkg"], "quarter").areas["map_wards"][0]

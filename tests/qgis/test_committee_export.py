@@ -22,10 +22,13 @@ import pytest
 from qgis.core import Qgis, QgsProcessingFeedback, QgsProject
 from qgis.PyQt.QtGui import QImage
 
-from ev_chargepoints.core import areas, parsers, paths, styling, synthetic
-from ev_chargepoints.core.fingerprint import workspace_fingerprint
+from ev_chargepoints.core import paths
+from ev_chargepoints.core.analysis import areas
+from ev_chargepoints.core.outputs import styling
+from ev_chargepoints.core.outputs.fingerprint import workspace_fingerprint
 from ev_chargepoints.core.schema import ParseResult
-from ev_chargepoints.core.usage_kind import NOTE
+from ev_chargepoints.core.sources import parsers, synthetic
+from ev_chargepoints.core.store.usage_kind import NOTE
 from ev_chargepoints.core.workspace import NCR_SNAPSHOT, SYNTHETIC_FORMAT, UK_TZ, Workspace
 from ev_chargepoints.qgis import layout_export
 from ev_chargepoints.qgis.layout_export import export_committee_maps

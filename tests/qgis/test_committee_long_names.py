@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ev_chargepoints.core import areas, paths
+from ev_chargepoints.core import paths
+from ev_chargepoints.core.analysis import areas
 from ev_chargepoints.qgis.layout_export import export_committee_maps
 from tests.qgis.test_committee_export import small_store  # noqa: F401  (module fixture)
 

@@ -20,7 +20,7 @@ from replay_server import NCR_FILE, USAGE_ID, ReplayServer
 
 from ev_chargepoints.core.config import Settings
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT, RESOURCES
-from ev_chargepoints.core.store import HistoryStore
+from ev_chargepoints.core.store.geopackage import HistoryStore
 from ev_chargepoints.qgis import settings as plugin_settings
 
 API_KEY = "dp-key-settings-81b2f0"

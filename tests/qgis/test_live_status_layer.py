@@ -34,9 +34,9 @@ from qgis.PyQt.QtWidgets import QDialog, QDialogButtonBox
 from replay_server import ReplayServer
 from watched_history import LOCATIONS, STATUS, chosen_locations, evse_uids, poll_history
 
-from ev_chargepoints.core import styling
 from ev_chargepoints.core.config import OcpiFeed, Settings
 from ev_chargepoints.core.errors import EvChargepointsError
+from ev_chargepoints.core.outputs import styling
 from ev_chargepoints.core.progress import Progress
 from ev_chargepoints.core.workspace import Workspace
 from ev_chargepoints.gui.settings_dialog import SettingsDialog

@@ -20,7 +20,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QDate, QDateTime, QSize, Qt, QTime
 from qgis.PyQt.QtGui import QColor
 
-from ev_chargepoints.core import styling
+from ev_chargepoints.core.outputs import styling
 from ev_chargepoints.core.progress import Progress
 from ev_chargepoints.core.workspace import Workspace
 from ev_chargepoints.qgis import loader

@@ -189,7 +189,7 @@ def _an_officer_reads_the_owners_map(officer, owner_target, pg_info):
     """A reader role (no grants) opens the owner's map, never rewrites it, and sees
     every device without usage (the rows beneath the view stay closed to it) and the
     public area tables. Returns the map the owner then rewrites."""
-    from ev_chargepoints.core import pg_mapdata
+    from ev_chargepoints.core.store.postgis import mapdata as pg_mapdata
 
     cluster, dbname = officer["cluster"], officer["dbname"]
     reader = f"reader_{uuid.uuid4().hex[:8]}"

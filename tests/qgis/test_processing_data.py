@@ -7,7 +7,7 @@ from qgis.core import QgsProcessingException, QgsVectorLayer
 from replay_server import NCR_ID, ReplayServer
 
 from ev_chargepoints.core.paths import RESOURCES
-from ev_chargepoints.core.store import HistoryStore
+from ev_chargepoints.core.store.geopackage import HistoryStore
 
 DUNDEE = RESOURCES / "data" / "dundee"
 

@@ -19,7 +19,7 @@ from qgis_shared_store import CAMDEN, NCR_FILE, camden_slice, saved_connection, 
 
 from ev_chargepoints.core.config import Settings
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
-from ev_chargepoints.core.pg_access import ACCESS_COLUMN, EVERY_DEVICE
+from ev_chargepoints.core.store.postgis.access import ACCESS_COLUMN, EVERY_DEVICE
 from ev_chargepoints.qgis import settings as plugin_settings
 
 PASSWORD = "Processing-SECRET-pw-51c2e8"

@@ -13,11 +13,13 @@ import pandas as pd
 import pytest
 from qgis.core import QgsProject
 
-from ev_chargepoints.core import areas, parsers, paths
+from ev_chargepoints.core import paths
+from ev_chargepoints.core.analysis import areas
 from ev_chargepoints.core.crs import wgs84_to_bng
-from ev_chargepoints.core.export import read_csv
-from ev_chargepoints.core.parsers.ocpi import parse_locations
+from ev_chargepoints.core.outputs.tables import read_csv
 from ev_chargepoints.core.progress import Progress
+from ev_chargepoints.core.sources import parsers
+from ev_chargepoints.core.sources.parsers.ocpi import parse_locations
 from ev_chargepoints.core.workspace import NCR_SNAPSHOT, Workspace
 from ev_chargepoints.qgis import loader
 

@@ -29,7 +29,7 @@ from qgis.core import QgsFeature, QgsFeatureRequest, QgsField, QgsVectorLayer
 from qgis.PyQt.QtCore import QMetaType
 
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
-from ev_chargepoints.core.store import HistoryStore
+from ev_chargepoints.core.store.geopackage import HistoryStore
 from ev_chargepoints.core.workspace import Workspace
 from ev_chargepoints.qgis.layers import period_subset
 

@@ -9,8 +9,9 @@ import subprocess
 
 from qgis.PyQt.QtGui import QColor, QImage
 
-from ev_chargepoints.core import conformance, paths
-from ev_chargepoints.core.report_html import write_report
+from ev_chargepoints.core import paths
+from ev_chargepoints.core.standard import conformance
+from ev_chargepoints.core.standard.report import write_report
 
 EXAMPLES = paths.resource("standard", "examples")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

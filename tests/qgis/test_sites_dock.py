@@ -25,9 +25,9 @@ from qgis.core import (
 from qgis.gui import QgsMapMouseEvent
 from qgis.PyQt.QtCore import QCoreApplication, QEvent, QPoint, Qt
 
-from ev_chargepoints.core import site_files, siting
+from ev_chargepoints.core.analysis import site_files, siting
 from ev_chargepoints.core.crs import wgs84_to_bng
-from ev_chargepoints.core.usage_kind import NOTE
+from ev_chargepoints.core.store.usage_kind import NOTE
 from ev_chargepoints.core.workspace import Workspace
 from ev_chargepoints.gui.site_tool import scratch_layer
 from ev_chargepoints.gui.sites_dock import KEY, SCOPE, CandidateSitesDock

@@ -18,8 +18,8 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QMetaType
 
-from ev_chargepoints.core import disclosure
-from ev_chargepoints.core.export import read_csv
+from ev_chargepoints.core.outputs import disclosure
+from ev_chargepoints.core.outputs.tables import read_csv
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
 from ev_chargepoints.core.workspace import Workspace
 

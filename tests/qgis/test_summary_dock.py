@@ -12,12 +12,12 @@ import pytest
 from qgis.core import QgsApplication, QgsProject, QgsVectorLayer
 from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, Qt
 
-from ev_chargepoints.core import disclosure
-from ev_chargepoints.core.export import read_csv, read_xlsx_sheet
+from ev_chargepoints.core.analysis.summary import definitions
+from ev_chargepoints.core.outputs import disclosure
+from ev_chargepoints.core.outputs.tables import read_csv, read_xlsx_sheet
 from ev_chargepoints.core.progress import Progress
 from ev_chargepoints.core.schema import ParseResult, conform
-from ev_chargepoints.core.summary import definitions
-from ev_chargepoints.core.usage_kind import NOTE
+from ev_chargepoints.core.store.usage_kind import NOTE
 from ev_chargepoints.core.workspace import Workspace
 from ev_chargepoints.gui.summary_dock import (
     CODE_ROLE,

@@ -11,7 +11,7 @@ from qgis.PyQt.QtCore import QCoreApplication, QTimer
 from replay_server import ReplayServer
 
 from ev_chargepoints.core.config import OcpiFeed
-from ev_chargepoints.core.store import HistoryStore
+from ev_chargepoints.core.store.geopackage import HistoryStore
 from ev_chargepoints.core.workspace import Workspace
 from ev_chargepoints.qgis import watch
 from ev_chargepoints.qgis.network import QgsTransport

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ev_chargepoints.core.schema import ParseResult, conform
-from ev_chargepoints.core.stores import open_store
+from ev_chargepoints.core.store.address import open_store
 
 n = int(sys.argv[2])
 start = pd.Timestamp("2019-01-01", tz="UTC") + pd.to_timedelta(np.arange(n), unit="min")

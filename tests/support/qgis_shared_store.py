@@ -50,10 +50,11 @@ def saved_connection(cluster, dbname: str, auth_manager, password: str,
 
 def camden_slice(seed: int = 14):
     """(NCR ParseResult of Camden's devices, ParseResult of their synthetic sessions)."""
-    from ev_chargepoints.core import areas, synthetic
-    from ev_chargepoints.core.parsers import parse_file
+    from ev_chargepoints.core.analysis import areas
     from ev_chargepoints.core.paths import LONDON_SNAPSHOT
     from ev_chargepoints.core.schema import ParseResult
+    from ev_chargepoints.core.sources import synthetic
+    from ev_chargepoints.core.sources.parsers import parse_file
     from ev_chargepoints.core.workspace import SYNTHETIC_FORMAT
 
     parsed = parse_file(LONDON_SNAPSHOT / NCR_FILE)

@@ -43,8 +43,8 @@ import numpy as np
 import pandas as pd
 from replay_server import build_ocpi_locations
 
+from ev_chargepoints.core.analysis.reconcile import PROXIMITY_M
 from ev_chargepoints.core.crs import wgs84_to_bng
-from ev_chargepoints.core.reconcile import PROXIMITY_M
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "resources" / "data"

@@ -37,7 +37,7 @@ from borough_data import (
 from replay_server import ReplayServer
 from watched_history import LOCATIONS, chosen_locations, evse_uids, poll_history
 
-from ev_chargepoints.core.export import read_csv
+from ev_chargepoints.core.outputs.tables import read_csv
 from ev_chargepoints.core.workspace import Workspace
 from tests.qgis.conftest import ev_provider  # noqa: F401  (the QGIS suite's fixture)
 

@@ -33,7 +33,7 @@ from borough_data import (
 from watched_history import LOCATIONS, POLL_MINUTES, STATUS
 
 from ev_chargepoints.core.crs import wgs84_to_bng
-from ev_chargepoints.core.export import read_csv
+from ev_chargepoints.core.outputs.tables import read_csv
 
 CATCHMENT_M = 400.0
 CAP_MINUTES = 60

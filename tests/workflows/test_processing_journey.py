@@ -21,7 +21,7 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
-from ev_chargepoints.core.export import read_csv
+from ev_chargepoints.core.outputs.tables import read_csv
 from tests.qgis.conftest import PLUGIN_DEPRECATIONS_ARE_ERRORS
 from tests.qgis.test_summary_algorithm import QGIS_PROCESS, _system_env
 

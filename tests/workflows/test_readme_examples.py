@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from replay_server import ReplayServer
 
-from ev_chargepoints.core.export import read_csv
+from ev_chargepoints.core.outputs.tables import read_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -25,7 +25,7 @@ from borough_data import (
 )
 from replay_server import ReplayServer
 
-from ev_chargepoints.core.usage_kind import NOTE
+from ev_chargepoints.core.store.usage_kind import NOTE
 from ev_chargepoints.core.workspace import Workspace
 
 STAMP = " — SYNTHETIC usage"

@@ -23,8 +23,8 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
 from ...core.errors import EvChargepointsError
-from ...core.stores import StoreTarget
-from ...core.usage_kind import NOTE, SUFFIX
+from ...core.store.address import StoreTarget
+from ...core.store.usage_kind import NOTE, SUFFIX
 from ...core.workspace import Workspace, describe_import
 from ...qgis import pg_connection
 from ...qgis import settings as plugin_settings
@@ -295,7 +295,7 @@ class FetchOcpiAlgorithm(StoreAlgorithm):
 
 def max_gap_parameter(alg: EvAlgorithm) -> QgsProcessingParameterNumber:
     """How long one status observation may hold (the algorithms using watched status)."""
-    from ...core.utilisation import DEFAULT_MAX_GAP_HOURS
+    from ...core.analysis.utilisation import DEFAULT_MAX_GAP_HOURS
 
     return QgsProcessingParameterNumber(
         "MAX_GAP_HOURS", QCoreApplication.translate(

@@ -30,7 +30,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
-from ...core import site_files, siting
+from ...core.analysis import site_files, siting
 from ...core.errors import EvChargepointsError
 from ...core.workspace import Workspace
 from ...qgis.tables import _value, fields_for

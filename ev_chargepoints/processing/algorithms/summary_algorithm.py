@@ -38,10 +38,11 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QMetaType
 
-from ...core import areas as core_areas
-from ...core import disclosure, gpkg
+from ...core.analysis import areas as core_areas
 from ...core.errors import EvChargepointsError
+from ...core.outputs import disclosure
 from ...core.paths import LONDON_SNAPSHOT
+from ...core.store import gpkg_file as gpkg
 from ...core.workspace import Workspace
 from ...qgis.tables import features_for, fields_for
 from .data_algorithms import PERIODS, StoreAlgorithm, add_store_parameters, write_table

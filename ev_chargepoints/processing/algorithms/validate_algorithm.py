@@ -14,8 +14,8 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
-from ...core.conformance import MIN_OBSERVED_HOURS
 from ...core.errors import EvChargepointsError
+from ...core.standard.conformance import MIN_OBSERVED_HOURS
 from ...core.workspace import Workspace
 from .data_algorithms import StoreAlgorithm, add_store_parameters, max_gap_parameter
 
@@ -74,8 +74,8 @@ class ValidateAlgorithm(StoreAlgorithm):
             super().prepare(parameters, context, feedback)
 
     def execute(self, parameters, context, feedback):
-        from ...core import conformance
-        from ...core.report_html import write_report
+        from ...core.standard import conformance
+        from ...core.standard.report import write_report
 
         files = [f for f in self.parameterAsFileList(parameters, "FILES", context) if f]
         reference = [f for f in self.parameterAsFileList(parameters, "REFERENCE", context)

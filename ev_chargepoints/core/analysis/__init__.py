@@ -1,0 +1,1 @@
+"""Analysis on canonical tables: utilisation, quality, areas, summaries, siting, reconciliation."""

@@ -1,0 +1,1 @@
+"""What leaves the plugin: map tables, committee data, disclosure, tables, styling."""

@@ -1,0 +1,248 @@
+"""What a committee page says, as plain data: masked tables, notes, provenance.
+
+Built from the summary engine through the :class:`~.workspace.Workspace`
+facade, then passed through disclosure control before anything leaves this
+module: the QGIS layout only places the strings computed here on the page,
+and the CSV tables written beside the PDFs are the same masked frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from ..analysis.summary import definitions
+from ..paths import plugin_version
+from ..store.usage_kind import NOTE
+from . import disclosure
+from .fingerprint import workspace_fingerprint
+
+LONDON_CODE = "E12000007"
+LONDON_NAME = "London"
+SUM_COLUMNS = ("population", "devices", "connectors", "slow_devices", "fast_devices",
+               "rapid_devices", "ultra_devices", "unknown_power_devices", "devices_with_usage",
+               "sessions", "kwh", "plugged_hours", "available_hours", "capacity_kwh",
+               "prev_sessions", "prev_kwh")
+SOURCES = ("National Chargepoint Registry (OZEV/DfT)",
+           "London borough and ward boundaries (GLA, London Datastore)",
+           "GLA Ward Profiles and Atlas 2015 (population)")
+SYNTHETIC_SOURCE = ("SYNTHETIC usage generated from Dundee City Council sessions "
+                    "(ChargePlace Scotland), 2017-18")
+SYNTHETIC_BANNER = NOTE
+ATTRIBUTION = ("Contains National Statistics data © Crown copyright and database right; "
+               "Contains Ordnance Survey data © Crown copyright and database right; "
+               "Contains public sector information licensed under the Open Government "
+               "Licence v3.0")
+NOTE_COLUMNS = ("devices", "devices_per_10k", "rapid_share_pct", "sessions", "occupancy_pct",
+                "capacity_factor_pct")
+
+# (label, column, digits, suffix, is usage)
+BOROUGH_ROWS = (
+    ("Charge devices", "devices", 0, "", False),
+    ("Connectors", "connectors", 0, "", False),
+    ("Devices per 10,000 residents", "devices_per_10k", 1, "", False),
+    ("Rapid and ultra share", "rapid_share_pct", 1, " %", False),
+    ("Devices with usage records", "devices_with_usage", 0, "", False),
+    ("Sessions", "sessions", 0, "", True),
+    ("Energy delivered (MWh)", "mwh", 1, "", True),
+    ("Occupancy", "occupancy_pct", 1, " %", True),
+    ("Capacity factor", "capacity_factor_pct", 1, " %", True),
+    ("Occupancy change (% points)", "occupancy_pct_change", 1, "", True),
+    ("Sessions change on previous", "sessions_change_pct", 1, " %", True),
+)
+OVERVIEW_COLUMNS = (
+    ("Borough", "area_name", None, "", False),
+    ("Devices", "devices", 0, "", False),
+    ("Per 10k", "devices_per_10k", 1, "", False),
+    ("Rapid %", "rapid_share_pct", 1, "", False),
+    ("Sessions", "sessions", 0, "", True),
+    ("Occup. %", "occupancy_pct", 1, "", True),
+    ("Change (pts)", "occupancy_pct_change", 1, "", True),
+)
+
+
+@dataclass
+class CommitteeData:
+    period: str
+    previous_period: Optional[str]
+    boroughs: pd.DataFrame          # masked, one row per borough
+    london: pd.DataFrame            # masked, one row
+    note: str
+    threshold: int
+    fingerprint: str
+    fingerprint_inputs: dict
+    vintage: str
+    synthetic_usage: bool
+    boundary_version: str
+    printed: str
+    sources: list = field(default_factory=list)
+
+    def borough(self, name_or_code: str) -> pd.Series:
+        key = str(name_or_code).strip().lower()
+        hit = self.boroughs[(self.boroughs["area_code"].str.lower() == key)
+                            | (self.boroughs["area_name"].str.lower() == key)]
+        if not len(hit):
+            raise KeyError(name_or_code)
+        return hit.iloc[0]
+
+    def resolve(self, names) -> list[str]:
+        """Borough names as printed, from names or codes in any case (unknown -> KeyError)."""
+        return [str(self.borough(n)["area_name"]) for n in names]
+
+
+def london_total(table: pd.DataFrame) -> pd.DataFrame:
+    """One London row recomputed from the boroughs' sums (never averaged averages)."""
+    sums = {c: float(np.nansum(table[c].to_numpy("float64"))) if c in table else np.nan
+            for c in SUM_COLUMNS}
+    for c in ("sessions", "kwh", "plugged_hours", "available_hours", "capacity_kwh",
+              "prev_sessions", "prev_kwh"):
+        if c in table and table[c].isna().all():
+            sums[c] = np.nan
+    row = {"area_code": LONDON_CODE, "area_name": LONDON_NAME, **sums}
+    row["rapid_share_pct"] = _pct(sums["rapid_devices"] + sums["ultra_devices"],
+                                  sums["devices"])
+    row["devices_per_10k"] = _pct(sums["devices"], sums["population"], 10_000)
+    row["occupancy_pct"] = _pct(sums["plugged_hours"], sums["available_hours"])
+    row["capacity_factor_pct"] = _pct(sums["kwh"], sums["capacity_kwh"])
+    row["share_no_usage_pct"] = _pct(sums["devices"] - sums["devices_with_usage"],
+                                     sums["devices"])
+    row["sessions_change_pct"] = _pct(sums["sessions"] - sums["prev_sessions"],
+                                      abs(sums["prev_sessions"]))
+    if "prev_occupancy_pct" in table:
+        # previous occupancy from the previous period's hours is not in the table:
+        # weight each borough's previous occupancy by its available hours instead.
+        prev = table["prev_occupancy_pct"].to_numpy("float64")
+        hours = table["available_hours"].to_numpy("float64")
+        ok = np.isfinite(prev) & np.isfinite(hours)
+        prev_london = _pct(np.sum(prev[ok] * hours[ok]) / 100, np.sum(hours[ok]))
+        row["prev_occupancy_pct"] = prev_london
+        row["occupancy_pct_change"] = row["occupancy_pct"] - prev_london
+    return pd.DataFrame([row])
+
+
+def _pct(num: float, den: float, scale: float = 100.0) -> float:
+    return float(num) / float(den) * scale if den and np.isfinite(den) and den > 0 \
+        and np.isfinite(num) else float("nan")
+
+
+def committee_data(ws, period: Optional[str] = None, threshold: int = 3,
+                   period_kind: str = "quarter", vintage: str = "",
+                   today: Optional[date] = None) -> CommitteeData:
+    """Masked borough and London figures for ``period`` with the page's provenance."""
+    has_usage = bool(ws.store.counts().get("sessions", 0))
+    table, assignment = ws.summary(level="borough", period=period, period_kind=period_kind,
+                                   with_usage=has_usage)
+    period = table.attrs.get("period") or "no usage data"
+    previous = table.attrs.get("previous_period")
+    boundary_version = table.attrs.get("boundary_version", "")
+    table = table.copy()
+    table["mwh"] = table["kwh"] / 1000.0
+    london = london_total(table)
+    london["mwh"] = london["kwh"] / 1000.0
+    usage = ws.utilisation(period_kind) if has_usage else None
+    periods = [period, previous]
+    devices = ws.devices()
+    by_borough = disclosure.area_contributors(assignment.table, devices, usage,
+                                              "borough_code", periods)
+    masked = disclosure.mask_usage(table, by_borough.rename(
+        columns={"borough_code": "area_code"}), threshold=threshold, complementary=True)
+    placed = assignment.table[assignment.table["borough_code"].notna()]
+    everyone = disclosure.area_contributors(placed, devices, usage, None, periods)
+    everyone["cell"] = LONDON_CODE
+    london_masked = disclosure.mask_usage(london, everyone.rename(columns={"cell": "area_code"}),
+                                          threshold=threshold)
+    masked_boroughs = masked.table
+    masked_boroughs["mwh"] = masked_boroughs["kwh"] / 1000.0
+    london_frame = london_masked.table
+    london_frame["mwh"] = london_frame["kwh"] / 1000.0
+    fp, inputs = workspace_fingerprint(ws, boundary_version, period, threshold,
+                                       plugin_version())
+    synthetic = ws.has_synthetic_usage()
+    sources = list(SOURCES) + ([SYNTHETIC_SOURCE] if synthetic else [])
+    return CommitteeData(period, previous, masked_boroughs, london_frame, masked.note,
+                         int(threshold), fp, inputs, vintage, synthetic, boundary_version,
+                         (today or date.today()).strftime("%d %B %Y"), sources)
+
+
+def _cell(row: pd.Series, column: str, digits, suffix: str) -> str:
+    status = str(row.get(disclosure.STATUS_COLUMN, disclosure.SHOWN))
+    is_usage = column in disclosure.USAGE_FIGURES or column == "mwh"
+    if is_usage and status.startswith(disclosure.SUPPRESSED):
+        return disclosure.SUPPRESSED
+    if digits is None:
+        return str(row.get(column, ""))
+    value = row.get(column)
+    if is_usage and (value is None or pd.isna(value)):
+        return disclosure.NO_DATA
+    return disclosure.format_figure(value, digits, suffix)
+
+
+def borough_table(data: CommitteeData, borough: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the borough page table: metric, borough, London."""
+    row = data.borough(borough)
+    london = data.london.iloc[0]
+    header = ["Measure", str(row["area_name"]), LONDON_NAME]
+    rows = [[label, _cell(row, column, digits, suffix), _cell(london, column, digits, suffix)]
+            for label, column, digits, suffix, _usage in BOROUGH_ROWS]
+    return header, rows
+
+
+def overview_table(data: CommitteeData) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the London page table: one row per borough, then London."""
+    header = [c[0] for c in OVERVIEW_COLUMNS]
+    frames = data.boroughs.sort_values("area_name", kind="stable")
+    rows = [[_cell(r, column, digits, suffix) for _l, column, digits, suffix, _u
+             in OVERVIEW_COLUMNS] for _, r in frames.iterrows()]
+    london = data.london.iloc[0]
+    rows.append([_cell(london, column, digits, suffix) for _l, column, digits, suffix, _u
+                 in OVERVIEW_COLUMNS])
+    return header, rows
+
+
+def page_table_frame(header: list[str], rows: list[list[str]]) -> pd.DataFrame:
+    """The printed table as a DataFrame (for the CSV written beside the PDF)."""
+    return pd.DataFrame(rows, columns=header)
+
+
+def definition_lines(data: CommitteeData) -> list[str]:
+    defs = definitions()
+    prev = f" Changes compare with {data.previous_period}." if data.previous_period else ""
+    lines = [
+        "Devices: " + defs["devices"],
+        "Occupancy: plugged-in time ÷ available time (24 h × connectors), from sums over "
+        "the area's devices with usage records." + prev,
+        "Capacity factor: kWh delivered ÷ (rated kW × available hours).",
+        "Rapid and ultra share: devices of 50 kW or more ÷ all devices. Per 10,000 "
+        "residents: GLA 2015 population.",
+        "Bands (defaults, configurable): < 5 % under-used, 5–15 % typical, 15–25 % busy, "
+        "≥ 25 % consider more capacity.",
+        data.note + ". Device counts are public and never suppressed.",
+    ]
+    return lines
+
+
+def provenance_lines(data: CommitteeData) -> list[str]:
+    lines = []
+    if data.vintage:
+        lines.append(f"Data vintage: {data.vintage}.")
+    lines.append("Sources: " + "; ".join(data.sources) + ".")
+    return lines
+
+
+def live_status_caption(status) -> list[str]:
+    """The lines heading the page's live status legend (``status``: a
+    :class:`~.mapdata.StatusLayerInfo`): when, from where, and that it is no period figure."""
+    feeds = [source.split(":", 1)[-1] for source in status.sources]
+    named = ", ".join(feeds) if len(feeds) <= 2 else f"{len(feeds)} operators' feeds"
+    return [f"Live status, {status.latest_text() or 'no report'} UK time",
+            f"{status.features} devices; OCPI: {named}",
+            "Latest report, not a figure of the period"]
+
+
+def footer_line(data: CommitteeData) -> str:
+    return (f"Printed {data.printed} · Fingerprint {data.fingerprint} · "
+            f"ev_chargepoints {plugin_version()} · Boundaries {data.boundary_version}")

@@ -1,0 +1,1 @@
+"""The data standard: validation and the per-operator conformance report."""

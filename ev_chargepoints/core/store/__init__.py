@@ -1,0 +1,1 @@
+"""The history store: interface, address, the GeoPackage and the shared PostGIS backends."""

@@ -1,0 +1,1 @@
+"""The shared history store on PostgreSQL/PostGIS: schema, roles, server-side analysis."""
