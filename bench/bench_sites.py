@@ -22,7 +22,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_summary import resample  # noqa: E402
-from ev_chargepoints.core.analysis import areas, geometry, siting  # noqa: E402
+from ev_chargepoints.core.analysis import areas, geometry  # noqa: E402
+from ev_chargepoints.core.analysis.siting.analyser import (  # noqa: E402
+    IncrementalSiteAnalyser,
+    analyse_sites,
+)
+from ev_chargepoints.core.analysis.siting.catchment import RadiusCatchment  # noqa: E402
+from ev_chargepoints.core.analysis.siting.population import PopulationGrid  # noqa: E402
+from ev_chargepoints.core.analysis.siting.sites import sites_from_points  # noqa: E402
+from ev_chargepoints.core.analysis.siting.suggest import suggest_sites  # noqa: E402
 from ev_chargepoints.core.crs import wgs84_to_bng  # noqa: E402
 
 QGIS_BUFFER_COUNT_S = 0.05 + 0.19
@@ -49,18 +57,18 @@ def make_data(n_sites: int = 1000, n_devices: int = 100_000, seed: int = 0):
     pick = rng.integers(0, n_devices, n_sites)
     sx = dx[pick] + rng.normal(0, SITE_SPREAD_M, n_sites)
     sy = dy[pick] + rng.normal(0, SITE_SPREAD_M, n_sites)
-    return devices, usage, siting.sites_from_points(sx, sy)
+    return devices, usage, sites_from_points(sx, sy)
 
 
 def run(n_sites: int = 1000, n_devices: int = 100_000, seed: int = 0) -> dict:
     """Seconds for each step (best of a few where cheap); boundaries load untimed."""
     wards = areas.load_wards(2018)
-    grid_s, grid = _timed(lambda: siting.PopulationGrid.from_areas(wards))
+    grid_s, grid = _timed(lambda: PopulationGrid.from_areas(wards))
     devices, usage, sites = make_data(n_sites, n_devices, seed)
     dx, dy = devices["x"].to_numpy(), devices["y"].to_numpy()
     sx, sy = sites["x"].to_numpy(), sites["y"].to_numpy()
 
-    catchment = siting.RadiusCatchment(DISTANCE_M)
+    catchment = RadiusCatchment(DISTANCE_M)
     index_s, index = _timed(lambda: catchment.index(dx, dy), repeat=3)
     query_s, (site, _point, _d) = _timed(lambda: catchment.device_pairs(index, sx, sy),
                                          repeat=3)
@@ -69,14 +77,14 @@ def run(n_sites: int = 1000, n_devices: int = 100_000, seed: int = 0) -> dict:
         lambda: geometry.count_within_radius(dx, dy, sx, sy, DISTANCE_M), repeat=3)
     assert np.array_equal(counts, reference.astype(np.int64))
 
-    full_s, table = _timed(lambda: siting.analyse_sites(
+    full_s, table = _timed(lambda: analyse_sites(
         sites, devices, utilisation=usage, population=grid, distances=(DISTANCE_M,)),
         repeat=2)
-    prepare_s, analyser = _timed(lambda: siting.IncrementalSiteAnalyser(
+    prepare_s, analyser = _timed(lambda: IncrementalSiteAnalyser(
         devices, utilisation=usage, population=grid, distances=(DISTANCE_M,)))
     sites_s, _ = _timed(lambda: analyser.add_sites(sites))
 
-    extra = siting.sites_from_points(dx[:20] + 120.0, dy[:20] - 80.0,
+    extra = sites_from_points(dx[:20] + 120.0, dy[:20] - 80.0,
                                      ids=[f"extra-{i}" for i in range(20)])
     add_times, move_times = [], []
     for i in range(len(extra)):
@@ -87,7 +95,7 @@ def run(n_sites: int = 1000, n_devices: int = 100_000, seed: int = 0) -> dict:
         start = time.perf_counter()
         analyser.move_site(row["site_id"], row["x"] + 300.0, row["y"])
         move_times.append(time.perf_counter() - start)
-    suggest_s, picks = _timed(lambda: siting.suggest_sites(sites, devices, grid, k=50))
+    suggest_s, picks = _timed(lambda: suggest_sites(sites, devices, grid, k=50))
     return {
         "n_sites": n_sites, "n_devices": n_devices,
         "grid_build_s": grid_s,

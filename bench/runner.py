@@ -277,7 +277,7 @@ def performance_page(report: dict) -> str:
         "- Layer load and render: the plugin's devices layer (the map GeoPackage layout, "
         "graduated occupancy style) rendered at 1600×1200 with "
         "`QgsMapRendererParallelJob`; no peer.",
-        "- Atlas: `layout_export.export_committee_maps(..., boroughs=\"all\", "
+        "- Atlas: `layout_export.export.export_committee_maps(..., boroughs=\"all\", "
         "combined=True)` on a store holding the bundled London snapshot (real NCR "
         "devices, SYNTHETIC usage); the store is built before timing; no peer.",
         "",

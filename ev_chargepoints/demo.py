@@ -12,7 +12,8 @@ from typing import Iterator
 
 from .core.outputs.tables import write_csv
 from .core.progress import SILENT, Progress
-from .core.workspace import Workspace, describe_import
+from .core.sources.intake import describe_import
+from .core.workspace import Workspace
 
 
 def run_demo(out: Path, progress: Progress = SILENT) -> Iterator[str]:
@@ -53,17 +54,17 @@ def run_demo(out: Path, progress: Progress = SILENT) -> Iterator[str]:
 def _committee_pages(out: Path, progress: Progress) -> Iterator[str]:
     """The London page and the 33-borough atlas, as a committee paper would use them."""
     try:
-        from .qgis.layout_export import export_committee_maps
+        from .qgis.layout_export.export import export_committee_maps
     except ImportError:
         yield "Committee pages skipped: QGIS's Python bindings are not installed."
         return
     store = str(out / "london.gpkg")
     folder = out / "committee"
     london = export_committee_maps(store, folder, boroughs=None, progress=progress.scaled(0, 30))
-    yield f"London committee page → {next(p for p in london if p.suffix == '.pdf')}"
+    yield f"London committee page → {next(p for p in london.files if p.suffix == '.pdf')}"
     atlas = export_committee_maps(store, folder, boroughs="all", combined=True,
                                   progress=progress.scaled(30, 100))
-    yield f"Atlas of the 33 boroughs → {next(p for p in atlas if p.suffix == '.pdf')}"
+    yield f"Atlas of the 33 boroughs → {next(p for p in atlas.files if p.suffix == '.pdf')}"
 
 
 def _render_map(out: Path, progress: Progress) -> Iterator[str]:

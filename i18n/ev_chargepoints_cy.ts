@@ -1156,16 +1156,6 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <translation>Allwedd API (ffurfweddiad dilysu)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="158"/>
-        <source>Rows added</source>
-        <translation>Rhesi a ychwanegwyd</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="159"/>
-        <source>Fetch report</source>
-        <translation>Adroddiad nôl</translation>
-    </message>
-    <message>
         <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="140"/>
         <source>Fetch from the London Datastore</source>
         <translation>Nôl o'r London Datastore</translation>
@@ -1174,11 +1164,6 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="141"/>
         <source>Downloads London Datastore (DataPress) datasets through QGIS&apos;s network settings (proxy, SSL, authentication) and imports what it can read: registry files and extracts, usage files, and boundaries (GeoPackage, zipped Shapefile, GeoJSON), which become area layers of the store that summaries can use. Left empty, the address, the datasets (charge points, usage returns, boundaries) and the API key are those of the plugin settings; the key is only sent to the address of the settings. Everything of a dataset is downloaded before anything is imported, so a failed download leaves the store as it was. A fetch that imports nothing fails and says, file by file, why.</source>
         <translation>Yn lawrlwytho setiau data o'r London Datastore (DataPress) drwy osodiadau rhwydwaith QGIS (dirprwy, SSL, dilysu) ac yn mewnforio'r hyn y gall ei ddarllen: ffeiliau'r gofrestrfa a detholiadau ohonynt, ffeiliau defnydd, a ffiniau (GeoPackage, Shapefile mewn ZIP, GeoJSON), sy'n dod yn haenau ardal yn y storfa y gall crynodebau eu defnyddio. Os cânt eu gadael yn wag, y cyfeiriad, y setiau data (mannau gwefru, ffurflenni defnydd, ffiniau) a'r allwedd API yw rhai gosodiadau'r ategyn; dim ond i gyfeiriad y gosodiadau yr anfonir yr allwedd. Caiff popeth mewn set ddata ei lawrlwytho cyn i ddim gael ei fewnforio, felly mae lawrlwythiad a fethodd yn gadael y storfa fel yr oedd. Mae nôl nad yw'n mewnforio dim yn methu ac yn dweud pam, ffeil wrth ffeil.</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="177"/>
-        <source>Skipped {resource}</source>
-        <translation>Wedi hepgor {resource}</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="165"/>
@@ -1227,16 +1212,6 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="197"/>
         <source>Feed name</source>
         <translation>Enw'r ffrwd</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="200"/>
-        <source>Rows added</source>
-        <translation>Rhesi a ychwanegwyd</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="201"/>
-        <source>Fetch report</source>
-        <translation>Adroddiad nôl</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="184"/>
@@ -2174,6 +2149,24 @@ Mae dibynadwyedd (rheoliadau 2023: rhaid i rwydwaith cyflym gyrraedd 99 %) yn cy
         <location filename="../ev_chargepoints/processing/algorithms/validate_algorithm.py" line="1"/>
         <source>Choose files to check, or include the store&apos;s watched status history.</source>
         <translation>Dewiswch ffeiliau i'w gwirio, neu cynhwyswch hanes statws a wyliwyd yn y storfa.</translation>
+    </message>
+</context>
+<context>
+    <name>_FetchAlgorithm</name>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="181"/>
+        <source>Rows added</source>
+        <translation>Rhesi a ychwanegwyd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="182"/>
+        <source>Fetch report</source>
+        <translation>Adroddiad nôl</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="189"/>
+        <source>Skipped {resource}</source>
+        <translation>Wedi hepgor {resource}</translation>
     </message>
 </context>
 <context>

@@ -140,5 +140,14 @@ class MixedUsageError(StoreError):
     """Real and SYNTHETIC usage would end up in one store (see ``usage_kind``)."""
 
 
+class StoreNotFound(StoreError):
+    """A GeoPackage store that does not exist, opened by something that does not create
+    one (only imports and fetches do: see ``store.address.open_store``)."""
+
+    def __init__(self, path):
+        super().__init__(f"There is no store at {path}; import or fetch first.")
+        self.path = path
+
+
 class MissingDependency(EvChargepointsError):
     """An optional Python package this feature needs is not installed."""

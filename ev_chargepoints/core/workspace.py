@@ -7,38 +7,29 @@ analyse sites, validate. Front doors only adapt arguments and present results.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 import pandas as pd
 
-from . import paths
-from .analysis import areas
-from .errors import EvChargepointsError, MixedUsageError, ParseError, StoreError
-from .outputs import disclosure
-from .outputs.disclosure import DEFAULT_THRESHOLD
+from .analysis.siting.sites import located_devices
+from .errors import EvChargepointsError
+from .outputs import committee, mapdata, styling
+from .outputs.disclosure import DEFAULT_THRESHOLD, publishable
 from .progress import SILENT, Progress
 from .schema import ParseResult
-from .sources import parsers
+from .sources import intake, parsers
 from .sources.http import HttpClient, RetryPolicy
+from .sources.intake import SYNTHETIC_END, SYNTHETIC_START, FetchOutcome
 from .sources.transport import Transport
+from .standard.reliability import ReliabilityTables, reliability_options
 from .store.address import open_store, parse_target
-from .store.geopackage import AREAS_FORMAT, ImportReport, StoreBackend, file_sha256
-from .store.usage_kind import REAL, SYNTHETIC, SYNTHETIC_FORMAT, refusal
+from .store.interface import ImportReport, StoreBackend
+from .store.usage_kind import SYNTHETIC
 
 log = logging.getLogger(__name__)
 
-NCR_SNAPSHOT = "ncr_chargepoints_london_2022-05.csv.gz"
-SYNTHETIC_SEED = 20220504
-# A year of synthetic usage ending with the quarter of the NCR snapshot (UK local dates).
-SYNTHETIC_START = "2021-07-01"
-SYNTHETIC_END = "2022-07-01"
-UK_TZ = "Europe/London"
 USAGE_SUMMARY_COLUMNS = ("sessions", "kwh", "plugged_hours", "available_hours", "occupancy_pct",
                          "capacity_factor_pct")
 NO_STATUS = "The store has no live status yet: run 'watch' on an OCPI feed first."
@@ -49,53 +40,19 @@ USAGE_CACHE_KEY = "usage_cache."
 DEFAULT_PERIOD_KEY = "default_period."
 
 
-@dataclass
-class FetchOutcome:
-    """What a fetch brought in: the imports it made and anything worth saying."""
-
-    source: str
-    imports: list[ImportReport] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-
-    @property
-    def imported_nothing(self) -> bool:
-        """No file of the fetch is in the store, now or from before: the fetch failed,
-        each skipped or refused file saying why (``skipped``, failed ``imports``)."""
-        return not any(r.outcome != "failed" for r in self.imports)
-
-    def nothing_imported_message(self) -> str:
-        """The one line front doors end such a fetch with, its reasons listed."""
-        reasons = self.skipped + [f"{r.file_name}: {r.message}" for r in self.imports
-                                  if r.outcome == "failed"]
-        if not reasons:
-            return f"Nothing was imported from {self.source}: it lists no files."
-        return (f"Nothing was imported from {self.source}: {len(reasons)} file(s) skipped "
-                "or refused (" + "; ".join(reasons) + ").")
-
-
-@dataclass
-class ReliabilityTables:
-    """:meth:`Workspace.reliability`: ``table`` per EVSE (or device) and ``operators``
-    (:func:`.conformance.operator_reliability`), with the cap and minimum used."""
-
-    table: pd.DataFrame
-    operators: pd.DataFrame
-    max_gap_hours: float
-    min_observed_hours: float
-
-
 class Workspace:
     """``http_policy``, ``timeout`` (seconds per wait for data) and
     ``max_download_bytes`` tune the network pulls (``fetch_*``); None keeps the
-    defaults of :class:`~.http.HttpClient` and the clients."""
+    defaults of :class:`~.http.HttpClient` and the clients. ``create=False`` (front doors
+    that only read): a missing GeoPackage store is :class:`~.errors.StoreNotFound`."""
 
     def __init__(self, store, transport: Optional[Transport] = None, *,
                  http_policy: Optional[RetryPolicy] = None, timeout: Optional[float] = None,
-                 max_download_bytes: Optional[int] = None):
+                 max_download_bytes: Optional[int] = None, create: bool = True):
         # ``store``: a GeoPackage path, a postgresql:// address, a service=name or a
-        # StoreTarget (see stores.parse_target).
+        # StoreTarget (see store.address.parse_target).
         self.target = parse_target(store)
+        self._create = create
         # The GeoPackage file; None for a database store.
         self.store_path: Optional[Path] = self.target.path
         self._transport = transport
@@ -112,7 +69,7 @@ class Workspace:
         """The open store: a GeoPackage ``HistoryStore`` or a ``PostgisStore``, both
         :class:`~.store.StoreBackend`."""
         if self._store is None:
-            self._store = open_store(self.target)
+            self._store = open_store(self.target, create=self._create)
         return self._store
 
     @property
@@ -139,31 +96,25 @@ class Workspace:
         return self._transport
 
     def _http(self) -> HttpClient:
-        options = {}
-        if self._http_policy is not None:
-            options["policy"] = self._http_policy
-        if self._timeout is not None:
-            options["timeout"] = self._timeout
-        return HttpClient(self.transport, **options)
+        options = {"policy": self._http_policy, "timeout": self._timeout}
+        return HttpClient(self.transport, **{k: v for k, v in options.items() if v is not None})
+
+    def _open_store(self) -> StoreBackend:
+        """:attr:`store` for :mod:`.sources.intake`, which opens it only when needed."""
+        return self.store
+
+    def _fetching(self, progress: Progress) -> dict:
+        """The settings of a Datastore fetch from this workspace (:mod:`.sources.intake`)."""
+        return {"shared": self.is_shared_store, "max_download_bytes": self._max_download_bytes,
+                "progress": progress, "after_import": self.prepare_shared_store}
 
     # --- data in -----------------------------------------------------------------
 
     def import_files(self, files: Sequence, format: Optional[str] = None,
                      progress: Progress = SILENT) -> list[ImportReport]:
-        """Import each file in its own transaction; one bad file never touches the rest."""
-        reports = []
-        for i, path in enumerate(files):
-            progress.check_cancelled()
-            path = Path(path)
-            progress.report(100.0 * i / max(1, len(files)), f"Importing {path.name}")
-            if format is None and areas.is_boundary_file(path):
-                reports.append(self.import_areas(path))
-                continue
-            reports.append(self.store.import_file(
-                path, parse=lambda p: parsers.parse_file(p, format=format)))
-        self.prepare_shared_store(progress)
-        progress.report(100.0, "Import finished")
-        return reports
+        """Import each file in its own transaction (:func:`.intake.import_files`)."""
+        return intake.import_files(self._open_store, files, format, shared=self.is_shared_store,
+                                   progress=progress, after_import=self.prepare_shared_store)
 
     def import_result(self, result: ParseResult, name: str, content_key: str,
                       **options) -> ImportReport:
@@ -176,40 +127,9 @@ class Workspace:
                                 synthetic_usage: bool = True,
                                 usage_start: str = SYNTHETIC_START,
                                 usage_end: str = SYNTHETIC_END) -> list[ImportReport]:
-        """The offline London snapshot: real NCR devices plus, with ``synthetic_usage``,
-        SYNTHETIC usage (a year by default, UK local dates, end exclusive), which only a
-        store of its own takes: a store holding real usage refuses it before anything
-        is imported."""
-        if synthetic_usage and self.usage_kind() == REAL:
-            raise MixedUsageError(refusal(REAL, self.store.short_name()))
-        ncr = paths.LONDON_SNAPSHOT / NCR_SNAPSHOT
-        progress.report(2, "Reading the National Chargepoint Registry snapshot (May 2022)")
-        reports = [self.store.import_file(ncr, parse=parsers.parse_file)]
-        if synthetic_usage:
-            progress.check_cancelled()
-            progress.report(40, "Generating synthetic London usage from Dundee distributions")
-            reports.append(self._import_synthetic_usage(file_sha256(ncr), usage_start,
-                                                        usage_end))
-        self.prepare_shared_store(progress)
-        progress.report(100, "Snapshot ready")
-        return reports
-
-    def _import_synthetic_usage(self, ncr_sha: str, start: str, end: str) -> ImportReport:
-        from .sources import synthetic
-
-        key = hashlib.sha256(f"{ncr_sha}|{SYNTHETIC_SEED}|{start}|{end}".encode()).hexdigest()
-        name = f"synthetic London usage (seed {SYNTHETIC_SEED})"
-        if self.store.already_imported(key) is not None:
-            return self.store.import_parse_result(
-                ParseResult(SYNTHETIC_FORMAT, name, 0), name, key)
-        devices = self.store.devices()
-        connectors = self.store.connectors()
-        sessions = synthetic.synthetic_sessions(
-            devices, connectors, synthetic.dundee_sessions(),
-            pd.Timestamp(start, tz=UK_TZ), pd.Timestamp(end, tz=UK_TZ),
-            seed=SYNTHETIC_SEED)
-        result = ParseResult(SYNTHETIC_FORMAT, name, len(sessions), tables={"sessions": sessions})
-        return self.store.import_parse_result(result, name, key)
+        """The offline London snapshot (:func:`.intake.import_bundled_snapshot`)."""
+        return intake.import_bundled_snapshot(self._open_store, progress, synthetic_usage,
+                                              usage_start, usage_end, self.prepare_shared_store)
 
     def usage_kind(self) -> Optional[str]:
         """"real", "synthetic" or None: what usage the store holds (:mod:`.usage_kind`)."""
@@ -222,205 +142,45 @@ class Workspace:
     def fetch_datastore(self, base_url: str, dataset_id: str, resource_ids: Iterable[str] = (),
                         api_key: Optional[str] = None, cache_dir=None,
                         progress: Progress = SILENT) -> FetchOutcome:
-        """Download a Datastore dataset's resources and import those we can read: data
-        files through the parsers, boundary files (:func:`.areas.is_boundary_file`) as
-        area layers of the store. Each resource that cannot be used is in ``skipped``
-        with its title, id and why (:attr:`FetchOutcome.imported_nothing`).
-
-        Everything is downloaded before anything is imported, so a failed pull
-        leaves the store as it was.
-        """
-        from .sources.download_cache import DownloadCache
-        from .sources.london_datastore import DatastoreClient
-
-        cache = DownloadCache(Path(cache_dir)) if cache_dir else None
-        limits = {} if self._max_download_bytes is None else {
-            "max_download_bytes": self._max_download_bytes}
-        client = DatastoreClient(self._http(), base_url, api_key=api_key, cache=cache,
-                                 **limits)
-        outcome = FetchOutcome(f"datastore:{dataset_id}")
-        progress.report(2, f"Reading dataset {dataset_id}")
-        dataset = client.get_dataset(dataset_id, progress.cancelled)
-        wanted = set(resource_ids)
-        resources = [r for r in dataset.resources if not wanted or r.resource_id in wanted]
-        if wanted - {r.resource_id for r in resources}:
-            missing = ", ".join(sorted(wanted - {r.resource_id for r in resources}))
-            raise EvChargepointsError(f"Dataset {dataset_id} has no resource {missing}.")
-        with tempfile.TemporaryDirectory(prefix="evcp-fetch-") as tmp:
-            parsed, layer_names = [], set()
-            for i, resource in enumerate(resources):
-                progress.check_cancelled()
-                progress.report(5 + 80 * i / max(1, len(resources)),
-                                f"Downloading {resource.title or resource.resource_id}")
-                download = client.download(dataset, resource, tmp, progress.cancelled)
-                outcome.warnings.extend(download.warnings)
-                label = (f"{resource.title or resource.resource_id} "
-                         f"(resource {resource.resource_id})")
-                try:
-                    if areas.is_boundary_file(download.path):
-                        layers = self._boundary_layers(download.path, label, outcome,
-                                                       layer_names)
-                        parsed.append((download.path, layers))
-                    else:
-                        parsed.append((download.path, parsers.parse_file(download.path)))
-                except (ParseError, StoreError) as exc:
-                    outcome.skipped.append(f"{label}: {exc.message}")
-            for path, result in parsed:
-                name, sha = f"{dataset_id}/{path.name}", file_sha256(path)
-                if isinstance(result, ParseResult):
-                    outcome.imports.append(self.store.import_parse_result(result, name, sha))
-                else:
-                    outcome.imports.append(self.store.write_area_layers(name, sha, result))
-        self.prepare_shared_store(progress)
-        progress.report(100, "Fetch finished")
-        return outcome
+        """Download a Datastore dataset and import what can be read, all or nothing
+        (:func:`.intake.fetch_datastore`)."""
+        return intake.fetch_datastore(self._open_store, self._http(), base_url, dataset_id,
+                                      resource_ids, api_key, cache_dir, **self._fetching(progress))
 
     def fetch_datastore_datasets(self, base_url: str, dataset_ids: Iterable[str],
                                  api_key: Optional[str] = None, cache_dir=None,
                                  progress: Progress = SILENT) -> list[FetchOutcome]:
         """:meth:`fetch_datastore` of each dataset in turn (every resource of each), e.g.
         the charge point, usage and boundary datasets of the plugin settings."""
-        ids = [str(i).strip() for i in dataset_ids if str(i).strip()]
-        if not ids:
-            raise EvChargepointsError("No London Datastore dataset to fetch: name one, or "
-                                      "set the datasets in the plugin settings.")
-        return [self.fetch_datastore(base_url, dataset_id, api_key=api_key,
-                                     cache_dir=cache_dir,
-                                     progress=progress.scaled(100 * i / len(ids),
-                                                              100 * (i + 1) / len(ids)))
-                for i, dataset_id in enumerate(ids)]
-
-    def _boundary_layers(self, path: Path, label: str, outcome: FetchOutcome,
-                         taken: set) -> list:
-        """The polygon layers of a boundary file, renamed where another file of the same
-        fetch took their names (layers that are not boundaries become warnings)."""
-        if self.is_shared_store:  # it keeps no area layers: raises, saying so
-            self.store.write_area_layers(path.name, "", [])
-        layers, not_boundaries = areas.read_boundary_layers(path)
-        outcome.warnings.extend(f"{label}: {reason}" for reason in not_boundaries)
-        for layer in layers:
-            base, n = layer.name, 1
-            while layer.name in taken:
-                n += 1
-                layer.name = f"{base}_{n}"
-            taken.add(layer.name)
-        return layers
+        return intake.fetch_datastore_datasets(self._open_store, self._http(), base_url,
+                                               dataset_ids, api_key, cache_dir,
+                                               **self._fetching(progress))
 
     def import_areas(self, path, file_name: Optional[str] = None) -> ImportReport:
-        """A boundary file (GeoPackage, Shapefile, GeoJSON, or a ZIP archive of them) kept
-        as area layers of the store, for summaries (:meth:`area_source`)."""
-        path = Path(path)
-        file_name = file_name or path.name
-        sha = file_sha256(path)
-        try:
-            if self.is_shared_store:
-                self.store.write_area_layers(file_name, sha, [])  # raises, saying why
-            layers = areas.read_boundary_layers(path)[0] \
-                if self.store.already_imported(sha) is None else []
-        except (ParseError, StoreError) as exc:
-            return self.store._log_failure(file_name, sha, AREAS_FORMAT,
-                                           f"the file was rejected: {exc.message}")
-        return self.store.write_area_layers(file_name, sha, layers)
+        """A boundary file kept as area layers of the store (:func:`.intake.import_areas`)."""
+        return intake.import_areas(self._open_store, path, file_name,
+                                   shared=self.is_shared_store)
 
     def area_source(self, areas_path) -> tuple[Path, Optional[str]]:
-        """(file, layer) of the areas a summary is asked for: a boundary file, or the
-        name of an area layer the store keeps (:meth:`import_areas`, fetched
-        boundaries)."""
-        path = Path(areas_path)
-        if path.exists():
-            return path, None
-        name = str(areas_path)
-        if name in self.store.area_layers():
-            return self.store.area_layer_source(name)
-        kept = ", ".join(self.store.area_layers()) or "none"
-        raise EvChargepointsError(f"There is no file or area layer '{name}' (area layers in "
-                                  f"the store: {kept}).")
+        """(file, layer) of the areas a summary is asked for (:func:`.intake.area_source`)."""
+        return intake.area_source(self._open_store, areas_path)
 
     def fetch_ocpi(self, locations_url: str, token: Optional[str] = None,
                    token_base64: bool = True, feed_name: str = "",
                    date_from=None, observed_utc=None,
                    progress: Progress = SILENT) -> FetchOutcome:
         """Pull an OCPI 2.2.1 Locations endpoint: devices, connectors and a status snapshot."""
-        from .sources.ocpi_feed import OcpiClient
-        from .sources.parsers import ocpi as ocpi_parser
-
-        feed = feed_name or _host_of(locations_url)
-        client = OcpiClient(self._http(), token=token,
-                            token_encoding="base64" if token_base64 else "raw",
-                            endpoints={"locations": locations_url})
-        progress.report(5, f"Fetching locations from {feed}")
-        fetched = client.fetch_locations(date_from=date_from, is_cancelled=progress.cancelled)
-        observed = pd.Timestamp(observed_utc) if observed_utc is not None \
-            else pd.Timestamp.now(tz="UTC")
-        if observed.tzinfo is None:
-            observed = observed.tz_localize("UTC")
-        result = ocpi_parser.parse_locations(fetched.items, source=f"ocpi:{feed}",
-                                             observed_utc=observed, name=feed)
-        outcome = FetchOutcome(f"ocpi:{feed}", warnings=list(fetched.report.warnings))
-        body = json.dumps(fetched.items, sort_keys=True, default=str).encode()
-        key = hashlib.sha256(body + observed.isoformat().encode()).hexdigest()
-        progress.report(80, f"Storing {len(fetched.items)} locations")
-        mode = "snapshot" if (date_from is None and fetched.report.complete) else "merge"
-        outcome.imports.append(self.store.import_parse_result(
-            result, f"{feed} locations {observed.isoformat()}", key,
-            snapshot_utc=observed, devices_mode=mode))
-        self.prepare_shared_store(progress)
-        progress.report(100, "Fetch finished")
-        return outcome
+        return intake.fetch_ocpi(self._open_store, self._http(), locations_url, token,
+                                 token_base64, feed_name, date_from, observed_utc, progress,
+                                 self.prepare_shared_store)
 
     def poll_ocpi_status(self, locations_url: str, token: Optional[str] = None,
                          token_base64: bool = True, feed_name: str = "", since=None,
                          observed_utc=None, progress: Progress = SILENT):
-        """One poll of a live feed: changes since ``since`` plus carried-forward status.
-
-        An incremental pull (``date_from``) returns only locations that changed;
-        a successful poll also confirms that the others did not, so their last
-        known status is recorded again at this poll's time (``observed_utc``,
-        default now). Returns ``(FetchOutcome, observed_utc)``; pass the time back
-        as ``since``.
-        """
-        from .sources.ocpi_feed import OcpiClient
-        from .sources.parsers import ocpi as ocpi_parser
-
-        feed = feed_name or _host_of(locations_url)
-        source = f"ocpi:{feed}"
-        observed = _utc_time(observed_utc) if observed_utc is not None \
-            else pd.Timestamp.now(tz="UTC").floor("s")
-        client = OcpiClient(self._http(), token=token,
-                            token_encoding="base64" if token_base64 else "raw",
-                            endpoints={"locations": locations_url})
-        fetched = client.fetch_locations(date_from=since, is_cancelled=progress.cancelled)
-        result = ocpi_parser.parse_locations(fetched.items, source=source,
-                                             observed_utc=observed, name=feed)
-        changed = result.table("status_snapshots")
-        if since is not None:
-            carried = self._carry_forward_status(source, changed, observed)
-            result.tables["status_snapshots"] = pd.concat([changed, carried],
-                                                          ignore_index=True)
-        outcome = FetchOutcome(source, warnings=list(fetched.report.warnings))
-        body = json.dumps(fetched.items, sort_keys=True, default=str).encode()
-        key = hashlib.sha256(body + observed.isoformat().encode() + source.encode()).hexdigest()
-        mode = "snapshot" if since is None and fetched.report.complete else "merge"
-        outcome.imports.append(self.store.import_parse_result(
-            result, f"{feed} status {observed.isoformat()}", key, snapshot_utc=observed,
-            devices_mode=mode))
-        return outcome, observed
-
-    def _carry_forward_status(self, source: str, changed: pd.DataFrame,
-                              observed: pd.Timestamp) -> pd.DataFrame:
-        history = self.store.status_snapshots()
-        history = history[history["source"] == source]
-        if not len(history):
-            return history
-        latest = history.sort_values("observed_utc").drop_duplicates(
-            ["device_id", "evse_uid"], keep="last")
-        if len(changed):
-            seen = set(zip(changed["device_id"], changed["evse_uid"]))
-            latest = latest[[(d, e) not in seen for d, e in
-                             zip(latest["device_id"], latest["evse_uid"])]]
-        latest = latest.copy()
-        latest["observed_utc"] = observed
-        return latest
+        """One poll of a live feed: changes since ``since`` plus carried-forward status;
+        returns ``(FetchOutcome, observed_utc)`` (:func:`.intake.poll_ocpi_status`)."""
+        return intake.poll_ocpi_status(self._open_store, self._http(), locations_url, token,
+                                       token_base64, feed_name, since, observed_utc, progress)
 
     # --- analysis ------------------------------------------------------------------
 
@@ -429,39 +189,27 @@ class Workspace:
         """Share of observed time charging, available and down per EVSE (or device)
         and period, from polled live status: uptime with the observed hours and
         observations behind it, and the observed coverage. ``max_gap_hours``: how
-        long an observation may hold (default :data:`.utilisation.DEFAULT_MAX_GAP_HOURS`)."""
-        from .analysis import utilisation as engine
+        long an observation may hold (default :data:`.uptime.DEFAULT_MAX_GAP_HOURS`)."""
+        from .analysis.uptime import status_occupancy
 
-        gap, _ = _reliability_options(max_gap_hours, None)
+        gap, _ = reliability_options(max_gap_hours, None)
         status = self.reconciled_status()
         if not len(status):
             raise EvChargepointsError(NO_STATUS)
-        return engine.status_occupancy(status, period=period, by=by, max_gap_hours=gap)
+        return status_occupancy(status, period=period, by=by, max_gap_hours=gap)
 
     def status_history(self, files: Sequence = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The store's watched status snapshots (each on its reconciled device) plus
         those in ``files`` (OCPI Locations JSON: each EVSE observed at its
         last_updated), and the devices naming their operator and power class (the
         files' first, then the store's current ones, then its earlier ones)."""
-        from . import schema
+        from .standard.reliability import status_and_owners
 
-        snaps, devices = [], []
-        for path in files:
-            result = parsers.parse_file(path)
-            snaps.append(result.table("status_snapshots"))
-            devices.append(result.table("devices"))
-        snaps.append(self.reconciled_status())
-        devices.append(self.devices())
-        stored = self.store.devices(current_only=False)  # devices no longer current
-        if "valid_from_utc" in stored and len(stored):
-            stored = stored.sort_values("valid_from_utc", ascending=False, kind="stable")
-        devices.append(stored[[c for c in schema.TABLES["devices"] if c in stored]])
-        snaps = [s for s in snaps if len(s)]
-        status = pd.concat(snaps, ignore_index=True) if snaps else schema.empty(
-            "status_snapshots")
-        owners = pd.concat([d for d in devices if len(d)] or [schema.empty("devices")],
-                           ignore_index=True).drop_duplicates("device_id", keep="first")
-        return status, owners
+        files = [parsers.parse_file(path) for path in files]
+        return status_and_owners([f.table("status_snapshots") for f in files] +
+                                 [self.reconciled_status()],
+                                 [f.table("devices") for f in files] +
+                                 [self.devices(), self.store.devices(current_only=False)])
 
     def reliability(self, files: Sequence = (), *, start=None, end=None, by: str = "evse",
                     max_gap_hours: Optional[float] = None,
@@ -473,21 +221,19 @@ class Workspace:
 
         Each figure carries its observed hours and observations; under
         ``min_observed_hours`` counted hours (default
-        :data:`.conformance.MIN_OBSERVED_HOURS`) the result is "not enough observed
-        time" instead of pass or fail (:func:`.conformance.reliability`).
+        :data:`.standard.model.MIN_OBSERVED_HOURS`) the result is "not enough observed
+        time" instead of pass or fail (:func:`.standard.reliability.reliability`).
         """
-        from .standard import conformance
+        from .standard import reliability
 
-        gap, minimum = _reliability_options(max_gap_hours, min_observed_hours)
+        gap, minimum = reliability_options(max_gap_hours, min_observed_hours)
         status, owners = self.status_history(files)
         if not len(status):
             raise EvChargepointsError(NO_STATUS)
-        if by not in ("evse", "device"):
-            raise EvChargepointsError(f"Reliability is per 'evse' or 'device', not {by!r}.")
-        table = conformance.reliability(status, owners, start=start, end=end, by=by,
-                                        max_gap_hours=gap, min_observed_hours=minimum)
-        return ReliabilityTables(table, conformance.operator_reliability(table, minimum),
-                                 gap, minimum)
+        try:
+            return reliability.reliability_tables(status, owners, start, end, by, gap, minimum)
+        except ValueError as exc:
+            raise EvChargepointsError(str(exc)) from None
 
     def validate(self, files: Sequence = (), reference=None, *, period=None,
                  stale_days: Optional[float] = None, as_of=None,
@@ -495,21 +241,47 @@ class Workspace:
                  max_gap_hours: Optional[float] = None,
                  min_observed_hours: Optional[float] = None,
                  progress: Progress = SILENT):
-        """The conformance report of ``files`` (:func:`.conformance.validate_files`)
+        """The conformance report of ``files`` (:func:`.standard.conformance.validate_files`)
         with reliability from the store's watched status history as well."""
         from .standard import conformance
+        from .standard.model import DEFAULT_STALE_DAYS
 
-        gap, minimum = _reliability_options(max_gap_hours, min_observed_hours)
+        gap, minimum = reliability_options(max_gap_hours, min_observed_hours)
         status, owners = self.status_history()
         if not len(status) and not len(files):
             raise EvChargepointsError(NO_STATUS)
         return conformance.validate_files(
             list(files), reference=reference, period=period,
-            stale_days=conformance.DEFAULT_STALE_DAYS if stale_days is None else stale_days,
+            stale_days=DEFAULT_STALE_DAYS if stale_days is None else stale_days,
             out_dir=out_dir, progress=progress, as_of=as_of, operator=operator,
             status_snapshots=status if len(status) else None, status_devices=owners,
             status_name=f"status history in {self.target.describe()}",
             max_gap_hours=gap, min_observed_hours=minimum)
+
+    @staticmethod
+    def validate_files(files: Sequence, reference=None, **options):
+        """The conformance report of ``files`` alone, no store needed (options of
+        :func:`.standard.conformance.validate_files`; None takes the default)."""
+        from .standard.conformance import validate_files
+
+        return validate_files(list(files), reference,
+                              **{k: v for k, v in options.items() if v is not None})
+
+    @staticmethod
+    def validate_feed(url: str, transport: Transport, **options):
+        """The conformance report of an OCPI 2.2.1 Locations feed (options of
+        :func:`.standard.conformance.validate_ocpi_feed`; None takes the default)."""
+        from .standard.conformance import validate_ocpi_feed
+
+        return validate_ocpi_feed(url, transport,
+                                  **{k: v for k, v in options.items() if v is not None})
+
+    @staticmethod
+    def write_report(report, out_dir) -> tuple[Path, Path]:
+        """Write a conformance report to ``out_dir``: report.html and report.json."""
+        from .standard.report import write_report
+
+        return write_report(report, out_dir)
 
     def utilisation(self, period: str = "quarter", by: str = "device",
                     progress: Progress = SILENT) -> pd.DataFrame:
@@ -522,9 +294,9 @@ class Workspace:
                                 progress: Progress = SILENT) -> pd.DataFrame:
         """Utilisation plus change against the previous period and the same period a
         year earlier (``<metric>_change``, ``_change_pct``, ``_yoy_change``, ...)."""
-        from .analysis import utilisation as engine
+        from .analysis.usage_sums import add_trends
 
-        return engine.add_trends(self.utilisation(period, by, progress), period=period)
+        return add_trends(self.utilisation(period, by, progress), period=period)
 
     def _store_stamp(self) -> int:
         """Changes whenever an import or a reconciliation decision changes the store
@@ -549,27 +321,17 @@ class Workspace:
         progress.check_cancelled()
         devices, connectors = history(rec, self.store.devices(current_only=False),
                                       self.store.connectors(current_only=False))
-        status = self.reconciled_status()
         progress.report(40, f"Computing utilisation per {by} and {period}")
-        frame = engine.utilisation(sessions, devices, connectors,
-                                   status if len(status) else None, period=period, by=by)
-        # Where no usage source reports a device (never, or not in that period) its usage
-        # is unknown, which is not the same as a reported zero: no row.
-        frame = engine.keep_covered(frame, engine.usage_coverage(
-            engine.session_counts(sessions, period), engine.device_operators(self.devices())))
+        frame = engine.reported_utilisation(sessions, devices, connectors,
+                                            self.reconciled_status(), self.devices(), period, by)
         progress.report(100, "Utilisation ready")
         return frame
-
 
     def usage_periods(self, period_kind: str = "quarter") -> list[str]:
         """Periods in which sessions start, oldest first (plugged time that spills past
         the data's end does not make a period worth showing)."""
-        usage = self.utilisation(period_kind) if self.store.counts().get("sessions") else None
-        if usage is None or not len(usage):
-            return []
-        started = usage.groupby("period")["sessions"].sum()
-        order = usage.drop_duplicates("period").set_index("period")["period_index"]
-        return [p for p in order.sort_values().index if started.get(p, 0) > 0]
+        started = mapdata.period_sessions(self._usage_or_none(period_kind))
+        return [period for period, sessions in started.items() if sessions > 0]
 
     def default_period(self, period_kind: str = "quarter") -> Optional[str]:
         """The period front doors show unless told: the latest with substantial usage
@@ -578,8 +340,6 @@ class Workspace:
         row computes it and records it in the store (with the usage aggregates, after
         each import); the others read that record (their own rows decide only until a
         first one is recorded)."""
-        from .outputs import mapdata
-
         key = ("default_period", period_kind, self._store_stamp())
         if key in self._cache:
             return self._cache[key]
@@ -588,9 +348,8 @@ class Workspace:
         if recorded is not None and not self._keeps_derived_tables():
             period = recorded or None
         else:
-            usage = self.utilisation(period_kind) if self.store.counts().get("sessions") \
-                else None
-            period = mapdata.latest_period(mapdata.period_sessions(usage))
+            period = mapdata.latest_period(mapdata.period_sessions(self._usage_or_none(
+                period_kind)))
             if self._keeps_derived_tables() and recorded != (period or ""):
                 self.store.set_meta(meta_key, period or "")
         self._cache[key] = period
@@ -598,7 +357,7 @@ class Workspace:
 
     def reconciliation(self):
         """The current devices of every source joined into one device per charge point
-        (:class:`~.reconcile.Reconciliation`), with the officers' decisions applied."""
+        (:class:`~.reconciliation.Reconciliation`), with the officers' decisions applied."""
         from .analysis import reconcile
 
         key = ("reconciliation", self._store_stamp())
@@ -628,24 +387,11 @@ class Workspace:
         EVSE or Location, named as in the review table) are the "same" charge point or
         "different" ones; applied before the automatic rules from now on, across
         re-imports. Returns the decision's id."""
-        from .store.geopackage import VERDICTS
-
-        if verdict not in VERDICTS:
-            raise EvChargepointsError(f"A decision is 'same' or 'different', not {verdict!r}.")
-        rec = self.reconciliation()
-        named = []
-        for text in (a, b):
-            try:
-                named.append(rec.resolve(text))
-            except ValueError as exc:
-                raise EvChargepointsError(f"Cannot decide about '{text}': {exc}.") from None
-        kinds = sorted(kind for kind, _ in named)
-        if kinds != ["feed", "registry"]:
-            raise EvChargepointsError(
-                f"A decision pairs a registry device with a feed EVSE or Location; "
-                f"'{a}' and '{b}' are both {kinds[0]} records.")
-        registry, feed = sorted(named, key=lambda item: item[0] != "registry")
-        return self.store.record_decision(registry[1], feed[1], verdict, note)
+        try:
+            registry, feed = self.reconciliation().decision_pair(a, b, verdict)
+        except ValueError as exc:
+            raise EvChargepointsError(str(exc)) from None
+        return self.store.record_decision(registry, feed, verdict, note)
 
     def assignment(self, areas_path=None, level: str = "borough", code_field=None,
                    name_field=None):
@@ -756,7 +502,7 @@ class Workspace:
         watched status, it also gives uptime with the observed hours behind it.
         """
         from .analysis import summary as summaries
-        from .analysis import utilisation as engine
+        from .analysis.uptime import status_occupancy
 
         key = ("summariser", period_kind, str(areas_path), level, code_field, name_field,
                with_usage, self._store_stamp())
@@ -769,8 +515,7 @@ class Workspace:
             if with_usage:
                 snapshots = self.reconciled_status()
                 if len(snapshots):
-                    status = engine.status_occupancy(snapshots, period=period_kind,
-                                                     by="device")
+                    status = status_occupancy(snapshots, period=period_kind, by="device")
             progress.report(92, "Preparing summaries")
             access = self.role_view(period_kind, areas_path) if with_usage else None
             self._cache[key] = summaries.Summariser(assignment, self.devices(),
@@ -840,15 +585,68 @@ class Workspace:
             period_kind, areas_path, level, code_field, name_field)
         return publishable(table, summariser, level, filters, threshold, internal), assignment
 
+    # --- map and committee pages: the data gathered here, the tables made in outputs/ ---
+
+    def map_frames(self, period_kind: str = "quarter", progress: Progress = SILENT):
+        """The map's tables of this store (:func:`.mapdata.build_map`)."""
+        progress.report(5, "Placing devices in boroughs and wards")
+        assignment = self.assignment()
+        usage = self._usage_or_none(period_kind, progress.scaled(10, 60))
+        return mapdata.build_map(
+            assignment, self.devices(), usage, self.usage_periods(period_kind) if usage is not
+            None else [], self.has_synthetic_usage(), self.store.import_log(),
+            self.default_period(period_kind) if usage is not None else None,
+            lambda level, period: self.summary(level, period, period_kind,
+                                               with_usage=usage is not None)[0], progress)
+
+    def write_map(self, period_kind: str = "quarter", progress: Progress = SILENT):
+        """The map (:class:`~.mapdata.MapInfo`): GeoPackages beside a GeoPackage store; on
+        the shared store its map tables, written when they do not show the store as it
+        is and this role may write them (:func:`.pg_mapdata.map_to_show`)."""
+        stamp = self._store_stamp()
+        if not self.is_shared_store:
+            return mapdata.write_beside_store(self.map_frames(period_kind, progress.scaled(
+                0, 95)), self.store_path, period_kind, stamp, progress.scaled(95, 100))
+        from .store.postgis import mapdata as pg_mapdata
+
+        progress.report(0, "Looking for the map tables in the shared store")
+        return pg_mapdata.map_to_show(self.store, period_kind, stamp) or pg_mapdata.write_map(
+            self.store, self.map_frames(period_kind, progress.scaled(0, 90)), period_kind,
+            stamp, self._usage_or_none(period_kind), self.assignment().table, self.devices(),
+            progress.scaled(90, 100))
+
+    def committee_data(self, period: Optional[str] = None, threshold: int = DEFAULT_THRESHOLD,
+                       period_kind: str = "quarter", vintage: str = "", today=None):
+        """What a committee page prints (:func:`.committee.committee_data`)."""
+        usage = self._usage_or_none(period_kind)
+        table, assignment = self.summary("borough", period, period_kind,
+                                         with_usage=usage is not None)
+        return committee.committee_data(table, assignment.table, self.devices(), usage,
+                                        self.store, self.has_synthetic_usage(), threshold,
+                                        vintage, today)
+
+    def status_layer(self, folder, now=None,
+                     max_age_minutes: float = styling.DEFAULT_STATUS_MAX_AGE_MINUTES):
+        """A new live status GeoPackage in ``folder`` (:func:`.mapdata.write_status`);
+        None when the store holds no status."""
+        return mapdata.write_status(self.reconciled_status(), self.devices(), folder, now,
+                                    max_age_minutes)
+
+    def _usage_or_none(self, period_kind: str, progress: Progress = SILENT):
+        """:meth:`utilisation`, or None when the store holds no sessions."""
+        return self.utilisation(period_kind, progress=progress) \
+            if self.store.counts().get("sessions", 0) else None
+
     # --- candidate sites -----------------------------------------------------------
 
     def site_analyser(self, distances=(400.0,), weights=None, period: Optional[str] = None,
                       period_kind: str = "quarter", with_usage: bool = True,
                       progress: Progress = SILENT):
-        """An empty :class:`~.siting.IncrementalSiteAnalyser` prepared on this store:
+        """An empty :class:`~.analyser.IncrementalSiteAnalyser` prepared on this store:
         current devices (EPSG:27700 from the assignment), utilisation (``period``,
         default :meth:`default_period`) and the London population grid."""
-        from .analysis import siting
+        from .analysis.siting.analyser import IncrementalSiteAnalyser
+        from .analysis.siting.population import london_population_grid
 
         progress.report(2, "Reading devices")
         devices = self._located_devices()
@@ -858,113 +656,43 @@ class Workspace:
             if period is None and len(usage):
                 period = self.default_period(period_kind)
         progress.report(62, "Spreading ward populations on a grid")
-        population = siting.london_population_grid(2018)
+        population = london_population_grid(2018)
         try:
-            return siting.IncrementalSiteAnalyser(devices, usage, population, distances,
-                                                  weights, period=period,
-                                                  progress=progress.scaled(65, 100))
+            return IncrementalSiteAnalyser(devices, usage, population, distances,
+                                           weights, period=period,
+                                           progress=progress.scaled(65, 100))
         except ValueError as exc:
             raise EvChargepointsError(str(exc)) from None
 
     def analyse_sites(self, sites, distances=(400.0,), weights=None,
                       period: Optional[str] = None, period_kind: str = "quarter",
                       progress: Progress = SILENT) -> pd.DataFrame:
-        """One row per site and distance (see :func:`~.siting.definitions`)."""
-        from .analysis import siting
+        """One row per site and distance (see :func:`~.analyser.definitions`)."""
+        from .analysis.siting.sites import as_sites
 
         analyser = self.site_analyser(distances, weights, period, period_kind,
                                       progress=progress.scaled(0, 70))
         try:
-            analyser.add_sites(siting.as_sites(sites), progress.scaled(70, 100))
+            analyser.add_sites(as_sites(sites), progress.scaled(70, 100))
         except ValueError as exc:
             raise EvChargepointsError(str(exc)) from None
         return analyser.table()
 
     def suggest_sites(self, candidates, k: int, distance: float = 400.0,
                       progress: Progress = SILENT) -> pd.DataFrame:
-        """Greedy picks among ``candidates`` with their gains (:func:`~.siting.suggest_sites`)."""
-        from .analysis import siting
+        """Greedy picks among ``candidates`` with their gains (:func:`~.suggest.suggest_sites`)."""
+        from .analysis.siting.population import london_population_grid
+        from .analysis.siting.suggest import suggest_sites
 
         devices = self._located_devices()
         try:
-            return siting.suggest_sites(candidates, devices, siting.london_population_grid(2018),
-                                        k, distance, progress=progress)
+            return suggest_sites(candidates, devices, london_population_grid(2018), k, distance,
+                                 progress=progress)
         except ValueError as exc:
             raise EvChargepointsError(str(exc)) from None
 
     def _located_devices(self) -> pd.DataFrame:
         """Current devices with EPSG:27700 ``x``/``y`` from the assignment."""
-        devices = self.devices()
-        if not len(devices):
+        if not len(self.devices()):
             raise EvChargepointsError("The store has no charge devices; import or fetch first.")
-        places = self.assignment().table[["device_id", "x", "y"]]
-        return devices.drop(columns=["x", "y"], errors="ignore").merge(
-            places, on="device_id", how="left")
-
-
-def publishable(table: pd.DataFrame, summariser, level: str, filters: Optional[dict] = None,
-                threshold: int = DEFAULT_THRESHOLD, internal: bool = False) -> pd.DataFrame:
-    """The one path a summary ``table`` of ``level`` takes out of the plugin (the CLI,
-    Processing and the Area summary dock's exports): usage figures of areas whose
-    devices (those passing ``filters``, counted by ``summariser``, a
-    :class:`~.summary.Summariser`) fail the disclosure rule are suppressed, with
-    complementary suppression where the rows add up to a published total (boroughs to
-    London, the wards of a borough to the borough). ``internal`` lifts the rule and
-    marks the table ``attrs["internal"]``: its outputs must say
-    :data:`.disclosure.INTERNAL`. ``attrs["suppressed"]`` lists the codes suppressed."""
-    if internal:
-        out = table.copy()
-        out.attrs = {**table.attrs, "internal": True, "suppressed": []}
-        return out
-    if int(threshold) < 1:
-        raise EvChargepointsError("The disclosure threshold must be at least 1 device.")
-    counts = summariser.contributors(level, table.attrs.get("period"), filters)
-    masked = disclosure.mask_usage(table, counts, threshold=threshold, complementary=True,
-                                   group="parent_code" if level == "ward" else None)
-    masked.table.attrs.update({"internal": False, "suppressed": list(masked.suppressed)})
-    return masked.table
-
-
-def _reliability_options(max_gap_hours, min_observed_hours) -> tuple[float, float]:
-    """The cap and minimum to use (None: the defaults), checked."""
-    from .analysis.utilisation import DEFAULT_MAX_GAP_HOURS
-    from .standard.conformance import MIN_OBSERVED_HOURS, check_reliability_options
-
-    gap = DEFAULT_MAX_GAP_HOURS if max_gap_hours is None else max_gap_hours
-    minimum = MIN_OBSERVED_HOURS if min_observed_hours is None else min_observed_hours
-    check_reliability_options(gap, minimum)
-    return float(gap), float(minimum)
-
-
-def _utc_time(value) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise EvChargepointsError(f"{value!r} is not a date and time.") from None
-    if pd.isna(stamp):
-        raise EvChargepointsError(f"{value!r} is not a date and time.")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-def _host_of(url: str) -> str:
-    from urllib.parse import urlsplit
-    return urlsplit(url).hostname or "ocpi"
-
-
-def describe_import(report: ImportReport) -> str:
-    """One line per import for people: what was read, added, skipped and why."""
-    if report.outcome == "already imported":
-        return f"{report.file_name}: already imported, nothing added."
-    if report.outcome == "failed":
-        return f"{report.file_name}: not imported — {report.message}"
-    parts = [f"{report.rows_read:,} rows read", f"{report.rows_added:,} added"]
-    if report.rows_updated:
-        parts.append(f"{report.rows_updated:,} updated")
-    if report.rows_duplicate:
-        parts.append(f"{report.rows_duplicate:,} already in the store")
-    if report.rows_rejected:
-        parts.append(f"{report.rows_rejected:,} rejected")
-    text = f"{report.file_name}: " + ", ".join(parts) + "."
-    if report.message:
-        text += f" {report.message}"
-    return text
+        return located_devices(self.devices(), self.assignment().table)

@@ -2,11 +2,12 @@
 
 The user picks the files to check (usage returns, device reference data, NCR
 exports, OCPI Locations JSON), optional reference data and period, and a report
-folder. "Check" runs :func:`..core.conformance.validate_files` and
-:func:`..core.standard.report.write_report` in a ``CoreTask`` (never on the main
-thread); the table then shows one row per operator with a PASS / WARN / FAIL badge
-(told apart by text and by lightness, so it reads in greyscale too) and the main
-reasons, and "Open report" opens report.html in the browser.
+folder. "Check" runs ``Workspace.validate`` (with the store's status history) or
+``Workspace.validate_files``, then ``Workspace.write_report``, in a ``CoreTask``
+(never on the main thread); the table then shows one row per operator with a
+PASS / WARN / FAIL badge (told apart by text and by lightness, so it reads in
+greyscale too) and the main reasons, and "Open report" opens report.html in the
+browser.
 
 Operator names and reasons come from operators' files: they are shown as plain
 text only (table items and plain-text labels), never as rich text.
@@ -43,11 +44,12 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.errors import EvChargepointsError
-from ..core.standard import conformance
-from ..core.standard.report import write_report
+from ..core.standard import model
+from ..core.standard.reliability import describe_record
 from ..core.workspace import Workspace
 from ..qgis import settings as plugin_settings
 from ..qgis.tasks import CoreTask, start
+from .slots import guarded_slot
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +58,9 @@ COL_OPERATOR, COL_VERDICT, COL_REASONS = range(3)
 #: verdict: (background, text colour). Light / mid / dark, so the badges differ in
 #: greyscale as well as in hue; each text colour keeps a contrast of at least 4.5:1.
 BADGE_COLOURS = {
-    conformance.PASS: ("#d4efd9", "#000000"),
-    conformance.WARN: ("#e3a33b", "#000000"),
-    conformance.FAIL: ("#7a1212", "#ffffff"),
+    model.PASS: ("#d4efd9", "#000000"),
+    model.WARN: ("#e3a33b", "#000000"),
+    model.FAIL: ("#7a1212", "#ffffff"),
 }
 
 
@@ -78,7 +80,7 @@ class ConformanceDialog(QDialog):
         self.task: Optional[CoreTask] = None  # Python reference to the running check
         # the store whose watched status history is included (None: the Settings' store)
         self.store_reference: Optional[str] = None
-        self.report: Optional[conformance.ConformanceReport] = None
+        self.report: Optional[model.ConformanceReport] = None
         self.html_path: Optional[Path] = None
         self.last_error: Optional[str] = None
         self.setObjectName("EvChargepointsConformanceDialog")
@@ -123,7 +125,7 @@ class ConformanceDialog(QDialog):
         self.stale_days.setObjectName("stale_days")
         self.stale_days.setRange(1, 36_500)
         self.stale_days.setDecimals(0)
-        self.stale_days.setValue(conformance.DEFAULT_STALE_DAYS)
+        self.stale_days.setValue(model.DEFAULT_STALE_DAYS)
         self.stale_days.setSuffix(self.tr(" days"))
         form.addRow(self.tr("Data older than this is stale"), self.stale_days)
         self.use_history = QCheckBox(self.tr("Include the store's watched status history"),
@@ -218,7 +220,7 @@ class ConformanceDialog(QDialog):
             except EvChargepointsError as exc:
                 self._show_error(exc.message)
                 return
-            if not target.is_database and not target.path.exists():
+            if not plugin_settings.store_exists(target):
                 self._show_error(self.tr("There is no store at {path}: watch a feed "
                                          "first.").format(path=target.describe()))
                 return
@@ -229,7 +231,7 @@ class ConformanceDialog(QDialog):
         period_text = self.period.text().strip() or None
         if period_text:
             try:
-                conformance.parse_period(period_text)
+                model.parse_period(period_text)
             except ValueError:
                 self._show_error(self.tr(
                     "'{period}' is not a period: use 2024-Q1 or "
@@ -249,8 +251,8 @@ class ConformanceDialog(QDialog):
                 with Workspace(target) as ws:
                     report = ws.validate(files, **options)
             else:
-                report = conformance.validate_files(files, **options)
-            html_path, _json_path = write_report(report, out_dir)
+                report = Workspace.validate_files(files, **options)
+            html_path, _json_path = Workspace.write_report(report, out_dir)
             return report, html_path
 
         self.last_error = None
@@ -294,7 +296,7 @@ class ConformanceDialog(QDialog):
 
     # --- results --------------------------------------------------------------------
 
-    def show_report(self, report: conformance.ConformanceReport,
+    def show_report(self, report: model.ConformanceReport,
                     html_path: Optional[Path]) -> None:
         self.report = report
         self.html_path = Path(html_path) if html_path else None
@@ -303,22 +305,22 @@ class ConformanceDialog(QDialog):
             self._add_row(op)
         self.open_report_button.setEnabled(self.html_path is not None)
         counts = {v: sum(op.verdict == v for op in report.operators)
-                  for v in (conformance.PASS, conformance.WARN, conformance.FAIL)}
+                  for v in (model.PASS, model.WARN, model.FAIL)}
         if not report.operators:
             text = self.tr("No operators found in the files.")
         else:
             text = self.tr("{n} operator(s): {p} pass, {w} warn, {f} fail.").format(
-                n=len(report.operators), p=counts[conformance.PASS],
-                w=counts[conformance.WARN], f=counts[conformance.FAIL])
+                n=len(report.operators), p=counts[model.PASS],
+                w=counts[model.WARN], f=counts[model.FAIL])
         if self.html_path is not None:
             text += " " + self.tr("Report: {path}").format(path=str(self.html_path))
         self._set_status(text)
 
     def badge_text(self, verdict: str) -> str:
-        return {conformance.PASS: self.tr("PASS"), conformance.WARN: self.tr("WARN"),
-                conformance.FAIL: self.tr("FAIL")}.get(verdict, str(verdict).upper())
+        return {model.PASS: self.tr("PASS"), model.WARN: self.tr("WARN"),
+                model.FAIL: self.tr("FAIL")}.get(verdict, str(verdict).upper())
 
-    def _add_row(self, op: conformance.OperatorReport) -> None:
+    def _add_row(self, op: model.OperatorReport) -> None:
         row = self.table.rowCount()
         self.table.insertRow(row)
         self.table.setItem(row, COL_OPERATOR, QTableWidgetItem(str(op.operator)))
@@ -338,7 +340,7 @@ class ConformanceDialog(QDialog):
         for rec in (op.reliability, op.rapid_reliability):
             if rec is not None:  # every reliability figure with its observed time
                 reasons += "\n" + self.tr("Reliability: {figure}").format(
-                    figure=conformance.describe_record(rec))
+                    figure=describe_record(rec))
         self.table.setItem(row, COL_REASONS, QTableWidgetItem(reasons))
 
     def report_url(self) -> Optional[QUrl]:
@@ -372,12 +374,11 @@ class ConformanceDialog(QDialog):
             log.exception("EV Charge Points: could not cancel the conformance check")
         super().done(result)
 
+    @guarded_slot("EV Charge Points: conformance dialog action failed")
     def _guard(self, fn: Callable, *args) -> None:
         """Run a slot; an unexpected exception is logged and shown, never raised into Qt."""
-        try:
-            fn(*args)
-        except Exception:  # noqa: BLE001
-            log.exception("EV Charge Points: conformance dialog action failed")
-            if not sip.isdeleted(self):
-                self._show_error(self.tr("Unexpected error; details are in the EV "
-                                         "Chargepoints message log."))
+        fn(*args)
+
+    def slot_failed(self, _text: str) -> None:
+        self._show_error(self.tr("Unexpected error; details are in the EV "
+                                 "Chargepoints message log."))

@@ -17,6 +17,7 @@ from qgis.PyQt.QtWidgets import QAction, QComboBox, QMessageBox
 from ..core.optional import missing_packages, startup_notice
 from ..core.paths import I18N, plugin_version, resource
 from ..qgis import log as qgis_log
+from .slots import guarded_slot
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class EvChargepointsPlugin:
         self.fetch_action.setToolTip(self.tr(
             "Fetches the datasets set in Settings (charge points, usage returns, boundaries) "
             "with the API key set there into the workspace store, in the background"))
-        self._add_dock("summary_dock", "AreaSummaryDock", self.tr("Area summary…"),
+        self._add_dock("summary.dock", "AreaSummaryDock", self.tr("Area summary…"),
                        "summary.svg")
         self._add_dock("sites_dock", "CandidateSitesDock", self.tr("Candidate sites…"),
                        "sites.svg")
@@ -140,11 +141,12 @@ class EvChargepointsPlugin:
         """Create a dock (hidden), register it with QGIS and add an action to show it."""
         import importlib
 
+        action_name = "show_" + module_name.replace(".", "_")  # show_summary_dock ...
         if missing_packages():  # the docks need pandas: keep the action, switched off
             def unavailable():
                 pass
 
-            unavailable.__name__ = f"show_{module_name}"
+            unavailable.__name__ = action_name
             self._add_action(icon_name, action_text, unavailable)
             return None
         module = importlib.import_module(f"{__package__}.{module_name}")
@@ -157,7 +159,7 @@ class EvChargepointsPlugin:
             dock.show()
             dock.raise_()
 
-        show.__name__ = f"show_{module_name}"
+        show.__name__ = action_name
         self._add_action(icon_name, action_text, show)
         return dock
 
@@ -366,17 +368,10 @@ class EvChargepointsPlugin:
                 self.iface.messageBar().pushWarning(self.menu, message)
 
         store = plugin_settings.store_reference(settings)
-
-        def status_written(info):
-            try:
-                self._show_live_status(info, store)
-            except Exception:  # noqa: BLE001 - a Qt slot: nothing may escape it
-                log.exception("EV Charge Points: the live status layer could not be updated")
-
         try:
             self.watch_task = watch.start_watching(
                 plugin_settings.store_target(settings), settings.ocpi_feeds, stopped, failed,
-                on_status=status_written,
+                on_status=lambda info: self._show_live_status(info, store),
                 status_max_age_minutes=settings.status_max_age_minutes)
         except EvChargepointsError as exc:
             self.watch_action.setChecked(False)
@@ -387,6 +382,7 @@ class EvChargepointsPlugin:
             "Watching live status of {n} feed(s); uncheck the action to stop.").format(
             n=len(settings.ocpi_feeds)))
 
+    @guarded_slot("EV Charge Points: the live status layer could not be updated")
     def _show_live_status(self, info, store):
         """A watch poll wrote new live status: the loaded map of that store shows it."""
         from ..core.errors import EvChargepointsError

@@ -62,6 +62,7 @@ from ..qgis import auth
 from ..qgis import settings as plugin_settings
 from ..qgis.network import QgsTransport
 from ..qgis.tasks import CoreTask, start
+from .slots import guarded_slot
 
 log = logging.getLogger(__name__)
 
@@ -599,12 +600,12 @@ class SettingsDialog(QDialog):
 
     # --- safety -----------------------------------------------------------------------
 
+    @guarded_slot("EV Charge Points: settings dialog action failed")
     def _guard(self, fn: Callable, *args) -> None:
         """Run a slot; an unexpected exception is logged and shown, never raised into Qt."""
-        try:
-            fn(*args)
-        except Exception:  # noqa: BLE001
-            log.exception("EV Charge Points: settings dialog action failed")
-            self.bar.pushMessage(self.tr("Unexpected error"), self.tr(
-                "Details are in the EV Chargepoints message log."),
-                Qgis.MessageLevel.Critical, 0)
+        fn(*args)
+
+    def slot_failed(self, _text: str) -> None:
+        self.bar.pushMessage(self.tr("Unexpected error"), self.tr(
+            "Details are in the EV Chargepoints message log."),
+            Qgis.MessageLevel.Critical, 0)

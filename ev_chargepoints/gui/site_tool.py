@@ -13,8 +13,6 @@ candidate-sites dock listens and updates its figures.
 
 from __future__ import annotations
 
-import functools
-import logging
 from typing import Optional
 
 from qgis.core import (
@@ -32,7 +30,7 @@ from qgis.gui import QgsMapToolEmitPoint, QgsVertexMarker
 from qgis.PyQt.QtCore import QCoreApplication, pyqtSignal
 from qgis.PyQt.QtGui import QColor
 
-log = logging.getLogger(__name__)
+from .slots import guarded_slot
 
 SCRATCH_ROLE = "candidate_sites"
 ROLE_PROPERTY = "ev_chargepoints/role"
@@ -57,19 +55,8 @@ class SiteToolError(Exception):
     """Something the user can fix (no layer chosen, a read-only layer ...)."""
 
 
-def guarded(method):
-    """An exception escaping a Qt virtual method or slot aborts QGIS: log it instead."""
-    @functools.wraps(method)
-    def wrapper(self, *args):
-        try:
-            return method(self, *args)
-        except SiteToolError as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - never let it reach Qt
-            log.exception("Candidate sites: %s failed", method.__name__)
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
-        return None
-    return wrapper
+# the tool's Qt virtual methods never raise: what went wrong goes out as ``failed``
+guarded = guarded_slot("Candidate sites: {slot} failed", expected=(SiteToolError,))
 
 
 class SiteMapTool(QgsMapToolEmitPoint):
@@ -88,6 +75,10 @@ class SiteMapTool(QgsMapToolEmitPoint):
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate("SiteMapTool", text)
+
+    def slot_failed(self, text: str) -> None:
+        """How a failure in the tool is shown: the dock listens to ``failed``."""
+        self.failed.emit(text)
 
     def layer(self) -> Optional[QgsVectorLayer]:
         return self._layer

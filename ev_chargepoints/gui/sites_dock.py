@@ -1,6 +1,6 @@
 """The "Candidate sites" dock: buffer analysis that follows the map tool.
 
-A ``CoreTask`` prepares an :class:`~..core.siting.IncrementalSiteAnalyser`
+A ``CoreTask`` prepares an :class:`~.analyser.IncrementalSiteAnalyser`
 through the Workspace facade (devices, utilisation, population grid; a few
 seconds). Once it is ready every site added or moved with the map tool is
 analysed on the main thread in milliseconds and the table, the catchment layer
@@ -11,7 +11,6 @@ candidates layer) in the project under ``ev_chargepoints/sites_dock``.
 from __future__ import annotations
 
 import copy
-import functools
 import json
 import logging
 import math
@@ -19,27 +18,18 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import pandas as pd
 from qgis.core import (
     Qgis,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
-    QgsFeature,
-    QgsField,
-    QgsFields,
     QgsGeometry,
-    QgsGraduatedSymbolRenderer,
-    QgsPointXY,
     QgsProject,
-    QgsRendererRange,
-    QgsSymbol,
     QgsVectorLayer,
 )
 from qgis.gui import QgsDockWidget, QgsDoubleSpinBox, QgsMapLayerComboBox
 from qgis.PyQt import sip
-from qgis.PyQt.QtCore import QCoreApplication, QMetaType, Qt
-from qgis.PyQt.QtGui import QColor
+from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -56,66 +46,31 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core.analysis import site_files, siting
+from ..core.analysis import site_files
+from ..core.analysis.siting.analyser import CRITERIA, DEFAULT_WEIGHTS, IncrementalSiteAnalyser
+from ..core.analysis.siting.analyser import definitions as site_definitions
+from ..core.analysis.siting.sites import sites_from_points
 from ..core.errors import EvChargepointsError
 from ..core.workspace import Workspace
 from ..qgis import settings as plugin_settings
 from ..qgis.loader import ROLE_PROPERTY, STORE_PROPERTY
 from ..qgis.tasks import CoreTask, start
 from .site_tool import SiteMapTool, scratch_layer
+from .sites_results import (
+    NumberItem,
+    catchment_layer,
+    fill_catchments,
+    fill_table,
+    table_frame,
+)
+from .slots import guarded_slot
 
 log = logging.getLogger(__name__)
 
 SCOPE, KEY = "ev_chargepoints", "sites_dock"
 RINGS = (200.0, 400.0, 800.0)
 BNG = "EPSG:27700"
-BUFFER_ROLE = "candidate_site_catchments"
-BUFFER_SEGMENTS = 36
-TABLE_COLUMNS = ("site_id", "rank", "score", "devices_within", "connectors_within",
-                 "nearest_device_m", "residents_within", "new_coverage_residents",
-                 "unique_new_coverage_residents", "occupancy_pct_within", "ward_name",
-                 "borough_name", "note")
-RING_COLUMNS = ("devices_within", "new_coverage_residents", "score")
-BUFFER_FIELDS = ("site_id", "distance_m", "devices_within", "connectors_within",
-                 "nearest_device_m", "residents_within", "new_coverage_residents",
-                 "unique_new_coverage_residents", "occupancy_pct_within", "score", "rank")
-SCORE_BANDS = ((0, 25, "#f1eef6"), (25, 50, "#bdc9e1"), (50, 75, "#74a9cf"),
-               (75, 100.0001, "#0570b0"))
-
-
-def slot(method):
-    """Guard a slot: log the exception and show one line in the message bar."""
-    @functools.wraps(method)
-    def wrapper(self, *args):
-        try:
-            return method(self, *args)
-        except Exception as exc:  # noqa: BLE001 - an exception escaping a slot aborts QGIS
-            log.exception("Candidate sites: %s failed", method.__name__)
-            self.report(f"{type(exc).__name__}: {exc}", Qgis.MessageLevel.Critical)
-            return None
-    return wrapper
-
-
-class _NumberItem(QTableWidgetItem):
-    """A table cell showing formatted text and sorting by its number."""
-
-    def __init__(self, value):
-        number = None if value is None or (isinstance(value, float) and math.isnan(value)) \
-            else float(value)
-        if number is None:
-            text = ""
-        elif float(number).is_integer():
-            text = f"{number:,.0f}"
-        else:
-            text = f"{number:,.1f}"
-        super().__init__(text)
-        self.number = -math.inf if number is None else number
-        self.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
-
-    def __lt__(self, other):
-        if isinstance(other, _NumberItem):
-            return self.number < other.number
-        return super().__lt__(other)
+slot = guarded_slot("Candidate sites: {slot} failed")
 
 
 class CandidateSitesDock(QgsDockWidget):
@@ -127,8 +82,8 @@ class CandidateSitesDock(QgsDockWidget):
         self.setWindowTitle(self.tr("Candidate sites"))
         self.store_path: Optional[str] = None  # default: the map's store, then the settings
         self.synthetic_usage = False  # the prepared store holds SYNTHETIC usage
-        self.analyser: Optional[siting.IncrementalSiteAnalyser] = None
-        self._template: Optional[siting.IncrementalSiteAnalyser] = None
+        self.analyser: Optional[IncrementalSiteAnalyser] = None
+        self._template: Optional[IncrementalSiteAnalyser] = None
         self._prepared_for = None
         self._layer: Optional[QgsVectorLayer] = None
         self._buffer_layer: Optional[QgsVectorLayer] = None
@@ -203,13 +158,13 @@ class CandidateSitesDock(QgsDockWidget):
                 "unique_coverage": "unique_new_coverage_residents",
                 "residents": "residents_within", "demand": "occupancy_pct_within",
                 "kwh": "kwh_within", "gap": "nearest_device_m"}
-        definitions = siting.definitions()
-        for i, name in enumerate(siting.CRITERIA):
+        definitions = site_definitions()
+        for i, name in enumerate(CRITERIA):
             spin = QgsDoubleSpinBox(body)
             spin.setRange(0, 10)
             spin.setDecimals(2)
             spin.setSingleStep(0.1)
-            spin.setValue(siting.DEFAULT_WEIGHTS.get(name, 0.0))
+            spin.setValue(DEFAULT_WEIGHTS.get(name, 0.0))
             spin.setToolTip(definitions.get(tips[name], ""))
             spin.valueChanged.connect(lambda _value: self._weights_changed())
             weights.addWidget(QLabel(labels[name], body), i // 2, 2 * (i % 2))
@@ -278,6 +233,10 @@ class CandidateSitesDock(QgsDockWidget):
         self.status.setText(text)
         if level != Qgis.MessageLevel.Info:
             self.iface.messageBar().pushMessage(self.tr("EV Charge Points"), text, level)
+
+    def slot_failed(self, text: str) -> None:
+        """How a slot's unexpected failure is shown (see :func:`.slots.guarded_slot`)."""
+        self.report(text, Qgis.MessageLevel.Critical)
 
     # --- settings --------------------------------------------------------------------
 
@@ -408,7 +367,7 @@ class CandidateSitesDock(QgsDockWidget):
     def prepare(self) -> Optional[CoreTask]:
         """Prepare the analyser in a task, then analyse the layer's sites."""
         store = self._store()
-        if not store or not plugin_settings.store_exists(store):
+        if not store:
             self.report(self.tr("There is no store at {path}; load London charge points "
                                 "first.").format(path=store), Qgis.MessageLevel.Warning)
             return None
@@ -418,7 +377,7 @@ class CandidateSitesDock(QgsDockWidget):
         distances = self.distances()
 
         def work(progress, _feedback):
-            with Workspace(target) as ws:
+            with Workspace(target, create=False) as ws:
                 return ws.site_analyser(distances, progress=progress), ws.has_synthetic_usage()
 
         self.report(self.tr("Preparing the candidate-site analysis (devices, usage, "
@@ -462,6 +421,17 @@ class CandidateSitesDock(QgsDockWidget):
 
     # --- sites -> analyser ---------------------------------------------------------------
 
+    def _layer_sites(self, layer):
+        """Every feature of ``layer`` as a site (its feature id), in EPSG:27700."""
+        transform = self._transform(layer)
+        ids, xs, ys = [], [], []
+        for feature in layer.getFeatures():
+            x, y = self._xy(layer, feature, transform)
+            ids.append(str(feature.id()))
+            xs.append(x)
+            ys.append(y)
+        return sites_from_points(xs, ys, ids)
+
     def _transform(self, layer) -> QgsCoordinateTransform:
         return QgsCoordinateTransform(layer.crs(), QgsCoordinateReferenceSystem(BNG),
                                       QgsProject.instance())
@@ -482,15 +452,9 @@ class CandidateSitesDock(QgsDockWidget):
                                                   self._template.population})
         layer = self._layer
         if layer is not None and layer.isValid():
-            transform = self._transform(layer)
-            ids, xs, ys = [], [], []
-            for feature in layer.getFeatures():
-                x, y = self._xy(layer, feature, transform)
-                ids.append(str(feature.id()))
-                xs.append(x)
-                ys.append(y)
-            if ids:
-                analyser.add_sites(siting.sites_from_points(xs, ys, ids))
+            sites = self._layer_sites(layer)
+            if len(sites):
+                analyser.add_sites(sites)
         self.analyser = analyser
         self.refresh()
 
@@ -536,7 +500,7 @@ class CandidateSitesDock(QgsDockWidget):
 
     @staticmethod
     def _valid_weights(weights: dict) -> dict:
-        return weights if any(v > 0 for v in weights.values()) else dict(siting.DEFAULT_WEIGHTS)
+        return weights if any(v > 0 for v in weights.values()) else dict(DEFAULT_WEIGHTS)
 
     @slot
     def _weights_changed(self) -> None:
@@ -570,105 +534,17 @@ class CandidateSitesDock(QgsDockWidget):
         distances = self.analyser.distances
         long = self.analyser.table()
         self.result = site_files.wide(long, distances)
-        self._fill_table(self.result, distances)
-        self._fill_buffers(long)
-
-    def _fill_table(self, frame: pd.DataFrame, distances) -> None:
-        columns = [c for c in TABLE_COLUMNS if c in frame.columns]
-        for d in distances[1:]:
-            columns += [c + site_files.ring_suffix(d) for c in RING_COLUMNS]
-        header = self.table.horizontalHeader()
-        sort_column, order = header.sortIndicatorSection(), header.sortIndicatorOrder()
-        new_columns = columns != self._columns
-        self.table.setUpdatesEnabled(False)
-        self.table.setSortingEnabled(False)
-        try:
-            if new_columns:
-                definitions = site_files.wide_definitions(distances)
-                self.table.setRowCount(0)
-                self.table.setColumnCount(len(columns))
-                for j, column in enumerate(columns):
-                    item = QTableWidgetItem(column)
-                    item.setToolTip(definitions.get(column, ""))
-                    self.table.setHorizontalHeaderItem(j, item)
-                self._columns = columns
-                sort_column, order = columns.index("rank"), Qt.SortOrder.AscendingOrder
-            self.table.setRowCount(len(frame))
-            for j, column in enumerate(columns):
-                numeric = frame[column].dtype.kind in "iuf"
-                for i, value in enumerate(frame[column].to_numpy()):
-                    item = _NumberItem(value) if numeric else QTableWidgetItem(
-                        "" if value is None or value != value else str(value))
-                    self.table.setItem(i, j, item)
-        finally:
-            self.table.setSortingEnabled(True)
-            self.table.sortByColumn(sort_column if 0 <= sort_column < len(columns)
-                                    else columns.index("rank"), order)
-            self.table.setUpdatesEnabled(True)
-        if new_columns or len(frame) <= 20:
-            self.table.resizeColumnsToContents()
+        self._columns = fill_table(self.table, self.result, distances, self._columns)
+        fill_catchments(self.buffer_layer(), long)
 
     def table_frame(self) -> pd.DataFrame:
         """What the results table shows, as text, in its current row order."""
-        headers = [self.table.horizontalHeaderItem(j).text()
-                   for j in range(self.table.columnCount())]
-        rows = [[self.table.item(i, j).text() for j in range(self.table.columnCount())]
-                for i in range(self.table.rowCount())]
-        return pd.DataFrame(rows, columns=headers)
+        return table_frame(self.table)
 
     def buffer_layer(self) -> QgsVectorLayer:
-        layer = self._buffer_layer
-        if layer is not None:
-            try:
-                if QgsProject.instance().mapLayer(layer.id()) is not None:
-                    return layer
-            except RuntimeError:
-                pass  # deleted with its project
-        fields = QgsFields()
-        for name in BUFFER_FIELDS:
-            kind = QMetaType.Type.QString if name == "site_id" else \
-                QMetaType.Type.LongLong if name in ("rank", "devices_within", "connectors_within") \
-                else QMetaType.Type.Double
-            fields.append(QgsField(name, kind))
-        layer = QgsVectorLayer("Polygon?crs=EPSG:27700", self.tr("Candidate site catchments"),
-                               "memory")
-        layer.dataProvider().addAttributes(fields.toList())
-        layer.updateFields()
-        layer.setCustomProperty(ROLE_PROPERTY, BUFFER_ROLE)
-        layer.setRenderer(self._score_renderer(layer))
-        layer.setOpacity(0.6)
-        QgsProject.instance().addMapLayer(layer)
-        self._buffer_layer = layer
-        return layer
-
-    def _score_renderer(self, layer) -> QgsGraduatedSymbolRenderer:
-        ranges = []
-        for low, high, colour in SCORE_BANDS:
-            symbol = QgsSymbol.defaultSymbol(Qgis.GeometryType.Polygon)
-            symbol.setColor(QColor(colour))
-            label = self.tr("score {low:g}–{high:g}").format(low=low, high=min(high, 100))
-            ranges.append(QgsRendererRange(low, high, symbol, label))
-        return QgsGraduatedSymbolRenderer("score", ranges)
-
-    def _fill_buffers(self, long: pd.DataFrame) -> None:
-        layer = self.buffer_layer()
-        provider = layer.dataProvider()
-        provider.truncate()
-        fields = layer.fields()
-        features = []
-        for row in long.itertuples(index=False):
-            record = row._asdict()
-            x, y = record["x"], record["y"]
-            if not (np.isfinite(x) and np.isfinite(y)):
-                continue
-            feature = QgsFeature(fields)
-            feature.setAttributes([_plain(record.get(name)) for name in BUFFER_FIELDS])
-            feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(float(x), float(y)))
-                                .buffer(float(record["distance_m"]), BUFFER_SEGMENTS))
-            features.append(feature)
-        provider.addFeatures(features)
-        layer.updateExtents()
-        layer.triggerRepaint()
+        """The catchment layer (made again if it left the project)."""
+        self._buffer_layer = catchment_layer(self._buffer_layer)
+        return self._buffer_layer
 
     # --- suggestions and export ---------------------------------------------------------
 
@@ -680,21 +556,14 @@ class CandidateSitesDock(QgsDockWidget):
             self.report(self.tr("The sites layer has no sites to choose from."),
                         Qgis.MessageLevel.Warning)
             return None
-        transform = self._transform(layer)
-        ids, xs, ys = [], [], []
-        for feature in layer.getFeatures():
-            x, y = self._xy(layer, feature, transform)
-            ids.append(str(feature.id()))
-            xs.append(x)
-            ys.append(y)
-        candidates = siting.sites_from_points(xs, ys, ids)
+        candidates = self._layer_sites(layer)
         k, distance = self.k_spin.value(), self.distances()[0]
         target = self._store_target(store)
         if target is None:
             return None
 
         def work(progress, _feedback):
-            with Workspace(target) as ws:
+            with Workspace(target, create=False) as ws:
                 return ws.suggest_sites(candidates, k, distance, progress=progress)
 
         task = CoreTask(self.tr("Suggesting candidate sites"), work,
@@ -712,7 +581,7 @@ class CandidateSitesDock(QgsDockWidget):
         for i, row in enumerate(picks.itertuples(index=False)):
             for j, value in enumerate((row.step, row.site_id, row.gain_residents,
                                        row.covered_pct)):
-                item = _NumberItem(value) if j != 1 else QTableWidgetItem(str(value))
+                item = NumberItem(value) if j != 1 else QTableWidgetItem(str(value))
                 self.suggest_table.setItem(i, j, item)
         if self._layer is not None:
             self._layer.selectByIds([int(s) for s in picks["site_id"]])
@@ -774,12 +643,3 @@ class CandidateSitesDock(QgsDockWidget):
         except TypeError:
             pass
 
-
-def _plain(value):
-    if value is None:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -24,7 +23,7 @@ from typing import Callable, Optional
 from qgis.core import Qgis, QgsDateTimeRange, QgsFeatureRequest, QgsInterval, QgsProject
 from qgis.PyQt.QtCore import QDate, QDateTime, Qt, QTime
 
-from ..core.analysis.utilisation import period_kind_of
+from ..core.calendar import period_kind_of
 from ..core.errors import StoreError
 from ..core.outputs import mapdata, styling
 from ..core.progress import Progress
@@ -61,11 +60,6 @@ class LoadedMap:
     time: object = None     # the temporal controller the map follows, if any
 
 
-def map_path_for(ws: Workspace, period_kind: str) -> Path:
-    stamp = ws._store_stamp()
-    return ws.store_path.with_name(f"{ws.store_path.stem}_map_{period_kind}_{stamp}")
-
-
 def prepare_map(store, period_kind: str, progress: Progress,
                 feedback=None, import_bundled_if_empty: bool = True,
                 demo: bool = False,
@@ -90,17 +84,7 @@ def prepare_map(store, period_kind: str, progress: Progress,
                                        usage_end=demo_usage[1])
         elif import_bundled_if_empty and not ws.store.counts().get("devices"):
             ws.import_bundled_snapshot(progress.scaled(0, 50), synthetic_usage=False)
-        if ws.is_shared_store:
-            from ..core.store.postgis import mapdata as pg_mapdata
-
-            progress.report(50, "Looking for the map tables in the shared store")
-            info = pg_mapdata.map_for(ws, period_kind, progress.scaled(50, 95))
-        else:
-            target = map_path_for(ws, period_kind)
-            for stale in target.parent.glob(f"{ws.store_path.stem}_map_{period_kind}_*"):
-                if stale != target and stale.is_dir():
-                    shutil.rmtree(stale, ignore_errors=True)  # open files stay till next time
-            info = mapdata.write_map(ws, target, period_kind, progress.scaled(50, 95))
+        info = ws.write_map(period_kind, progress.scaled(50, 95))
         progress.report(95, "Writing the live status layer")
         info.status = write_live_status(ws, status_max_age_minutes, status_now)
         return info
@@ -120,7 +104,7 @@ def write_live_status(ws: Workspace,
                       max_age_minutes: float = styling.DEFAULT_STATUS_MAX_AGE_MINUTES,
                       now=None) -> Optional[mapdata.StatusLayerInfo]:
     """Worker side: a new live status GeoPackage of the store (None without status)."""
-    return mapdata.write_status(ws, status_folder_for(ws), now, max_age_minutes)
+    return ws.status_layer(status_folder_for(ws), now, max_age_minutes)
 
 
 def provenance_for(info: mapdata.MapInfo) -> map_layers.Provenance:

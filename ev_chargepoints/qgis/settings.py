@@ -18,6 +18,7 @@ from typing import Optional
 from qgis.core import QgsApplication, QgsProject, QgsSettings
 
 from ..core.config import Settings
+from ..core.store import address
 from ..core.store.address import StoreTarget, is_database_target, parse_target
 
 PREFIX = "ev_chargepoints/"
@@ -102,6 +103,6 @@ def store_exists(reference) -> bool:
     """False for a GeoPackage not created yet; a database store is checked on opening."""
     if not reference:
         return False
-    if connection_name(reference) is not None or is_database_target(reference):
+    if connection_name(reference) is not None:
         return True
-    return Path(str(reference)).exists()
+    return address.store_exists(reference)

@@ -37,7 +37,7 @@ def _variant_type(series: pd.Series):
     return QMetaType.Type.QString
 
 
-def _value(value):
+def cell_value(value):
     if value is None:
         return None
     if isinstance(value, float) and math.isnan(value):
@@ -60,7 +60,7 @@ def features_for(frame: pd.DataFrame, fields: QgsFields,
                  geometries: Optional[list] = None):
     for i, row in enumerate(frame.itertuples(index=False, name=None)):
         feature = QgsFeature(fields)
-        feature.setAttributes([_value(v) for v in row])
+        feature.setAttributes([cell_value(v) for v in row])
         if geometries is not None and geometries[i] is not None:
             geometry = geometries[i]
             feature.setGeometry(geometry if isinstance(geometry, QgsGeometry)

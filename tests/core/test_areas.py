@@ -8,7 +8,7 @@ import pytest
 from pyogrio import raw
 
 from ev_chargepoints.core import errors
-from ev_chargepoints.core.analysis import areas, geometry
+from ev_chargepoints.core.analysis import areas, geometry, ward_population
 from ev_chargepoints.core.crs import bng_to_wgs84
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
 from ev_chargepoints.core.sources.parsers import parse_file
@@ -214,7 +214,7 @@ def test_population_2018_wards_unchanged_codes_exact_others_apportioned(wards, w
 def test_borough_population_is_the_sum_of_its_wards(boroughs):
     table = boroughs.table.set_index("area_code")
     assert table["population"].sum() == LONDON_RESIDENTS
-    profiles = areas.read_ward_profiles()
+    profiles = ward_population.read_ward_profiles()
     published = profiles[profiles["level"] == "borough"].set_index("code")["population"]
     assert len(published) == 33
     assert (table["population"] - published.reindex(table.index)).abs().max() <= 150
@@ -222,7 +222,7 @@ def test_borough_population_is_the_sum_of_its_wards(boroughs):
 
 
 def test_apportionment_weights_per_old_ward_sum_to_one(wards, wards_2011):
-    result = areas.apportion_population(wards, wards_2011, spacing_m=50)
+    result = ward_population.apportion_population(wards, wards_2011, spacing_m=50)
     shares = result.weights.groupby("source_code")["share"].sum()
     assert len(shares) == 625
     assert np.allclose(shares.to_numpy(), 1.0)

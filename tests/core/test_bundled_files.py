@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from ev_chargepoints.core.paths import RESOURCES
-from ev_chargepoints.core.standard import conformance
+from ev_chargepoints.core.standard import conformance, model
 from ev_chargepoints.core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,10 +60,10 @@ def example_expectations() -> dict[str, tuple[list[tuple[str, str]], str]]:
         if check_cell != "–":
             names, severity = re.fullmatch(r"(.+) \((fail|warn)\)", check_cell).groups()
             for short in names.split(" or "):
-                codes = [code for code, (title, _) in conformance.CHECKS.items()
+                codes = [code for code, (title, _) in model.CHECKS.items()
                          if short.lower() in title.lower()]
                 assert len(codes) == 1, f"§7 names check '{short}': matches {codes}"
-                assert conformance.CHECKS[codes[0]][1] == severity, (short, severity)
+                assert model.CHECKS[codes[0]][1] == severity, (short, severity)
                 checks.append((codes[0], severity))
         for path in sorted(EXAMPLES.glob(pattern)):
             # a file named on its own line wins over a pattern that also matches it

@@ -39,7 +39,7 @@ def test_verbose_prints_each_progress_message_once(tmp_path):
     import re
 
     from ev_chargepoints.core.paths import LONDON_SNAPSHOT, RESOURCES
-    from ev_chargepoints.core.workspace import NCR_SNAPSHOT
+    from ev_chargepoints.core.sources.intake import NCR_SNAPSHOT
 
     store = tmp_path / "store.gpkg"
     imported = run_cli("-v", "import", "--store", str(store),

@@ -14,8 +14,8 @@ from ev_chargepoints.core.analysis import areas
 from ev_chargepoints.core.sources import parsers
 from ev_chargepoints.core.sources.parsers import usage_return
 from ev_chargepoints.core.sources.transport import RequestsTransport
-from ev_chargepoints.core.standard import conformance
-from ev_chargepoints.core.standard.conformance import FAIL, NOT_CHECKED, PASS, WARN
+from ev_chargepoints.core.standard import checks, conformance, inputs, model, reliability
+from ev_chargepoints.core.standard.model import FAIL, NOT_CHECKED, PASS, WARN
 
 EXAMPLES = paths.resource("standard", "examples")
 REFERENCE = EXAMPLES / "device_reference_valid.csv"
@@ -67,9 +67,9 @@ def data_rows(path):
 # --- the schemas -----------------------------------------------------------------------
 
 def test_device_reference_schema_is_a_versioned_table_schema():
-    table_schema = conformance.device_reference_schema()
+    table_schema = inputs.device_reference_schema()
     assert table_schema == usage_return.load_schema("device_reference")
-    assert table_schema["version"] == conformance.STANDARD_VERSION == "1.0.0"
+    assert table_schema["version"] == model.STANDARD_VERSION == "1.0.0"
     assert table_schema["primaryKey"] == ["device_id", "connector_id"]
     names = [f["name"] for f in table_schema["fields"]]
     for ocpi_aligned in ("device_id", "latitude", "longitude", "address", "city", "operator",
@@ -113,7 +113,7 @@ def test_each_device_reference_failure(suffix, code, verdict, field, reason, row
     op = report.operator(OPERATOR)
     assert found(op) == {code: verdict}
     assert op.verdict == verdict
-    assert len(op.reasons) == 1 and op.reasons[0].startswith(conformance.CHECKS[code][0])
+    assert len(op.reasons) == 1 and op.reasons[0].startswith(model.CHECKS[code][0])
     hit = check(op, code)
     assert hit.count == 1
     if field is not None:
@@ -196,21 +196,21 @@ def test_field_errors_capped_with_totals(tmp_path):
 
 
 def test_periods():
-    q = conformance.parse_period("2024-Q2")
+    q = model.parse_period("2024-Q2")
     assert (q.start, q.end) == (pd.Timestamp("2024-04-01", tz="UTC"),
                                 pd.Timestamp("2024-07-01", tz="UTC"))
-    assert conformance.parse_period("2024q2") == q
-    span = conformance.parse_period("2024-01-01/2024-02-01")
+    assert model.parse_period("2024q2") == q
+    span = model.parse_period("2024-01-01/2024-02-01")
     assert span.label == "2024-01-01 to 2024-02-01"
     with pytest.raises(ValueError):
-        conformance.parse_period("last quarter")
+        model.parse_period("last quarter")
     with pytest.raises(ValueError):
-        conformance.parse_period(("2024-02-01", "2024-01-01"))
+        model.parse_period(("2024-02-01", "2024-01-01"))
     starts = pd.Series(pd.to_datetime(["2024-01-05", "2024-02-01", "2024-03-30"] * 10
                                       + ["2024-04-02"], utc=True))
-    inferred = conformance.infer_period("return.csv", starts)
+    inferred = model.infer_period("return.csv", starts)
     assert inferred.label == "2024-Q1" and inferred.source.startswith("data")
-    assert conformance.infer_period("ops_2023-Q4_return.csv", starts).label == "2023-Q4"
+    assert model.infer_period("ops_2023-Q4_return.csv", starts).label == "2023-Q4"
 
 
 def test_missing_file_raises_but_bad_content_is_a_finding(tmp_path):
@@ -245,7 +245,7 @@ def test_ncr_reference_data():
     # README of the bundled data: 8,538 inside a borough, 402 just outside
     assert total("outside_london") == 402
     assert report.london_check == "GLA London wards (2018) and boroughs"
-    wards, boroughs = conformance._london_areas()
+    wards, boroughs = checks._london_areas()
     placed = areas.assign_devices(devices, wards, boroughs).table
     outside = placed.loc[placed["assignment_note"] == "outside", "device_id"]
     per_operator = devices.set_index("device_id").loc[outside, "operator"].value_counts()
@@ -324,7 +324,7 @@ def test_dundee_return_without_reference(dundee):
     by_field = {fe.field: fe for fe in schema_check.field_errors}
     assert set(by_field) == {"end_utc", "kwh"}
     assert by_field["kwh"].total == int(sessions["kwh"].isna().sum())
-    assert by_field["kwh"].rows == open_rows[:conformance.DEFAULT_MAX_ROWS].tolist()
+    assert by_field["kwh"].rows == open_rows[:model.DEFAULT_MAX_ROWS].tolist()
 
     key = sessions[["device_id", "connector_id", "start_utc"]]
     dup = check(op, "duplicate_ids")
@@ -366,7 +366,7 @@ def test_dundee_return_with_reference_and_period(dundee):
     not_in_ref = check(op, "not_in_reference")
     assert sum(1 for ex in not_in_ref.examples
                if ex.detail == "device not in the reference data") == min(
-        len(missing), conformance.DEFAULT_MAX_EXAMPLES)
+        len(missing), model.DEFAULT_MAX_EXAMPLES)
     assert f"{len(missing):,} device(s)" in not_in_ref.message
     silent = set(reference["device_id"]) - set(kept["device_id"])
     assert check(op, "not_in_return").count == len(silent)
@@ -458,7 +458,7 @@ def test_reliability_matches_a_hand_computation(tmp_path):
     assert (rec.working_h, rec.down_h, rec.excluded_h, rec.observed_h) == (
         pytest.approx(5.0), pytest.approx(1.5), pytest.approx(1.5), pytest.approx(8.0))
     assert rec.reliability == pytest.approx(5 / 6.5)
-    assert rec.result == conformance.NOT_ENOUGH
+    assert rec.result == model.NOT_ENOUGH
     assert check(capped, "reliability").result == NOT_CHECKED
     assert "Not enough observed time" in check(capped, "reliability").message
 
@@ -470,16 +470,16 @@ def test_reliability_function_clips_to_the_period():
                           "device_id": ["X", "X"], "evse_uid": ["X1", "X1"],
                           "status": ["OUTOFORDER", "AVAILABLE"]})
     # 12-hour cap: OUTOFORDER -5 h to 6 h (0-6 inside), AVAILABLE 6-18 h (6-12 inside)
-    table = conformance.reliability(snaps, start=day, end=day + pd.Timedelta(hours=12),
+    table = reliability.reliability(snaps, start=day, end=day + pd.Timedelta(hours=12),
                                     max_gap_hours=12)
     row = table.iloc[0]
     assert (row["down_h"], row["working_h"], row["reliability"]) == (6.0, 6.0, 0.5)
     assert (row["observed_h"], row["observations"]) == (12.0, 1)  # one seen inside
-    assert row["operator"] == conformance.UNKNOWN_OPERATOR
+    assert row["operator"] == model.UNKNOWN_OPERATOR
     # default 1-hour cap: OUTOFORDER -5 to -4 h is outside; AVAILABLE 6-7 h only
-    row = conformance.reliability(snaps, start=day, end=day + pd.Timedelta(hours=12)).iloc[0]
+    row = reliability.reliability(snaps, start=day, end=day + pd.Timedelta(hours=12)).iloc[0]
     assert (row["down_h"], row["working_h"], row["observed_h"]) == (0.0, 1.0, 1.0)
-    assert row["result"] == conformance.NOT_ENOUGH
+    assert row["result"] == model.NOT_ENOUGH
 
 
 # --- OCPI Locations feeds -------------------------------------------------------------------
@@ -553,7 +553,7 @@ def test_write_report_through_the_facade(tmp_path):
     report = conformance.validate_files([REFERENCE], as_of=AS_OF, out_dir=tmp_path / "out")
     saved = json.loads((tmp_path / "out" / "report.json").read_text("utf-8"))
     assert saved["operators"][0]["operator"] == OPERATOR
-    assert conformance.ConformanceReport.from_dict(saved) == report
+    assert model.ConformanceReport.from_dict(saved) == report
     assert (tmp_path / "out" / "report.html").read_text("utf-8").startswith("<!DOCTYPE html>")
     assert not glob.glob(str(tmp_path / "out" / ".tmp-*"))
 

@@ -26,11 +26,11 @@ from ev_chargepoints.core.outputs import mapdata
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT, resource
 from ev_chargepoints.core.schema import ParseResult
 from ev_chargepoints.core.sources import synthetic
+from ev_chargepoints.core.sources.intake import NCR_SNAPSHOT
 from ev_chargepoints.core.sources.parsers import parse_file
 from ev_chargepoints.core.sources.parsers.sessions_csv import combine
-from ev_chargepoints.core.store.postgis import mapdata as pg_mapdata
 from ev_chargepoints.core.store.usage_kind import SYNTHETIC_FORMAT
-from ev_chargepoints.core.workspace import NCR_SNAPSHOT, Workspace
+from ev_chargepoints.core.workspace import Workspace
 
 UK = ZoneInfo("Europe/London")
 DUNDEE_FILES = ["cpdata.csv.gz", "cp-data-dec-mar-2018.csv.gz", "cp-data-mar-may-2018.csv.gz"]
@@ -90,7 +90,7 @@ def test_a_few_spilled_sessions_do_not_make_the_default_period(spill_store, kind
         assert table.attrs["period"] == expected
         assert ws.summariser(kind).summarise("borough").attrs["period"] == expected
         assert ws.default_period(kind) == expected
-        map_info = mapdata.build_map(ws, kind).info(None)
+        map_info = ws.map_frames(kind).info(None)
         assert map_info.latest_period == expected and map_info.periods[-1] == spilled
         sessions = mapdata.period_sessions(ws.utilisation(kind))
     assert sessions.to_dict() == {p: counts[p] for p in sessions.index}
@@ -180,5 +180,5 @@ def test_every_role_of_the_shared_store_gets_the_same_default(shared):
         with Workspace(cluster.dsn(database, role)) as ws:
             seen[role] = (ws.default_period("quarter"),
                           ws.summariser("quarter").summarise("borough").attrs["period"],
-                          pg_mapdata.map_for(ws, "quarter").latest_period)
+                          ws.write_map("quarter").latest_period)
     assert seen == {role: (expected,) * 3 for role in roles}

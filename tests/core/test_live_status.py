@@ -126,7 +126,7 @@ def test_status_layer_file_has_one_placed_feature_per_device(watched, tmp_path):
     store, times, _uids = watched
     now = times[-1] + pd.Timedelta(minutes=3)
     with Workspace(store) as ws:
-        info = mapdata.write_status(ws, tmp_path / "status", now, 30)
+        info = ws.status_layer(tmp_path / "status", now, 30)
         devices = ws.devices().set_index("device_id")
     assert info.path.parent == tmp_path / "status" and info.path.suffix == ".gpkg"
     assert info.features == 4 and info.not_on_map == 0
@@ -149,9 +149,9 @@ def test_each_write_is_a_new_file_and_older_ones_can_be_removed(watched, tmp_pat
     store, times, _uids = watched
     folder = tmp_path / "status"
     with Workspace(store) as ws:
-        first = mapdata.write_status(ws, folder, times[-1], 30)
-        second = mapdata.write_status(ws, folder, times[-1], 30)
-        third = mapdata.write_status(ws, folder, times[-1], 30)
+        first = ws.status_layer(folder, times[-1], 30)
+        second = ws.status_layer(folder, times[-1], 30)
+        third = ws.status_layer(folder, times[-1], 30)
     assert len({first.path, second.path, third.path}) == 3
     mapdata.remove_older_status_files(second.path, keep=[first.path])
     assert sorted(folder.glob("*.gpkg")) == sorted([first.path, second.path, third.path])
@@ -161,7 +161,7 @@ def test_each_write_is_a_new_file_and_older_ones_can_be_removed(watched, tmp_pat
 
 def test_no_status_in_the_store_writes_nothing(tmp_path):
     with Workspace(tmp_path / "empty.gpkg") as ws:
-        assert mapdata.write_status(ws, tmp_path / "status") is None
+        assert ws.status_layer(tmp_path / "status") is None
     assert not (tmp_path / "status").exists()
     empty = mapdata.classify_live_status(pd.DataFrame(columns=[
         "observed_utc", "device_id", "evse_uid", "status", "source"]), "2024-01-01", 30)

@@ -23,14 +23,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core.outputs import committee, disclosure, mapdata
+from ev_chargepoints.core.outputs import committee, disclosure
 from ev_chargepoints.core.outputs.tables import read_csv, write_csv
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT, resource
 from ev_chargepoints.core.schema import ParseResult
+from ev_chargepoints.core.sources.intake import NCR_SNAPSHOT
 from ev_chargepoints.core.sources.parsers import parse_file
 from ev_chargepoints.core.sources.parsers.ocpi import parse_locations
 from ev_chargepoints.core.sources.parsers.sessions_csv import combine
-from ev_chargepoints.core.workspace import NCR_SNAPSHOT, Workspace
+from ev_chargepoints.core.workspace import Workspace
 
 UK = "Europe/London"
 CAMDEN, HACKNEY = "E09000007", "E09000012"
@@ -132,7 +133,7 @@ def test_a_quarter_without_returns_says_no_data(borough, tmp_path):
         assert written.loc[HACKNEY, "occupancy_pct"] != ""
         # committee pages: a borough nobody reports usage for says so (Camden's cell is
         # suppressed: the quarter before, one operator's devices stand behind it)
-        data = committee.committee_data(ws, "2018-Q2", 3)
+        data = ws.committee_data("2018-Q2", 3)
         _header, rows = committee.borough_table(data, "Westminster")
         occupancy = next(row for row in rows if row[0].startswith("Occupancy"))
         assert occupancy[1] == disclosure.NO_DATA == "no data"
@@ -149,7 +150,7 @@ def test_a_quarter_without_returns_says_no_data(borough, tmp_path):
 
 def test_the_map_shows_no_data_where_no_source_reports(borough):
     with Workspace(borough["path"]) as ws:
-        frames = mapdata.build_map(ws, "quarter")
+        frames = ws.map_frames("quarter")
     grid = frames.devices
     assert frames.periods == ["2017-Q4", "2018-Q1", "2018-Q2"]
     covered = pd.Series([(d, p) in borough["covered"]

@@ -21,7 +21,7 @@ import pytest
 from pg_cluster import PG_BIN
 from psycopg2.extras import execute_values
 
-from ev_chargepoints.core.analysis import areas, utilisation
+from ev_chargepoints.core.analysis import areas, usage_sums, utilisation
 from ev_chargepoints.core.outputs import disclosure
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT, resource
 from ev_chargepoints.core.schema import TABLES, ParseResult
@@ -180,7 +180,7 @@ def _by_borough(london, borough):
 def _area_table(london, by):
     usage = london["usage"].merge(london["devices"][["device_id", "ward_code", "borough_code"]],
                                   on="device_id")
-    return utilisation.summarise(usage, ["period"] + by)
+    return usage_sums.summarise(usage, ["period"] + by)
 
 
 # --- two boroughs: each its own per-device usage, aggregates for both -------------
@@ -277,7 +277,7 @@ def test_role_without_grants_sees_only_aggregates(shared_store, london):
         assert _query(cluster, db, role, f"SELECT * FROM {S}.access_grants") == []
         total = _query(cluster, db, role, f"SELECT period, usage_devices, sessions FROM "
                                           f"{S}.area_usage WHERE level = 'all' ORDER BY period")
-        expected = utilisation.summarise(london["usage"], "period")
+        expected = usage_sums.summarise(london["usage"], "period")
         assert total == [(p, d, s) for p, d, s in
                          zip(expected["period"], expected["devices"], expected["sessions"])]
 
@@ -295,7 +295,7 @@ def test_ward_cells_are_suppressed_as_the_exports_suppress_them(shared_store, lo
     got = {(b, p, w): (status, n) for b, p, w, status, n in got}
     suppressed_somewhere = 0
     for (borough, period), rows in usage.groupby(["borough_code", "period"]):
-        table = utilisation.summarise(rows, "ward_code").sort_values("ward_code")
+        table = usage_sums.summarise(rows, "ward_code").sort_values("ward_code")
         counts = disclosure.contributors(rows, "ward_code")
         masked = disclosure.mask_usage(table, counts, key="ward_code",
                                        complementary=True).table

@@ -14,7 +14,7 @@ from ev_chargepoints.core import paths
 from ev_chargepoints.core.analysis import areas, geometry, summary, utilisation
 from ev_chargepoints.core.errors import StoreError
 from ev_chargepoints.core.sources import parsers, synthetic
-from ev_chargepoints.core.store.geopackage import file_sha256
+from ev_chargepoints.core.store.interface import file_sha256
 from ev_chargepoints.core.store.postgis import areas as pg_areas
 from ev_chargepoints.core.store.postgis.backend import PostgisStore
 from ev_chargepoints.core.store.postgis.schema import SCHEMA

@@ -8,17 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ev_chargepoints.core.analysis import usage_coverage as coverage
 from ev_chargepoints.core.analysis import utilisation as engine
+from ev_chargepoints.core.calendar import PERIOD_KINDS
 from ev_chargepoints.core.paths import resource
 from ev_chargepoints.core.schema import ParseResult, conform
 from ev_chargepoints.core.sources.parsers import parse_file
 from ev_chargepoints.core.sources.synthetic import DUNDEE_FILES
-from ev_chargepoints.core.store.geopackage import file_sha256
+from ev_chargepoints.core.store.interface import file_sha256
 from ev_chargepoints.core.store.postgis import usage as pg_usage
 from ev_chargepoints.core.store.postgis.backend import PostgisStore
 
 LONDON = "Europe/London"
-CASES = [(period, by) for period in engine.PERIOD_KINDS for by in ("device", "connector")]
+CASES = [(period, by) for period in PERIOD_KINDS for by in ("device", "connector")]
 
 
 def pandas_utilisation(store, period: str, by: str) -> pd.DataFrame:
@@ -29,8 +31,8 @@ def pandas_utilisation(store, period: str, by: str) -> pd.DataFrame:
     frame = engine.utilisation(sessions, store.devices(current_only=False),
                                store.connectors(current_only=False),
                                status if len(status) else None, period=period, by=by)
-    return engine.keep_covered(frame, engine.usage_coverage(
-        engine.session_counts(sessions, period), engine.device_operators(store.devices())))
+    return coverage.keep_covered(frame, coverage.usage_coverage(
+        coverage.session_counts(sessions, period), coverage.device_operators(store.devices())))
 
 
 def assert_same(sql: pd.DataFrame, expected: pd.DataFrame) -> None:
@@ -274,7 +276,7 @@ def test_edge_case_figures(edge_store):
 def test_empty_store_gives_the_empty_frame(store):
     got = pg_usage.utilisation(store, "quarter", "device")
     assert got.empty
-    assert list(got.columns) == list(engine._empty_result("device").columns)
+    assert list(got.columns) == list(engine.empty_result("device").columns)
 
 
 def test_bad_level_is_refused(store):

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core.analysis import areas, reconcile, summary
+from ev_chargepoints.core.analysis import areas, reconcile, source_records, summary
 from ev_chargepoints.core.crs import wgs84_to_bng
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
 from ev_chargepoints.core.sources.parsers import parse_file
@@ -121,18 +121,18 @@ def joined(registry, payload, source="ocpi:lamps"):
     ("SRC_LDN60538", "GBSRCESRCLDN60538"),
 ])
 def test_a_reference_and_an_operator_style_evse_id_carry_the_same_number(reference, evse_id):
-    number = reconcile.reference_number(evse_id)
+    number = source_records.reference_number(evse_id)
     assert number and number in reference
-    assert reconcile.reference_number(reference) == number
+    assert source_records.reference_number(reference) == number
 
 
 def test_short_or_missing_numbers_are_no_cross_reference():
-    assert reconcile.reference_number("TFP Unit 7") is None
-    assert reconcile.reference_number("1489-01") == "1489"
-    assert reconcile.reference_number(None) is None
-    assert reconcile.reference_number("GB*UBI*E12*3") is None
+    assert source_records.reference_number("TFP Unit 7") is None
+    assert source_records.reference_number("1489-01") == "1489"
+    assert source_records.reference_number(None) is None
+    assert source_records.reference_number("GB*UBI*E12*3") is None
     # the country and party of an eMI3 id are never part of the number
-    assert reconcile.reference_number("GB*123*E4567") == "4567"
+    assert source_records.reference_number("GB*123*E4567") == "4567"
 
 
 def test_operator_names_compare_without_case_punctuation_suffixes_and_by_alias():
@@ -140,11 +140,11 @@ def test_operator_names_compare_without_case_punctuation_suffixes_and_by_alias()
             ("InstaVolt Ltd", "Instavolt Limited"), ("Char.gy", "CHARGY"),
             ("POD Point", "Pod-Point"), ("ubitricity", "UBI")]
     for a, b in same:
-        assert reconcile.normalise_operator(a) == reconcile.normalise_operator(b), (a, b)
-    assert reconcile.normalise_operator("Source London") != \
-        reconcile.normalise_operator("BP Pulse")
-    assert reconcile.normalise_operator("*No Controller") is None
-    assert reconcile.normalise_operator(None) is None
+        assert source_records.normalise_operator(a) == source_records.normalise_operator(b), (a, b)
+    assert source_records.normalise_operator("Source London") != \
+        source_records.normalise_operator("BP Pulse")
+    assert source_records.normalise_operator("*No Controller") is None
+    assert source_records.normalise_operator(None) is None
 
 
 # --- matching ---------------------------------------------------------------------------

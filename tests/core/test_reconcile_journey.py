@@ -23,11 +23,12 @@ from replay_server import ReplayServer
 from ev_chargepoints import cli
 from ev_chargepoints.core.analysis import areas, reconcile
 from ev_chargepoints.core.crs import wgs84_to_bng
-from ev_chargepoints.core.outputs import committee, mapdata
+from ev_chargepoints.core.outputs import mapdata
 from ev_chargepoints.core.outputs.tables import read_csv
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
+from ev_chargepoints.core.sources.intake import NCR_SNAPSHOT
 from ev_chargepoints.core.sources.parsers import parse_file
-from ev_chargepoints.core.workspace import NCR_SNAPSHOT, Workspace
+from ev_chargepoints.core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = json.loads((ROOT / "tests/data/ocpi/spec-examples/location_example.json")
@@ -234,14 +235,14 @@ def test_a_feed_repeating_registry_ids_counts_correctly_everywhere(target, serve
         assert devices["device_id"].is_unique and len(devices) == len(registry) + len(taken)
         assert {f"ocpi:newcomers:{d}" for d in taken["device_id"]} <= set(devices["device_id"])
 
-        frames = mapdata.build_map(ws)
+        frames = ws.map_frames()
         assert frames.periods == [mapdata.NO_USAGE_PERIOD]
         assert len(frames.devices) == len(devices)
         assert frames.devices["device_id"].is_unique
         borough_rows = frames.areas["map_boroughs"][0].set_index("area_code")
         assert (borough_rows["devices"] == counted.reindex(borough_rows.index)).all()
 
-        data = committee.committee_data(ws)
+        data = ws.committee_data()
         assert (data.boroughs.set_index("area_code")["devices"]
                 == counted.reindex(data.boroughs["area_code"]).to_numpy()).all()
         assert int(data.london["devices"].iloc[0]) == counted.sum()

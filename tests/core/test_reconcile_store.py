@@ -13,13 +13,12 @@ import pytest
 
 from ev_chargepoints.core.errors import EvChargepointsError
 from ev_chargepoints.core.sources.parsers import parse_file
-from ev_chargepoints.core.store import geopackage as store_module
-from ev_chargepoints.core.store.geopackage import (
-    REREAD_SUFFIX,
-    SCHEMA_VERSION,
-    HistoryStore,
-    file_sha256,
-)
+from ev_chargepoints.core.store import gpkg_schema
+from ev_chargepoints.core.store.geopackage import HistoryStore
+from ev_chargepoints.core.store.gpkg_schema import SCHEMA_VERSION
+from ev_chargepoints.core.store.importing import prepare
+from ev_chargepoints.core.store.interface import REREAD_SUFFIX, file_sha256
+from ev_chargepoints.core.store.postgis import migrations as pg_migrations
 from ev_chargepoints.core.store.postgis import schema as pg_schema
 from ev_chargepoints.core.store.postgis.backend import PostgisStore, _connect, _ensure_postgis
 from ev_chargepoints.core.store.postgis.backend import _set_meta as pg_set_meta
@@ -54,19 +53,19 @@ def _schema_3_store(backend: str, tmp_path: Path, request):
         path = tmp_path / "v3.gpkg"
         conn = sqlite3.connect(path, isolation_level=None)
         conn.execute("BEGIN")
-        for target, step in store_module.MIGRATIONS:
+        for target, step in gpkg_schema.MIGRATIONS:
             if target <= 3:
                 step(conn)
         conn.execute("PRAGMA application_id=1196444487")
         conn.execute("PRAGMA user_version=10300")
-        store_module._set_meta(conn, "schema_version", "3")
+        gpkg_schema.set_meta(conn, "schema_version", "3")
         conn.execute("COMMIT")
         return HistoryStore(path, conn), path
     dsn = request.getfixturevalue("pg_dsn")
     store = PostgisStore(_connect(dsn, None), dsn)
     with store.transaction() as cur:
         _ensure_postgis(cur, dsn)
-        for target, step in pg_schema.MIGRATIONS:
+        for target, step in pg_migrations.MIGRATIONS:
             if target <= 3:
                 step(cur)
         pg_set_meta(cur, "schema_version", "3")
@@ -75,7 +74,7 @@ def _schema_3_store(backend: str, tmp_path: Path, request):
 
 def _import_schema_3(store, path: Path) -> None:
     result = parse_file(path)
-    prepared = store_module._prepare(result, None, "auto")
+    prepared = prepare(result, None, "auto")
     for table, column in ADDED.items():
         frame = getattr(prepared, table)
         if frame is not None:

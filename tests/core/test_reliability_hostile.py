@@ -668,7 +668,7 @@ def test_report_html_escapes_markup(text, tally):
     if not text.strip():  # empty values leave whole elements out: nothing to compare
         text = f"<{text}>"
 
-    from ev_chargepoints.core.standard.conformance import (
+    from ev_chargepoints.core.standard.model import (
         FAIL,
         Check,
         ConformanceReport,

@@ -31,7 +31,7 @@ import pytest
 
 from ev_chargepoints.core.paths import RESOURCES
 from ev_chargepoints.core.schema import ParseResult, conform
-from ev_chargepoints.core.store import geopackage as store_module
+from ev_chargepoints.core.store import gpkg_bulk_read as store_module
 from ev_chargepoints.core.store.geopackage import HistoryStore
 from ev_chargepoints.core.workspace import Workspace
 

@@ -8,7 +8,7 @@ import pytest
 
 from ev_chargepoints.core import paths
 from ev_chargepoints.core.standard import conformance
-from ev_chargepoints.core.standard.conformance import (
+from ev_chargepoints.core.standard.model import (
     FAIL,
     NOT_CHECKED,
     PASS,

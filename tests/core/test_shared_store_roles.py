@@ -25,6 +25,7 @@ from ev_chargepoints import cli
 from ev_chargepoints.core.analysis import areas, utilisation
 from ev_chargepoints.core.outputs.tables import read_csv
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT, resource
+from ev_chargepoints.core.sources.intake import NCR_SNAPSHOT
 from ev_chargepoints.core.store.postgis.access import (
     ACCESS_COLUMN,
     EVERY_DEVICE,
@@ -32,7 +33,7 @@ from ev_chargepoints.core.store.postgis.access import (
     PUBLISHED,
 )
 from ev_chargepoints.core.store.postgis.backend import PostgisStore
-from ev_chargepoints.core.workspace import NCR_SNAPSHOT, Workspace
+from ev_chargepoints.core.workspace import Workspace
 
 CAMDEN, HACKNEY = "E09000007", "E09000012"
 OWNER, IMPORTER, ADMIN = "evcp_roles_owner", "evcp_roles_import", "evcp_roles_admin"

@@ -12,7 +12,16 @@ import pandas as pd
 import pytest
 
 from ev_chargepoints.core import errors
-from ev_chargepoints.core.analysis import areas, geometry, siting
+from ev_chargepoints.core.analysis import areas, geometry
+from ev_chargepoints.core.analysis.siting.analyser import (
+    IncrementalSiteAnalyser,
+    analyse_sites,
+    definitions,
+)
+from ev_chargepoints.core.analysis.siting.catchment import Catchment, RadiusCatchment
+from ev_chargepoints.core.analysis.siting.population import PopulationGrid
+from ev_chargepoints.core.analysis.siting.sites import sites_from_lonlat, sites_from_points
+from ev_chargepoints.core.analysis.siting.suggest import suggest_sites
 from ev_chargepoints.core.crs import wgs84_to_bng
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
 from ev_chargepoints.core.progress import Cancelled, Progress
@@ -34,7 +43,7 @@ def wards():
 
 @pytest.fixture(scope="module")
 def grid(wards):
-    return siting.PopulationGrid.from_areas(wards)
+    return PopulationGrid.from_areas(wards)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +80,7 @@ def sample_sites(devices):
               rng.uniform(515_000, 545_000, 10), 603_576.0]
     y = np.r_[devices["y"].to_numpy()[pick] + rng.normal(0, 150, 25),
               rng.uniform(165_000, 195_000, 10), 126_292.0]
-    return siting.sites_from_points(x, y, fields={"label": [f"L{i}" for i in range(len(x))]})
+    return sites_from_points(x, y, fields={"label": [f"L{i}" for i in range(len(x))]})
 
 
 def _distances(x, y, px, py):
@@ -100,7 +109,7 @@ def _covered_by(cx, cy, px, py, r):
 
 @pytest.mark.parametrize("distance", [150.0, 400.0, 1000.0])
 def test_counts_match_an_independent_distance_loop(devices, sample_sites, distance):
-    out = siting.analyse_sites(sample_sites, devices, distances=(distance,))
+    out = analyse_sites(sample_sites, devices, distances=(distance,))
     assert list(out["site_id"]) == list(sample_sites["site_id"])
     assert list(out["label"]) == list(sample_sites["label"])
     px, py = devices["x"].to_numpy(), devices["y"].to_numpy()
@@ -121,7 +130,7 @@ def test_a_device_exactly_on_the_circle_counts():
     devices = pd.DataFrame({"device_id": ["a", "b", "c"], "x": [1000.0, 1400.0, 1401.0],
                             "y": [5000.0, 5000.0, 5000.0], "connector_count": [1, 2, 4],
                             "power_class": ["slow", "rapid", None], "operator": ["P", "Q", "P"]})
-    out = siting.analyse_sites(siting.sites_from_points([1000.0], [5000.0]), devices,
+    out = analyse_sites(sites_from_points([1000.0], [5000.0]), devices,
                                distances=(400,))
     row = out.iloc[0]
     assert (row.devices_within, row.connectors_within) == (2, 3)
@@ -130,7 +139,7 @@ def test_a_device_exactly_on_the_circle_counts():
 
 
 def test_top_operators_and_demand_are_recomputed_from_sums(devices, sample_sites, usage):
-    out = siting.analyse_sites(sample_sites, devices, utilisation=usage, distances=(800,))
+    out = analyse_sites(sample_sites, devices, utilisation=usage, distances=(800,))
     latest = usage[usage["period"] == "2022-Q3"].set_index("device_id")
     px, py = devices["x"].to_numpy(), devices["y"].to_numpy()
     assert set(out["usage_period"]) == {"2022-Q3"}
@@ -153,12 +162,12 @@ def test_top_operators_and_demand_are_recomputed_from_sums(devices, sample_sites
         expected_ops = "; ".join(f"{k} ({v})" for k, v in ranked) or None
         assert row.top_operators_within == expected_ops
     assert checked > 10
-    earlier = siting.analyse_sites(sample_sites, devices, utilisation=usage, distances=(800,),
+    earlier = analyse_sites(sample_sites, devices, utilisation=usage, distances=(800,),
                                    period="2022-Q2")
     assert set(earlier["usage_period"]) == {"2022-Q2"}
     assert not np.allclose(earlier["kwh_within"], out["kwh_within"])
     with pytest.raises(ValueError, match="2021-Q1"):
-        siting.analyse_sites(sample_sites, devices, utilisation=usage, period="2021-Q1")
+        analyse_sites(sample_sites, devices, utilisation=usage, period="2021-Q1")
 
 
 # --- population --------------------------------------------------------------
@@ -184,7 +193,7 @@ def test_residents_deep_inside_a_ward_are_its_density_times_the_circle(
     clearance = geometry.segment_distances(x, y, edges["x0"][mine], edges["y0"][mine],
                                            edges["x1"][mine], edges["y1"][mine]).min()
     assert clearance > distance + 2 * grid.cell_m  # the premise: the circle is all in it
-    row = siting.analyse_sites(siting.sites_from_points([x], [y]), devices, population=grid,
+    row = analyse_sites(sites_from_points([x], [y]), devices, population=grid,
                                distances=(distance,)).iloc[0]
     assert row.ward_code == code
     population = wards.table["population"].iloc[g]
@@ -203,8 +212,8 @@ def test_residents_deep_inside_a_ward_are_its_density_times_the_circle(
 
 
 def test_a_site_outside_london_has_no_residents_and_says_so(grid, devices):
-    lon_lat = siting.sites_from_lonlat([0.9, -0.1276], [51.0, 51.5072], ids=["kent", "centre"])
-    out = siting.analyse_sites(lon_lat, devices, population=grid)
+    lon_lat = sites_from_lonlat([0.9, -0.1276], [51.0, 51.5072], ids=["kent", "centre"])
+    out = analyse_sites(lon_lat, devices, population=grid)
     kent, centre = out.iloc[0], out.iloc[1]
     assert kent.residents_within == 0 and kent.new_coverage_residents == 0
     assert kent.catchment_in_area_pct == 0
@@ -219,7 +228,7 @@ def test_a_site_on_the_london_boundary_counts_only_residents_inside(wards, grid,
     # the westernmost vertex of the wards: half of any circle there is outside
     i = int(np.argmin(wards.polygons.x))
     x, y = wards.polygons.x[i] + 1.0, wards.polygons.y[i]
-    row = siting.analyse_sites(siting.sites_from_points([x], [y]), devices,
+    row = analyse_sites(sites_from_points([x], [y]), devices,
                                population=grid).iloc[0]
     assert 0 < row.catchment_in_area_pct < 75
     assert "lies outside the population boundaries" in row.note
@@ -232,9 +241,9 @@ def test_already_covered_new_and_unique_coverage_match_brute_force(grid, devices
     # outer London, where coverage has gaps; two sites close together overlap
     x = np.r_[rng.uniform(505_000, 512_000, 6), 540_000.0, 540_300.0]
     y = np.r_[rng.uniform(180_000, 190_000, 6), 165_000.0, 165_000.0]
-    sites = siting.sites_from_points(x, y)
+    sites = sites_from_points(x, y)
     r = 400.0
-    out = siting.analyse_sites(sites, devices, population=grid, distances=(r,))
+    out = analyse_sites(sites, devices, population=grid, distances=(r,))
     cx, cy, res = _cells(grid)
     px, py = devices["x"].to_numpy(), devices["y"].to_numpy()
     relevant = np.zeros(len(cx), dtype=bool)
@@ -267,9 +276,9 @@ def test_suggestions_pick_the_largest_marginal_gain_at_every_step(grid, devices)
     y = rng.uniform(170_000, 180_000, n)
     # a duplicate of a strong candidate makes an exact tie: the first listed must win
     x[20], y[20] = x[2], y[2]
-    candidates = siting.sites_from_points(x, y, ids=[f"c{i:02d}" for i in range(n)])
+    candidates = sites_from_points(x, y, ids=[f"c{i:02d}" for i in range(n)])
     r = 400.0
-    picks = siting.suggest_sites(candidates, devices, grid, k=10, distance=r)
+    picks = suggest_sites(candidates, devices, grid, k=10, distance=r)
     cx, cy, res = _cells(grid)
     near = np.zeros(len(cx), dtype=bool)
     for sx, sy in zip(x, y):
@@ -303,7 +312,7 @@ def test_suggestions_stop_when_nobody_new_can_be_covered(grid, devices):
     # candidates on existing devices in central London add nothing
     central = devices[(devices["x"].between(528_000, 532_000))
                       & (devices["y"].between(179_000, 182_000))].head(5)
-    picks = siting.suggest_sites(central[["x", "y"]], devices, grid, k=3)
+    picks = suggest_sites(central[["x", "y"]], devices, grid, k=3)
     assert len(picks) == 0
 
 
@@ -311,7 +320,7 @@ def test_suggestions_stop_when_nobody_new_can_be_covered(grid, devices):
 
 def test_score_and_rank_follow_the_weights(grid, devices, usage, sample_sites):
     weights = {"new_coverage": 2.0, "demand": 1.0, "gap": 1.0}
-    out = siting.analyse_sites(sample_sites, devices, utilisation=usage, population=grid,
+    out = analyse_sites(sample_sites, devices, utilisation=usage, population=grid,
                                distances=(400,), weights=weights)
     new = out["new_coverage_residents"] / out["new_coverage_residents"].max()
     demand = out["occupancy_pct_within"].fillna(0)
@@ -324,25 +333,25 @@ def test_score_and_rank_follow_the_weights(grid, devices, usage, sample_sites):
                                                    -out["new_coverage_residents"][i], i))
     assert list(out["rank"][order]) == list(range(1, len(out) + 1))
 
-    by_gap = siting.analyse_sites(sample_sites, devices, population=grid,
+    by_gap = analyse_sites(sample_sites, devices, population=grid,
                                   weights={"gap": 1})
     assert by_gap["score"].max() <= 100
     best = by_gap.loc[by_gap["rank"] == 1].iloc[0]
     assert best.score == by_gap["score"].max()
     # without utilisation the demand weight has no data and is left out
-    no_usage = siting.analyse_sites(sample_sites, devices, population=grid,
+    no_usage = analyse_sites(sample_sites, devices, population=grid,
                                     weights={"new_coverage": 1, "demand": 5})
     np.testing.assert_allclose(
         no_usage["score"], 100 * no_usage["new_coverage_residents"]
         / no_usage["new_coverage_residents"].max(), atol=1e-6)
     with pytest.raises(ValueError, match="unknown"):
-        siting.analyse_sites(sample_sites, devices, weights={"popularity": 1})
+        analyse_sites(sample_sites, devices, weights={"popularity": 1})
     with pytest.raises(ValueError):
-        siting.analyse_sites(sample_sites, devices, weights={"gap": 0})
+        analyse_sites(sample_sites, devices, weights={"gap": 0})
 
 
 def test_moving_a_site_changes_its_figures_and_its_neighbours(grid, devices, usage):
-    analyser = siting.IncrementalSiteAnalyser(devices, utilisation=usage, population=grid)
+    analyser = IncrementalSiteAnalyser(devices, utilisation=usage, population=grid)
     analyser.add_site(508_000.0, 185_000.0, site_id="a", owner="council")
     b = analyser.add_site(508_300.0, 185_000.0, site_id="b").iloc[0]
     before = analyser.table().set_index("site_id")
@@ -350,7 +359,7 @@ def test_moving_a_site_changes_its_figures_and_its_neighbours(grid, devices, usa
     assert moved.site_id == "a" and moved.owner == "council"
     assert moved.devices_within != before.loc["a", "devices_within"]
     assert moved.residents_within != pytest.approx(before.loc["a", "residents_within"])
-    fresh = siting.analyse_sites(siting.sites_from_points([530_000.0], [181_000.0]),
+    fresh = analyse_sites(sites_from_points([530_000.0], [181_000.0]),
                                  devices, utilisation=usage, population=grid).iloc[0]
     for column in ("devices_within", "connectors_within", "kwh_within", "nearest_device_m",
                    "residents_within", "new_coverage_residents"):
@@ -368,9 +377,9 @@ def test_moving_a_site_changes_its_figures_and_its_neighbours(grid, devices, usa
 
 
 def test_adding_sites_one_by_one_equals_the_batch(grid, devices, usage, sample_sites):
-    batch = siting.analyse_sites(sample_sites, devices, utilisation=usage, population=grid,
+    batch = analyse_sites(sample_sites, devices, utilisation=usage, population=grid,
                                  distances=(400, 800))
-    analyser = siting.IncrementalSiteAnalyser(devices, utilisation=usage, population=grid,
+    analyser = IncrementalSiteAnalyser(devices, utilisation=usage, population=grid,
                                               distances=(400, 800))
     for row in sample_sites.itertuples():
         rows = analyser.add_site(row.x, row.y, site_id=row.site_id, label=row.label)
@@ -386,16 +395,16 @@ def test_adding_sites_one_by_one_equals_the_batch(grid, devices, usage, sample_s
     assert (summary["covered_with_sites_pct"] >= summary["covered_by_existing_pct"]).all()
 
 
-class _SquareCatchment(siting.RadiusCatchment):
+class _SquareCatchment(RadiusCatchment):
     """A catchment that only implements the interface (no fast reach count)."""
 
     def reach_counts(self, grid, sx, sy):
-        return siting.Catchment.reach_counts(self, grid, sx, sy)
+        return Catchment.reach_counts(self, grid, sx, sy)
 
 
 def test_another_catchment_plugs_in_through_the_interface(grid, devices, sample_sites):
-    plain = siting.analyse_sites(sample_sites, devices, population=grid)
-    other = siting.analyse_sites(sample_sites, devices, population=grid,
+    plain = analyse_sites(sample_sites, devices, population=grid)
+    other = analyse_sites(sample_sites, devices, population=grid,
                                  catchment_factory=_SquareCatchment)
     np.testing.assert_allclose(other["new_coverage_residents"],
                                plain["new_coverage_residents"])
@@ -404,7 +413,7 @@ def test_another_catchment_plugs_in_through_the_interface(grid, devices, sample_
 
 def test_without_devices_every_resident_within_is_new(grid):
     none = pd.DataFrame({"device_id": pd.Series([], dtype=object), "x": [], "y": []})
-    row = siting.analyse_sites(siting.sites_from_points([530_000.0], [180_000.0]), none,
+    row = analyse_sites(sites_from_points([530_000.0], [180_000.0]), none,
                                population=grid).iloc[0]
     assert row.devices_within == 0 and math.isnan(row.nearest_device_m)
     assert row.residents_within > 0
@@ -414,33 +423,33 @@ def test_without_devices_every_resident_within_is_new(grid):
 
 def test_cancel_stops_the_analysis(devices, sample_sites):
     with pytest.raises(Cancelled):
-        siting.analyse_sites(sample_sites, devices,
+        analyse_sites(sample_sites, devices,
                              progress=Progress(is_cancelled=lambda: True))
 
 
 # --- inputs and definitions ------------------------------------------------------
 
 def test_sites_accept_lon_lat_and_refuse_bad_tables(devices):
-    sites = siting.sites_from_lonlat([-0.1276], [51.5072], ids=[17],
+    sites = sites_from_lonlat([-0.1276], [51.5072], ids=[17],
                                      fields={"name": ["Trafalgar"]})
     assert list(sites.columns) == ["site_id", "name", "x", "y", "longitude", "latitude"]
     assert sites["site_id"].iloc[0] == "17"
     assert sites["x"].iloc[0] == pytest.approx(530_000, abs=300)
     lonlat_only = pd.DataFrame({"longitude": [-0.1276], "latitude": [51.5072],
                                 "score": [9]})
-    out = siting.analyse_sites(lonlat_only, devices)
+    out = analyse_sites(lonlat_only, devices)
     assert out["x"].iloc[0] == pytest.approx(sites["x"].iloc[0])
     assert out["score_input"].iloc[0] == 9
     with pytest.raises(errors.ParseError, match="longitude/latitude"):
-        siting.analyse_sites(pd.DataFrame({"a": [1]}), devices)
+        analyse_sites(pd.DataFrame({"a": [1]}), devices)
     with pytest.raises(errors.ParseError, match="unique"):
-        siting.analyse_sites(pd.DataFrame({"site_id": ["s", "s"], "x": [1.0, 2.0],
+        analyse_sites(pd.DataFrame({"site_id": ["s", "s"], "x": [1.0, 2.0],
                                            "y": [1.0, 2.0]}), devices)
 
 
 def test_every_output_column_has_a_definition(grid, devices, usage, sample_sites):
-    out = siting.analyse_sites(sample_sites, devices, utilisation=usage, population=grid)
-    defined = siting.definitions()
+    out = analyse_sites(sample_sites, devices, utilisation=usage, population=grid)
+    defined = definitions()
     missing = [c for c in out.columns if c not in defined and c != "label"]
     assert missing == []
     assert all(text.strip() for text in defined.values())

@@ -18,13 +18,11 @@ import pytest
 from ev_chargepoints.core.crs import wgs84_to_bng
 from ev_chargepoints.core.errors import StoreError
 from ev_chargepoints.core.schema import ParseResult, conform
-from ev_chargepoints.core.store import geopackage as store_module
-from ev_chargepoints.core.store.geopackage import (
-    MAX_REJECTS_STORED,
-    SCHEMA_VERSION,
-    HistoryStore,
-    parse_gpkg_point,
-)
+from ev_chargepoints.core.store import gpkg_schema as store_module
+from ev_chargepoints.core.store.geopackage import HistoryStore
+from ev_chargepoints.core.store.gpkg_file import parse_gpkg_point
+from ev_chargepoints.core.store.gpkg_schema import SCHEMA_VERSION
+from ev_chargepoints.core.store.importing import MAX_REJECTS_STORED
 from ev_chargepoints.core.store.postgis.backend import PostgisStore
 
 ROOT = Path(__file__).resolve().parents[2]

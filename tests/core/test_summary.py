@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ev_chargepoints.core.analysis import areas, summary
+from ev_chargepoints.core.analysis import area_table, areas, summary
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
 from ev_chargepoints.core.sources.parsers import parse_file
 
@@ -207,7 +207,7 @@ def test_every_output_column_has_a_definition(snapshot):
                                    wards=assignment.wards, boroughs=assignment.boroughs,
                                    level="ward")
     plain = summary.summarise(assignment, devices, connectors)
-    defined = summary.definitions()
+    defined = area_table.definitions()
     assert set(with_usage.columns) | set(plain.columns) <= set(defined)
     assert all(len(text) > 10 for text in defined.values())
 

@@ -6,7 +6,7 @@ import pytest
 
 from ev_chargepoints.core import paths, schema
 from ev_chargepoints.core.sources import parsers, synthetic
-from ev_chargepoints.core.sources.parsers._common import haversine_m
+from ev_chargepoints.core.sources.parsers.common import haversine_m
 
 START, END = "2022-01-01", "2022-04-01"
 PERIOD_S = (pd.Timestamp(END) - pd.Timestamp(START)).total_seconds()

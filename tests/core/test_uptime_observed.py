@@ -15,8 +15,8 @@ from watched_history import LOCATIONS, evse_uids, poll_history
 
 from ev_chargepoints.core.errors import EvChargepointsError
 from ev_chargepoints.core.sources.transport import RequestsTransport
-from ev_chargepoints.core.standard import conformance
-from ev_chargepoints.core.standard.conformance import FAIL, NOT_CHECKED, NOT_ENOUGH, PASS
+from ev_chargepoints.core.standard import conformance, model
+from ev_chargepoints.core.standard.model import FAIL, NOT_CHECKED, NOT_ENOUGH, PASS
 from ev_chargepoints.core.store.geopackage import HistoryStore
 from ev_chargepoints.core.workspace import Workspace
 
@@ -110,7 +110,7 @@ def test_too_little_observed_time_is_not_judged(watched):
     store, _times, _uids = watched
     with Workspace(store) as ws:
         result = ws.reliability()  # the default minimum: a day of counted time
-    assert result.min_observed_hours == conformance.MIN_OBSERVED_HOURS == 24
+    assert result.min_observed_hours == model.MIN_OBSERVED_HOURS == 24
     assert set(result.table["result"]) == {NOT_ENOUGH}
     assert set(result.operators["result"]) == {NOT_ENOUGH}
     # the figures are still given, with their observed hours

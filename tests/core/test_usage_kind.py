@@ -21,12 +21,14 @@ from ev_chargepoints.core.errors import MixedUsageError, StoreError
 from ev_chargepoints.core.outputs.tables import read_csv, read_xlsx_sheet, write_csv, write_xlsx
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT, RESOURCES
 from ev_chargepoints.core.schema import ParseResult
+from ev_chargepoints.core.sources.intake import NCR_SNAPSHOT
 from ev_chargepoints.core.sources.parsers import parse_file
 from ev_chargepoints.core.store import usage_kind
-from ev_chargepoints.core.store.geopackage import HistoryStore, _prepare
+from ev_chargepoints.core.store.geopackage import HistoryStore
+from ev_chargepoints.core.store.importing import prepare
 from ev_chargepoints.core.store.postgis.backend import PostgisStore
 from ev_chargepoints.core.store.usage_kind import NOTE, SYNTHETIC_FORMAT
-from ev_chargepoints.core.workspace import NCR_SNAPSHOT, Workspace
+from ev_chargepoints.core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 DUNDEE_RETURN = RESOURCES / "data" / "dundee" / "cp-data-mar-may-2018.csv.gz"
@@ -169,7 +171,7 @@ def test_the_check_holds_inside_the_transaction_too(tmp_path):
         with sqlite3.connect(store.path) as conn:  # what the other process wrote
             conn.execute("INSERT INTO store_meta(key, value) VALUES (?, 'synthetic')",
                          (usage_kind.META_KEY,))
-        prepared = _prepare(result, None, "auto")
+        prepared = prepare(result, None, "auto")
         prepared.usage_kind = "real"
         with pytest.raises(StoreError, match="holds SYNTHETIC demo usage"):
             store._write_import(result, prepared, DUNDEE_RETURN.name, "raced")
@@ -191,7 +193,7 @@ def test_shared_store_keeps_them_apart_too(pg_dsn):
         assert store.counts() == counts and len(store.import_log()) == log_rows
         # the transaction's own check, as for a concurrent import of the other kind
         result = ParseResult(SYNTHETIC_FORMAT, "demo", 5, tables={"sessions": some})
-        prepared = _prepare(result, None, "auto")
+        prepared = prepare(result, None, "auto")
         prepared.usage_kind = "synthetic"
         with pytest.raises(StoreError, match="holds real usage"):
             store._write_import(result, prepared, "demo", "raced")

@@ -7,14 +7,10 @@ import pandas as pd
 import pytest
 
 from ev_chargepoints.core.analysis import quality
-from ev_chargepoints.core.analysis.utilisation import (
-    add_trends,
-    definitions,
-    period_bounds,
-    status_occupancy,
-    summarise,
-    utilisation,
-)
+from ev_chargepoints.core.analysis.uptime import status_occupancy
+from ev_chargepoints.core.analysis.usage_sums import add_trends, summarise
+from ev_chargepoints.core.analysis.utilisation import definitions, utilisation
+from ev_chargepoints.core.calendar import period_bounds
 from ev_chargepoints.core.schema import conform
 
 LONDON = "Europe/London"

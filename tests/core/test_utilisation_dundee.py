@@ -17,7 +17,8 @@ import pytest
 
 from ev_chargepoints.core.analysis.utilisation import utilisation
 from ev_chargepoints.core.sources.parsers import parse_file
-from ev_chargepoints.core.store.geopackage import HistoryStore, file_sha256
+from ev_chargepoints.core.store.geopackage import HistoryStore
+from ev_chargepoints.core.store.interface import file_sha256
 
 DUNDEE = Path(__file__).resolve().parents[2] / "resources" / "data" / "dundee"
 FILES = ["cpdata.csv.gz", "cp-data-dec-mar-2018.csv.gz", "cp-data-mar-may-2018.csv.gz",

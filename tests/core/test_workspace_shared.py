@@ -117,11 +117,10 @@ def test_the_shared_maps_area_layers_follow_the_disclosure_rule(both):
     """Every reader sees map_wards/map_boroughs, so a ward whose usage comes from fewer
     than three devices or one operator shows no usage figures (and says why), while
     the other cells carry the same figures as the officer's own GeoPackage map."""
-    from ev_chargepoints.core.outputs import disclosure, mapdata
-    from ev_chargepoints.core.store.postgis import mapdata as pg_mapdata
+    from ev_chargepoints.core.outputs import disclosure
 
-    pg_mapdata.write_map(both["pg"], "quarter")
-    mine = mapdata.build_map(both["gpkg"], "quarter").areas["map_wards"][0]
+    both["pg"].write_map("quarter")
+    mine = both["gpkg"].map_frames("quarter").areas["map_wards"][0]
     with both["pg"].store.conn.cursor() as cur:
         cur.execute(f"SELECT area_code, period, sessions, occupancy_pct, usage_disclosure"
                     f" FROM {SCHEMA}.map_wards")

@@ -16,7 +16,7 @@ import pytest
 
 from ev_chargepoints.core import paths
 from ev_chargepoints.core.analysis import areas
-from ev_chargepoints.qgis.layout_export import export_committee_maps
+from ev_chargepoints.qgis.layout_export.export import export_committee_maps
 from tests.qgis.test_committee_export import small_store  # noqa: F401  (module fixture)
 
 PT_MM = 25.4 / 72
@@ -108,7 +108,7 @@ def long_name_pages(small_store, tmp_path_factory, qgis_app):  # noqa: F811
     for orientation in ("portrait", "landscape"):
         out = tmp_path_factory.mktemp(f"long-{orientation}")
         files = export_committee_maps(small_store[0], out, boroughs=names,
-                                      orientation=orientation, pdf_dpi=96)
+                                      orientation=orientation, pdf_dpi=96).files
         pdfs = [f for f in files if f.suffix == ".pdf"]
         assert len(pdfs) == len(names)
         for name in names:
@@ -150,7 +150,7 @@ def test_long_borough_names_print_whole_in_title_and_table(long_name_pages, orie
 def test_london_page_notes_legend_and_table_stay_apart(small_store, tmp_path, qgis_app,  # noqa: F811
                                                       orientation):
     files = export_committee_maps(small_store[0], tmp_path, orientation=orientation,
-                                  pdf_dpi=96)
+                                  pdf_dpi=96).files
     pdf = next(f for f in files if f.suffix == ".pdf")
     rects = template_rects("london", orientation)
     words = words_of(pdf)

@@ -11,7 +11,8 @@ from qgis.PyQt.QtCore import QCoreApplication, QUrl
 from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import QDialog
 
-from ev_chargepoints.core.standard.conformance import FAIL, PASS, WARN, validate_files
+from ev_chargepoints.core.standard.conformance import validate_files
+from ev_chargepoints.core.standard.model import FAIL, PASS, WARN
 from ev_chargepoints.gui import conformance_dialog
 from ev_chargepoints.gui.conformance_dialog import (
     COL_OPERATOR,

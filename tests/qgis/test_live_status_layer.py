@@ -402,17 +402,18 @@ def pdf_text(pdf: Path) -> str:
 
 
 def test_committee_page_shows_live_status_only_when_asked(feed_store, tmp_path, qgis_app):
-    from ev_chargepoints.qgis.layout_export import LAST_EXPORT, export_committee_maps
+    from ev_chargepoints.qgis.layout_export.export import export_committee_maps
 
     store, times = feed_store
     plain = export_committee_maps(store, tmp_path / "plain")
-    assert LAST_EXPORT.live_status_devices is None
-    text = pdf_text(next(f for f in plain if f.suffix == ".pdf"))
+    assert plain.live_status_devices is None
+    text = pdf_text(next(f for f in plain.files if f.suffix == ".pdf"))
     assert "Live status" not in text
 
-    files = export_committee_maps(store, tmp_path / "live", live_status=True, png_dpi=110,
-                                  status_now=times[-1] + pd.Timedelta(minutes=5))
-    assert LAST_EXPORT.live_status_devices == 4
+    live = export_committee_maps(store, tmp_path / "live", live_status=True, png_dpi=110,
+                                 status_now=times[-1] + pd.Timedelta(minutes=5))
+    files = live.files
+    assert live.live_status_devices == 4
     text = pdf_text(next(f for f in files if f.suffix == ".pdf"))
     # the last poll, by Location: POD Point AV/CH/AV, ubitricity AV/AV, BP Pulse AV,
     # BP Pulse (new) OUTOFORDER: the legend lists the classes on the page
@@ -424,7 +425,7 @@ def test_committee_page_shows_live_status_only_when_asked(feed_store, tmp_path, 
 
 
 def test_committee_export_of_a_store_without_status_says_so(stores, tmp_path, qgis_app):
-    from ev_chargepoints.qgis.layout_export import export_committee_maps
+    from ev_chargepoints.qgis.layout_export.export import export_committee_maps
 
     with pytest.raises(EvChargepointsError) as exc:
         export_committee_maps(stores[0], tmp_path, live_status=True)

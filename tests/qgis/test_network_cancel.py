@@ -29,11 +29,11 @@ SCRIPT = textwrap.dedent(r'''
 
     root, n_tasks = sys.argv[1], int(sys.argv[2])
     sys.path[:0] = [root, root + "/tests/support"]
-    from qgis.core import QgsApplication
     from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, QTimer
 
-    app = QgsApplication([], False)
-    app.initQgis()
+    from ev_chargepoints.qgis.headless import ensure_qgis
+
+    app = ensure_qgis(gui=False)
     from replay_server import ReplayServer
 
     from ev_chargepoints.qgis.network import QgsTransport

@@ -197,18 +197,19 @@ def _an_officer_reads_the_owners_map(officer, owner_target, pg_info):
     cluster.execute(f"GRANT USAGE ON SCHEMA ev_chargepoints TO {reader}; "
                     f"GRANT SELECT ON ALL TABLES IN SCHEMA ev_chargepoints TO {reader}", dbname)
     with Workspace(cluster.dsn(dbname, reader)) as ws:
-        assert not pg_mapdata.may_write(ws)
+        assert not pg_mapdata.may_write(ws.store)
         assert loader.prepare_map(ws.target, "quarter", Progress(),
                                   import_bundled_if_empty=False) == pg_info
     with Workspace(owner_target) as ws:                    # the store changes...
-        assert pg_mapdata.may_write(ws)
+        assert pg_mapdata.may_write(ws.store)
         ws.import_result(ParseResult("ncr", "empty", 0), "empty return", "camden-empty")
-        assert pg_mapdata.current_map(ws, "quarter") is None
+        assert pg_mapdata.current_map(ws.store, "quarter", ws.store_stamp()) is None
     with Workspace(cluster.dsn(dbname, reader)) as ws:     # ...the reader keeps the last map
         assert loader.prepare_map(ws.target, "quarter", Progress(),
                                   import_bundled_if_empty=False) == pg_info
         with pytest.raises(StoreError, match="Only the owner of the shared store"):
-            pg_mapdata.write_map(ws, "quarter")
+            pg_mapdata.write_tables(ws.store, ws.map_frames("quarter"), "quarter",
+                                    ws.store_stamp())
         with ws.store.transaction() as cur:
             # every device in both periods, no usage (no grants), every area
             cur.execute("SELECT (SELECT count(*) FROM ev_chargepoints.map_devices), "
@@ -220,7 +221,7 @@ def _an_officer_reads_the_owners_map(officer, owner_target, pg_info):
             cur.execute("SELECT count(*) FROM ev_chargepoints.map_device_rows")
             assert cur.fetchone()[0] == 0
     with Workspace(owner_target) as ws:          # the owner replaces the view and its table
-        rewritten = pg_mapdata.write_map(ws, "quarter")
+        rewritten = ws.write_map("quarter")
     assert rewritten.counts == pg_info.counts and rewritten.periods == pg_info.periods
     assert rewritten.vintage == pg_info.vintage.replace("2 imports", "3 imports")
     return rewritten

@@ -97,3 +97,49 @@ def test_validate_algorithm_writes_the_report(ev_provider, tmp_path):
     html = (tmp_path / "report" / "report.html").read_text()
     assert result["REPORT_HTML"].endswith("report.html") and "<table" in html
     assert "FAIL" in result["VERDICTS"]
+
+
+def _store_and_outputs(alg):
+    params = [(p.name(), p.description(), p.type()) for p in alg.parameterDefinitions()
+              if p.name() in ("STORE", "STORE_CONNECTION")]
+    return params, [(o.name(), o.description(), o.type()) for o in alg.outputDefinitions()]
+
+
+def test_the_fetch_algorithms_share_their_store_outputs_and_report(ev_provider, tmp_path):
+    """One definition of the fetch algorithms' store parameters, outputs and report: a
+    resource that cannot be read is logged as skipped, each import as the store
+    recorded it, and ROWS_ADDED is what the store's import log says was added."""
+    from qgis.core import QgsProcessingFeedback
+
+    from ev_chargepoints.core.paths import LONDON_SNAPSHOT
+
+    algorithms = {a.name(): a for a in ev_provider.algorithms()}
+    shared = _store_and_outputs(algorithms["fetchdatastore"])
+    assert shared == _store_and_outputs(algorithms["fetchocpi"])
+    assert [p[0] for p in shared[0]] == ["STORE", "STORE_CONNECTION"]
+    assert [o[0] for o in shared[1]] == ["ROWS_ADDED", "REPORT"]
+
+    import processing
+
+    profiles = (LONDON_SNAPSHOT / "ward-profiles-excel-version.csv").read_bytes()
+    store = tmp_path / "s.gpkg"
+    feedback = QgsProcessingFeedback()
+    with ReplayServer() as server:
+        url = server.fixtures.add_file(NCR_ID, "res-ward-profiles", "ward-profiles.csv",
+                                       profiles)
+        server.datasets[NCR_ID]["resources"]["res-ward-profiles"] = {
+            "title": "Ward profiles", "format": "csv", "url": url, "size": len(profiles)}
+        result = processing.run("evchargepoints:fetchdatastore",
+                                {"BASE_URL": server.url, "DATASET": NCR_ID,
+                                 "STORE": str(store)}, feedback=feedback)
+    log = feedback.textLog()
+    skipped = [line for line in log.splitlines() if line.startswith("Skipped ")]
+    assert len(skipped) == 1 and "Ward profiles (resource res-ward-profiles)" in skipped[0]
+    assert "unrecognised CSV header" in skipped[0]
+    with HistoryStore.create_or_open(store) as hs:
+        imports = hs.import_log()
+    assert len(imports) == 1 and imports["file_name"].iloc[0].startswith(f"{NCR_ID}/")
+    assert result["ROWS_ADDED"] == int(imports["rows_added"].sum()) > 8_940
+    line = result["REPORT"]
+    assert line.startswith(imports["file_name"].iloc[0] + ": ")
+    assert f"{int(imports['rows_read'].iloc[0]):,} rows read" in line and line in log

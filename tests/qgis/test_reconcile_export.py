@@ -19,8 +19,9 @@ from ev_chargepoints.core.crs import wgs84_to_bng
 from ev_chargepoints.core.outputs.tables import read_csv
 from ev_chargepoints.core.progress import Progress
 from ev_chargepoints.core.sources import parsers
+from ev_chargepoints.core.sources.intake import NCR_SNAPSHOT
 from ev_chargepoints.core.sources.parsers.ocpi import parse_locations
-from ev_chargepoints.core.workspace import NCR_SNAPSHOT, Workspace
+from ev_chargepoints.core.workspace import Workspace
 from ev_chargepoints.qgis import loader
 
 ROOT = Path(__file__).resolve().parents[2]

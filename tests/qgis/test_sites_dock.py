@@ -25,7 +25,8 @@ from qgis.core import (
 from qgis.gui import QgsMapMouseEvent
 from qgis.PyQt.QtCore import QCoreApplication, QEvent, QPoint, Qt
 
-from ev_chargepoints.core.analysis import site_files, siting
+from ev_chargepoints.core.analysis import site_files
+from ev_chargepoints.core.analysis.siting.analyser import definitions
 from ev_chargepoints.core.crs import wgs84_to_bng
 from ev_chargepoints.core.store.usage_kind import NOTE
 from ev_chargepoints.core.workspace import Workspace
@@ -181,7 +182,7 @@ def test_clicked_sites_are_analysed_and_follow_a_move(dock, canvas, device_xy, t
     headers = {dock.table.horizontalHeaderItem(j).text(): dock.table.horizontalHeaderItem(j)
                for j in range(dock.table.columnCount())}
     assert headers["new_coverage_residents"].toolTip() == \
-        siting.definitions()["new_coverage_residents"]
+        definitions()["new_coverage_residents"]
 
     # exports
     gpkg = dock.export(tmp_path / "sites.gpkg")

@@ -12,20 +12,17 @@ import pytest
 from qgis.core import QgsApplication, QgsProject, QgsVectorLayer
 from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, Qt
 
-from ev_chargepoints.core.analysis.summary import definitions
+from ev_chargepoints.core.analysis.area_table import definitions
 from ev_chargepoints.core.outputs import disclosure
 from ev_chargepoints.core.outputs.tables import read_csv, read_xlsx_sheet
 from ev_chargepoints.core.progress import Progress
 from ev_chargepoints.core.schema import ParseResult, conform
 from ev_chargepoints.core.store.usage_kind import NOTE
 from ev_chargepoints.core.workspace import Workspace
-from ev_chargepoints.gui.summary_dock import (
-    CODE_ROLE,
-    PROJECT_KEY,
-    PROJECT_SCOPE,
-    AreaSummaryDock,
-    device_expression,
-)
+from ev_chargepoints.gui.summary.dock import AreaSummaryDock
+from ev_chargepoints.gui.summary.map_link import device_expression
+from ev_chargepoints.gui.summary.state import PROJECT_KEY, PROJECT_SCOPE
+from ev_chargepoints.gui.summary.table_model import CODE_ROLE
 from ev_chargepoints.qgis import loader
 
 WESTMINSTER, HAVERING = "E09000033", "E09000016"

@@ -15,7 +15,7 @@ from replay_server import ReplayServer
 from watched_history import LOCATIONS, evse_uids, poll_history
 
 from ev_chargepoints.core.workspace import Workspace
-from ev_chargepoints.gui.summary_dock import AreaSummaryDock
+from ev_chargepoints.gui.summary.dock import AreaSummaryDock
 
 
 def run(alg, params):

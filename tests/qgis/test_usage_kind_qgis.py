@@ -24,8 +24,9 @@ from ev_chargepoints.core.config import Settings
 from ev_chargepoints.core.errors import MixedUsageError
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT, RESOURCES
 from ev_chargepoints.core.progress import Progress
+from ev_chargepoints.core.sources.intake import NCR_SNAPSHOT
 from ev_chargepoints.core.store.usage_kind import NOTE
-from ev_chargepoints.core.workspace import NCR_SNAPSHOT, Workspace
+from ev_chargepoints.core.workspace import Workspace
 from ev_chargepoints.qgis import loader
 from ev_chargepoints.qgis import settings as plugin_settings
 

@@ -55,7 +55,7 @@ def camden_slice(seed: int = 14):
     from ev_chargepoints.core.schema import ParseResult
     from ev_chargepoints.core.sources import synthetic
     from ev_chargepoints.core.sources.parsers import parse_file
-    from ev_chargepoints.core.workspace import SYNTHETIC_FORMAT
+    from ev_chargepoints.core.store.usage_kind import SYNTHETIC_FORMAT
 
     parsed = parse_file(LONDON_SNAPSHOT / NCR_FILE)
     devices, connectors = parsed.tables["devices"], parsed.tables["connectors"]

@@ -1,7 +1,7 @@
 """Polygon layers as numpy arrays, and fast point-in-polygon assignment.
 
-No shapely, no GEOS: polygons are read from a GeoPackage with pyogrio as WKB,
-parsed here into flat coordinate arrays (the GeoArrow layout: vertices, ring
+No shapely, no GEOS: polygons are read from a GeoPackage (or with pyogrio) as WKB,
+parsed by :mod:`.wkb` into flat coordinate arrays (the GeoArrow layout: vertices, ring
 offsets, part offsets, geometry offsets), and points are located with a
 vectorised crossing-number test.
 
@@ -28,9 +28,7 @@ import numpy as np
 
 from .. import errors
 from ..store import gpkg_file as gpkg
-
-_WKB_POLYGON = 3
-_WKB_MULTIPOLYGON = 6
+from . import wkb
 
 __all__ = [
     "PolygonSet", "Containment", "LayerRef", "read_polygon_layer", "read_layer_ref",
@@ -193,7 +191,7 @@ def _build_strips(polys: PolygonSet, tol: float) -> dict:
     s0 = np.floor((e["y0"] - tol - y_origin) / height).astype(np.int64)
     s1 = np.floor((e["y1"] + tol - y_origin) / height).astype(np.int64)
     n_strips = int(s1.max()) + 1
-    edge, strip = _expand(np.arange(len(s0)), s0, s1 + 1)
+    edge, strip = expand_runs(np.arange(len(s0)), s0, s1 + 1)
     key = e["geom"][edge] * n_strips + strip
     order = np.argsort(key, kind="stable")
     key, edge = key[order], edge[order]
@@ -213,87 +211,16 @@ def _build_strips(polys: PolygonSet, tol: float) -> dict:
 # --- WKB ---------------------------------------------------------------------
 
 def parse_wkb_polygons(wkbs) -> PolygonSet:
-    """Parse a sequence of WKB Polygon/MultiPolygon values (None = empty).
-
-    Accepts ISO and EWKB flavours, either byte order, Z/M dimensions (only x
-    and y are kept). Anything else raises :class:`errors.ParseError`.
+    """Parse a sequence of WKB Polygon/MultiPolygon values (None = empty) with the one
+    WKB reader (:func:`.wkb.polygons`: ISO and EWKB, either byte order, Z/M dimensions
+    dropped). Anything else raises :class:`errors.ParseError`.
     """
-    xs, ys, rings, parts, geoms = [], [], [0], [0], [0]
-    for number, wkb in enumerate(wkbs):
-        if wkb is not None and len(wkb):
-            try:
-                _read_geometry(memoryview(bytes(wkb)), 0, xs, ys, rings, parts, top=True)
-            except (struct.error, ValueError, IndexError) as exc:
-                raise errors.ParseError(
-                    f"feature {number + 1}: the geometry is not valid WKB ({exc})") from exc
-        geoms.append(len(parts) - 1)
-    return _make(xs, ys, rings, parts, geoms)
-
-
-def _header(buf, pos):
-    order = buf[pos]
-    if order not in (0, 1):
-        raise ValueError(f"bad byte order marker {order}")
-    endian = "<" if order == 1 else ">"
-    (code,) = struct.unpack_from(endian + "I", buf, pos + 1)
-    pos += 5
-    has_srid = bool(code & 0x20000000)
-    dims = 2 + bool(code & 0x80000000) + bool(code & 0x40000000)
-    code &= 0x0FFFFFFF
-    iso_dim, base = divmod(code, 1000)
-    dims += {0: 0, 1: 1, 2: 1, 3: 2}.get(iso_dim, 0)
-    if has_srid:
-        pos += 4
-    return endian, base, dims, pos
-
-
-def _read_geometry(buf, pos, xs, ys, rings, parts, top=False):
-    endian, base, dims, pos = _header(buf, pos)
-    if base == _WKB_POLYGON:
-        pos = _read_polygon(buf, pos, endian, dims, xs, ys, rings)
-        parts.append(len(rings) - 1)
-        return pos
-    if base == _WKB_MULTIPOLYGON and top:
-        (n_parts,) = struct.unpack_from(endian + "I", buf, pos)
-        pos += 4
-        for _ in range(n_parts):
-            sub_endian, sub_base, sub_dims, pos = _header(buf, pos)
-            if sub_base != _WKB_POLYGON:
-                raise ValueError(f"MultiPolygon member of WKB type {sub_base}")
-            pos = _read_polygon(buf, pos, sub_endian, sub_dims, xs, ys, rings)
-            parts.append(len(rings) - 1)
-        return pos
-    raise ValueError(f"WKB geometry type {base} is not a polygon or multipolygon")
-
-
-def _read_polygon(buf, pos, endian, dims, xs, ys, rings):
-    (n_rings,) = struct.unpack_from(endian + "I", buf, pos)
-    pos += 4
-    dtype = np.dtype(endian + "f8")
-    for _ in range(n_rings):
-        (n_points,) = struct.unpack_from(endian + "I", buf, pos)
-        pos += 4
-        coords = np.frombuffer(buf, dtype=dtype, count=n_points * dims, offset=pos)
-        pos += 8 * n_points * dims
-        coords = coords.reshape(n_points, dims)
-        if n_points == 0:
-            continue
-        x = coords[:, 0].astype("float64")
-        y = coords[:, 1].astype("float64")
-        if x[0] != x[-1] or y[0] != y[-1]:
-            x = np.append(x, x[0])
-            y = np.append(y, y[0])
-        xs.append(x)
-        ys.append(y)
-        rings.append(rings[-1] + len(x))
-    return pos
+    return PolygonSet(*wkb.polygons(wkbs))
 
 
 # --- reading layers ----------------------------------------------------------
 
 VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json")
-_WKB_NAMES = {1: "Point", 2: "LineString", 3: "Polygon", 4: "MultiPoint",
-              5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
 
 
 @dataclass(frozen=True)
@@ -363,7 +290,7 @@ def read_layer_ref(ref: LayerRef, columns=None, name: str | None = None):
     name = name or Path(ref.dataset).name
     if ref.dataset.lower().endswith(".gpkg") and not ref.dataset.startswith("/vsi"):
         attributes, geometry, crs = gpkg.read_layer(Path(ref.dataset), ref.layer, columns)
-        meta = {"geometry_type": _wkb_type(geometry), "crs": crs}
+        meta = {"geometry_type": wkb.geometry_type(geometry), "crs": crs}
     else:
         attributes, geometry, meta = _read_with_pyogrio(ref.dataset, ref.layer, columns, name)
     if geometry is None:
@@ -375,18 +302,6 @@ def read_layer_ref(ref: LayerRef, columns=None, name: str | None = None):
                                 f"{geometry_type}", name)
     polygons = parse_wkb_polygons(geometry)
     return attributes, polygons, meta.get("crs")
-
-
-def _wkb_type(wkbs) -> str | None:
-    """The type of the first geometry of a list of WKB values (None when all are null)."""
-    first = next((w for w in wkbs if w is not None and len(w)), None)
-    if first is None:
-        return None
-    try:
-        base = _header(memoryview(bytes(first)), 0)[1]
-    except (struct.error, ValueError, IndexError):
-        return None
-    return _WKB_NAMES.get(base, f"WKB type {base}")
 
 
 def _pyogrio(name: str):
@@ -505,7 +420,7 @@ def locate_points(polygons: PolygonSet, x, y, tolerance: float = 1e-6) -> Contai
     row_base = strips["strip"] * width - x_origin
     lo = np.searchsorted(strip_key, row_base + strips["xmin"] - slack, side="left")
     hi = np.searchsorted(strip_key, row_base + strips["xmax"] + slack, side="right")
-    row, pos = _expand(np.arange(strips["rows"]), lo, hi)
+    row, pos = expand_runs(np.arange(strips["rows"]), lo, hi)
     if len(row) == 0:
         return result
     cand_geom = strips["geom"][row]
@@ -596,7 +511,7 @@ def points_within_radius(px, py, cx, cy, radius: float):
     base = strip * width - x_origin
     lo = np.searchsorted(key, base + cx[circle] - r - slack, side="left")
     hi = np.searchsorted(key, base + cx[circle] + r + slack, side="right")
-    circle, pos = _expand(circle, lo, hi)
+    circle, pos = expand_runs(circle, lo, hi)
     point = order[pos]
     close = (qx[point] - cx[circle]) ** 2 + (qy[point] - cy[circle]) ** 2 <= r * r
     return circle[close], points[point[close]]
@@ -620,7 +535,7 @@ def segment_distances(px: float, py: float, x0, y0, x1, y1) -> np.ndarray:
     return np.hypot(x0 + t * dx - px, y0 + t * dy - py)
 
 
-def _expand(owners, starts, stops):
+def expand_runs(owners, starts, stops):
     """For runs [start, stop) per owner: (owner, position) for every position."""
     counts = np.maximum(stops - starts, 0)
     total = int(counts.sum())

@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..calendar import HOUR_NS, NAT, ns_utc
+
 FLAGS = ("open", "end_before_start", "missing_kwh", "impossible_energy", "over_72h",
          "overlapping")
 FLAG_DEFINITIONS = {
@@ -29,23 +31,9 @@ FLAG_DEFINITIONS = {
     "overlapping": "starts before the previous session on the same connector ended",
 }
 
-NAT = np.iinfo(np.int64).min
-_HOUR_NS = 3_600_000_000_000
 ENERGY_TOLERANCE = 1.05
 ENERGY_ALLOWANCE_KWH = 0.1
 LONG_SESSION_HOURS = 72
-
-
-def ns_utc(values) -> np.ndarray:
-    """Times (tz-aware or naive UTC) -> int64 nanoseconds since the epoch, NaT as int64 min.
-
-    Canonical columns are returned as a read-only view, without a copy.
-    """
-    if isinstance(values, pd.Series) and str(values.dtype) == "datetime64[ns, UTC]":
-        return values.array.asi8
-    series = pd.to_datetime(pd.Series(values) if not isinstance(values, pd.Series) else values,
-                            utc=True, errors="coerce")
-    return series.dt.tz_localize(None).to_numpy("datetime64[ns]").view("int64")
 
 
 def flag_arrays(start: np.ndarray, end: np.ndarray, kwh: np.ndarray,
@@ -58,7 +46,7 @@ def flag_arrays(start: np.ndarray, end: np.ndarray, kwh: np.ndarray,
     duration = np.where(closed, end - start, 0)
     backwards = closed & (duration < 0)
     valid = closed & ~backwards
-    hours = duration / _HOUR_NS
+    hours = duration / HOUR_NS
     flags = {
         "open": is_open,
         "end_before_start": backwards,

@@ -1,13 +1,13 @@
 """Candidate sites in and out of files: point GeoPackages and CSV.
 
 Input: a point GeoPackage layer in EPSG:27700 or EPSG:4326 (read with the
-standard library, see :mod:`gpkg`), or a CSV with ``x``/``y`` (EPSG:27700) or
-``longitude``/``latitude`` (also ``lon``/``lat``, ``lng``) columns. Every
+standard library, see :mod:`gpkg`; points by :mod:`.wkb`), or a CSV with ``x``/``y``
+(EPSG:27700) or ``longitude``/``latitude`` (also ``lon``/``lat``, ``lng``) columns. Every
 other field is carried into the results; fields named ``x``, ``y``,
 ``longitude`` or ``latitude`` in a GeoPackage become ``x_input`` ...
 
 Output: one row per site (:func:`wide`). The first (primary) distance's
-figures keep the plain names of :func:`siting.definitions`; each further
+figures keep the plain names of :func:`.analyser.definitions`; each further
 distance (ring) repeats the per-distance columns with a suffix, e.g.
 ``devices_within_800m``, ``score_800m``, ``rank_800m``. Site-level columns
 (the input fields, coordinates, ward, nearest device, usage period) appear
@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import struct
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -29,67 +28,22 @@ import pandas as pd
 from ..errors import EvChargepointsError, ParseError
 from ..outputs.tables import read_csv, write_csv
 from ..store import gpkg_file as gpkg
-from ..store.geopackage import gpkg_point_blobs
+from ..store.gpkg_file import gpkg_point_blobs
 from ..store.usage_kind import stamp
-from . import siting
+from . import wkb
+from .siting import analyser, sites
 
 SITE_LEVEL = ("ward_code", "ward_name", "borough_name", "usage_period",
               "nearest_device_id", "nearest_device_m")
 COORDINATES = ("x", "y", "longitude", "latitude")
-_WKB_POINT, _WKB_MULTIPOINT = 1, 4
 _LON = ("longitude", "lon", "lng", "long")
 _LAT = ("latitude", "lat")
 
 
 # --- reading -------------------------------------------------------------------
 
-def parse_wkb_points(wkbs: Sequence[Optional[bytes]]):
-    """(x, y) float arrays from WKB Point values (or one-point MultiPoints).
-
-    Accepts ISO and EWKB flavours, either byte order and Z/M dimensions (only
-    x and y are kept). ``None`` and empty points give NaN.
-    """
-    n = len(wkbs)
-    x, y = np.full(n, np.nan), np.full(n, np.nan)
-    for i, wkb in enumerate(wkbs):
-        if wkb is None or not len(wkb):
-            continue
-        try:
-            x[i], y[i] = _read_point(memoryview(bytes(wkb)), 0, top=True)
-        except (struct.error, ValueError, IndexError) as exc:
-            raise ParseError(f"feature {i + 1}: {exc}") from None
-    return x, y
-
-
-def _header(buf, pos):
-    order = buf[pos]
-    if order not in (0, 1):
-        raise ValueError(f"bad WKB byte order marker {order}")
-    endian = "<" if order == 1 else ">"
-    (code,) = struct.unpack_from(endian + "I", buf, pos + 1)
-    pos += 5
-    if code & 0x20000000:
-        pos += 4  # EWKB SRID
-    code &= 0x0FFFFFFF
-    return endian, code % 1000, pos
-
-
-def _read_point(buf, pos, top=False):
-    endian, base, pos = _header(buf, pos)
-    if base == _WKB_POINT:
-        return struct.unpack_from(endian + "2d", buf, pos)
-    if base == _WKB_MULTIPOINT and top:
-        (count,) = struct.unpack_from(endian + "I", buf, pos)
-        if count == 0:
-            return np.nan, np.nan
-        if count > 1:
-            raise ValueError(f"a multipoint of {count} points; give one point per site")
-        return _read_point(buf, pos + 4)
-    raise ValueError(f"WKB geometry type {base} is not a point")
-
-
 def read_sites(path, layer: Optional[str] = None) -> pd.DataFrame:
-    """A sites table (:func:`siting.as_sites` form) from a point GeoPackage or a CSV."""
+    """A sites table (:func:`.sites.as_sites` form) from a point GeoPackage or a CSV."""
     path = Path(path)
     if not path.is_file():
         raise ParseError("the sites file does not exist", path.name)
@@ -105,7 +59,7 @@ def read_sites(path, layer: Optional[str] = None) -> pd.DataFrame:
 def _read_gpkg_sites(path: Path, layer: Optional[str]) -> pd.DataFrame:
     attributes, wkbs, crs = gpkg.read_layer(path, layer)
     try:
-        x, y = parse_wkb_points(wkbs)
+        x, y = wkb.points(wkbs)
     except ParseError as exc:
         raise ParseError(exc.message, path.name) from None
     attributes = attributes.rename(columns={c: f"{c}_input" for c in attributes.columns
@@ -119,9 +73,9 @@ def _read_gpkg_sites(path: Path, layer: Optional[str]) -> pd.DataFrame:
                                            and (np.abs(y[finite]) <= 90).all())
         crs = "EPSG:4326" if geographic else "EPSG:27700"
     if crs == "EPSG:27700":
-        frame = siting.sites_from_points(x, y, ids, attributes)
+        frame = sites.sites_from_points(x, y, ids, attributes)
     elif crs == "EPSG:4326":
-        frame = siting.sites_from_lonlat(x, y, ids, attributes)
+        frame = sites.sites_from_lonlat(x, y, ids, attributes)
     else:
         raise ParseError(f"sites are in {crs}; give them in EPSG:27700 or EPSG:4326",
                          path.name)
@@ -149,7 +103,7 @@ def _checked(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     if not len(frame):
         raise ParseError("the file holds no sites", path.name)
     try:
-        frame = siting.as_sites(frame)
+        frame = sites.as_sites(frame)
     except ParseError as exc:
         raise ParseError(exc.message, path.name) from None
     located = np.isfinite(frame["x"]) & np.isfinite(frame["y"])
@@ -164,9 +118,9 @@ def parse_weights(text: str) -> dict[str, float]:
     for part in filter(None, (p.strip() for p in str(text).split(","))):
         name, sep, value = part.partition("=")
         name = name.strip()
-        if not sep or name not in siting.CRITERIA:
+        if not sep or name not in analyser.CRITERIA:
             raise EvChargepointsError(f"Weights: {part!r} is not CRITERION=WEIGHT with a "
-                                      f"criterion among {', '.join(siting.CRITERIA)}.")
+                                      f"criterion among {', '.join(analyser.CRITERIA)}.")
         try:
             number = float(value)
         except ValueError:
@@ -197,7 +151,7 @@ def _split(columns) -> tuple[list, list]:
 
 
 def wide(long: pd.DataFrame, distances) -> pd.DataFrame:
-    """One row per site from :func:`siting.analyse_sites`' long table.
+    """One row per site from :func:`.analyser.analyse_sites`' long table.
 
     The primary distance (the first) keeps plain column names; each further
     distance's per-distance columns get :func:`ring_suffix` (``distance_m``
@@ -220,7 +174,7 @@ def wide(long: pd.DataFrame, distances) -> pd.DataFrame:
 
 def wide_definitions(distances) -> dict[str, str]:
     """Definitions of :func:`wide`'s columns, ring columns included."""
-    base = siting.definitions()
+    base = analyser.definitions()
     out = dict(base)
     for d in [float(v) for v in np.atleast_1d(distances)][1:]:
         suffix = ring_suffix(d)

@@ -19,42 +19,31 @@ sessions are stored in UTC. The rules (shown to users through :func:`definitions
   than their cabinet's true capacity factor (a conservative, stated choice).
 - Open sessions count nowhere until they end; sessions ending before they start
   are excluded; both are counted in the quality flag columns.
-- Every ratio is recomputed from additive sums (``summarise``), never averaged.
+- Every ratio is recomputed from additive sums (:mod:`.usage_sums`), never averaged.
 
 Implementation: devices (and device+connector pairs) become integer codes
-(categoricals for free; object columns through a shared-object fast path);
+(:mod:`.codes`: categoricals for free; object columns through a shared-object fast path);
 one ``np.searchsorted`` per session against the UTC instants of local midnights
 gives its start day, and the period is a lookup from the day. Sums use
 ``np.bincount``; only sessions spanning several local days are expanded into
 one piece per day (``np.repeat``), and in-use days come from a device × day
-bitmap. Quality flags need one sort (overlaps). Uptime at connector level is
-the device's (status snapshots are per EVSE, not per connector).
+bitmap. Quality flags need one sort (overlaps). Uptime comes from watched status
+(:mod:`.uptime`); at connector level it is the device's (status snapshots are per EVSE,
+not per connector). Which device-periods have usage data at all: :mod:`.usage_coverage`.
 """
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 import pandas as pd
 
-from ..schema import RELIABILITY_GROUP
-from .quality import FLAGS, NAT, flag_arrays, ns_utc
+from ..calendar import HOUR_NS, NAT, local_midnights, ns_utc, period_columns, period_grid
+from .codes import dense_codes, integer_codes
+from .quality import FLAGS, flag_arrays
+from .uptime import DEFAULT_MAX_GAP_HOURS, device_status_sums
+from .usage_sums import ADDITIVE, add_ratios
 
-LOCAL_TZ = "Europe/London"
-PERIOD_KINDS = ("month", "quarter", "year")
-_STEP_MONTHS = {"month": 1, "quarter": 3, "year": 12}
-_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
-_HOUR = 3_600_000_000_000
-# An observed status holds until the EVSE's next observation for at most this long;
-# the rest of a longer gap (and the time after a last observation) is unobserved.
-DEFAULT_MAX_GAP_HOURS = 1.0
 _DAY_BITMAP_LIMIT = 200_000_000  # groups × days per chunk of the in-use-day bitmap
-
-ADDITIVE = ["sessions", "kwh", "plugged_hours", "available_hours", "available_days",
-            "capacity_kwh", "in_use_days", "idle_hours", "idle_base_hours",
-            "status_observed_hours", "status_period_hours", "working_hours", "down_hours",
-            *[f"flag_{f}" for f in FLAGS]]
 
 
 def definitions() -> dict[str, str]:
@@ -108,74 +97,6 @@ def _flag_definitions() -> dict[str, str]:
     return {f"flag_{k}": f"Sessions flagged: {v} (count)." for k, v in FLAG_DEFINITIONS.items()}
 
 
-# --- calendar ----------------------------------------------------------------
-
-def _label(year: int, month: int, kind: str) -> str:
-    if kind == "month":
-        return f"{year:04d}-{month:02d}"
-    if kind == "quarter":
-        return f"{year:04d}-Q{(month - 1) // 3 + 1}"
-    return f"{year:04d}"
-
-
-def period_kind_of(label: str) -> str | None:
-    """"month", "quarter" or "year" for a period label as :func:`_label` writes it."""
-    text = str(label)
-    if len(text) == 7 and text[4:6] == "-Q" and text[:4].isdigit() and text[6] in "1234":
-        return "quarter"
-    if len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit():
-        return "month"
-    return "year" if len(text) == 4 and text.isdigit() else None
-
-
-def _period_index(year: int, month: int, kind: str) -> int:
-    return year * _PER_YEAR[kind] + (month - 1) // _STEP_MONTHS[kind]
-
-
-def period_bounds(first, last, kind: str = "quarter"):
-    """Labels of the local calendar periods covering [first, last] and the UTC
-    instants of their starts (one more than labels: the last is the end)."""
-    if kind not in PERIOD_KINDS:
-        raise ValueError(f"period must be one of {PERIOD_KINDS}, not {kind!r}")
-    first = pd.Timestamp(first).tz_convert(LOCAL_TZ)
-    last = pd.Timestamp(last).tz_convert(LOCAL_TZ)
-    step = _STEP_MONTHS[kind]
-    year, month = first.year, ((first.month - 1) // step) * step + 1
-    labels, starts, index = [], [], []
-    while True:
-        start = pd.Timestamp(year=year, month=month, day=1).tz_localize(LOCAL_TZ)
-        if start > last:
-            starts.append(start)
-            break
-        labels.append(_label(year, month, kind))
-        index.append(_period_index(year, month, kind))
-        starts.append(start)
-        month += step
-        if month > 12:
-            year, month = year + 1, month - 12
-    return labels, pd.DatetimeIndex(starts).tz_convert("UTC")
-
-
-def _bounds(first_ns: int, last_ns: int, kind: str):
-    labels, starts = period_bounds(pd.Timestamp(first_ns, tz="UTC"),
-                                   pd.Timestamp(last_ns, tz="UTC"), kind)
-    local = starts.tz_convert(LOCAL_TZ)
-    index = np.array([_period_index(t.year, t.month, kind) for t in local[:-1]], dtype=np.int64)
-    return labels, _asi8(starts), local, index
-
-
-def _asi8(index: pd.DatetimeIndex) -> np.ndarray:
-    return index.tz_convert("UTC").tz_localize(None).to_numpy("datetime64[ns]").view("int64")
-
-
-def _midnights(bounds: np.ndarray) -> np.ndarray:
-    """UTC instants of every local midnight from bounds[0] to bounds[-1] inclusive."""
-    first = pd.Timestamp(bounds[0], tz="UTC").tz_convert(LOCAL_TZ)
-    last = pd.Timestamp(bounds[-1], tz="UTC").tz_convert(LOCAL_TZ)
-    days = pd.date_range(first.tz_localize(None), last.tz_localize(None), freq="D")
-    return _asi8(days.tz_localize(LOCAL_TZ))
-
-
 def data_window(first_start: int, last_start: int, last_closed_end: int,
                 status_observed: np.ndarray | None, max_status_gap_hours: float):
     """(first, last) instant in ns the analysis covers, or None when there is no data:
@@ -189,88 +110,10 @@ def data_window(first_start: int, last_start: int, last_closed_end: int,
         seen = status_observed[status_observed != NAT]
         if len(seen):
             first = min(first, int(seen.min()))
-            last = max(last, int(seen.max()) + int(max_status_gap_hours * _HOUR) - 1)
+            last = max(last, int(seen.max()) + int(max_status_gap_hours * HOUR_NS) - 1)
     if first == big or last == NAT:
         return None
     return first, last
-
-
-def period_columns(labels, local_starts: pd.DatetimeIndex, p_index: np.ndarray,
-                   p: np.ndarray) -> dict:
-    """The period columns of output rows whose period number (0 = first) is ``p``."""
-    period_end = (local_starts[1:] - pd.Timedelta(days=1)).date
-    return {
-        "period": np.asarray(labels, dtype=object)[p],
-        "period_index": p_index[p],
-        "period_start": np.asarray(local_starts[:-1].date, dtype=object)[p],
-        "period_end": np.asarray(period_end, dtype=object)[p],
-    }
-
-
-STATUS_SUMS = ("status_observed_hours", "status_period_hours", "working_hours",
-               "down_hours")
-
-
-def device_status_sums(status: pd.DataFrame, period: str, bounds: np.ndarray,
-                       max_gap_hours: float, device_ids: np.ndarray,
-                       p: np.ndarray) -> dict[str, np.ndarray]:
-    """The status sums (:data:`STATUS_SUMS`) of each output row's device and period
-    (0 where the device has no observation in the period); uptime at connector level
-    is the device's."""
-    per_device = status_occupancy(status, period=period, by="device",
-                                  max_gap_hours=max_gap_hours, bounds=bounds)
-    n_periods = len(bounds) - 1
-    observed = per_device["device_id"].to_numpy(object)
-    devices = pd.Index(pd.unique(observed))
-    cells = devices.get_indexer(observed) * n_periods + per_device["_p"].to_numpy()
-    row = devices.get_indexer(np.asarray(device_ids, dtype=object))
-    known = row >= 0
-    wanted = row[known] * n_periods + np.asarray(p)[known]
-    out = {}
-    for name in STATUS_SUMS:
-        grid = np.zeros(len(devices) * n_periods)
-        grid[cells] = per_device[name].to_numpy()
-        values = np.zeros(len(row))
-        values[known] = grid[wanted]
-        out[name] = values
-    return out
-
-
-# --- splitting ----------------------------------------------------------------
-
-def split_sums(code: np.ndarray, start: np.ndarray, end: np.ndarray, bounds: np.ndarray,
-               n_codes: int) -> np.ndarray:
-    """Σ overlap of [start, end) with each [bounds[p], bounds[p+1]) per code.
-
-    Returns a float64 array of shape (n_codes, P) in nanoseconds. Intervals must
-    have end >= start; parts outside the bounds are ignored.
-    """
-    n_periods = len(bounds) - 1
-    out = np.zeros(n_codes * n_periods, dtype=np.float64)
-    if len(code) == 0:
-        return out.reshape(n_codes, n_periods)
-    lo, hi = bounds[0], bounds[-1]
-    keep = (end > lo) & (start < hi) & (end > start)
-    if not keep.all():
-        code, start, end = code[keep], start[keep], end[keep]
-    s = np.maximum(start, lo)
-    e = np.minimum(end, hi)
-    p0 = np.searchsorted(bounds, s, side="right") - 1
-    p1 = np.searchsorted(bounds, e - 1, side="right") - 1
-    same = p0 == p1
-    out += np.bincount(code[same] * n_periods + p0[same],
-                       weights=(e[same] - s[same]).astype(np.float64),
-                       minlength=n_codes * n_periods)
-    cross = np.flatnonzero(~same)
-    if len(cross):
-        k = p1[cross] - p0[cross] + 1
-        rep = np.repeat(cross, k)
-        step = np.arange(len(rep)) - np.repeat(np.cumsum(k) - k, k)
-        p = p0[rep] + step
-        seg = np.minimum(e[rep], bounds[p + 1]) - np.maximum(s[rep], bounds[p])
-        out += np.bincount(code[rep] * n_periods + p, weights=seg.astype(np.float64),
-                           minlength=n_codes * n_periods)
-    return out.reshape(n_codes, n_periods)
 
 
 def _count_days(code: np.ndarray, day: np.ndarray, n_codes: int, n_days: int,
@@ -298,72 +141,6 @@ def _count_days(code: np.ndarray, day: np.ndarray, n_codes: int, n_days: int,
         for p in range(n_periods):
             out[first:last, p] = bitmap[:, edges[p]:edges[p + 1]].sum(axis=1, dtype=np.int64)
     return out
-
-
-# --- inputs -------------------------------------------------------------------
-
-def _codes(values: pd.Series):
-    """Integer codes (-1 for missing) and the distinct values they stand for."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return (values.cat.codes.to_numpy().astype(np.int64),
-                np.asarray(values.cat.categories, dtype=object))
-    arr = np.ascontiguousarray(values.to_numpy(object))
-    shared = _factorize_shared_objects(arr)
-    if shared is not None:
-        return shared
-    codes, uniques = pd.factorize(arr)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
-
-
-def _factorize_shared_objects(arr: np.ndarray):
-    """Fast path for object columns whose repeated values are the same Python
-    objects (pandas' CSV reader, ``take``, ``repeat`` and ``map`` produce these).
-
-    Hashing ten million strings is slow; their addresses, which ``arr`` keeps
-    alive while we look, fall in a narrow range: a dense bitmap over that range
-    finds the distinct objects, and only those are compared by value. Returns
-    None when the objects are not shared enough for this to pay.
-    """
-    n = len(arr)
-    if n < 100_000:
-        return None
-    addresses = np.ctypeslib.as_array(
-        (ctypes.c_ssize_t * n).from_address(arr.ctypes.data)).astype(np.int64)
-    lowest = int(addresses.min())
-    step = 16 if not (addresses & 15).any() else 8
-    slot = (addresses - lowest) // step
-    del addresses
-    span = int(slot.max()) + 1
-    if span > 4 * n:
-        # Far-apart objects (e.g. interned one-letter strings): hash the addresses.
-        codes, keys = pd.factorize(slot)
-        if len(keys) > n // 4:
-            return None
-        objects = arr[pd.Series(codes).drop_duplicates().index.to_numpy()]
-        value_codes, uniques = pd.factorize(objects)
-        return value_codes.astype(np.int64)[codes], np.asarray(uniques, dtype=object)
-    present = np.zeros(span, dtype=bool)
-    present[slot] = True
-    distinct = int(np.count_nonzero(present))
-    if distinct > n // 4:
-        return None
-    rank = np.cumsum(present, dtype=np.int32) - 1
-    holder = np.empty(span, dtype=np.int64)
-    holder[slot] = np.arange(n, dtype=np.int64)
-    objects = arr[holder[present]]
-    del holder, present
-    value_codes, uniques = pd.factorize(objects)
-    codes = value_codes.astype(np.int64)[rank[slot]]
-    return codes, np.asarray(uniques, dtype=object)
-
-
-def _compact(raw: np.ndarray, size: int):
-    """Dense codes for integer keys in [0, size): (codes, the key of each code)."""
-    present = np.zeros(size, dtype=bool)
-    present[raw] = True
-    keys = np.flatnonzero(present)
-    rank = np.cumsum(present, dtype=np.int64) - 1
-    return rank[raw], keys
 
 
 def _device_table(devices: pd.DataFrame | None, ids: np.ndarray):
@@ -448,7 +225,7 @@ def utilisation(sessions: pd.DataFrame, devices: pd.DataFrame | None = None,
     """
     if by not in ("device", "connector"):
         raise ValueError("by must be 'device' or 'connector'")
-    dev_codes, dev_ids = _codes(sessions["device_id"])
+    dev_codes, dev_ids = integer_codes(sessions["device_id"])
     if devices is not None and len(devices):
         extra = pd.Index(pd.unique(devices["device_id"].to_numpy(object)))
         extra = extra[pd.Index(dev_ids).get_indexer(extra) < 0]
@@ -457,11 +234,11 @@ def utilisation(sessions: pd.DataFrame, devices: pd.DataFrame | None = None,
     end_ns = ns_utc(sessions["end_utc"])
     kwh = pd.to_numeric(sessions["kwh"], errors="coerce").to_numpy("float64")
 
-    c_codes, c_ids = _codes(sessions["connector_id"])
+    c_codes, c_ids = integer_codes(sessions["connector_id"])
     width = len(c_ids) + 1
     # (device, connector) pairs as dense integers without hashing.
-    conn_codes, pair_ids = _compact(np.maximum(dev_codes, 0) * width + (c_codes + 1),
-                                    max(len(dev_ids), 1) * width)
+    conn_codes, pair_ids = dense_codes(np.maximum(dev_codes, 0) * width + (c_codes + 1),
+                                       max(len(dev_ids), 1) * width)
     conn_codes[dev_codes < 0] = -1
     del c_codes
     pair_device = (pair_ids // width).astype(np.int64)
@@ -491,16 +268,16 @@ def utilisation(sessions: pd.DataFrame, devices: pd.DataFrame | None = None,
         ns_utc(status["observed_utc"]) if status is not None and len(status) else None,
         max_status_gap_hours)
     if window is None and (start is None or end is None):
-        return _empty_result(by)
+        return empty_result(by)
     first = window[0] if start is None else int(ns_utc([start])[0])
     last = window[1] if end is None else int(ns_utc([end])[0]) - 1
-    labels, bounds, local_starts, p_index = _bounds(first, last, period)
+    labels, bounds, local_starts, p_index = period_grid(first, last, period)
     n_periods = len(labels)
     size = n_codes * n_periods
 
     # Every figure is built on local days: one binary search per session finds
     # its start day, and the period is a lookup from the day.
-    midnights = _midnights(bounds)
+    midnights = local_midnights(bounds)
     n_days = len(midnights) - 1
     day_period = (np.searchsorted(bounds, midnights[:-1], side="right") - 1).astype(np.int64)
     d0 = np.searchsorted(midnights, start_ns, side="right") - 1
@@ -589,7 +366,7 @@ def utilisation(sessions: pd.DataFrame, devices: pd.DataFrame | None = None,
 
     lo = np.maximum(bounds[:-1][None, :], active_from[code_device][:, None])
     hi = np.minimum(bounds[1:][None, :], active_to[code_device][:, None])
-    device_hours = np.maximum(hi - lo, 0) / _HOUR
+    device_hours = np.maximum(hi - lo, 0) / HOUR_NS
     group_conn = n_conn[code_device] if by == "device" else np.ones(n_codes)
     available = device_hours * group_conn[:, None]
     # Each connector's own rating, else the device's highest.
@@ -599,10 +376,10 @@ def utilisation(sessions: pd.DataFrame, devices: pd.DataFrame | None = None,
     capacity = group_rated[:, None] * device_hours
 
     columns = {
-        "sessions": n_sessions, "kwh": energy, "plugged_hours": plugged / _HOUR,
+        "sessions": n_sessions, "kwh": energy, "plugged_hours": plugged / HOUR_NS,
         "available_hours": available, "available_days": device_hours / 24.0,
         "capacity_kwh": capacity, "in_use_days": in_use,
-        "idle_hours": idle / _HOUR, "idle_base_hours": idle_base / _HOUR,
+        "idle_hours": idle / HOUR_NS, "idle_base_hours": idle_base / HOUR_NS,
     }
 
     if quality:
@@ -661,280 +438,23 @@ def _connector_kw(connectors, device_ids, connector_ids, fallback):
     return kw
 
 
-def _empty_result(by: str) -> pd.DataFrame:
+def empty_result(by: str) -> pd.DataFrame:
+    """The frame :func:`utilisation` returns when there is nothing to count: no rows, every
+    column."""
     names = ["device_id"] + (["connector_id"] if by == "connector" else []) + [
         "period", "period_index", "period_start", "period_end", "connectors",
         "connectors_source", "rated_kw", *ADDITIVE]
     return add_ratios(pd.DataFrame({n: pd.Series([], dtype=object) for n in names}))
 
 
-def _ratio(num, den, scale=1.0):
-    num = pd.to_numeric(num, errors="coerce").to_numpy("float64")
-    den = pd.to_numeric(den, errors="coerce").to_numpy("float64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = num / den * scale
-    out[~(den > 0)] = np.nan
-    return out
+def reported_utilisation(sessions, devices, connectors, status, current_devices,
+                         period: str = "quarter", by: str = "device") -> pd.DataFrame:
+    """:func:`utilisation` kept to what some usage source reports: where none reports a
+    device (never, or not in that period) its usage is unknown, which is not a reported
+    zero, so it has no row. ``current_devices`` name each device's operator."""
+    from . import usage_coverage as coverage
 
-
-def add_ratios(frame: pd.DataFrame) -> pd.DataFrame:
-    """(Re)compute every ratio from the additive columns present."""
-    out = frame.copy()
-    if {"plugged_hours", "available_hours"} <= set(out):
-        out["occupancy_pct"] = _ratio(out["plugged_hours"], out["available_hours"], 100)
-    if {"kwh", "capacity_kwh"} <= set(out):
-        out["capacity_factor_pct"] = _ratio(out["kwh"], out["capacity_kwh"], 100)
-    if {"sessions", "available_days"} <= set(out):
-        out["sessions_per_day"] = _ratio(out["sessions"], out["available_days"])
-        out["kwh_per_day"] = _ratio(out["kwh"], out["available_days"])
-    if {"idle_hours", "idle_base_hours"} <= set(out):
-        out["idle_share_pct"] = _ratio(out["idle_hours"], out["idle_base_hours"], 100)
-    if {"working_hours", "down_hours"} <= set(out):
-        out["uptime_pct"] = _ratio(out["working_hours"],
-                                   out["working_hours"] + out["down_hours"], 100)
-    if {"status_observed_hours", "status_period_hours"} <= set(out):
-        out["observed_coverage_pct"] = _ratio(out["status_observed_hours"],
-                                              out["status_period_hours"], 100)
-    return out
-
-
-# --- which figures are data ----------------------------------------------------
-
-def session_counts(sessions: pd.DataFrame, period: str = "quarter") -> pd.DataFrame:
-    """Sessions per device, usage source and local calendar period in which they start
-    (``device_id``, ``source``, ``period``, ``sessions``), for :func:`usage_coverage`."""
-    dev_codes, dev_ids = _codes(sessions["device_id"])
-    src = sessions["source"] if "source" in sessions else pd.Series("", index=sessions.index)
-    src_codes, src_ids = _codes(src.astype(object).where(src.notna(), ""))
-    start = ns_utc(sessions["start_utc"])
-    ok = (start != NAT) & (dev_codes >= 0)
-    if not ok.any():
-        return pd.DataFrame({"device_id": pd.Series(dtype=object),
-                             "source": pd.Series(dtype=object),
-                             "period": pd.Series(dtype=object),
-                             "sessions": pd.Series(dtype="int64")})
-    start = start[ok]
-    labels, bounds, _local, _index = _bounds(int(start.min()), int(start.max()), period)
-    p = np.searchsorted(bounds, start, side="right") - 1
-    width = (len(src_ids) + 1) * len(labels)
-    key = dev_codes[ok] * width + src_codes[ok] * len(labels) + p
-    keys, n = np.unique(key, return_counts=True)
-    return pd.DataFrame({
-        "device_id": dev_ids[keys // width],
-        "source": src_ids[(keys % width) // len(labels)],
-        "period": np.asarray(labels, dtype=object)[keys % len(labels)],
-        "sessions": n.astype("int64")})
-
-
-def device_operators(devices: pd.DataFrame | None) -> pd.Series:
-    """Each device's operator (device_id -> name; the last row of an id), for
-    :func:`usage_coverage`."""
-    if devices is None or not len(devices) or "operator" not in devices:
-        return pd.Series(dtype=object)
-    rows = devices.drop_duplicates("device_id", keep="last")
-    return pd.Series(rows["operator"].to_numpy(object),
-                     index=rows["device_id"].astype(str).to_numpy(object))
-
-
-def usage_coverage(counts: pd.DataFrame, operators: pd.Series | None = None) -> pd.DataFrame:
-    """The (``device_id``, ``period``) pairs that have usage data: the device has a
-    session that starts in the period, or whoever reports its usage has substantial usage
-    in the period (:func:`.mapdata.substantial_periods` over their periods): the
-    device's operator (``operators``: :func:`device_operators`; an operator's returns
-    come one file a quarter, and a device without sessions in a quarter its operator
-    reported is a real zero), else the usage source (a session file, a feed). Elsewhere
-    the device's usage is unknown ("no data"), not zero. ``counts``:
-    :func:`session_counts`."""
-    from ..outputs.mapdata import substantial_periods
-
-    reporter = "source:" + counts["source"].astype(str)
-    if operators is not None and len(operators):
-        name = counts["device_id"].astype(str).map(operators)
-        name = name.astype(object).where(name.notna(), "").astype(str).str.strip().str.lower()
-        reporter = reporter.where(name == "", "operator:" + name)
-    counts = counts.assign(reporter=reporter)
-    own = counts.loc[counts["sessions"] > 0, ["device_id", "period"]]
-    per_reporter = counts.groupby(["reporter", "period"], sort=True)["sessions"].sum()
-    covered = [(who, period)
-               for who, rows in per_reporter.groupby(level=0, sort=False)
-               for period in substantial_periods(rows.droplevel(0))]
-    reported = counts[["device_id", "reporter"]].drop_duplicates().merge(
-        pd.DataFrame(covered, columns=["reporter", "period"]), on="reporter")
-    return pd.concat([own, reported[["device_id", "period"]]],
-                     ignore_index=True).drop_duplicates(ignore_index=True)
-
-
-def keep_covered(frame: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataFrame:
-    """The rows of utilisation ``frame`` whose device and period have usage data
-    (:func:`usage_coverage`); a window widened by other data (another operator's return,
-    watched status) no longer gives a device 0 % in periods nobody reports for it."""
-    wanted = pd.MultiIndex.from_arrays([coverage["device_id"].astype(str),
-                                        coverage["period"].astype(str)])
-    have = pd.MultiIndex.from_arrays([frame["device_id"].astype(str),
-                                      frame["period"].astype(str)])
-    return frame[have.isin(wanted)].reset_index(drop=True)
-
-
-def summarise(frame: pd.DataFrame, by: list[str] | str) -> pd.DataFrame:
-    """Aggregate utilisation rows (e.g. by period, borough, power class) from sums."""
-    keys = [by] if isinstance(by, str) else list(by)
-    additive = [c for c in ADDITIVE + ["connectors", "rated_kw"] if c in frame]
-    grouped = frame.groupby(keys, sort=True, dropna=False)[additive].sum(min_count=1)
-    grouped["devices"] = frame.groupby(keys, sort=True, dropna=False)["device_id"].nunique()
-    return add_ratios(grouped.reset_index())
-
-
-def add_trends(frame: pd.DataFrame, metrics=("sessions", "kwh", "plugged_hours",
-                                             "occupancy_pct", "capacity_factor_pct"),
-               keys=None, period: str | None = None) -> pd.DataFrame:
-    """Change against the previous period and the same period a year earlier.
-
-    Adds ``<metric>_change``, ``<metric>_change_pct``, ``<metric>_yoy_change`` and
-    ``<metric>_yoy_change_pct``; NaN where the earlier period has no row (or the
-    earlier value is 0 for the % columns).
-    """
-    if keys is None:
-        keys = [k for k in ("device_id", "connector_id") if k in frame]
-    if period is None:
-        period = _kind_of(frame)
-    metrics = [m for m in metrics if m in frame]
-    out = frame.copy()
-    base = frame[keys + ["period_index"] + metrics]
-    for suffix, lag in (("", 1), ("_yoy", _PER_YEAR[period])):
-        earlier = base.copy()
-        earlier["period_index"] = earlier["period_index"] + lag
-        earlier = earlier.rename(columns={m: f"__{m}" for m in metrics})
-        merged = out[keys + ["period_index"]].merge(earlier, on=keys + ["period_index"],
-                                                    how="left")
-        for m in metrics:
-            before = merged[f"__{m}"].to_numpy("float64")
-            now = out[m].to_numpy("float64")
-            out[f"{m}{suffix}_change"] = now - before
-            with np.errstate(divide="ignore", invalid="ignore"):
-                pct = (now - before) / np.abs(before) * 100
-            pct[~(np.abs(before) > 0)] = np.nan
-            out[f"{m}{suffix}_change_pct"] = pct
-    return out
-
-
-def _kind_of(frame: pd.DataFrame) -> str:
-    label = str(frame["period"].iloc[0]) if len(frame) else "2000-Q1"
-    if "-Q" in label:
-        return "quarter"
-    return "month" if "-" in label else "year"
-
-
-# --- status-based occupancy and uptime -------------------------------------
-
-_STATUS_CATEGORY = ("CHARGING", "AVAILABLE", "RESERVED", "BLOCKED", "UNKNOWN",
-                    "INOPERATIVE", "OUTOFORDER", "PLANNED", "REMOVED")
-
-
-def status_occupancy(status: pd.DataFrame, period: str = "quarter", by: str = "evse",
-                     max_gap_hours: float = DEFAULT_MAX_GAP_HOURS, start=None, end=None,
-                     bounds: np.ndarray | None = None) -> pd.DataFrame:
-    """Share of observed time per status, uptime and coverage per EVSE (or device)
-    and period: the one computation behind every uptime and reliability figure.
-
-    Each observation holds until the next observation of the same EVSE, for at
-    most ``max_gap_hours``; the rest of a longer gap, and the time after an
-    EVSE's last observation beyond the cap, count as unobserved (neither up nor
-    down). Of two observations at the same instant the later row wins. Hours
-    per regulation group (working, down, excluded, not live) and the
-    observations made in each period come with every row.
-    """
-    if by not in ("evse", "device"):
-        raise ValueError("by must be 'evse' or 'device'")
-    if not max_gap_hours > 0:
-        raise ValueError("max_gap_hours must be more than 0")
-    frame = status
-    observed = ns_utc(frame["observed_utc"])
-    device = frame["device_id"].to_numpy(object)
-    ok = (observed != NAT) & pd.notna(device)
-    evse = frame["evse_uid"].to_numpy(object)
-    evse = np.where(pd.isna(evse), "", evse).astype(object)
-    pair, pair_ids = pd.factorize(pd.MultiIndex.from_arrays([device[ok], evse[ok]]))
-    observed = observed[ok]
-    cat = pd.Categorical(pd.Series(frame["status"].to_numpy(object)[ok]).fillna("UNKNOWN"),
-                         categories=_STATUS_CATEGORY)
-    cat_code = np.where(cat.codes < 0, _STATUS_CATEGORY.index("UNKNOWN"), cat.codes)
-    order = np.lexsort((observed, pair))  # stable: rows at one instant keep their order
-    pair, observed, cat_code = pair[order], observed[order], cat_code[order]
-    latest = np.ones(len(pair), dtype=bool)
-    latest[:-1] = (pair[1:] != pair[:-1]) | (observed[1:] != observed[:-1])
-    pair, observed, cat_code = pair[latest], observed[latest], cat_code[latest]
-    gap = int(max_gap_hours * _HOUR)
-    nxt = np.empty_like(observed)
-    nxt[:-1] = observed[1:]
-    last_of_pair = np.ones(len(pair), dtype=bool)
-    last_of_pair[:-1] = pair[1:] != pair[:-1]
-    nxt[last_of_pair] = observed[last_of_pair] + gap
-    until = np.minimum(nxt, observed + gap)
-    if bounds is None:
-        if not len(observed):
-            return pd.DataFrame()
-        first = int(observed.min()) if start is None else int(ns_utc([start])[0])
-        last = int(until.max()) - 1 if end is None else int(ns_utc([end])[0]) - 1
-        labels, bounds, local_starts, p_index = _bounds(first, last, period)
-    else:
-        labels = None
-    n_periods = len(bounds) - 1
-    n_pairs = len(pair_ids)
-    k = len(_STATUS_CATEGORY)
-    sums = split_sums(pair.astype(np.int64) * k + cat_code, observed, until, bounds,
-                      n_pairs * k).reshape(n_pairs, k, n_periods) / _HOUR
-    period_hours = np.diff(bounds) / _HOUR
-    group_of = [RELIABILITY_GROUP[name] for name in _STATUS_CATEGORY]
-    grids = {f"{group}_hours": sums[:, [i for i, g in enumerate(group_of) if g == group],
-                                    :].sum(axis=1)
-             for group in ("working", "down", "excluded", "not_live")}
-    grids["status_observed_hours"] = sums.sum(axis=1)
-    grids["charging_hours"] = sums[:, 0, :]
-    grids["status_available_hours"] = sums[:, 1, :]
-    p_obs = np.searchsorted(bounds, observed, side="right") - 1
-    inside = (p_obs >= 0) & (p_obs < n_periods)
-    grids["status_observations"] = np.bincount(
-        pair[inside].astype(np.int64) * n_periods + p_obs[inside],
-        minlength=n_pairs * n_periods).reshape(n_pairs, n_periods).astype(np.int64)
-    grids["evses"] = (grids["status_observed_hours"] > 0).astype(np.int64)
-    pair_device = np.asarray([p[0] for p in pair_ids], dtype=object)
-    pair_evse = np.asarray([p[1] for p in pair_ids], dtype=object)
-    if by == "device":
-        dcode, d_ids = pd.factorize(pair_device)
-
-        def agg(grid):
-            out = np.zeros((len(d_ids), n_periods), dtype=grid.dtype)
-            np.add.at(out, dcode, grid)  # one row per EVSE: small
-            return out
-
-        grids = {name: agg(grid) for name, grid in grids.items()}
-        n_evse = np.bincount(dcode, minlength=len(d_ids)).astype(float)
-        keys = {"device_id": np.asarray(d_ids, dtype=object)}
-    else:
-        n_evse = np.ones(n_pairs)
-        keys = {"device_id": pair_device, "evse_uid": pair_evse}
-    grids["status_period_hours"] = n_evse[:, None] * period_hours[None, :]
-    g_idx, p_idx = np.nonzero(grids["status_observed_hours"] > 0)
-    out = {name: values[g_idx] for name, values in keys.items()}
-    if labels is not None:
-        out["period"] = np.asarray(labels, dtype=object)[p_idx]
-        out["period_index"] = p_index[p_idx]
-        out["period_start"] = np.asarray(local_starts[:-1].date, dtype=object)[p_idx]
-    out["_p"] = p_idx
-    out.update({name: grids[name][g_idx, p_idx] for name in (
-        "status_observed_hours", "status_period_hours", "status_observations", "evses",
-        "working_hours", "down_hours", "excluded_hours", "not_live_hours",
-        "charging_hours", "status_available_hours")})
-    result = pd.DataFrame(out)
-    result["charging_pct"] = _ratio(result["charging_hours"], result["status_observed_hours"],
-                                    100)
-    result["available_pct"] = _ratio(result["status_available_hours"],
-                                     result["status_observed_hours"], 100)
-    result["down_pct"] = _ratio(result["down_hours"], result["status_observed_hours"], 100)
-    result = add_ratios(result)
-    if labels is not None:
-        result = result.drop(columns="_p")
-    first = [c for c in ("device_id", "evse_uid", "period", "period_index", "period_start",
-                         "_p", "uptime_pct", "status_observed_hours", "status_observations")
-             if c in result]
-    return result[first + [c for c in result.columns if c not in first]]
+    frame = utilisation(sessions, devices, connectors, status if len(status) else None,
+                        period=period, by=by)
+    return coverage.keep_covered(frame, coverage.usage_coverage(
+        coverage.session_counts(sessions, period), coverage.device_operators(current_devices)))

@@ -1,9 +1,10 @@
 """What a committee page says, as plain data: masked tables, notes, provenance.
 
-Built from the summary engine through the :class:`~.workspace.Workspace`
-facade, then passed through disclosure control before anything leaves this
-module: the QGIS layout only places the strings computed here on the page,
-and the CSV tables written beside the PDFs are the same masked frames.
+Built from the borough summary, devices and utilisation that
+:meth:`~..workspace.Workspace.committee_data` gathers, then passed through
+disclosure control before anything leaves this module: the QGIS layout only
+places the strings computed here on the page, and the CSV tables written beside
+the PDFs are the same masked frames.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from ..analysis.summary import definitions
+from ..analysis.area_table import definitions
 from ..paths import plugin_version
 from ..store.usage_kind import NOTE
 from . import disclosure
-from .fingerprint import workspace_fingerprint
+from .fingerprint import store_fingerprint
 
 LONDON_CODE = "E12000007"
 LONDON_NAME = "London"
@@ -129,13 +130,14 @@ def _pct(num: float, den: float, scale: float = 100.0) -> float:
         and np.isfinite(num) else float("nan")
 
 
-def committee_data(ws, period: Optional[str] = None, threshold: int = 3,
-                   period_kind: str = "quarter", vintage: str = "",
+def committee_data(table: pd.DataFrame, placements: pd.DataFrame, devices: pd.DataFrame,
+                   usage: Optional[pd.DataFrame], store, synthetic_usage: bool,
+                   threshold: int = 3, vintage: str = "",
                    today: Optional[date] = None) -> CommitteeData:
-    """Masked borough and London figures for ``period`` with the page's provenance."""
-    has_usage = bool(ws.store.counts().get("sessions", 0))
-    table, assignment = ws.summary(level="borough", period=period, period_kind=period_kind,
-                                   with_usage=has_usage)
+    """Masked borough and London figures of the borough summary ``table`` with the
+    page's provenance. ``placements`` (each device's borough: the assignment's table),
+    ``devices`` and ``usage`` (utilisation rows, None without sessions) say whose
+    figures each cell pools; ``store``: the store they came from, for the fingerprint."""
     period = table.attrs.get("period") or "no usage data"
     previous = table.attrs.get("previous_period")
     boundary_version = table.attrs.get("boundary_version", "")
@@ -143,14 +145,12 @@ def committee_data(ws, period: Optional[str] = None, threshold: int = 3,
     table["mwh"] = table["kwh"] / 1000.0
     london = london_total(table)
     london["mwh"] = london["kwh"] / 1000.0
-    usage = ws.utilisation(period_kind) if has_usage else None
     periods = [period, previous]
-    devices = ws.devices()
-    by_borough = disclosure.area_contributors(assignment.table, devices, usage,
+    by_borough = disclosure.area_contributors(placements, devices, usage,
                                               "borough_code", periods)
     masked = disclosure.mask_usage(table, by_borough.rename(
         columns={"borough_code": "area_code"}), threshold=threshold, complementary=True)
-    placed = assignment.table[assignment.table["borough_code"].notna()]
+    placed = placements[placements["borough_code"].notna()]
     everyone = disclosure.area_contributors(placed, devices, usage, None, periods)
     everyone["cell"] = LONDON_CODE
     london_masked = disclosure.mask_usage(london, everyone.rename(columns={"cell": "area_code"}),
@@ -159,12 +159,12 @@ def committee_data(ws, period: Optional[str] = None, threshold: int = 3,
     masked_boroughs["mwh"] = masked_boroughs["kwh"] / 1000.0
     london_frame = london_masked.table
     london_frame["mwh"] = london_frame["kwh"] / 1000.0
-    fp, inputs = workspace_fingerprint(ws, boundary_version, period, threshold,
-                                       plugin_version())
-    synthetic = ws.has_synthetic_usage()
-    sources = list(SOURCES) + ([SYNTHETIC_SOURCE] if synthetic else [])
+    fp, inputs = store_fingerprint(store, boundary_version, period, threshold,
+                                   plugin_version())
+    sources = list(SOURCES) + ([SYNTHETIC_SOURCE] if synthetic_usage else [])
     return CommitteeData(period, previous, masked_boroughs, london_frame, masked.note,
-                         int(threshold), fp, inputs, vintage, synthetic, boundary_version,
+                         int(threshold), fp, inputs, vintage, bool(synthetic_usage),
+                         boundary_version,
                          (today or date.today()).strftime("%d %B %Y"), sources)
 
 

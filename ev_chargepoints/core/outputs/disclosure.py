@@ -22,6 +22,8 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from .. import errors
+
 DEFAULT_THRESHOLD = 3
 SUPPRESSED = "suppressed"
 STATUS_COLUMN = "usage_disclosure"
@@ -184,6 +186,30 @@ def mask_usage(table: pd.DataFrame, counts: pd.DataFrame, key: str = "area_code"
     out.attrs["disclosure_threshold"] = threshold
     out.attrs["disclosure_note"] = note(threshold)
     return Disclosure(out, note(threshold), threshold, out.loc[hide, key].tolist())
+
+
+def publishable(table: pd.DataFrame, summariser, level: str, filters: Optional[dict] = None,
+                threshold: int = DEFAULT_THRESHOLD, internal: bool = False) -> pd.DataFrame:
+    """The one path a summary ``table`` of ``level`` takes out of the plugin (the CLI,
+    Processing and the Area summary dock's exports): usage figures of areas whose
+    devices (those passing ``filters``, counted by ``summariser``, a
+    :class:`~ev_chargepoints.core.analysis.summary.Summariser`) fail the
+    disclosure rule are suppressed, with
+    complementary suppression where the rows add up to a published total (boroughs to
+    London, the wards of a borough to the borough). ``internal`` lifts the rule and
+    marks the table ``attrs["internal"]``: its outputs must say
+    :data:`INTERNAL`. ``attrs["suppressed"]`` lists the codes suppressed."""
+    if internal:
+        out = table.copy()
+        out.attrs = {**table.attrs, "internal": True, "suppressed": []}
+        return out
+    if int(threshold) < 1:
+        raise errors.EvChargepointsError("The disclosure threshold must be at least 1 device.")
+    counts = summariser.contributors(level, table.attrs.get("period"), filters)
+    masked = mask_usage(table, counts, threshold=threshold, complementary=True,
+                        group="parent_code" if level == "ward" else None)
+    masked.table.attrs.update({"internal": False, "suppressed": list(masked.suppressed)})
+    return masked.table
 
 
 def band_points(points: pd.DataFrame, bands, value_column: str = "occupancy_pct",

@@ -48,11 +48,12 @@ def fingerprint(inputs: dict, length: int = LENGTH) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
 
 
-def workspace_fingerprint(ws, boundary_version: str, period: Optional[str],
-                          threshold: int, plugin_version: str) -> tuple[str, dict]:
-    """Fingerprint of a :class:`~.workspace.Workspace` store for one printed period."""
-    decisions = len(ws.store.decisions())  # officers' reconciliation decisions
-    inputs = fingerprint_inputs(ws.store.import_log(), ws.store.counts(), boundary_version,
+def store_fingerprint(store, boundary_version: str, period: Optional[str],
+                      threshold: int, plugin_version: str) -> tuple[str, dict]:
+    """Fingerprint of a store (a :class:`~..store.geopackage.StoreBackend`) for one
+    printed period, and its inputs."""
+    decisions = len(store.decisions())  # officers' reconciliation decisions
+    inputs = fingerprint_inputs(store.import_log(), store.counts(), boundary_version,
                                 period, threshold, plugin_version,
                                 {"reconciliation_decisions": decisions} if decisions else None)
     return fingerprint(inputs), inputs

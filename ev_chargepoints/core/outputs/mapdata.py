@@ -17,7 +17,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ from .. import paths
 from ..crs import wgs84_to_bng
 from ..progress import SILENT, Progress
 from ..store import gpkg_file as gpkg
-from ..store.geopackage import gpkg_point_blobs
+from ..store.gpkg_file import gpkg_point_blobs
 from . import styling
 
 NO_USAGE_PERIOD = "no usage data"
@@ -147,32 +147,47 @@ class MapFrames:
                        self.assignment_lines, database_schema)
 
 
-def build_map(ws, period_kind: str = "quarter", progress: Progress = SILENT) -> MapFrames:
-    """The devices, boroughs and wards tables of the map, by period."""
-    progress.report(5, "Placing devices in boroughs and wards")
-    assignment = ws.assignment()
-    devices = ws.devices()
-    has_usage = bool(ws.store.counts().get("sessions", 0))
-    usage = ws.utilisation(period_kind, progress=progress.scaled(10, 60)) if has_usage else None
-    periods, ranges = _periods(usage, ws.usage_periods(period_kind) if has_usage else [])
+def build_map(assignment, devices: pd.DataFrame, usage: Optional[pd.DataFrame],
+              usage_periods: list[str], synthetic_usage: bool, import_log: pd.DataFrame,
+              latest: Optional[str], area_summary: Callable[[str, Optional[str]], pd.DataFrame],
+              progress: Progress = SILENT) -> MapFrames:
+    """The devices, boroughs and wards tables of the map, by period.
+
+    ``assignment``: each device's ward and borough; ``usage``: utilisation rows (None
+    without sessions) shown for ``usage_periods``; ``latest``: the period shown first;
+    ``import_log`` dates the map; ``area_summary(level, period)``: the summary table of
+    the boroughs or wards in a period shown (period None: without usage).
+    """
+    periods, ranges = _periods(usage, usage_periods if usage is not None else [])
     progress.check_cancelled()
     progress.report(65, "Preparing the devices layer")
     grid, x, y = _device_rows(devices, assignment, usage, periods)
-    frames = MapFrames(periods, ranges, ws.has_synthetic_usage(), _vintage(ws, periods),
-                       assignment.report.lines(), grid, x, y,
-                       latest=ws.default_period(period_kind) if has_usage else None)
+    frames = MapFrames(periods, ranges, bool(synthetic_usage),
+                       _vintage(import_log, devices, periods), assignment.report.lines(),
+                       grid, x, y, latest=latest)
     for level, (source_file, table) in AREA_FILES.items():
         progress.check_cancelled()
         progress.report(80 if level == "borough" else 88, f"Preparing the {level} layer")
-        frames.areas[table] = _area_rows(ws, level, source_file, periods, has_usage,
-                                         period_kind)
+        frames.areas[table] = _area_rows(level, source_file, periods, area_summary)
     return frames
 
 
-def write_map(ws, path, period_kind: str = "quarter", progress: Progress = SILENT) -> MapInfo:
-    """Write map_devices, map_boroughs and map_wards into the folder ``path`` (replaced)."""
-    frames = build_map(ws, period_kind, progress.scaled(0, 95))
-    return write_geopackages(frames, path, progress.scaled(95, 100))
+def map_folder(store_path, period_kind: str, stamp: int) -> Path:
+    """The folder of the map GeoPackages of the GeoPackage store ``store_path``: beside
+    it, named by the store's state (``stamp``), so a changed store gets a new one."""
+    store_path = Path(store_path)
+    return store_path.with_name(f"{store_path.stem}_map_{period_kind}_{stamp}")
+
+
+def write_beside_store(frames: MapFrames, store_path, period_kind: str, stamp: int,
+                       progress: Progress = SILENT) -> MapInfo:
+    """``frames`` in the store's :func:`map_folder`; the store's older map folders of
+    ``period_kind`` are removed (files still open stay until the next time)."""
+    target = map_folder(store_path, period_kind, stamp)
+    for stale in target.parent.glob(f"{Path(store_path).stem}_map_{period_kind}_*"):
+        if stale != target and stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+    return write_geopackages(frames, target, progress)
 
 
 def write_geopackages(frames: MapFrames, path, progress: Progress = SILENT) -> MapInfo:
@@ -244,14 +259,12 @@ def _device_rows(devices, assignment, usage, periods):
     return grid, x, y
 
 
-def _area_rows(ws, level, source_file, periods, has_usage, period_kind):
+def _area_rows(level, source_file, periods, area_summary):
     attributes, wkbs, _crs = gpkg.read_layer(paths.LONDON_SNAPSHOT / source_file)
     geometry_of = dict(zip(attributes["GSS_CODE"], wkbs))
     frames = []
     for period in periods:
-        summary, _ = ws.summary(level=level, period=None if period == NO_USAGE_PERIOD
-                                else period, period_kind=period_kind, with_usage=has_usage)
-        summary = summary.copy()
+        summary = area_summary(level, None if period == NO_USAGE_PERIOD else period).copy()
         summary["period"] = period
         frames.append(summary)
     rows = pd.concat(frames, ignore_index=True)
@@ -262,10 +275,8 @@ def _area_rows(ws, level, source_file, periods, has_usage, period_kind):
     return rows, [geometry_of.get(code) for code in rows["area_code"]]
 
 
-def _vintage(ws, periods) -> str:
-    log_frame = ws.store.import_log()
+def _vintage(log_frame: pd.DataFrame, devices: pd.DataFrame, periods) -> str:
     imported = log_frame[log_frame["outcome"] == "imported"] if len(log_frame) else log_frame
-    devices = ws.devices()
     latest = pd.to_datetime(devices["updated_utc"], utc=True).max() if len(devices) else None
     parts = []
     if latest is not None and not pd.isna(latest):
@@ -347,13 +358,13 @@ def classify_live_status(snapshots: pd.DataFrame, now,
     return table[STATUS_FIELDS]
 
 
-def status_rows(ws, now=None,
+def status_rows(snapshots: pd.DataFrame, devices: pd.DataFrame, now=None,
                 max_age_minutes: float = styling.DEFAULT_STATUS_MAX_AGE_MINUTES):
-    """The live status layer's rows for the current devices with status and a place,
-    their EPSG:27700 coordinates, and how many devices with status were left out."""
+    """The live status layer's rows for the current ``devices`` with status in
+    ``snapshots`` (device ids reconciled) and a place, their EPSG:27700 coordinates, and
+    how many devices with status were left out."""
     now = _utc_timestamp(now)
-    table = classify_live_status(ws.reconciled_status(), now, max_age_minutes)
-    devices = ws.devices()
+    table = classify_live_status(snapshots, now, max_age_minutes)
     keep = ["device_id"] + [c for c in STATUS_DEVICE_FIELDS + ["latitude", "longitude"]
                             if c in devices.columns]
     rows = table.merge(devices[keep], on="device_id", how="inner")
@@ -366,15 +377,15 @@ def status_rows(ws, now=None,
     return rows[order], x[placed], y[placed], len(table) - len(rows)
 
 
-def write_status(ws, folder, now=None,
+def write_status(snapshots: pd.DataFrame, devices: pd.DataFrame, folder, now=None,
                  max_age_minutes: float = styling.DEFAULT_STATUS_MAX_AGE_MINUTES
                  ) -> Optional[StatusLayerInfo]:
-    """Write the live status layer as a new GeoPackage in ``folder``; None (nothing
-    written) when the store holds no status snapshots."""
-    if not ws.store.counts().get("status_snapshots"):
+    """Write the live status layer (:func:`status_rows`) as a new GeoPackage in
+    ``folder``; None (nothing written) when there are no status ``snapshots``."""
+    if not len(snapshots):
         return None
     now = _utc_timestamp(now)
-    rows, x, y, left_out = status_rows(ws, now, max_age_minutes)
+    rows, x, y, left_out = status_rows(snapshots, devices, now, max_age_minutes)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{STATUS_TABLE}_{time.time_ns()}"

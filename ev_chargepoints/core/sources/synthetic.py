@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paths, schema
-from .parsers._common import UK_TZ
+from .parsers.common import UK_TZ
 
 SOURCE = "synthetic"
 RAPID_POOL_KW = 20.0          # Dundee devices whose p95 session power exceeds this are rapids

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NOT_UTF8_TEXT, ParseError
-from .conformance import FAIL, NOT_CHECKED, PASS, WARN, ConformanceReport
+from .model import FAIL, NOT_CHECKED, PASS, WARN, ConformanceReport
 
 HTML_NAME = "report.html"
 JSON_NAME = "report.json"

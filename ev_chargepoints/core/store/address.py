@@ -1,7 +1,9 @@
 """Where the history lives: a GeoPackage file (the default) or a shared PostGIS
 database. :func:`open_store` takes what a user typed (a path, a
 ``postgresql://`` URI or a ``service=`` name) and returns the right backend;
-both have the same methods (see :class:`~.store.HistoryStore`).
+both have the same methods (see :class:`~.interface.StoreBackend`). A GeoPackage
+store is created only by what asks for it (imports and fetches); opening one that
+does not exist otherwise is :class:`~..errors.StoreNotFound`, the one check of it.
 
 Credentials never travel in the target: a password in a URI or conninfo is
 refused. They come from libpq's own places (``~/.pgpass``, ``PGPASSFILE``, a
@@ -16,11 +18,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from ..errors import StoreError
+from ..errors import StoreError, StoreNotFound
+from .postgis.conninfo import conninfo_fields, describe_conninfo, is_uri
 
-_URI = re.compile(r"^postgres(ql)?://", re.IGNORECASE)
 _CONNINFO = re.compile(r"^\s*(service|host|dbname|hostaddr)\s*=", re.IGNORECASE)
 
 
@@ -49,7 +51,7 @@ def is_database_target(text) -> bool:
     if isinstance(text, StoreTarget):
         return text.is_database
     value = str(text)
-    return bool(_URI.match(value) or _CONNINFO.match(value))
+    return bool(is_uri(value) or _CONNINFO.match(value))
 
 
 def parse_target(text) -> StoreTarget:
@@ -59,7 +61,7 @@ def parse_target(text) -> StoreTarget:
     if isinstance(text, os.PathLike):
         return StoreTarget("geopackage", path=Path(text))
     value = str(text).strip()
-    if _URI.match(value):
+    if is_uri(value):
         parts = urlsplit(value)
         if parts.password is not None or "password" in parse_qs(parts.query):
             raise StoreError(_PASSWORD_REFUSED)
@@ -81,41 +83,24 @@ _PASSWORD_REFUSED = (
     "configuration in the plugin.")
 
 
-def conninfo_fields(conninfo: str) -> dict[str, str]:
-    """``key=value`` pairs of a libpq conninfo string (values may be quoted)."""
-    fields = {}
-    for match in re.finditer(r"(\w+)\s*=\s*('((?:\\.|[^'])*)'|\S+)", conninfo):
-        key = match.group(1).lower()
-        value = match.group(3) if match.group(3) is not None else match.group(2)
-        fields[key] = value.replace("\\'", "'").replace("\\\\", "\\")
-    return fields
+def store_exists(target) -> bool:
+    """False for a GeoPackage store not created yet; a database store is checked when it
+    is opened (it needs the network and credentials)."""
+    parsed = parse_target(target)
+    return parsed.is_database or parsed.path.exists()
 
 
-def describe_conninfo(conninfo: str) -> str:
-    """'PostgreSQL evcp on db.example:5432 (service london)' — no user secrets."""
-    if _URI.match(conninfo):
-        parts = urlsplit(conninfo)
-        db = unquote(parts.path.lstrip("/")) or "(default database)"
-        host = parts.hostname or "localhost"
-        port = f":{parts.port}" if parts.port else ""
-        return f"PostgreSQL {db} on {host}{port}"
-    fields = conninfo_fields(conninfo)
-    if "service" in fields and "dbname" not in fields:
-        return f"PostgreSQL service {fields['service']}"
-    db = fields.get("dbname", "(default database)")
-    host = fields.get("host") or fields.get("hostaddr") or "localhost"
-    port = f":{fields['port']}" if "port" in fields else ""
-    service = f" (service {fields['service']})" if "service" in fields else ""
-    return f"PostgreSQL {db} on {host}{port}{service}"
-
-
-def open_store(target):
-    """The store at ``target`` (created when new): a path, a database address or a
-    :class:`StoreTarget` (whose in-memory ``password`` only a PostGIS store uses)."""
+def open_store(target, create: bool = False):
+    """The store at ``target``: a path, a database address or a :class:`StoreTarget`
+    (whose in-memory ``password`` only a PostGIS store uses). A GeoPackage that does
+    not exist is created with ``create`` (and its folder), else :class:`StoreNotFound`;
+    a database store gets its schema when it has none."""
     parsed = parse_target(target)
     if parsed.is_database:
         from .postgis.backend import PostgisStore
         return PostgisStore.create_or_open(parsed.conninfo, password=parsed.password)
     from .geopackage import HistoryStore
+    if not create and not store_exists(parsed):
+        raise StoreNotFound(parsed.path)
     parsed.path.parent.mkdir(parents=True, exist_ok=True)
     return HistoryStore.create_or_open(parsed.path)

@@ -15,6 +15,7 @@ import struct
 from pathlib import Path
 from typing import Optional, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..errors import NOT_UTF8_TEXT, ParseError
@@ -172,6 +173,46 @@ def gp_blob(wkb: Optional[bytes], srs_id: int, envelope=None) -> Optional[bytes]
         return header + bytes(wkb)
     header = struct.pack("<2sBBi4d", b"GP", 0, 0x03, srs_id, *envelope)
     return header + bytes(wkb)
+
+
+def gpkg_point_blobs(x: np.ndarray, y: np.ndarray, srs_id: int = BNG_SRS_ID) -> list:
+    """GeoPackage binary points (header without envelope + little-endian WKB).
+
+    NaN coordinates give ``None`` (a NULL geometry) rather than an empty point.
+    """
+    x = np.asarray(x, dtype="float64")
+    y = np.asarray(y, dtype="float64")
+    dtype = np.dtype([("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs", "<i4"),
+                      ("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
+    rec = np.zeros(len(x), dtype=dtype)
+    rec["magic"] = b"GP"
+    rec["flags"] = 0x01  # little endian, no envelope, not empty
+    rec["srs"] = srs_id
+    rec["order"] = 1
+    rec["kind"] = 1
+    rec["x"] = x
+    rec["y"] = y
+    buf = rec.tobytes()
+    size = dtype.itemsize
+    ok = np.isfinite(x) & np.isfinite(y)
+    return [buf[i * size:(i + 1) * size] if ok[i] else None for i in range(len(x))]
+
+
+def parse_gpkg_point(blob: bytes | None) -> tuple[float, float] | None:
+    """Inverse of :func:`gpkg_point_blobs` for one value (used by tests and checks)."""
+    if blob is None:
+        return None
+    if blob[:2] != b"GP":
+        raise ValueError("not a GeoPackage geometry")
+    flags = blob[3]
+    envelope = (flags >> 1) & 0x07
+    offset = 8 + _ENVELOPE_BYTES[envelope]
+    order = "<" if blob[offset] == 1 else ">"
+    kind = int(np.frombuffer(blob[offset + 1:offset + 5], dtype=f"{order}u4")[0])
+    if kind != 1:
+        raise ValueError(f"not a point (WKB type {kind})")
+    x, y = np.frombuffer(blob[offset + 5:offset + 21], dtype=f"{order}f8")
+    return float(x), float(y)
 
 
 def ensure_geopackage(conn: sqlite3.Connection) -> None:

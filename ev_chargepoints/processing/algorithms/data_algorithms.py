@@ -22,10 +22,11 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
-from ...core.errors import EvChargepointsError
+from ...core.errors import EvChargepointsError, StoreNotFound
+from ...core.sources.intake import describe_import
 from ...core.store.address import StoreTarget
 from ...core.store.usage_kind import NOTE, SUFFIX
-from ...core.workspace import Workspace, describe_import
+from ...core.workspace import Workspace
 from ...qgis import pg_connection
 from ...qgis import settings as plugin_settings
 from ...qgis.network import QgsTransport
@@ -90,14 +91,6 @@ class StoreAlgorithm(EvAlgorithm):
         self.store = store_target(self, parameters, context)
         feedback.pushInfo(self.tr("Store: {store}").format(store=self.store.describe()))
 
-    def existing_store(self) -> StoreTarget:
-        """The store, which must exist already (a database store is checked on opening)."""
-        if not self.store.is_database and not self.store.path.exists():
-            raise EvChargepointsError(QCoreApplication.translate(
-                "EvAlgorithm", "There is no store at {path}; import or fetch first.").format(
-                path=self.store.describe()))
-        return self.store
-
     def processAlgorithm(self, parameters, context, feedback):
         results = super().processAlgorithm(parameters, context, feedback)
         self._label_synthetic(results, context, feedback)
@@ -106,12 +99,14 @@ class StoreAlgorithm(EvAlgorithm):
     def _label_synthetic(self, results, context, feedback) -> None:
         """Every output of a store holding SYNTHETIC usage says so: a line in the log and
         the names of the layers made (temporary ones, and as loaded on completion)."""
-        if self.store is None or (not self.store.is_database and
-                                  not self.store.path.exists()):
+        if self.store is None:
             return
-        with Workspace(self.store) as ws:
-            if not ws.has_synthetic_usage():
-                return
+        try:
+            with Workspace(self.store, create=False) as ws:
+                if not ws.has_synthetic_usage():
+                    return
+        except StoreNotFound:
+            return
         feedback.pushWarning(NOTE)
         self._label_outputs(results, context, SUFFIX)
 
@@ -172,7 +167,24 @@ class ImportFilesAlgorithm(StoreAlgorithm):
         return {"ROWS_ADDED": added, "REPORT": text}
 
 
-class FetchDatastoreAlgorithm(StoreAlgorithm):
+class _FetchAlgorithm(StoreAlgorithm):
+    """What the fetch algorithms share: the store, their outputs and their report."""
+
+    def add_store_and_outputs(self) -> None:
+        add_store_parameters(self)
+        self.addOutput(QgsProcessingOutputNumber("ROWS_ADDED", self.tr("Rows added")))
+        self.addOutput(QgsProcessingOutputString("REPORT", self.tr("Fetch report")))
+
+    def report_outcome(self, outcome, feedback) -> tuple[int, str]:
+        """Log a fetch's warnings, skipped files and imports; (rows added, report)."""
+        for warning in outcome.warnings:
+            feedback.pushWarning(warning)
+        for skipped in outcome.skipped:
+            feedback.reportError(self.tr("Skipped {resource}").format(resource=skipped))
+        return _report_imports(outcome.imports, feedback)
+
+
+class FetchDatastoreAlgorithm(_FetchAlgorithm):
     NAME = "fetchdatastore"
     DISPLAY = QT_TRANSLATE_NOOP("FetchDatastoreAlgorithm", "Fetch from the London Datastore")
     HELP = QT_TRANSLATE_NOOP(
@@ -204,9 +216,7 @@ class FetchDatastoreAlgorithm(StoreAlgorithm):
         authcfg.setHelp(self.tr("Empty: the API key of the plugin settings, when the address "
                                 "is the settings' one."))
         self.addParameter(authcfg)
-        add_store_parameters(self)
-        self.addOutput(QgsProcessingOutputNumber("ROWS_ADDED", self.tr("Rows added")))
-        self.addOutput(QgsProcessingOutputString("REPORT", self.tr("Fetch report")))
+        self.add_store_and_outputs()
 
     def prepare(self, parameters, context, feedback) -> None:
         super().prepare(parameters, context, feedback)
@@ -241,11 +251,7 @@ class FetchDatastoreAlgorithm(StoreAlgorithm):
                                                        progress=self.progress(feedback))
         added, texts = 0, []
         for outcome in outcomes:
-            for warning in outcome.warnings:
-                feedback.pushWarning(warning)
-            for skipped in outcome.skipped:
-                feedback.reportError(self.tr("Skipped {resource}").format(resource=skipped))
-            rows, text = _report_imports(outcome.imports, feedback)
+            rows, text = self.report_outcome(outcome, feedback)
             added += rows
             texts.append(text)
             if outcome.imported_nothing and len(outcomes) > 1:
@@ -255,7 +261,7 @@ class FetchDatastoreAlgorithm(StoreAlgorithm):
         return {"ROWS_ADDED": added, "REPORT": "\n".join(t for t in texts if t)}
 
 
-class FetchOcpiAlgorithm(StoreAlgorithm):
+class FetchOcpiAlgorithm(_FetchAlgorithm):
     NAME = "fetchocpi"
     DISPLAY = QT_TRANSLATE_NOOP("FetchOcpiAlgorithm", "Fetch an OCPI 2.2.1 feed")
     HELP = QT_TRANSLATE_NOOP(
@@ -272,9 +278,7 @@ class FetchOcpiAlgorithm(StoreAlgorithm):
             "BASE64", self.tr("Base64-encode the token (OCPI 2.2.1)"), defaultValue=True))
         self.addParameter(QgsProcessingParameterString(
             "FEED_NAME", self.tr("Feed name"), optional=True))
-        add_store_parameters(self)
-        self.addOutput(QgsProcessingOutputNumber("ROWS_ADDED", self.tr("Rows added")))
-        self.addOutput(QgsProcessingOutputString("REPORT", self.tr("Fetch report")))
+        self.add_store_and_outputs()
 
     def execute(self, parameters, context, feedback):
         from ...qgis.auth import secret
@@ -287,15 +291,13 @@ class FetchOcpiAlgorithm(StoreAlgorithm):
                 token_base64=self.parameterAsBool(parameters, "BASE64", context),
                 feed_name=self.parameterAsString(parameters, "FEED_NAME", context),
                 progress=self.progress(feedback))
-        for warning in outcome.warnings:
-            feedback.pushWarning(warning)
-        added, text = _report_imports(outcome.imports, feedback)
+        added, text = self.report_outcome(outcome, feedback)
         return {"ROWS_ADDED": added, "REPORT": text}
 
 
 def max_gap_parameter(alg: EvAlgorithm) -> QgsProcessingParameterNumber:
     """How long one status observation may hold (the algorithms using watched status)."""
-    from ...core.analysis.utilisation import DEFAULT_MAX_GAP_HOURS
+    from ...core.analysis.uptime import DEFAULT_MAX_GAP_HOURS
 
     return QgsProcessingParameterNumber(
         "MAX_GAP_HOURS", QCoreApplication.translate(
@@ -342,11 +344,11 @@ class UtilisationAlgorithm(StoreAlgorithm):
             "OUTPUT", self.tr("Utilisation table"), Qgis.ProcessingSourceType.Vector))
 
     def execute(self, parameters, context, feedback):
-        target = self.existing_store()
+        target = self.store
         by = ["device", "connector", "evse"][self.parameterAsEnum(parameters, "BY", context)]
         period = PERIODS[self.parameterAsEnum(parameters, "PERIOD", context)]
         from_status = self.parameterAsEnum(parameters, "SOURCE", context) == 1
-        with Workspace(target) as ws:
+        with Workspace(target, create=False) as ws:
             if from_status:
                 if by == "connector":
                     raise EvChargepointsError(self.tr(

@@ -68,9 +68,9 @@ class ExportCommitteeMapAlgorithm(StoreAlgorithm):
 
     def execute(self, parameters, context, feedback):
         from ...qgis import settings as plugin_settings
-        from ...qgis.layout_export import LAST_EXPORT, export_committee_maps
+        from ...qgis.layout_export.export import export_committee_maps
 
-        target = self.existing_store()
+        target = self.store
         text = self.parameterAsString(parameters, "BOROUGHS", context).strip()
         if not text:
             boroughs = None
@@ -79,7 +79,7 @@ class ExportCommitteeMapAlgorithm(StoreAlgorithm):
         else:
             boroughs = [name.strip() for name in text.split(",") if name.strip()]
         out = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
-        files = export_committee_maps(
+        result = export_committee_maps(
             target, out, boroughs=boroughs,
             combined=self.parameterAsBool(parameters, "COMBINED", context),
             png_dpi=300 if self.parameterAsBool(parameters, "PNG", context) else None,
@@ -89,10 +89,10 @@ class ExportCommitteeMapAlgorithm(StoreAlgorithm):
             progress=self.progress(feedback),
             live_status=self.parameterAsBool(parameters, "LIVE_STATUS", context),
             status_max_age_minutes=plugin_settings.load().status_max_age_minutes)
-        for file in files:
+        for file in result.files:
             feedback.pushInfo(str(file))
-        if LAST_EXPORT.suppressed:
+        if result.suppressed:
             feedback.pushInfo(self.tr("Usage figures suppressed for: {areas}").format(
-                areas=", ".join(LAST_EXPORT.suppressed)))
-        return {"OUTPUT_FOLDER": out, "FILES": [str(f) for f in files],
-                "FINGERPRINT": LAST_EXPORT.fingerprint}
+                areas=", ".join(result.suppressed)))
+        return {"OUTPUT_FOLDER": out, "FILES": [str(f) for f in result.files],
+                "FINGERPRINT": result.fingerprint}

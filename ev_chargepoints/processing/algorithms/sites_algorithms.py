@@ -2,7 +2,7 @@
 
 Both algorithms read any point source (transformed to EPSG:27700 with the
 context's transform settings), adapt it to a sites table and call the
-Workspace facade; the figures are those of :mod:`...core.siting`.
+Workspace facade; the figures are those of :mod:`...core.analysis.siting`.
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
-from ...core.analysis import site_files, siting
+from ...core.analysis import site_files
+from ...core.analysis.siting.sites import as_sites
 from ...core.errors import EvChargepointsError
 from ...core.workspace import Workspace
-from ...qgis.tables import _value, fields_for
+from ...qgis.tables import cell_value, fields_for
 from .base import EvAlgorithm
 from .data_algorithms import StoreAlgorithm, add_store_parameters
 
@@ -69,7 +70,7 @@ def read_source(alg: EvAlgorithm, parameters, context, feedback):
         raise EvChargepointsError(QCoreApplication.translate(
             "EvAlgorithm", "The candidate sites layer has no features."))
     try:
-        sites = siting.as_sites(pd.DataFrame({"site_id": pd.Series(ids, dtype=object),
+        sites = as_sites(pd.DataFrame({"site_id": pd.Series(ids, dtype=object),
                                               "x": xs, "y": ys}))
     except EvChargepointsError as exc:
         raise EvChargepointsError(QCoreApplication.translate(
@@ -125,7 +126,7 @@ def write_features(alg, parameters, name, context, feedback, frame, source_field
         record = dict(zip(frame.columns, row))
         feature = QgsFeature(fields)
         feature.setAttributes(list(attributes.get(record["site_id"], blank))
-                              + [_value(v) for v in row])
+                              + [cell_value(v) for v in row])
         geometry = geometry_for(record)
         if geometry is not None:
             feature.setGeometry(geometry)
@@ -189,9 +190,9 @@ class AnalyseSitesAlgorithm(_SitesAlgorithm):
         distances = distances_from(self, parameters, context)
         text = self.parameterAsString(parameters, "WEIGHTS", context)
         weights = site_files.parse_weights(text) if text and text.strip() else None
-        target = self.existing_store()
+        target = self.store
         sites, source_fields, attributes = read_source(self, parameters, context, feedback)
-        with Workspace(target) as ws:
+        with Workspace(target, create=False) as ws:
             long = ws.analyse_sites(sites, distances, weights,
                                     progress=self.progress(feedback))
         table = site_files.wide(long, distances)
@@ -233,9 +234,9 @@ class SuggestSitesAlgorithm(_SitesAlgorithm):
     def execute(self, parameters, context, feedback):
         k = self.parameterAsInt(parameters, "K", context)
         distance = self.parameterAsDouble(parameters, "DISTANCE", context)
-        target = self.existing_store()
+        target = self.store
         sites, source_fields, attributes = read_source(self, parameters, context, feedback)
-        with Workspace(target) as ws:
+        with Workspace(target, create=False) as ws:
             picks = ws.suggest_sites(sites, k, distance, progress=self.progress(feedback))
         for row in picks.itertuples(index=False):
             feedback.pushInfo(self.tr("{step}. {site}: +{gain} residents (covered {pct}%)")

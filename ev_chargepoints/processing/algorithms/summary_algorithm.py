@@ -141,7 +141,7 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
     # --- run ---------------------------------------------------------------------
 
     def execute(self, parameters, context, feedback):
-        target = self.existing_store()
+        target = self.store
         level = LEVELS[self.parameterAsEnum(parameters, "LEVEL", context)]
         period_kind = PERIODS[self.parameterAsEnum(parameters, "PERIOD_KIND", context)]
         period = self.parameterAsString(parameters, "PERIOD", context).strip() or None
@@ -170,7 +170,7 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
                                                     areas_path)
             if feedback.isCanceled():
                 return {}
-            with Workspace(target) as ws:
+            with Workspace(target, create=False) as ws:
                 table, assignment = ws.publishable_summary(
                     level=level, period=period, period_kind=period_kind,
                     filters=filters or None, areas_path=areas_path, code_field=code_field,

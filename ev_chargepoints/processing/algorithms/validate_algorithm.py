@@ -15,7 +15,8 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ...core.errors import EvChargepointsError
-from ...core.standard.conformance import MIN_OBSERVED_HOURS
+from ...core.standard.model import MIN_OBSERVED_HOURS
+from ...core.standard.reliability import describe_rapid, describe_record
 from ...core.workspace import Workspace
 from .data_algorithms import StoreAlgorithm, add_store_parameters, max_gap_parameter
 
@@ -74,9 +75,6 @@ class ValidateAlgorithm(StoreAlgorithm):
             super().prepare(parameters, context, feedback)
 
     def execute(self, parameters, context, feedback):
-        from ...core.standard import conformance
-        from ...core.standard.report import write_report
-
         files = [f for f in self.parameterAsFileList(parameters, "FILES", context) if f]
         reference = [f for f in self.parameterAsFileList(parameters, "REFERENCE", context)
                      if f] or None
@@ -90,19 +88,19 @@ class ValidateAlgorithm(StoreAlgorithm):
                                                       context),
             progress=self.progress(feedback))
         if self.store is not None:
-            with Workspace(self.existing_store()) as ws:
+            with Workspace(self.store, create=False) as ws:
                 report = ws.validate(files, **options)
         elif files:
-            report = conformance.validate_files(files, **options)
+            report = Workspace.validate_files(files, **options)
         else:
             raise EvChargepointsError(self.tr(
                 "Choose files to check, or include the store's watched status history."))
-        html_path, _json_path = write_report(report, out)
-        lines = [f"{op.verdict.upper()}: {op.operator}{conformance.describe_rapid(op)}"
+        html_path, _json_path = Workspace.write_report(report, out)
+        lines = [f"{op.verdict.upper()}: {op.operator}{describe_rapid(op)}"
                  for op in report.operators]
         for line in lines:
             feedback.pushInfo(line)
-        reliability = [f"{op.operator}: {conformance.describe_record(rec)}"
+        reliability = [f"{op.operator}: {describe_record(rec)}"
                        for op in report.operators
                        for rec in (op.reliability, op.rapid_reliability) if rec is not None]
         return {"REPORT_HTML": str(html_path), "VERDICTS": "\n".join(lines),

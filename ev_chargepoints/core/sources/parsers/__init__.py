@@ -18,7 +18,7 @@ import zlib
 from pathlib import Path
 
 from ... import errors, schema
-from ._common import DEFAULT_LIMITS, Limits, check_size, clip, decode_text, maybe_gunzip
+from .common import DEFAULT_LIMITS, Limits, check_size, clip, decode_text, maybe_gunzip
 
 FORMATS = ("ncr", "sessions", "ocpi-locations", "ocpi-cdrs", "ocpi-sessions", "usage-return",
            "device-reference", "cps-locations")

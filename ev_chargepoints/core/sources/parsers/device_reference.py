@@ -20,7 +20,7 @@ import pandas as pd
 
 from ... import errors, schema
 from . import usage_return
-from ._common import DEFAULT_LIMITS, Limits, read_csv_text
+from .common import DEFAULT_LIMITS, Limits, read_csv_text
 
 FORMAT = "device-reference"
 SCHEMA_NAME = "device_reference"

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ... import errors, schema
-from ._common import DEFAULT_LIMITS, Limits, blank_to_none, read_csv_text, rejects_frame
+from .common import DEFAULT_LIMITS, Limits, blank_to_none, read_csv_text, rejects_frame
 from .sessions_csv import _roles as _session_roles
 
 FORMAT = "cps-locations"

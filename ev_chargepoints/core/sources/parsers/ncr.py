@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ... import errors, schema
-from ._common import (
+from .common import (
     DEFAULT_LIMITS,
     Limits,
     blank_to_none,

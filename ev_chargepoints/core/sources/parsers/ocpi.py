@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ... import errors, schema
-from ._common import (
+from .common import (
     DEFAULT_LIMITS,
     Limits,
     check_field_sizes,
@@ -167,7 +167,9 @@ def _power_type(value) -> str | None:
     return None
 
 
-def _device_status(statuses: list[str]) -> str:
+def device_status(statuses: list[str]) -> str:
+    """A device's status from its EVSEs' OCPI statuses: in service when any EVSE works,
+    else out of service when any is down, planned or removed when all are, else unknown."""
     groups = {schema.RELIABILITY_GROUP.get(s, "excluded") for s in statuses}
     if "working" in groups:
         return "In service"
@@ -258,7 +260,7 @@ def parse_locations(payload, source: str = "ocpi", observed_utc=None, name: str 
                                              _text(location.get("city"))) if p) or None,
             "postcode": _text(location.get("postal_code")),
             "location_type": _text(location.get("parking_type")),
-            "status": _device_status(evse_statuses),
+            "status": device_status(evse_statuses),
             "connector_count": n_connectors,
             "max_power_kw": max_kw,
             "updated_utc": location.get("last_updated"),

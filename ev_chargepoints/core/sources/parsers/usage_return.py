@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ... import errors, paths, schema
-from ._common import DEFAULT_LIMITS, Limits, content_keys, parse_iso_utc, read_csv_text
+from .common import DEFAULT_LIMITS, Limits, content_keys, parse_iso_utc, read_csv_text
 
 FORMAT = "usage-return"
 SCHEMA_NAME = "usage_return"

@@ -18,7 +18,7 @@ migration, as the store owner) makes the database enforce that:
 * Aggregates are for everyone: the view ``area_usage`` (owned by the store
   owner, so it reads all rows) sums the device rows of ``usage_periods`` by
   ward, borough and in total, recomputes the ratios from the sums as
-  :func:`~.utilisation.add_ratios` does, and suppresses the usage figures of
+  :func:`~.usage_sums.add_ratios` does, and suppresses the usage figures of
   cells with fewer than ``disclosure_threshold`` devices or a single operator,
   as :mod:`~.disclosure` does for exports.
 
@@ -35,9 +35,10 @@ from typing import Optional
 
 import pandas as pd
 
-from ...analysis.utilisation import ADDITIVE, _period_index
+from ...analysis.usage_sums import ADDITIVE
+from ...calendar import period_index
 from ...outputs.disclosure import COMPLEMENT, DEFAULT_THRESHOLD, FEW_DEVICES, ONE_OPERATOR, SHOWN
-from ..geopackage import USAGE_NUMBERS
+from ..interface import USAGE_NUMBERS
 from .schema import SCHEMA
 
 READER_ROLE = "evcp_reader"
@@ -50,10 +51,10 @@ DEVICE_LEVELS = ("device", "connector")       # usage_periods rows about one dev
 THRESHOLD_KEY = "disclosure_threshold"        # store_meta key read by the views
 AREA_LEVELS = ("ward", "borough", "all")
 
-# Sums carried from device rows to areas (as utilisation.summarise adds them); since
+# Sums carried from device rows to areas (as usage_sums.summarise adds them); since
 # schema 3 the cache stores capacity_kwh and available_days too.
 SUMMED = ["connectors", "rated_kw"] + [c for c in ADDITIVE if c in USAGE_NUMBERS]
-RATIOS = {  # name: (numerator, denominator, scale) exactly as utilisation.add_ratios
+RATIOS = {  # name: (numerator, denominator, scale) exactly as usage_sums.add_ratios
     "occupancy_pct": ("plugged_hours", "available_hours", 100),
     "capacity_factor_pct": ("kwh", "capacity_kwh", 100),
     "sessions_per_day": ("sessions", "available_days", 1),
@@ -402,7 +403,7 @@ def role_view(store, period_kind: str = "quarter", published: bool = True,
             table = pd.DataFrame.from_records(cur.fetchall(), columns=names)
             for name in PUBLISHED_SUMS:
                 table[name] = pd.to_numeric(table[name]).astype("float64")
-            table["period_index"] = [_period_index(d.year, d.month, period_kind)
+            table["period_index"] = [period_index(d.year, d.month, period_kind)
                                      for d in table["period_start"]]
     kind = "granted" if grants else "aggregates"
     note = _role_note(login, kind, boroughs, operators, threshold,

@@ -21,7 +21,7 @@ London snapshot):
 - :func:`area_summary` computes every additive sum of :func:`summary.summarise`
   per area in SQL (devices ⨝ device_areas ⨝ connectors ⨝ usage_periods); only
   one row per area leaves the database, and the ratios are derived from those
-  sums by :func:`summary.summary_table`, the pandas summariser's own table.
+  sums by :func:`area_table.summary_table`, the pandas summariser's own table.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...analysis import summary
+from ...analysis import area_table, summary
 from ...analysis.areas import DEFAULT_TOLERANCE_M, NOTES, AreaSet, Assignment, AssignmentReport
 from ...analysis.geometry import multipolygon_wkb
 from ...errors import StoreError
@@ -398,8 +398,8 @@ def area_summary(store, level: str = "borough", period: str | None = None,
             if previous is not None else None
     else:
         now = before = previous = None
-    frame = summary.summary_table(areas, level, devices, connectors, by_class, period,
-                                  now, previous, before)
+    frame = area_table.summary_table(areas, level, devices, connectors, by_class, period,
+                                     now, previous, before)
     frame.attrs.update({
         "level": level,
         "period": period,
@@ -484,7 +484,7 @@ def _usage_sums(cur, params: dict, period: str | None):
         previous = periods[at - 1] if at > 0 else None
     wanted = [p for p in (period, previous) if p is not None]
     sums_sql = ", ".join(f"sum({_finite_or_zero('u.' + name)})"
-                         for name in summary._USAGE_SUMS if name != "capacity_kwh")
+                         for name in area_table.USAGE_SUMS if name != "capacity_kwh")
     cur.execute(f"""
         SELECT u.period, s.area_code, count(DISTINCT (s.source, s.device_id)), {sums_sql},
                sum({_finite_or_zero(capacity)}),
@@ -495,7 +495,7 @@ def _usage_sums(cur, params: dict, period: str | None):
         WHERE s.selected AND s.area_code IS NOT NULL AND u.level = 'device'
           AND u.period_kind = %(kind)s AND u.period = ANY(%(wanted)s)
         GROUP BY u.period, s.area_code""", {**params, "wanted": wanted})
-    names = ["devices_with_usage"] + [n for n in summary._USAGE_SUMS if n != "capacity_kwh"] \
+    names = ["devices_with_usage"] + [n for n in area_table.USAGE_SUMS if n != "capacity_kwh"] \
         + ["capacity_kwh", "capacity_known"]
     sums: dict = {}
     for label, code, *values in cur.fetchall():
@@ -506,17 +506,17 @@ def _usage_sums(cur, params: dict, period: str | None):
 def _aligned(by_code: dict, position: dict, n_areas: int) -> dict:
     """Per-area usage sums as arrays in area order, unknown (NaN) where no device
     of the area has a usage record (as summary.Summariser._usage_sums)."""
-    out = {name: np.zeros(n_areas) for name in summary._USAGE_SUMS}
+    out = {name: np.zeros(n_areas) for name in area_table.USAGE_SUMS}
     out["devices_with_usage"] = np.zeros(n_areas, dtype=np.int64)
     capacity_known = np.zeros(n_areas)
     for code, values in by_code.items():
         i = position[code]
         out["devices_with_usage"][i] = values["devices_with_usage"]
-        for name in summary._USAGE_SUMS:
+        for name in area_table.USAGE_SUMS:
             out[name][i] = float(values[name])
         capacity_known[i] = values["capacity_known"]
     out["capacity_kwh"] = np.where(capacity_known > 0, out["capacity_kwh"], np.nan)
     unknown = out["devices_with_usage"] == 0
-    for name in summary._USAGE_SUMS:
+    for name in area_table.USAGE_SUMS:
         out[name] = np.where(unknown, np.nan, out[name])
     return out

@@ -1,9 +1,9 @@
 """The shared history store on PostgreSQL/PostGIS.
 
 :class:`PostgisStore` has the methods and semantics of the GeoPackage
-:class:`~.store.HistoryStore`: the same tables (see ``pg_schema.py``), the same
-preparation of parsed files (``store._prepare``), the same device history rule
-(``store.versioned_changes``) and the same frames on reading.
+:class:`~..geopackage.HistoryStore`: the same tables (see :mod:`.schema`), the same
+preparation of parsed files (:func:`~..importing.prepare`), the same device history
+rule (:func:`~..importing.versioned_changes`) and the same frames on reading.
 
 Concurrency. Several processes (officers, scheduled imports) may write at once:
 every import is one transaction; content keys are unique constraints, and
@@ -15,13 +15,12 @@ possible; a file's import is serialised with any other import of the same file,
 which then finds it already imported.
 
 Passwords are only ever held in memory and passed to libpq as a keyword; error
-messages name the database with :func:`~.stores.describe_conninfo`.
+messages name the database with :func:`~.conninfo.describe_conninfo`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -30,11 +29,10 @@ import pandas as pd
 from ...errors import MixedUsageError, StoreError
 from ...schema import TABLES
 from .. import usage_kind
-from ..address import describe_conninfo
-from ..geopackage import (
+from ..importing import import_summary, reject_rows, versioned_changes, versioned_columns
+from ..interface import (
     DECISION_COLUMNS,
     IMPORT_LOG_COLUMNS,
-    MAX_REJECTS_STORED,
     SESSION_COLUMNS,
     STATUS_COLUMNS,
     USAGE_NUMBERS,
@@ -42,19 +40,25 @@ from ..geopackage import (
     VALIDITY_COLUMNS,
     ImportReport,
     StoreBackend,
-    _concat_categoricals,
-    _float_list,
-    _iso_one,
-    _now_utc,
-    _nullable,
-    _parse_iso,
-    _summary,
-    _utc_series,
     periods_of_hours,
-    versioned_changes,
-    versioned_columns,
+    time_window,
+    typed_import_log,
+    validity_window,
 )
-from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, SRID, canonical_columns
+from ..values import (
+    float_list,
+    iso_one,
+    join_chunks,
+    now_utc,
+    nullable,
+    parse_iso,
+    rows_frame,
+    utc_series,
+)
+from .conninfo import describe_conninfo
+from .copy_io import column_kinds, copy_in, copy_out, read_expression
+from .migrations import MIGRATIONS
+from .schema import SCHEMA, SCHEMA_VERSION, SRID, canonical_columns
 
 # Advisory lock keys (pg_advisory_xact_lock(class, object)): one class for the
 # store itself, one for files being imported (object = hash of the SHA-256).
@@ -67,9 +71,7 @@ _TABLES = ("devices", "connectors", "sessions", "status_snapshots", "import_log"
            "import_rejects", "usage_periods")
 _READ_CHUNK = 2_000_000  # fids per COPY when reading (bounds the raw text in memory)
 _DEADLOCK_RETRIES = 3
-_NULL = "\\N"
-_NO_TIME = np.iinfo(np.int64).min
-# The stored text form of a time, as the GeoPackage store writes it (store._iso).
+# The stored text form of a time, as the GeoPackage store writes it (values.iso_texts).
 _ISO_SQL = "to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 
@@ -266,7 +268,7 @@ class PostgisStore(StoreBackend):
                 f"INSERT INTO {SCHEMA}.import_log(file_name, sha256, imported_utc, format,"
                 " rows_read, outcome, message) VALUES (%s, %s, %s, %s, %s, 'importing', '')"
                 " RETURNING id",
-                (file_name, sha, _iso_one(_now_utc()), result.format, int(result.rows_read)))
+                (file_name, sha, iso_one(now_utc()), result.format, int(result.rows_read)))
             import_id = int(cur.fetchone()[0])
             tables: dict[str, dict[str, int]] = {}
             warnings = list(result.warnings) + prepared.warnings
@@ -300,7 +302,7 @@ class PostgisStore(StoreBackend):
             added = sum(t.get("added", 0) for t in tables.values())
             updated = sum(t.get("updated", 0) for t in tables.values())
             duplicate = sum(t.get("duplicate", 0) for t in tables.values())
-            message = _summary(tables, rejects, prepared.reject_rows, warnings)
+            message = import_summary(tables, rejects, prepared.reject_rows, warnings)
             cur.execute(
                 f"UPDATE {SCHEMA}.import_log SET rows_added=%s, rows_updated=%s,"
                 " rows_duplicate=%s, rows_rejected=%s, outcome='imported', message=%s"
@@ -320,14 +322,14 @@ class PostgisStore(StoreBackend):
                 f"INSERT INTO {SCHEMA}.import_log(file_name, sha256, imported_utc, format,"
                 " rows_read, rows_added, rows_updated, rows_duplicate, rows_rejected, outcome,"
                 " message) VALUES (%s, %s, %s, %s, %s, 0, 0, 0, 0, %s, %s) RETURNING id",
-                (file_name, sha, _iso_one(_now_utc()), fmt, int(rows_read), outcome, message))
+                (file_name, sha, iso_one(now_utc()), fmt, int(rows_read), outcome, message))
             return int(cur.fetchone()[0])
 
     def _write_versioned(self, cur, table, frame, keys, prepared, import_id):
-        """The GeoPackage store's history rule (store.versioned_changes), under the
+        """The GeoPackage store's history rule (importing.versioned_changes), under the
         advisory lock the caller holds."""
         columns, value_cols = versioned_columns(frame, keys)
-        kinds = _column_kinds(table, columns)
+        kinds = column_kinds(table, columns)
         selected = ", ".join(_ISO_SQL.format(col=c) if kinds[c] == "time" else c
                              for c in columns)
         sources = sorted({s for s in frame["source"] if s is not None})
@@ -352,7 +354,7 @@ class PostgisStore(StoreBackend):
                  "int": "bigint"}
         cur.execute(f"CREATE TEMP TABLE _staged_{table} (n bigint, "
                     + ", ".join(f"{c} {types[kinds[c]]}" for c in staged) + ") ON COMMIT DROP")
-        _copy_in(cur, f"_staged_{table}", ["n"] + staged,
+        copy_in(cur, f"_staged_{table}", ["n"] + staged,
                  [("int", list(range(len(opened))))]
                  + [(kinds[c], opened[c].tolist()) for c in staged])
         names = columns + (["geom"] if geometry else [])
@@ -367,11 +369,11 @@ class PostgisStore(StoreBackend):
         imports sharing keys then meet them in the same order (no deadlock), and
         the second waits for the first and finds each shared key taken. A session
         still open in the store is completed by a later file."""
-        kinds = _column_kinds("sessions", SESSION_COLUMNS)
+        kinds = column_kinds("sessions", SESSION_COLUMNS)
         n = len(cols["session_key"])
         cur.execute(f"CREATE TEMP TABLE _staged_sessions ({canonical_columns('sessions')})"
                     " ON COMMIT DROP")
-        _copy_in(cur, "_staged_sessions", SESSION_COLUMNS,
+        copy_in(cur, "_staged_sessions", SESSION_COLUMNS,
                  [(kinds[c], cols[c]) for c in SESSION_COLUMNS])
         listed = ", ".join(SESSION_COLUMNS)
         # One row per key (a file may repeat one; a completed row wins): ON CONFLICT
@@ -391,11 +393,11 @@ class PostgisStore(StoreBackend):
         return {"added": added, "updated": updated, "duplicate": n - added - updated}
 
     def _write_status(self, cur, cols: dict[str, list], import_id: int) -> dict[str, int]:
-        kinds = _column_kinds("status_snapshots", STATUS_COLUMNS)
+        kinds = column_kinds("status_snapshots", STATUS_COLUMNS)
         n = len(cols["observed_utc"])
         cur.execute("CREATE TEMP TABLE _staged_status"
                     f" ({canonical_columns('status_snapshots')}) ON COMMIT DROP")
-        _copy_in(cur, "_staged_status", STATUS_COLUMNS,
+        copy_in(cur, "_staged_status", STATUS_COLUMNS,
                  [(kinds[c], cols[c]) for c in STATUS_COLUMNS])
         listed = ", ".join(STATUS_COLUMNS)
         cur.execute(f"INSERT INTO {SCHEMA}.status_snapshots({listed}, import_id)"
@@ -406,13 +408,7 @@ class PostgisStore(StoreBackend):
         return {"added": int(added), "duplicate": int(n - added)}
 
     def _write_rejects(self, cur, import_id, rejects: pd.DataFrame, extra: list) -> None:
-        rows = []
-        if len(rejects):
-            head = rejects.head(MAX_REJECTS_STORED)
-            row_numbers = pd.to_numeric(head.get("row"), errors="coerce")
-            for number, reason in zip(row_numbers, head.get("reason")):
-                rows.append((import_id, None if pd.isna(number) else int(number), str(reason)))
-        rows += [(import_id, r, reason) for r, reason in extra][:MAX_REJECTS_STORED - len(rows)]
+        rows = reject_rows(import_id, rejects, extra)
         if rows:
             ids, numbers, reasons = zip(*rows)
             cur.execute(f"INSERT INTO {SCHEMA}.import_rejects(import_id, row, reason)"
@@ -434,9 +430,9 @@ class PostgisStore(StoreBackend):
         columns = []
         for name in names:
             if name in USAGE_NUMBERS:
-                columns.append(("real", _float_list(data[name])))
+                columns.append(("real", float_list(data[name])))
             else:
-                columns.append(("text", _nullable(data[name].astype(str)
+                columns.append(("text", nullable(data[name].astype(str)
                                                   .where(data[name].notna(), None))))
         with self.transaction() as cur:
             cur.execute(f"DELETE FROM {SCHEMA}.usage_periods WHERE period_kind=%s AND"
@@ -444,7 +440,7 @@ class PostgisStore(StoreBackend):
             # Staged: COPY straight into a table with row-level security is refused.
             cur.execute(f"CREATE TEMP TABLE _staged_usage ON COMMIT DROP AS SELECT"
                         f" {', '.join(names)} FROM {SCHEMA}.usage_periods WITH NO DATA")
-            _copy_in(cur, "_staged_usage", names, columns)
+            copy_in(cur, "_staged_usage", names, columns)
             cur.execute(f"INSERT INTO {SCHEMA}.usage_periods({', '.join(names)})"
                         f" SELECT {', '.join(names)} FROM _staged_usage")
         return len(data)
@@ -455,7 +451,7 @@ class PostgisStore(StoreBackend):
         with self.conn.cursor() as cur:
             cur.execute(f"SELECT {selected} FROM {SCHEMA}.usage_periods"
                         " WHERE period_kind=%s AND level=%s ORDER BY fid", (period_kind, level))
-            frame = _frame(cur.fetchall(), names)
+            frame = rows_frame(cur.fetchall(), names)
         for name in USAGE_NUMBERS:
             frame[name] = pd.to_numeric(frame[name]).astype("float64")
         return frame
@@ -473,47 +469,25 @@ class PostgisStore(StoreBackend):
         return self._read_versioned("connectors", at, current_only, source)
 
     def _read_versioned(self, table, at, current_only, source) -> pd.DataFrame:
-        clauses, params = [], []
-        if at is not None:
-            clauses.append("valid_from_utc <= %s AND (valid_to_utc IS NULL OR"
-                           " valid_to_utc > %s)")
-            params += [_iso_one(at)] * 2
-        elif current_only:
-            clauses.append("valid_to_utc IS NULL")
-        if source is not None:
-            clauses.append("source = %s")
-            params.append(source)
         names = list(TABLES[table]) + (["source"] if table == "connectors" else [])
-        spec = _column_kinds(table, names + VALIDITY_COLUMNS)
-        data = self._bulk_read(table, spec, clauses, params)
+        spec = column_kinds(table, names + VALIDITY_COLUMNS)
+        data = self._bulk_read(table, spec, *validity_window(at, current_only, source, "%s"))
         return pd.DataFrame(data, columns=list(spec))
 
     def sessions(self, start=None, end=None, categorical: bool = False,
                  columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Sessions starting in [start, end), in stored order (see
         :meth:`HistoryStore.sessions`)."""
-        clauses, params = [], []
-        if start is not None:
-            clauses.append("start_utc >= %s")
-            params.append(_iso_one(start))
-        if end is not None:
-            clauses.append("start_utc < %s")
-            params.append(_iso_one(end))
         names = list(columns) if columns is not None else SESSION_COLUMNS
-        spec = _column_kinds("sessions", names)
-        data = self._bulk_read("sessions", spec, clauses, params, categorical)
+        spec = column_kinds("sessions", names)
+        data = self._bulk_read("sessions", spec, *time_window("start_utc", start, end, "%s"),
+                               categorical)
         return pd.DataFrame(data, columns=names)
 
     def status_snapshots(self, start=None, end=None) -> pd.DataFrame:
-        clauses, params = [], []
-        if start is not None:
-            clauses.append("observed_utc >= %s")
-            params.append(_iso_one(start))
-        if end is not None:
-            clauses.append("observed_utc < %s")
-            params.append(_iso_one(end))
-        spec = _column_kinds("status_snapshots", STATUS_COLUMNS)
-        frame = pd.DataFrame(self._bulk_read("status_snapshots", spec, clauses, params),
+        spec = column_kinds("status_snapshots", STATUS_COLUMNS)
+        frame = pd.DataFrame(self._bulk_read("status_snapshots", spec,
+                                             *time_window("observed_utc", start, end, "%s")),
                              columns=list(spec))
         frame["evse_uid"] = frame["evse_uid"].where(frame["evse_uid"] != "", None)
         return frame
@@ -523,7 +497,7 @@ class PostgisStore(StoreBackend):
         """Whole columns through ``COPY ... TO STDOUT`` (CSV that pandas' C parser
         reads), in fid order, chunk by chunk in one snapshot: an import committed
         meanwhile is either wholly in the result or not at all."""
-        exprs = [_read_expression(name, kind) for name, kind in spec.items()]
+        exprs = [read_expression(name, kind) for name, kind in spec.items()]
         where = " AND ".join(["fid >= %s AND fid < %s"] + clauses)
         with self.transaction("REPEATABLE READ READ ONLY") as cur:
             cur.execute(f"SELECT min(fid), max(fid) FROM {SCHEMA}.{table}")
@@ -534,26 +508,18 @@ class PostgisStore(StoreBackend):
                     query = cur.mogrify(
                         f"SELECT {', '.join(exprs)} FROM {SCHEMA}.{table} WHERE {where}"
                         " ORDER BY fid", [first, first + _READ_CHUNK, *params]).decode()
-                    raw = io.BytesIO()
-                    cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, NULL"
-                                    f" '{_NULL}')", raw, size=1 << 20)
-                    if raw.tell():
-                        raw.seek(0)
-                        parts.append(_parse_csv(raw, spec, categorical))
-        return _join_parts(parts, spec, categorical)
+                    part = copy_out(cur, query, spec, categorical)
+                    if part is not None:
+                        parts.append(part)
+        return join_chunks({name: [p[name] for p in parts] for name in spec}, spec,
+                           categorical)
 
     def import_log(self) -> pd.DataFrame:
         selected = [_ISO_SQL.format(col=n) if n == "imported_utc" else n
                     for n in IMPORT_LOG_COLUMNS]
         with self.conn.cursor() as cur:
             cur.execute(f"SELECT {', '.join(selected)} FROM {SCHEMA}.import_log ORDER BY id")
-            frame = _frame(cur.fetchall(), IMPORT_LOG_COLUMNS)
-        for name in ("id", "rows_read", "rows_added", "rows_updated", "rows_duplicate",
-                     "rows_rejected"):
-            frame[name] = pd.to_numeric(frame[name]).fillna(0).astype("int64")
-        frame["imported_utc"] = pd.to_datetime(frame["imported_utc"], utc=True, errors="coerce",
-                                               format="ISO8601")
-        return frame
+            return typed_import_log(rows_frame(cur.fetchall(), IMPORT_LOG_COLUMNS))
 
     def import_rejects(self, import_id: int | None = None) -> pd.DataFrame:
         names = ["import_id", "row", "reason"]
@@ -562,7 +528,7 @@ class PostgisStore(StoreBackend):
         with self.conn.cursor() as cur:
             cur.execute(f"SELECT {', '.join(names)} FROM {SCHEMA}.import_rejects {where}"
                         " ORDER BY fid", params)
-            frame = _frame(cur.fetchall(), names)
+            frame = rows_frame(cur.fetchall(), names)
         frame["import_id"] = pd.to_numeric(frame["import_id"]).astype("int64")
         frame["row"] = pd.to_numeric(frame["row"]).astype("float64")
         return frame
@@ -597,9 +563,9 @@ class PostgisStore(StoreBackend):
         with self.conn.cursor() as cur:
             cur.execute(f"SELECT {', '.join(selected)} FROM {SCHEMA}.reconciliation_decisions"
                         " ORDER BY id")
-            frame = _frame(cur.fetchall(), DECISION_COLUMNS)
+            frame = rows_frame(cur.fetchall(), DECISION_COLUMNS)
         frame["id"] = pd.to_numeric(frame["id"]).astype("int64")
-        frame["decided_utc"] = _parse_iso(frame["decided_utc"].to_numpy())
+        frame["decided_utc"] = parse_iso(frame["decided_utc"].to_numpy())
         return frame
 
     def periods(self, kind: str = "quarter") -> list[str]:
@@ -609,7 +575,7 @@ class PostgisStore(StoreBackend):
                         f" AT TIME ZONE 'UTC'))::bigint FROM {SCHEMA}.sessions"
                         " WHERE start_utc IS NOT NULL")
             hours = np.array([r[0] for r in cur.fetchall()], dtype=np.int64)
-        return periods_of_hours(_utc_series(np.sort(hours) * 1_000_000_000), kind)
+        return periods_of_hours(utc_series(np.sort(hours) * 1_000_000_000), kind)
 
 
 # --- helpers ----------------------------------------------------------------
@@ -670,7 +636,7 @@ def _set_meta(cur, key: str, value: str) -> None:
 
 
 def _claim_usage_kind(cur, kind: str) -> None:
-    """As ``store._claim_usage_kind``: record the kind, or refuse the other one (a
+    """As the GeoPackage store's ``_claim_usage_kind``: record the kind, or refuse the other one (a
     concurrent first import waits here for the other's row, then sees its kind)."""
     cur.execute(f"INSERT INTO {SCHEMA}.store_meta(key, value) VALUES (%s, %s)"
                 " ON CONFLICT (key) DO NOTHING", (usage_kind.META_KEY, kind))
@@ -699,148 +665,3 @@ def _imported_id(cur, sha256: str) -> int | None:
                 " outcome = 'imported' ORDER BY id LIMIT 1", (sha256,))
     row = cur.fetchone()
     return None if row is None else int(row[0])
-
-
-_KIND_OF_DTYPE = {"datetime64[ns, UTC]": "time", "object": "text", "float64": "real",
-                  "int64": "int", "bool": "int"}
-
-
-def _column_kinds(table: str, names: Sequence[str]) -> dict[str, str]:
-    """name -> "time" | "text" | "real" | "int" for canonical (and validity) columns."""
-    spec = dict(TABLES[table])
-    out = {}
-    for name in names:
-        if name in spec:
-            out[name] = _KIND_OF_DTYPE[spec[name]]
-        else:
-            out[name] = "time" if name.endswith("_utc") else "text"
-    return out
-
-
-# --- COPY in ------------------------------------------------------------------
-
-_SPECIAL = ("\\", "\t", "\n", "\r")
-
-
-def _escape(value) -> str:
-    return (str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-            .replace("\r", "\\r"))
-
-
-def _encode(kind: str, values: list) -> list[str]:
-    """One column -> COPY text fields (``\\N`` for missing)."""
-    if kind == "text":
-        probe = "\x00".join(v for v in values if isinstance(v, str))
-        escape = _escape if any(ch in probe for ch in _SPECIAL) else str
-        return [_NULL if v is None or v != v else escape(v) for v in values]
-    if kind == "time":  # fixed-width ISO text from store._iso, or None
-        return [_NULL if v is None else v for v in values]
-    if kind == "real":
-        return [_NULL if v is None or v != v else repr(float(v)) for v in values]
-    return [_NULL if v is None or v != v else str(int(v)) for v in values]
-
-
-def _copy_in(cur, table: str, names: list[str], columns: list[tuple[str, list]]) -> None:
-    """COPY column lists into ``table``; the rows are encoded a slice at a time
-    while the server is already parsing the previous slices."""
-    if not columns or not len(columns[0][1]):
-        return
-    cur.copy_expert(f"COPY {table} ({', '.join(names)}) FROM STDIN", _CopyStream(columns),
-                    size=1 << 20)
-
-
-class _CopyStream:
-    """A file-like reader of COPY text made on demand from column lists."""
-
-    _ROWS = 50_000
-
-    def __init__(self, columns: list[tuple[str, list]]):
-        self._columns = columns
-        self._n = len(columns[0][1])
-        self._next = 0
-        self._buffer = ""
-
-    def read(self, size: int = -1) -> str:
-        while (size < 0 or len(self._buffer) < size) and self._next < self._n:
-            first, self._next = self._next, min(self._next + self._ROWS, self._n)
-            fields = [_encode(kind, values[first:self._next]) for kind, values in self._columns]
-            self._buffer += "\n".join(map("\t".join, zip(*fields))) + "\n"
-        if size < 0 or len(self._buffer) <= size:
-            out, self._buffer = self._buffer, ""
-        else:
-            out, self._buffer = self._buffer[:size], self._buffer[size:]
-        return out
-
-    def readline(self, size: int = -1) -> str:  # part of the file protocol; unused by COPY
-        return self.read(size)
-
-
-# --- COPY out -----------------------------------------------------------------
-
-def _read_expression(name: str, kind: str) -> str:
-    if kind == "time":
-        # Microseconds since the epoch; a double's error here is far below 0.5 µs
-        # until the year 2255, and date_part is much cheaper than numeric extract().
-        return f"coalesce(round(date_part('epoch', {name}) * 1000000)::bigint, {_NO_TIME})"
-    if kind == "int":
-        return f"coalesce({name}, 0)"
-    return name
-
-
-def _parse_csv(raw: io.BytesIO, spec: dict[str, str], categorical: bool) -> dict:
-    dtypes = {}
-    for name, kind in spec.items():
-        if kind == "text":
-            dtypes[name] = "category" if categorical and name in _ID_COLUMNS else object
-        elif kind == "real":
-            dtypes[name] = "float64"
-        else:
-            dtypes[name] = "int64"
-    frame = pd.read_csv(raw, header=None, names=list(spec), dtype=dtypes,
-                        keep_default_na=False, na_values=[_NULL], float_precision="round_trip",
-                        encoding="utf-8")
-    out = {}
-    for name, kind in spec.items():
-        column = frame[name]
-        if kind == "time":
-            us = column.to_numpy()
-            out[name] = np.where(us == _NO_TIME, _NO_TIME, us * 1000)
-        elif kind == "text" and not isinstance(column.dtype, pd.CategoricalDtype):
-            arr = column.to_numpy(dtype=object)
-            arr[column.isna().to_numpy()] = None
-            out[name] = arr
-        else:
-            out[name] = column.array if isinstance(column.dtype, pd.CategoricalDtype) \
-                else column.to_numpy()
-    return out
-
-
-_ID_COLUMNS = ("device_id", "connector_id", "evse_uid", "source")
-
-
-def _join_parts(parts: list[dict], spec: dict[str, str], categorical: bool) -> dict:
-    out = {}
-    for name, kind in spec.items():
-        chunks = [p[name] for p in parts]
-        if kind == "time":
-            out[name] = _utc_series(np.concatenate(chunks) if chunks
-                                    else np.zeros(0, np.int64))
-        elif kind == "text":
-            if categorical and name in _ID_COLUMNS:
-                out[name] = pd.Series(_concat_categoricals(
-                    [pd.Categorical(c) for c in chunks]))
-            else:
-                out[name] = pd.Series(np.concatenate(chunks) if chunks
-                                      else np.array([], dtype=object), dtype=object)
-        else:
-            dtype = "float64" if kind == "real" else "int64"
-            out[name] = pd.Series(np.concatenate(chunks).astype(dtype) if chunks
-                                  else np.array([], dtype=dtype), dtype=dtype)
-    return out
-
-
-def _frame(rows: list, names: list[str]) -> pd.DataFrame:
-    if not rows:
-        return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
-    columns = list(zip(*rows))
-    return pd.DataFrame({n: np.array(c, dtype=object) for n, c in zip(names, columns)})

@@ -36,43 +36,42 @@ DEVICE_ROWS = "map_device_rows"       # behind the view; only the owner reads it
 _AREA_LEVEL = {table: level for level, (_file, table) in mapdata.AREA_FILES.items()}
 
 
-def map_for(ws, period_kind: str = "quarter", progress: Progress = SILENT
-            ) -> mapdata.MapInfo:
-    """The map of the store as it is now: the tables already written, or written now.
+def map_to_show(store, period_kind: str, stamp: int) -> Optional[mapdata.MapInfo]:
+    """The map tables of ``store`` (a ``PostgisStore`` at state ``stamp``) to show, or
+    None when they must be written now: they do not show the store as it is, and this
+    role may write them (:func:`write_map`).
 
     Only the store's owner rewrites them (the owner reads every row; an officer's
     role sees only what row-level security lets it see, so a map it computed would
     be partial). An officer gets the latest map the owner wrote.
     """
-    info = current_map(ws, period_kind)
-    if info is not None:
+    info = current_map(store, period_kind, stamp)
+    if info is not None or may_write(store):
         return info
-    if may_write(ws):
-        return write_map(ws, period_kind, progress)
-    info = current_map(ws, period_kind, latest=True)
+    info = current_map(store, period_kind, stamp, latest=True)
     if info is None:
         raise StoreError("The shared store has no map tables yet, and only its owner may "
                          "write them: ask the store's administrator to load the map once.")
     return info
 
 
-def may_write(ws) -> bool:
+def may_write(store) -> bool:
     """True when this role may replace the map tables (it acts as the schema owner)."""
-    return ws.store.acts_as_owner()
+    return store.acts_as_owner()
 
 
-def current_map(ws, period_kind: str = "quarter",
+def current_map(store, period_kind: str, stamp: int,
                 latest: bool = False) -> Optional[mapdata.MapInfo]:
-    """The map in the database if it shows the store as it is now (or, with
-    ``latest``, whatever map of ``period_kind`` was written last), else None."""
-    with ws.store.transaction() as cur:
+    """The map in the database if it shows the store as it is now (state ``stamp``; or,
+    with ``latest``, whatever map of ``period_kind`` was written last), else None."""
+    with store.transaction() as cur:
         cur.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.{INFO_TABLE}",))
         if cur.fetchone()[0] is None:
             return None
         cur.execute(f"SELECT period_kind, store_stamp, info FROM {SCHEMA}.{INFO_TABLE}")
         row = cur.fetchone()
     if row is None or row[0] != period_kind or \
-            (not latest and int(row[1]) != ws.store_stamp()):
+            (not latest and int(row[1]) != stamp):
         return None
     info = row[2] if isinstance(row[2], dict) else json.loads(row[2])
     return mapdata.MapInfo(
@@ -81,38 +80,41 @@ def current_map(ws, period_kind: str = "quarter",
         info["assignment_lines"], SCHEMA)
 
 
-def write_map(ws, period_kind: str = "quarter", progress: Progress = SILENT) -> mapdata.MapInfo:
-    """Compute the map and replace its tables in the store database."""
-    frames = mapdata.build_map(ws, period_kind, progress.scaled(0, 90))
-    mask_area_usage(ws, frames, period_kind)
-    return write_tables(ws, frames, period_kind, progress.scaled(90, 100))
+def write_map(store, frames: mapdata.MapFrames, period_kind: str, stamp: int,
+              usage: Optional[pd.DataFrame], placements: pd.DataFrame,
+              devices: pd.DataFrame, progress: Progress = SILENT) -> mapdata.MapInfo:
+    """Replace the map tables in the database of ``store`` (at state ``stamp``) with
+    ``frames``, their area usage masked (:func:`mask_area_usage`)."""
+    mask_area_usage(store, frames, usage, placements, devices)
+    return write_tables(store, frames, period_kind, stamp, progress)
 
 
 _AREA_CODE = {"map_boroughs": "borough_code", "map_wards": "ward_code"}
 
 
-def mask_area_usage(ws, frames: mapdata.MapFrames, period_kind: str) -> None:
+def mask_area_usage(store, frames: mapdata.MapFrames, usage: Optional[pd.DataFrame],
+                    placements: pd.DataFrame, devices: pd.DataFrame) -> None:
     """Every reader of the shared store sees the ward and borough layers, so their
     usage figures follow the disclosure rule of the committee pages and of the
     ``area_usage`` view: a cell pooling fewer than the store's threshold of devices,
     or one operator, is suppressed, and so is a partner cell where a published total
     (the borough above a ward, London above a borough) would give it away.
-    Adds ``usage_disclosure`` (why a cell is empty) to each area row."""
+    Adds ``usage_disclosure`` (why a cell is empty) to each area row. ``usage``: the
+    utilisation rows (None without sessions); ``placements``: each device's ward and
+    borough (the assignment's table); ``devices``: the current devices."""
     from ...outputs import disclosure
     from . import access as pg_access
 
-    if not ws.store.counts().get("sessions", 0) or frames.periods == [mapdata.NO_USAGE_PERIOD]:
+    if usage is None or frames.periods == [mapdata.NO_USAGE_PERIOD]:
         return
-    threshold = int(ws.store.meta().get(pg_access.THRESHOLD_KEY,
-                                        disclosure.DEFAULT_THRESHOLD))
-    usage, assignment, devices = ws.utilisation(period_kind), ws.assignment(), ws.devices()
+    threshold = int(store.meta().get(pg_access.THRESHOLD_KEY, disclosure.DEFAULT_THRESHOLD))
     for table, (rows, wkbs) in list(frames.areas.items()):
         code = _AREA_CODE[table]
         masked = []
         for period, in_period in rows.groupby("period", sort=False):
             at = frames.periods.index(period)
             compared = [period] + ([frames.periods[at - 1]] if at > 0 else [])
-            counts = disclosure.area_contributors(assignment.table, devices, usage, code,
+            counts = disclosure.area_contributors(placements, devices, usage, code,
                                                   compared).rename(columns={code: "area_code"})
             # cells published under one total: wards of a borough, or all boroughs
             groups = in_period.groupby("parent_name", dropna=False, sort=False) \
@@ -125,15 +127,15 @@ def mask_area_usage(ws, frames: mapdata.MapFrames, period_kind: str) -> None:
                                wkbs)
 
 
-def write_tables(ws, frames: mapdata.MapFrames, period_kind: str,
+def write_tables(store, frames: mapdata.MapFrames, period_kind: str, stamp: int,
                  progress: Progress = SILENT) -> mapdata.MapInfo:
-    """``frames`` as the three map tables (and ``map_info``), in one transaction."""
+    """``frames`` as the three map tables (and ``map_info``, remembering ``stamp``), in
+    one transaction."""
     import psycopg2.errors
 
     info = frames.info(None, SCHEMA)
-    stamp = ws.store_stamp()
     try:
-        _write_all(ws, frames, info, period_kind, stamp, progress)
+        _write_all(store, frames, info, period_kind, stamp, progress)
     except psycopg2.errors.InsufficientPrivilege:
         raise StoreError("Only the owner of the shared store may write its map tables.") \
             from None
@@ -144,10 +146,10 @@ def write_tables(ws, frames: mapdata.MapFrames, period_kind: str,
     return info
 
 
-def _write_all(ws, frames, info, period_kind, stamp, progress) -> None:
+def _write_all(store, frames, info, period_kind, stamp, progress) -> None:
     from . import access as pg_access
 
-    with ws.store.transaction() as cur:
+    with store.transaction() as cur:
         progress.report(0, "Writing the devices table")
         points = _point_text(frames.device_x, frames.device_y)
         _drop_relation(cur, DEVICE_VIEW)        # a view, or a table in maps written before

@@ -21,9 +21,9 @@ Energy above the rating is checked only for sessions above the lowest rating in
 the store, joined to their connector's rating.
 
 What stays in Python is small and shared with the pandas engine: the periods
-(:func:`.utilisation.period_bounds`), the analysis window
+(:func:`.calendar.period_bounds`), the analysis window
 (:func:`.utilisation.data_window`), the period columns, labels and ratios, and
-uptime from status snapshots (:func:`.utilisation.device_status_sums`).
+uptime from status snapshots (:func:`.uptime.device_status_sums`).
 
 Everything is read in one ``REPEATABLE READ`` transaction, so an import
 committed meanwhile is either wholly in the figures or not at all.
@@ -39,21 +39,18 @@ from ...analysis.quality import (
     ENERGY_TOLERANCE,
     FLAGS,
     LONG_SESSION_HOURS,
-    NAT,
-    ns_utc,
 )
-from ...analysis.utilisation import (
-    DEFAULT_MAX_GAP_HOURS,
+from ...analysis.uptime import DEFAULT_MAX_GAP_HOURS, device_status_sums
+from ...analysis.usage_coverage import keep_covered, usage_coverage
+from ...analysis.usage_sums import add_ratios
+from ...analysis.utilisation import data_window, empty_result
+from ...calendar import (
+    NAT,
     PERIOD_KINDS,
-    _bounds,
-    _empty_result,
-    _midnights,
-    add_ratios,
-    data_window,
-    device_status_sums,
-    keep_covered,
+    local_midnights,
+    ns_utc,
     period_columns,
-    usage_coverage,
+    period_grid,
 )
 from ...progress import SILENT, Progress
 from .schema import SCHEMA
@@ -340,7 +337,7 @@ def _main_sql(by: str, exact_partition: bool = False, check_energy: bool = True)
 def _day_blocks(bounds: np.ndarray) -> dict:
     """Local midnights of the window and its blocks of days: each block lies in one
     period and spans at most :data:`_BLOCK_DAYS` days (SQL arrays count from 1)."""
-    midnights = _midnights(bounds)
+    midnights = local_midnights(bounds)
     day_period = np.searchsorted(bounds, midnights[:-1], side="right") - 1
     day_block, block_first, block_period = [], [], []
     for day, period in enumerate(day_period, start=1):
@@ -366,7 +363,7 @@ def utilisation(store, period: str = "quarter", by: str = "device",
 
     ``store`` is a :class:`~.pgstore.PostgisStore`. The result equals
     ``Workspace.utilisation(period, by)`` on the same data (rows only where a device's
-    usage source reports the period, :func:`.utilisation.usage_coverage`); see
+    usage source reports the period, :func:`.usage_coverage.usage_coverage`); see
     :func:`.utilisation.utilisation` for the rules.
     """
     if by not in _GROUP_KEY:
@@ -395,8 +392,8 @@ def utilisation(store, period: str = "quarter", by: str = "device",
             _ns(first_start), _ns(last_start), _ns(last_end),
             ns_utc(status["observed_utc"]) if len(status) else None, MAX_STATUS_GAP_HOURS)
         if window is None:
-            return _empty_result(by)
-        labels, bounds, local_starts, p_index = _bounds(*window, period)
+            return empty_result(by)
+        labels, bounds, local_starts, p_index = period_grid(*window, period)
         progress.report(20, f"Computing utilisation per {by} and {period} in the database")
         parameters = {
             "bounds": _timestamps(bounds), "t0": first_closed or first_start,
@@ -424,12 +421,12 @@ def utilisation(store, period: str = "quarter", by: str = "device",
     return keep_covered(frame, usage_coverage(counts, operators))
 
 
-# The local calendar period of a start as utilisation._label writes it.
+# The local calendar period of a start as calendar.period_label writes it.
 _PERIOD_FORMAT = {"month": "YYYY-MM", "quarter": 'YYYY-"Q"Q', "year": "YYYY"}
 
 
 def session_counts(cur, period: str = "quarter") -> pd.DataFrame:
-    """:func:`.utilisation.session_counts` of the store's sessions, counted in SQL."""
+    """:func:`.usage_coverage.session_counts` of the store's sessions, counted in SQL."""
     cur.execute(f"""
         SELECT device_id, coalesce(source, ''),
                to_char(start_utc AT TIME ZONE 'Europe/London', %s), count(*)
@@ -444,7 +441,7 @@ def session_counts(cur, period: str = "quarter") -> pd.DataFrame:
 
 
 def device_operators(cur) -> pd.Series:
-    """:func:`.utilisation.device_operators` of the store's current devices (an id held
+    """:func:`.usage_coverage.device_operators` of the store's current devices (an id held
     by several sources: the registry's row, as the area summaries take it)."""
     cur.execute(f"""
         SELECT DISTINCT ON (device_id) device_id, operator FROM {SCHEMA}.devices

@@ -1,46 +1,20 @@
 """CLI: committee maps (PDF/PNG print layouts) and their layout templates.
 
 These commands run QGIS print layouts outside QGIS, so each starts a headless
-``QgsApplication`` first (offscreen when there is no display).
+``QgsApplication`` first (:func:`..qgis.headless.headless_qgis`; offscreen when there
+is no display).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-from contextlib import contextmanager
 from pathlib import Path
 
-from .cli import command
-from .commands import _progress, add_store_argument, existing_store
-from .core.config import MAX_STATUS_AGE_MINUTES
-from .core.errors import EvChargepointsError
-from .core.outputs.styling import DEFAULT_STATUS_MAX_AGE_MINUTES
-
-
-@contextmanager
-def headless_qgis():
-    """A QgsApplication for the duration of the command (reused if one is running)."""
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    try:
-        from qgis.core import QgsApplication
-    except ImportError as exc:
-        raise EvChargepointsError(
-            "Exporting committee maps needs QGIS's Python bindings (python3-qgis); "
-            f"they could not be imported: {exc}.") from None
-    if QgsApplication.instance() is not None:
-        yield QgsApplication.instance()
-        return
-    if "QGIS_PREFIX_PATH" in os.environ:
-        QgsApplication.setPrefixPath(os.environ["QGIS_PREFIX_PATH"], True)
-    app = QgsApplication([], False)
-    app.initQgis()
-    try:
-        yield app
-    finally:
-        app.exitQgis()
-
+from ..core.config import MAX_STATUS_AGE_MINUTES
+from ..core.errors import EvChargepointsError
+from ..core.outputs.styling import DEFAULT_STATUS_MAX_AGE_MINUTES
+from ..qgis.headless import headless_qgis
+from .common import Command, add_store_argument, command_progress
 
 # --- export ---------------------------------------------------------------------------
 
@@ -70,10 +44,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, type=Path, help="output folder")
 
 
-@command("export", "committee maps: A4 PDF pages for London, one borough or all 33",
-         _export_args)
 def cmd_export(args) -> int:
-    existing_store(args.store)
     if args.threshold < 1:
         raise EvChargepointsError("--threshold must be at least 1.")
     if not 1 <= args.stale_after <= MAX_STATUS_AGE_MINUTES:
@@ -81,23 +52,29 @@ def cmd_export(args) -> int:
                                   "minutes.")
     boroughs = None if args.london else ("all" if args.all else args.borough)
     with headless_qgis():
-        from .qgis.layout_export import LAST_EXPORT, export_committee_maps
+        from ..qgis.layout_export.export import export_committee_maps
 
-        files = export_committee_maps(args.store, args.out, boroughs=boroughs,
-                                      combined=args.combined,
-                                      png_dpi=args.dpi if args.png else None,
-                                      period=args.period, threshold=args.threshold,
-                                      orientation=args.orientation, progress=_progress(args),
-                                      live_status=args.live_status,
-                                      status_max_age_minutes=args.stale_after)
-    from .core.store.usage_kind import stamp
+        result = export_committee_maps(args.store, args.out, boroughs=boroughs,
+                                       combined=args.combined,
+                                       png_dpi=args.dpi if args.png else None,
+                                       period=args.period, threshold=args.threshold,
+                                       orientation=args.orientation,
+                                       progress=command_progress(args),
+                                       live_status=args.live_status,
+                                       status_max_age_minutes=args.stale_after)
+    from ..core.store.usage_kind import stamp
 
+    files = result.files
     pages = [f for f in files if f.suffix == ".pdf"]
     for path in files:
         print(path)
     print(stamp(f"{len(pages)} PDF file(s), {len(files) - len(pages)} other file(s) written "
-                f"to {args.out}", LAST_EXPORT.synthetic_usage))
+                f"to {args.out}", result.synthetic_usage))
     return 0
+
+
+EXPORT = Command("export", "committee maps: A4 PDF pages for London, one borough or all 33",
+                 _export_args, cmd_export)
 
 
 # --- layout templates ---------------------------------------------------------------------
@@ -106,12 +83,14 @@ def _templates_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="folder (default: the plugin's resources/layouts)")
 
 
-@command("layout-templates", "write the committee page layout templates (.qpt)",
-         _templates_args)
 def cmd_layout_templates(args) -> int:
     with headless_qgis():
-        from .qgis.layout_export import write_templates
+        from ..qgis.layout_export.templates import write_templates
 
         for path in write_templates(args.out):
             print(path)
     return 0
+
+
+LAYOUT_TEMPLATES = Command("layout-templates", "write the committee page layout templates (.qpt)",
+                           _templates_args, cmd_layout_templates)

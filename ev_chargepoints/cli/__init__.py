@@ -1,8 +1,11 @@
 """Headless front door: ``python -m ev_chargepoints COMMAND ...``.
 
-Every command adapts arguments to the core :class:`~.core.workspace.Workspace`
+Every command adapts arguments to the core :class:`~ev_chargepoints.core.workspace.Workspace`
 facade and prints its results; none re-implements the pipeline. Errors the
 plugin foresees end in one readable line on stderr and exit status 2.
+
+One module per group of commands; :data:`COMMANDS` lists them all, in the order
+``--help`` shows them. The command modules share only :mod:`.common`.
 """
 
 from __future__ import annotations
@@ -10,21 +13,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
-from .core.errors import EvChargepointsError
-from .core.paths import plugin_version
+from ..core.errors import EvChargepointsError
+from ..core.paths import plugin_version
+from . import demo, export, reconcile, sites, sources, tables, validate
 
-Command = Callable[[argparse.Namespace], int]
-_COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Command]] = []
-
-
-def command(name: str, help_text: str, configure: Callable[[argparse.ArgumentParser], None]):
-    """Register a subcommand: ``configure`` adds its arguments."""
-    def register(func: Command) -> Command:
-        _COMMANDS.append((name, help_text, configure, func))
-        return func
-    return register
+COMMANDS = (sources.IMPORT, sources.FETCH, tables.UTILISATION, demo.DEMO, tables.SUMMARY,
+            sources.WATCH, export.EXPORT, export.LAYOUT_TEMPLATES, reconcile.RECONCILE,
+            sites.SITES, validate.VALIDATE)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,10 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {plugin_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, help_text, configure, func in _COMMANDS:
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        configure(p)
-        p.set_defaults(func=func)
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, help=command.help, description=command.help)
+        command.configure(p)
+        p.set_defaults(func=command.run)
     return parser
 
 
@@ -77,14 +74,6 @@ def _log_to_stderr(verbose: bool) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from . import (  # noqa: F401  (importing registers the subcommands)
-        commands,
-        commands_export,
-        commands_reconcile,
-        commands_sites,
-        commands_validate,
-    )
-
     parser = build_parser()
     args = parser.parse_args(argv)
     _log_to_stderr(args.verbose)

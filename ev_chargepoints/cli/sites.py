@@ -3,9 +3,9 @@
 One output row (GeoPackage feature) per site. The first ``--distance`` is the
 primary one and keeps the plain column names (devices_within, score, rank ...);
 each further distance adds the same per-distance columns with a suffix such as
-``_800m`` (see :mod:`.core.site_files`). ``--suggest K`` also writes the greedy
-picks among the given sites, at the primary distance, to ``OUT_suggested.gpkg``
-(or ``.csv``) and prints them with their gains.
+``_800m`` (see :mod:`ev_chargepoints.core.analysis.site_files`). ``--suggest K``
+also writes the greedy picks among the given sites, at the primary distance, to
+``OUT_suggested.gpkg`` (or ``.csv``) and prints them with their gains.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ import math
 import sys
 from pathlib import Path
 
-from .cli import command
-from .commands import _progress, add_store_argument, existing_store
-from .core.errors import EvChargepointsError
+from ..core.errors import EvChargepointsError
+from .common import Command, add_store_argument, command_progress
 
 SUMMARY_COLUMNS = ("devices_within", "connectors_within", "nearest_device_m",
                    "residents_within", "new_coverage_residents", "score", "rank")
@@ -57,12 +56,10 @@ def suggestions_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}_suggested{out.suffix}")
 
 
-@command("sites", "analyse candidate charge-point sites within distances of each site "
-                  "(devices, usage, residents, new coverage, score, rank)", _sites_args)
 def cmd_sites(args) -> int:
-    from .core.analysis import site_files
-    from .core.store.usage_kind import stamp
-    from .core.workspace import Workspace
+    from ..core.analysis import site_files
+    from ..core.store.usage_kind import stamp
+    from ..core.workspace import Workspace
 
     distances = [parse_distance(d) for d in args.distance or ["400"]]
     if len(set(distances)) != len(distances):
@@ -75,10 +72,9 @@ def cmd_sites(args) -> int:
         args.suggest = int(args.suggest)
     if args.out.suffix.lower() not in (".gpkg", ".csv"):
         raise EvChargepointsError(f"--out must end in .gpkg or .csv: {args.out}")
-    existing_store(args.store)
     sites = site_files.read_sites(args.sites, args.layer)
-    progress = _progress(args)
-    with Workspace(args.store) as ws:
+    progress = command_progress(args)
+    with Workspace(args.store, create=False) as ws:
         long = ws.analyse_sites(sites, distances, weights, period=args.period,
                                 progress=progress.scaled(0, 80))
         picks = ws.suggest_sites(sites, args.suggest, distances[0],
@@ -104,6 +100,11 @@ def cmd_sites(args) -> int:
             print(f"  no other site covers anyone new within {distances[0]:g} m",
                   file=sys.stderr)
     return 0
+
+
+SITES = Command("sites", "analyse candidate charge-point sites within distances of each site "
+                         "(devices, usage, residents, new coverage, score, rank)",
+                _sites_args, cmd_sites)
 
 
 def _fmt(value: float) -> str:

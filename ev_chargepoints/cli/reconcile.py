@@ -7,8 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli import command
-from .commands import add_store_argument, existing_store
+from .common import Command, add_store_argument
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -31,14 +30,11 @@ def _reconcile_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--note", default="", help="a note kept with the decisions")
 
 
-@command("reconcile", "join registry and feed records into one device per charge point; "
-                      "record decisions and write the review table", _reconcile_args)
 def cmd_reconcile(args) -> int:
-    from .core.outputs.tables import write_csv
-    from .core.workspace import Workspace
+    from ..core.outputs.tables import write_csv
+    from ..core.workspace import Workspace
 
-    existing_store(args.store)
-    with Workspace(args.store) as ws:
+    with Workspace(args.store, create=False) as ws:
         decided = []
         for verdict, pairs in (("same", args.accept), ("different", args.reject)):
             for a, b in pairs:
@@ -67,3 +63,8 @@ def cmd_reconcile(args) -> int:
     elif counts["ambiguous"]:
         print("use --out FILE to write the review table", file=sys.stderr)
     return 0
+
+
+RECONCILE = Command("reconcile", "join registry and feed records into one device per charge "
+                                 "point; record decisions and write the review table",
+                    _reconcile_args, cmd_reconcile)

@@ -8,9 +8,14 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .cli import command
-from .commands import STORE_HELP, _progress, _secret_from_env, existing_store, store_target
-from .core.errors import EvChargepointsError
+from ..core.errors import EvChargepointsError
+from .common import (
+    STORE_HELP,
+    Command,
+    command_progress,
+    secret_from_env,
+    store_target,
+)
 
 
 def _validate_args(p: argparse.ArgumentParser) -> None:
@@ -39,13 +44,10 @@ def _is_url(text: str) -> bool:
     return urlsplit(text).scheme in ("http", "https")
 
 
-@command("validate", "check files or OCPI feeds against the data standard; writes a "
-                     "conformance report", _validate_args)
 def cmd_validate(args) -> int:
-    from .core.standard import conformance
-    from .core.standard.conformance import describe_rapid
-    from .core.standard.report import write_report
-    from .core.store.usage_kind import stamp
+    from ..core.standard.reliability import describe_rapid
+    from ..core.store.usage_kind import stamp
+    from ..core.workspace import Workspace
 
     urls = [i for i in args.inputs if _is_url(i)]
     files = [Path(i) for i in args.inputs if not _is_url(i)]
@@ -60,38 +62,38 @@ def cmd_validate(args) -> int:
     reports = []
     synthetic = False
     if args.store is not None:
-        from .core.workspace import Workspace
-
-        with Workspace(existing_store(args.store)) as ws:
+        with Workspace(args.store, create=False) as ws:
             synthetic = ws.has_synthetic_usage()
             report = ws.validate(files, reference=args.reference or None,
                                  period=args.period, stale_days=args.stale_days,
-                                 progress=_progress(args), **options)
+                                 progress=command_progress(args), **options)
         reports.append((args.out, report))
     elif files:
-        report = conformance.validate_files(
+        report = Workspace.validate_files(
             files, reference=args.reference or None, period=args.period,
-            stale_days=args.stale_days, progress=_progress(args),
-            **{k: v for k, v in options.items() if v is not None})
+            stale_days=args.stale_days, progress=command_progress(args), **options)
         reports.append((args.out, report))
     if urls:
-        from .core.sources.transport import RequestsTransport
+        from ..core.sources.transport import RequestsTransport
 
-        token = _secret_from_env(args.token_env, "OCPI token")
+        token = secret_from_env(args.token_env, "OCPI token")
         for n, url in enumerate(urls, start=1):
-            report = conformance.validate_ocpi_feed(
+            report = Workspace.validate_feed(
                 url, RequestsTransport(), token=token,
                 token_encoding="raw" if args.raw_token else "base64",
                 reference=args.reference or None, period=args.period,
-                stale_days=args.stale_days, progress=_progress(args),
-                **{k: v for k, v in options.items() if v is not None})
+                stale_days=args.stale_days, progress=command_progress(args), **options)
             folder = args.out if not reports and len(urls) == 1 else \
                 args.out / f"feed-{n}-{urlsplit(url).hostname or 'ocpi'}"
             reports.append((folder, report))
     for folder, report in reports:
-        html_path, json_path = write_report(report, folder)
+        html_path, json_path = Workspace.write_report(report, folder)
         for op in report.operators:
             print(f"{op.verdict.upper():5} {op.operator}{describe_rapid(op)}")
         print(stamp(f"Report: {html_path} (and {json_path.name})", synthetic))
     print("Checked; the verdicts above are findings, not errors.", file=sys.stderr)
     return 0
+
+
+VALIDATE = Command("validate", "check files or OCPI feeds against the data standard; writes "
+                               "a conformance report", _validate_args, cmd_validate)
