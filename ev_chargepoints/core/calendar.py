@@ -20,6 +20,14 @@ NAT = np.iinfo(np.int64).min
 HOUR_NS = 3_600_000_000_000
 
 
+def as_utc(value) -> pd.Timestamp:
+    """``value`` as a UTC timestamp; a time without a zone is taken to be UTC."""
+    stamp = pd.Timestamp(value)
+    if stamp is pd.NaT:
+        return stamp
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 def ns_utc(values) -> np.ndarray:
     """Times (tz-aware or naive UTC) -> int64 nanoseconds since the epoch, NaT as int64 min.
 

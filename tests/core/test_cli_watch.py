@@ -74,3 +74,23 @@ def test_status_occupancy_without_status_says_what_to_do(tmp_path):
     result = cli("utilisation", "--store", store, "--from-status", "--out", tmp_path / "x.csv")
     assert result.returncode == 2
     assert "run 'watch'" in result.stderr
+
+
+def test_a_poll_while_the_clock_stands_still_is_kept_as_its_own_poll(tmp_path):
+    # The wall clock may step back (NTP) or two polls fall in one second: a poll stamped
+    # like the one before would be taken for it and dropped as a repeat import.
+    import pandas as pd
+
+    from ev_chargepoints.core.workspace import Workspace
+
+    store = tmp_path / "live.gpkg"
+    with ReplayServer() as server, Workspace(store) as ws:
+        url = server.url + "/ocpi/2.2.1/locations"
+        first, since = ws.poll_ocpi_status(url, token=None)
+        ahead = since + pd.Timedelta(minutes=5)  # the last poll's time, ahead of the clock
+        second, observed = ws.poll_ocpi_status(url, token=None, since=ahead)
+        assert observed == ahead + pd.Timedelta(seconds=1)
+        status = ws.store.status_snapshots()
+    per_poll = status.groupby("observed_utc").size()
+    assert len(per_poll) == 2
+    assert per_poll.iloc[1] == per_poll.iloc[0] > 0

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.area_table import definitions
+from ..analysis.ratios import ratio
 from ..paths import plugin_version
 from ..store.usage_kind import NOTE
 from . import disclosure
@@ -126,8 +127,7 @@ def london_total(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _pct(num: float, den: float, scale: float = 100.0) -> float:
-    return float(num) / float(den) * scale if den and np.isfinite(den) and den > 0 \
-        and np.isfinite(num) else float("nan")
+    return float(ratio(num, den, scale)[0])
 
 
 def committee_data(table: pd.DataFrame, placements: pd.DataFrame, devices: pd.DataFrame,

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paths
+from ..calendar import as_utc
 from ..crs import wgs84_to_bng
 from ..progress import SILENT, Progress
 from ..store import gpkg_file as gpkg
@@ -427,5 +428,4 @@ def _status_stamp(path: Path) -> Optional[int]:
 
 
 def _utc_timestamp(value) -> pd.Timestamp:
-    stamp = pd.Timestamp.now(tz="UTC") if value is None else pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return pd.Timestamp.now(tz="UTC") if value is None else as_utc(value)

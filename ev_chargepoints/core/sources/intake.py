@@ -22,6 +22,7 @@ import pandas as pd
 
 from .. import paths
 from ..analysis import areas
+from ..calendar import as_utc
 from ..errors import EvChargepointsError, MixedUsageError, ParseError, StoreError
 from ..progress import SILENT, Progress
 from ..schema import ParseResult
@@ -307,8 +308,7 @@ def fetch_ocpi(store: OpenStore, http: HttpClient, locations_url: str,
     fetched = client.fetch_locations(date_from=date_from, is_cancelled=progress.cancelled)
     observed = pd.Timestamp(observed_utc) if observed_utc is not None \
         else pd.Timestamp.now(tz="UTC")
-    if observed.tzinfo is None:
-        observed = observed.tz_localize("UTC")
+    observed = as_utc(observed)
     result = ocpi_parser.parse_locations(fetched.items, source=f"ocpi:{feed}",
                                          observed_utc=observed, name=feed)
     outcome = FetchOutcome(f"ocpi:{feed}", warnings=list(fetched.report.warnings))
@@ -341,8 +341,14 @@ def poll_ocpi_status(store: OpenStore, http: HttpClient, locations_url: str,
 
     feed = feed_name or _host_of(locations_url)
     source = f"ocpi:{feed}"
-    observed = _utc_time(observed_utc) if observed_utc is not None \
-        else pd.Timestamp.now(tz="UTC").floor("s")
+    if observed_utc is not None:
+        observed = _utc_time(observed_utc)
+    else:
+        observed = pd.Timestamp.now(tz="UTC").floor("s")
+        if since is not None and observed <= _utc_time(since):
+            # the wall clock stepped back or stood still (two polls in one second): a poll
+            # stamped like the last one would be taken for it and dropped as a repeat
+            observed = _utc_time(since) + pd.Timedelta(seconds=1)
     client = OcpiClient(http, token=token, token_encoding="base64" if token_base64 else "raw",
                         endpoints={"locations": locations_url})
     fetched = client.fetch_locations(date_from=since, is_cancelled=progress.cancelled)
@@ -389,7 +395,7 @@ def _utc_time(value) -> pd.Timestamp:
         raise EvChargepointsError(f"{value!r} is not a date and time.") from None
     if pd.isna(stamp):
         raise EvChargepointsError(f"{value!r} is not a date and time.")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return as_utc(stamp)
 
 
 def _host_of(url: str) -> str:

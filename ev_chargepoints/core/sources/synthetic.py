@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paths, schema
+from ..calendar import as_utc
 from .parsers.common import UK_TZ
 
 SOURCE = "synthetic"
@@ -237,8 +238,7 @@ def synthetic_devices(n: int, real_devices: pd.DataFrame, real_connectors: pd.Da
 
 
 def _utc(value) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return as_utc(value)
 
 
 def _utc_array(ns: np.ndarray) -> pd.DatetimeIndex:

@@ -16,6 +16,7 @@ from typing import Optional
 import pandas as pd
 
 from ..analysis.uptime import DEFAULT_MAX_GAP_HOURS
+from ..calendar import as_utc
 from ..sources.parsers import device_reference as device_reference_parser
 
 STANDARD_VERSION = "1.0.0"
@@ -288,7 +289,7 @@ def to_utc(value) -> pd.Timestamp:
     stamp = pd.Timestamp(value)
     if stamp is pd.NaT:
         raise ValueError("not a date")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return as_utc(stamp)
 
 
 def format_utc(value) -> str:

@@ -48,7 +48,7 @@ from .gpkg_file import (
     GPKG_USER_VERSION,
     gp_blob,
     gpkg_point_blobs,
-    parse_gpkg_point,
+    parse_gpkg_points,
     write_layer,
 )
 from .gpkg_schema import MIGRATIONS, SCHEMA_VERSION, set_meta, stored_version, table_names
@@ -336,11 +336,10 @@ class HistoryStore(StoreBackend):
 
     def _device_extent(self):
         rows = self._conn.execute("SELECT geom FROM devices WHERE geom IS NOT NULL").fetchall()
-        points = np.array([parse_gpkg_point(r[0]) for r in rows], dtype="float64")
-        if len(points) == 0:
+        x, y = parse_gpkg_points([r[0] for r in rows])
+        if len(x) == 0:
             return (None, None, None, None)
-        return (float(points[:, 0].min()), float(points[:, 1].min()),
-                float(points[:, 0].max()), float(points[:, 1].max()))
+        return float(x.min()), float(y.min()), float(x.max()), float(y.max())
 
     # derived cache -----------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from ..analysis import wkb
 from ..errors import NOT_UTF8_TEXT, ParseError
 
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
@@ -198,21 +199,17 @@ def gpkg_point_blobs(x: np.ndarray, y: np.ndarray, srs_id: int = BNG_SRS_ID) -> 
     return [buf[i * size:(i + 1) * size] if ok[i] else None for i in range(len(x))]
 
 
+def parse_gpkg_points(blobs) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) arrays of GeoPackage point geometries (NaN for NULL or empty ones)."""
+    return wkb.points([strip_header(blob) for blob in blobs])
+
+
 def parse_gpkg_point(blob: bytes | None) -> tuple[float, float] | None:
     """Inverse of :func:`gpkg_point_blobs` for one value (used by tests and checks)."""
     if blob is None:
         return None
-    if blob[:2] != b"GP":
-        raise ValueError("not a GeoPackage geometry")
-    flags = blob[3]
-    envelope = (flags >> 1) & 0x07
-    offset = 8 + _ENVELOPE_BYTES[envelope]
-    order = "<" if blob[offset] == 1 else ">"
-    kind = int(np.frombuffer(blob[offset + 1:offset + 5], dtype=f"{order}u4")[0])
-    if kind != 1:
-        raise ValueError(f"not a point (WKB type {kind})")
-    x, y = np.frombuffer(blob[offset + 5:offset + 21], dtype=f"{order}f8")
-    return float(x), float(y)
+    x, y = parse_gpkg_points([blob])
+    return float(x[0]), float(y[0])
 
 
 def ensure_geopackage(conn: sqlite3.Connection) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ... import errors
+from ...calendar import as_utc
 
 UK_TZ = "Europe/London"
 MISSING_TOKENS = ("", "null", "NULL", "Null", "NA", "N/A", "n/a", "None")
@@ -283,7 +284,7 @@ def _one_iso_utc(value):
         return pd.NaT
     if stamp is pd.NaT:
         return pd.NaT
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return as_utc(stamp)
 
 
 def epoch_seconds_text(times: pd.Series) -> pd.Series:

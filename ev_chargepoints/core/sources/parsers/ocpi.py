@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ... import errors, schema
+from ...calendar import as_utc
 from .common import (
     DEFAULT_LIMITS,
     Limits,
@@ -188,10 +189,7 @@ def parse_locations(payload, source: str = "ocpi", observed_utc=None, name: str 
                     limits: Limits = DEFAULT_LIMITS) -> schema.ParseResult:
     name = name or source
     objects = unwrap(payload, name)
-    observed = pd.Timestamp(observed_utc) if observed_utc is not None else None
-    if observed is not None:
-        observed = observed.tz_localize("UTC") if observed.tzinfo is None \
-            else observed.tz_convert("UTC")
+    observed = as_utc(observed_utc) if observed_utc is not None else None
     devices, connectors, snapshots = [], [], []
     reject_rows, reject_reasons = [], []
     unknown = Counter()
