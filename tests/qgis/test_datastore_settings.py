@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import csv
 import gzip
-import time
 
 import pytest
+from event_wait import wait_for
 from qgis.core import QgsProcessingException, QgsSettings
-from qgis.PyQt.QtCore import QCoreApplication
 from replay_server import NCR_FILE, USAGE_ID, ReplayServer
 
 from ev_chargepoints.core.config import Settings
@@ -121,16 +120,6 @@ def test_processing_fetch_of_nothing_readable_fails_with_the_reasons(ev_provider
     assert "Nothing was imported from datastore:2lzpg" in message
     assert "Ward profiles (resource res-profiles)" in message
     assert "unrecognised CSV header" in message
-
-
-def wait_for(condition, what, seconds=300):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        QCoreApplication.processEvents()
-        time.sleep(0.02)
-    raise AssertionError(f"{what} did not happen within {seconds} s")
 
 
 def test_plugin_fetch_action_uses_the_settings(configured, usage_sessions, qgis_iface,

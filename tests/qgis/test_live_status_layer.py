@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from event_wait import wait_for
 from qgis.core import (
     QgsApplication,
     QgsFeatureRequest,
@@ -113,16 +114,6 @@ def assert_renderer_has_the_classes(layer, max_age: int) -> None:
         symbol = rule.symbol()
         fill = "#ffffff" if by_key[rule.ruleKey()].hollow else by_key[rule.ruleKey()].colour
         assert symbol.color().name() == fill
-
-
-def wait_for(condition, what, seconds=300):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        QCoreApplication.processEvents()
-        time.sleep(0.02)
-    raise AssertionError(f"{what} did not happen within {seconds} s")
 
 
 def serve_watched_statuses(server) -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
+from event_wait import wait_for
 from qgis.core import (
     Qgis,
     QgsCoordinateReferenceSystem,
@@ -23,7 +23,7 @@ from qgis.core import (
     QgsVectorLayer,
 )
 from qgis.gui import QgsMapMouseEvent
-from qgis.PyQt.QtCore import QCoreApplication, QEvent, QPoint, Qt
+from qgis.PyQt.QtCore import QEvent, QPoint, Qt
 
 from ev_chargepoints.core.analysis import site_files
 from ev_chargepoints.core.analysis.siting.analyser import definitions
@@ -61,16 +61,6 @@ def device_xy(store):
 def within(device_xy, x, y, distance):
     dx, dy = device_xy
     return int((np.hypot(dx - x, dy - y) <= distance).sum())
-
-
-def wait_for(condition, what, rounds=6000):
-    """Let the task manager and the event loop run until ``condition()`` holds."""
-    for _ in range(rounds):
-        if condition():
-            return
-        QCoreApplication.processEvents()
-        time.sleep(0.02)
-    raise AssertionError(f"{what} did not happen")
 
 
 @pytest.fixture()

@@ -13,12 +13,11 @@ import csv
 import gzip
 import shutil
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
+from event_wait import wait_for
 from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProject, QgsSettings
-from qgis.PyQt.QtCore import QCoreApplication
 
 from ev_chargepoints.core.config import Settings
 from ev_chargepoints.core.errors import MixedUsageError
@@ -106,16 +105,6 @@ def test_the_demo_has_a_store_of_its_own_and_says_synthetic(tmp_path, qgis_new_p
     with pytest.raises(MixedUsageError, match="holds real usage"):
         loader.prepare_map(str(real_store), "quarter", Progress(), demo=True, demo_usage=MONTH)
     assert counts(real_store) == before
-
-
-def wait_for(condition, what, seconds=600):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        QCoreApplication.processEvents()
-        time.sleep(0.02)
-    raise AssertionError(f"{what} did not happen")
 
 
 def test_plugin_actions_keep_the_demo_out_of_the_workspace_store(
