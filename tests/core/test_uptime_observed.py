@@ -240,3 +240,17 @@ def test_bad_options_and_no_history_are_one_line_errors(watched, tmp_path):
             ws.reliability()
         with pytest.raises(EvChargepointsError, match="run 'watch'"):
             ws.validate()
+
+
+def test_status_without_a_usable_observation_gives_no_rows_not_a_crash():
+    # An empty status table, and one whose rows lack a time or a device, used to raise
+    # TypeError ("Cannot infer number of levels from empty list").
+    from ev_chargepoints.core import schema
+    from ev_chargepoints.core.analysis.uptime import status_occupancy
+
+    empty = schema.empty("status_snapshots")
+    assert status_occupancy(empty).empty
+    unusable = pd.DataFrame({"device_id": [None, "D1"], "evse_uid": ["E1", "E2"],
+                             "status": ["AVAILABLE", "CHARGING"],
+                             "observed_utc": [pd.Timestamp("2024-01-01", tz="UTC"), pd.NaT]})
+    assert status_occupancy(unusable, by="device").empty

@@ -111,6 +111,8 @@ def status_occupancy(status: pd.DataFrame, period: str = "quarter", by: str = "e
     observed = ns_utc(frame["observed_utc"])
     device = frame["device_id"].to_numpy(object)
     ok = (observed != NAT) & pd.notna(device)
+    if bounds is None and not ok.any():  # nothing observed: no periods to report
+        return pd.DataFrame()
     evse = frame["evse_uid"].to_numpy(object)
     evse = np.where(pd.isna(evse), "", evse).astype(object)
     pair, pair_ids = pd.factorize(pd.MultiIndex.from_arrays([device[ok], evse[ok]]))
