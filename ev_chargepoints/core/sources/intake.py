@@ -306,9 +306,7 @@ def fetch_ocpi(store: OpenStore, http: HttpClient, locations_url: str,
                         endpoints={"locations": locations_url})
     progress.report(5, f"Fetching locations from {feed}")
     fetched = client.fetch_locations(date_from=date_from, is_cancelled=progress.cancelled)
-    observed = pd.Timestamp(observed_utc) if observed_utc is not None \
-        else pd.Timestamp.now(tz="UTC")
-    observed = as_utc(observed)
+    observed = as_utc(observed_utc) if observed_utc is not None else pd.Timestamp.now(tz="UTC")
     result = ocpi_parser.parse_locations(fetched.items, source=f"ocpi:{feed}",
                                          observed_utc=observed, name=feed)
     outcome = FetchOutcome(f"ocpi:{feed}", warnings=list(fetched.report.warnings))
@@ -345,10 +343,11 @@ def poll_ocpi_status(store: OpenStore, http: HttpClient, locations_url: str,
         observed = _utc_time(observed_utc)
     else:
         observed = pd.Timestamp.now(tz="UTC").floor("s")
-        if since is not None and observed <= _utc_time(since):
+        last = _utc_time(since) if since is not None else None
+        if last is not None and observed <= last:
             # the wall clock stepped back or stood still (two polls in one second): a poll
             # stamped like the last one would be taken for it and dropped as a repeat
-            observed = _utc_time(since) + pd.Timedelta(seconds=1)
+            observed = last + pd.Timedelta(seconds=1)
     client = OcpiClient(http, token=token, token_encoding="base64" if token_base64 else "raw",
                         endpoints={"locations": locations_url})
     fetched = client.fetch_locations(date_from=since, is_cancelled=progress.cancelled)
