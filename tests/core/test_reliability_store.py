@@ -8,7 +8,11 @@
   runs: each of its reads shows the old or the new state, never half an import, and it
   never fails; the import waits for it or succeeds.
 - Regression for a bug found here: a bulk read of a large table (several chunks) was
-  not one snapshot, so an import committed between two chunk queries showed half.
+  not one snapshot, so an import committed between two chunk queries showed half. With
+  the usage history in Parquet parts (schema 5) the same holds for the manifest and the
+  completed sessions' keys: one read transaction for both.
+- A killed import's Parquet parts (written before its commit) are orphans: no reader
+  sees them and the next import deletes them.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,8 +34,8 @@ import pytest
 
 from ev_chargepoints.core.paths import RESOURCES
 from ev_chargepoints.core.schema import ParseResult, conform
-from ev_chargepoints.core.store import gpkg_bulk_read as store_module
 from ev_chargepoints.core.store.geopackage import HistoryStore
+from ev_chargepoints.core.store.history_parts import copy_store
 from ev_chargepoints.core.workspace import Workspace
 
 SUITE = "store"
@@ -105,7 +108,7 @@ def stores(tmp_path_factory):
         assert ws.import_files([OLD_FILE])[0].outcome == "imported"
     old = state(template)
     reference = root / "reference.gpkg"
-    shutil.copyfile(template, reference)
+    copy_store(template, reference)
     script = root / "importer.py"
     script.write_text(IMPORTER)
     started = time.monotonic()
@@ -127,7 +130,7 @@ def test_killed_imports_leave_the_old_or_the_new_state(stores, tmp_path, reliabi
     mid_write = 0
     horizon = 1.3 * seconds  # the last kills land after the commit
     for i in range(KILLS):
-        shutil.copyfile(template, path)
+        copy_store(template, path)
         delay = horizon * (i + rng.random()) / KILLS  # stratified: the whole run is covered
         child = subprocess.Popen([sys.executable, str(script), str(path), str(NEW_FILE)],
                                  env=env(), stdout=subprocess.DEVNULL,
@@ -140,7 +143,9 @@ def test_killed_imports_leave_the_old_or_the_new_state(stores, tmp_path, reliabi
             time.sleep(delay)
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=30)
-        mid_write += journal.exists() and journal.stat().st_size > 0
+        orphans = [p for p in (tmp_path / "store.history").glob("*/part-*.parquet")
+                   if p.name not in {Path(f).name for f in _listed_parts(path)}]
+        mid_write += (journal.exists() and journal.stat().st_size > 0) or bool(orphans)
         after = state(path)  # opens (rolling back a hot journal) and checks integrity
         assert "importing" not in {row["outcome"] for row in after["log"]}
         if after == old:
@@ -161,7 +166,7 @@ def test_killed_imports_leave_the_old_or_the_new_state(stores, tmp_path, reliabi
 def test_readers_never_see_half_an_import(stores, tmp_path, reliability_record):
     template, old, new, _, _ = stores
     path = tmp_path / "store.gpkg"
-    shutil.copyfile(template, path)
+    copy_store(template, path)
     stop = tmp_path / "stop"
     script = tmp_path / "reader.py"
     script.write_text(READER)
@@ -205,7 +210,7 @@ def test_readers_never_see_half_an_import(stores, tmp_path, reliability_record):
 
 
 class _PausingConnection:
-    """Delegates to an sqlite3 connection; calls ``hook`` after the first chunk query."""
+    """Delegates to an sqlite3 connection; calls ``hook`` after the first manifest query."""
 
     def __init__(self, conn, hook):
         self._conn = conn
@@ -214,7 +219,7 @@ class _PausingConnection:
 
     def execute(self, sql, *args):
         cursor = self._conn.execute(sql, *args)
-        if "NOT INDEXED WHERE" in sql and sql.lstrip().startswith("SELECT count(*)"):
+        if "FROM history_parts" in sql:
             self._chunks += 1
             if self._chunks == 1:
                 self._hook()
@@ -222,6 +227,12 @@ class _PausingConnection:
 
     def __getattr__(self, name):
         return getattr(self._conn, name)
+
+
+def _listed_parts(path) -> list[str]:
+    with HistoryStore.create_or_open(path) as store:
+        return [*store.history_parts("sessions")["file"],
+                *store.history_parts("status_snapshots")["file"]]
 
 
 def _open_sessions(n):
@@ -233,8 +244,9 @@ def _open_sessions(n):
 
 def test_a_bulk_read_is_one_snapshot(tmp_path, monkeypatch, reliability_record):
     """Regression: an import committed between two chunk queries of ``sessions()``
-    was half visible (sessions of the first chunk still open, of the next completed)."""
-    monkeypatch.setattr(store_module, "_READ_CHUNK", 10)
+    was half visible (sessions of the first chunk still open, of the next completed).
+    Now: between the manifest query and the completions query (the completed keys
+    without the part holding them would drop those sessions)."""
     path = tmp_path / "store.gpkg"
     n = 40
     with HistoryStore.create_or_open(path) as setup:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyogrio
@@ -104,9 +105,14 @@ def test_new_store_is_a_valid_geopackage(tmp_path):
     assert 'AUTHORITY["EPSG","27700"]' in srs[27700] and "Transverse_Mercator" in srs[27700]
     contents = dict(conn.execute("SELECT table_name, data_type FROM gpkg_contents"))
     assert contents["devices"] == "features"
-    assert {contents[t] for t in ("sessions", "connectors", "status_snapshots", "import_log",
-                                  "import_rejects", "usage_periods", "store_meta")} == \
-        {"attributes"}
+    assert {contents[t] for t in ("history_parts", "session_completions", "connectors",
+                                  "import_log", "import_rejects", "usage_periods",
+                                  "store_meta")} == {"attributes"}
+    # The usage history is in Parquet parts beside the GeoPackage, listed by the manifest.
+    assert "sessions" not in contents and "status_snapshots" not in contents
+    parts = conn.execute("SELECT kind, file, rows FROM history_parts").fetchall()
+    assert parts == [("sessions", "sessions/part-00000002.parquet", 5)]
+    assert (tmp_path / "history.history" / "sessions" / "part-00000002.parquet").is_file()
     assert conn.execute("SELECT column_name, geometry_type_name, srs_id FROM "
                         "gpkg_geometry_columns").fetchall() == [("geom", "POINT", 27700)]
     assert "gpkg_extensions" not in {r[0] for r in conn.execute(
@@ -119,7 +125,7 @@ def test_new_store_is_a_valid_geopackage(tmp_path):
 
     layers = dict(pyogrio.list_layers(path))
     assert layers["devices"] == "Point"
-    assert {"sessions", "connectors", "status_snapshots", "import_log"} <= set(layers)
+    assert {"history_parts", "connectors", "import_log"} <= set(layers)
     info = pyogrio.read_info(path, layer="devices")
     assert info["crs"] == "EPSG:27700" and info["features"] == 2
     assert info["fid_column"] == "fid"
@@ -133,10 +139,15 @@ def test_new_store_is_a_valid_geopackage(tmp_path):
                                                                   abs=1e-6)
     assert geometry[1 - a] is None
     assert str(meta["dtypes"][names.index("valid_from_utc")]).startswith("datetime64")
-    smeta, _, _, sfields = pyogrio.raw.read(path, layer="sessions", read_geometry=False)
-    starts = sfields[list(smeta["fields"]).index("start_utc")]
-    assert str(starts.dtype).startswith("datetime64")
-    assert starts[0] == np.datetime64("2018-01-01T00:00:00")
+    # The parts are plain Parquet files with real UTC time columns.
+    con = duckdb.connect()
+    part = tmp_path / "history.history" / "sessions" / "part-00000002.parquet"
+    types = dict(con.execute(f"DESCRIBE SELECT * FROM '{part}'").fetchall()[i][:2]
+                 for i in range(10))
+    assert types["start_utc"] == "TIMESTAMP WITH TIME ZONE" and types["import_id"] == "BIGINT"
+    assert con.execute(f"SELECT epoch_ms(min(start_utc)) FROM '{part}'").fetchone()[0] == \
+        ts("2018-01-01").value // 1_000_000
+    con.close()
 
 
 def test_sessions_round_trip_and_reimport_adds_nothing(store):
@@ -180,14 +191,19 @@ def test_sessions_filter_by_start_and_categorical(store):
     assert store.periods("month") == ["2018-01"]
 
 
-def test_times_written_by_other_tools_are_still_read(gpkg_store):
-    store = gpkg_store
-    store.import_parse_result(session_result(sessions_frame(3)), "a.csv", "x")
-    # QGIS or a user may store a time without milliseconds.
-    store._conn.execute("UPDATE sessions SET end_utc='2018-01-01T00:50:00Z' WHERE fid=1")
-    back = store.sessions()
-    assert back["end_utc"][0] == ts("2018-01-01T00:50")
-    assert back["end_utc"][1] == ts("2018-01-01T01:45")
+def test_times_written_by_other_tools_are_still_read(tmp_path):
+    # QGIS or a user may have stored a time without milliseconds in an old store's
+    # sessions table: the move to Parquet parts (schema 5) still reads it.
+    path = tmp_path / "v1.gpkg"
+    _make_v1_store(path)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE sessions SET end_utc='2018-01-01T10:50:00Z' WHERE session_key='k1'")
+    conn.commit()
+    conn.close()
+    with HistoryStore.create_or_open(path) as store:
+        back = store.sessions()
+    assert back["end_utc"][0] == ts("2018-01-01T10:50")
+    assert back["start_utc"][0] == ts("2018-01-01T10:00")
 
 
 def test_device_history_across_snapshots(store):
@@ -295,6 +311,16 @@ def _content(store):
             "counts": {k: v for k, v in store.counts().items() if k != "import_log"}}
 
 
+def _part_files(path):
+    """(part files on disk, part files the manifest lists) of GeoPackage store ``path``."""
+    folder = path.with_name(path.stem + ".history")
+    on_disk = {p.relative_to(folder).as_posix() for p in folder.glob("*/part-*.parquet")}
+    conn = sqlite3.connect(path)
+    listed = {r[0] for r in conn.execute("SELECT file FROM history_parts")}
+    conn.close()
+    return on_disk, listed
+
+
 def _same_content(a, b):
     pd.testing.assert_frame_equal(a["sessions"], b["sessions"])
     pd.testing.assert_frame_equal(a["devices"], b["devices"])
@@ -329,6 +355,9 @@ def test_a_failure_during_the_write_rolls_everything_back(store, monkeypatch):
     with pytest.raises(StoreError, match="rolled back"):
         store.import_parse_result(mixed, "mixed.json", "m")
     _same_content(before, _content(store))
+    if isinstance(store, HistoryStore):  # the sessions part written before the failure
+        on_disk, listed = _part_files(store.path)  # was removed with the rollback
+        assert on_disk == listed and len(listed) == 1
     log = store.import_log()
     assert list(log["outcome"]) == ["imported", "failed"]
     assert "disk I/O error" in log["message"].iloc[-1]
@@ -439,6 +468,8 @@ def test_killing_an_import_leaves_the_old_or_the_new_state(tmp_path):
         child.wait()
         child.stdout.close()
         hot_journal = journal.exists() and journal.stat().st_size > 0
+        on_disk, listed = _part_files(path)
+        hot_journal = hot_journal or bool(on_disk - listed)  # a part no reader sees
         with HistoryStore.create_or_open(path) as store:
             assert store.check() == "ok"
             committed = store.counts()["sessions"] != 50
@@ -456,4 +487,7 @@ def test_killing_an_import_leaves_the_old_or_the_new_state(tmp_path):
         child.stdout.close()
     with HistoryStore.create_or_open(path) as store:
         assert store.counts()["sessions"] == 50 + n_big
+        assert len(store.sessions()) == 50 + n_big
         assert store.check() == "ok"
+    on_disk, listed = _part_files(path)  # the next import removed the killed ones' parts
+    assert on_disk == listed and len(listed) == 2

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import shutil
 import sqlite3
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ev_chargepoints.cli import main
@@ -25,6 +25,7 @@ from ev_chargepoints.core.sources.intake import NCR_SNAPSHOT
 from ev_chargepoints.core.sources.parsers import parse_file
 from ev_chargepoints.core.store import usage_kind
 from ev_chargepoints.core.store.geopackage import HistoryStore
+from ev_chargepoints.core.store.history_parts import copy_store, history_dir
 from ev_chargepoints.core.store.importing import prepare
 from ev_chargepoints.core.store.postgis.backend import PostgisStore
 from ev_chargepoints.core.store.usage_kind import NOTE, SYNTHETIC_FORMAT
@@ -38,12 +39,16 @@ LOCATION = OCPI / "location_example.json"
 
 
 def sha(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """The store's GeoPackage and its usage history's part files, hashed together."""
+    digest = hashlib.sha256(Path(path).read_bytes())
+    for part in sorted(history_dir(Path(path)).glob("*/*.parquet")):
+        digest.update(part.name.encode() + part.read_bytes())
+    return digest.hexdigest()
 
 
 def copy_of(store: Path, folder: Path, name: str = "copy.gpkg") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.copyfile(store, folder / name))
+    return copy_store(store, folder / name)
 
 
 def run(capsys, *argv):
@@ -53,9 +58,19 @@ def run(capsys, *argv):
 
 
 def sessions_in(store: Path) -> int:
-    """Sessions in the file, counted with sqlite3 alone (not the plugin's reader)."""
+    """Sessions in the store, counted with sqlite3 and DuckDB alone (not the plugin's
+    reader): the rows of the Parquet parts the manifest lists, less the open rows a
+    later part completed."""
     with sqlite3.connect(store) as conn:
-        return conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
+        files = [r[0] for r in conn.execute(
+            "SELECT file FROM history_parts WHERE kind = 'sessions'")]
+        completed = conn.execute("SELECT count(*) FROM session_completions").fetchone()[0]
+    if not files:
+        return 0
+    listed = ", ".join(f"'{history_dir(store) / f}'" for f in files)
+    rows = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet([{listed}])"
+                                    ).fetchall()[0][0]
+    return rows - completed
 
 
 @pytest.fixture(scope="module")

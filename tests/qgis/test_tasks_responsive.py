@@ -73,7 +73,9 @@ def test_watch_task_polls_until_cancelled(qgis_app, tmp_path):
                 return False
             try:
                 with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as conn:
-                    return conn.execute("SELECT count(*) FROM status_snapshots").fetchone()[0]
+                    # the store's manifest of status snapshot parts (schema 5)
+                    return conn.execute("SELECT ifnull(sum(rows), 0) FROM history_parts"
+                                        " WHERE kind = 'status_snapshots'").fetchone()[0]
             except sqlite3.Error:
                 return False
 

@@ -26,6 +26,7 @@ import pytest
 from replay_server import ReplayServer
 
 from ev_chargepoints.core.outputs.tables import read_csv
+from ev_chargepoints.core.store.geopackage import HistoryStore
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -170,9 +171,10 @@ def test_the_fetches_reach_the_local_server_and_import(run):
 def test_utilisation_counts_every_ended_session(run):
     folder = run[0]
     usage = read_csv(folder / "u.csv")
-    with sqlite3.connect(folder / "my.gpkg") as conn:
-        ended, = conn.execute("SELECT count(*) FROM sessions WHERE end_utc IS NOT NULL"
-                              " AND end_utc >= start_utc").fetchone()
+    with HistoryStore.create_or_open(folder / "my.gpkg") as store:
+        sessions = store.sessions(columns=["start_utc", "end_utc"])
+    ended = int((sessions["end_utc"].notna()
+                 & (sessions["end_utc"] >= sessions["start_utc"])).sum())
     assert usage["sessions"].sum() == ended > 0
 
 

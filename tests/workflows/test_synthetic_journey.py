@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import sqlite3
 import subprocess
 
 import pandas as pd
@@ -25,6 +24,7 @@ from borough_data import (
 )
 from replay_server import ReplayServer
 
+from ev_chargepoints.core.store.geopackage import HistoryStore
 from ev_chargepoints.core.store.usage_kind import NOTE
 from ev_chargepoints.core.workspace import Workspace
 
@@ -86,9 +86,9 @@ def test_every_cli_output_says_synthetic(demo_store, reg, boroughs, tmp_path):
     assert result.stdout.strip() == f"33 areas (borough, 2022-Q1) written to {summary}{STAMP}"
     table = rows(summary)
     assert table[0] == [NOTE] and table[1][0] == "area_code" and len(table) == 35
-    # the sessions shown are those of the store's devices in London, counted with sqlite3
-    with sqlite3.connect(demo_store) as conn:
-        sessions = pd.read_sql("SELECT device_id, start_utc FROM sessions", conn)
+    # the sessions shown are those of the store's devices in London, read from the store
+    with HistoryStore.create_or_open(demo_store) as store:
+        sessions = store.sessions(columns=["device_id", "start_utc"])
     assert len(sessions) > 10_000
     inside = set(reg.loc[pd.notna(boroughs.locate(reg["x"], reg["y"])), "device_id"])
     frame = pd.DataFrame(table[2:], columns=table[1])

@@ -4,11 +4,16 @@ The file is an ordinary GeoPackage 1.3 that QGIS and GDAL open as layers
 (``devices`` is a point layer in EPSG:27700, the other tables are attribute
 tables), written here with the standard library's ``sqlite3``.
 
+Sessions and status snapshots (the usage history) live in append-only Parquet parts
+in the folder ``X.history`` beside ``X.gpkg``, listed by a manifest in the GeoPackage
+(:mod:`.history_parts`); everything else is in the GeoPackage.
+
 Durability. Every import runs in one ``BEGIN IMMEDIATE ... COMMIT``
 transaction on a rollback journal, so an import that fails, raises, or whose
 process is killed leaves the store exactly as it was before (SQLite replays the
-journal on the next open). A failed import is recorded in ``import_log`` in a
-separate, later transaction.
+journal on the next open; parts the import wrote are not in the manifest, so no
+reader sees them, and the next import deletes them). A failed import is recorded in
+``import_log`` in a separate, later transaction.
 
 Times are stored as ISO-8601 UTC text ``YYYY-MM-DDTHH:MM:SS.sssZ`` in
 GeoPackage ``DATETIME`` columns. That is what the GeoPackage standard asks for,
@@ -26,7 +31,6 @@ changed or vanished devices and opens new ones.
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 import sqlite3
@@ -40,8 +44,8 @@ from ..analysis.geometry import multipolygon_wkb
 from ..errors import MixedUsageError, StoreError
 from ..paths import plugin_version
 from ..schema import TABLES
+from . import history_parts as parts
 from . import usage_kind
-from .gpkg_bulk_read import read_columns
 from .gpkg_file import (
     BNG_SRS_ID,
     GPKG_APPLICATION_ID,
@@ -65,15 +69,13 @@ from .interface import (
     ImportReport,
     StoreBackend,
     periods_of_hours,
-    time_window,
     typed_import_log,
     validity_window,
 )
-from .values import COLUMN_KIND, float_list, iso_one, now_utc, nullable, parse_iso, rows_frame
+from .values import float_list, iso_one, now_utc, nullable, parse_iso, rows_frame
 
 # Boundary layers kept for summaries: feature tables "areas_<name>" (GeoPackage stores).
 AREA_LAYER_PREFIX = "areas_"
-_STAGE_ROWS = 500_000  # sessions staged per step (bounds the temporary table)
 
 
 class HistoryStore(StoreBackend):
@@ -82,6 +84,17 @@ class HistoryStore(StoreBackend):
     def __init__(self, path: Path, conn: sqlite3.Connection):
         self.path = path
         self._conn = conn
+        self._duck = None  # DuckDB connection, opened on first use of the usage history
+
+    @property
+    def history_dir(self) -> Path:
+        """The folder of the usage history's Parquet parts (``X.history`` beside ``X.gpkg``)."""
+        return parts.history_dir(self.path)
+
+    def _duckdb(self):
+        if self._duck is None:
+            self._duck = parts.duckdb_connection()
+        return self._duck
 
     # opening ---------------------------------------------------------------
 
@@ -120,6 +133,9 @@ class HistoryStore(StoreBackend):
         return store
 
     def close(self) -> None:
+        if self._duck is not None:
+            self._duck.close()
+            self._duck = None
         self._conn.close()
 
     def describe(self) -> str:
@@ -148,6 +164,7 @@ class HistoryStore(StoreBackend):
         if version == 0 and "devices" in tables:
             raise StoreError(f"{self.path.name} is a GeoPackage with its own 'devices' layer, "
                              "not a history store; choose another file.")
+        vacuum = 1 <= version < 5  # the old session tables are dropped by 4 -> 5
         for target, step in MIGRATIONS:
             if version >= target:
                 continue
@@ -163,13 +180,24 @@ class HistoryStore(StoreBackend):
                 conn.execute("ROLLBACK")
                 raise
             version = target
+        if vacuum:
+            conn.execute("VACUUM")
 
     def meta(self) -> dict[str, str]:
         return dict(self._conn.execute("SELECT key, value FROM store_meta").fetchall())
 
     def check(self) -> str:
-        """SQLite's integrity check: "ok" when the file is sound."""
-        return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+        """SQLite's integrity check, and every part the manifest lists is there: "ok"
+        when the store is sound."""
+        result = self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+        if result != "ok" or self.schema_version < 5:
+            return result
+        missing = [f for (f,) in self._conn.execute("SELECT file FROM history_parts")
+                   if not (self.history_dir / f).is_file()]
+        if missing:
+            return (f"{len(missing)} usage history file(s) missing from {self.history_dir}"
+                    f" (first: {missing[0]})")
+        return result
 
     # importing -------------------------------------------------------------
 
@@ -181,8 +209,10 @@ class HistoryStore(StoreBackend):
 
     def _write_import(self, result, prepared, file_name, file_sha256) -> ImportReport:
         conn = self._conn
+        written: list[Path] = []  # part files of this import
         conn.execute("BEGIN IMMEDIATE")
         try:
+            parts.remove_orphans(conn, self.history_dir)
             if prepared.usage_kind:
                 _claim_usage_kind(conn, prepared.usage_kind)
             now = iso_one(now_utc())
@@ -204,10 +234,12 @@ class HistoryStore(StoreBackend):
                     "connectors", prepared.connectors, ["source", "device_id", "connector_id"],
                     prepared, import_id)
                 tables["connectors"] = counts
-            if prepared.sessions is not None:
-                tables["sessions"] = self._write_sessions(prepared.sessions, import_id)
-            if prepared.status is not None:
-                tables["status_snapshots"] = self._write_status(prepared.status, import_id)
+            if prepared.session_frame is not None:
+                tables["sessions"] = self._write_sessions(prepared.session_frame, import_id,
+                                                          written)
+            if prepared.status_frame is not None:
+                tables["status_snapshots"] = self._write_status(prepared.status_frame,
+                                                                import_id, written)
             rejects = result.rejects if result.rejects is not None else pd.DataFrame()
             n_rejected = int(len(rejects)) + prepared.rejected
             self._write_rejects(import_id, rejects, prepared.reject_rows)
@@ -226,6 +258,8 @@ class HistoryStore(StoreBackend):
                 self._update_extent()
             conn.execute("COMMIT")
         except BaseException as exc:
+            for path in written:  # still under the write lock: nobody else writes parts
+                path.unlink(missing_ok=True)
             conn.execute("ROLLBACK")
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
@@ -280,51 +314,19 @@ class HistoryStore(StoreBackend):
             zip(*values, [at] * n, [import_id] * n))
         return changes.counts, changes.warnings
 
-    def _write_sessions(self, cols: dict[str, list], import_id: int) -> dict[str, int]:
-        """Stage rows in an unindexed temporary table, then copy them in session_key
-        order: the unique index then grows in order instead of at random places
-        (about twice as fast for millions of rows). A session that was still open
-        in an earlier file is completed by a later one."""
-        conn = self._conn
-        names = SESSION_COLUMNS + ["import_id"]
-        listed = ", ".join(names)
-        marks = ", ".join("?" * len(names))
-        n = len(cols["session_key"])
-        before_max = conn.execute("SELECT ifnull(max(fid), 0) FROM sessions").fetchone()[0]
-        changes = 0
-        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS _staged_sessions ({listed})")
-        rows = zip(*[cols[c] for c in SESSION_COLUMNS], [import_id] * n)
-        for _ in range(0, n, _STAGE_ROWS):
-            conn.execute("DELETE FROM _staged_sessions")
-            conn.executemany(f"INSERT INTO _staged_sessions VALUES ({marks})",
-                             itertools.islice(rows, _STAGE_ROWS))
-            before = conn.total_changes
-            conn.execute(
-                f"INSERT INTO sessions({listed}) SELECT {listed} FROM _staged_sessions"
-                " WHERE true ORDER BY session_key"
-                " ON CONFLICT(session_key) DO UPDATE SET end_utc=excluded.end_utc,"
-                " charging_end_utc=excluded.charging_end_utc, kwh=excluded.kwh,"
-                " import_id=excluded.import_id"
-                " WHERE sessions.end_utc IS NULL AND excluded.end_utc IS NOT NULL")
-            changes += conn.total_changes - before  # rows inserted or completed
-        conn.execute("DROP TABLE IF EXISTS _staged_sessions")
-        added = conn.execute("SELECT count(*) FROM sessions WHERE fid > ?",
-                             (before_max,)).fetchone()[0]
-        updated = changes - added
-        return {"added": int(added), "updated": int(updated),
-                "duplicate": int(n - added - updated)}
+    def _write_sessions(self, frame: pd.DataFrame, import_id: int,
+                        written: list) -> dict[str, int]:
+        """A new part with the sessions not held yet and the stored open sessions this
+        file completes (a session still open in an earlier file is completed by a later
+        one); counts added/updated/duplicate."""
+        return parts.write_part(self._conn, self._duckdb(), self.history_dir, "sessions",
+                                frame, import_id, written)
 
-    def _write_status(self, cols: dict[str, list], import_id: int) -> dict[str, int]:
-        conn = self._conn
-        names = STATUS_COLUMNS + ["import_id"]
-        n = len(cols["observed_utc"])
-        before = conn.total_changes
-        conn.executemany(
-            f"INSERT OR IGNORE INTO status_snapshots({', '.join(names)})"
-            f" VALUES ({', '.join('?' * len(names))})",
-            zip(*[cols[c] for c in STATUS_COLUMNS], [import_id] * n))
-        added = conn.total_changes - before
-        return {"added": int(added), "duplicate": int(n - added)}
+    def _write_status(self, frame: pd.DataFrame, import_id: int,
+                      written: list) -> dict[str, int]:
+        """A new part with the snapshots not held yet (unique on time, device, EVSE)."""
+        return parts.write_part(self._conn, self._duckdb(), self.history_dir,
+                                "status_snapshots", frame, import_id, written)
 
     def _write_rejects(self, import_id, rejects: pd.DataFrame, extra: list) -> None:
         self._conn.executemany("INSERT INTO import_rejects(import_id, row, reason)"
@@ -435,18 +437,33 @@ class HistoryStore(StoreBackend):
         for millions of rows); ``columns`` reads only those canonical columns.
         """
         names = list(columns) if columns is not None else SESSION_COLUMNS
-        spec = {name: COLUMN_KIND[TABLES["sessions"][name]] for name in names}
-        data = read_columns(self._conn, "sessions", spec,
-                            *time_window("start_utc", start, end), categorical)
-        return pd.DataFrame(data, columns=names)
+        return self._read_history("sessions", names, (start, end), categorical)
 
     def status_snapshots(self, start=None, end=None) -> pd.DataFrame:
-        spec = {name: COLUMN_KIND[dtype] for name, dtype in TABLES["status_snapshots"].items()}
-        data = read_columns(self._conn, "status_snapshots", spec,
-                            *time_window("observed_utc", start, end))
-        frame = pd.DataFrame(data, columns=list(spec))
+        frame = self._read_history("status_snapshots", STATUS_COLUMNS, (start, end))
         frame["evse_uid"] = frame["evse_uid"].where(frame["evse_uid"] != "", None)
         return frame
+
+    def _read_history(self, kind, names, window, categorical=False) -> pd.DataFrame:
+        con = self._duckdb()
+        snap = parts.snapshot(self._conn, kind)
+        # A join drops the completed open rows (and categorical reads join), and joins
+        # do not keep the scan's order: those reads are sorted back into stored order.
+        ordered = bool(snap.completed)
+        rel = parts.relation(con, self.history_dir, snap, name="_completed_read",
+                             row_numbers=ordered or categorical)
+        return parts.read_frame(con, rel, kind, names, window, categorical, ordered)
+
+    def history_relation(self, con, kind: str) -> str:
+        """SQL text of a parenthesised relation valid on DuckDB connection ``con``: the
+        rows of ``kind`` ("sessions" or "status_snapshots") as of now, canonical columns
+        plus import_id, sessions completed by a later import only in their completed form."""
+        return parts.relation(con, self.history_dir, parts.snapshot(self._conn, kind))
+
+    def history_parts(self, kind: str) -> pd.DataFrame:
+        """The manifest rows of ``kind``: kind, import_id, file (relative to
+        :attr:`history_dir`), rows, min/max_time_utc, max_end_utc, bytes."""
+        return parts.snapshot(self._conn, kind).manifest
 
     def import_log(self) -> pd.DataFrame:
         return typed_import_log(self._select(
@@ -464,9 +481,24 @@ class HistoryStore(StoreBackend):
 
     def counts(self) -> dict[str, int]:
         """Row counts of the data tables (cheap summary for front ends and tests)."""
-        return {t: int(self._conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
-                for t in ("devices", "connectors", "sessions", "status_snapshots",
-                          "import_log", "import_rejects", "usage_periods")}
+        conn = self._conn
+        out = {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+               for t in ("devices", "connectors", "import_log", "import_rejects",
+                         "usage_periods")}
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN")  # manifest and completions as of one moment
+        try:
+            rows = dict(conn.execute("SELECT kind, sum(rows) FROM history_parts"
+                                     " GROUP BY kind").fetchall())
+            completed = conn.execute("SELECT count(*) FROM session_completions").fetchone()[0]
+        finally:
+            if own:
+                conn.execute("COMMIT")
+        out["sessions"] = int(rows.get("sessions") or 0) - int(completed)
+        out["status_snapshots"] = int(rows.get("status_snapshots") or 0)
+        return {t: out[t] for t in ("devices", "connectors", "sessions", "status_snapshots",
+                                    "import_log", "import_rejects", "usage_periods")}
 
     def _insert_decision(self, values, verdict, decided_iso, note) -> int:
         conn = self._conn
@@ -494,13 +526,14 @@ class HistoryStore(StoreBackend):
 
     def periods(self, kind: str = "quarter") -> list[str]:
         """Calendar periods (UK local time) in which at least one session starts."""
-        hours = [r[0] for r in self._conn.execute(
-            "SELECT DISTINCT substr(start_utc, 1, 13) FROM sessions"
-            " WHERE start_utc IS NOT NULL")]
-        if not hours:
+        if not len(self.history_parts("sessions")):
             return []
-        stamps = pd.to_datetime(pd.Series(hours) + ":00:00", utc=True, errors="coerce").dropna()
-        return periods_of_hours(stamps, kind)
+        con = self._duckdb()
+        rel = self.history_relation(con, "sessions")
+        hours = con.execute(f"SELECT DISTINCT date_trunc('hour', start_utc) AS h FROM {rel} s"
+                            " WHERE start_utc IS NOT NULL").df()["h"]
+        stamps = pd.to_datetime(hours, utc=True).dropna()
+        return periods_of_hours(stamps.reset_index(drop=True), kind)
 
     # area layers -------------------------------------------------------------
 

@@ -5,9 +5,11 @@ has the same steps, :mod:`.postgis.schema`)."""
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Callable, Iterable
 
 from ..schema import TABLES
+from . import history_parts
 from .gpkg_file import BNG_SRS_ID, ensure_geopackage
 from .importing import MAX_REJECTS_STORED
 from .interface import (
@@ -21,7 +23,7 @@ from .interface import (
 )
 from .values import iso_one, now_utc
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # GeoPackage column type for each canonical dtype.
 _SQL_TYPE = {"object": "TEXT", "float64": "REAL", "int64": "INTEGER",
@@ -144,11 +146,27 @@ def _migrate_3_to_4(conn: sqlite3.Connection) -> None:
                  " AND sha256 IS NOT NULL AND sha256 <> ''", (REREAD_SUFFIX, *DEVICE_FORMATS))
 
 
+def _migrate_4_to_5(conn: sqlite3.Connection) -> None:
+    """Sessions and status snapshots move to Parquet parts beside the GeoPackage
+    (:mod:`.history_parts`): the manifest and the completed sessions' keys stay here;
+    the old tables are dropped (the store is vacuumed after the commit)."""
+    for sql in history_parts.CREATE_SQL:
+        conn.execute(sql)
+    conn.execute("CREATE INDEX IF NOT EXISTS idx_history_parts ON history_parts(kind, import_id)")
+    _register(conn, "history_parts", "attributes",
+              "Parquet parts holding the sessions and status snapshots (usage history)")
+    _register(conn, "session_completions", "attributes",
+              "Sessions whose open row a later import completed")
+    path = next(r[2] for r in conn.execute("PRAGMA database_list") if r[1] == "main")
+    history_parts.move_tables(conn, Path(path))
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
     (1, _migrate_0_to_1),
     (2, _migrate_1_to_2),
     (3, _migrate_2_to_3),
     (4, _migrate_3_to_4),
+    (5, _migrate_4_to_5),
 ]
 
 

@@ -6,7 +6,9 @@ summary the import log records."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
+import numpy as np
 import pandas as pd
 
 from ..crs import wgs84_to_bng
@@ -22,12 +24,38 @@ class Prepared:
     snapshot_mode: bool
     devices: pd.DataFrame | None = None
     connectors: pd.DataFrame | None = None
-    sessions: dict | None = None
-    status: dict | None = None
+    # Sessions and status snapshots as canonical frames (times to the millisecond, a
+    # missing EVSE uid as ""): the GeoPackage store writes them column by column.
+    session_frame: pd.DataFrame | None = None
+    status_frame: pd.DataFrame | None = None
     rejected: int = 0
     reject_rows: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     usage_kind: str | None = None   # the kind of usage this import brings, if any
+
+    @cached_property
+    def sessions(self) -> dict | None:
+        """The sessions as column lists of database-ready values (the PostGIS store)."""
+        return None if self.session_frame is None else \
+            _db_columns(self.session_frame, "sessions")
+
+    @cached_property
+    def status(self) -> dict | None:
+        return None if self.status_frame is None else \
+            _db_columns(self.status_frame, "status_snapshots")
+
+
+def _to_ms(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The frame's times cut to whole milliseconds (the precision the stores keep)."""
+    out = frame.reset_index(drop=True)
+    for column, dtype in TABLES[table].items():
+        if dtype.startswith("datetime64"):
+            ns = pd.to_datetime(out[column], utc=True, errors="coerce")
+            raw = ns.dt.tz_localize(None).to_numpy("datetime64[ns]").view(np.int64)
+            ms = np.where(np.isnat(raw.view("datetime64[ns]")), raw,
+                          raw // 1_000_000 * 1_000_000)
+            out[column] = pd.DatetimeIndex(ms.view("datetime64[ns]")).tz_localize("UTC")
+    return out
 
 
 def _db_columns(frame: pd.DataFrame, table: str) -> dict[str, list]:
@@ -166,7 +194,7 @@ def prepare(result: ParseResult, snapshot_utc, devices_mode: str) -> Prepared:
             prepared.reject_rows += [(None, "session without key, device or start time")] \
                 * int(bad.sum())
             frame = frame[~bad]
-        prepared.sessions = _db_columns(frame, "sessions")
+        prepared.session_frame = _to_ms(frame[list(TABLES["sessions"])], "sessions")
     if status is not None and len(status) > 0:
         frame = conform(status, "status_snapshots")
         bad = frame["observed_utc"].isna() | frame["device_id"].isna()
@@ -175,7 +203,8 @@ def prepare(result: ParseResult, snapshot_utc, devices_mode: str) -> Prepared:
             prepared.reject_rows += [(None, "status without time or device")] * int(bad.sum())
             frame = frame[~bad]
         frame["evse_uid"] = frame["evse_uid"].where(frame["evse_uid"].notna(), "")
-        prepared.status = _db_columns(frame, "status_snapshots")
+        prepared.status_frame = _to_ms(frame[list(TABLES["status_snapshots"])],
+                                       "status_snapshots")
     return prepared
 
 
