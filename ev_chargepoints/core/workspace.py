@@ -307,25 +307,13 @@ class Workspace:
             (int(decisions["id"].max()) if len(decisions) else 0)
 
     def _compute_utilisation(self, period: str, by: str, progress: Progress) -> pd.DataFrame:
-        from .analysis import utilisation as engine
-
         if self.is_shared_store:  # aggregated by the database server, same figures
             from .store.postgis import usage as pg_usage
             return pg_usage.utilisation(self.store, period, by, progress)
+        from .analysis.usage_sql_engine import store_utilisation  # SQL or numpy engine
 
-        from .analysis.reconcile import history
-
-        progress.report(5, "Reading sessions")
-        rec = self.reconciliation()
-        sessions = rec.attach_sessions(self.store.sessions(categorical=True))
-        progress.check_cancelled()
-        devices, connectors = history(rec, self.store.devices(current_only=False),
-                                      self.store.connectors(current_only=False))
-        progress.report(40, f"Computing utilisation per {by} and {period}")
-        frame = engine.reported_utilisation(sessions, devices, connectors,
-                                            self.reconciled_status(), self.devices(), period, by)
-        progress.report(100, "Utilisation ready")
-        return frame
+        return store_utilisation(self.store, self.reconciliation(), self.reconciled_status,
+                                 self.devices(), period, by, progress)
 
     def usage_periods(self, period_kind: str = "quarter") -> list[str]:
         """Periods in which sessions start, oldest first (plugged time that spills past
@@ -628,14 +616,22 @@ class Workspace:
     def status_layer(self, folder, now=None,
                      max_age_minutes: float = styling.DEFAULT_STATUS_MAX_AGE_MINUTES):
         """A new live status GeoPackage in ``folder`` (:func:`.mapdata.write_status`);
-        None when the store holds no status."""
+        None when the store holds no status (or its history cannot be read: no duckdb)."""
+        if self._history_unreadable():
+            return None
         return mapdata.write_status(self.reconciled_status(), self.devices(), folder, now,
                                     max_age_minutes)
 
+    def _history_unreadable(self) -> bool:  # no duckdb: map without usage (as said at start)
+        from .optional import missing_history
+        return not self.is_shared_store and bool(missing_history())
+
     def _usage_or_none(self, period_kind: str, progress: Progress = SILENT):
-        """:meth:`utilisation`, or None when the store holds no sessions."""
-        return self.utilisation(period_kind, progress=progress) \
-            if self.store.counts().get("sessions", 0) else None
+        """:meth:`utilisation`, or None when the store holds no sessions (or cannot read
+        them: no duckdb)."""
+        if self._history_unreadable() or not self.store.counts().get("sessions", 0):
+            return None
+        return self.utilisation(period_kind, progress=progress)
 
     # --- candidate sites -----------------------------------------------------------
 

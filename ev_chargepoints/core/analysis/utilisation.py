@@ -30,6 +30,11 @@ one piece per day (``np.repeat``), and in-use days come from a device × day
 bitmap. Quality flags need one sort (overlaps). Uptime comes from watched status
 (:mod:`.uptime`); at connector level it is the device's (status snapshots are per EVSE,
 not per connector). Which device-periods have usage data at all: :mod:`.usage_coverage`.
+
+Two parts: the session sums per group and period (here with numpy; in SQL over the
+Parquet usage history: :mod:`.usage_sql`, :mod:`.usage_sql_engine`) and the assembly
+(:func:`device_facts`, :func:`assemble`: connectors, ratings, availability, capacity, the
+row rule, uptime, ratios, order), which both engines share.
 """
 
 from __future__ import annotations
@@ -245,16 +250,8 @@ def utilisation(sessions: pd.DataFrame, devices: pd.DataFrame | None = None,
     pair_slot = pair_ids % width - 1
     pair_connector = np.where(pair_slot >= 0, c_ids[np.maximum(pair_slot, 0)], None) \
         if len(c_ids) else np.full(len(pair_ids), None, dtype=object)
-    if by == "device":
-        code, n_codes = dev_codes, len(dev_ids)
-        key_device = dev_ids
-        key_connector = None
-        code_device = np.arange(n_codes)
-    else:
-        code, n_codes = conn_codes, len(pair_ids)
-        code_device = pair_device
-        key_device = dev_ids[code_device]
-        key_connector = pair_connector
+    code, n_codes = (dev_codes, len(dev_ids)) if by == "device" else \
+        (conn_codes, len(pair_ids))
 
     # Analysis window: the periods the data touches, unless given.
     has_start = (start_ns != NAT) & (code >= 0)
@@ -343,9 +340,71 @@ def utilisation(sessions: pd.DataFrame, devices: pd.DataFrame | None = None,
                                     .astype(float), minlength=size).reshape(n_codes, n_periods)
         del charge_end
 
-    # Connectors, ratings and active window per device, then per group.
+    facts = device_facts(devices, connectors, dev_ids, pair_device, pair_connector)
+    sums = {"sessions": n_sessions, "kwh": energy, "plugged_ns": plugged,
+            "in_use_days": in_use, "idle_ns": idle, "idle_base_ns": idle_base}
+    if quality:
+        rated_session = facts["pair_rated"][np.maximum(conn_codes, 0)]
+        flags = flag_arrays(start_ns, end_ns, kwh, rated_session, conn_codes)
+        del rated_session
+        flat = code[in_window] * n_periods + p_start[in_window]
+        for name, mask in flags.items():
+            sums[f"flag_{name}"] = np.bincount(flat[mask[in_window]], minlength=size
+                                               ).reshape(n_codes, n_periods)
+        del flags, flat
+
+    def widen(active_from, active_to):
+        # Widen the window to the device's own sessions (they prove it was there);
+        # only the few sessions outside a known window need looking at.
+        early = closed & (start_ns < active_from[dev_codes])
+        if early.any():
+            np.minimum.at(active_from, dev_codes[early], start_ns[early])
+        late = closed & (end_ns > active_to[dev_codes])
+        if late.any():
+            np.maximum.at(active_to, dev_codes[late], end_ns[late])
+
+    grid = {"labels": labels, "bounds": bounds, "local_starts": local_starts,
+            "p_index": p_index}
+    return assemble(by, dev_ids, pair_device, pair_connector, facts, sums, widen, grid,
+                    status, period, max_status_gap_hours)
+
+
+# --- the assembly, shared with the SQL engine (:mod:`.usage_sql_engine`) ---------
+
+def device_facts(devices, connectors, dev_ids, pair_device, pair_connector) -> dict:
+    """What the device tables say about each device (``dev_ids``) and each (device,
+    connector) pair seen in the sessions: connectors, ratings and active windows; the
+    pairs' ratings (``pair_rated``) also decide ``impossible_energy``."""
     info = _device_table(devices, dev_ids)
     c_count, c_kw, c_unrated = _connector_ratings(connectors, dev_ids)
+    # Each connector's own rating, else the device's highest.
+    pair_rated = _connector_kw(connectors, dev_ids[pair_device], pair_connector,
+                               info["max_kw"][pair_device])
+    return {"info": info, "c_count": c_count, "c_kw": c_kw, "c_unrated": c_unrated,
+            "pair_rated": pair_rated}
+
+
+def assemble(by, dev_ids, pair_device, pair_connector, facts, sums, widen, grid,
+             status, period, max_status_gap_hours) -> pd.DataFrame:
+    """The utilisation frame from the session sums per group and period.
+
+    Groups are the devices ``dev_ids`` (``by="device"``) or the (device, connector)
+    pairs ``pair_device``/``pair_connector``. ``sums``: (groups × periods) arrays
+    sessions, kwh, plugged_ns, in_use_days, idle_ns, idle_base_ns and flag_* counts;
+    ``widen(active_from, active_to)`` widens the devices' active windows (ns, in
+    place) to their closed sessions; ``grid``: the periods (:func:`.period_grid`).
+    """
+    labels, bounds = grid["labels"], grid["bounds"]
+    if by == "device":
+        n_codes = len(dev_ids)
+        key_device, key_connector = dev_ids, None
+        code_device = np.arange(n_codes)
+    else:
+        n_codes = len(pair_device)
+        code_device = pair_device
+        key_device, key_connector = dev_ids[code_device], pair_connector
+    info, c_count = facts["info"], facts["c_count"]
+    c_kw, c_unrated = facts["c_kw"], facts["c_unrated"]
     seen_connectors = np.bincount(pair_device, minlength=len(dev_ids)).astype(float)
     n_conn = np.where(info["connectors"] > 0, info["connectors"],
                       np.where(c_count > 0, c_count, np.maximum(seen_connectors, 1)))
@@ -355,42 +414,25 @@ def utilisation(sessions: pd.DataFrame, devices: pd.DataFrame | None = None,
                      info["max_kw"] * n_conn)
     active_from = info["active_from"].copy()
     active_to = info["active_to"].copy()
-    # Widen the window to the device's own sessions (they prove it was there);
-    # only the few sessions outside a known window need looking at.
-    early = closed & (start_ns < active_from[dev_codes])
-    if early.any():
-        np.minimum.at(active_from, dev_codes[early], start_ns[early])
-    late = closed & (end_ns > active_to[dev_codes])
-    if late.any():
-        np.maximum.at(active_to, dev_codes[late], end_ns[late])
+    widen(active_from, active_to)
 
     lo = np.maximum(bounds[:-1][None, :], active_from[code_device][:, None])
     hi = np.minimum(bounds[1:][None, :], active_to[code_device][:, None])
     device_hours = np.maximum(hi - lo, 0) / HOUR_NS
     group_conn = n_conn[code_device] if by == "device" else np.ones(n_codes)
     available = device_hours * group_conn[:, None]
-    # Each connector's own rating, else the device's highest.
-    pair_rated = _connector_kw(connectors, dev_ids[pair_device], pair_connector,
-                               info["max_kw"][pair_device])
-    group_rated = rated if by == "device" else pair_rated
+    group_rated = rated if by == "device" else facts["pair_rated"]
     capacity = group_rated[:, None] * device_hours
+    n_sessions, plugged = sums["sessions"], sums["plugged_ns"]
 
     columns = {
-        "sessions": n_sessions, "kwh": energy, "plugged_hours": plugged / HOUR_NS,
+        "sessions": n_sessions, "kwh": sums["kwh"], "plugged_hours": plugged / HOUR_NS,
         "available_hours": available, "available_days": device_hours / 24.0,
-        "capacity_kwh": capacity, "in_use_days": in_use,
-        "idle_hours": idle / HOUR_NS, "idle_base_hours": idle_base / HOUR_NS,
+        "capacity_kwh": capacity, "in_use_days": sums["in_use_days"],
+        "idle_hours": sums["idle_ns"] / HOUR_NS,
+        "idle_base_hours": sums["idle_base_ns"] / HOUR_NS,
     }
-
-    if quality:
-        rated_session = pair_rated[np.maximum(conn_codes, 0)]
-        flags = flag_arrays(start_ns, end_ns, kwh, rated_session, conn_codes)
-        del rated_session
-        flat = code[in_window] * n_periods + p_start[in_window]
-        for name, mask in flags.items():
-            columns[f"flag_{name}"] = np.bincount(flat[mask[in_window]], minlength=size
-                                                  ).reshape(n_codes, n_periods)
-        del flags, flat
+    columns.update({k: v for k, v in sums.items() if k.startswith("flag_")})
 
     # Rows: every group and period with available time or sessions.
     keep = (available > 0) | (n_sessions > 0) | (plugged > 0)
@@ -398,15 +440,15 @@ def utilisation(sessions: pd.DataFrame, devices: pd.DataFrame | None = None,
     out = {"device_id": key_device[g_idx]}
     if by == "connector":
         out["connector_id"] = key_connector[g_idx]
-    out.update(period_columns(labels, local_starts, p_index, p_idx))
+    out.update(period_columns(labels, grid["local_starts"], grid["p_index"], p_idx))
     out.update({
         "connectors": (group_conn[g_idx]).astype(np.int64),
         "connectors_source": (conn_source[code_device][g_idx] if by == "device"
                               else np.full(len(g_idx), "connectors", dtype=object)),
         "rated_kw": group_rated[g_idx],
     })
-    for name, grid in columns.items():
-        out[name] = grid[g_idx, p_idx]
+    for name, values in columns.items():
+        out[name] = values[g_idx, p_idx]
     if status is not None and len(status):
         out.update(device_status_sums(status, period, bounds, max_status_gap_hours,
                                       dev_ids[code_device[g_idx]], p_idx))

@@ -1,0 +1,316 @@
+"""Utilisation's session figures defined once in SQL, run by DuckDB over the Parquet usage
+history (the same rules as the numpy engine, :mod:`.utilisation`, which stays the
+reference for in-memory frames).
+
+Per group (a reconciled device, or a device and connector) and UK local calendar month
+the SQL sums: sessions, kWh, plugged-in time split at local midnights, in-use days, idle
+time, and the quality flags of :mod:`.quality`; plus the sessions per (device, usage
+source, month) that :mod:`.usage_coverage` needs. A quarter or year is the sum of its
+months (months are unions of local days). Availability, ratings, capacity, the row rule,
+uptime and ratios come from the numpy engine's own assembly
+(:func:`.utilisation.assemble`), so both engines give the same frame.
+
+Local days need no time-zone functions: two small tables are joined instead, ``hours``
+(each UTC hour since the epoch -> its local day and month; UK midnights fall on whole
+UTC hours) and ``days`` (local day -> its UTC bounds and month), built from
+:func:`.calendar.local_midnights`. Times are integer microseconds since the epoch.
+The text is plain SQL except for the few spots in :data:`DIALECTS` (microseconds of a
+timestamp, integer division, NaN, counting the bits of a bigint); PostgreSQL could run it
+with the other entry (untested there; its planner will not hash-join the NULL-safe
+``IS NOT DISTINCT FROM`` connector matches, which DuckDB does).
+
+Reconciliation enters as a small mapping table: the distinct (source, device_id,
+connector_id) of the sessions -> reconciled device, computed in Python by
+:class:`.reconciliation.Reconciliation` on those few rows only. The pairs' ratings
+(``impossible_energy``) are another small table.
+
+Incremental use (:mod:`.usage_sql_cache`) recomputes only the months from a given one:
+every per-session figure belongs to the month the session starts in, plugged time and
+in-use days to the month of the day; sessions that start earlier but end in those
+months are read as well (their plugged time spills over; an earlier session still
+plugged in can make a later one ``overlapping``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..calendar import local_midnights, period_label
+from .quality import (
+    ENERGY_ALLOWANCE_KWH,
+    ENERGY_TOLERANCE,
+    FLAGS,
+    LONG_SESSION_HOURS,
+)
+
+HOUR_US = 3_600_000_000
+SECOND_US = 1_000_000
+DIALECTS = {
+    "duckdb": {"us": "epoch_us({})", "div": "(({}) // ({}))", "nan": "CAST('NaN' AS DOUBLE)",
+               "bit_count": "bit_count(bit_or(days))"},
+    "postgres": {"us": "round(date_part('epoch', {}) * 1000000)::bigint",
+                 "div": "div(({}), ({}))", "nan": "CAST('NaN' AS float8)",
+                 "bit_count": "bit_count(bit_or(days)::bit(64))"},
+}
+SUM_COLUMNS = ("sessions", "kwh", "plugged_us", "in_use_days", "idle_us", "idle_base_us",
+               *[f"flag_{f}" for f in FLAGS])
+MONTH_COLUMNS = ("dev", "con", "m", *SUM_COLUMNS, "first_closed", "last_closed",
+                 "first_start", "last_start")
+INTEGER_SUMS = ("sessions", "in_use_days", *[f"flag_{f}" for f in FLAGS])
+
+# Per distinct (source, device, connector): the time span, for the month range, the
+# analysis window and t0 (the overlap check counts whole seconds from the first start
+# of a closed session, as quality.overlap_flags).
+TRIPLES_SQL = """
+SELECT source, device_id, connector_id,
+       min({us_s}) AS first_start, max({us_s}) AS last_start,
+       max(CASE WHEN end_utc >= start_utc THEN {us_e} END) AS last_closed,
+       min(CASE WHEN end_utc >= start_utc THEN {us_s} END) AS first_valid
+FROM {relation} AS r WHERE device_id IS NOT NULL
+GROUP BY source, device_id, connector_id
+"""
+
+# The session figures per group and month. {dev}: the reconciled device; {gcon}: the
+# connector at connector level, NULL at device level. {since}: the first instant (µs)
+# recomputed, {since_day}: its local day (no limit: the lowest values). In-use days are
+# bits of a bigint per group and month (bit = day of the month), OR-ed and counted last.
+MONTHS_SQL = """
+WITH base AS NOT MATERIALIZED (
+    SELECT {dev} AS dev, r.connector_id AS con, {us_s} AS s, {us_e} AS e, {us_c} AS ce,
+           NULLIF(r.kwh, {nan}) AS kwh, r.import_id AS imp, r.session_key AS sk
+    FROM {relation} AS r {map_join}
+    WHERE r.device_id IS NOT NULL AND r.start_utc IS NOT NULL
+      {since_filter}),
+started AS (
+    -- quality.flag_arrays and utilisation's start-period sums (hours as float64
+    -- ns / 3.6e12); the plugged time of a session within one local day
+    SELECT b.dev, {gcon} AS con, hs.m AS m,
+        count(CASE WHEN e >= s THEN 1 END) AS sessions,
+        sum(CASE WHEN e >= s THEN coalesce(kwh, 0) ELSE 0 END) AS kwh,
+        sum(CASE WHEN e > s AND he.d = hs.d THEN e - s ELSE 0 END) AS plugged_us,
+        bit_or(CASE WHEN e > s AND he.d = hs.d THEN {one} << hs.dm END) AS days,
+        sum(CASE WHEN e >= s AND ce IS NOT NULL
+                 THEN e - least(greatest(ce, s), e) ELSE 0 END) AS idle_us,
+        sum(CASE WHEN e >= s AND ce IS NOT NULL THEN e - s ELSE 0 END) AS idle_base_us,
+        count(CASE WHEN e IS NULL THEN 1 END) AS flag_open,
+        count(CASE WHEN e < s THEN 1 END) AS flag_end_before_start,
+        count(CASE WHEN e >= s AND kwh IS NULL THEN 1 END) AS flag_missing_kwh,
+        count(CASE WHEN e >= s AND CAST((e - s) * 1000 AS DOUBLE PRECISION) / 3600000000000.0
+                   > {long_hours} THEN 1 END) AS flag_over_72h,
+        min(CASE WHEN e >= s THEN s END) AS first_closed,
+        max(CASE WHEN e >= s THEN e END) AS last_closed,
+        min(s) AS first_start, max(s) AS last_start
+    FROM base AS b JOIN {hours} AS hs ON hs.h = {div_s_hour}
+    LEFT JOIN {hours} AS he ON he.h = {div_e1_hour} AND b.e > b.s
+    WHERE s >= {since}
+    GROUP BY b.dev, {gcon}, hs.m),
+spread AS (
+    -- sessions over several local days: one piece per day, split at local midnights
+    SELECT b.dev, {gcon} AS con, dd.m, sum(least(b.e, dd.hi) - greatest(b.s, dd.lo)) AS us,
+           bit_or({one} << dd.dm) AS days
+    FROM base AS b JOIN {hours} AS hs ON hs.h = {div_s_hour}
+    JOIN {hours} AS he ON he.h = {div_e1_hour}
+    JOIN {days} AS dd ON dd.d BETWEEN hs.d AND he.d
+    WHERE b.e > b.s AND hs.d < he.d AND b.e > {since} AND dd.d >= {since_day}
+    GROUP BY b.dev, {gcon}, dd.m),
+impossible AS (
+    -- more energy than the rating allows; only sessions above the lowest rating of
+    -- all can be above their own (the float steps are monotonic in the rating)
+    SELECT b.dev, {gcon} AS con, hs.m, count(*) AS n
+    FROM base AS b JOIN {hours} AS hs ON hs.h = {div_s_hour}
+    JOIN {rated} AS pr ON pr.dev = b.dev AND pr.con IS NOT DISTINCT FROM b.con
+    WHERE b.e >= b.s AND b.s >= {since}
+      AND b.kwh > {lowest} * (CAST((b.e - b.s) * 1000 AS DOUBLE PRECISION) / 3600000000000.0)
+                  * {tolerance} + {allowance}
+      AND b.kwh > pr.rated * (CAST((b.e - b.s) * 1000 AS DOUBLE PRECISION) / 3600000000000.0)
+                  * {tolerance} + {allowance}
+    GROUP BY b.dev, {gcon}, hs.m),
+overlapped AS (
+    -- quality.overlap_flags: (connector, whole second from t0, stored order); a session
+    -- overlaps when it starts before an earlier one on its connector has ended
+    SELECT dev, con, s, {div_s_sec} < max({div_e_sec}) OVER (
+               PARTITION BY dev, con ORDER BY {div_s_sec}, imp, sk
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS later
+    FROM base WHERE e >= s),
+overlap_counts AS (
+    SELECT o.dev, {gcon_o} AS con, hs.m AS m, count(*) AS n
+    FROM overlapped AS o JOIN {hours} AS hs ON hs.h = {div_os_hour}
+    WHERE o.later AND o.s >= {since}
+    GROUP BY o.dev, {gcon_o}, hs.m),
+everything AS (
+    SELECT dev, con, m, sessions, kwh, plugged_us, days, idle_us, idle_base_us,
+           flag_open, flag_end_before_start, flag_missing_kwh,
+           0 AS flag_impossible_energy, flag_over_72h, 0 AS flag_overlapping,
+           first_closed, last_closed, first_start, last_start
+    FROM started
+    UNION ALL
+    SELECT dev, con, m, 0, 0, us, days, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL
+    FROM spread
+    UNION ALL
+    SELECT dev, con, m, 0, 0, 0, NULL, 0, 0, 0, 0, 0, n, 0, 0, NULL, NULL, NULL, NULL
+    FROM impossible
+    UNION ALL
+    SELECT dev, con, m, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0, n, NULL, NULL, NULL, NULL
+    FROM overlap_counts)
+SELECT dev, con, m,
+       CAST(sum(sessions) AS BIGINT) AS sessions, CAST(sum(kwh) AS DOUBLE PRECISION) AS kwh,
+       CAST(sum(plugged_us) AS BIGINT) AS plugged_us,
+       CAST(coalesce({bit_count}, 0) AS BIGINT) AS in_use_days,
+       CAST(sum(idle_us) AS BIGINT) AS idle_us,
+       CAST(sum(idle_base_us) AS BIGINT) AS idle_base_us,
+       CAST(sum(flag_open) AS BIGINT) AS flag_open,
+       CAST(sum(flag_end_before_start) AS BIGINT) AS flag_end_before_start,
+       CAST(sum(flag_missing_kwh) AS BIGINT) AS flag_missing_kwh,
+       CAST(sum(flag_impossible_energy) AS BIGINT) AS flag_impossible_energy,
+       CAST(sum(flag_over_72h) AS BIGINT) AS flag_over_72h,
+       CAST(sum(flag_overlapping) AS BIGINT) AS flag_overlapping,
+       min(first_closed) AS first_closed, max(last_closed) AS last_closed,
+       min(first_start) AS first_start, max(last_start) AS last_start
+FROM everything GROUP BY dev, con, m
+"""
+
+# usage_coverage.session_counts per month: every session with a start and a device.
+COUNTS_SQL = """
+SELECT {dev} AS dev, coalesce(r.source, '') AS source, hs.m AS m, count(*) AS n
+FROM {relation} AS r {map_join}
+JOIN {hours} AS hs ON hs.h = {div_s_hour}
+WHERE r.device_id IS NOT NULL AND {where}
+GROUP BY {dev}, coalesce(r.source, ''), hs.m
+"""
+
+
+def month_index(year: int, month: int) -> int:
+    """Months since year 0 (calendar.period_index for "month")."""
+    return year * 12 + month - 1
+
+
+def month_start_us(m: int) -> int:
+    """The UTC instant (µs) at which local month ``m`` begins."""
+    stamp = pd.Timestamp(year=m // 12, month=m % 12 + 1, day=1).tz_localize("Europe/London")
+    return stamp.value // 1000
+
+
+def month_of_us(us: int) -> int:
+    """The local month holding the instant ``us``."""
+    local = pd.Timestamp(us * 1000, tz="UTC").tz_convert("Europe/London")
+    return month_index(local.year, local.month)
+
+
+def calendar_tables(first_month: int, last_month: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(hours, days) tables for the local months first_month..last_month: ``hours`` maps
+    each UTC hour since the epoch (h) to its local day (d), month (m) and day of the month
+    (dm, from 0); ``days`` gives each local day's UTC bounds in µs (lo, hi), m and dm."""
+    bounds = np.array([month_start_us(first_month), month_start_us(last_month + 1)]) * 1000
+    mid = local_midnights(bounds) // 1000
+    if (mid % HOUR_US).any():
+        raise ValueError("local midnights must fall on whole UTC hours")
+    lo, hi = mid[:-1], mid[1:]
+    local = pd.DatetimeIndex(lo * 1000, tz="UTC").tz_convert("Europe/London")
+    m = (local.year * 12 + local.month - 1).to_numpy(np.int64)
+    d = np.arange(len(lo), dtype=np.int64)
+    dm = (local.day - 1).to_numpy(np.int64)
+    days = pd.DataFrame({"d": d, "lo": lo, "hi": hi, "m": m, "dm": dm})
+    n_hours = (hi - lo) // HOUR_US
+    hour_day = np.repeat(d, n_hours)
+    first = np.repeat(lo // HOUR_US - np.cumsum(n_hours) + n_hours, n_hours)
+    hours = pd.DataFrame({"h": first + np.arange(len(hour_day)), "d": hour_day,
+                          "m": m[hour_day], "dm": dm[hour_day]})
+    return hours, days
+
+
+def _dialect(name: str) -> dict:
+    sql = DIALECTS[name]
+
+    def us(x):
+        return sql["us"].format(x)
+
+    def div(a, b):
+        return sql["div"].format(a, b)
+    return {"us": us, "div": div, "nan": sql["nan"], "bit_count": sql["bit_count"]}
+
+
+def triples_sql(relation: str, dialect: str = "duckdb") -> str:
+    f = _dialect(dialect)
+    return TRIPLES_SQL.format(relation=relation, us_s=f["us"]("start_utc"),
+                              us_e=f["us"]("end_utc"))
+
+
+def _map_join(mapped: bool) -> tuple[str, str]:
+    if not mapped:
+        return "r.device_id", ""
+    return ("coalesce(mp.rdev, r.device_id)",
+            "LEFT JOIN ucs_map AS mp ON mp.device_id = r.device_id"
+            " AND mp.source IS NOT DISTINCT FROM r.source"
+            " AND mp.connector_id IS NOT DISTINCT FROM r.connector_id")
+
+
+def months_sql(relation: str, by: str, t0: int, since: int | None, since_day: int | None,
+               mapped: bool, lowest_kw: float | None = None, dialect: str = "duckdb") -> str:
+    """The month sums query (columns :data:`MONTH_COLUMNS`) over ``relation``, with the
+    tables ucs_map (when ``mapped``), ucs_rated, ucs_hours and ucs_days in scope."""
+    f = _dialect(dialect)
+    us, div = f["us"], f["div"]
+    dev, join = _map_join(mapped)
+    low = -(2 ** 62)
+    since_us = low if since is None else int(since)
+    since_filter = "" if since is None else \
+        f"AND (r.start_utc >= {_timestamp(since_us)} OR r.end_utc >= {_timestamp(since_us)})"
+    return MONTHS_SQL.format(
+        relation=relation, dev=dev, map_join=join, nan=f["nan"],
+        us_s=us("r.start_utc"), us_e=us("r.end_utc"), us_c=us("r.charging_end_utc"),
+        gcon="b.con" if by == "connector" else "CAST(NULL AS VARCHAR)",
+        gcon_o="o.con" if by == "connector" else "CAST(NULL AS VARCHAR)",
+        hours="ucs_hours", days="ucs_days", rated="ucs_rated",
+        div_s_hour=div("b.s", HOUR_US), div_os_hour=div("o.s", HOUR_US),
+        div_e1_hour=div("b.e - 1", HOUR_US),
+        div_s_sec=div(f"s - ({int(t0)})", SECOND_US), div_e_sec=div(f"e - ({int(t0)})", SECOND_US),
+        tolerance=repr(float(ENERGY_TOLERANCE)), allowance=repr(float(ENERGY_ALLOWANCE_KWH)),
+        lowest="CAST(NULL AS DOUBLE PRECISION)" if lowest_kw is None else repr(float(lowest_kw)),
+        one="CAST(1 AS BIGINT)", bit_count=f["bit_count"],
+        long_hours=int(LONG_SESSION_HOURS), since=since_us, since_filter=since_filter,
+        since_day=-1 if since_day is None else int(since_day))
+
+
+def counts_sql(relation: str, since: int | None, mapped: bool, dialect: str = "duckdb") -> str:
+    f = _dialect(dialect)
+    dev, join = _map_join(mapped)
+    where = "r.start_utc IS NOT NULL" if since is None else \
+        f"r.start_utc >= {_timestamp(int(since))}"
+    return COUNTS_SQL.format(relation=relation, dev=dev, map_join=join, hours="ucs_hours",
+                             div_s_hour=f["div"](f["us"]("r.start_utc"), HOUR_US),
+                             where=where)
+
+
+def _timestamp(us: int) -> str:
+    return f"CAST('{pd.Timestamp(int(us) * 1000, tz='UTC').isoformat()}' AS TIMESTAMPTZ)"
+
+
+def register_tables(con, mapping: pd.DataFrame, rated: pd.DataFrame, first_month: int,
+                    last_month: int) -> None:
+    """The small tables the queries join: ucs_map (source, device_id, connector_id ->
+    rdev; only the rows reconciliation changes), ucs_rated (dev, con -> rated kW, only
+    positive ratings), ucs_hours and ucs_days."""
+    hours, days = calendar_tables(first_month, last_month)
+    for name, frame in (("ucs_map", mapping), ("ucs_rated", rated), ("ucs_hours", hours),
+                        ("ucs_days", days)):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+        con.register(f"_{name}_frame", frame)
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM _{name}_frame")
+        con.unregister(f"_{name}_frame")
+
+
+def period_labels(months: np.ndarray, period: str) -> np.ndarray:
+    """The label of the ``period`` holding each month index."""
+    out = np.empty(len(months), dtype=object)
+    uniq, inverse = np.unique(np.asarray(months, dtype=np.int64), return_inverse=True)
+    names = np.array([period_label(int(m) // 12, int(m) % 12 + 1, period) for m in uniq],
+                     dtype=object)
+    out[:] = names[inverse] if len(uniq) else []
+    return out
+
+
+def month_to_period(months: np.ndarray, period: str) -> np.ndarray:
+    """calendar.period_index of each month index for ``period``."""
+    step = {"month": 1, "quarter": 3, "year": 12}[period]
+    return np.asarray(months, dtype=np.int64) // step

@@ -1,0 +1,453 @@
+"""Utilisation from the SQL month sums (:mod:`.usage_sql`), optionally kept current
+month by month in a cache folder (:class:`MonthCache`).
+
+:func:`reported_utilisation` returns exactly the frame of
+:func:`.utilisation.reported_utilisation` on the same sessions (reconciled the same
+way): months are summed to the requested periods and handed to the numpy engine's own
+assembly (:func:`.utilisation.assemble`).
+
+The cache (per level, device or connector) holds Parquet files of the month sums, the
+session counts per (device, source, month) and the distinct (source, device,
+connector) of the sessions with their time spans, plus a state record (JSON, written
+last, by atomic rename, naming the generation of files it goes with, so a reader or a
+second writer never mixes generations): the session parts included, t0 of the overlap
+check and a stamp of what the month sums depend on besides the sessions (the
+reconciliation of the session ids and the connectors' ratings). When only new parts
+arrived, the months from the earliest one they touch are recomputed (the sessions that
+end in them are read too) and the earlier months kept; a changed stamp, a part gone, or
+a t0 moved by a fraction of a second means a full recompute. Either way the figures
+equal a full recompute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..calendar import NAT, ns_utc, period_grid
+from ..progress import SILENT, Progress
+from . import usage_sql as q
+from .uptime import DEFAULT_MAX_GAP_HOURS
+from .usage_coverage import device_operators, keep_covered, usage_coverage
+from .utilisation import assemble, data_window, device_facts, empty_result
+
+TRIPLE_KEYS = ["source", "device_id", "connector_id"]
+STATE_VERSION = 1
+_CACHED = ("months", "counts", "triples")
+_SPAN = {"first_start": "min", "last_start": "max", "last_closed": "max",
+         "first_valid": "min"}
+
+
+def _quote(text) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _parquet(paths) -> str:
+    return "read_parquet([" + ", ".join(_quote(Path(p).as_posix()) for p in paths) + "])"
+
+
+class Prepared:
+    """What the month sums need besides the sessions, from the distinct (source, device,
+    connector) of the sessions: the reconciled device of each, the groups, the pairs'
+    ratings, and a stamp of the two."""
+
+    def __init__(self, triples: pd.DataFrame, attach, devices, connectors):
+        self.triples = triples
+        keys = triples[TRIPLE_KEYS].reset_index(drop=True)
+        rdev = np.asarray(attach(keys), dtype=object) if len(keys) else np.empty(0, object)
+        changed = rdev != keys["device_id"].to_numpy(object)
+        self.mapping = keys[changed].assign(rdev=rdev[changed]).reset_index(drop=True)
+        pairs = pd.DataFrame({"dev": rdev, "con": keys["connector_id"].to_numpy(object)}) \
+            .drop_duplicates(ignore_index=True)
+        used = pd.unique(pairs["dev"].to_numpy(object))
+        dev_ids = np.asarray(used, dtype=object)
+        if devices is not None and len(devices):
+            extra = pd.Index(pd.unique(devices["device_id"].to_numpy(object)))
+            extra = extra[pd.Index(dev_ids).get_indexer(extra) < 0]
+            dev_ids = np.concatenate([dev_ids, np.asarray(extra, dtype=object)])
+        self.dev_ids = dev_ids
+        self.pair_device = pd.Index(dev_ids).get_indexer(pairs["dev"].to_numpy(object)) \
+            .astype(np.int64)
+        self.pair_connector = pairs["con"].to_numpy(object)
+        self.facts = device_facts(devices, connectors, dev_ids, self.pair_device,
+                                  self.pair_connector)
+        kw = self.facts["pair_rated"]
+        positive = kw > 0
+        self.rated = pd.DataFrame({"dev": pairs["dev"].to_numpy(object)[positive],
+                                   "con": pd.Series(self.pair_connector[positive],
+                                                    dtype=object),
+                                   "rated": kw[positive].astype(np.float64)})
+        digest = hashlib.sha256()
+        for frame in (self.mapping, self.rated):  # row hashes, in any order
+            rows = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+            digest.update(rows.tobytes() + b"\x00")
+        self.stamp = digest.hexdigest()
+
+    def span(self):
+        """(first start, last start, last closed end, first valid start) in µs; None
+        where the sessions have none."""
+        out = []
+        for name, how in _SPAN.items():
+            values = pd.to_numeric(self.triples[name]).dropna() if len(self.triples) else []
+            out.append(None if not len(values) else int(getattr(values, how)()))
+        return tuple(out)
+
+    def month_range(self):
+        first, last_start, last_closed, _ = self.span()
+        if first is None:
+            return None
+        last = max(last_start, last_closed - 1 if last_closed is not None else last_start)
+        return q.month_of_us(first), q.month_of_us(last)
+
+
+def scan_triples(con, relation: str) -> pd.DataFrame:
+    frame = con.execute(q.triples_sql(relation)).df()
+    return _typed_triples(frame)
+
+
+def _typed_triples(frame: pd.DataFrame) -> pd.DataFrame:
+    out = {k: frame[k].astype(object).where(frame[k].notna(), None) for k in TRIPLE_KEYS}
+    for name in _SPAN:
+        out[name] = pd.to_numeric(frame[name]).astype("float64")
+    return pd.DataFrame(out)
+
+
+def _merge_triples(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    both = pd.concat([old, new], ignore_index=True)
+    if not len(both):
+        return both
+    filled = both.assign(**{k: both[k].fillna("\x00") for k in TRIPLE_KEYS})
+    merged = filled.groupby(TRIPLE_KEYS, sort=False).agg(_SPAN).reset_index()
+    for k in TRIPLE_KEYS:
+        merged[k] = merged[k].where(merged[k] != "\x00", None).astype(object)
+    return _typed_triples(merged)
+
+
+def compute_months(con, relation: str, prep: Prepared, by: str, since_month=None):
+    """Create temp tables ucs_new_months and ucs_new_counts: the month sums and counts of
+    every month (``since_month`` None) or of the months from ``since_month``."""
+    month_range = prep.month_range()
+    if month_range is not None:
+        first_month, last_month = month_range
+        if since_month is not None:
+            first_month = min(first_month, since_month)
+            last_month = max(last_month, since_month)
+        q.register_tables(con, prep.mapping, prep.rated, first_month, last_month)
+    since = since_day = None
+    if since_month is not None and month_range is not None:
+        since = q.month_start_us(since_month)
+        since_day = int(con.execute("SELECT min(d) FROM ucs_days WHERE lo >= ?",
+                                    [since]).fetchone()[0] or 0)
+    t0 = prep.span()[3] or 0
+    mapped = len(prep.mapping) > 0
+    con.execute("DROP TABLE IF EXISTS ucs_new_months")
+    con.execute("DROP TABLE IF EXISTS ucs_new_counts")
+    if prep.month_range() is None:
+        columns = ", ".join(
+            f"{n} {'DOUBLE' if n == 'kwh' else 'VARCHAR' if n in ('dev', 'con') else 'BIGINT'}"
+            for n in q.MONTH_COLUMNS)
+        con.execute(f"CREATE TEMP TABLE ucs_new_months ({columns})")
+        con.execute("CREATE TEMP TABLE ucs_new_counts (dev VARCHAR, source VARCHAR,"
+                    " m BIGINT, n BIGINT)")
+        return
+    con.execute("CREATE TEMP TABLE ucs_new_months AS "
+                + q.months_sql(relation, by, t0, since, since_day, mapped,
+                               float(prep.rated["rated"].min()) if len(prep.rated) else None))
+    con.execute("CREATE TEMP TABLE ucs_new_counts AS "
+                + q.counts_sql(relation, since, mapped))
+
+
+class MonthCache:
+    """Month sums of one level kept in ``folder`` (see the module docstring)."""
+
+    def __init__(self, folder: Path, by: str):
+        self.folder = Path(folder) / by
+        self.by = by
+        self.last_refresh = None  # "cached", "incremental" or "full"
+        self.gen = None  # the generation of files the state names
+
+    def _file(self, name: str, gen: str | None = None) -> Path:
+        return self.folder / f"{name}-{gen or self.gen}.parquet"
+
+    def state(self) -> dict | None:
+        try:
+            state = json.loads((self.folder / "state.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        if state.get("version") != STATE_VERSION or not all(
+                self._file(n, state.get("gen")).exists() for n in _CACHED):
+            return None
+        self.gen = state["gen"]
+        return state
+
+    def refresh(self, con, relation: str, parts: list, attach, devices, connectors):
+        """Bring the cache up to the sessions of ``relation`` (whose part files are
+        ``parts``); returns (Prepared, how) with how in "cached", "incremental", "full".
+        Leaves the month sums in the files of :meth:`months_relation`."""
+        parts = [Path(p).as_posix() for p in parts]
+        state = self.state()
+        new = [p for p in parts if state is None or p not in state["parts"]]
+        if state is not None and set(state["parts"]) <= set(parts):
+            old_triples = _typed_triples(con.execute(
+                f"SELECT * FROM {_parquet([self._file('triples')])}").df())
+            triples = _merge_triples(old_triples, scan_triples(con, _parquet(new))) \
+                if new else old_triples
+            prep = Prepared(triples, attach, devices, connectors)
+            if prep.stamp == state["stamp"]:
+                if not new:
+                    return prep, "cached"
+                since = self._since(con, new, prep, state)
+                if since is not None:
+                    compute_months(con, relation, prep, self.by, since)
+                    self._write(con, prep, parts, since)
+                    return prep, "incremental"
+        prep = Prepared(scan_triples(con, relation), attach, devices, connectors)
+        compute_months(con, relation, prep, self.by)
+        self._write(con, prep, parts, None)
+        return prep, "full"
+
+    def _since(self, con, new: list, prep: Prepared, state: dict):
+        """The first month to recompute for the ``new`` parts, or None when a full
+        recompute is needed (t0 of the overlap check moved by a fraction of a second)."""
+        row = con.execute(f"SELECT min(epoch_us(start_utc)) FROM {_parquet(new)}"
+                          " WHERE device_id IS NOT NULL").fetchone()
+        t0 = prep.span()[3]
+        old_t0 = state.get("t0")
+        if t0 is not None and old_t0 is not None and (old_t0 - t0) % q.SECOND_US:
+            return None
+        if row[0] is None:
+            return state.get("last_month", 0) + 1
+        # a session starting in the same whole second as a new one may sort after it
+        return q.month_of_us(int(row[0]) - q.SECOND_US)
+
+    def _write(self, con, prep: Prepared, parts: list, since_month) -> None:
+        """Files of a new generation, then the state naming them (atomic rename): a
+        reader, or a second writer, sees one whole generation or the previous one."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        old, gen = self.gen, uuid.uuid4().hex[:16]
+        written = []
+        for name, table in (("months", "ucs_new_months"), ("counts", "ucs_new_counts")):
+            select = f"SELECT * FROM {table}"
+            if since_month is not None:
+                select = (f"SELECT * FROM {_parquet([self._file(name)])}"
+                          f" WHERE m < {int(since_month)} UNION ALL " + select)
+            written.append((name, select))
+        con.register("_ucs_triples", prep.triples)
+        written.append(("triples", "SELECT * FROM _ucs_triples"))
+        for name, select in written:
+            path = self._file(name, gen).as_posix()
+            con.execute(f"COPY ({select}) TO {_quote(path)} (FORMAT parquet)")
+        con.unregister("_ucs_triples")
+        month_range = prep.month_range()
+        state = {"version": STATE_VERSION, "gen": gen, "parts": parts, "stamp": prep.stamp,
+                 "t0": prep.span()[3], "last_month": month_range[1] if month_range else 0}
+        tmp = self.folder / f"state-{gen}.json.tmp"
+        tmp.write_text(json.dumps(state), "utf-8")
+        os.replace(tmp, self.folder / "state.json")
+        self.gen = gen
+        for name in _CACHED if old and old != gen else ():
+            try:  # a reader may still hold the old generation open (Windows)
+                self._file(name, old).unlink()
+            except OSError:
+                pass
+
+    def months_relation(self) -> tuple[str, str]:
+        return _parquet([self._file("months")]), _parquet([self._file("counts")])
+
+
+def reported_utilisation(con, relation: str, attach, devices, connectors, status,
+                         current_devices, period: str = "quarter", by: str = "device",
+                         cache: MonthCache | None = None, parts: list | None = None,
+                         max_status_gap_hours: float = DEFAULT_MAX_GAP_HOURS) -> pd.DataFrame:
+    """:func:`.utilisation.reported_utilisation` of the sessions of ``relation`` (SQL text
+    of a relation on DuckDB connection ``con`` with the canonical session columns plus
+    import_id) with each session's device reconciled by ``attach`` (a frame of distinct
+    source, device_id, connector_id -> their reconciled device ids). With ``cache`` (and
+    ``parts``, the relation's part files) the month sums are kept current incrementally."""
+    frame, counts = _utilisation(con, relation, attach, devices, connectors, status, period,
+                                 by, cache, parts, max_status_gap_hours)
+    return keep_covered(frame, usage_coverage(_session_counts(con, counts, period),
+                                              device_operators(current_devices)))
+
+
+def utilisation(con, relation: str, attach, devices, connectors, status=None,
+                period: str = "quarter", by: str = "device", cache: MonthCache | None = None,
+                parts: list | None = None,
+                max_status_gap_hours: float = DEFAULT_MAX_GAP_HOURS) -> pd.DataFrame:
+    """:func:`.utilisation.utilisation` (every row, before the coverage rule) of the
+    sessions of ``relation``; arguments as :func:`reported_utilisation`."""
+    return _utilisation(con, relation, attach, devices, connectors, status, period, by,
+                        cache, parts, max_status_gap_hours)[0]
+
+
+def _utilisation(con, relation, attach, devices, connectors, status, period, by, cache,
+                 parts, max_status_gap_hours):
+    if by not in ("device", "connector"):
+        raise ValueError("by must be 'device' or 'connector'")
+    if cache is not None:
+        prep, cache.last_refresh = cache.refresh(con, relation, parts or [], attach, devices,
+                                                 connectors)
+        months, counts = cache.months_relation()
+    else:
+        prep = Prepared(scan_triples(con, relation), attach, devices, connectors)
+        compute_months(con, relation, prep, by)
+        months, counts = "ucs_new_months", "ucs_new_counts"
+    status = status if status is not None and len(status) else None
+    return _assemble(con, prep, months, by, period, devices, connectors, status,
+                     max_status_gap_hours), counts
+
+
+def _session_counts(con, counts: str, period: str) -> pd.DataFrame:
+    """:func:`.usage_coverage.session_counts` from the month counts."""
+    months = con.execute(f"SELECT DISTINCT m FROM {counts}").fetchnumpy()["m"]
+    labels = pd.DataFrame({"m": np.asarray(months, dtype=np.int64),
+                           "label": q.period_labels(np.asarray(months, np.int64), period)})
+    con.register("_ucs_labels", labels)
+    try:
+        frame = con.execute(f"""
+            SELECT c.dev AS device_id, c.source, l.label AS period,
+                   CAST(sum(c.n) AS BIGINT) AS sessions
+            FROM {counts} AS c JOIN _ucs_labels AS l ON l.m = c.m
+            GROUP BY c.dev, c.source, l.label
+            ORDER BY c.dev, c.source, l.label""").df()
+    finally:
+        con.unregister("_ucs_labels")
+    return pd.DataFrame({name: frame[name].astype(object).to_numpy() for name in
+                         ("device_id", "source", "period")} |
+                        {"sessions": frame["sessions"].to_numpy(np.int64)})
+
+
+def _assemble(con, prep: Prepared, months: str, by: str, period: str, devices, connectors,
+              status, max_status_gap_hours) -> pd.DataFrame:
+    first, last_start, last_closed, _ = prep.span()
+    us_ns = 1000
+    window = data_window(NAT if first is None else first * us_ns,
+                         NAT if last_start is None else last_start * us_ns,
+                         NAT if last_closed is None else last_closed * us_ns,
+                         ns_utc(status["observed_utc"]) if status is not None else None,
+                         max_status_gap_hours)
+    if window is None:
+        return empty_result(by)
+    labels, bounds, local_starts, p_index = period_grid(*window, period)
+    n_periods = len(labels)
+    dev_ids, pair_device, pair_connector = prep.dev_ids, prep.pair_device, prep.pair_connector
+    if by == "device":
+        groups = pd.DataFrame({"dev": dev_ids, "g": np.arange(len(dev_ids))})
+        on = "g.dev = c.dev"
+    else:
+        groups = pd.DataFrame({"dev": dev_ids[pair_device],
+                               "con": pd.Series(pair_connector, dtype=object),
+                               "g": np.arange(len(pair_device))})
+        on = "g.dev = c.dev AND g.con IS NOT DISTINCT FROM c.con"
+    n_codes = len(groups)
+    step = {"month": 1, "quarter": 3, "year": 12}[period]
+    con.register("_ucs_groups", groups)
+    try:
+        sums = ", ".join(f"CAST(sum(c.{n}) AS {'BIGINT' if n in q.INTEGER_SUMS else 'DOUBLE'})"
+                         f" AS {n}" for n in q.SUM_COLUMNS if n not in ("plugged_us",))
+        data = con.execute(f"""
+            SELECT g.g, CAST(c.m // {step} AS BIGINT) - {int(p_index[0])} AS p, {sums},
+                   CAST(sum(c.plugged_us) AS DOUBLE) AS plugged_us,
+                   min(c.first_closed) AS first_closed, max(c.last_closed) AS last_closed
+            FROM {months} AS c JOIN _ucs_groups AS g ON {on}
+            GROUP BY g.g, CAST(c.m // {step} AS BIGINT)""").fetchnumpy()
+    finally:
+        con.unregister("_ucs_groups")
+    g = np.asarray(data["g"], dtype=np.int64)
+    p = np.asarray(data["p"], dtype=np.int64)
+    if len(p) and (p.min() < 0 or p.max() >= n_periods):
+        raise ValueError("month sums outside the analysis window")
+    grids = {}
+    for name in q.SUM_COLUMNS:
+        dtype = np.int64 if name in q.INTEGER_SUMS else np.float64
+        grid = np.zeros((n_codes, n_periods), dtype=dtype)
+        grid[g, p] = np.asarray(data[name], dtype=dtype)
+        grids[name] = grid
+    sums = {"sessions": grids["sessions"], "kwh": grids["kwh"],
+            "plugged_ns": grids["plugged_us"] * us_ns, "in_use_days": grids["in_use_days"],
+            "idle_ns": grids["idle_us"].astype(np.float64) * us_ns,
+            "idle_base_ns": grids["idle_base_us"].astype(np.float64) * us_ns}
+    sums.update({k: v for k, v in grids.items() if k.startswith("flag_")})
+    code_device = np.arange(len(dev_ids)) if by == "device" else pair_device
+    first_closed = np.full(len(dev_ids), np.iinfo(np.int64).max, dtype=np.int64)
+    last_closed_dev = np.full(len(dev_ids), NAT, dtype=np.int64)
+    for column, target, func in (("first_closed", first_closed, np.minimum),
+                                 ("last_closed", last_closed_dev, np.maximum)):
+        values = data[column]
+        known = ~np.ma.getmaskarray(values)
+        if known.any():
+            func.at(target, code_device[g[known]],
+                    np.asarray(np.ma.getdata(values)[known], dtype=np.int64) * us_ns)
+
+    def widen(active_from, active_to):
+        np.minimum(active_from, first_closed, out=active_from)
+        np.maximum(active_to, last_closed_dev, out=active_to)
+
+    grid = {"labels": labels, "bounds": bounds, "local_starts": local_starts,
+            "p_index": p_index}
+    return assemble(by, dev_ids, pair_device, pair_connector, prep.facts, sums, widen, grid,
+                    status, period, max_status_gap_hours)
+
+
+MEMORY_LIMIT = "1GB"  # DuckDB spills what does not fit (peak RSS target: < 2 GB)
+
+
+def limit_memory(con, spill: Path) -> None:
+    """Keep DuckDB's memory on ``con`` under :data:`MEMORY_LIMIT`, spilling to ``spill``."""
+    con.execute(f"SET temp_directory = {_quote(Path(spill).as_posix())}")
+    con.execute(f"SET memory_limit = {_quote(MEMORY_LIMIT)}")
+    con.execute("SET preserve_insertion_order = false")
+
+
+def store_utilisation(store, rec, status, current_devices, period: str = "quarter",
+                      by: str = "device", progress: Progress = SILENT) -> pd.DataFrame:
+    """What ``Workspace.utilisation`` shows for a local store, sessions reconciled by
+    ``rec`` (``status``: a callable giving the reconciled status snapshots). A store with
+    a columnar usage history (``history_relation``, ``history_parts``, ``history_dir``):
+    :func:`reported_utilisation` with the month sums kept in ``<history_dir>/cache`` (a
+    cache that cannot be written is skipped); any other: the numpy engine on its frames."""
+    from .reconcile import history
+    from .utilisation import reported_utilisation as numpy_reported
+
+    devices, connectors = history(rec, store.devices(current_only=False),
+                                  store.connectors(current_only=False))
+    if not hasattr(store, "history_relation"):
+        progress.report(5, "Reading sessions")
+        sessions = rec.attach_sessions(store.sessions(categorical=True))
+        progress.check_cancelled()
+        progress.report(40, f"Computing utilisation per {by} and {period}")
+        frame = numpy_reported(sessions, devices, connectors, status(), current_devices,
+                               period, by)
+        progress.report(100, "Utilisation ready")
+        return frame
+    from ..store.history_parts import duckdb_connection
+
+    def attach(keys):
+        return rec.attach_frame(keys, "connector_id").to_numpy(object)
+
+    progress.report(5, f"Computing utilisation per {by} and {period}")
+    con = duckdb_connection()  # without duckdb: the store's one-line StoreError
+    import duckdb
+
+    try:
+        limit_memory(con, Path(store.history_dir) / "cache" / "spill")
+        relation = store.history_relation(con, "sessions")
+        folder = Path(store.history_dir)
+        parts = [(folder / f).as_posix() for f in store.history_parts("sessions")["file"]]
+        args = (con, relation, attach, devices, connectors, status(), current_devices,
+                period, by)
+        try:
+            frame = reported_utilisation(*args, cache=MonthCache(folder / "cache", by),
+                                         parts=parts)
+        except (OSError, duckdb.IOException):
+            frame = reported_utilisation(*args)
+    finally:
+        con.close()
+    progress.report(100, "Utilisation ready")
+    return frame
