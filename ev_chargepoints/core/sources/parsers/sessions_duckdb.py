@@ -1,0 +1,365 @@
+"""DuckDB reading of large session CSVs: the columns of ``sessions_csv.read_columns``.
+
+DuckDB reads the text and does the per-row string work (stripping, blank tokens,
+joining date and time, the common ``dd/mm/yyyy HH:MM[:SS]`` times, plain kWh numbers,
+duplicate rows and ids); ``sessions_csv.validate`` then applies the same checks as for
+the pandas reading. Exactness is by construction, not by hope:
+
+- the text is refused (``None``: the caller reads it with pandas) whenever DuckDB might
+  split it differently from pandas: lone carriage returns, NUL characters, a leading
+  BOM, blank or quoted first line, a space or tab beside a quote, a row with more or
+  fewer fields than the header (DuckDB strict mode errors), any DuckDB error, a field
+  over the size limit (pandas then gives the exact message);
+- a time that is not canonical (``31/02/2017``, ``1/2/2018 9:05``, ISO, ...) is parsed
+  by the pandas code itself, on those rows only, and kWh text that is not a plain
+  decimal sends the whole kWh column to ``pd.to_numeric``, as before;
+- row numbers are DuckDB's insertion order: the reading query has projections only (no
+  join, no IN list, which DuckDB plans as a join), so table ``cols`` keeps file order.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+from .common import MISSING_TOKENS, Limits
+
+# Python's str.strip() characters (every c with c.isspace()), for DuckDB's trim(x, chars)
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
+              "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_YEARS = (1678, 2261)  # inside pandas' nanosecond range: DuckDB and pandas agree there
+# a field's opening quote after spaces/tabs, or its closing quote before them
+_SPACED_QUOTE = re.compile(r'(?:^|[,\r\n])[ \t]+"|"[ \t]+(?:[,\r\n]|$)')
+
+
+def _duckdb():
+    try:
+        import duckdb
+    except ImportError:
+        return None
+    return duckdb
+
+
+class Reader:
+    """``with Reader(text, header, roles, limits, parse_local) as r: r.columns()``.
+
+    ``header``: :func:`header` of the text; ``roles``: role → header name;
+    ``parse_local``: the pandas parsing of local times (for rows that are not
+    canonical). The text goes to a temporary UTF-8 file DuckDB reads once, into one
+    table of the per-row results; the strings of the kept rows are fetched last."""
+
+    def __init__(self, text: str, header: list[str], roles: dict[str, str],
+                 limits: Limits, parse_local):
+        self.text, self.header, self.roles = text, header, roles
+        self.limits, self.parse_local = limits, parse_local
+        self.con = self.path = None
+
+    def __enter__(self) -> Reader:
+        duckdb = _duckdb()
+        if duckdb is None:
+            return self
+        try:
+            data = self.text.encode("utf-8")
+        except UnicodeError:
+            return self
+        if not _splits_as_pandas(data, self.text):
+            return self
+        handle, self.path = tempfile.mkstemp(suffix=".csv", prefix="ev-sessions-")
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        del data
+        self.con = duckdb.connect()
+        self.con.execute("SET enable_progress_bar = false")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.con is not None:
+            self.con.close()
+        if self.path is not None:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+    def columns(self) -> dict | None:
+        """The columns for ``sessions_csv.validate``, or None when pandas must read it."""
+        if self.con is None:
+            return None
+        try:
+            return self._columns()
+        except _duckdb().Error:
+            return None
+
+    def _read_csv(self, select: str) -> str:
+        names = [f"c{i}" for i in range(len(self.header))]
+        types = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in names) + "}"
+        return f"""SELECT {select} FROM read_csv({_sql_text(self.path)},
+            header = true, auto_detect = false, delim = ',', quote = '"', escape = '"',
+            columns = {types}, strict_mode = true, null_padding = false,
+            max_line_size = 4194304, nullstr = chr(0))"""
+
+    def _columns(self) -> dict | None:
+        con, names = self.con, [f"c{i}" for i in range(len(self.header))]
+        every = ", ".join(names)
+        con.execute("CREATE TEMP TABLE cols AS " + _columns_sql(
+            self.header, self.roles, self._read_csv(
+                f"*, hash({every}) AS row_hash, greatest("
+                + ", ".join(f"strlen({c})" for c in names) + ") AS widest")))
+        n_rows, widest, kwh_plain = con.execute(
+            "SELECT count(*), max(widest), bool_and(k_ok) FROM cols").fetchall()[0]
+        if n_rows == 0:
+            return None
+        if widest > self.limits.max_field_chars:  # bytes ≥ characters: count exactly
+            longest = con.execute(self._read_csv("max(greatest(" + ", ".join(
+                f"length({c})" for c in names) + "))")).fetchall()[0][0]
+            if longest > self.limits.max_field_chars:
+                return None  # pandas names the field and its row
+        t = con.execute("SELECT s, e, s_blank, e_blank, k_blank, s_odd, e_odd, kwh, "
+                        "device IS NULL AS no_device FROM cols").fetchnumpy()
+        start_local, end_local = _naive(t["s"], n_rows), _naive(t["e"], n_rows)
+        for local, odd, which in ((start_local, t["s_odd"], "st"),
+                                  (end_local, t["e_odd"], "et")):
+            odd = _bools(odd)
+            if odd.any():  # not canonical: the pandas parsing itself, on those rows only
+                rows = np.flatnonzero(odd)
+                parsed = self.parse_local(pd.Series(self._texts(which, rows), index=rows,
+                                                    dtype=object))
+                if str(parsed.dtype) != "datetime64[ns]":
+                    return None
+                local.iloc[rows] = parsed.to_numpy()
+        if kwh_plain:
+            kwh = pd.Series(np.ma.filled(np.ma.asarray(t["kwh"], dtype=float), np.nan))
+        else:  # some kWh text is not a plain decimal: pd.to_numeric, as before, on all
+            kwh = pd.to_numeric(pd.Series(self._texts("k", None), dtype=object),
+                                errors="coerce")
+        exact_dup, first_of_row = self._exact_repeats(n_rows)
+        id_dup, first_of_id = _repeats(con, n_rows)
+        return {
+            "header": self.header, "n_rows": n_rows,
+            "device_missing": _bools(t["no_device"]), "strings": self._strings,
+            "fast_conform": True,
+            "start_blank": _bools(t["s_blank"]), "end_blank": _bools(t["e_blank"]),
+            "kwh_blank": _bools(t["k_blank"]),
+            "start_local": start_local, "end_local": end_local, "kwh": kwh,
+            "exact_dup": exact_dup, "first_of_row": first_of_row,
+            "id_dup": id_dup & ~exact_dup, "first_of_id": first_of_id,
+        }
+
+    def _strings(self, keep: np.ndarray):
+        """(device, connector, session id) of the kept rows, indexed by row position."""
+        frame = self.con.execute("SELECT device, connector, sid FROM cols").df()
+        index = np.flatnonzero(keep)
+        if len(index) < len(frame):
+            frame = frame.iloc[index]
+        return (pd.Series(frame["device"].to_numpy(), index=index, dtype=object),
+                pd.Series(frame["connector"].to_numpy(), index=index, dtype=object),
+                pd.Series(frame["sid"].to_numpy(), index=index, dtype=object))
+
+    def _raw(self) -> str:
+        """Table ``raw``: the CSV's fields, row i at rowid i (made once, when needed)."""
+        if not self.con.execute("SELECT count(*) FROM duckdb_tables() "
+                                "WHERE table_name = 'raw'").fetchall()[0][0]:
+            self.con.execute("CREATE TEMP TABLE raw AS " + self._read_csv("*"))
+        return "raw"
+
+    def _texts(self, which: str, rows) -> list:
+        """Start ("st"), end ("et") or comma-free kWh ("k") text of ``rows`` (0-based;
+        None: all), fully stripped, by the same SQL as table ``cols``."""
+        source = f"SELECT rowid AS n, * FROM {self._raw()}"
+        query = _columns_sql(self.header, self.roles, source, exact=True, output=which)
+        if rows is None:
+            return list(self.con.execute(f"{query} ORDER BY n").fetchnumpy()[which])
+        self.con.register("wanted", pd.DataFrame({"n": np.asarray(rows, dtype="int64")}))
+        try:
+            out = self.con.execute(f"SELECT {which} FROM ({query}) SEMI JOIN wanted "
+                                   "USING (n) ORDER BY n").fetchnumpy()
+        finally:
+            self.con.unregister("wanted")
+        return list(out[which])
+
+    def _exact_repeats(self, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows identical to an earlier row (all fields), and the first such row.
+
+        Rows sharing a hash are compared field by field (the text read again only when
+        some hash repeats), so a hash collision cannot make rows duplicates."""
+        con = self.con
+        shared = con.execute("""
+            SELECT rowid FROM cols WHERE row_hash IN
+              (SELECT row_hash FROM cols GROUP BY row_hash HAVING count(*) > 1)
+            ORDER BY rowid""").fetchnumpy()["rowid"]
+        repeat = np.zeros(n_rows, dtype=bool)
+        first = np.zeros(n_rows, dtype="int64")
+        if not len(shared):
+            return repeat, first
+        names = [f"c{i}" for i in range(len(self.header))]
+        con.register("shared", pd.DataFrame({"n": np.asarray(shared, dtype="int64")}))
+        try:
+            con.execute(f"""CREATE TEMP TABLE candidates AS SELECT * FROM
+                (SELECT rowid AS n, * FROM {self._raw()}) SEMI JOIN shared USING (n)""")
+        finally:
+            con.unregister("shared")
+        same = " AND ".join(f"a.{c} IS NOT DISTINCT FROM b.{c}" for c in names)
+        found = con.execute(f"""SELECT a.n AS n, min(b.n) AS first FROM candidates a
+            JOIN candidates b ON {same} GROUP BY a.n""").fetchnumpy()
+        n = np.asarray(found["n"], dtype="int64")
+        firsts = np.asarray(found["first"], dtype="int64")
+        first[n] = firsts + 1
+        repeat[n] = firsts != n
+        return repeat, first
+
+
+def _splits_as_pandas(data: bytes, text: str) -> bool:
+    """False for UTF-8 ``data`` DuckDB might split otherwise than pandas: a NUL, a lone
+    CR (pandas ends a line there), spaces or tabs beside a field's quote (pandas keeps
+    ` "a"` as it is, DuckDB unquotes it). Byte searches (memchr speed), no copies."""
+    if b"\x00" in data:
+        return False
+    carriage_returns = data.count(b"\r")
+    if carriage_returns and carriage_returns != data.count(b"\r\n"):
+        return False
+    if any(near in data for near in (b' "', b'\t"', b'" ', b'"\t')):
+        return _SPACED_QUOTE.search(text) is None
+    return True
+
+
+def header(text: str) -> list[str] | None:
+    """pandas' column names, when the text is one DuckDB splits as pandas does."""
+    if not text or text[0] in "\r\n\ufeff \t":
+        return None
+    end = text.find("\n")
+    first = text if end < 0 else text[:end + 1]
+    if first.count('"') % 2:
+        return None  # a header field spanning lines
+    import io
+
+    try:
+        return list(pd.read_csv(io.StringIO(first), dtype=str, nrows=0,
+                                keep_default_na=False, na_filter=False).columns)
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _columns_sql(header: list[str], roles: dict[str, str], source: str,
+                 exact: bool = False, output: str | None = None) -> str:
+    """SELECT over ``source`` (the CSV's rows, c0, c1, ...) giving per row: device,
+    connector, sid (stripped, NULL for blank tokens), s, e (canonical start/end local
+    times in µs, else NULL), s_blank, e_blank, k_blank, s_odd, e_odd (text not blank
+    but not canonical), kwh, k_ok (kWh text a plain decimal, or blank), plus any
+    row_hash and widest of ``source``. ``output``: only n (of ``source``) and that
+    intermediate column (st, et, k), with every text fully stripped (``exact``)."""
+    position = {h: i for i, h in enumerate(header)}
+    ws = _sql_text(WHITESPACE)
+    tokens = [_sql_text(t) for t in MISSING_TOKENS]
+
+    def stripped(role: str, ends: int = 2) -> str:
+        """The value as Python's strip() gives it. trim(x, characters) is slow, so it
+        runs only where the first (``ends`` 2: or last) character is below 33 or above
+        132 (all whitespace is). A date, time or kWh text keeping trailing whitespace
+        (``ends`` 1) is still blank exactly when the stripped one is, and is never
+        canonical, so those rows are read again, fully stripped (``exact``)."""
+        if role not in roles:
+            return "''"
+        value = f"c{position[roles[role]]}"
+        if exact:
+            return f"trim({value}, {ws})"
+        edge = " OR ".join(f"ord({end}) BETWEEN 0 AND 32 OR ord({end}) > 132"
+                           for end in (value, f"right({value}, 1)")[:ends])
+        return f"CASE WHEN {edge} THEN trim({value}, {ws}) ELSE {value} END"
+
+    def none(column: str) -> str:  # no IN list: DuckDB makes that a join (order lost)
+        blank = " OR ".join(f"{column} = {t}" for t in tokens)
+        return f"CASE WHEN {blank} THEN NULL ELSE {column} END"
+
+    def joined(date: str, time: str) -> str:
+        return (f"CASE WHEN {date} = '' THEN '' WHEN {time} = '' THEN {date} "
+                f"ELSE {date} || ' ' || {time} END")
+
+    by_date = not ("start" in roles and "start_date" not in roles)
+    if not by_date:
+        times = f"{stripped('start', 1)} AS st, {stripped('end', 1)} AS et"
+        joins = "st, et"
+    else:
+        times = (f"{stripped('start_date', 1)} AS sd, {stripped('start_time', 1)} AS stt, "
+                 f"{stripped('end_date', 1)} AS ed, {stripped('end_time', 1)} AS ett")
+        joins = (f"{joined('sd', 'stt')} AS st, {joined('ed', 'ett')} AS et" if exact
+                 else "sd, stt, ed, ett")
+    keep = ", n" if output is not None else ", row_hash, widest"
+    select = f"""
+        WITH s AS (SELECT {stripped('device')} AS dev, {stripped('connector')} AS conn,
+                          {stripped('session_id')} AS id, {times},
+                          {stripped('kwh', 1)} AS kt {keep} FROM ({source})),
+             j AS (SELECT {none('dev')} AS device, {none('conn')} AS connector,
+                          {none('id')} AS sid, {joins}, kt, replace(kt, ',', '') AS k {keep}
+                   FROM s)"""
+    if output is not None:
+        return f"{select} SELECT n, {output} FROM j"
+    if by_date:  # the joined text is blank exactly when the date is
+        start, end = _local_parts("sd", "stt"), _local_parts("ed", "ett")
+        st, et = "sd", "ed"
+    else:
+        start, end, st, et = _local("st"), _local("et"), "st", "et"
+    return f"""{select},
+             p AS (SELECT *, {start} AS s_local, {end} AS e_local,
+                          TRY_CAST(k AS DOUBLE) AS kwh FROM j)
+        SELECT device, connector, sid, epoch_us(s_local) AS s, epoch_us(e_local) AS e,
+               {st} = '' AS s_blank, {et} = '' AS e_blank, kt = '' AS k_blank,
+               s_local IS NULL AND {st} <> '' AS s_odd, e_local IS NULL AND {et} <> '' AS e_odd,
+               kwh, k = '' OR (regexp_full_match(k, '-?[0-9]{{1,10}}(\\.[0-9]{{1,5}})?')
+                               AND NOT (starts_with(k, '-') AND kwh = 0)) AS k_ok {keep}
+        FROM p"""
+
+
+def _local_parts(date: str, time: str) -> str:
+    """:func:`_local` of ``date || ' ' || time`` without building that text: the same
+    canonical forms (dd/mm/yyyy; HH:MM or HH:MM:SS, hours < 24, minutes and seconds
+    < 60), the same timestamps."""
+    date_ok = f"regexp_full_match({date}, '[0-9]{{2}}/[0-9]{{2}}/[0-9]{{4}}')"
+    time_ok = (f"regexp_full_match({time}, "
+               f"'([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?')")
+    day = f"CAST(try_strptime({date}, '%d/%m/%Y') AS DATE)"
+    return (f"CASE WHEN {date_ok} AND {time_ok} AND substr({date}, 7, 4) BETWEEN "
+            f"'{_YEARS[0]}' AND '{_YEARS[1]}' THEN {day} + CAST({time} AS TIME) END")
+
+
+def _local(column: str) -> str:
+    """A canonical dd/mm/yyyy HH:MM[:SS] time as a timestamp, else NULL (pandas then reads
+    it). Two digits each (ASCII) and a date DuckDB accepts, in years pandas can hold."""
+    parsed = f"try_strptime({column}, ['%d/%m/%Y %H:%M', '%d/%m/%Y %H:%M:%S'])"
+    pattern = r"'[0-9]{2}/[0-9]{2}/[0-9]{4} [0-9]{2}:[0-9]{2}(:[0-9]{2})?'"
+    return (f"CASE WHEN regexp_full_match({column}, {pattern}) "
+            f"AND substr({column}, 7, 4) BETWEEN '{_YEARS[0]}' AND '{_YEARS[1]}' "
+            f"THEN {parsed} END")
+
+
+def _naive(micros, n_rows: int) -> pd.Series:
+    values = np.ma.filled(np.ma.asarray(micros, dtype="int64"), np.iinfo("int64").min)
+    out = np.where(values == np.iinfo("int64").min, np.iinfo("int64").min, values * 1000)
+    return pd.Series(out.view("datetime64[ns]"), index=pd.RangeIndex(n_rows))
+
+
+def _bools(values) -> np.ndarray:
+    return np.ma.filled(np.ma.asarray(values, dtype=bool), False)
+
+
+def _repeats(con, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """(session id used by an earlier row, 1-based first row with that id)."""
+    found = con.execute("""
+        WITH ids AS (SELECT rowid AS n, sid FROM cols WHERE sid IS NOT NULL),
+             groups AS (SELECT sid, min(n) AS first FROM ids GROUP BY sid
+                        HAVING count(*) > 1)
+        SELECT n, first FROM ids JOIN groups USING (sid)""").fetchnumpy()
+    repeat = np.zeros(n_rows, dtype=bool)
+    first = np.zeros(n_rows, dtype="int64")
+    n = np.asarray(found["n"], dtype="int64")
+    firsts = np.asarray(found["first"], dtype="int64")
+    first[n] = firsts + 1
+    repeat[n] = firsts != n
+    return repeat, first
