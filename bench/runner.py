@@ -32,14 +32,20 @@ GROUPS = {
     "render": ["render"],
     "atlas": ["atlas"],
     "shared": ["pgstore"],
+    "history": ["history"],          # issue #22: store → utilisation, refresh after a month
+    "csv_import": ["csv_import"],    # issue #22: session CSV import, bytes per session
+    "desktop": ["desktop_load"],     # issue #22: the desktop run's load seconds (read back)
 }
+# benchmarks that build large stores first get more time than the others
+TIMEOUT_FACTOR = {"history": 3, "csv_import": 2}
+DESKTOP_JSON = ROOT / "demo-output" / "desktop" / "desktop_result.json"
 FULL = {"devices": 100_000, "sessions": 10_000_000, "sites": 1000, "ncr_rows": 100_000,
         "store_sessions": 3_500_000, "store_repeat": 1, "repeat": 3, "repeat_secondary": 1,
-        "atlas_repeat": 1, "pg_sizes": [2_000_000, 10_000_000]}
+        "atlas_repeat": 1, "pg_sizes": [2_000_000, 10_000_000], "csv_sessions": 4_000_000}
 QUICK = {"devices": 10_000, "sessions": 1_000_000, "sites": 1000, "ncr_rows": 10_000,
          "store_sessions": 350_000, "store_repeat": 1, "repeat": 1, "repeat_secondary": 1,
          "atlas_repeat": 1, "atlas_boroughs": 3,
-         "pg_sizes": [1_000_000]}
+         "pg_sizes": [1_000_000], "csv_sessions": 200_000}
 # the small end of the scaling table (full runs only)
 SCALING_SMALL = {"devices": 10_000, "sessions": 1_000_000, "repeat": 3}
 SCALED = ("utilisation", "summary", "sites")
@@ -63,6 +69,11 @@ def parse_args(argv=None):
     parser.add_argument("--pg-sessions", type=int, nargs="+", metavar="N",
                         help="sizes (sessions) for the shared-store benchmark, e.g. "
                              "10000000 50000000 (default: 2 and 10 million; quick: 1 million)")
+    parser.add_argument("--desktop-json", default=str(DESKTOP_JSON), metavar="JSON",
+                        help="the desktop run's result (python3 tools/desktop_run.py "
+                             "--out FOLDER writes FOLDER/desktop_result.json) for the "
+                             "\"Load London charge points\" seconds (default: "
+                             "demo-output/desktop/desktop_result.json)")
     parser.add_argument("--no-scaling", action="store_true",
                         help="skip the small-size runs of the scaling table")
     parser.add_argument("--timeout", type=float, default=None,
@@ -221,7 +232,8 @@ def performance_page(report: dict) -> str:
         f"Sizes: {report['params']['devices']:,} devices (resampled from the real NCR London "
         f"snapshot, a few metres of jitter), {report['params']['sessions']:,} sessions "
         f"for usage aggregation, {report['params']['store_sessions']:,} sessions imported "
-        f"into the store; medians of {report['params']['repeat']} repetitions (more for the "
+        f"into the store, {report['params'].get('csv_sessions', 0):,} sessions in the "
+        f"session CSV; medians of {report['params']['repeat']} repetitions (more for the "
         "millisecond steps). Peak RSS is the maximum resident memory of the benchmark's own "
         "process (plugin, peer and data together, and QGIS when a QGIS peer runs), except "
         "usage aggregation, which reports the plugin run alone (the kernel's high-water "
@@ -274,6 +286,28 @@ def performance_page(report: dict) -> str:
         "in SQL by the server against the pandas engine reading the same sessions back "
         "from that store and computing; both agree on the totals (checked in the run). "
         "Several sizes show how each grows.",
+        "- Usage history (issue #22): sessions and status snapshots are append-only "
+        "Parquet parts beside the store's GeoPackage (one per import, listed in a manifest "
+        "in the GeoPackage), read and aggregated by DuckDB; devices, areas and the import "
+        "log stay in the GeoPackage. Chosen for its figures in the rows above: embedded, "
+        "no server, MIT, wheels for Windows, macOS and Linux, Parquet without pyarrow. "
+        "Store → utilisation: a store of SYNTHETIC registry devices with the sessions "
+        "imported in batches of 2.5 million (as returns arrive); the plugin opens it with "
+        "`Workspace(store).utilisation(\"quarter\")` in a fresh process with its derived "
+        "cache removed; the peer is DuckDB SQL over one zstd Parquet file of the same "
+        "sessions computing sessions, kWh (quarter of the start) and plugged hours split at "
+        "quarter boundaries in Europe/London per device and quarter (`PEER_SQL` in "
+        "`bench/bench_history.py`); both agree on the totals. Refresh: one more month "
+        "imported, then a fresh `Workspace` computes the utilisation again.",
+        "- Session CSV import: a CSV in the ChargePlace Scotland layout (the bundled Dundee "
+        "files' header: dd/mm/yyyy dates, HH:MM UK times) imported into a fresh store "
+        "(parsing, validation, de-duplication and writing included) against DuckDB's "
+        "`read_csv` of the same file into an in-memory table; bytes per session are the "
+        "store's GeoPackage plus its history folder divided by the sessions stored.",
+        "- \"Load London charge points\": the real QGIS Desktop under Xvfb "
+        "(`tools/desktop_run.py`, a fresh profile and workspace store): seconds from the "
+        "action to the layers on the map, first and second load; read from that run's "
+        "JSON (not measured when there is none).",
         "- Layer load and render: the plugin's devices layer (the map GeoPackage layout, "
         "graduated occupancy style) rendered at 1600×1200 with "
         "`QgsMapRendererParallelJob`; no peer.",
@@ -319,6 +353,8 @@ def main(argv=None) -> int:
         params["ncr_rows"] = min(params["ncr_rows"], args.devices)
     if args.sessions is not None:
         params["store_sessions"] = min(params["store_sessions"], args.sessions)
+        params["csv_sessions"] = min(params["csv_sessions"], args.sessions)
+    params["desktop_json"] = args.desktop_json
     only = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in only if n not in GROUPS]
     if unknown:
@@ -338,7 +374,7 @@ def main(argv=None) -> int:
     for group in groups:
         for name in GROUPS[group]:
             t = time.perf_counter()
-            result = run_worker(name, params, timeout)
+            result = run_worker(name, params, timeout * TIMEOUT_FACTOR.get(name, 1))
             results[name] = result
             got = result.get("rows") if result.get("ok") else failed_rows(name, result)
             for r in got:

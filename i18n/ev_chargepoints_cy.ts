@@ -1294,6 +1294,16 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <source> Everything else works.</source>
         <translation> Mae popeth arall yn gweithio.</translation>
     </message>
+    <message>
+        <location filename="../ev_chargepoints/core/optional.py" line="33"/>
+        <source>usage history: sessions, status and utilisation</source>
+        <translation>hanes defnydd: sesiynau, statws a chyfraddau defnydd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/core/optional.py" line="92"/>
+        <source> Until then charge points and areas load without usage.</source>
+        <translation> Tan hynny mae pwyntiau gwefru ac ardaloedd yn llwytho heb ddata defnydd.</translation>
+    </message>
 </context>
 <context>
     <name>SettingsDialog</name>

@@ -26,11 +26,17 @@ OPTIONAL = {
     "pandas": QT_TRANSLATE_NOOP("OptionalPackages",
                                 "importing, utilisation, summaries and site analysis"),
 }
+# package -> what the user loses without it; everything else works (charge points, areas,
+# the map without usage figures)
+HISTORY = {
+    "duckdb": QT_TRANSLATE_NOOP("OptionalPackages",
+                                "usage history: sessions, status and utilisation"),
+}
 FAST_PATH = {
     "pyogrio": QT_TRANSLATE_NOOP("OptionalPackages", "reading boundary files other than "
                                  "GeoPackage, such as Shapefile or GeoJSON"),
 }
-DEBIAN_PACKAGES = {"pandas": "python3-pandas"}  # pyogrio has no Debian package: pip only
+DEBIAN_PACKAGES = {"pandas": "python3-pandas"}  # duckdb, pyogrio: no Debian package, pip only
 
 
 def _absent(name: str) -> bool:
@@ -45,13 +51,18 @@ def missing_packages() -> list[str]:
     return [name for name in OPTIONAL if _absent(name)]
 
 
+def missing_history() -> list[str]:
+    """The usage history's engine (duckdb), when it is not installed."""
+    return [name for name in HISTORY if _absent(name)]
+
+
 def missing_fast_path() -> list[str]:
     return [name for name in FAST_PATH if _absent(name)]
 
 
 def install_hint(names: list[str], translate: Translate = untranslated) -> str:
     """What is missing, what it costs, and how to add it (one paragraph)."""
-    uses = {**OPTIONAL, **FAST_PATH}
+    uses = {**OPTIONAL, **HISTORY, **FAST_PATH}
     listed = ", ".join(
         translate("OptionalPackages", "{name} (needed for {use})").format(
             name=name, use=translate(CONTEXT, uses[name])) if name in uses else name
@@ -69,11 +80,14 @@ def install_hint(names: list[str], translate: Translate = untranslated) -> str:
 def startup_notice(translate: Translate = untranslated) -> Optional[str]:
     """The one message to show when the plugin loads (in the language ``translate``
     gives), or None if nothing is missing."""
-    missing = missing_packages() + missing_fast_path()
+    missing = missing_packages() + missing_history() + missing_fast_path()
     if not missing:
         return None
     hint = install_hint(missing, translate)
     if missing_packages():
         return hint + translate("OptionalPackages",
                                 " Until then the features that need them are switched off.")
+    if missing_history():
+        return hint + translate("OptionalPackages",
+                                " Until then charge points and areas load without usage.")
     return hint + translate("OptionalPackages", " Everything else works.")

@@ -14,7 +14,7 @@ from qgis.PyQt.QtCore import QCoreApplication, Qt, QTranslator
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QComboBox, QMessageBox
 
-from ..core.optional import missing_packages, startup_notice
+from ..core.optional import missing_history, missing_packages, startup_notice
 from ..core.paths import I18N, plugin_version, resource
 from ..qgis import log as qgis_log
 from .slots import guarded_slot
@@ -175,12 +175,16 @@ class EvChargepointsPlugin:
         return action
 
     def _notify_missing_packages(self):
-        """Say once what is missing and how to add it; switch off what needs pandas."""
+        """Say once what is missing and how to add it; switch off what needs pandas.
+        Without duckdb everything stays on: charge points and areas load, without usage."""
         notice = startup_notice(QCoreApplication.translate)
         if notice is None:
             return
-        if not missing_packages():  # only the optional fast path is missing
-            self.iface.messageBar().pushInfo(self.menu, notice)
+        if not missing_packages():
+            if missing_history():  # no usage history: worth a warning, nothing switched off
+                self.iface.messageBar().pushWarning(self.menu, notice)
+            else:  # only the optional fast path is missing
+                self.iface.messageBar().pushInfo(self.menu, notice)
             return
         for action in self.actions:
             if action.objectName() not in PANDAS_FREE_ACTIONS:

@@ -47,6 +47,11 @@ def test_real_qgis_desktop_runs_the_workflow(tmp_path):
                      "London loaded: real devices, no usage invented",
                      "live status layer on the map"):
         assert expected in names, names
+    # both timed loads are reported (the targets are checked by make bench, not here)
+    assert "London loaded: real devices, no usage invented (second load)" in names, names
+    for key in ("load_first_s", "load_second_s"):
+        assert isinstance(result.get(key), (int, float)) and result[key] > 0, result.get(key)
+    assert "Load London charge points: first load" in proc.stderr
     live = next(s["detail"] for s in result["steps"] if s["step"] == "live status layer on the map")
     assert live["features"] > 0 and set(live["classes"]) <= {
         "available", "charging", "out_of_order", "unknown", "stale"}, live

@@ -31,6 +31,7 @@ SCRIPT = textwrap.dedent(r'''
 
     root, hidden = sys.argv[1], [n for n in sys.argv[2].split(",") if n]
     locale = sys.argv[3] if len(sys.argv) > 3 else ""
+    load_store = sys.argv[4] if len(sys.argv) > 4 else ""  # then "Load London charge points"
     for name in hidden:
         sys.modules[name] = None  # import raises ImportError; find_spec returns None
 
@@ -112,6 +113,35 @@ SCRIPT = textwrap.dedent(r'''
             return call
 
 
+    def load_london(plugin, store):
+        """The toolbar's "Load London charge points" on ``store``, waited for."""
+        import importlib
+        import time
+
+        from qgis.core import QgsProject
+
+        base = "ev_chargepoints_plugin.ev_chargepoints."
+        config = importlib.import_module(base + "core.config")
+        importlib.import_module(base + "qgis.settings").save(
+            config.Settings(store_path=store))
+        plugin.load_action.trigger()
+        started = time.monotonic()
+        while plugin.loading and time.monotonic() - started < 600:
+            QCoreApplication.processEvents()
+            time.sleep(0.05)
+        for _ in range(20):
+            QCoreApplication.processEvents()
+        loaded = plugin.loaded
+        if loaded is None:
+            return {"loaded": False, "still_loading": plugin.loading}
+        return {"loaded": True, "devices": loaded.devices.featureCount(),
+                "wards": loaded.wards.featureCount(),
+                "boroughs": loaded.boroughs.featureCount(),
+                "names": [loaded.devices.name(), loaded.wards.name(), loaded.boroughs.name()],
+                "synthetic": bool(loaded.info.synthetic_usage),
+                "periods": list(loaded.info.periods),
+                "in_project": len(QgsProject.instance().mapLayers())}
+
     out = {"hidden": hidden}
     try:
         spec = importlib.util.spec_from_file_location(
@@ -127,6 +157,8 @@ SCRIPT = textwrap.dedent(r'''
         out["provider"] = provider is not None
         out["algorithms"] = sorted(a.name() for a in provider.algorithms()) if provider else []
         out["actions"] = {a.objectName(): [a.isEnabled(), a.toolTip()] for a in plugin.actions}
+        if load_store:
+            out["load"] = load_london(plugin, load_store)
         out["messages"] = list(iface.bar.messages)
         plugin.unload()
         QCoreApplication.processEvents()
@@ -141,13 +173,14 @@ SCRIPT = textwrap.dedent(r'''
 ''')
 
 
-def load_plugin_without(tmp_path, *hidden, locale=""):
+def load_plugin_without(tmp_path, *hidden, locale="", load_store=""):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path),
                QGIS_CUSTOM_CONFIG_PATH=str(tmp_path / "profile"),
                XDG_RUNTIME_DIR=str(tmp_path))
     env.pop("QGIS_OPTIONS_PATH", None)
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT), ",".join(hidden), locale],
-                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT), ",".join(hidden), locale,
+                           str(load_store)],
+                          env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, (
         f"the QGIS process failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -247,3 +280,81 @@ def test_the_notice_is_in_the_users_language(tmp_path):
     switched_off = [tooltip for name, (enabled, tooltip) in result["actions"].items()
                     if not enabled]
     assert switched_off and set(switched_off) == {expected}
+
+
+# --- duckdb: the usage history's engine ----------------------------------------------------
+
+DUCKDB_USE = "usage history: sessions, status and utilisation"
+
+
+def test_without_duckdb_the_plugin_loads_and_says_what_is_missing_once(tmp_path, complete):
+    """Everything stays on (charge points and areas need no duckdb); one warning names
+    the package, what it is for and the command that adds it."""
+    result = load_plugin_without(tmp_path, "duckdb")
+    assert result["imported"] == [], "something imported duckdb anyway"
+    notices = about(result, "duckdb")
+    assert len(notices) == 1, result["messages"]
+    level, title, text = notices[0]
+    assert level == "warning" and title == "EV Charge Points"
+    assert text.startswith(f"Missing Python package(s): duckdb (needed for {DUCKDB_USE}).")
+    assert "python3 -m pip install duckdb" in text
+    assert "apt install" not in text  # Debian has no duckdb package
+    assert text.endswith(" Until then charge points and areas load without usage.")
+    assert result["algorithms"] == complete["algorithms"]
+    assert result["actions"] == complete["actions"]  # nothing switched off
+
+
+@pytest.fixture(scope="module")
+def store_with_usage(tmp_path_factory):
+    """A workspace store of real data, made with duckdb present: the bundled registry
+    devices and the real Dundee sessions of March to May 2018."""
+    from ev_chargepoints.core.paths import LONDON_SNAPSHOT, RESOURCES
+    from ev_chargepoints.core.sources.intake import NCR_SNAPSHOT
+    from ev_chargepoints.core.workspace import Workspace
+
+    path = tmp_path_factory.mktemp("usage") / "workspace.gpkg"
+    with Workspace(path) as ws:
+        reports = ws.import_files([LONDON_SNAPSHOT / NCR_SNAPSHOT, RESOURCES / "data" /
+                                   "dundee" / "cp-data-mar-may-2018.csv.gz"])
+        assert [r.outcome for r in reports] == ["imported", "imported"]
+        assert ws.store.counts()["sessions"] > 0
+    return path
+
+
+@pytest.mark.parametrize("store", ["fresh", "with usage"])
+def test_without_duckdb_load_london_still_loads_devices_and_areas(tmp_path, store,
+                                                                   store_with_usage):
+    """"Load London charge points" without duckdb: into a fresh workspace store (the
+    bundled devices are imported) and on a store whose usage history duckdb would read:
+    the devices, wards and boroughs are on the map, the one line says what is missing."""
+    path = tmp_path / "fresh" / "workspace.gpkg" if store == "fresh" else store_with_usage
+    result = load_plugin_without(tmp_path, "duckdb", load_store=path)
+    assert result["imported"] == []
+    load = result["load"]
+    assert load["loaded"], (load, result["messages"])
+    assert load["devices"] > 8000 and load["boroughs"] == 33 and load["wards"] > 600, load
+    assert not load["synthetic"] and not any("SYNTHETIC" in n for n in load["names"])
+    assert [m[0] for m in about(result, "pip install duckdb")] == ["warning"], \
+        result["messages"]
+    assert not [m for m in result["messages"] if m[0] in ("warning", "critical")
+                and "duckdb" not in m[2]], result["messages"]
+
+
+def test_the_duckdb_notice_is_in_the_users_language(tmp_path):
+    from tests.qgis.test_translation_cy import _welsh, compile_welsh
+
+    compile_welsh()
+    result = load_plugin_without(tmp_path, "duckdb", locale="cy_GB")
+
+    def cy(text):
+        return _welsh("OptionalPackages", text)
+
+    expected = cy("Missing Python package(s): {listed}. Install them into the Python QGIS "
+                  "uses, e.g. '{command}' (OSGeo4W shell on Windows){debian}, then restart "
+                  "QGIS.").format(
+        listed=cy("{name} (needed for {use})").format(name="duckdb", use=cy(DUCKDB_USE)),
+        command="python3 -m pip install duckdb", debian="")
+    expected += cy(" Until then charge points and areas load without usage.")
+    assert cy(DUCKDB_USE) and cy(DUCKDB_USE) != DUCKDB_USE
+    notices = about(result, "pip install duckdb")
+    assert len(notices) == 1 and notices[0][2] == expected, result["messages"]

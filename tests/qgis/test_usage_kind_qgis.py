@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from ev_chargepoints.core.errors import MixedUsageError
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT, RESOURCES
 from ev_chargepoints.core.progress import Progress
 from ev_chargepoints.core.sources.intake import NCR_SNAPSHOT
+from ev_chargepoints.core.store.history_parts import copy_store
 from ev_chargepoints.core.store.usage_kind import NOTE
 from ev_chargepoints.core.workspace import Workspace
 from ev_chargepoints.qgis import loader
@@ -35,10 +35,23 @@ LABEL = "SYNTHETIC usage"
 
 
 def counts(store) -> dict:
-    """Devices and sessions in the file, counted with sqlite3 alone."""
+    """Devices and sessions in the store, counted with sqlite3 alone: sessions are rows
+    of the GeoPackage (schema 4) or of the Parquet parts its manifest lists (schema 5:
+    the rows the parts hold less the open rows later parts completed)."""
     with sqlite3.connect(store) as conn:
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                for t in ("devices", "sessions")}
+        tables = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        found = {"devices": conn.execute("SELECT count(*) FROM devices").fetchone()[0]}
+        if "history_parts" in tables:
+            parts = conn.execute("SELECT coalesce(sum(rows), 0) FROM history_parts "
+                                 "WHERE kind = 'sessions'").fetchone()[0]
+            completed = conn.execute(
+                "SELECT count(*) FROM session_completions").fetchone()[0] \
+                if "session_completions" in tables else 0
+            found["sessions"] = parts - completed
+        else:
+            found["sessions"] = conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
+        return found
 
 
 def ncr_devices() -> int:
@@ -110,7 +123,7 @@ def test_the_demo_has_a_store_of_its_own_and_says_synthetic(tmp_path, qgis_new_p
 def test_plugin_actions_keep_the_demo_out_of_the_workspace_store(
         qgis_iface, plugin_package, qgis_new_project, synthetic_store, tmp_path):
     workspace = tmp_path / "workspace.gpkg"
-    shutil.copyfile(synthetic_store, tmp_path / "demo.gpkg")  # a month, not the demo's year
+    copy_store(synthetic_store, tmp_path / "demo.gpkg")  # a month, not the demo's year
     qsettings = QgsSettings()
     key = plugin_settings.PREFIX + "settings_json"
     saved = qsettings.value(key, None)
