@@ -27,7 +27,6 @@ import gzip
 import hashlib
 import io
 import re
-import shutil
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -41,6 +40,7 @@ from ev_chargepoints.core.paths import LONDON_SNAPSHOT, RESOURCES
 from ev_chargepoints.core.sources.http import RetryPolicy
 from ev_chargepoints.core.sources.transport import RequestsTransport
 from ev_chargepoints.core.store.geopackage import HistoryStore
+from ev_chargepoints.core.store.history_parts import copy_store
 from ev_chargepoints.core.workspace import Workspace
 
 SUITE = "faults"
@@ -172,7 +172,7 @@ def expected(srv, template, tmp_path_factory):
     out = {}
     for client in ("datastore", "ocpi"):
         path = tmp_path_factory.mktemp(f"reference-{client}") / "store.gpkg"
-        shutil.copyfile(template, path)
+        copy_store(template, path)
         with workspace(path) as ws:
             outcome = fetch(ws, srv, client)
         assert not outcome.skipped and not outcome.warnings, (outcome.skipped, outcome.warnings)
@@ -393,7 +393,7 @@ def _check_message(message: str, words) -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_fault_matrix(case: Case, srv, template, expected, tmp_path, reliability_record):
     path = tmp_path / "store.gpkg"
-    shutil.copyfile(template, path)
+    copy_store(template, path)
     before = state(path)
     for fault_path, mode, params in case.faults:
         srv.fault(fault_path, mode, **params)
