@@ -133,12 +133,13 @@ def compute_months(con, relation: str, prep: Prepared, by: str, since_month=None
     """Create temp tables ucs_new_months and ucs_new_counts: the month sums and counts of
     every month (``since_month`` None) or of the months from ``since_month``."""
     month_range = prep.month_range()
+    offsets = None
     if month_range is not None:
         first_month, last_month = month_range
         if since_month is not None:
             first_month = min(first_month, since_month)
             last_month = max(last_month, since_month)
-        q.register_tables(con, prep.mapping, prep.rated, first_month, last_month)
+        offsets = q.register_tables(con, prep.mapping, prep.rated, first_month, last_month)
     since = since_day = None
     if since_month is not None and month_range is not None:
         since = q.month_start_us(since_month)
@@ -158,7 +159,8 @@ def compute_months(con, relation: str, prep: Prepared, by: str, since_month=None
         return
     con.execute("CREATE TEMP TABLE ucs_new_months AS "
                 + q.months_sql(relation, by, t0, since, since_day, mapped,
-                               float(prep.rated["rated"].min()) if len(prep.rated) else None))
+                               float(prep.rated["rated"].min()) if len(prep.rated) else None,
+                               midnight_offsets=offsets))
     con.execute("CREATE TEMP TABLE ucs_new_counts AS "
                 + q.counts_sql(relation, since, mapped))
 
@@ -270,9 +272,10 @@ def reported_utilisation(con, relation: str, attach, devices, connectors, status
     import_id) with each session's device reconciled by ``attach`` (a frame of distinct
     source, device_id, connector_id -> their reconciled device ids). With ``cache`` (and
     ``parts``, the relation's part files) the month sums are kept current incrementally."""
-    frame, counts = _utilisation(con, relation, attach, devices, connectors, status, period,
-                                 by, cache, parts, max_status_gap_hours)
-    return keep_covered(frame, usage_coverage(_session_counts(con, counts, period),
+    frame, counts, prep = _utilisation(con, relation, attach, devices, connectors, status,
+                                       period, by, cache, parts, max_status_gap_hours)
+    return keep_covered(frame, usage_coverage(_session_counts(con, counts, period,
+                                                              prep.dev_ids),
                                               device_operators(current_devices)))
 
 
@@ -300,27 +303,49 @@ def _utilisation(con, relation, attach, devices, connectors, status, period, by,
         months, counts = "ucs_new_months", "ucs_new_counts"
     status = status if status is not None and len(status) else None
     return _assemble(con, prep, months, by, period, devices, connectors, status,
-                     max_status_gap_hours), counts
+                     max_status_gap_hours), counts, prep
 
 
-def _session_counts(con, counts: str, period: str) -> pd.DataFrame:
-    """:func:`.usage_coverage.session_counts` from the month counts."""
+def _session_counts(con, counts: str, period: str, dev_ids: np.ndarray) -> pd.DataFrame:
+    """:func:`.usage_coverage.session_counts` from the month counts, the id columns as
+    categoricals (devices: ``dev_ids``, which hold every device of the counts)."""
     months = con.execute(f"SELECT DISTINCT m FROM {counts}").fetchnumpy()["m"]
-    labels = pd.DataFrame({"m": np.asarray(months, dtype=np.int64),
-                           "label": q.period_labels(np.asarray(months, np.int64), period)})
-    con.register("_ucs_labels", labels)
+    months = np.asarray(months, dtype=np.int64)
+    label_of_month = q.period_labels(months, period)
+    label_code, labels = pd.factorize(label_of_month)
+    sources = con.execute(f"SELECT DISTINCT source FROM {counts}").fetchnumpy()["source"]
+    sources = np.asarray(sources, dtype=object)
+    tables = {"_ucs_labels": pd.DataFrame({"m": months, "i": label_code.astype(np.int64)}),
+              "_ucs_sources": pd.DataFrame({"source": sources,
+                                            "i": np.arange(len(sources), dtype=np.int64)}),
+              "_ucs_devs": pd.DataFrame({"dev": np.asarray(dev_ids, dtype=object),
+                                         "i": np.arange(len(dev_ids), dtype=np.int64)})}
+    for name, table in tables.items():
+        con.register(name, table)
     try:
-        frame = con.execute(f"""
-            SELECT c.dev AS device_id, c.source, l.label AS period,
+        data = con.execute(f"""
+            SELECT d.i AS dev, s.i AS source, l.i AS period,
                    CAST(sum(c.n) AS BIGINT) AS sessions
             FROM {counts} AS c JOIN _ucs_labels AS l ON l.m = c.m
-            GROUP BY c.dev, c.source, l.label
-            ORDER BY c.dev, c.source, l.label""").df()
+            JOIN _ucs_sources AS s ON s.source = c.source
+            LEFT JOIN _ucs_devs AS d ON d.dev = c.dev
+            GROUP BY d.i, s.i, l.i""").fetchnumpy()
     finally:
-        con.unregister("_ucs_labels")
-    return pd.DataFrame({name: frame[name].astype(object).to_numpy() for name in
-                         ("device_id", "source", "period")} |
-                        {"sessions": frame["sessions"].to_numpy(np.int64)})
+        for name in tables:
+            con.unregister(name)
+    dev = data["dev"]
+    if np.ma.getmaskarray(dev).any():
+        raise ValueError("session counts of a device the sessions do not have")
+    dev = np.asarray(dev, np.int64)
+    names = pd.Index(dev_ids, dtype=object)
+    return pd.DataFrame({
+        "device_id": pd.Categorical.from_codes(dev, names) if names.notna().all()
+        else names.to_numpy(object)[dev],
+        "source": pd.Categorical.from_codes(np.asarray(data["source"], np.int64),
+                                            pd.Index(sources, dtype=object)),
+        "period": pd.Categorical.from_codes(np.asarray(data["period"], np.int64),
+                                            pd.Index(labels, dtype=object)),
+        "sessions": np.asarray(data["sessions"], dtype=np.int64)})
 
 
 def _assemble(con, prep: Prepared, months: str, by: str, period: str, devices, connectors,
@@ -431,13 +456,14 @@ def store_utilisation(store, rec, status, current_devices, period: str = "quarte
     def attach(keys):
         return rec.attach_frame(keys, "connector_id").to_numpy(object)
 
-    progress.report(5, f"Computing utilisation per {by} and {period}")
+    progress.report(5, "Reading sessions")
     con = duckdb_connection()  # without duckdb: the store's one-line StoreError
     import duckdb
 
     try:
         limit_memory(con, Path(store.history_dir) / "cache" / "spill")
         relation = store.history_relation(con, "sessions")
+        progress.report(10, f"Computing utilisation per {by} and {period}")
         folder = Path(store.history_dir)
         parts = [(folder / f).as_posix() for f in store.history_parts("sessions")["file"]]
         args = (con, relation, attach, devices, connectors, status(), current_devices,
