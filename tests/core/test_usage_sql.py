@@ -434,3 +434,59 @@ def test_workspace_uses_the_sql_engine_and_its_cache(tmp_path):
                                      lambda k, rec=rec: rec.attach_frame(k, "connector_id")
                                      .to_numpy(object), devs, conns)[1] == "cached"
                 con.close()
+
+
+def _coverage_by_text(counts, operators):
+    """usage_coverage and keep_covered as first written (astype(str) keys): the
+    reference for the integer-code version."""
+    from ev_chargepoints.core.outputs.mapdata import substantial_periods
+
+    reporter = "source:" + counts["source"].astype(str)
+    if operators is not None and len(operators):
+        name = counts["device_id"].astype(str).map(operators)
+        name = name.astype(object).where(name.notna(), "").astype(str).str.strip().str.lower()
+        reporter = reporter.where(name == "", "operator:" + name)
+    counts = counts.assign(reporter=reporter)
+    own = counts.loc[counts["sessions"] > 0, ["device_id", "period"]]
+    per_reporter = counts.groupby(["reporter", "period"], sort=True)["sessions"].sum()
+    covered = [(who, period) for who, rows in per_reporter.groupby(level=0, sort=False)
+               for period in substantial_periods(rows.droplevel(0))]
+    reported = counts[["device_id", "reporter"]].drop_duplicates().merge(
+        pd.DataFrame(covered, columns=["reporter", "period"]), on="reporter")
+    pairs = pd.concat([own, reported[["device_id", "period"]]], ignore_index=True)
+    return set(zip(pairs["device_id"].astype(str), pairs["period"].astype(str)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["a", "b", "1", 1, "c "]),
+                               st.sampled_from(["", "feed", "file"]),
+                               st.sampled_from(["2024-Q1", "2024-Q2", "2023-Q4", "2024-Q3"]),
+                               st.integers(0, 30)), max_size=40),
+       ops=st.dictionaries(st.sampled_from(["a", "b", "1", "c "]),
+                           st.sampled_from(["Op", " op ", "Other", "", None]), max_size=4),
+       categorical=st.booleans())
+def test_coverage_on_integer_codes_equals_the_text_rule(rows, ops, categorical):
+    """usage_coverage/keep_covered compare ids as text on integer codes of the distinct
+    values: the same pairs and rows as the per-row astype(str) version (ids of mixed
+    types, operators in any case and spacing, categorical or object columns)."""
+    from ev_chargepoints.core.analysis.usage_coverage import keep_covered, usage_coverage
+
+    counts = pd.DataFrame(rows, columns=["device_id", "source", "period", "sessions"])
+    counts = counts.astype({"device_id": object, "source": object, "period": object,
+                            "sessions": "int64"})
+    operators = pd.Series(list(ops.values()), index=list(ops), dtype=object)
+    expected = _coverage_by_text(counts, operators)
+    given_counts = counts
+    if categorical:
+        given_counts = counts.assign(**{c: counts[c].astype(str).astype("category")
+                                        for c in ("device_id", "source", "period")})
+    got = usage_coverage(given_counts, operators)
+    assert set(zip(got["device_id"].astype(str), got["period"].astype(str))) == expected
+    assert not got.duplicated().any()
+    frame = pd.DataFrame({"device_id": pd.Series(["a", "b", 1, "1", "c", "z"] * 4,
+                                                 dtype=object),
+                          "period": ["2024-Q1", "2024-Q2", "2023-Q4", "2024-Q3"] * 6,
+                          "x": np.arange(24)})
+    kept = keep_covered(frame, got)
+    want = [(str(d), str(p)) in expected for d, p in zip(frame["device_id"], frame["period"])]
+    pd.testing.assert_frame_equal(kept, frame[want].reset_index(drop=True))

@@ -56,32 +56,100 @@ def usage_coverage(counts: pd.DataFrame, operators: pd.Series | None = None) -> 
     come one file a quarter, and a device without sessions in a quarter its operator
     reported is a real zero), else the usage source (a session file, a feed). Elsewhere
     the device's usage is unknown ("no data"), not zero. ``counts``:
-    :func:`session_counts`."""
+    :func:`session_counts` (the id columns may be categorical).
+
+    Ids are compared as text (``str``); the work is on integer codes of the distinct
+    values, so each distinct device, source and period is converted once."""
     from ..outputs.mapdata import substantial_periods
 
-    reporter = "source:" + counts["source"].astype(str)
+    d_code, d_uniq = _text_codes(counts["device_id"])
+    s_code, s_uniq = _text_codes(counts["source"])
+    p_code, p_uniq = _text_codes(counts["period"])
+    n_s, n_p = max(len(s_uniq), 1), max(len(p_uniq), 1)
+    # the reporter of each distinct (device, source): its operator, else the source
+    pair_code, pairs = pd.factorize(d_code * n_s + s_code)
+    pair_dev, pair_src = pairs // n_s, pairs % n_s
+    reporter = "source:" + pd.Series(s_uniq[pair_src], dtype=object)
     if operators is not None and len(operators):
-        name = counts["device_id"].astype(str).map(operators)
+        name = pd.Series(d_uniq, dtype=object).map(operators)
         name = name.astype(object).where(name.notna(), "").astype(str).str.strip().str.lower()
-        reporter = reporter.where(name == "", "operator:" + name)
-    counts = counts.assign(reporter=reporter)
-    own = counts.loc[counts["sessions"] > 0, ["device_id", "period"]]
-    per_reporter = counts.groupby(["reporter", "period"], sort=True)["sessions"].sum()
-    covered = [(who, period)
-               for who, rows in per_reporter.groupby(level=0, sort=False)
-               for period in substantial_periods(rows.droplevel(0))]
-    reported = counts[["device_id", "reporter"]].drop_duplicates().merge(
-        pd.DataFrame(covered, columns=["reporter", "period"]), on="reporter")
-    return pd.concat([own, reported[["device_id", "period"]]],
-                     ignore_index=True).drop_duplicates(ignore_index=True)
+        name = name.to_numpy(object)[pair_dev]
+        reporter = reporter.where(name == "", "operator:" + pd.Series(name, dtype=object))
+    r_of_pair, r_uniq = pd.factorize(reporter.to_numpy(object))
+    r_code = r_of_pair[pair_code]
+    sessions = counts["sessions"].to_numpy()
+    own = np.flatnonzero(sessions > 0)
+    # sessions per reporter and period, reporters and periods in text order
+    n_r = max(len(r_uniq), 1)
+    total = pd.Series(sessions).groupby(r_code.astype(np.int64) * n_p + p_code).sum()
+    r_rank = _text_rank(np.asarray(r_uniq, dtype=object))
+    p_rank = _text_rank(p_uniq)
+    keys = total.index.to_numpy(np.int64)
+    order = np.lexsort((p_rank[keys % n_p], r_rank[keys // n_p]))
+    keys, total = keys[order], total.to_numpy()[order]
+    covered = np.zeros(n_r * n_p, dtype=bool)
+    starts = np.flatnonzero(np.r_[True, keys[1:] // n_p != keys[:-1] // n_p]) \
+        if len(keys) else []
+    for a, b in zip(starts, list(starts[1:]) + [len(keys)]):
+        rows = pd.Series(total[a:b], index=p_uniq[keys[a:b] % n_p])
+        wanted = pd.Index(p_uniq).get_indexer(pd.Index(substantial_periods(rows)))
+        covered[(keys[a] // n_p) * n_p + wanted] = True
+    # each device with every period its reporters cover
+    dr_first = pd.unique(d_code * n_r + r_code)
+    dr_dev, dr_rep = dr_first // n_r, dr_first % n_r
+    grid = covered.reshape(n_r, n_p)[dr_rep]
+    row, period = np.nonzero(grid)
+    key = np.concatenate([d_code[own] * n_p + p_code[own], dr_dev[row] * n_p + period])
+    key = pd.unique(key)
+    return pd.DataFrame({"device_id": d_uniq[key // n_p], "period": p_uniq[key % n_p]})
 
 
 def keep_covered(frame: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataFrame:
     """The rows of utilisation ``frame`` whose device and period have usage data
     (:func:`usage_coverage`); a window widened by other data (another operator's return,
-    watched status) no longer gives a device 0 % in periods nobody reports for it."""
-    wanted = pd.MultiIndex.from_arrays([coverage["device_id"].astype(str),
-                                        coverage["period"].astype(str)])
-    have = pd.MultiIndex.from_arrays([frame["device_id"].astype(str),
-                                      frame["period"].astype(str)])
-    return frame[have.isin(wanted)].reset_index(drop=True)
+    watched status) no longer gives a device 0 % in periods nobody reports for it. Ids
+    are compared as text."""
+    keys = []
+    for side in (frame, coverage):
+        keys.append([_text_codes(side[name]) for name in ("device_id", "period")])
+    have = np.zeros(len(frame), dtype=np.int64)
+    wanted = np.zeros(len(coverage), dtype=np.int64)
+    for (f_code, f_uniq), (c_code, c_uniq) in zip(keys[0], keys[1]):
+        # the coverage's codes in the frame's code space (-1: not in the frame)
+        to_frame = pd.Index(f_uniq).get_indexer(c_uniq) if len(c_uniq) else \
+            np.empty(0, np.int64)
+        mapped = to_frame[c_code] if len(c_code) else c_code
+        width = len(f_uniq) + 1
+        have = have * width + f_code
+        wanted = np.where((wanted < 0) | (mapped < 0), -1, wanted * width + mapped)
+    keep = np.isin(have, wanted[wanted >= 0])
+    if keep.all() and isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 \
+            and frame.index.step == 1:
+        return frame  # every row: no copy
+    return frame[keep].reset_index(drop=True)
+
+
+def _text_codes(values: pd.Series):
+    """Integer codes of ``values`` compared as text (``str``, as ``astype(str)``) and the
+    distinct texts (unique), converting each distinct value once."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        uniq = np.asarray(values.cat.categories, dtype=object)
+        if values.isna().any():
+            uniq = np.append(uniq, np.nan)
+            codes = np.where(codes < 0, len(uniq) - 1, codes)
+    else:
+        codes, uniq = pd.factorize(values.to_numpy(object), use_na_sentinel=False)
+        codes = codes.astype(np.int64)
+    text = pd.Index(uniq, dtype=object).astype(str)
+    if not text.is_unique:  # different values with one text (1 and "1")
+        codes2, text = pd.factorize(text.to_numpy(object))
+        codes = codes2.astype(np.int64)[codes]
+    return codes, np.asarray(text, dtype=object)
+
+
+def _text_rank(texts: np.ndarray) -> np.ndarray:
+    """The position of each (distinct) text in sorted order."""
+    rank = np.empty(len(texts), dtype=np.int64)
+    rank[np.argsort(texts, kind="stable")] = np.arange(len(texts))
+    return rank

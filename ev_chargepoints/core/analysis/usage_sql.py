@@ -15,9 +15,9 @@ Local days need no time-zone functions: two small tables are joined instead, ``h
 UTC hours) and ``days`` (local day -> its UTC bounds and month), built from
 :func:`.calendar.local_midnights`. Times are integer microseconds since the epoch.
 The text is plain SQL except for the few spots in :data:`DIALECTS` (microseconds of a
-timestamp, integer division, NaN, counting the bits of a bigint); PostgreSQL could run it
-with the other entry (untested there; its planner will not hash-join the NULL-safe
-``IS NOT DISTINCT FROM`` connector matches, which DuckDB does).
+timestamp, integer division, NaN, counting the bits of a bigint, a series of days);
+PostgreSQL could run it with the other entry (untested there; its planner will not
+hash-join the NULL-safe ``IS NOT DISTINCT FROM`` connector matches, which DuckDB does).
 
 Reconciliation enters as a small mapping table: the distinct (source, device_id,
 connector_id) of the sessions -> reconciled device, computed in Python by
@@ -45,13 +45,16 @@ from .quality import (
 )
 
 HOUR_US = 3_600_000_000
+DAY_US = 24 * HOUR_US
 SECOND_US = 1_000_000
 DIALECTS = {
     "duckdb": {"us": "epoch_us({})", "div": "(({}) // ({}))", "nan": "CAST('NaN' AS DOUBLE)",
-               "bit_count": "bit_count(bit_or(days))"},
+               "bit_count": "bit_count(bit_or(days))",
+               "series": "unnest(range({}, ({}) + 1))"},
     "postgres": {"us": "round(date_part('epoch', {}) * 1000000)::bigint",
                  "div": "div(({}), ({}))", "nan": "CAST('NaN' AS float8)",
-                 "bit_count": "bit_count(bit_or(days)::bit(64))"},
+                 "bit_count": "bit_count(bit_or(days)::bit(64))",
+                 "series": "generate_series({}, {})"},
 }
 SUM_COLUMNS = ("sessions", "kwh", "plugged_us", "in_use_days", "idle_us", "idle_base_us",
                *[f"flag_{f}" for f in FLAGS])
@@ -88,8 +91,8 @@ started AS (
     SELECT b.dev, {gcon} AS con, hs.m AS m,
         count(CASE WHEN e >= s THEN 1 END) AS sessions,
         sum(CASE WHEN e >= s THEN coalesce(kwh, 0) ELSE 0 END) AS kwh,
-        sum(CASE WHEN e > s AND he.d = hs.d THEN e - s ELSE 0 END) AS plugged_us,
-        bit_or(CASE WHEN e > s AND he.d = hs.d THEN {one} << hs.dm END) AS days,
+        sum(CASE WHEN e > s AND NOT ({crosses}) THEN e - s ELSE 0 END) AS plugged_us,
+        bit_or(CASE WHEN e > s AND NOT ({crosses}) THEN {one} << hs.dm END) AS days,
         sum(CASE WHEN e >= s AND ce IS NOT NULL
                  THEN e - least(greatest(ce, s), e) ELSE 0 END) AS idle_us,
         sum(CASE WHEN e >= s AND ce IS NOT NULL THEN e - s ELSE 0 END) AS idle_base_us,
@@ -102,17 +105,23 @@ started AS (
         max(CASE WHEN e >= s THEN e END) AS last_closed,
         min(s) AS first_start, max(s) AS last_start
     FROM base AS b JOIN {hours} AS hs ON hs.h = {div_s_hour}
-    LEFT JOIN {hours} AS he ON he.h = {div_e1_hour} AND b.e > b.s
     WHERE s >= {since}
     GROUP BY b.dev, {gcon}, hs.m),
-spread AS (
-    -- sessions over several local days: one piece per day, split at local midnights
-    SELECT b.dev, {gcon} AS con, dd.m, sum(least(b.e, dd.hi) - greatest(b.s, dd.lo)) AS us,
-           bit_or({one} << dd.dm) AS days
+several AS (
+    -- sessions that may span local days (they cross the time of day of a
+    -- local midnight; the others lie within one local day and are summed above), one
+    -- row per local day they touch (an equi-join on the day: a range join to the days
+    -- table is several times slower)
+    SELECT b.dev, b.con, b.s, b.e, {day_series} AS d
     FROM base AS b JOIN {hours} AS hs ON hs.h = {div_s_hour}
     JOIN {hours} AS he ON he.h = {div_e1_hour}
-    JOIN {days} AS dd ON dd.d BETWEEN hs.d AND he.d
-    WHERE b.e > b.s AND hs.d < he.d AND b.e > {since} AND dd.d >= {since_day}
+    WHERE b.e > b.s AND b.e > {since} AND ({crosses})),
+spread AS (
+    -- one piece per day, split at local midnights
+    SELECT b.dev, {gcon} AS con, dd.m, sum(least(b.e, dd.hi) - greatest(b.s, dd.lo)) AS us,
+           bit_or({one} << dd.dm) AS days
+    FROM several AS b JOIN {days} AS dd ON dd.d = b.d
+    WHERE dd.d >= {since_day}
     GROUP BY b.dev, {gcon}, dd.m),
 impossible AS (
     -- more energy than the rating allows; only sessions above the lowest rating of
@@ -227,7 +236,8 @@ def _dialect(name: str) -> dict:
 
     def div(a, b):
         return sql["div"].format(a, b)
-    return {"us": us, "div": div, "nan": sql["nan"], "bit_count": sql["bit_count"]}
+    return {"us": us, "div": div, "nan": sql["nan"], "bit_count": sql["bit_count"],
+            "series": sql["series"]}
 
 
 def triples_sql(relation: str, dialect: str = "duckdb") -> str:
@@ -246,11 +256,19 @@ def _map_join(mapped: bool) -> tuple[str, str]:
 
 
 def months_sql(relation: str, by: str, t0: int, since: int | None, since_day: int | None,
-               mapped: bool, lowest_kw: float | None = None, dialect: str = "duckdb") -> str:
+               mapped: bool, lowest_kw: float | None = None, dialect: str = "duckdb",
+               midnight_offsets=None) -> str:
     """The month sums query (columns :data:`MONTH_COLUMNS`) over ``relation``, with the
-    tables ucs_map (when ``mapped``), ucs_rated, ucs_hours and ucs_days in scope."""
+    tables ucs_map (when ``mapped``), ucs_rated, ucs_hours and ucs_days in scope.
+    ``midnight_offsets``: the times of day (µs after UTC midnight) at which the local
+    midnights of ucs_days fall (:func:`midnight_offsets`); with them, only sessions that
+    cross such a time of day are joined to the calendar to be split (a session that
+    crosses a local midnight crosses its time of day; plain arithmetic filters the rest)."""
     f = _dialect(dialect)
     us, div = f["us"], f["div"]
+    crosses = "true" if midnight_offsets is None else " OR ".join(
+        f"{div(f'b.s - ({int(o)})', DAY_US)} <> {div(f'b.e - 1 - ({int(o)})', DAY_US)}"
+        for o in sorted(set(int(o) for o in midnight_offsets))) or "false"
     dev, join = _map_join(mapped)
     low = -(2 ** 62)
     since_us = low if since is None else int(since)
@@ -269,7 +287,16 @@ def months_sql(relation: str, by: str, t0: int, since: int | None, since_day: in
         lowest="CAST(NULL AS DOUBLE PRECISION)" if lowest_kw is None else repr(float(lowest_kw)),
         one="CAST(1 AS BIGINT)", bit_count=f["bit_count"],
         long_hours=int(LONG_SESSION_HOURS), since=since_us, since_filter=since_filter,
-        since_day=-1 if since_day is None else int(since_day))
+        since_day=-1 if since_day is None else int(since_day), crosses=crosses,
+        day_series=f["series"].format("hs.d", "he.d"))
+
+
+def midnight_offsets(days: pd.DataFrame) -> list[int]:
+    """The distinct times of day (µs after UTC midnight) of the local midnights
+    bounding the days of ``days`` (:func:`calendar_tables`); for Europe/London 0 and
+    23 h."""
+    bounds = np.concatenate([days["lo"].to_numpy(np.int64), days["hi"].to_numpy(np.int64)])
+    return sorted(int(o) for o in np.unique(bounds % DAY_US))
 
 
 def counts_sql(relation: str, since: int | None, mapped: bool, dialect: str = "duckdb") -> str:
@@ -290,7 +317,8 @@ def register_tables(con, mapping: pd.DataFrame, rated: pd.DataFrame, first_month
                     last_month: int) -> None:
     """The small tables the queries join: ucs_map (source, device_id, connector_id ->
     rdev; only the rows reconciliation changes), ucs_rated (dev, con -> rated kW, only
-    positive ratings), ucs_hours and ucs_days."""
+    positive ratings), ucs_hours and ucs_days. Returns :func:`midnight_offsets` of the
+    days."""
     hours, days = calendar_tables(first_month, last_month)
     for name, frame in (("ucs_map", mapping), ("ucs_rated", rated), ("ucs_hours", hours),
                         ("ucs_days", days)):
@@ -298,6 +326,7 @@ def register_tables(con, mapping: pd.DataFrame, rated: pd.DataFrame, first_month
         con.register(f"_{name}_frame", frame)
         con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM _{name}_frame")
         con.unregister(f"_{name}_frame")
+    return midnight_offsets(days)
 
 
 def period_labels(months: np.ndarray, period: str) -> np.ndarray:
