@@ -85,6 +85,13 @@ def load_seconds_line(result: dict) -> str:
     return "Load London charge points: " + "; ".join(parts)
 
 
+def pip_packages() -> list[str]:
+    """Where pip put the packages Debian lacks (duckdb, pyogrio, ...): the project venv's
+    own site-packages. QGIS's Python gets them as a user's QGIS gets them after
+    `pip install --user duckdb` (README); numpy, pandas and QGIS stay Debian's."""
+    return [str(p) for p in sorted((ROOT / ".venv" / "lib").glob("python3*/site-packages"))]
+
+
 def run(out: Path, show: bool, timeout: int) -> dict:
     qgis = shutil.which("qgis")
     if not qgis:
@@ -111,6 +118,8 @@ def _run_qgis(qgis: str, out: Path, show: bool, timeout: int, result_file: Path,
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("PYENV", "PYTHON", "VIRTUAL_ENV", "CONDA"))}
         env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        if pip_packages():
+            env["PYTHONPATH"] = os.pathsep.join(pip_packages())
         env.update({"EVCP_OUT": str(out), "EVCP_RESULT": str(result_file),
                     "EVCP_KEEP_OPEN": "1" if show else "0", "HOME": tmp,
                     "XDG_RUNTIME_DIR": tmp, "QGIS_DISABLE_MESSAGE_HOOKS": "0",

@@ -617,19 +617,19 @@ class Workspace:
                      max_age_minutes: float = styling.DEFAULT_STATUS_MAX_AGE_MINUTES):
         """A new live status GeoPackage in ``folder`` (:func:`.mapdata.write_status`);
         None when the store holds no status (or its history cannot be read: no duckdb)."""
-        if self._history_unreadable():
+        if self.history_unreadable():
             return None
         return mapdata.write_status(self.reconciled_status(), self.devices(), folder, now,
                                     max_age_minutes)
 
-    def _history_unreadable(self) -> bool:  # no duckdb: map without usage (as said at start)
+    def history_unreadable(self) -> bool:  # no duckdb: map without usage (as said at start)
         from .optional import missing_history
         return not self.is_shared_store and bool(missing_history())
 
     def _usage_or_none(self, period_kind: str, progress: Progress = SILENT):
         """:meth:`utilisation`, or None when the store holds no sessions (or cannot read
         them: no duckdb)."""
-        if self._history_unreadable() or not self.store.counts().get("sessions", 0):
+        if self.history_unreadable() or not self.store.counts().get("sessions", 0):
             return None
         return self.utilisation(period_kind, progress=progress)
 

@@ -19,8 +19,9 @@ from typing import Callable, Optional, Sequence
 from qgis.PyQt.QtCore import pyqtSignal
 
 from ..core.config import OcpiFeed
-from ..core.errors import EvChargepointsError
+from ..core.errors import EvChargepointsError, StoreError
 from ..core.outputs import styling
+from ..core.store.history_parts import MISSING_DUCKDB
 from ..core.workspace import Workspace
 from .tasks import CoreTask, start
 
@@ -49,6 +50,8 @@ def watch_feeds(store, feeds: Sequence[OcpiFeed], tokens: dict, progress, feedba
     since: dict = {}
     polls = 0
     with Workspace(store, QgsTransport(feedback=feedback)) as ws:
+        if ws.history_unreadable():  # every poll could only fail to store its status
+            raise StoreError(MISSING_DUCKDB)
         while not progress.cancelled():
             now = clock()
             polled = False

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -29,6 +28,7 @@ from ev_chargepoints.core.outputs.fingerprint import store_fingerprint
 from ev_chargepoints.core.schema import ParseResult
 from ev_chargepoints.core.sources import parsers, synthetic
 from ev_chargepoints.core.sources.intake import NCR_SNAPSHOT, UK_TZ
+from ev_chargepoints.core.store.history_parts import copy_store
 from ev_chargepoints.core.store.usage_kind import NOTE, SYNTHETIC_FORMAT
 from ev_chargepoints.core.workspace import Workspace
 from ev_chargepoints.qgis.layout_export import print_styles, templates
@@ -356,9 +356,7 @@ def test_same_inputs_same_fingerprint_one_session_changed_another(small_store, t
     fingerprint = again.fingerprint
     assert fingerprint in names[0]
     # a copy of the store with one session's energy changed
-    copy = tmp_path / "changed.gpkg"
-    with sqlite3.connect(store) as src, sqlite3.connect(copy) as dst:
-        src.backup(dst)
+    copy = copy_store(store, tmp_path / "changed.gpkg")  # the GeoPackage and its history
     with Workspace(copy) as ws:
         sessions = ws.store.sessions().head(1).copy()
     sessions["kwh"] = sessions["kwh"] + 1.0

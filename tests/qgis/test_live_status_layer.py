@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import sqlite3
+import sys
 import time
 from contextlib import closing
 from pathlib import Path
@@ -256,6 +257,23 @@ def test_a_watch_poll_adds_the_layer_to_a_map_loaded_without_status(stores, qgis
     watched = {uids[key][1]: CLASS_OF[s] for key, s in WATCHED.items()}
     assert {d: f["live_status"] for d, f in features(layer).items()} == watched
     assert legend_keys(layer) == {d: {cls} for d, cls in watched.items()}
+
+
+def test_watching_without_duckdb_stops_at_once_and_says_why(tmp_path, monkeypatch):
+    """Without duckdb no status can be stored: watching stops with the one line that says
+    what to install, instead of failing and retrying every poll."""
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # importing duckdb now fails
+    stopped = {}
+    with ReplayServer() as server:
+        serve_watched_statuses(server)
+        feed = OcpiFeed(FEED, server.url + "/ocpi/2.2.1/locations", poll_seconds=30)
+        task = watch.start_watching(str(tmp_path / "workspace.gpkg"), [feed],
+                                    lambda r: stopped.setdefault("polls", r),
+                                    lambda m: stopped.setdefault("error", m), max_polls=1)
+        wait_for(lambda: stopped, "the watch to stop")
+        assert not server.requests, server.requests  # no poll was made
+    assert "pip install duckdb" in stopped.get("error", ""), stopped
+    assert not task.isActive()
 
 
 def test_watching_from_the_plugin_refreshes_the_layer_it_loaded(
