@@ -246,6 +246,11 @@ def _system_env(home: Path, plugins: Path) -> dict:
     env.update({"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                 "HOME": str(home), "QGIS_PLUGINPATH": str(plugins),
                 "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(home)})
+    # what pip added for the plugin (duckdb: Debian has no package), as a user's
+    # `pip install --user duckdb` gives it to QGIS's Python; numpy/pandas stay Debian's
+    added = sorted((ROOT / ".venv" / "lib").glob("python3*/site-packages"))
+    if added:
+        env["PYTHONPATH"] = os.pathsep.join(str(p) for p in added)
     return env
 
 
