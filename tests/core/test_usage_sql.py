@@ -490,3 +490,24 @@ def test_coverage_on_integer_codes_equals_the_text_rule(rows, ops, categorical):
     kept = keep_covered(frame, got)
     want = [(str(d), str(p)) in expected for d, p in zip(frame["device_id"], frame["period"])]
     pd.testing.assert_frame_equal(kept, frame[want].reset_index(drop=True))
+
+
+def test_spilling_works_before_the_cache_folder_exists(tmp_path):
+    """DuckDB makes only the last level of its spill folder: a first computation big enough
+    to spill, on a store without a cache folder yet, failed ("Failed to create directory
+    .../cache/spill")."""
+    import duckdb
+
+    from ev_chargepoints.core.analysis.usage_sql_engine import limit_memory
+
+    spill = tmp_path / "store.history" / "cache" / "spill"
+    con = duckdb.connect()
+    try:
+        limit_memory(con, spill)
+        con.execute("SET memory_limit = '30MB'")  # force a spill
+        groups = con.execute("SELECT count(*) FROM (SELECT range % 2000003 AS k, count(*)"
+                             " FROM range(6000000) GROUP BY k)").fetchone()[0]
+    finally:
+        con.close()
+    assert groups == 2000003
+    assert spill.is_dir()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -424,8 +425,16 @@ MEMORY_LIMIT = "1GB"  # DuckDB spills what does not fit (peak RSS target: < 2 GB
 
 
 def limit_memory(con, spill: Path) -> None:
-    """Keep DuckDB's memory on ``con`` under :data:`MEMORY_LIMIT`, spilling to ``spill``."""
-    con.execute(f"SET temp_directory = {_quote(Path(spill).as_posix())}")
+    """Keep DuckDB's memory on ``con`` under :data:`MEMORY_LIMIT`, spilling to ``spill``
+    (made here: DuckDB makes only its last level), else, in a folder that cannot be
+    written (a store on a read-only share), to the system's temporary folder."""
+    spill = Path(spill)
+    try:
+        spill.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        spill = Path(tempfile.gettempdir()) / "ev_chargepoints-spill"
+        spill.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET temp_directory = {_quote(spill.as_posix())}")
     con.execute(f"SET memory_limit = {_quote(MEMORY_LIMIT)}")
     con.execute("SET preserve_insertion_order = false")
 
