@@ -11,10 +11,8 @@ values below use). Watching polls the same server through QGIS's network stack.
 from __future__ import annotations
 
 import copy
-import sqlite3
 import sys
 import time
-from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
@@ -40,6 +38,7 @@ from ev_chargepoints.core.config import OcpiFeed, Settings
 from ev_chargepoints.core.errors import EvChargepointsError
 from ev_chargepoints.core.outputs import styling
 from ev_chargepoints.core.progress import Progress
+from ev_chargepoints.core.store.history_parts import copy_store  # the GeoPackage and its history
 from ev_chargepoints.core.workspace import Workspace
 from ev_chargepoints.gui.settings_dialog import SettingsDialog
 from ev_chargepoints.qgis import layers as map_layers
@@ -58,12 +57,6 @@ FEED = "127.0.0.1"  # the feed name poll_history's polls got (the server's host)
 # What the feed says when watching starts: BP Pulse's older Location is no longer in it
 WATCHED = {("pod", 0): "UNKNOWN", ("pod", 1): "OUTOFORDER", ("pod", 2): "CHARGING",
            ("ubi", 0): "AVAILABLE", ("ubi", 1): "BLOCKED", ("bp_new", 0): "AVAILABLE"}
-
-
-def copy_store(source: Path, target: Path) -> Path:
-    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
-        src.backup(dst)
-    return target
 
 
 @pytest.fixture(scope="module")
