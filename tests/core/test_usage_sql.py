@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from ev_chargepoints.core.analysis import usage_sql_engine as engine
 from ev_chargepoints.core.analysis.utilisation import reported_utilisation, utilisation
 from ev_chargepoints.core.schema import conform
-from tests.core.test_utilisation import devices, loc, s, sessions
+from tests.core.test_utilisation import devices, loc, random_year, s, sessions
 
 DUNDEE = Path(__file__).resolve().parents[2] / "resources" / "data" / "dundee"
 PARTS_COLUMNS = ["session_key", "source_session_id", "device_id", "connector_id", "start_utc",
@@ -108,20 +108,7 @@ def compare(tmp_path, data, devs=None, conns=None, status=None, periods=("month"
 # --- every fixture of test_utilisation.py ---------------------------------------------
 
 def _random_year():
-    rng = np.random.default_rng(3)
-    rows = []
-    for device in ("A", "B"):
-        for connector in ("1", "2"):
-            t = loc("2018-01-01 00:00")
-            while t < loc("2018-12-31 00:00"):
-                length = pd.Timedelta(minutes=int(rng.integers(5, 60 * 50)))
-                rows.append({"device_id": device, "connector_id": connector, "kwh": 1.0,
-                             "start_utc": t, "end_utc": t + length})
-                t = t + length + pd.Timedelta(minutes=int(rng.integers(0, 600)))
-    rows.append({"device_id": "C", "connector_id": "1", "kwh": 1.0,
-                 "start_utc": loc("2018-03-20 00:00"), "end_utc": loc("2018-07-02 00:00")})
-    return conform(pd.DataFrame(rows).assign(session_key=lambda f: f.index.astype(str)),
-                   "sessions"), devices([{"device_id": "C", "connector_count": 1}]), None
+    return random_year(), devices([{"device_id": "C", "connector_count": 1}]), None
 
 
 def _status():

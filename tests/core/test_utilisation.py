@@ -86,7 +86,9 @@ def test_clock_change_nights_count_real_elapsed_time():
     assert october["available_hours"] == pytest.approx(31 * 24 + 1)
 
 
-def test_occupancy_never_exceeds_100_percent():
+def random_year() -> pd.DataFrame:
+    """A year of back-to-back random sessions on two devices' two connectors, and device C
+    plugged in without a break for a whole quarter and beyond."""
     rng = np.random.default_rng(3)
     rows = []
     for device in ("A", "B"):
@@ -97,11 +99,14 @@ def test_occupancy_never_exceeds_100_percent():
                 rows.append({"device_id": device, "connector_id": connector, "kwh": 1.0,
                              "start_utc": t, "end_utc": t + length})
                 t = t + length + pd.Timedelta(minutes=int(rng.integers(0, 600)))
-    # One connector plugged in without a break for a whole quarter and beyond.
     rows.append({"device_id": "C", "connector_id": "1", "kwh": 1.0,
                  "start_utc": loc("2018-03-20 00:00"), "end_utc": loc("2018-07-02 00:00")})
-    data = conform(pd.DataFrame(rows).assign(session_key=lambda f: f.index.astype(str)),
+    return conform(pd.DataFrame(rows).assign(session_key=lambda f: f.index.astype(str)),
                    "sessions")
+
+
+def test_occupancy_never_exceeds_100_percent():
+    data = random_year()
     for period in ("month", "quarter", "year"):
         out = utilisation(data, devices([{"device_id": "C", "connector_count": 1}]),
                           period=period)
