@@ -192,8 +192,8 @@ class HistoryStore(StoreBackend):
         result = self._conn.execute("PRAGMA integrity_check").fetchone()[0]
         if result != "ok" or self.schema_version < 5:
             return result
-        missing = [f for (f,) in self._conn.execute("SELECT file FROM history_parts")
-                   if not (self.history_dir / f).is_file()]
+        missing = parts.missing_parts(self.history_dir, [f for (f,) in self._conn.execute(
+            "SELECT file FROM history_parts")])
         if missing:
             return (f"{len(missing)} usage history file(s) missing from {self.history_dir}"
                     f" (first: {missing[0]})")

@@ -145,6 +145,12 @@ def snapshot(conn: sqlite3.Connection, kind: str) -> Snapshot:
     return Snapshot(kind, frame, completed)
 
 
+def missing_parts(folder: Path, files) -> list[str]:
+    """The listed part files that are not in ``folder`` (a GeoPackage copied without its
+    history folder)."""
+    return [f for f in files if not (folder / f).is_file()]
+
+
 def relation(con, folder: Path, snap: Snapshot, files: list[str] | None = None,
              name: str | None = None, row_numbers: bool = False) -> str:
     """SQL text of a parenthesised relation on DuckDB connection ``con``: the rows of the
@@ -160,7 +166,7 @@ def relation(con, folder: Path, snap: Snapshot, files: list[str] | None = None,
         typed = ", ".join(f'CAST(NULL AS {_DUCK_TYPE.get(TABLES[kind].get(n), "BIGINT")})'
                           f' AS "{n}"' for n in names)
         return f"(SELECT {typed} WHERE false)"
-    missing = [f for f in files if not (folder / f).is_file()]
+    missing = missing_parts(folder, files)
     if missing:
         raise StoreError(f"The usage history of this store is incomplete: {folder / missing[0]}"
                          f" is missing ({len(missing)} file(s)); copy the folder "
