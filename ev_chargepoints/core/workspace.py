@@ -310,7 +310,7 @@ class Workspace:
         if self.is_shared_store:  # aggregated by the database server, same figures
             from .store.postgis import usage as pg_usage
             return pg_usage.utilisation(self.store, period, by, progress)
-        from .analysis.usage_sql_engine import store_utilisation  # SQL or numpy engine
+        from .analysis.usage_sql_engine import store_utilisation  # SQL by DuckDB
 
         return store_utilisation(self.store, self.reconciliation(), self.reconciled_status,
                                  self.devices(), period, by, progress)

@@ -442,25 +442,15 @@ def limit_memory(con, spill: Path) -> None:
 def store_utilisation(store, rec, status, current_devices, period: str = "quarter",
                       by: str = "device", progress: Progress = SILENT) -> pd.DataFrame:
     """What ``Workspace.utilisation`` shows for a local store, sessions reconciled by
-    ``rec`` (``status``: a callable giving the reconciled status snapshots). A store with
-    a columnar usage history (``history_relation``, ``history_parts``, ``history_dir``):
-    :func:`reported_utilisation` with the month sums kept in ``<history_dir>/cache`` (a
-    cache that cannot be written is skipped); any other: the numpy engine on its frames."""
+    ``rec`` (``status``: a callable giving the reconciled status snapshots), from the
+    store's columnar usage history (``history_relation``, ``history_parts``,
+    ``history_dir``): :func:`reported_utilisation` with the month sums kept in
+    ``<history_dir>/cache`` (a cache that cannot be written is skipped)."""
+    from ..store.history_parts import duckdb_connection
     from .reconcile import history
-    from .utilisation import reported_utilisation as numpy_reported
 
     devices, connectors = history(rec, store.devices(current_only=False),
                                   store.connectors(current_only=False))
-    if not hasattr(store, "history_relation"):
-        progress.report(5, "Reading sessions")
-        sessions = rec.attach_sessions(store.sessions(categorical=True))
-        progress.check_cancelled()
-        progress.report(40, f"Computing utilisation per {by} and {period}")
-        frame = numpy_reported(sessions, devices, connectors, status(), current_devices,
-                               period, by)
-        progress.report(100, "Utilisation ready")
-        return frame
-    from ..store.history_parts import duckdb_connection
 
     def attach(keys):
         return rec.attach_frame(keys, "connector_id").to_numpy(object)
