@@ -62,9 +62,11 @@ def _duckdb():
 
 
 def duckdb_connection():
-    """A private in-memory DuckDB connection (two threads, times in UTC)."""
+    """A private in-memory DuckDB connection (two threads, times in UTC, no progress bar:
+    DuckDB draws its own on stderr, in the CLI's output and in QGIS's log)."""
     con = _duckdb().connect(":memory:", config={"threads": 2})
     con.execute("SET TimeZone='UTC'")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
