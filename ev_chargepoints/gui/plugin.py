@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from qgis.core import QgsApplication, QgsSettings
+from qgis.core import Qgis, QgsApplication, QgsSettings
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QCoreApplication, Qt, QTranslator
 from qgis.PyQt.QtGui import QIcon
-from qgis.PyQt.QtWidgets import QAction, QComboBox, QMessageBox
+from qgis.PyQt.QtWidgets import QAction, QComboBox, QMessageBox, QPushButton
 
 from ..core.optional import missing_history, missing_packages, startup_notice
 from ..core.paths import I18N, plugin_version, resource
@@ -24,6 +24,16 @@ log = logging.getLogger(__name__)
 MENU = "EV Charge Points"
 # actions that work without pandas (object names are "EvChargepoints_<callback name>")
 PANDAS_FREE_ACTIONS = ("EvChargepoints_show_about", "EvChargepoints_show_settings")
+
+
+def _use_installed_packages():
+    """What "Install missing packages…" put in the profile's folder imports (sys.path)."""
+    from ..qgis import package_install
+
+    try:
+        package_install.use_packages_folder()
+    except Exception:  # noqa: BLE001 - the plugin loads regardless
+        log.exception("EV Charge Points: the installed-packages folder could not be used")
 
 
 class EvChargepointsPlugin:
@@ -42,6 +52,8 @@ class EvChargepointsPlugin:
         self.fetch_outcomes = None  # what the last "Fetch from the London Datastore" did
         self.docks = []
         self.tasks = []
+        self.notice_item = None  # the missing-package notice (with "Install missing packages…")
+        _use_installed_packages()
         self._install_translator()
         self.menu = self.tr("EV Charge Points")  # the Web menu and message-bar title
 
@@ -128,6 +140,9 @@ class EvChargepointsPlugin:
         if self.provider is not None and not sip.isdeleted(self.provider):
             QgsApplication.processingRegistry().removeProvider(self.provider)
         self.provider = None
+        if self.notice_item is not None and not sip.isdeleted(self.notice_item):
+            self.iface.messageBar().popWidget(self.notice_item)
+        self.notice_item = None
         if self.translator is not None:
             QCoreApplication.removeTranslator(self.translator)
             self.translator = None
@@ -182,15 +197,58 @@ class EvChargepointsPlugin:
             return
         if not missing_packages():
             if missing_history():  # no usage history: worth a warning, nothing switched off
-                self.iface.messageBar().pushWarning(self.menu, notice)
+                self._push_notice(notice, Qgis.MessageLevel.Warning)
             else:  # only the optional fast path is missing
-                self.iface.messageBar().pushInfo(self.menu, notice)
+                self._push_notice(notice, Qgis.MessageLevel.Info)
             return
         for action in self.actions:
             if action.objectName() not in PANDAS_FREE_ACTIONS:
                 action.setEnabled(False)
                 action.setToolTip(notice)
-        self.iface.messageBar().pushWarning(self.menu, notice)
+        self._push_notice(notice, Qgis.MessageLevel.Warning)
+
+    def _push_notice(self, notice, level):
+        """The notice stays (until closed) with its "Install missing packages…" button."""
+        from qgis.gui import QgsMessageBarItem
+
+        self.notice_item = QgsMessageBarItem(self.menu, notice, level, 0)
+        button = QPushButton(self.tr("Install missing packages…"), self.notice_item)  # owned
+        button.setObjectName("EvChargepointsInstallPackages")
+        button.clicked.connect(self.install_missing_packages)
+        self.notice_item.setWidget(button)
+        self.iface.messageBar().pushItem(self.notice_item)
+
+    @guarded_slot("EV Charge Points: installing the missing packages failed")
+    def install_missing_packages(self, *_args):
+        """Confirm, then install the missing packages with pip (a task with cancel)."""
+        from ..core.optional import PackageInstallError
+        from ..qgis import package_install
+        from .package_dialog import PackageInstallDialog
+
+        if not package_install.missing():
+            self.iface.messageBar().pushInfo(self.menu, self.tr(
+                "All optional packages are installed."))
+            return
+        try:
+            plan = package_install.install_plan()
+        except PackageInstallError as exc:
+            self.iface.messageBar().pushWarning(self.menu, exc.message)
+            return
+
+        def installed(outcome):
+            if self.notice_item is not None and not sip.isdeleted(self.notice_item):
+                self.iface.messageBar().popWidget(self.notice_item)
+            self.notice_item = None
+            self.iface.messageBar().pushSuccess(self.menu, self.tr(
+                "Installed {packages}. Restart QGIS so that every feature of the plugin uses "
+                "them.").format(packages=", ".join(outcome.installed)))
+
+        dialog = PackageInstallDialog(plan, self.iface.mainWindow(), on_installed=installed)
+        dialog.exec()
+        dialog.deleteLater()
+
+    def slot_failed(self, text):  # what guarded_slot shows
+        self.iface.messageBar().pushWarning(self.menu, text)
 
     def _install_translator(self):
         locale = (QgsSettings().value("locale/userLocale", "") or "")[:2]

@@ -32,6 +32,7 @@ SCRIPT = textwrap.dedent(r'''
     root, hidden = sys.argv[1], [n for n in sys.argv[2].split(",") if n]
     locale = sys.argv[3] if len(sys.argv) > 3 else ""
     load_store = sys.argv[4] if len(sys.argv) > 4 else ""  # then "Load London charge points"
+    click_install = len(sys.argv) > 5 and sys.argv[5] == "click"  # the notice's button
     for name in hidden:
         sys.modules[name] = None  # import raises ImportError; find_spec returns None
 
@@ -60,6 +61,7 @@ SCRIPT = textwrap.dedent(r'''
     class Bar:
         def __init__(self):
             self.messages = []
+            self.items = []
 
         def _push(self, level, title, text=None, *args, **kwargs):
             self.messages.append([level, str(title), str(text or "")])
@@ -78,6 +80,16 @@ SCRIPT = textwrap.dedent(r'''
 
         def pushMessage(self, title, text=None, *args, **kwargs):
             self._push("message", title, text)
+
+        def pushItem(self, item):  # the notice with its "Install missing packages…" button
+            from qgis.core import Qgis
+            level = {Qgis.MessageLevel.Warning: "warning", Qgis.MessageLevel.Info: "info",
+                     Qgis.MessageLevel.Success: "success"}.get(item.level(), "critical")
+            self.messages.append([level, str(item.title()), str(item.text())])
+            self.items.append(item)
+
+        def popWidget(self, item):
+            self.items.remove(item)
 
 
     class Iface:
@@ -142,6 +154,26 @@ SCRIPT = textwrap.dedent(r'''
                 "periods": list(loaded.info.periods),
                 "in_project": len(QgsProject.instance().mapLayers())}
 
+    def open_install_dialog(button):
+        """Click "Install missing packages…", note what the dialog lists, close it."""
+        from qgis.PyQt.QtCore import QTimer
+        from qgis.PyQt.QtWidgets import QApplication
+
+        seen = {}
+
+        def look():
+            dialog = QApplication.activeModalWidget()
+            if dialog is None:
+                QTimer.singleShot(50, look)
+                return
+            seen.update(title=dialog.windowTitle(), packages=dialog.packages.text(),
+                        where=dialog.where.text(), pid=dialog.task is not None)
+            dialog.reject()
+
+        QTimer.singleShot(50, look)
+        button.click()
+        return seen
+
     out = {"hidden": hidden}
     try:
         spec = importlib.util.spec_from_file_location(
@@ -160,8 +192,12 @@ SCRIPT = textwrap.dedent(r'''
         if load_store:
             out["load"] = load_london(plugin, load_store)
         out["messages"] = list(iface.bar.messages)
+        out["notice_buttons"] = [i.widget().text() for i in iface.bar.items if i.widget()]
+        if click_install:
+            out["install_dialog"] = open_install_dialog(iface.bar.items[0].widget())
         plugin.unload()
         QCoreApplication.processEvents()
+        out["notices_after_unload"] = len(iface.bar.items)
         out["provider_after_unload"] = (
             QgsApplication.processingRegistry().providerById("evchargepoints") is not None)
     except Exception:
@@ -173,13 +209,13 @@ SCRIPT = textwrap.dedent(r'''
 ''')
 
 
-def load_plugin_without(tmp_path, *hidden, locale="", load_store=""):
+def load_plugin_without(tmp_path, *hidden, locale="", load_store="", click_install=False):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path),
                QGIS_CUSTOM_CONFIG_PATH=str(tmp_path / "profile"),
                XDG_RUNTIME_DIR=str(tmp_path))
     env.pop("QGIS_OPTIONS_PATH", None)
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT), ",".join(hidden), locale,
-                           str(load_store)],
+                           str(load_store), "click" if click_install else ""],
                           env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, (
@@ -201,6 +237,7 @@ def complete(tmp_path_factory):
 
 def test_with_everything_installed_nothing_is_reported(complete):
     assert not about(complete, "Missing Python package")
+    assert complete["notice_buttons"] == []
     assert {"fetchocpi", "fetchdatastore", "importfiles", "utilisation"} <= set(
         complete["algorithms"])
     assert not [name for name, (_, tooltip) in complete["actions"].items()
@@ -219,6 +256,7 @@ def test_without_pandas_the_plugin_loads_says_so_once_and_offers_what_works(tmp_
     assert text.startswith("Missing Python package(s): pandas (needed for importing, "
                            "utilisation, summaries and site analysis).")
     assert "python3 -m pip install pandas" in text and "sudo apt install python3-pandas" in text
+    assert result["notice_buttons"] == ["Install missing packages…"]
 
     assert set(result["algorithms"]) <= PANDAS_FREE_ALGORITHMS
     assert set(complete["algorithms"]) - set(result["algorithms"]) >= {"fetchocpi"}
@@ -300,8 +338,26 @@ def test_without_duckdb_the_plugin_loads_and_says_what_is_missing_once(tmp_path,
     assert "python3 -m pip install duckdb" in text
     assert "apt install" not in text  # Debian has no duckdb package
     assert text.endswith(" Until then charge points and areas load without usage.")
+    # the notice offers to install it, and goes with the plugin
+    assert result["notice_buttons"] == ["Install missing packages…"]
+    assert result["notices_after_unload"] == 0
     assert result["algorithms"] == complete["algorithms"]
     assert result["actions"] == complete["actions"]  # nothing switched off
+
+
+def test_the_notices_button_offers_exactly_the_missing_package(tmp_path):
+    """"Install missing packages…" opens the confirmation: duckdb at the pin of
+    requirements/runtime.txt, into the profile's own package folder; nothing runs."""
+    result = load_plugin_without(tmp_path, "duckdb", click_install=True)
+    seen = result["install_dialog"]
+    assert seen["title"] == "Install missing packages"
+    assert seen["packages"] == f"• duckdb==2.0.1: {DUCKDB_USE}"
+    folder = tmp_path / "profile" / "profiles" / "default" / "python" / \
+        "ev_chargepoints-packages"
+    assert f"Folder: {folder}" in seen["where"]
+    assert f"--target {folder}" in seen["where"] and seen["where"].endswith(" duckdb==2.0.1")
+    assert seen["pid"] is False  # nothing started before the user confirms
+    assert not folder.exists()
 
 
 @pytest.fixture(scope="module")
