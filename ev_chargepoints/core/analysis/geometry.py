@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from .. import errors
+from ..crs import pyproj_module
 from ..store import gpkg_file as gpkg
 from . import wkb
 
@@ -305,13 +306,10 @@ def read_layer_ref(ref: LayerRef, columns=None, name: str | None = None):
 
 
 def _pyogrio(name: str):
-    import warnings
+    pyproj_module()  # pyogrio imports pyproj when present
     try:
-        with warnings.catch_warnings():
-            # pyogrio imports pyproj when present; we never use its PROJ data
-            warnings.filterwarnings("ignore", message="Valid PROJ data directory not found")
-            import pyogrio
-            from pyogrio import raw
+        import pyogrio
+        from pyogrio import raw
     except ImportError:
         raise errors.ParseError("reading this format needs the Python package pyogrio; "
                                 "save the layer as a GeoPackage instead", name) from None
