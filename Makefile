@@ -29,9 +29,10 @@ help:
 system-packages:
 	@bash $(ROOT)/tools/setup_system.sh
 
-$(VENV)/.installed: requirements/runtime.txt requirements/dev.txt | system-packages
+$(VENV)/.installed: requirements/runtime.txt requirements/dev.txt pyproject.toml setup.py | system-packages
 	test -x $(PY) || $(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e $(ROOT)
 	touch $@
 
 setup: system-packages $(VENV)/.installed
@@ -102,3 +103,9 @@ reliability-doc: setup
 	status=$$?; \
 	$(PY) tools/reliability_report.py $(RELIABILITY_RESULTS) --out $(ROOT)/docs/reliability.md \
 	  && exit $$status
+
+# The style files of the plugin's layers (resources/styles/*.qml), written by its own
+# renderer code in QGIS; a test checks the committed files are what this writes.
+.PHONY: styles
+styles: setup
+	$(PY) tools/make_styles.py

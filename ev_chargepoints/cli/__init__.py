@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Optional, Sequence
 
 from ..core.errors import EvChargepointsError
 from ..core.paths import plugin_version
-from . import demo, export, reconcile, sites, sources, tables, validate
+from . import demo, export, progress, reconcile, sites, sources, tables, validate
 
+COMMAND_NAME = "ev-chargepoints"  # the console script pyproject.toml installs
 COMMANDS = (sources.IMPORT, sources.FETCH, tables.UTILISATION, demo.DEMO, tables.SUMMARY,
             sources.WATCH, export.EXPORT, export.LAYOUT_TEMPLATES, reconcile.RECONCILE,
             sites.SITES, validate.VALIDATE)
@@ -26,10 +28,14 @@ COMMANDS = (sources.IMPORT, sources.FETCH, tables.UTILISATION, demo.DEMO, tables
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ev_chargepoints",
+        prog=program_name(),
         description="London EV charge points: fetch, import, analyse and export, headless.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {plugin_version()}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log every progress message to stderr, with its percentage")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress on stderr (by default a bar on a terminal, else a "
+                             "line per step), only warnings and errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         p = sub.add_parser(command.name, help=command.help, description=command.help)
@@ -73,6 +79,13 @@ def _log_to_stderr(verbose: bool) -> None:
     root.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+def program_name() -> str:
+    """``ev-chargepoints`` when run by the installed command, ``python -m ev_chargepoints``
+    when run as a module."""
+    command = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return COMMAND_NAME if command == COMMAND_NAME else "python -m ev_chargepoints"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -81,7 +94,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.func(args)
+        with progress.shown(enabled=not (args.verbose or args.quiet)):
+            return args.func(args)
     except EvChargepointsError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2

@@ -26,8 +26,11 @@ class Command:
 
 def command_progress(args) -> Progress:
     """A command's progress: its messages go to the log, which -v shows on stderr with
-    their percentage (cli/__init__.py), each once."""
-    return Progress()
+    their percentage (cli/__init__.py), each once, and to the run's display (a bar on a
+    terminal, plain lines elsewhere: cli/progress.py) unless -v or -q."""
+    from .progress import on_progress
+
+    return Progress(on_progress=on_progress())
 
 
 def secret_from_env(var: str | None, what: str) -> str | None:

@@ -397,7 +397,7 @@ def test_a_workbook_to_import_is_refused_in_one_line(tmp_path):
     workbook = tmp_path / "usage_return_valid.xlsx"
     write_xlsx(pd.read_csv(EXAMPLES / "usage_return_valid.csv", dtype=str), workbook)
     store = tmp_path / "my.gpkg"
-    result = subprocess.run([sys.executable, "-m", "ev_chargepoints", "import", workbook,
+    result = subprocess.run([sys.executable, "-m", "ev_chargepoints", "-q", "import", workbook,
                              "--store", store], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2

@@ -63,14 +63,14 @@ REFUSED_GPKG = ("error: london_boroughs.gpkg: not a text file (a SQLite database
 
 def test_a_geopackage_to_validate_is_refused_in_one_line_and_no_report_is_written(tmp_path):
     out = tmp_path / "report"
-    result = cli("validate", GPKG, "--out", out)
+    result = cli("-q", "validate", GPKG, "--out", out)  # -q: no progress lines
     assert (result.returncode, result.stdout, result.stderr) == (2, "", REFUSED_GPKG)
     assert not out.exists()
 
 
 def test_a_geopackage_as_reference_data_is_refused_too(tmp_path):
     out = tmp_path / "report"
-    result = cli("validate", EXAMPLES / "usage_return_valid.csv", "--reference", GPKG,
+    result = cli("-q", "validate", EXAMPLES / "usage_return_valid.csv", "--reference", GPKG,
                  "--out", out)
     assert (result.returncode, result.stderr) == (2, REFUSED_GPKG)
     assert not out.exists()

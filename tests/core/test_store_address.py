@@ -82,7 +82,7 @@ def test_every_reading_command_gives_the_one_message(command, tmp_path, capsys):
     (tmp_path / "sites.csv").write_text("site_id,latitude,longitude\nA,51.5,-0.12\n",
                                         encoding="utf-8")
     argv = [a.format(tmp=tmp_path) for a in command] + ["--store", str(missing)]
-    code = main(argv)
+    code = main(["-q", *argv])  # -q: no progress lines before the error
     _out, err = capsys.readouterr()
     assert code == 2
     assert err.strip() == f"error: {missing_message(missing)}"

@@ -195,7 +195,8 @@ def test_usage_per_borough_from_the_returns(summary_borough, usage):
 
 def test_a_period_without_figures_is_one_line(journey, usage, tmp_path):
     out = tmp_path / "summary.csv"
-    result = cli("summary", "--store", journey.store, "--period", "2019-Q1", "--out", out)
+    result = cli("-q", "summary", "--store", journey.store, "--period", "2019-Q1", "--out",
+                 out)  # -q: no progress lines
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(

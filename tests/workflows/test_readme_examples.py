@@ -2,7 +2,9 @@
 
 The ```bash block under "Headless use" is read from README.md and each command run
 with bash, in order, in an empty folder holding only what a clone has (``.venv``,
-``ev_chargepoints``, ``resources``). Nothing reaches the internet: the README names its
+``ev_chargepoints``, ``resources``), with ``.venv/bin`` first on PATH as
+``. .venv/bin/activate`` puts it (``make setup`` installs the ``ev-chargepoints`` command
+there). Nothing reaches the internet: the README names its
 placeholders (the operator's OCPI address and token variable) and the environment
 variable that points ``fetch --datastore`` elsewhere; the test serves both from the
 loopback replay server (real bundled data) and fails on any other address. ``watch``
@@ -66,9 +68,9 @@ def placeholders() -> tuple[str, str, str]:
 
 def subcommand(line: str) -> str:
     words = shlex.split(line)
-    if words[:3] != [".venv/bin/python", "-m", "ev_chargepoints"]:
+    if words[0] != "ev-chargepoints":
         return words[0]
-    return words[3]
+    return words[1]
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +86,7 @@ def run(tmp_path_factory):
         env = dict(os.environ, **{token_env: TOKEN, datastore_env: server.url,
                                   "QT_QPA_PLATFORM": "offscreen"})
         env.pop("PYTHONPATH", None)  # the clone's own package, as a user runs it
+        env["PATH"] = f"{folder / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         for line in readme_commands():
             command = line.replace(url, served)
             addresses = set(re.findall(r"https?://\S+", command)) - {served}

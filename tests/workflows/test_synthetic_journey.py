@@ -61,14 +61,14 @@ def refusal(name: str, store) -> str:
 def test_the_usage_returns_are_refused_and_change_nothing(demo_store, returns):
     _usage, files = returns
     before = sha(demo_store)
-    result = cli("import", *files, "--store", demo_store)
+    result = cli("-q", "import", *files, "--store", demo_store)  # -q: no progress lines
     assert result.returncode == 2
     assert "Traceback" not in result.stdout + result.stderr
     assert result.stdout.splitlines() == [refusal(f.name, demo_store) for f in files]
     assert result.stderr.strip() == (f"error: {len(files)} of {len(files)} file(s) could not "
                                      "be imported (see the lines above); the store keeps "
                                      "everything imported before.")
-    one = cli("import", files[0], "--store", demo_store)
+    one = cli("-q", "import", files[0], "--store", demo_store)
     assert one.returncode == 2
     assert one.stdout.strip() == refusal(files[0].name, demo_store)
     assert len(one.stderr.strip().splitlines()) == 1
