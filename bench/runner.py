@@ -35,6 +35,8 @@ GROUPS = {
     "history": ["history"],          # issue #22: store → utilisation, refresh after a month
     "csv_import": ["csv_import"],    # issue #22: session CSV import, bytes per session
     "desktop": ["desktop_load"],     # issue #22: the desktop run's load seconds (read back)
+    "libraries": ["libraries"],      # issue #23: pyproj and the WKB reader against peers
+    "writers": ["writers"],          # issue #23: GeoPackage (pyogrio) and XLSX (openpyxl)
 }
 # benchmarks that build large stores first get more time than the others
 TIMEOUT_FACTOR = {"history": 3, "csv_import": 2}

@@ -583,13 +583,10 @@ def bench_sites(p: dict) -> dict:
 
 def write_device_map(folder: Path, n: int, period: str = "2022-Q2") -> Path:
     """The map's devices GeoPackage (core.mapdata's table layout) for ``n`` devices."""
-    import sqlite3
-
     from bench.bench_summary import resample
     from ev_chargepoints.core.crs import wgs84_to_bng
     from ev_chargepoints.core.outputs import mapdata
     from ev_chargepoints.core.store import gpkg_file as gpkg
-    from ev_chargepoints.core.store.gpkg_file import gpkg_point_blobs
     from ev_chargepoints.qgis.layers import DEVICE_LAYER
 
     devices, _connectors, usage = resample(n, 0)
@@ -601,16 +598,9 @@ def write_device_map(folder: Path, n: int, period: str = "2022-Q2") -> Path:
         if column not in frame.columns:
             frame[column] = rng.random(n) * 10
     x, y = wgs84_to_bng(devices["longitude"].to_numpy(), devices["latitude"].to_numpy())
-    blobs = gpkg_point_blobs(x, y)
     target = mapdata.layer_file(folder, DEVICE_LAYER)
-    conn = sqlite3.connect(target)
-    try:
-        conn.execute("BEGIN")
-        gpkg.write_layer(conn, DEVICE_LAYER, frame, blobs, "POINT")
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
-    return target
+    # as the plugin writes it (issue #23): GDAL's GeoPackage driver, R-tree index
+    return gpkg.write_geopackage(target, DEVICE_LAYER, frame, gpkg.point_wkbs(x, y), "POINT")
 
 
 def bench_render(p: dict) -> dict:
@@ -770,7 +760,8 @@ def bench_env(p: dict) -> dict:
     return {"rows": [], "details": info}
 
 
-from bench import bench_history  # noqa: E402 - the issue #22 benchmarks (own module)
+# the issue #22 (history) and #23 (libraries, writers) benchmarks, each in its own module
+from bench import bench_history, bench_libraries, bench_writers  # noqa: E402
 
 BENCHMARKS = {
     "parse_ncr": bench_parse_ncr,
@@ -786,6 +777,8 @@ BENCHMARKS = {
     "history": bench_history.bench_history,
     "csv_import": bench_history.bench_csv_import,
     "desktop_load": bench_history.bench_desktop_load,
+    "libraries": bench_libraries.bench_libraries,
+    "writers": bench_writers.bench_writers,
     "env": bench_env,
 }
 

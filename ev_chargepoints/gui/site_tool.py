@@ -30,6 +30,7 @@ from qgis.gui import QgsMapToolEmitPoint, QgsVertexMarker
 from qgis.PyQt.QtCore import QCoreApplication, pyqtSignal
 from qgis.PyQt.QtGui import QColor
 
+from ..qgis.styling import candidate_site_renderer
 from .slots import guarded_slot
 
 SCRATCH_ROLE = "candidate_sites"
@@ -47,6 +48,7 @@ def scratch_layer(project: Optional[QgsProject] = None) -> QgsVectorLayer:
                            QCoreApplication.translate("SiteMapTool", "Candidate sites"),
                            "memory")
     layer.setCustomProperty(ROLE_PROPERTY, SCRATCH_ROLE)
+    layer.setRenderer(candidate_site_renderer())   # resources/styles/candidate_sites.qml
     project.addMapLayer(layer)
     return layer
 

@@ -19,6 +19,7 @@ from qgis.core import (
     QgsPointDisplacementRenderer,
     QgsProperty,
     QgsRuleBasedRenderer,
+    QgsSingleSymbolRenderer,
     QgsTextBufferSettings,
     QgsTextFormat,
     QgsVectorLayer,
@@ -36,7 +37,11 @@ _SHAPES = {
     "triangle": Qgis.MarkerShape.Triangle,
     "diamond": Qgis.MarkerShape.Diamond,
     "hexagon": Qgis.MarkerShape.Hexagon,
+    "star": Qgis.MarkerShape.Star,
 }
+# Candidate sites: a star in Okabe-Ito reddish purple, unlike every device marker.
+CANDIDATE_SITE_COLOUR = "#cc79a7"
+CANDIDATE_SITE_SIZE_MM = 4.2
 
 
 def _marker(colour: str, size_mm: float, shape: str = "circle",
@@ -74,13 +79,20 @@ def device_renderer(bands: Sequence[styling.Band], occupancy_field: str = "occup
     for band in bands:
         symbol = _marker(band.colour, styling.POWER_CLASS_SIZE_MM["fast"])
         symbol.setDataDefinedSize(size)
-        root.appendChild(QgsRuleBasedRenderer.Rule(
-            symbol, 0, 0, _range_expression(occupancy_field, band), band.label))
+        root.appendChild(_rule(symbol, _range_expression(occupancy_field, band), band.label,
+                               band.key))
     no_data = _marker("#ffffff", 1.8, outline=styling.NO_DATA_COLOUR, outline_width=0.5)
-    root.appendChild(QgsRuleBasedRenderer.Rule(
-        no_data, 0, 0, f"{QgsExpression.quotedColumnRef(occupancy_field)} IS NULL",
-        styling.NO_DATA_LABEL))
+    root.appendChild(_rule(no_data, f"{QgsExpression.quotedColumnRef(occupancy_field)} IS NULL",
+                           styling.NO_DATA_LABEL, "no_data"))
     return QgsRuleBasedRenderer(root)
+
+
+def _rule(symbol, expression: str, label: str, key: str) -> QgsRuleBasedRenderer.Rule:
+    """A rule with a fixed key (the legend item's id), so a saved style is the same
+    each time it is written."""
+    rule = QgsRuleBasedRenderer.Rule(symbol, 0, 0, expression, label)
+    rule.setRuleKey(key)
+    return rule
 
 
 def status_marker(style: styling.StatusStyle, scale: float = 1.0) -> QgsMarkerSymbol:
@@ -100,11 +112,9 @@ def status_renderer(status_field: str = "live_status",
     root = QgsRuleBasedRenderer.Rule(None)
     ref = QgsExpression.quotedColumnRef(status_field)
     for style in styling.live_status_styles(max_age_minutes):
-        rule = QgsRuleBasedRenderer.Rule(
-            status_marker(style, scale), 0, 0,
-            f"{ref} = {QgsExpression.quotedValue(style.key)}", style.label)
-        rule.setRuleKey(style.key)
-        root.appendChild(rule)
+        root.appendChild(_rule(status_marker(style, scale),
+                               f"{ref} = {QgsExpression.quotedValue(style.key)}",
+                               style.label, style.key))
     return QgsRuleBasedRenderer(root)
 
 
@@ -131,12 +141,11 @@ def area_renderer(field: str, bands: Sequence[styling.Band]) -> QgsRuleBasedRend
     for band in bands:
         symbol = QgsFillSymbol.createSimple({
             "color": band.colour, "outline_color": "#4d4d4d", "outline_width": "0.2"})
-        root.appendChild(QgsRuleBasedRenderer.Rule(symbol, 0, 0,
-                                                   _range_expression(field, band), band.label))
+        root.appendChild(_rule(symbol, _range_expression(field, band), band.label, band.key))
     empty = QgsFillSymbol.createSimple({"color": "#ffffff", "outline_color": "#4d4d4d",
                                         "outline_width": "0.2"})
-    root.appendChild(QgsRuleBasedRenderer.Rule(
-        empty, 0, 0, f"{QgsExpression.quotedColumnRef(field)} IS NULL", "No data"))
+    root.appendChild(_rule(empty, f"{QgsExpression.quotedColumnRef(field)} IS NULL",
+                           "No data", "no_data"))
     return QgsRuleBasedRenderer(root)
 
 
@@ -144,8 +153,14 @@ def outline_renderer(colour: str = "#4d4d4d", width: float = 0.3) -> QgsRuleBase
     symbol = QgsFillSymbol.createSimple({"style": "no", "outline_color": colour,
                                          "outline_width": str(width)})
     root = QgsRuleBasedRenderer.Rule(None)
-    root.appendChild(QgsRuleBasedRenderer.Rule(symbol, 0, 0, "", ""))
+    root.appendChild(_rule(symbol, "", "", "outline"))
     return QgsRuleBasedRenderer(root)
+
+
+def candidate_site_renderer() -> QgsSingleSymbolRenderer:
+    """The candidate sites a user places: one star marker, unlike any device symbol."""
+    return QgsSingleSymbolRenderer(_marker(CANDIDATE_SITE_COLOUR, CANDIDATE_SITE_SIZE_MM,
+                                           "star", outline="#1a1a1a", outline_width=0.3))
 
 
 def label_areas(layer: QgsVectorLayer, field: str, size_pt: float = 7.0,

@@ -4,6 +4,13 @@ import sys
 
 import pytest
 
+from ev_chargepoints.core.crs import pyproj_module
+
+# Tests import pyogrio themselves (to read outputs independently), and pyogrio imports
+# pyproj, which in this venv warns that it has no PROJ data unless the plugin has told
+# it where the system keeps it first, as the plugin's own code does.
+pyproj_module()
+
 FORBIDDEN = ("qgis", "PyQt5", "PyQt6", "sip")
 
 

@@ -219,8 +219,10 @@ def test_bad_inputs_exit_2_with_one_line(store, tmp_path, capsys, case, needle):
     argv = [str(v) for pair in args.items() for v in pair] + extra
     code, _, err = _run(capsys, *argv)
     assert code == 2
+    # progress lines may come first (stderr is not a terminal); the error is one line, last
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], err
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert errors == [lines[-1]] and needle in lines[-1] and "Traceback" not in err, err
     assert not (tmp_path / "out.gpkg").exists()
 
 

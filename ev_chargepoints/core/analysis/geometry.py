@@ -27,7 +27,6 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from .. import errors
-from ..crs import pyproj_module
 from ..store import gpkg_file as gpkg
 from . import wkb
 
@@ -306,13 +305,12 @@ def read_layer_ref(ref: LayerRef, columns=None, name: str | None = None):
 
 
 def _pyogrio(name: str):
-    pyproj_module()  # pyogrio imports pyproj when present
-    try:
-        import pyogrio
-        from pyogrio import raw
-    except ImportError:
+    raw = gpkg.pyogrio_raw()
+    if raw is None:
         raise errors.ParseError("reading this format needs the Python package pyogrio; "
-                                "save the layer as a GeoPackage instead", name) from None
+                                "save the layer as a GeoPackage instead", name)
+    import pyogrio
+
     return pyogrio, raw
 
 

@@ -18,7 +18,6 @@ once. GeoPackages get EPSG:27700 points; CSV files keep ``x``/``y`` and
 from __future__ import annotations
 
 import math
-import sqlite3
 from pathlib import Path
 from typing import Optional
 
@@ -28,7 +27,7 @@ import pandas as pd
 from ..errors import EvChargepointsError, ParseError
 from ..outputs.tables import read_csv, write_csv
 from ..store import gpkg_file as gpkg
-from ..store.gpkg_file import gpkg_point_blobs
+from ..store.gpkg_file import point_wkbs
 from ..store.usage_kind import stamp
 from . import wkb
 from .siting import analyser, sites
@@ -207,15 +206,14 @@ def write_sites(frame: pd.DataFrame, path, layer: str = "candidate_sites",
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
-    blobs = gpkg_point_blobs(frame["x"].to_numpy("float64"), frame["y"].to_numpy("float64"))
-    conn = sqlite3.connect(tmp)
     try:
-        conn.execute("BEGIN")
-        gpkg.write_layer(conn, layer, frame.reset_index(drop=True), blobs, "POINT",
-                         description=description)
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
+        gpkg.write_geopackage(tmp, layer, frame.reset_index(drop=True),
+                              point_wkbs(frame["x"].to_numpy("float64"),
+                                         frame["y"].to_numpy("float64")),
+                              "POINT", description=description)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
     return path
 

@@ -12,9 +12,7 @@ reload, and the temporal controller animate quarter by quarter.
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -27,8 +25,8 @@ from ..calendar import as_utc
 from ..crs import wgs84_to_bng
 from ..progress import SILENT, Progress
 from ..store import gpkg_file as gpkg
-from ..store.gpkg_file import gpkg_point_blobs
-from . import styling
+from ..store.gpkg_file import point_wkbs
+from . import layer_styles, styling
 
 NO_USAGE_PERIOD = "no usage data"
 DEVICE_FIELDS = ["device_id", "name", "operator", "owner", "power_class", "max_power_kw",
@@ -199,34 +197,22 @@ def write_geopackages(frames: MapFrames, path, progress: Progress = SILENT) -> M
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     progress.report(0, "Writing the devices layer")
-    with _connect(layer_file(tmp, "map_devices")) as conn:
-        blobs = gpkg_point_blobs(frames.device_x, frames.device_y)
-        gpkg.write_layer(conn, "map_devices", frames.devices, blobs, "POINT",
-                         description="Charge devices by period, with utilisation")
+    gpkg.write_geopackage(layer_file(tmp, "map_devices"), "map_devices", frames.devices,
+                          point_wkbs(frames.device_x, frames.device_y), "POINT",
+                          description="Charge devices by period, with utilisation")
+    layer_styles.write_plugin_style(layer_file(tmp, "map_devices"), "map_devices")
     for level, (_source_file, table) in AREA_FILES.items():
         progress.check_cancelled()
         progress.report(40 if level == "borough" else 70, f"Writing the {level} layer")
         rows, wkbs = frames.areas[table]
-        with _connect(layer_file(tmp, table)) as conn:
-            blobs = [gpkg.gp_blob(wkb, gpkg.BNG_SRS_ID) for wkb in wkbs]
-            gpkg.write_layer(conn, table, rows, blobs, "MULTIPOLYGON",
-                             description=f"London {level}s with charge-point summaries by "
-                                         "period")
+        gpkg.write_geopackage(layer_file(tmp, table), table, rows, wkbs, "MULTIPOLYGON",
+                              description=f"London {level}s with charge-point summaries by "
+                                          "period")
+        layer_styles.write_plugin_style(layer_file(tmp, table), table)
     shutil.rmtree(path, ignore_errors=True)
     tmp.replace(path)
     progress.report(100, "Map layers written")
     return frames.info(path)
-
-
-@contextmanager
-def _connect(file: Path):
-    conn = sqlite3.connect(file)
-    try:
-        conn.execute("BEGIN")
-        yield conn
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
 
 
 def _periods(usage, shown: list[str]):
@@ -391,9 +377,9 @@ def write_status(snapshots: pd.DataFrame, devices: pd.DataFrame, folder, now=Non
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{STATUS_TABLE}_{time.time_ns()}"
     tmp = folder / f"{name}.tmp"
-    with _connect(tmp) as conn:
-        gpkg.write_layer(conn, STATUS_TABLE, rows, gpkg_point_blobs(x, y), "POINT",
-                         description="Live status of charge devices, latest observation")
+    gpkg.write_geopackage(tmp, STATUS_TABLE, rows, point_wkbs(x, y), "POINT",
+                          description="Live status of charge devices, latest observation")
+    layer_styles.write_plugin_style(tmp, STATUS_TABLE)
     path = folder / f"{name}.gpkg"
     tmp.replace(path)
     classes = {key: int((rows["live_status"] == key).sum())

@@ -131,8 +131,19 @@ def nice_breaks(values: Sequence[float], classes: int = 5) -> list[float]:
     return breaks
 
 
+# The ward choropleth's classes in its style file (resources/styles/map_wards.qml, the
+# default a map GeoPackage opened by hand shows): what nice_breaks gives for the
+# bundled London snapshot's devices per 10,000 residents. The plugin's own map computes
+# the classes of the data it shows.
+DEFAULT_WARD_BREAKS = (1.1, 3.5, 7.2, 16.0)
+
+
 def area_bands(values: Sequence[float], unit: str, classes: int = 5) -> list[Band]:
-    inner = nice_breaks(values, classes)
+    return bands_between(nice_breaks(values, classes), unit)
+
+
+def bands_between(inner: Sequence[float], unit: str) -> list[Band]:
+    """Area classes split at the increasing ``inner`` breaks (open below and above)."""
     edges = [None, *inner, None]
     colours = AREA_COLOURS if len(edges) - 1 == 5 else _spread(AREA_COLOURS, len(edges) - 1)
     bands = []

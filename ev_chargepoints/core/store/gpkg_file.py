@@ -1,8 +1,15 @@
-"""Read GeoPackage layers with the standard library alone.
+"""Read GeoPackage layers with the standard library alone; write output GeoPackages
+with GDAL (pyogrio).
 
 A GeoPackage is an SQLite file; its geometries are a small header in front of
 ordinary WKB. Reading them with ``sqlite3`` needs neither GDAL nor pyogrio, so
 it works in every QGIS install (some lack pyogrio) and in the headless core.
+
+Output files (map layers, live status, candidate sites) are written by
+:func:`write_geopackage` through GDAL's own GeoPackage driver (pyogrio): R-tree
+spatial index, extent and feature count as GDAL and QGIS expect them. Only where
+pyogrio is missing does it fall back to :func:`write_layer`, the SQL writer the
+store keeps for its transactional tables (:mod:`.geopackage`).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import datetime
 import re
 import sqlite3
 import struct
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -19,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import wkb
+from ..crs import pyproj_module
 from ..errors import NOT_UTF8_TEXT, ParseError
 
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
@@ -314,3 +323,115 @@ def _sql_column(series: pd.Series):
         return "DATE", [None if v is None or v != v else v.isoformat() for v in series]
     return "TEXT", [None if v is None or (isinstance(v, float) and v != v) else str(v)
                     for v in series]
+
+
+# --- output files through GDAL ---------------------------------------------------
+
+_OGR_GEOMETRY_TYPES = {"POINT": "Point", "MULTIPOINT": "MultiPoint", "POLYGON": "Polygon",
+                       "MULTIPOLYGON": "MultiPolygon", "LINESTRING": "LineString",
+                       "MULTILINESTRING": "MultiLineString"}
+
+
+def point_wkbs(x, y) -> np.ndarray:
+    """Plain little-endian WKB points (object array; None where a coordinate is NaN)."""
+    x = np.asarray(x, dtype="float64")
+    y = np.asarray(y, dtype="float64")
+    dtype = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
+    rec = np.zeros(len(x), dtype=dtype)
+    rec["order"], rec["kind"], rec["x"], rec["y"] = 1, 1, x, y
+    buf, size = rec.tobytes(), dtype.itemsize
+    ok = np.isfinite(x) & np.isfinite(y)
+    out = np.empty(len(x), dtype=object)
+    out[:] = [buf[i * size:(i + 1) * size] if ok[i] else None for i in range(len(x))]
+    return out
+
+
+def pyogrio_raw():
+    """pyogrio's ``raw`` API, or None where pyogrio is not installed (some QGIS installs).
+    The one place that imports pyogrio: after :func:`..crs.pyproj_module`, since pyogrio
+    imports pyproj, which would otherwise warn on stderr in a virtual environment."""
+    pyproj_module()
+    try:
+        from pyogrio import raw
+    except ImportError:
+        return None
+    return raw
+
+
+def write_geopackage(path, table: str, frame: pd.DataFrame, wkbs,
+                     geometry_type: str = "POINT", srs_id: int = BNG_SRS_ID,
+                     description: str = "") -> Path:
+    """A new GeoPackage at ``path`` (replaced) holding one feature layer ``table``.
+
+    ``wkbs``: plain WKB per row (None: no geometry). Written by GDAL's GeoPackage
+    driver through pyogrio with a spatial index; dates and times as GeoPackage
+    DATE/DATETIME (naive times taken as UTC, as :func:`write_layer` does). Without
+    pyogrio, :func:`write_layer` writes the same table with SQL (no spatial index).
+    """
+    _quote(table)
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    raw = pyogrio_raw()
+    if raw is None:
+        conn = sqlite3.connect(path)
+        try:
+            conn.execute("BEGIN")
+            write_layer(conn, table, frame, [gp_blob(w, srs_id) for w in wkbs],
+                        geometry_type.upper(), srs_id, description)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return path
+    geometry = np.empty(len(frame), dtype=object)
+    geometry[:] = [None if w is None else bytes(w) for w in wkbs]
+    data, masks, offsets = _ogr_fields(frame)
+    with warnings.catch_warnings():
+        # callers write to a temporary name and move it to its .gpkg name when complete
+        warnings.filterwarnings("ignore", "The filename extension should be", RuntimeWarning)
+        raw.write(str(path), geometry, data, [str(c) for c in frame.columns],
+                  field_mask=masks, layer=table, driver="GPKG",
+                  geometry_type=_OGR_GEOMETRY_TYPES[geometry_type.upper()],
+                  crs=f"EPSG:{srs_id}", promote_to_multi=False, gdal_tz_offsets=offsets,
+                  # GeoPackage 1.2: pyogrio's GDAL would write 1.4, which the GDAL of
+                  # older QGIS installs (3.6) opens with a "partially supported" warning
+                  dataset_options={"VERSION": "1.2"},
+                  layer_options={"SPATIAL_INDEX": "YES", "DESCRIPTION": description,
+                                 "GEOMETRY_NAME": "geom", "FID": "fid"})
+    return path
+
+
+def _ogr_fields(frame: pd.DataFrame):
+    """(field arrays, null masks, GDAL time-zone flags) of ``frame``'s columns for
+    :func:`pyogrio.raw.write`: numbers, booleans, text, dates and UTC times."""
+    data, masks, offsets = [], [], {}
+    for name in frame.columns:
+        series = frame[name]
+        kind = series.dtype.kind
+        mask = None
+        if kind == "M" or (kind == "O" and pd.api.types.infer_dtype(series, skipna=True)
+                           in ("datetime", "datetime64")):
+            utc = pd.to_datetime(series, utc=True)
+            values = utc.dt.tz_localize(None).to_numpy("datetime64[ns]")
+            offsets[str(name)] = np.full(len(series), 100, dtype="int64")   # 100: UTC
+        elif kind == "O" and pd.api.types.infer_dtype(series, skipna=True) == "date":
+            mask = series.isna().to_numpy()
+            values = pd.to_datetime(series).to_numpy("datetime64[D]")
+        elif isinstance(series.dtype, pd.api.extensions.ExtensionDtype) \
+                and kind in "biuf":                    # nullable Int64, boolean, Float64
+            mask = series.isna().to_numpy()
+            filled = series.fillna(False if kind == "b" else 0)
+            values = filled.to_numpy(dtype=bool if kind == "b" else series.dtype.numpy_dtype)
+        elif kind in "biuf":
+            values = series.to_numpy()
+        elif kind == "O" and pd.api.types.infer_dtype(series, skipna=True) in ("string",
+                                                                               "empty"):
+            values = series.to_numpy(dtype=object)      # text as it is, nulls masked
+            missing = series.isna().to_numpy()
+            mask = missing if missing.any() else None
+        else:                                           # other text (mixed, string, category)
+            values = np.empty(len(series), dtype=object)
+            values[:] = [None if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                         else str(v) for v in series.astype(object)]
+        data.append(values)
+        masks.append(mask)
+    return data, masks, offsets
