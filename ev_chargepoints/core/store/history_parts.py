@@ -291,8 +291,9 @@ def _copy(con, select: str, target: Path, params=()) -> int:
 def _register_incoming(con, frame: pd.DataFrame, kind: str, extra=()) -> str:
     """The frame as a DuckDB view with the canonical column types (and its row order)."""
     name = f"_incoming_{next(_names)}"
-    data = frame.reset_index(drop=True)
-    con.register(name + "_raw", data)
+    index = frame.index
+    plain = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+    con.register(name + "_raw", frame if plain else frame.reset_index(drop=True))
     cols = ", ".join([f'CAST("{n}" AS {_DUCK_TYPE[t]}) AS "{n}"'
                       for n, t in TABLES[kind].items()] + [f'"{e}"' for e in extra])
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {cols} FROM {name}_raw")
@@ -309,9 +310,10 @@ def write_part(conn, con, folder: Path, kind: str, frame: pd.DataFrame, import_i
     keys = KEYS[kind]
     on = ", ".join(f'"{k}"' for k in keys)
     n = len(frame)
-    # The incoming rows copied into DuckDB once (a scan of Python strings is the slow part).
+    # The incoming rows copied into DuckDB once (a scan of Python strings is the slow part);
+    # a table keeps the frame's order, so its rowid is the row's position in the frame.
     incoming = f"_in_{next(_names)}"
-    raw = _register_incoming(con, frame.assign(_row=np.arange(n)), kind, ["_row"])
+    raw = _register_incoming(con, frame, kind)
     table = f"_part_{next(_names)}"
     try:
         con.execute(f"CREATE TEMP TABLE {incoming} AS SELECT * FROM {raw}")
@@ -323,7 +325,7 @@ def write_part(conn, con, folder: Path, kind: str, frame: pd.DataFrame, import_i
                        ).fetchall()[0][0] != n:
             # Repeated keys within one file: the first row of each counts.
             con.execute(f"CREATE OR REPLACE TEMP TABLE {incoming} AS SELECT * FROM {incoming}"
-                        f" QUALIFY row_number() OVER (PARTITION BY {on} ORDER BY _row) = 1")
+                        f" QUALIFY row_number() OVER (PARTITION BY {on} ORDER BY rowid) = 1")
         files = _overlapping(snap, frame, kind)
         held = relation(con, folder, snap, files, name="_completed_write") if files else None
         names = list(TABLES[kind])
@@ -338,11 +340,15 @@ def write_part(conn, con, folder: Path, kind: str, frame: pd.DataFrame, import_i
                 f" e.start_utc, i.end_utc, i.charging_end_utc, i.kwh, e.source"
                 f" FROM {incoming} i JOIN (SELECT * FROM {held} WHERE end_utc IS NULL) e"
                 f" USING (session_key) WHERE i.end_utc IS NOT NULL")
-        con.execute(f"CREATE TEMP TABLE {table} AS SELECT *, 0 AS _done FROM ({parts[0]}) a"
+        # Nothing held yet: the rows are all new, read through a view (no second copy).
+        view = not held
+        con.execute(f"CREATE TEMP {'VIEW' if view else 'TABLE'} {table} AS"
+                    f" SELECT *, 0 AS _done FROM ({parts[0]}) a"
                     + (f" UNION ALL SELECT *, 1 FROM ({parts[1]}) b" if len(parts) > 1
                        else ""))
-    finally:
+    except BaseException:
         con.execute(f"DROP TABLE IF EXISTS {incoming}")
+        raise
     try:
         added, updated, lo, hi, max_end = con.execute(
             f"SELECT count(*) FILTER (WHERE _done = 0), count(*) FILTER (WHERE _done = 1),"
@@ -364,7 +370,8 @@ def write_part(conn, con, folder: Path, kind: str, frame: pd.DataFrame, import_i
             conn.executemany("INSERT OR REPLACE INTO session_completions(session_key,"
                              " import_id) VALUES (?, ?)", [(k, import_id) for k in keys_done])
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute(f"DROP {'VIEW' if view else 'TABLE'} IF EXISTS {table}")
+        con.execute(f"DROP TABLE IF EXISTS {incoming}")
     counts = {"added": int(added)}
     if kind == "sessions":
         counts["updated"] = int(updated)

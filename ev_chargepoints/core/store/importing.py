@@ -187,7 +187,8 @@ def prepare(result: ParseResult, snapshot_utc, devices_mode: str) -> Prepared:
         frame = frame.drop_duplicates(["source", "device_id", "connector_id"], keep="last")
         prepared.connectors = pd.DataFrame(_db_columns(frame, "connectors"))
     if has_sessions:
-        frame = conform(sessions, "sessions")
+        frame = sessions if _is_conformed(sessions, "sessions") else conform(sessions,
+                                                                             "sessions")
         bad = frame["session_key"].isna() | frame["start_utc"].isna() | frame["device_id"].isna()
         if bad.any():
             prepared.rejected += int(bad.sum())
@@ -206,6 +207,15 @@ def prepare(result: ParseResult, snapshot_utc, devices_mode: str) -> Prepared:
         prepared.status_frame = _to_ms(frame[list(TABLES["status_snapshots"])],
                                        "status_snapshots")
     return prepared
+
+
+def _is_conformed(frame: pd.DataFrame, table: str) -> bool:
+    """True for a frame its parser built canonical (``attrs["conformed"]`` names the
+    table, as ``sessions_csv`` sets it) whose columns and dtypes still are: ``conform``
+    would give the same values, so its pass over every value is skipped."""
+    spec = TABLES[table]
+    return (frame.attrs.get("conformed") == table and list(frame.columns) == list(spec)
+            and all(str(frame[c].dtype) == dtype for c, dtype in spec.items()))
 
 
 def reject_rows(import_id: int, rejects: pd.DataFrame, extra: list) -> list[tuple]:

@@ -14,16 +14,26 @@ import inspect
 import io
 import json
 import os
+import re
 import zlib
 from pathlib import Path
 
 from ... import errors, schema
-from .common import DEFAULT_LIMITS, Limits, check_size, clip, decode_text, maybe_gunzip
+from .common import (
+    DEFAULT_LIMITS,
+    Limits,
+    SameFile,
+    check_size,
+    clip,
+    decode_text,
+    maybe_gunzip,
+)
 
 FORMATS = ("ncr", "sessions", "ocpi-locations", "ocpi-cdrs", "ocpi-sessions", "usage-return",
            "device-reference", "cps-locations")
 
 SNIFF_BYTES = 1 << 20  # how much of a CSV detect_format reads
+_CONTENT = re.compile("[^\ufeff \t\r\n]")  # the first character that is not blank
 
 __all__ = ["FORMATS", "Limits", "DEFAULT_LIMITS", "SNIFF_BYTES", "detect_format",
            "parse_bytes", "parse_file"]
@@ -65,11 +75,13 @@ def parse_file(path, format: str | None = None, source: str | None = None,
                                 name) from exc
     check_size(size, name, limits)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            data = handle.read()
     except OSError as exc:
         raise errors.ParseError(f"the file cannot be read ({exc.strerror or exc})",
                                 name) from exc
-    return parse_bytes(data, name, format=format, source=source, limits=limits, **options)
+    return _parse(data, name, format, source, limits, options, SameFile.of(path, stat))
 
 
 def parse_bytes(data: bytes, name: str, format: str | None = None,
@@ -77,6 +89,13 @@ def parse_bytes(data: bytes, name: str, format: str | None = None,
                 **options) -> schema.ParseResult:
     """Parse one file's bytes. ``options`` go to the format's parser (e.g.
     ``observed_utc`` for OCPI Locations, ``namespace`` for session CSVs)."""
+    return _parse(data, name, format, source, limits, options, None)
+
+
+def _parse(data, name: str, format: str | None, source: str | None, limits: Limits,
+           options: dict, origin: SameFile | None) -> schema.ParseResult:
+    """``origin``: the file ``data`` was read from (a large session CSV whose bytes are
+    its text's UTF-8 is then read by DuckDB from there, not from a copy)."""
     if format is not None and format not in FORMATS:
         raise errors.UnknownFormat(
             f"unknown format '{format}'; expected one of {', '.join(FORMATS)}", name)
@@ -84,13 +103,23 @@ def parse_bytes(data: bytes, name: str, format: str | None = None,
     def run() -> schema.ParseResult:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise errors.ParseError("expected bytes", name)
-        text, warnings = _text(bytes(data), name, limits)
+        raw = bytes(data)
+        text, warnings = _text(raw, name, limits)
         fmt, payload = _detect(text, name) if format is None else (format, None)
-        result = _dispatch(fmt, text, payload, name, source, limits, options)
+        same = origin if origin is not None and _is_utf8_of_text(raw, warnings) else None
+        result = _dispatch(fmt, text, payload, name, source, limits, options,
+                           same.with_data(raw) if same else None)
         result.warnings[:0] = warnings
         return result
 
     return _guard(name, run)
+
+
+def _is_utf8_of_text(data: bytes, warnings: list) -> bool:
+    """True when ``data`` is exactly the UTF-8 of the text decode_text gave (no gzip, no
+    byte-order mark, no Windows-1252 fallback)."""
+    return not warnings and not data.startswith((b"\x1f\x8b", b"\xef\xbb\xbf", b"\xff\xfe",
+                                                  b"\xfe\xff"))
 
 
 def _guard(name: str, func):
@@ -120,17 +149,17 @@ def _text(data: bytes, name: str, limits: Limits) -> tuple[str, list[str]]:
 
 def _detect(text: str, name: str):
     """Return (format, parsed JSON or None)."""
-    stripped = text.lstrip("\ufeff \t\r\n")
-    if not stripped:
+    found = _CONTENT.search(text)  # (not lstrip: that copies a large text)
+    if found is None:
         raise errors.UnknownFormat("the file is empty", name)
-    if stripped[0] in "[{":
+    if text[found.start()] in "[{":
         try:
-            payload = json.loads(stripped)
+            payload = json.loads(text[found.start():])
         except ValueError as exc:
             raise errors.UnknownFormat(f"the file looks like JSON but is not valid JSON "
                                        f"({exc})", name) from exc
         return _detect_json(payload, name), payload
-    return _detect_csv(stripped, name), None
+    return _detect_csv(text, name, found.start()), None
 
 
 def _detect_json(payload, name: str) -> str:
@@ -149,10 +178,13 @@ def _detect_json(payload, name: str) -> str:
         "'cdr_location' or session fields found)", name)
 
 
-def _detect_csv(text: str, name: str) -> str:
+def _detect_csv(text: str, name: str, start: int = 0) -> str:
+    """The CSV format from the header line starting at ``start`` (read only up to
+    100,000 characters: never a split or copy of the whole text)."""
     from . import device_reference, locations_csv, ncr, sessions_csv, usage_return
 
-    first_line = text.split("\n", 1)[0][:100_000]
+    end = text.find("\n", start, start + 100_000)
+    first_line = text[start:end if end >= 0 else start + 100_000]
     try:
         header = next(csv.reader(io.StringIO(first_line)))
     except (csv.Error, StopIteration) as exc:
@@ -177,14 +209,15 @@ def _detect_csv(text: str, name: str) -> str:
 
 
 def _check_options(parser, fmt: str, name: str, options: dict) -> None:
-    accepted = inspect.signature(parser).parameters
+    accepted = [p for p in inspect.signature(parser).parameters if not p.startswith("_")]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise errors.ParseError(f"option(s) {', '.join(unknown)} do not apply to the "
                                 f"'{fmt}' format", name)
 
 
-def _dispatch(fmt, text, payload, name, source, limits, options) -> schema.ParseResult:
+def _dispatch(fmt, text, payload, name, source, limits, options,
+              origin=None) -> schema.ParseResult:
     from . import device_reference, locations_csv, ncr, ocpi, sessions_csv, usage_return
 
     text_parsers = {"ncr": ncr.parse_text, "sessions": sessions_csv.parse_text,
@@ -193,6 +226,8 @@ def _dispatch(fmt, text, payload, name, source, limits, options) -> schema.Parse
                     "cps-locations": locations_csv.parse_text}
     if fmt in text_parsers:
         _check_options(text_parsers[fmt], fmt, name, options)
+        if fmt == "sessions" and origin is not None:
+            options = dict(options, _origin=origin)
         return text_parsers[fmt](text, name, source=source, limits=limits, **options)
     if payload is None:
         try:

@@ -6,8 +6,9 @@ import csv
 import gzip
 import hashlib
 import io
+import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,35 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class SameFile:
+    """The file a parser's bytes were read from, for a reader that would rather read the
+    file itself than a copy (DuckDB): its path, what ``os.stat`` said when it was read
+    (size, modification time, inode) and those bytes. :meth:`unchanged` tells whether it
+    still is that file; a reader checks it after reading and otherwise uses the bytes."""
+
+    path: str
+    stamp: tuple
+    data: bytes = b""
+
+    @staticmethod
+    def of(path, stat) -> SameFile:
+        return SameFile(os.fspath(path), _stamp(stat))
+
+    def with_data(self, data: bytes) -> SameFile:
+        return replace(self, data=data)
+
+    def unchanged(self) -> bool:
+        try:
+            return _stamp(os.stat(self.path)) == self.stamp
+        except OSError:
+            return False
+
+
+def _stamp(stat) -> tuple:
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_dev)
 
 
 def maybe_gunzip(data: bytes, name: str, limits: Limits) -> bytes:
@@ -244,22 +274,29 @@ def _localize(index: pd.DatetimeIndex, tz: str, summer: np.ndarray) -> pd.Dateti
     """tz_localize to UTC with non-existent times moved to the end of the gap.
 
     pandas 1.5 gets nonexistent="shift_forward" wrong when ``ambiguous`` is an array,
-    so the gap is found here: minute by minute over the (rare) rows that fall in it.
+    so the gap is found here, over the (rare) rows that fall in it: the first whole
+    minute after the time that exists, an hour of minutes probed at once.
     """
     local = index.tz_localize(tz, ambiguous=summer, nonexistent="NaT")
     in_gap = np.asarray(local.isna() & index.notna())
     if in_gap.any():
-        values = local.tz_convert("UTC").tz_localize(None).to_numpy(copy=True)
+        values = local.tz_convert("UTC").tz_localize(None).asi8.copy()
         todo = np.flatnonzero(in_gap)
-        for minutes in range(1, 24 * 60):
-            probe = (index[todo] + pd.Timedelta(minutes=minutes)).floor("min")
-            found = probe.tz_localize(tz, ambiguous=summer[todo], nonexistent="NaT")
-            ok = np.asarray(found.notna())
-            values[todo[ok]] = found[ok].tz_convert("UTC").tz_localize(None).to_numpy()
-            todo = todo[~ok]
+        minute = 60_000_000_000
+        for first in range(1, 24 * 60, 60):
+            steps = np.arange(first, min(first + 60, 24 * 60), dtype=np.int64) * minute
+            probe = index.asi8[todo][:, None] + steps
+            probe -= probe % minute  # floor to the minute
+            found = pd.DatetimeIndex(probe.ravel().view("datetime64[ns]")).tz_localize(
+                tz, ambiguous=np.repeat(summer[todo], len(steps)), nonexistent="NaT")
+            utc = found.tz_convert("UTC").tz_localize(None).asi8.reshape(probe.shape)
+            ok = utc != np.iinfo(np.int64).min
+            hit = ok.any(axis=1)
+            values[todo[hit]] = utc[hit, ok[hit].argmax(axis=1)]
+            todo = todo[~hit]
             if not len(todo):
                 break
-        return pd.DatetimeIndex(values).tz_localize("UTC")
+        return pd.DatetimeIndex(values.view("datetime64[ns]")).tz_localize("UTC")
     return local.tz_convert("UTC")
 
 

@@ -19,6 +19,7 @@ from .common import (
     DEFAULT_LIMITS,
     UK_TZ,
     Limits,
+    SameFile,
     _localize,
     blank_to_none,
     content_keys,
@@ -77,10 +78,13 @@ DUCKDB_MIN_CHARS = 1 << 20
 
 def parse_text(text: str, name: str = "sessions.csv", source: str | None = None,
                limits: Limits = DEFAULT_LIMITS, namespace: str | None = None,
-               tz: str = UK_TZ, engine: str = "auto") -> schema.ParseResult:
+               tz: str = UK_TZ, engine: str = "auto",
+               _origin: SameFile | None = None) -> schema.ParseResult:
     """Sessions of one CSV text. ``engine``: "python" reads with pandas, "duckdb" with
     DuckDB wherever it reads the text exactly as pandas would (else pandas), "auto" uses
-    DuckDB for large texts when it is installed. Every engine gives the same result."""
+    DuckDB for large texts when it is installed. Every engine gives the same result.
+    ``_origin`` (set by ``parsers.parse_file``): the file whose bytes are exactly the
+    text's UTF-8, which DuckDB then reads in place."""
     if engine not in ENGINES:
         raise errors.ParseError(f"unknown engine '{engine}'; expected one of "
                                 f"{', '.join(ENGINES)}", name)
@@ -90,7 +94,7 @@ def parse_text(text: str, name: str = "sessions.csv", source: str | None = None,
         header = sessions_duckdb.header(text)
         if header is not None and looks_like_sessions(header):
             with sessions_duckdb.Reader(text, header, _roles(header), limits,
-                                        _parse_local) as reader:
+                                        _parse_local, _origin) as reader:
                 columns = reader.columns()
                 if columns is not None:
                     return validate(columns, name, source, namespace, tz)
@@ -249,32 +253,62 @@ def _conform_fast(sessions: pd.DataFrame) -> pd.DataFrame:
             out[column] = sessions[column].to_numpy(dtype=object)
         else:
             out[column] = sessions[column].array
-    return pd.DataFrame(out)
+    frame = pd.DataFrame(out)
+    frame.attrs["conformed"] = "sessions"  # the store's import then skips its conform
+    return frame
+
+
+_NAT = np.iinfo(np.int64).min
+_HOUR_NS = 3_600_000_000_000
 
 
 def _local_to_utc(naive: pd.Series, tz: str,
                   not_before: pd.Series | None = None) -> pd.Series:
-    """:func:`common.local_to_utc`, localising each distinct local time once (sessions
-    share start and end minutes): the same rule, so the same result."""
-    codes, uniques = pd.factorize(naive.to_numpy(dtype="datetime64[ns]"))
-    if len(naive) < 1000 or len(uniques) * 2 > len(naive):
+    """:func:`common.local_to_utc` (the same rule, so the same result), with one
+    localisation per distinct hour instead of per row: see :func:`_to_utc_ns`."""
+    if len(naive) < 1000:
         return local_to_utc(naive, tz, not_before)
-    index = pd.DatetimeIndex(uniques)
-    present = codes >= 0
-
-    def spread(localised: pd.DatetimeIndex) -> pd.Series:
-        values = np.full(len(naive), np.datetime64("NaT"), dtype="datetime64[ns]")
-        values[present] = localised.tz_convert("UTC").tz_localize(None).to_numpy()[
-            codes[present]]
-        return pd.Series(pd.DatetimeIndex(values).tz_localize("UTC"), index=naive.index)
-
-    summer = np.ones(len(index), dtype=bool)
-    result = spread(_localize(index, tz, summer))
+    values = naive.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    result = _to_utc_ns(values, tz, True)
     if not_before is not None:
-        second = spread(_localize(index, tz, ~summer))
-        use_second = (result != second) & (result < not_before) & (second >= not_before)
-        result = result.where(~use_second, second)
-    return result
+        second = _to_utc_ns(values, tz, False)
+        bound = not_before.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(
+            dtype="datetime64[ns]").view(np.int64)
+        valid = (result != _NAT) & (second != _NAT) & (bound != _NAT)
+        use_second = valid & (result != second) & (result < bound) & (second >= bound)
+        result = np.where(use_second, second, result)
+    return pd.Series(pd.DatetimeIndex(result.view("datetime64[ns]")).tz_localize("UTC"),
+                     index=naive.index)
+
+
+def _to_utc_ns(values: np.ndarray, tz: str, summer: bool) -> np.ndarray:
+    """``_localize`` of naive local ns (NaT's integer for none; ambiguous times in
+    summer or winter time) as UTC ns. Where a whole hour [H, H + 1 h) has one UTC
+    offset (its first and last nanosecond localise, to the same offset: no zone
+    changes its offset twice within an hour) every time in it is ``local - offset``;
+    the other hours (a clock change inside, a gap) are localised row by row as before."""
+    present = values != _NAT
+    hour = np.where(present, values // _HOUR_NS * _HOUR_NS, 0)
+    codes, hours = pd.factorize(hour)
+    flags = np.full(len(hours), summer)
+    offsets, same = [], None
+    for probe in (hours, hours + (_HOUR_NS - 1)):
+        local = pd.DatetimeIndex(probe.view("datetime64[ns]")).tz_localize(
+            tz, ambiguous=flags, nonexistent="NaT")
+        utc = np.asarray(local.tz_convert("UTC").tz_localize(None).asi8)
+        ok = utc != _NAT
+        same = ok if same is None else same & ok
+        offsets.append(probe - utc)
+    same &= offsets[0] == offsets[1]
+    fast = present & same[codes]
+    out = np.full(len(values), _NAT, dtype=np.int64)
+    out[fast] = values[fast] - offsets[0][codes[fast]]
+    slow = present & ~fast
+    if slow.any():
+        index = pd.DatetimeIndex(values[slow].view("datetime64[ns]"))
+        out[slow] = _localize(index, tz, np.full(len(index), summer)).tz_localize(
+            None).asi8
+    return out
 
 
 def _join(date: pd.Series, time: pd.Series) -> pd.Series:

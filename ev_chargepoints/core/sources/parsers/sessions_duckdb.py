@@ -26,7 +26,7 @@ import tempfile
 import numpy as np
 import pandas as pd
 
-from .common import MISSING_TOKENS, Limits
+from .common import MISSING_TOKENS, Limits, SameFile
 
 # Python's str.strip() characters (every c with c.isspace()), for DuckDB's trim(x, chars)
 WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
@@ -49,39 +49,48 @@ class Reader:
 
     ``header``: :func:`header` of the text; ``roles``: role → header name;
     ``parse_local``: the pandas parsing of local times (for rows that are not
-    canonical). The text goes to a temporary UTF-8 file DuckDB reads once, into one
-    table of the per-row results; the strings of the kept rows are fetched last."""
+    canonical); ``origin``: the file whose bytes are exactly the text's UTF-8, which
+    DuckDB then reads in place (checked unchanged after reading), else the text goes to
+    a temporary UTF-8 file. DuckDB reads it once, into one table of the per-row
+    results; the strings of the kept rows are fetched last."""
 
     def __init__(self, text: str, header: list[str], roles: dict[str, str],
-                 limits: Limits, parse_local):
+                 limits: Limits, parse_local, origin: SameFile | None = None):
         self.text, self.header, self.roles = text, header, roles
         self.limits, self.parse_local = limits, parse_local
-        self.con = self.path = None
+        self.origin = origin  # the file whose bytes are exactly the text's UTF-8
+        self.con = self.path = self.temporary = None
 
     def __enter__(self) -> Reader:
         duckdb = _duckdb()
         if duckdb is None:
             return self
-        try:
-            data = self.text.encode("utf-8")
-        except UnicodeError:
-            return self
+        if self.origin is not None:  # read in place: no encoding, no temporary copy
+            data, self.path = self.origin.data, self.origin.path
+        else:
+            try:
+                data = self.text.encode("utf-8")
+            except UnicodeError:
+                return self
         if not _splits_as_pandas(data, self.text):
             return self
-        handle, self.path = tempfile.mkstemp(suffix=".csv", prefix="ev-sessions-")
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
+        if self.origin is None:
+            handle, self.path = tempfile.mkstemp(suffix=".csv", prefix="ev-sessions-")
+            self.temporary = self.path
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
         del data
-        self.con = duckdb.connect()
-        self.con.execute("SET enable_progress_bar = false")
+        from ...store.history_parts import duckdb_connection  # (no progress bar on stderr)
+
+        self.con = duckdb_connection()
         return self
 
     def __exit__(self, *exc) -> None:
         if self.con is not None:
             self.con.close()
-        if self.path is not None:
+        if self.temporary is not None:
             try:
-                os.unlink(self.path)
+                os.unlink(self.temporary)
             except OSError:
                 pass
 
@@ -90,9 +99,12 @@ class Reader:
         if self.con is None:
             return None
         try:
-            return self._columns()
+            columns = self._columns()
         except _duckdb().Error:
             return None
+        if self.origin is not None and not self.origin.unchanged():
+            return None  # the file changed since its bytes were read: pandas reads those
+        return columns
 
     def _read_csv(self, select: str) -> str:
         names = [f"c{i}" for i in range(len(self.header))]
@@ -104,10 +116,9 @@ class Reader:
 
     def _columns(self) -> dict | None:
         con, names = self.con, [f"c{i}" for i in range(len(self.header))]
-        every = ", ".join(names)
         con.execute("CREATE TEMP TABLE cols AS " + _columns_sql(
             self.header, self.roles, self._read_csv(
-                f"*, hash({every}) AS row_hash, greatest("
+                f"*, hash({self._hashed()}) AS row_hash, greatest("
                 + ", ".join(f"strlen({c})" for c in names) + ") AS widest")))
         n_rows, widest, kwh_plain = con.execute(
             "SELECT count(*), max(widest), bool_and(k_ok) FROM cols").fetchall()[0]
@@ -149,6 +160,18 @@ class Reader:
             "id_dup": id_dup & ~exact_dup, "first_of_id": first_of_id,
         }
 
+    def _hashed(self) -> str:
+        """The fields whose hash finds the candidate exact duplicates: the session id's
+        as read (identical rows have identical ids: one cheap hash), else every field
+        of a role. Candidates are then compared in full (:meth:`_exact_repeats`)."""
+        position = {h: i for i, h in enumerate(self.header)}
+        every = ", ".join(f"c{position[h]}" for h in sorted(set(self.roles.values()),
+                                                            key=position.get))
+        if "session_id" not in self.roles:
+            return every
+        sid = f"c{position[self.roles['session_id']]}"  # longer than any blank token
+        return f"CASE WHEN strlen({sid}) > 4 THEN {sid} ELSE concat_ws('|', {every}) END"
+
     def _strings(self, keep: np.ndarray):
         """(device, connector, session id) of the kept rows, indexed by row position."""
         frame = self.con.execute("SELECT device, connector, sid FROM cols").df()
@@ -184,8 +207,9 @@ class Reader:
     def _exact_repeats(self, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows identical to an earlier row (all fields), and the first such row.
 
-        Rows sharing a hash are compared field by field (the text read again only when
-        some hash repeats), so a hash collision cannot make rows duplicates."""
+        Rows sharing a hash (of :meth:`_hashed`'s fields) are compared field by field
+        (the text read again only when some hash repeats), so neither a hash collision
+        nor rows alike only in those fields can make rows duplicates."""
         con = self.con
         shared = con.execute("""
             SELECT rowid FROM cols WHERE row_hash IN
@@ -215,15 +239,28 @@ class Reader:
 def _splits_as_pandas(data: bytes, text: str) -> bool:
     """False for UTF-8 ``data`` DuckDB might split otherwise than pandas: a NUL, a lone
     CR (pandas ends a line there), spaces or tabs beside a field's quote (pandas keeps
-    ` "a"` as it is, DuckDB unquotes it). Byte searches (memchr speed), no copies."""
+    ` "a"` as it is, DuckDB unquotes it). Byte searches (memchr speed), no copies; the
+    text is searched only when some quote has a space or tab beside it."""
     if b"\x00" in data:
         return False
-    carriage_returns = data.count(b"\r")
-    if carriage_returns and carriage_returns != data.count(b"\r\n"):
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
         return False
-    if any(near in data for near in (b' "', b'\t"', b'" ', b'"\t')):
+    if _blank_beside_quote(data):
         return _SPACED_QUOTE.search(text) is None
     return True
+
+
+def _blank_beside_quote(data: bytes, block: int = 1 << 25) -> bool:
+    """Whether a space or tab comes just before or after some '"' in ``data``: numpy over
+    the quotes' neighbours, a block at a time (``b' "' in data`` stops at every space)."""
+    whole = np.frombuffer(data, dtype=np.uint8)
+    for lo in range(0, len(whole), block):
+        quotes = np.flatnonzero(whole[lo:lo + block] == 34) + lo
+        for near in (quotes[quotes > 0] - 1, quotes[quotes < len(whole) - 1] + 1):
+            around = whole[near]
+            if ((around == 32) | (around == 9)).any():
+                return True
+    return False
 
 
 def header(text: str) -> list[str] | None:
