@@ -37,6 +37,8 @@ GROUPS = {
     "desktop": ["desktop_load"],     # issue #22: the desktop run's load seconds (read back)
     "libraries": ["libraries"],      # issue #23: pyproj and the WKB reader against peers
     "writers": ["writers"],          # issue #23: GeoPackage (pyogrio) and XLSX (openpyxl)
+    "demand": ["demand"],            # issue #24: a scenario over 633 wards, < 100 ms
+    "walking": ["walking"],          # issue #24: 100 walking catchments < 1 s, one < 50 ms
 }
 # benchmarks that build large stores first get more time than the others
 TIMEOUT_FACTOR = {"history": 3, "csv_import": 2}

@@ -761,7 +761,13 @@ def bench_env(p: dict) -> dict:
 
 
 # the issue #22 (history) and #23 (libraries, writers) benchmarks, each in its own module
-from bench import bench_history, bench_libraries, bench_writers  # noqa: E402
+from bench import (  # noqa: E402
+    bench_demand,
+    bench_history,
+    bench_libraries,
+    bench_walking,
+    bench_writers,
+)
 
 BENCHMARKS = {
     "parse_ncr": bench_parse_ncr,
@@ -779,6 +785,8 @@ BENCHMARKS = {
     "desktop_load": bench_history.bench_desktop_load,
     "libraries": bench_libraries.bench_libraries,
     "writers": bench_writers.bench_writers,
+    "demand": bench_demand.bench_demand,
+    "walking": bench_walking.bench_walking,
     "env": bench_env,
 }
 

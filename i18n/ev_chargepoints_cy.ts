@@ -4,34 +4,49 @@
 <context>
     <name>AnalyseSitesAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="177"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="211"/>
         <source>Extra ring distances (m, comma-separated)</source>
         <translation>Pellteroedd cylchoedd ychwanegol (m, wedi'u gwahanu gan atalnodau)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="179"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="213"/>
         <source>Score weights</source>
         <translation>Pwysiadau'r sgôr</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="183"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="223"/>
         <source>Analysed sites</source>
         <translation>Safleoedd a ddadansoddwyd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="185"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="225"/>
         <source>Catchment buffers</source>
         <translation>Byfferau dalgylch</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="162"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="193"/>
         <source>Analyse candidate sites</source>
         <translation>Dadansoddi safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="163"/>
-        <source>For each candidate site: existing devices and connectors within the catchment distance (straight line), by power class and operator; their usage in the latest period; the nearest existing device; residents within reach (ward populations spread over a 100 m grid), those an existing device already reaches and those the site would newly cover; a weighted score (0-100) and rank. Extra ring distances add the same figures with a suffix such as _800m. Weights are CRITERION=WEIGHT pairs among new_coverage, unique_coverage, residents, demand, kwh and gap (default new_coverage=0.6,demand=0.2,gap=0.2). Output fields clashing with an input field are named ev_FIELD.</source>
-        <translation>Ar gyfer pob safle posibl: y dyfeisiau a'r cysylltwyr presennol o fewn pellter y dalgylch (llinell syth), fesul dosbarth pŵer a gweithredwr; eu defnydd yn y cyfnod diweddaraf; y ddyfais bresennol agosaf; y trigolion o fewn cyrraedd (poblogaethau wardiau wedi'u taenu dros grid 100 m), y rhai y mae dyfais bresennol eisoes yn eu cyrraedd a'r rhai y byddai'r safle'n eu cwmpasu o'r newydd; sgôr wedi'i phwysoli (0-100) a rheng. Mae pellteroedd cylchoedd ychwanegol yn ychwanegu'r un ffigurau gydag ôl-ddodiad fel _800m. Parau CRITERION=WEIGHT yw'r pwysiadau, ymhlith new_coverage, unique_coverage, residents, demand, kwh a gap (rhagosodiad new_coverage=0.6,demand=0.2,gap=0.2). Caiff meysydd allbwn sy'n gwrthdaro â maes mewnbwn eu henwi'n ev_FIELD.</translation>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="194"/>
+        <source>For each candidate site: existing devices and connectors within the catchment distance (straight line), by power class and operator; their usage in the latest period; the nearest existing device; residents within reach (ward populations spread over a 100 m grid), those an existing device already reaches and those the site would newly cover; a weighted score (0-100) and rank. Extra ring distances add the same figures with a suffix such as _800m. Weights are CRITERION=WEIGHT pairs among new_coverage, unique_coverage, residents, demand, kwh and gap (default new_coverage=0.6,demand=0.2,gap=0.2). Output fields clashing with an input field are named ev_FIELD. With a street network line layer, devices_within_walk and residents_within_walk count what lies within the walk distance on foot along the streets (the straight legs to and from the network included), and the walking catchments can be written as polygons.</source>
+        <translation>Ar gyfer pob safle posibl: y dyfeisiau a&apos;r cysylltwyr presennol o fewn pellter y dalgylch (llinell syth), fesul dosbarth pŵer a gweithredwr; eu defnydd yn y cyfnod diweddaraf; y ddyfais bresennol agosaf; y trigolion o fewn cyrraedd (poblogaethau wardiau wedi&apos;u taenu dros grid 100 m), y rhai y mae dyfais bresennol eisoes yn eu cyrraedd a&apos;r rhai y byddai&apos;r safle&apos;n eu cwmpasu o&apos;r newydd; sgôr wedi&apos;i phwysoli (0-100) a rheng. Mae pellteroedd cylchoedd ychwanegol yn ychwanegu&apos;r un ffigurau gydag ôl-ddodiad fel _800m. Parau CRITERION=WEIGHT yw&apos;r pwysiadau, ymhlith new_coverage, unique_coverage, residents, demand, kwh a gap (rhagosodiad new_coverage=0.6,demand=0.2,gap=0.2). Caiff meysydd allbwn sy&apos;n gwrthdaro â maes mewnbwn eu henwi&apos;n ev_FIELD. Gyda haen linellau rhwydwaith strydoedd, mae devices_within_walk a residents_within_walk yn cyfrif yr hyn sydd o fewn y pellter cerdded ar droed ar hyd y strydoedd (gan gynnwys y darnau syth i&apos;r rhwydwaith ac ohono), a gellir ysgrifennu&apos;r dalgylchoedd cerdded fel polygonau.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="216"/>
+        <source>Street network for walking catchments (lines)</source>
+        <translation>Rhwydwaith strydoedd ar gyfer dalgylchoedd cerdded (llinellau)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="219"/>
+        <source>Walk distance (m; 400 m is 5 minutes at 4.8 km/h)</source>
+        <translation>Pellter cerdded (m; mae 400 m yn 5 munud ar 4.8 km/awr)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="228"/>
+        <source>Walking catchments</source>
+        <translation>Dalgylchoedd cerdded</translation>
     </message>
 </context>
 <context>
@@ -856,27 +871,27 @@
         <translation>Gadewch yn wag i ddefnyddio'r storfa a osodwyd yng ngosodiadau'r ategyn.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="49"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="50"/>
         <source>The candidate sites layer could not be read.</source>
         <translation>Nid oedd modd darllen haen y safleoedd posibl.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="70"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="71"/>
         <source>The candidate sites layer has no features.</source>
         <translation>Nid oes nodweddion yn haen y safleoedd posibl.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="76"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="77"/>
         <source>Candidate sites: {error}</source>
         <translation>Safleoedd posibl: {error}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="88"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="119"/>
         <source>Extra rings: {value} is not a number of metres.</source>
         <translation>Cylchoedd ychwanegol: nid yw {value} yn nifer o fetrau.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="92"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="123"/>
         <source>Extra rings: {value} must be positive.</source>
         <translation>Cylchoedd ychwanegol: rhaid i {value} fod yn bositif.</translation>
     </message>
@@ -894,6 +909,11 @@
         <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="302"/>
         <source>Hours one status observation may hold at most</source>
         <translation>Uchafswm yr oriau y gall un arsylwad statws ddal</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="107"/>
+        <source>The street network layer has no lines.</source>
+        <translation>Nid oes llinellau yn haen y rhwydwaith strydoedd.</translation>
     </message>
 </context>
 <context>
@@ -1275,27 +1295,27 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <translation>darllen ffeiliau ffiniau heblaw GeoPackage, fel Shapefile neu GeoJSON</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="116"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="119"/>
         <source>{name} (needed for {use})</source>
         <translation>{name} (ei angen ar gyfer {use})</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="122"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="125"/>
         <source> or &apos;{command}&apos; on Debian/Ubuntu</source>
         <translation> neu '{command}' ar Debian/Ubuntu</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="124"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="127"/>
         <source>Missing Python package(s): {listed}. Install them into the Python QGIS uses, e.g. &apos;{command}&apos; (OSGeo4W shell on Windows){debian}, then restart QGIS.</source>
         <translation>Pecyn(nau) Python ar goll: {listed}. Gosodwch nhw yn y Python y mae QGIS yn ei ddefnyddio, e.e. '{command}' (cragen OSGeo4W ar Windows){debian}, yna ailgychwynnwch QGIS.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="140"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="143"/>
         <source> Until then the features that need them are switched off.</source>
         <translation> Tan hynny mae'r nodweddion sy'n dibynnu arnynt wedi'u diffodd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="145"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="148"/>
         <source> Everything else works.</source>
         <translation> Mae popeth arall yn gweithio.</translation>
     </message>
@@ -1305,7 +1325,7 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <translation>hanes defnydd: sesiynau, statws a chyfraddau defnydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="143"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="146"/>
         <source> Until then charge points and areas load without usage.</source>
         <translation> Tan hynny mae pwyntiau gwefru ac ardaloedd yn llwytho heb ddata defnydd.</translation>
     </message>
@@ -1315,62 +1335,62 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <translation>allforio tablau i Excel (XLSX)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="271"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="274"/>
         <source>the OSGeo4W Shell (Start menu, OSGeo4W)</source>
         <translation>OSGeo4W Shell (dewislen Start, OSGeo4W)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="273"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="276"/>
         <source>Terminal (Applications, Utilities)</source>
         <translation>Terminal (Applications, Utilities)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="274"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="277"/>
         <source>a terminal</source>
         <translation>terfynell</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="277"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="280"/>
         <source>To install them by hand, run this command in {where} (it needs to reach pypi.org), then restart QGIS: {command}</source>
-        <translation>I&apos;w gosod â llaw, rhedwch y gorchymyn hwn yn {where} (mae angen iddo gyrraedd pypi.org), yna ailgychwynnwch QGIS: {command}</translation>
+        <translation>I'w gosod â llaw, rhedwch y gorchymyn hwn yn {where} (mae angen iddo gyrraedd pypi.org), yna ailgychwynnwch QGIS: {command}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="289"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="292"/>
         <source>The Python interpreter of QGIS was not found beside {executable}; install the packages by hand. {hint}</source>
         <translation>Ni chafwyd hyd i Python QGIS wrth ymyl {executable}; gosodwch y pecynnau â llaw. {hint}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="352"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="355"/>
         <source>pip could not be started ({error}). {by_hand}</source>
         <translation>Nid oedd modd cychwyn pip ({error}). {by_hand}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="368"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="371"/>
         <source>Starting pip…</source>
         <translation>Yn cychwyn pip…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="374"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="377"/>
         <source>Cancelled by the user: pip was stopped.</source>
-        <translation>Wedi&apos;i ganslo gan y defnyddiwr: stopiwyd pip.</translation>
+        <translation>Wedi'i ganslo gan y defnyddiwr: stopiwyd pip.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="393"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="396"/>
         <source>Installed {packages}.</source>
         <translation>Wedi gosod {packages}.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="403"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="406"/>
         <source>The Python of QGIS ({python}) has no pip. On Debian/Ubuntu install it with &apos;sudo apt install python3-pip&apos;; elsewhere reinstall QGIS with pip. {by_hand}</source>
-        <translation>Nid oes pip gan Python QGIS ({python}). Ar Debian/Ubuntu gosodwch ef gyda &apos;sudo apt install python3-pip&apos;; mewn mannau eraill ailosodwch QGIS gyda pip. {by_hand}</translation>
+        <translation>Nid oes pip gan Python QGIS ({python}). Ar Debian/Ubuntu gosodwch ef gyda 'sudo apt install python3-pip'; mewn mannau eraill ailosodwch QGIS gyda pip. {by_hand}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="408"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="411"/>
         <source>pip could not reach the package index (no internet connection, or a proxy or firewall blocks pypi.org). {by_hand}</source>
-        <translation>Nid oedd pip yn gallu cyrraedd mynegai&apos;r pecynnau (dim cysylltiad â&apos;r rhyngrwyd, neu mae dirprwy neu fur gwarchod yn rhwystro pypi.org). {by_hand}</translation>
+        <translation>Nid oedd pip yn gallu cyrraedd mynegai'r pecynnau (dim cysylltiad â'r rhyngrwyd, neu mae dirprwy neu fur gwarchod yn rhwystro pypi.org). {by_hand}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="416"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="419"/>
         <source>pip could not install {packages}: {reason} {by_hand}</source>
         <translation>Nid oedd pip yn gallu gosod {packages}: {reason} {by_hand}</translation>
     </message>
@@ -1378,6 +1398,11 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <location filename="../ev_chargepoints/qgis/package_install.py" line="55"/>
         <source>Installing {packages} with pip</source>
         <translation>Yn gosod {packages} gyda pip</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/core/optional.py" line="60"/>
+        <source>walking catchments on a street network</source>
+        <translation>dalgylchoedd cerdded ar rwydwaith strydoedd</translation>
     </message>
 </context>
 <context>
@@ -1390,7 +1415,7 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
     <message>
         <location filename="../ev_chargepoints/gui/package_dialog.py" line="60"/>
         <source>pip will download these Python packages from the Python Package Index (pypi.org) and install them into a folder of the plugin&apos;s own in your QGIS profile; QGIS&apos;s own Python installation is not changed:</source>
-        <translation>Bydd pip yn llwytho&apos;r pecynnau Python hyn i lawr o&apos;r Python Package Index (pypi.org) ac yn eu gosod mewn ffolder sy&apos;n perthyn i&apos;r ategyn yn eich proffil QGIS; ni chaiff gosodiad Python QGIS ei hun ei newid:</translation>
+        <translation>Bydd pip yn llwytho'r pecynnau Python hyn i lawr o'r Python Package Index (pypi.org) ac yn eu gosod mewn ffolder sy'n perthyn i'r ategyn yn eich proffil QGIS; ni chaiff gosodiad Python QGIS ei hun ei newid:</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/package_dialog.py" line="64"/>
@@ -1784,32 +1809,32 @@ Gorchymyn: {command}</translation>
 <context>
     <name>SuggestSitesAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="227"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="289"/>
         <source>Number of sites to pick</source>
         <translation>Nifer y safleoedd i'w dewis</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="231"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="293"/>
         <source>Suggested sites</source>
         <translation>Safleoedd a awgrymir</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="216"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="278"/>
         <source>Suggest sites</source>
         <translation>Awgrymu safleoedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="217"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="279"/>
         <source>Picks up to K of the candidate sites by greedy maximal coverage with the existing devices fixed: each step takes the candidate that newly covers the most residents within the distance, given the existing devices and the candidates already picked (its gain). Stops early when no candidate covers anyone new. Greedy picks are within a factor 1 - 1/e of the best set of K.</source>
         <translation>Yn dewis hyd at K o'r safleoedd posibl yn ôl y cwmpas mwyaf (dull barus), gyda'r dyfeisiau presennol yn sefydlog: ym mhob cam dewisir y safle posibl sy'n cwmpasu'r nifer mwyaf o drigolion newydd o fewn y pellter, o ystyried y dyfeisiau presennol a'r safleoedd a ddewiswyd eisoes (ei ennill). Mae'n stopio'n gynnar pan nad oes unrhyw safle posibl yn cwmpasu neb newydd. Mae'r dewisiadau barus o fewn ffactor 1 - 1/e i'r set orau o K.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="242"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="304"/>
         <source>{step}. {site}: +{gain} residents (covered {pct}%)</source>
         <translation>{step}. {site}: +{gain} o drigolion (cwmpas {pct}%)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="247"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="309"/>
         <source>No other candidate covers anyone new within {d} m.</source>
         <translation>Nid oes unrhyw safle posibl arall yn cwmpasu neb newydd o fewn {d} m.</translation>
     </message>
@@ -2289,6 +2314,136 @@ Mae dibynadwyedd (rheoliadau 2023: rhaid i rwydwaith cyflym gyrraedd 99 %) yn cy
     </message>
 </context>
 <context>
+    <name>WardDemandAlgorithm</name>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="41"/>
+        <source>Demand for public charge points by ward</source>
+        <translation>Galw am bwyntiau gwefru cyhoeddus fesul ward</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="43"/>
+        <source>Analysis</source>
+        <translation>Dadansoddi</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="45"/>
+        <source>How many public connectors each ward needs under a scenario, how many it has (connectors of the reconciled devices in the ward) and the gap.
+
+Per ward: cars = household spaces × cars per household (GLA ward profiles, 2011 Census); EVs = cars × share of cars electric; EVs relying on public charging = EVs × share without off-street parking (by default each ward's share of flats and terraced houses, times a factor, or one share for every ward); connectors needed = EVs relying on public charging × kWh per EV a day ÷ what one connector delivers a day (rated kW × 24 h × target occupancy, or a value given), rounded up; gap = needed − now.
+
+Start from a named preset (the 2030 preset is set against the GLA's 2021 London EV infrastructure strategy: 40,000–60,000 public charge points by 2030) or a scenario saved as JSON, and change any value; empty values keep the preset's. Every row names the scenario values and the data vintage behind it; wards without ward-profile figures are left blank and say so.
+
+Areas: leave empty for London's 2018 wards, or give a ward layer whose codes are 2011 ward codes.</source>
+        <translation>Faint o gysylltwyr cyhoeddus sydd eu hangen ar bob ward o dan senario, faint sydd ganddi (cysylltwyr y dyfeisiau wedi&apos;u cysoni yn y ward) a&apos;r bwlch.
+
+Fesul ward: ceir = lleoedd aelwydydd × ceir fesul aelwyd (proffiliau wardiau&apos;r GLA, Cyfrifiad 2011); cerbydau trydan = ceir × cyfran y ceir sy&apos;n drydanol; cerbydau trydan sy&apos;n dibynnu ar wefru cyhoeddus = cerbydau trydan × cyfran heb le parcio oddi ar y stryd (yn ddiofyn cyfran fflatiau a thai teras pob ward, wedi&apos;i lluosi â ffactor, neu un gyfran i bob ward); cysylltwyr sydd eu hangen = cerbydau trydan sy&apos;n dibynnu ar wefru cyhoeddus × kWh fesul cerbyd y dydd ÷ yr hyn y mae un cysylltydd yn ei gyflenwi y dydd (kW graddedig × 24 awr × defnydd targed, neu werth a roddir), wedi&apos;i dalgrynnu i fyny; bwlch = angen − nawr.
+
+Dechreuwch o senario rhagosodedig a enwir (mae rhagosodiad 2030 wedi&apos;i osod yn erbyn strategaeth seilwaith cerbydau trydan Llundain 2021 y GLA: 40,000–60,000 o bwyntiau gwefru cyhoeddus erbyn 2030) neu senario wedi&apos;i gadw fel JSON, a newidiwch unrhyw werth; mae gwerthoedd gwag yn cadw rhai&apos;r rhagosodiad. Mae pob rhes yn enwi gwerthoedd y senario a hynafiaeth y data y tu ôl iddi; gadewir wardiau heb ffigurau proffil ward yn wag ac maent yn dweud hynny.
+
+Ardaloedd: gadewch yn wag ar gyfer wardiau 2018 Llundain, neu rhowch haen wardiau y mae ei chodau&apos;n godau wardiau 2011.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="65"/>
+        <source>Wards (empty: London wards 2018)</source>
+        <translation>Wardiau (gwag: wardiau Llundain 2018)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="68"/>
+        <source>Ward code field (detected if empty)</source>
+        <translation>Maes cod y ward (wedi&apos;i ganfod os yw&apos;n wag)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="71"/>
+        <source>Ward name field (detected if empty)</source>
+        <translation>Maes enw&apos;r ward (wedi&apos;i ganfod os yw&apos;n wag)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="75"/>
+        <source>Scenario preset</source>
+        <translation>Senario rhagosodedig</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="78"/>
+        <source>Scenario saved as JSON (instead of the preset)</source>
+        <translation>Senario wedi&apos;i gadw fel JSON (yn lle&apos;r rhagosodiad)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="83"/>
+        <source>Share of cars that are electric (0–1)</source>
+        <translation>Cyfran y ceir sy&apos;n drydanol (0–1)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="84"/>
+        <source>Share of EVs without off-street parking, every ward (empty: each ward&apos;s housing mix)</source>
+        <translation>Cyfran y cerbydau trydan heb le parcio oddi ar y stryd, pob ward (gwag: cymysgedd tai pob ward)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="86"/>
+        <source>Factor on each ward&apos;s housing-mix share</source>
+        <translation>Ffactor ar gyfran cymysgedd tai pob ward</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="87"/>
+        <source>Energy per EV a day (kWh)</source>
+        <translation>Ynni fesul cerbyd trydan y dydd (kWh)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="88"/>
+        <source>Rated power of a public connector (kW)</source>
+        <translation>Pŵer graddedig cysylltydd cyhoeddus (kW)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="89"/>
+        <source>Target occupancy of a public connector (0–1)</source>
+        <translation>Defnydd targed cysylltydd cyhoeddus (0–1)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="90"/>
+        <source>What one connector delivers a day (kWh; empty: kW × 24 h × occupancy)</source>
+        <translation>Yr hyn y mae un cysylltydd yn ei gyflenwi y dydd (kWh; gwag: kW × 24 awr × defnydd)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="97"/>
+        <source>Wards with demand</source>
+        <translation>Wardiau gyda galw</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="100"/>
+        <source>Demand table</source>
+        <translation>Tabl galw</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="103"/>
+        <source>Connectors needed</source>
+        <translation>Cysylltwyr sydd eu hangen</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="103"/>
+        <source>Connectors now</source>
+        <translation>Cysylltwyr nawr</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="103"/>
+        <source>Gap (needed − now)</source>
+        <translation>Bwlch (angen − nawr)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="107"/>
+        <source>Inputs behind the figures</source>
+        <translation>Mewnbynnau y tu ôl i&apos;r ffigurau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="130"/>
+        <source>Choose where to write the wards with demand, the demand table, or both.</source>
+        <translation>Dewiswch ble i ysgrifennu&apos;r wardiau gyda galw, y tabl galw, neu&apos;r ddau.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="156"/>
+        <source>{needed} connectors needed, {now} now, gap {gap}</source>
+        <translation>{needed} cysylltydd sydd eu hangen, {now} nawr, bwlch {gap}</translation>
+    </message>
+</context>
+<context>
     <name>_FetchAlgorithm</name>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="175"/>
@@ -2309,22 +2464,22 @@ Mae dibynadwyedd (rheoliadau 2023: rhaid i rwydwaith cyflym gyrraedd 99 %) yn cy
 <context>
     <name>_SitesAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="149"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="180"/>
         <source>Candidate sites (points)</source>
         <translation>Safleoedd posibl (pwyntiau)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="152"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="183"/>
         <source>Site identifier field (default: feature id)</source>
         <translation>Maes dynodydd y safle (rhagosodiad: dynodydd y nodwedd)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="155"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="186"/>
         <source>Catchment distance (m)</source>
         <translation>Pellter y dalgylch (m)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="145"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="176"/>
         <source>Candidate sites</source>
         <translation>Safleoedd posibl</translation>
     </message>

@@ -21,7 +21,7 @@ QGIS_PACKAGES="qgis python3-qgis qgis-providers"
 # Everything else: from the release itself. postgresql-postgis names the PostGIS of the
 # release's default PostgreSQL (15 on Debian 12, 17 on Debian 13).
 BASE_PACKAGES="xvfb xauth poppler-utils python3-venv python3-pip python3-numpy python3-pandas \
-python3-psycopg2 python3-pyproj chromium postgresql postgresql-postgis qttools5-dev-tools pyqt5-dev-tools \
+python3-scipy python3-psycopg2 python3-pyproj chromium postgresql postgresql-postgis qttools5-dev-tools pyqt5-dev-tools \
 gdal-bin python3-setuptools"
 
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

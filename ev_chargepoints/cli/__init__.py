@@ -18,12 +18,12 @@ from typing import Optional, Sequence
 
 from ..core.errors import EvChargepointsError
 from ..core.paths import plugin_version
-from . import demo, export, progress, reconcile, sites, sources, tables, validate
+from . import demand, demo, export, progress, reconcile, sites, sources, tables, validate
 
 COMMAND_NAME = "ev-chargepoints"  # the console script pyproject.toml installs
 COMMANDS = (sources.IMPORT, sources.FETCH, tables.UTILISATION, demo.DEMO, tables.SUMMARY,
-            sources.WATCH, export.EXPORT, export.LAYOUT_TEMPLATES, reconcile.RECONCILE,
-            sites.SITES, validate.VALIDATE)
+            demand.DEMAND, sources.WATCH, export.EXPORT, export.LAYOUT_TEMPLATES,
+            reconcile.RECONCILE, sites.SITES, validate.VALIDATE)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,7 +49,33 @@ def _sites_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--suggest", metavar="K",
                    help="also pick K of the sites by greedy maximal new coverage at the "
                         "primary distance; written to OUT_suggested.gpkg (or .csv)")
+    p.add_argument("--network", type=Path,
+                   help="street network line layer (GeoPackage, any CRS) for walking "
+                        "catchments: adds devices_within_walk and residents_within_walk "
+                        "and a walking_catchments polygon layer (to OUT_catchments.gpkg "
+                        "when OUT is a CSV)")
+    p.add_argument("--network-layer", help="layer of the network GeoPackage (default: "
+                                           "the first)")
+    p.add_argument("--walk", default="400", metavar="METRES|Nmin",
+                   help="walk distance with --network: metres (default 400) or minutes at "
+                        "4.8 km/h, e.g. 5min")
     p.add_argument("--out", required=True, type=Path, help="OUT.gpkg or OUT.csv")
+
+
+def parse_walk(text: str) -> float:
+    """``400`` -> 400 m; ``5min`` -> 400 m (4.8 km/h)."""
+    from ..core.analysis.siting.network import walk_metres
+
+    value = str(text).strip().lower()
+    minutes = value.endswith("min")
+    try:
+        number = float(value[:-3] if minutes else value)
+    except ValueError:
+        raise EvChargepointsError(f"--walk: {text!r} is not metres or minutes (e.g. 400 "
+                                  "or 5min).") from None
+    if not (number > 0 and math.isfinite(number)):
+        raise EvChargepointsError(f"--walk: {text!r} must be positive.")
+    return walk_metres(number) if minutes else number
 
 
 def suggestions_path(out: Path) -> Path:
@@ -72,11 +98,18 @@ def cmd_sites(args) -> int:
         args.suggest = int(args.suggest)
     if args.out.suffix.lower() not in (".gpkg", ".csv"):
         raise EvChargepointsError(f"--out must end in .gpkg or .csv: {args.out}")
+    walk = parse_walk(args.walk)
     sites = site_files.read_sites(args.sites, args.layer)
     progress = command_progress(args)
+    network = None
+    if args.network is not None:
+        from ..core.analysis.siting.network import read_network
+        progress.report(0, "Building the street network")
+        network = read_network(args.network, args.network_layer)
     with Workspace(args.store, create=False) as ws:
         long = ws.analyse_sites(sites, distances, weights, period=args.period,
-                                progress=progress.scaled(0, 80))
+                                progress=progress.scaled(0, 80), network=network,
+                                walk_m=walk)
         picks = ws.suggest_sites(sites, args.suggest, distances[0],
                                  progress.scaled(80, 100)) if args.suggest else None
         synthetic = ws.has_synthetic_usage()
@@ -84,8 +117,17 @@ def cmd_sites(args) -> int:
     site_files.write_sites(table, args.out, synthetic=synthetic)
     print(stamp(f"{len(table):,} sites analysed within "
                 f"{', '.join(f'{d:g}' for d in distances)} m written to {args.out}", synthetic))
+    columns = list(SUMMARY_COLUMNS)
+    if network is not None:
+        target = args.out if args.out.suffix.lower() == ".gpkg" else \
+            args.out.with_name(f"{args.out.stem}_catchments.gpkg")
+        site_files.write_catchments(table, network, walk, target, synthetic)
+        print(f"walking catchments ({walk:g} m on {network.name}: {network.n_edges:,} "
+              f"edges) written to {target}, layer {site_files.CATCHMENT_LAYER}")
+        columns[1:1] = ["devices_within_walk"]
+        columns.insert(columns.index("residents_within") + 1, "residents_within_walk")
     top = table.sort_values("rank").head(10)
-    print(top[["site_id", *SUMMARY_COLUMNS]].to_string(index=False, float_format=_fmt))
+    print(top[["site_id", *columns]].to_string(index=False, float_format=_fmt))
     if picks is not None:
         target = suggestions_path(args.out)
         site_files.write_sites(picks, target, layer="suggested_sites",

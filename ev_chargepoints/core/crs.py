@@ -34,6 +34,12 @@ def bng_to_wgs84(easting, northing):
     return _transform(BNG, WGS84, easting, northing)
 
 
+def to_bng(source: str, x, y):
+    """Project coordinates in CRS ``source`` (e.g. "EPSG:4326") to EPSG:27700 (m)."""
+    return (np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")) \
+        if source == BNG else _transform(source, BNG, x, y)
+
+
 def transformation() -> str:
     """Which WGS84 -> British National Grid transformation PROJ uses here, in words."""
     _, name, grids = _transformer(WGS84, BNG)

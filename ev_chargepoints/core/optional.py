@@ -69,6 +69,9 @@ PACKAGES: tuple[OptionalPackage, ...] = (
     OptionalPackage("openpyxl", "openpyxl==3.1.5", QT_TRANSLATE_NOOP(
         "OptionalPackages", "exporting tables to Excel (XLSX)"), GROUP_OTHER,
         debian="python3-openpyxl"),
+    OptionalPackage("scipy", "scipy>=1.10", QT_TRANSLATE_NOOP(
+        "OptionalPackages", "walking catchments on a street network"), GROUP_OTHER,
+        debian="python3-scipy"),
 )
 BY_NAME = {package.name: package for package in PACKAGES}
 

@@ -13,6 +13,7 @@ from typing import Iterable, Optional, Sequence
 
 import pandas as pd
 
+from .analysis.demand import WardDemand
 from .analysis.siting.sites import located_devices
 from .errors import EvChargepointsError
 from .outputs import committee, mapdata, styling
@@ -40,7 +41,7 @@ USAGE_CACHE_KEY = "usage_cache."
 DEFAULT_PERIOD_KEY = "default_period."
 
 
-class Workspace:
+class Workspace(WardDemand):  # demand per ward: demand(), demand_inputs()
     """``http_policy``, ``timeout`` (seconds per wait for data) and
     ``max_download_bytes`` tune the network pulls (``fetch_*``); None keeps the
     defaults of :class:`~.http.HttpClient` and the clients. ``create=False`` (front doors
@@ -312,8 +313,9 @@ class Workspace:
             return pg_usage.utilisation(self.store, period, by, progress)
         from .analysis.usage_sql_engine import store_utilisation  # SQL by DuckDB
 
-        return store_utilisation(self.store, self.reconciliation(), self.reconciled_status,
-                                 self.devices(), period, by, progress)
+        rec, history = self._reconciled()
+        return store_utilisation(self.store, rec, self.reconciled_status, rec.devices, period,
+                                 by, progress, history=history)
 
     def usage_periods(self, period_kind: str = "quarter") -> list[str]:
         """Periods in which sessions start, oldest first (plugged time that spills past
@@ -346,12 +348,16 @@ class Workspace:
     def reconciliation(self):
         """The current devices of every source joined into one device per charge point
         (:class:`~.reconciliation.Reconciliation`), with the officers' decisions applied."""
-        from .analysis import reconcile
+        return self._reconciled()[0]
 
+    def _reconciled(self) -> tuple:
+        """(reconciliation, device history or None); a GeoPackage store keeps both in its
+        cache folder until a device import or a decision (:mod:`.device_cache`)."""
         key = ("reconciliation", self._store_stamp())
         if key not in self._cache:
-            self._cache[key] = reconcile.reconcile(self.store.devices(), self.store.connectors(),
-                                                   self.store.decisions())
+            from .analysis.device_cache import reconciled
+
+            self._cache[key] = reconciled(self.store, cache=not self.is_shared_store)
         return self._cache[key]
 
     def devices(self) -> pd.DataFrame:
@@ -637,11 +643,11 @@ class Workspace:
 
     def site_analyser(self, distances=(400.0,), weights=None, period: Optional[str] = None,
                       period_kind: str = "quarter", with_usage: bool = True,
-                      progress: Progress = SILENT):
-        """An empty :class:`~.analyser.IncrementalSiteAnalyser` prepared on this store:
-        current devices (EPSG:27700 from the assignment), utilisation (``period``,
-        default :meth:`default_period`) and the London population grid."""
-        from .analysis.siting.analyser import IncrementalSiteAnalyser
+                      progress: Progress = SILENT, network=None, walk_m: float = 400.0):
+        """An empty :class:`~.analyser.IncrementalSiteAnalyser` on this store's devices
+        (EPSG:27700), utilisation (``period``, default :meth:`default_period`), the London
+        population grid and walks of ``walk_m`` on a :class:`~.network.StreetNetwork`."""
+        from .analysis.siting.analyser import IncrementalSiteAnalyser, walking_catchment
         from .analysis.siting.population import london_population_grid
 
         progress.report(2, "Reading devices")
@@ -654,20 +660,20 @@ class Workspace:
         progress.report(62, "Spreading ward populations on a grid")
         population = london_population_grid(2018)
         try:
-            return IncrementalSiteAnalyser(devices, usage, population, distances,
-                                           weights, period=period,
-                                           progress=progress.scaled(65, 100))
+            return IncrementalSiteAnalyser(devices, usage, population, distances, weights,
+                                           period=period, progress=progress.scaled(65, 100),
+                                           walking=walking_catchment(network, walk_m))
         except ValueError as exc:
             raise EvChargepointsError(str(exc)) from None
 
     def analyse_sites(self, sites, distances=(400.0,), weights=None,
                       period: Optional[str] = None, period_kind: str = "quarter",
-                      progress: Progress = SILENT) -> pd.DataFrame:
+                      progress: Progress = SILENT, network=None, walk_m: float = 400.0):
         """One row per site and distance (see :func:`~.analyser.definitions`)."""
         from .analysis.siting.sites import as_sites
-
         analyser = self.site_analyser(distances, weights, period, period_kind,
-                                      progress=progress.scaled(0, 70))
+                                      progress=progress.scaled(0, 70), network=network,
+                                      walk_m=walk_m)
         try:
             analyser.add_sites(as_sites(sites), progress.scaled(70, 100))
         except ValueError as exc:

@@ -149,6 +149,11 @@ def area_renderer(field: str, bands: Sequence[styling.Band]) -> QgsRuleBasedRend
     return QgsRuleBasedRenderer(root)
 
 
+def gap_renderer(values: Sequence[float], field: str = "gap") -> QgsRuleBasedRenderer:
+    """Wards by demand gap (:func:`.styling.gap_bands` of ``values``); blank = no data."""
+    return area_renderer(field, styling.gap_bands(values))
+
+
 def outline_renderer(colour: str = "#4d4d4d", width: float = 0.3) -> QgsRuleBasedRenderer:
     symbol = QgsFillSymbol.createSimple({"style": "no", "outline_color": colour,
                                          "outline_width": str(width)})

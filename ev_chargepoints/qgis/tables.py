@@ -38,7 +38,7 @@ def _variant_type(series: pd.Series):
 
 
 def cell_value(value):
-    if value is None:
+    if value is None or value is pd.NA:  # pd.NA: a blank in a nullable Int64 column
         return None
     if isinstance(value, float) and math.isnan(value):
         return None

@@ -137,7 +137,8 @@ def test_a_schema_3_store_migrates_keeps_everything_and_rereads_device_files_onc
     assert len(before["sessions"][1]) > 100
 
     with _open(backend, where) as store:
-        assert store.schema_version == (SCHEMA_VERSION if backend == "geopackage" else 4)
+        assert store.schema_version == (SCHEMA_VERSION if backend == "geopackage"
+                                        else pg_schema.SCHEMA_VERSION)
         assert store.check() == "ok"
         assert _content(store) == before
         devices, connectors = store.devices(), store.connectors()

@@ -388,6 +388,114 @@ def test_month_cache_equals_a_full_recompute_after_every_import(tmp_path, by):
     assert seen[0] == "full"
 
 
+def test_row_numbers_give_the_stored_order_of_same_second_ties_across_parts(tmp_path):
+    """With _rn (the row number in the part, as the store's relation gives it) the
+    overlap check orders ties by (import_id, _rn): the same figures as (import_id,
+    session_key), the parts being sorted by session_key, and as the numpy engine."""
+    base = pd.Timestamp("2021-06-30 22:59:59.400", tz="UTC")
+    rows = []
+    for offset, length, conn, key in [
+            (0.0, 3600, "1", "m"), (0.3, 10, "1", "b"), (0.9, 10, "1", "z"), (0.1, 5, "1", "a"),
+            (0.0, 0, "1", "c"), (0.2, 7200, "2", "y"), (0.2, 60, "2", "d"), (0.5, 1, "2", "e"),
+            (0.6, 30, "1", "f")]:
+        start = base + pd.Timedelta(seconds=offset)
+        rows.append({"device_id": "A", "connector_id": conn, "kwh": 2.0, "session_key": key,
+                     "start_utc": start, "end_utc": start + pd.Timedelta(seconds=length)})
+    parts = parts_of(tmp_path, conform(pd.DataFrame(rows), "sessions"), chunks=3)
+    listed = ", ".join(f"'{p.as_posix()}'" for p in parts.files)
+    numbered = (f"(SELECT *, file_row_number AS _rn FROM read_parquet([{listed}],"
+                " file_row_number=true))")
+    expected = utilisation(parts.sessions(), None, None, period="month", by="connector")
+    assert expected["flag_overlapping"].sum() > 0
+    for relation in (numbered, parts.relation):
+        got = engine.utilisation(parts.con, relation, identity, None, None, period="month",
+                                 by="connector")
+        assert_same(got, expected)
+
+
+def test_the_coded_sql_gives_the_month_sums_of_months_sql(tmp_path):
+    """MONTHS_SQL (the text PostgreSQL runs) and the local engine's coded queries give
+    the same month sums and counts, at both levels."""
+    data = pd.concat([random_year()] + _imports()[:4], ignore_index=True)
+    data["session_key"] = [f"k{i:05d}" for i in range(len(data))]
+    parts = parts_of(tmp_path, data, chunks=3)
+    con = parts.con
+    prep = engine.Prepared(engine.scan_triples(con, parts.relation), identity, None, None)
+    first, last = prep.month_range()
+    for by in ("device", "connector"):
+        engine.compute_months(con, parts.relation, prep, by)
+        coded = con.execute("SELECT * FROM ucs_new_months ORDER BY ALL").df()
+        counts = con.execute("SELECT * FROM ucs_new_counts ORDER BY ALL").df()
+        offsets = engine.q.register_tables(con, prep.mapping, prep.rated, first, last)
+        text = engine.q.months_sql(parts.relation, by, prep.span()[3], None, None, False,
+                                   None, midnight_offsets=offsets)
+        reference = con.execute(f"SELECT * FROM ({text}) ORDER BY ALL").df()
+        assert len(coded) > 20 and coded["flag_overlapping"].sum() > 0
+        pd.testing.assert_frame_equal(coded, reference, check_dtype=False)
+        pd.testing.assert_frame_equal(counts, con.execute(
+            f"SELECT * FROM ({engine.q.counts_sql(parts.relation, None, False)})"
+            " ORDER BY ALL").df(), check_dtype=False)
+
+
+def _keyed(rows):
+    """sessions() keeping the rows' own session_key."""
+    frame = sessions(rows)
+    frame["session_key"] = [r["session_key"] for r in rows]
+    return frame
+
+
+def test_a_refresh_writes_only_the_months_it_recomputed(tmp_path):
+    """An incremental refresh adds a segment of the recomputed months and leaves the
+    files of the earlier ones untouched; past MAX_SEGMENTS they are merged into one.
+    Every step equals a full recompute."""
+    parts = Parts(tmp_path)
+    cache = engine.MonthCache(tmp_path / "cache", "connector")
+    cache.MAX_SEGMENTS = 3
+    months = ["2021-01", "2021-03", "2021-05", "2021-07", "2021-09"]
+    files_seen = []
+    for i, month in enumerate(months):
+        parts.add(_keyed([s("A", f"{month}-10 10:00", f"{month}-10 12:00", session_key=f"a{i}"),
+                            s("B", f"{month}-28 22:00", f"{month[:5]}{int(month[5:]) + 1:02d}"
+                               "-02 09:00", session_key=f"b{i}")]))
+        got = engine.utilisation(parts.con, parts.relation, identity, None, None,
+                                 period="month", by="connector", cache=cache,
+                                 parts=parts.files)
+        assert_same(got, engine.utilisation(parts.con, parts.relation, identity, None, None,
+                                            period="month", by="connector"))
+        assert_same(got, utilisation(parts.sessions(), None, None, period="month",
+                                     by="connector"))
+        files = {p.name: p.stat().st_mtime_ns for p in cache.folder.glob("months-*")}
+        files_seen.append(files)
+        assert len(files) == len(cache.segments)
+    assert [len(f) for f in files_seen] == [1, 2, 3, 1, 2]
+    for before, after in ((0, 1), (1, 2), (3, 4)):  # earlier files kept as they were
+        assert files_seen[before].items() <= files_seen[after].items()
+    assert cache.segments[1][1] == engine.q.month_index(2021, 9)
+
+
+def test_a_refresh_reads_only_the_parts_that_reach_its_months(tmp_path):
+    parts = Parts(tmp_path)
+    parts.add(_keyed([s("A", "2021-01-10 10:00", "2021-01-10 12:00", session_key="a"),
+                        s("A", "2021-01-11 10:00", None, session_key="open")]))
+    parts.add(_keyed([s("B", "2021-02-10 10:00", "2021-05-02 09:00", session_key="b")]))
+    parts.add(_keyed([s("C", "2021-03-10 10:00", "2021-03-10 12:00", session_key="c")]))
+    parts.add(_keyed([s("A", "2021-05-10 10:00", "2021-05-10 12:00", session_key="d")]))
+    files = [p.as_posix() for p in parts.files]
+    reach = engine.reaching_relation(parts.con, parts.relation, files,
+                                     engine.q.month_index(2021, 5))
+    assert reach == parts.relation.replace(
+        ", ".join(f"'{p}'" for p in files), ", ".join(f"'{p}'" for p in files[1::2]))
+    assert engine.reaching_relation(parts.con, "(SELECT 1)", files, 0) == "(SELECT 1)"
+    cache = engine.MonthCache(tmp_path / "cache", "device")
+    for n in (3, 4):
+        current = Parts(tmp_path)
+        current.files, current.frames = parts.files[:n], parts.frames[:n]
+        got = engine.utilisation(parts.con, current.relation, identity, None, None,
+                                 period="month", cache=cache, parts=current.files)
+        assert_same(got, utilisation(current.sessions(), None, None, period="month"))
+    assert cache.last_refresh == "incremental"
+
+
 # --- the Workspace on a GeoPackage store --------------------------------------------
 
 def test_workspace_uses_the_sql_engine_and_its_cache(tmp_path):

@@ -74,6 +74,8 @@ class AreaSet:
     polygons: geometry.PolygonSet
     population_note: str = ""
     source: str = ""
+    # source_code, target_code, share: how 2011 ward counts reach these areas (None: by code)
+    ward_weights: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     _fingerprint: str | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:

@@ -77,11 +77,11 @@ class Reconciliation:
         n = len(ids)
         sources = as_object(source) if source is not None else np.full(n, None, object)
         evses = as_object(evse_uid) if evse_uid is not None else np.full(n, None, object)
-        if not self._lookup:
-            self._build_lookup()
-        touched = self._lookup["touched"]
+        touched = self._touched()
         if n == 0 or not touched:
             return ids.copy()
+        if "unit" not in self._lookup:
+            self._build_lookup()
         rows = np.flatnonzero(pd.Series(ids, dtype=object).isin(touched).to_numpy())
         out = ids.copy()
         if len(rows) == 0:
@@ -111,10 +111,8 @@ class Reconciliation:
     def attach_sessions(self, sessions: pd.DataFrame) -> pd.DataFrame:
         """``sessions`` with each device_id replaced by its reconciled device (a
         categorical device_id stays categorical); rows no record concerns are untouched."""
-        if not self._lookup:
-            self._build_lookup()
         ids = sessions["device_id"]
-        mask = ids.isin(self._lookup["touched"]).to_numpy()
+        mask = ids.isin(self._touched()).to_numpy()
         if not mask.any():
             return sessions
         new = self.attach_frame(sessions[mask], "connector_id")
@@ -127,6 +125,29 @@ class Reconciliation:
         column[mask] = new.to_numpy(object)
         out["device_id"] = column
         return out
+
+    def _touched(self) -> set:
+        """The source device ids whose rows may attach elsewhere than their own id (as
+        :meth:`_build_lookup` finds them), vectorised: most stores need no lookup."""
+        if "touched" not in self._lookup:
+            dmap = self.device_map.drop_duplicates(["source", "source_device_id"],
+                                                   keep="last")
+            ids = dmap["source_device_id"].to_numpy(object)
+            targets = dmap["device_id"].to_numpy(object)
+            touched = set(ids[ids != targets])
+            links = self.links[self.links["evse_uid"].to_numpy(object) != None]  # noqa: E711
+            links = links.drop_duplicates(["source", "source_device_id", "evse_uid"],
+                                          keep="last")
+            unit_ids = links["source_device_id"].to_numpy(object)
+            touched |= set(unit_ids[unit_ids != links["device_id"].to_numpy(object)])
+            if len(ids):  # ids reaching more than one device
+                d_code, d_uniq = pd.factorize(ids, use_na_sentinel=False)
+                t_code, t_uniq = pd.factorize(targets, use_na_sentinel=False)
+                pairs = pd.unique(d_code.astype(np.int64) * len(t_uniq) + t_code)
+                many = np.bincount(pairs // len(t_uniq), minlength=len(d_uniq)) > 1
+                touched |= set(np.asarray(d_uniq, dtype=object)[many])
+            self._lookup["touched"] = touched
+        return self._lookup["touched"]
 
     def _build_lookup(self) -> None:
         links, dmap = self.links, self.device_map
@@ -148,9 +169,9 @@ class Reconciliation:
         changed = {d for (s, d), t in device.items() if t != d} | \
             {d for (s, d, e), t in unit.items() if t != d} | \
             {d for d, targets in any_device.items() if len(targets) > 1}
-        self._lookup = {"unit": unit, "device": device, "feed_unit": feed_unit,
-                        "feed_device": feed_device, "any_device": any_device, "own": own,
-                        "touched": changed}
+        self._lookup.update({"unit": unit, "device": device, "feed_unit": feed_unit,
+                             "feed_device": feed_device, "any_device": any_device,
+                             "own": own, "touched": changed})
 
     def _resolve_one(self, source, device_id, evse):
         look = self._lookup

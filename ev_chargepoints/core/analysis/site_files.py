@@ -33,7 +33,9 @@ from . import wkb
 from .siting import analyser, sites
 
 SITE_LEVEL = ("ward_code", "ward_name", "borough_name", "usage_period",
-              "nearest_device_id", "nearest_device_m")
+              "nearest_device_id", "nearest_device_m", "walk_m", "devices_within_walk",
+              "residents_within_walk")
+CATCHMENT_LAYER = "walking_catchments"
 COORDINATES = ("x", "y", "longitude", "latitude")
 _LON = ("longitude", "lon", "lng", "long")
 _LAT = ("latitude", "lat")
@@ -217,3 +219,38 @@ def write_sites(frame: pd.DataFrame, path, layer: str = "candidate_sites",
     tmp.replace(path)
     return path
 
+
+
+def catchment_table(table: pd.DataFrame, network, walk_m: float):
+    """(frame, WKB MultiPolygons) of the walking catchment of each site of a results
+    table (``x``/``y`` EPSG:27700): ``site_id``, ``walk_m``, ``reachable_network_m``,
+    ``catchment_area_m2`` and the walking counts when the table has them."""
+    from .siting.walking import WalkingCatchment
+
+    walking = WalkingCatchment(network, walk_m)
+    x, y = table["x"].to_numpy("float64"), table["y"].to_numpy("float64")
+    shapes = walking.polygons(x, y)
+    frame = pd.DataFrame({"site_id": table["site_id"].to_numpy(object),
+                          "walk_m": np.full(len(table), float(walk_m)),
+                          "reachable_network_m": walking.reached_length(x, y),
+                          "catchment_area_m2": [area for _, area in shapes]})
+    for name in ("devices_within_walk", "residents_within_walk"):
+        if name in table:
+            frame[name] = table[name].to_numpy()
+    frame["network"] = network.name
+    return frame, [wkb_ for wkb_, _ in shapes]
+
+
+def write_catchments(table: pd.DataFrame, network, walk_m: float, path,
+                     synthetic: bool = False, attribution: str = "") -> Path:
+    """Add the walking catchments (:func:`catchment_table`) as layer
+    ``walking_catchments`` to the GeoPackage at ``path`` (made when missing).
+    ``attribution``: the network's licence line, kept in the layer's description."""
+    frame, shapes = catchment_table(table, network, walk_m)
+    description = f"Walking catchments, {float(walk_m):g} m on {network.name}"
+    if attribution:
+        description += f" ({attribution})"
+    path = Path(path)
+    gpkg.write_geopackage(path, CATCHMENT_LAYER, frame, shapes, "MULTIPOLYGON",
+                          description=stamp(description, synthetic), append=path.exists())
+    return path

@@ -14,7 +14,9 @@ second writer never mixes generations): the session parts included, t0 of the ov
 check and a stamp of what the month sums depend on besides the sessions (the
 reconciliation of the session ids and the connectors' ratings). When only new parts
 arrived, the months from the earliest one they touch are recomputed (the sessions that
-end in them are read too) and the earlier months kept; a changed stamp, a part gone, or
+end in them are read too, from only the parts whose Parquet statistics reach those
+months) and written as one more segment, the earlier months' files kept as they are
+(:class:`MonthCache`); a changed stamp, a part gone, or
 a t0 moved by a fraction of a second means a full recompute. Either way the figures
 equal a full recompute.
 """
@@ -39,8 +41,7 @@ from .usage_coverage import device_operators, keep_covered, usage_coverage
 from .utilisation import assemble, data_window, device_facts, empty_result
 
 TRIPLE_KEYS = ["source", "device_id", "connector_id"]
-STATE_VERSION = 1
-_CACHED = ("months", "counts", "triples")
+STATE_VERSION = 2
 _SPAN = {"first_start": "min", "last_start": "max", "last_closed": "max",
          "first_valid": "min"}
 
@@ -123,34 +124,19 @@ def _merge_triples(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     both = pd.concat([old, new], ignore_index=True)
     if not len(both):
         return both
-    filled = both.assign(**{k: both[k].fillna("\x00") for k in TRIPLE_KEYS})
-    merged = filled.groupby(TRIPLE_KEYS, sort=False).agg(_SPAN).reset_index()
-    for k in TRIPLE_KEYS:
-        merged[k] = merged[k].where(merged[k] != "\x00", None).astype(object)
+    # (keys NULL kept as groups: a "\x00" stand-in came back from groupby as "")
+    merged = both.groupby(TRIPLE_KEYS, sort=False, dropna=False).agg(_SPAN).reset_index()
     return _typed_triples(merged)
 
 
 def compute_months(con, relation: str, prep: Prepared, by: str, since_month=None):
     """Create temp tables ucs_new_months and ucs_new_counts: the month sums and counts of
-    every month (``since_month`` None) or of the months from ``since_month``."""
+    every month (``since_month`` None) or of the months from ``since_month``
+    (:data:`.usage_sql.MONTHS_CODED_SQL` on integer codes)."""
     month_range = prep.month_range()
-    offsets = None
-    if month_range is not None:
-        first_month, last_month = month_range
-        if since_month is not None:
-            first_month = min(first_month, since_month)
-            last_month = max(last_month, since_month)
-        offsets = q.register_tables(con, prep.mapping, prep.rated, first_month, last_month)
-    since = since_day = None
-    if since_month is not None and month_range is not None:
-        since = q.month_start_us(since_month)
-        since_day = int(con.execute("SELECT min(d) FROM ucs_days WHERE lo >= ?",
-                                    [since]).fetchone()[0] or 0)
-    t0 = prep.span()[3] or 0
-    mapped = len(prep.mapping) > 0
     con.execute("DROP TABLE IF EXISTS ucs_new_months")
     con.execute("DROP TABLE IF EXISTS ucs_new_counts")
-    if prep.month_range() is None:
+    if month_range is None:
         columns = ", ".join(
             f"{n} {'DOUBLE' if n == 'kwh' else 'VARCHAR' if n in ('dev', 'con') else 'BIGINT'}"
             for n in q.MONTH_COLUMNS)
@@ -158,22 +144,46 @@ def compute_months(con, relation: str, prep: Prepared, by: str, since_month=None
         con.execute("CREATE TEMP TABLE ucs_new_counts (dev VARCHAR, source VARCHAR,"
                     " m BIGINT, n BIGINT)")
         return
-    con.execute("CREATE TEMP TABLE ucs_new_months AS "
-                + q.months_sql(relation, by, t0, since, since_day, mapped,
-                               float(prep.rated["rated"].min()) if len(prep.rated) else None,
-                               midnight_offsets=offsets))
-    con.execute("CREATE TEMP TABLE ucs_new_counts AS "
-                + q.counts_sql(relation, since, mapped))
+    first_month, last_month = month_range
+    if since_month is not None:
+        first_month, last_month = min(first_month, since_month), max(last_month, since_month)
+    tables = q.coded_tables(prep.triples, prep.mapping, prep.rated, by, first_month,
+                            last_month)
+    for name, frame in tables.items():
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+        con.register(f"_{name}_frame", frame)
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM _{name}_frame")
+        con.unregister(f"_{name}_frame")
+    since = None if since_month is None else q.month_start_us(since_month)
+    names = [d[0] for d in con.execute(f"SELECT * FROM {relation} AS r LIMIT 0").description]
+    sql = q.coded_sql(relation, prep.span()[3] or 0, since, since_month, first_month,
+                      last_month, ("import_id", "_rn" if "_rn" in names else "session_key"))
+    con.execute("DROP TABLE IF EXISTS ucs_base")
+    con.execute("CREATE TEMP TABLE ucs_base AS " + sql["base"])
+    try:
+        con.execute("CREATE TEMP TABLE ucs_new_months AS " + sql["months"])
+        con.execute("CREATE TEMP TABLE ucs_new_counts AS " + sql["counts"])
+    finally:
+        con.execute("DROP TABLE ucs_base")
 
 
 class MonthCache:
-    """Month sums of one level kept in ``folder`` (see the module docstring)."""
+    """Month sums of one level kept in ``folder`` (see the module docstring).
+
+    The month sums and counts are segments, each a pair of files written by one
+    refresh and holding the months from its ``from`` month: a month is read from the
+    last segment that starts at or before it. An incremental refresh writes only the
+    months it recomputed, as one more segment (never rewriting the earlier months);
+    past :data:`MAX_SEGMENTS` they are merged into one."""
+
+    MAX_SEGMENTS = 12
 
     def __init__(self, folder: Path, by: str):
         self.folder = Path(folder) / by
         self.by = by
         self.last_refresh = None  # "cached", "incremental" or "full"
-        self.gen = None  # the generation of files the state names
+        self.segments = []  # [(file id, first month or None)], as the state names them
+        self.gen = None  # the generation of the triples file the state names
 
     def _file(self, name: str, gen: str | None = None) -> Path:
         return self.folder / f"{name}-{gen or self.gen}.parquet"
@@ -183,10 +193,13 @@ class MonthCache:
             state = json.loads((self.folder / "state.json").read_text("utf-8"))
         except (OSError, ValueError):
             return None
-        if state.get("version") != STATE_VERSION or not all(
-                self._file(n, state.get("gen")).exists() for n in _CACHED):
+        if state.get("version") != STATE_VERSION or not state.get("segments") or not all(
+                self._file(n, g).exists() for g, _ in state["segments"]
+                for n in ("months", "counts")) or not self._file(
+                "triples", state.get("gen")).exists():
             return None
         self.gen = state["gen"]
+        self.segments = [tuple(s) for s in state["segments"]]
         return state
 
     def refresh(self, con, relation: str, parts: list, attach, devices, connectors):
@@ -207,7 +220,8 @@ class MonthCache:
                     return prep, "cached"
                 since = self._since(con, new, prep, state)
                 if since is not None:
-                    compute_months(con, relation, prep, self.by, since)
+                    compute_months(con, reaching_relation(con, relation, parts, since), prep,
+                                   self.by, since)
                     self._write(con, prep, parts, since)
                     return prep, "incremental"
         prep = Prepared(scan_triples(con, relation), attach, devices, connectors)
@@ -230,38 +244,84 @@ class MonthCache:
         return q.month_of_us(int(row[0]) - q.SECOND_US)
 
     def _write(self, con, prep: Prepared, parts: list, since_month) -> None:
-        """Files of a new generation, then the state naming them (atomic rename): a
-        reader, or a second writer, sees one whole generation or the previous one."""
+        """Files of a new segment (and triples), then the state naming them (atomic
+        rename): a reader, or a second writer, sees one whole state or the previous one."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        old, gen = self.gen, uuid.uuid4().hex[:16]
-        written = []
-        for name, table in (("months", "ucs_new_months"), ("counts", "ucs_new_counts")):
-            select = f"SELECT * FROM {table}"
-            if since_month is not None:
-                select = (f"SELECT * FROM {_parquet([self._file(name)])}"
-                          f" WHERE m < {int(since_month)} UNION ALL " + select)
-            written.append((name, select))
+        old_files = {self._file(n, g) for g, _ in self.segments for n in ("months", "counts")}
+        if self.gen:
+            old_files.add(self._file("triples"))
+        gen = uuid.uuid4().hex[:16]
+        keep = [] if since_month is None else \
+            [(g, m) for g, m in self.segments if m is None or m < since_month]
+        segment = (gen, None if since_month is None else int(since_month))
+        selects = {"months": "SELECT * FROM ucs_new_months",
+                   "counts": "SELECT * FROM ucs_new_counts"}
+        if keep and len(keep) + 1 > self.MAX_SEGMENTS:  # merge every segment into one
+            selects = {n: f"{self._read(n, keep + [(None, segment[1])])} UNION ALL {s}"
+                       for n, s in selects.items()}
+            keep, segment = [], (gen, None)
         con.register("_ucs_triples", prep.triples)
-        written.append(("triples", "SELECT * FROM _ucs_triples"))
-        for name, select in written:
-            path = self._file(name, gen).as_posix()
-            con.execute(f"COPY ({select}) TO {_quote(path)} (FORMAT parquet)")
-        con.unregister("_ucs_triples")
+        try:
+            for name, select in [*selects.items(), ("triples", "SELECT * FROM _ucs_triples")]:
+                path = self._file(name, gen).as_posix()
+                con.execute(f"COPY ({select}) TO {_quote(path)} (FORMAT parquet)")
+        finally:
+            con.unregister("_ucs_triples")
+        segments = keep + [segment]
         month_range = prep.month_range()
-        state = {"version": STATE_VERSION, "gen": gen, "parts": parts, "stamp": prep.stamp,
-                 "t0": prep.span()[3], "last_month": month_range[1] if month_range else 0}
+        state = {"version": STATE_VERSION, "gen": gen, "segments": segments, "parts": parts,
+                 "stamp": prep.stamp, "t0": prep.span()[3],
+                 "last_month": month_range[1] if month_range else 0}
         tmp = self.folder / f"state-{gen}.json.tmp"
         tmp.write_text(json.dumps(state), "utf-8")
         os.replace(tmp, self.folder / "state.json")
-        self.gen = gen
-        for name in _CACHED if old and old != gen else ():
-            try:  # a reader may still hold the old generation open (Windows)
-                self._file(name, old).unlink()
+        self.gen, self.segments = gen, [tuple(s) for s in segments]
+        kept = {self._file(n, g) for g, _ in self.segments for n in ("months", "counts")}
+        for path in old_files - kept:
+            try:  # a reader may still hold the old files open (Windows)
+                path.unlink()
             except OSError:
                 pass
 
+    def _read(self, name: str, segments) -> str:
+        """A query of the rows of ``segments`` (the last one's file id may be None: it
+        only bounds the one before)."""
+        out = []
+        for (gen, first), (_, until) in zip(segments, [*segments[1:], (None, None)]):
+            if gen is None:
+                continue
+            bounds = [f"m >= {int(first)}" if first is not None else "",
+                      f"m < {int(until)}" if until is not None else ""]
+            where = " AND ".join(b for b in bounds if b)
+            out.append(f"SELECT * FROM {_parquet([self._file(name, gen)])}"
+                       + (f" WHERE {where}" if where else ""))
+        return " UNION ALL ".join(out)
+
     def months_relation(self) -> tuple[str, str]:
-        return _parquet([self._file("months")]), _parquet([self._file("counts")])
+        return tuple(f"({self._read(name, self.segments)})" for name in ("months", "counts"))
+
+
+def reaching_relation(con, relation: str, parts: list, since_month: int) -> str:
+    """``relation`` read from only the parts that can hold sessions of the months from
+    ``since_month`` (started or still plugged in then: their largest start or end, from
+    the Parquet statistics, reaches it), when ``relation`` lists ``parts`` as
+    read_parquet does; else ``relation``."""
+    listed = ", ".join(_quote(p) for p in parts)
+    if len(parts) < 2 or relation.count(f"[{listed}]") != 1:
+        return relation
+    since = q.month_start_us(since_month)
+    rows = con.execute(
+        f"SELECT file_name, max(CASE WHEN stats_max_value IS NULL THEN NULL"
+        f" ELSE epoch_us(CAST(stats_max_value AS TIMESTAMPTZ)) END), count(*)"
+        f" FILTER (WHERE stats_max_value IS NULL AND num_values > 0)"
+        f" FROM parquet_metadata([{listed}])"
+        f" WHERE path_in_schema IN ('start_utc', 'end_utc') GROUP BY file_name").fetchall()
+    late = {Path(f).as_posix() for f, top, unknown in rows
+            if unknown or top is None or top >= since}
+    reach = [p for p in parts if p in late or p not in {Path(r[0]).as_posix() for r in rows}]
+    if not reach:
+        reach = parts[-1:]
+    return relation.replace(f"[{listed}]", "[" + ", ".join(_quote(p) for p in reach) + "]")
 
 
 def reported_utilisation(con, relation: str, attach, devices, connectors, status,
@@ -374,27 +434,32 @@ def _assemble(con, prep: Prepared, months: str, by: str, period: str, devices, c
     n_codes = len(groups)
     step = {"month": 1, "quarter": 3, "year": 12}[period]
     con.register("_ucs_groups", groups)
-    try:
-        sums = ", ".join(f"CAST(sum(c.{n}) AS {'BIGINT' if n in q.INTEGER_SUMS else 'DOUBLE'})"
-                         f" AS {n}" for n in q.SUM_COLUMNS if n not in ("plugged_us",))
+    try:  # the month rows on group codes; summed to periods here (bincount, no hashing)
         data = con.execute(f"""
-            SELECT g.g, CAST(c.m // {step} AS BIGINT) - {int(p_index[0])} AS p, {sums},
-                   CAST(sum(c.plugged_us) AS DOUBLE) AS plugged_us,
-                   min(c.first_closed) AS first_closed, max(c.last_closed) AS last_closed
-            FROM {months} AS c JOIN _ucs_groups AS g ON {on}
-            GROUP BY g.g, CAST(c.m // {step} AS BIGINT)""").fetchnumpy()
+            SELECT g.g, c.m, {", ".join(f"c.{n}" for n in q.SUM_COLUMNS)},
+                   c.first_closed, c.last_closed
+            FROM {months} AS c JOIN _ucs_groups AS g ON {on}""").fetchnumpy()
     finally:
         con.unregister("_ucs_groups")
     g = np.asarray(data["g"], dtype=np.int64)
-    p = np.asarray(data["p"], dtype=np.int64)
+    p = np.floor_divide(np.asarray(data["m"], dtype=np.int64), step) - int(p_index[0])
     if len(p) and (p.min() < 0 or p.max() >= n_periods):
         raise ValueError("month sums outside the analysis window")
+    flat = g * n_periods + p
+    size = n_codes * n_periods
+    most = int(np.bincount(flat).max()) if len(flat) else 0  # month rows in a cell
     grids = {}
     for name in q.SUM_COLUMNS:
+        values = np.ma.filled(data[name], 0)
+        if name != "kwh" and len(values) and \
+                float(np.abs(values).max()) * most >= 2.0 ** 53:  # beyond exact floats
+            grid = np.zeros(size, dtype=np.int64)
+            np.add.at(grid, flat, values.astype(np.int64))
+        else:  # integers below 2**53 sum exactly in floats
+            grid = np.bincount(flat, weights=values.astype(np.float64), minlength=size)
         dtype = np.int64 if name in q.INTEGER_SUMS else np.float64
-        grid = np.zeros((n_codes, n_periods), dtype=dtype)
-        grid[g, p] = np.asarray(data[name], dtype=dtype)
-        grids[name] = grid
+        grids[name] = grid.astype(dtype).reshape(n_codes, n_periods)
+    del flat
     sums = {"sessions": grids["sessions"], "kwh": grids["kwh"],
             "plugged_ns": grids["plugged_us"] * us_ns, "in_use_days": grids["in_use_days"],
             "idle_ns": grids["idle_us"].astype(np.float64) * us_ns,
@@ -403,13 +468,16 @@ def _assemble(con, prep: Prepared, months: str, by: str, period: str, devices, c
     code_device = np.arange(len(dev_ids)) if by == "device" else pair_device
     first_closed = np.full(len(dev_ids), np.iinfo(np.int64).max, dtype=np.int64)
     last_closed_dev = np.full(len(dev_ids), NAT, dtype=np.int64)
-    for column, target, func in (("first_closed", first_closed, np.minimum),
-                                 ("last_closed", last_closed_dev, np.maximum)):
+    for column, target, how in (("first_closed", first_closed, "min"),
+                                ("last_closed", last_closed_dev, "max")):
         values = data[column]
         known = ~np.ma.getmaskarray(values)
         if known.any():
-            func.at(target, code_device[g[known]],
-                    np.asarray(np.ma.getdata(values)[known], dtype=np.int64) * us_ns)
+            per = pd.Series(np.asarray(np.ma.getdata(values)[known], dtype=np.int64) * us_ns) \
+                .groupby(code_device[g[known]]).agg(how)
+            at = per.index.to_numpy(np.int64)
+            target[at] = (np.minimum if how == "min" else np.maximum)(
+                target[at], per.to_numpy(np.int64))
 
     def widen(active_from, active_to):
         np.minimum(active_from, first_closed, out=active_from)
@@ -419,6 +487,17 @@ def _assemble(con, prep: Prepared, months: str, by: str, period: str, devices, c
             "p_index": p_index}
     return assemble(by, dev_ids, pair_device, pair_connector, prep.facts, sums, widen, grid,
                     status, period, max_status_gap_hours)
+
+
+def assemble_months(con, prep: Prepared, months: str, by: str, period: str, devices,
+                    connectors, status=None,
+                    max_status_gap_hours: float = DEFAULT_MAX_GAP_HOURS) -> pd.DataFrame:
+    """:func:`utilisation` (before the coverage rule) from month sums computed elsewhere:
+    ``months``, a relation on ``con`` with the columns :data:`.usage_sql.MONTH_COLUMNS`
+    of one level (the shared store's, :mod:`..store.postgis.usage_months`)."""
+    status = status if status is not None and len(status) else None
+    return _assemble(con, prep, months, by, period, devices, connectors, status,
+                     max_status_gap_hours)
 
 
 MEMORY_LIMIT = "1GB"  # DuckDB spills what does not fit (peak RSS target: < 2 GB)
@@ -440,17 +519,19 @@ def limit_memory(con, spill: Path) -> None:
 
 
 def store_utilisation(store, rec, status, current_devices, period: str = "quarter",
-                      by: str = "device", progress: Progress = SILENT) -> pd.DataFrame:
+                      by: str = "device", progress: Progress = SILENT,
+                      history=None) -> pd.DataFrame:
     """What ``Workspace.utilisation`` shows for a local store, sessions reconciled by
     ``rec`` (``status``: a callable giving the reconciled status snapshots), from the
     store's columnar usage history (``history_relation``, ``history_parts``,
     ``history_dir``): :func:`reported_utilisation` with the month sums kept in
-    ``<history_dir>/cache`` (a cache that cannot be written is skipped)."""
+    ``<history_dir>/cache`` (a cache that cannot be written is skipped). ``history``:
+    :func:`.reconcile.history` of ``rec`` when the caller has it."""
     from ..store.history_parts import duckdb_connection
-    from .reconcile import history
+    from .reconcile import history as device_history
 
-    devices, connectors = history(rec, store.devices(current_only=False),
-                                  store.connectors(current_only=False))
+    devices, connectors = history if history is not None else device_history(
+        rec, store.devices(current_only=False), store.connectors(current_only=False))
 
     def attach(keys):
         return rec.attach_frame(keys, "connector_id").to_numpy(object)
@@ -461,7 +542,8 @@ def store_utilisation(store, rec, status, current_devices, period: str = "quarte
 
     try:
         limit_memory(con, Path(store.history_dir) / "cache" / "spill")
-        relation = store.history_relation(con, "sessions")
+        # with _rn: the overlap check's stored order on integers (import_id, _rn)
+        relation = store.history_relation(con, "sessions", row_numbers=True)
         progress.report(10, f"Computing utilisation per {by} and {period}")
         folder = Path(store.history_dir)
         parts = [(folder / f).as_posix() for f in store.history_parts("sessions")["file"]]

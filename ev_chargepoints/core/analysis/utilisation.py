@@ -437,6 +437,14 @@ def assemble(by, dev_ids, pair_device, pair_connector, facts, sums, widen, grid,
     # Rows: every group and period with available time or sessions.
     keep = (available > 0) | (n_sessions > 0) | (plugged > 0)
     g_idx, p_idx = np.nonzero(keep)
+    # In output order (device, period[, connector]) from the start: sorted on integer
+    # ranks of the ids (as sort_values orders them, missing last), no frame sort after.
+    keys = [grid["p_index"][p_idx], _sort_rank(key_device)[g_idx]]
+    if by == "connector":
+        keys.insert(0, _sort_rank(key_connector)[g_idx])
+    order = np.lexsort(keys)
+    g_idx, p_idx = g_idx[order], p_idx[order]
+    del keys, order
     out = {"device_id": key_device[g_idx]}
     if by == "connector":
         out["connector_id"] = key_connector[g_idx]
@@ -456,9 +464,14 @@ def assemble(by, dev_ids, pair_device, pair_connector, facts, sums, widen, grid,
     for name in ("sessions", "in_use_days") + tuple(f"flag_{f}" for f in FLAGS):
         if name in frame:
             frame[name] = frame[name].astype(np.int64)
-    frame = add_ratios(frame)
-    return frame.sort_values(["device_id", "period_index"] + (
-        ["connector_id"] if by == "connector" else []), kind="stable").reset_index(drop=True)
+    return add_ratios(frame)
+
+
+def _sort_rank(values) -> np.ndarray:
+    """Integer rank of each value in the order ``sort_values`` gives (equal values equal
+    ranks, missing values last)."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=True)
+    return np.where(codes < 0, len(uniques), codes)
 
 
 def _connector_kw(connectors, device_ids, connector_ids, fallback):
@@ -470,14 +483,23 @@ def _connector_kw(connectors, device_ids, connector_ids, fallback):
         frame = frame[frame["valid_to_utc"].isna()]
     table = frame.dropna(subset=["power_kw"]).drop_duplicates(["device_id", "connector_id"],
                                                               keep="last")
-    key = pd.MultiIndex.from_arrays([table["device_id"].astype(str),
-                                     table["connector_id"].astype(str)])
-    wanted = pd.MultiIndex.from_arrays([pd.Series(device_ids).astype(str),
-                                        pd.Series(connector_ids).astype(str)])
-    pos = key.get_indexer(wanted)
+    # (device, connector) compared as text; a dict of the (unique) pairs is far faster
+    # than a MultiIndex on 100 k text pairs
+    at = {pair: i for i, pair in enumerate(zip(_texts(table["device_id"]),
+                                                _texts(table["connector_id"])))}
+    pos = np.fromiter((at.get(pair, -1) for pair in zip(_texts(device_ids),
+                                                         _texts(connector_ids))),
+                      dtype=np.int64, count=len(kw))
     hit = pos >= 0
     kw[hit] = table["power_kw"].to_numpy("float64")[pos[hit]]
     return kw
+
+
+def _texts(values) -> list:
+    """``values`` as ``astype(str)`` gives them, each distinct value converted once."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    return np.asarray(pd.Index(uniques, dtype=object).astype(str), dtype=object)[codes] \
+        .tolist()
 
 
 def empty_result(by: str) -> pd.DataFrame:

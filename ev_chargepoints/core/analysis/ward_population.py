@@ -17,6 +17,11 @@ from . import geometry
 WARD_PROFILES_FILE = "ward-profiles-excel-version.csv"
 POPULATION_COLUMN = "Population - 2015"
 POPULATION_YEAR = 2015
+# housing and cars of the 2011 Census in the same file (read when present; blank = NaN)
+HOUSING_COLUMNS = {"household_spaces": "Number of Household spaces - 2011",
+                   "terraced_pct": "% terraced houses - 2011",
+                   "flats_pct": "% Flat, maisonette or apartment - 2011",
+                   "cars_per_household": "Cars per household - 2011"}
 DEFAULT_SAMPLE_SPACING_M = 20.0
 
 
@@ -51,6 +56,9 @@ def read_ward_profiles(path=None) -> pd.DataFrame:
         "borough_code": [borough_by_old.get(o[:4]) if w else None
                          for o, w in zip(old, is_ward)],
     })
+    for key, column in HOUSING_COLUMNS.items():
+        out[key] = pd.to_numeric(raw[column], errors="coerce").to_numpy("float64") \
+            if column in raw.columns else np.nan
     return out.reset_index(drop=True)
 
 
@@ -71,6 +79,7 @@ def attach_ward_population(areas, year: int, profiles: pd.DataFrame, source,
             f"Residents {POPULATION_YEAR} from the GLA ward profiles, joined by ward code.")
         return
     result = apportion_population(areas, source, spacing_m=spacing_m)
+    areas.ward_weights = result.weights  # carries other 2011 ward counts the same way
     table["population"] = result.population
     table["population_method"] = result.method
     areas.population_note = result.note

@@ -171,3 +171,50 @@ def _read_point(buf, pos, top=False):
             raise ValueError(f"a multipoint of {count} points; give one point per site")
         return _read_point(buf, pos + 4)
     raise ValueError(f"WKB geometry type {base} is not a point")
+
+
+# --- lines ---------------------------------------------------------------------------
+
+LINESTRING, MULTILINESTRING = 2, 5
+
+
+def lines(wkbs):
+    """LineString/MultiLineString values (None = empty) as flat arrays ``(x, y,
+    line_offsets)``: line ``i`` is ``x[line_offsets[i]:line_offsets[i + 1]]`` (each part
+    of a multi-line is a line of its own). Anything else raises
+    :class:`~ev_chargepoints.core.errors.ParseError`."""
+    xs, ys, offsets = [], [], [0]
+    for number, wkb in enumerate(wkbs):
+        if wkb is None or not len(wkb):
+            continue
+        try:
+            buf = memoryview(bytes(wkb))
+            endian, base, dims, pos = header(buf, 0)
+            if base == LINESTRING:
+                members = [(endian, dims, pos)]
+            elif base == MULTILINESTRING:
+                (count,) = struct.unpack_from(endian + "I", buf, pos)
+                pos += 4
+                members = []
+                for _ in range(count):
+                    sub_endian, sub_base, sub_dims, pos = header(buf, pos)
+                    if sub_base != LINESTRING:
+                        raise ValueError(f"MultiLineString member of WKB type {sub_base}")
+                    members.append((sub_endian, sub_dims, pos))
+                    (n,) = struct.unpack_from(sub_endian + "I", buf, pos)
+                    pos += 4 + 8 * n * sub_dims
+            else:
+                raise ValueError(f"WKB geometry type {base} is not a line")
+            for endian, dims, pos in members:
+                (n,) = struct.unpack_from(endian + "I", buf, pos)
+                coords = np.frombuffer(buf, dtype=np.dtype(endian + "f8"), count=n * dims,
+                                       offset=pos + 4).reshape(n, dims)
+                xs.append(coords[:, 0].astype("float64"))
+                ys.append(coords[:, 1].astype("float64"))
+                offsets.append(offsets[-1] + n)
+        except _BAD as exc:
+            raise ParseError(
+                f"feature {number + 1}: the geometry is not valid WKB ({exc})") from exc
+    x = np.concatenate(xs) if xs else np.empty(0)
+    y = np.concatenate(ys) if ys else np.empty(0)
+    return x, y, np.asarray(offsets, dtype=np.int64)

@@ -161,6 +161,33 @@ def bands_between(inner: Sequence[float], unit: str) -> list[Band]:
     return bands
 
 
+# Demand gap per ward (connectors needed - now): a diverging scheme, purple where the
+# ward has more than the scenario needs, grey where it is met, ColorBrewer Oranges (dark
+# = most short) for the shortfall; each class darker than the last on both sides of 0.
+GAP_SURPLUS_COLOUR = "#b2abd2"
+GAP_MET_COLOUR = "#f7f7f7"
+GAP_SHORT_COLOURS = ("#fdd0a2", "#fdae6b", "#e6550d", "#a63603")
+
+
+def gap_bands(values: Sequence[float], classes: int = 4) -> list[Band]:
+    """Classes of the demand gap: more than needed (< 0), met (0) and up to ``classes``
+    shortfall classes split at nice quantile breaks of the positive gaps."""
+    short = [v for v in values if v is not None and not _isnan(v) and v >= 1]
+    inner = sorted({math.ceil(b) for b in nice_breaks(short, classes) if b > 1})  # whole
+    edges = [1.0, *inner, None]
+    colours = GAP_SHORT_COLOURS if len(edges) - 1 == len(GAP_SHORT_COLOURS) else \
+        _spread(GAP_SHORT_COLOURS, len(edges) - 1)
+    bands = [Band("gap_surplus", None, 0.0, "More than needed (gap < 0)",
+                  GAP_SURPLUS_COLOUR),
+             Band("gap_met", 0.0, 1.0, "Met (gap 0)", GAP_MET_COLOUR)]
+    for i in range(len(edges) - 1):
+        lower, upper = edges[i], edges[i + 1]
+        text = f"≥ {_num(lower)}" if upper is None else f"{_num(lower)}–{_num(upper - 1)}"
+        bands.append(Band(f"gap_short{i + 1}", lower, upper,
+                          f"{text} connectors short", colours[i]))
+    return bands
+
+
 def _spread(palette: Sequence[str], n: int) -> list[str]:
     if n <= 1:
         return [palette[len(palette) // 2]]

@@ -31,6 +31,7 @@ changed or vanished devices and opens new ones.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sqlite3
@@ -396,12 +397,14 @@ class HistoryStore(StoreBackend):
             spec["source"] = "object"
         names = list(spec) + extra
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        frame = self._select(f"SELECT {', '.join(names)} FROM {table} {where} ORDER BY fid",
-                             params, names)
+        rows = self._conn.execute(f"SELECT {', '.join(names)} FROM {table} {where}"
+                                  " ORDER BY fid", params).fetchall()
+        # column by column (no frame of object columns to consolidate first)
+        columns = zip(*rows) if rows else ([] for _ in names)
         out = {}
-        for name in names:
+        for name, column in zip(names, columns):
             dtype = spec.get(name, "datetime64[ns, UTC]" if name.endswith("_utc") else "int64")
-            values = frame[name]
+            values = pd.Series(np.array(column, dtype=object) if rows else [], dtype=object)
             if dtype.startswith("datetime64"):
                 out[name] = parse_iso(values.to_numpy())
             elif dtype == "float64":
@@ -454,11 +457,13 @@ class HistoryStore(StoreBackend):
                              row_numbers=ordered or categorical)
         return parts.read_frame(con, rel, kind, names, window, categorical, ordered)
 
-    def history_relation(self, con, kind: str) -> str:
+    def history_relation(self, con, kind: str, row_numbers: bool = False) -> str:
         """SQL text of a parenthesised relation valid on DuckDB connection ``con``: the
         rows of ``kind`` ("sessions" or "status_snapshots") as of now, canonical columns
-        plus import_id, sessions completed by a later import only in their completed form."""
-        return parts.relation(con, self.history_dir, parts.snapshot(self._conn, kind))
+        plus import_id, sessions completed by a later import only in their completed form
+        (``row_numbers``: and ``_rn``, the row's number in its part)."""
+        return parts.relation(con, self.history_dir, parts.snapshot(self._conn, kind),
+                              row_numbers=row_numbers)
 
     def history_parts(self, kind: str) -> pd.DataFrame:
         """The manifest rows of ``kind``: kind, import_id, file (relative to
@@ -515,6 +520,25 @@ class HistoryStore(StoreBackend):
             conn.execute("ROLLBACK")
             raise
         return int(cur.lastrowid)
+
+    def device_stamp(self) -> str:
+        """Text that changes whenever the devices, connectors or reconciliation decisions
+        change (a new row, a closed row, an edit that marks the table changed): the key of
+        caches derived from them alone (a sessions import keeps it)."""
+        conn = self._conn
+        parts = [conn.execute(f"SELECT count(*), max(fid), count(valid_to_utc),"  # indexes
+                              f" max(valid_to_utc) FROM {table}").fetchone()
+                 for table in ("devices", "connectors")]
+        parts.append(conn.execute("SELECT * FROM reconciliation_decisions ORDER BY fid")
+                     .fetchall())
+        parts.append(conn.execute("SELECT key, value FROM store_meta WHERE key IN"
+                                  " ('schema_version', 'plugin_version') ORDER BY key")
+                     .fetchall())
+        parts.append(conn.execute(
+            "SELECT table_name, last_change FROM gpkg_contents WHERE table_name IN"
+            " ('devices', 'connectors', 'reconciliation_decisions') ORDER BY table_name"
+        ).fetchall())
+        return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
 
     def decisions(self) -> pd.DataFrame:
         names = ["fid"] + DECISION_COLUMNS[1:]

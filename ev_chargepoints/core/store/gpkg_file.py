@@ -360,8 +360,9 @@ def pyogrio_raw():
 
 def write_geopackage(path, table: str, frame: pd.DataFrame, wkbs,
                      geometry_type: str = "POINT", srs_id: int = BNG_SRS_ID,
-                     description: str = "") -> Path:
-    """A new GeoPackage at ``path`` (replaced) holding one feature layer ``table``.
+                     description: str = "", append: bool = False) -> Path:
+    """A new GeoPackage at ``path`` (replaced) holding one feature layer ``table``;
+    ``append``: add the layer to the GeoPackage already at ``path`` instead.
 
     ``wkbs``: plain WKB per row (None: no geometry). Written by GDAL's GeoPackage
     driver through pyogrio with a spatial index; dates and times as GeoPackage
@@ -370,7 +371,8 @@ def write_geopackage(path, table: str, frame: pd.DataFrame, wkbs,
     """
     _quote(table)
     path = Path(path)
-    path.unlink(missing_ok=True)
+    if not append:
+        path.unlink(missing_ok=True)
     raw = pyogrio_raw()
     if raw is None:
         conn = sqlite3.connect(path)
@@ -392,6 +394,7 @@ def write_geopackage(path, table: str, frame: pd.DataFrame, wkbs,
                   field_mask=masks, layer=table, driver="GPKG",
                   geometry_type=_OGR_GEOMETRY_TYPES[geometry_type.upper()],
                   crs=f"EPSG:{srs_id}", promote_to_multi=False, gdal_tz_offsets=offsets,
+                  append=append,
                   # GeoPackage 1.2: pyogrio's GDAL would write 1.4, which the GDAL of
                   # older QGIS installs (3.6) opens with a "partially supported" warning
                   dataset_options={"VERSION": "1.2"},

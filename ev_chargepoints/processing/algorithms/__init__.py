@@ -15,10 +15,12 @@ def available_algorithms() -> list:
         ImportFilesAlgorithm,
         UtilisationAlgorithm,
     )
+    from .demand_algorithm import WardDemandAlgorithm
     from .export_algorithm import ExportCommitteeMapAlgorithm
     from .sites_algorithms import AnalyseSitesAlgorithm, SuggestSitesAlgorithm
     from .summary_algorithm import SummariseByAreaAlgorithm
     from .validate_algorithm import ValidateAlgorithm
     return [ImportFilesAlgorithm, FetchDatastoreAlgorithm, FetchOcpiAlgorithm,
             UtilisationAlgorithm, SummariseByAreaAlgorithm, AnalyseSitesAlgorithm,
-            SuggestSitesAlgorithm, ExportCommitteeMapAlgorithm, ValidateAlgorithm]
+            SuggestSitesAlgorithm, ExportCommitteeMapAlgorithm, ValidateAlgorithm,
+            WardDemandAlgorithm]

@@ -31,6 +31,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
 from ...core.analysis import site_files
+from ...core.analysis.siting.network import StreetNetwork
 from ...core.analysis.siting.sites import as_sites
 from ...core.errors import EvChargepointsError
 from ...core.workspace import Workspace
@@ -76,6 +77,36 @@ def read_source(alg: EvAlgorithm, parameters, context, feedback):
         raise EvChargepointsError(QCoreApplication.translate(
             "EvAlgorithm", "Candidate sites: {error}").format(error=exc.message)) from None
     return sites, source.fields(), dict(zip(sites["site_id"], attributes))
+
+
+def read_network(alg: EvAlgorithm, parameters, context, feedback):
+    """A :class:`StreetNetwork` from the optional NETWORK line source (None: not given),
+    transformed to EPSG:27700 with the context's transform settings."""
+    source = alg.parameterAsSource(parameters, "NETWORK", context)
+    if source is None:
+        return None
+    transform = QgsCoordinateTransform(source.sourceCrs(), QgsCoordinateReferenceSystem(BNG),
+                                       context.transformContext())
+    xs, ys, offsets = [], [], [0]
+    for feature in source.getFeatures():
+        if feedback.isCanceled():
+            break
+        geometry = QgsGeometry(feature.geometry())
+        if geometry.isNull() or geometry.isEmpty():
+            continue
+        geometry.transform(transform)
+        parts = geometry.asMultiPolyline() if geometry.isMultipart() \
+            else [geometry.asPolyline()]
+        for part in parts:
+            xs += [p.x() for p in part]
+            ys += [p.y() for p in part]
+            offsets.append(len(xs))
+    network = StreetNetwork(np.array(xs, dtype=float), np.array(ys, dtype=float),
+                            np.array(offsets), name=source.sourceName())
+    if not network.n_edges:
+        raise EvChargepointsError(QCoreApplication.translate(
+            "EvAlgorithm", "The street network layer has no lines."))
+    return network
 
 
 def distances_from(alg: EvAlgorithm, parameters, context) -> list[float]:
@@ -170,7 +201,10 @@ class AnalyseSitesAlgorithm(_SitesAlgorithm):
         "ring distances add the same figures with a suffix such as _800m. Weights are "
         "CRITERION=WEIGHT pairs among new_coverage, unique_coverage, residents, demand, "
         "kwh and gap (default new_coverage=0.6,demand=0.2,gap=0.2). Output fields clashing "
-        "with an input field are named ev_FIELD.")
+        "with an input field are named ev_FIELD. With a street network line layer, "
+        "devices_within_walk and residents_within_walk count what lies within the walk "
+        "distance on foot along the streets (the straight legs to and from the network "
+        "included), and the walking catchments can be written as polygons.")
 
     def initAlgorithm(self, config=None):
         self._source_parameters()
@@ -179,22 +213,34 @@ class AnalyseSitesAlgorithm(_SitesAlgorithm):
         self.addParameter(QgsProcessingParameterString(
             "WEIGHTS", self.tr("Score weights"), optional=True,
             defaultValue="new_coverage=0.6,demand=0.2,gap=0.2"))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "NETWORK", self.tr("Street network for walking catchments (lines)"),
+            [Qgis.ProcessingSourceType.VectorLine], optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            "WALK", self.tr("Walk distance (m; 400 m is 5 minutes at 4.8 km/h)"),
+            Qgis.ProcessingNumberParameterType.Double, defaultValue=400.0, minValue=1.0))
         add_store_parameters(self)
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", self.tr("Analysed sites"), Qgis.ProcessingSourceType.VectorPoint))
         self.addParameter(QgsProcessingParameterFeatureSink(
             "BUFFERS", self.tr("Catchment buffers"), Qgis.ProcessingSourceType.VectorPolygon,
             optional=True, createByDefault=False))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "CATCHMENTS", self.tr("Walking catchments"),
+            Qgis.ProcessingSourceType.VectorPolygon, optional=True, createByDefault=False))
 
     def execute(self, parameters, context, feedback):
         distances = distances_from(self, parameters, context)
+        walk = self.parameterAsDouble(parameters, "WALK", context)
+        network = read_network(self, parameters, context, feedback)
         text = self.parameterAsString(parameters, "WEIGHTS", context)
         weights = site_files.parse_weights(text) if text and text.strip() else None
         target = self.store
         sites, source_fields, attributes = read_source(self, parameters, context, feedback)
         with Workspace(target, create=False) as ws:
             long = ws.analyse_sites(sites, distances, weights,
-                                    progress=self.progress(feedback))
+                                    progress=self.progress(feedback), network=network,
+                                    walk_m=walk)
         table = site_files.wide(long, distances)
         results = {"OUTPUT": write_features(self, parameters, "OUTPUT", context, feedback,
                                             table, source_fields, attributes,
@@ -208,6 +254,22 @@ class AnalyseSitesAlgorithm(_SitesAlgorithm):
                                   source_fields, attributes, Qgis.WkbType.Polygon, buffer)
             if dest is not None:
                 results["BUFFERS"] = dest
+        if network is not None and parameters.get("CATCHMENTS") is not None:
+            frame, shapes = site_files.catchment_table(table, network, walk)
+            by_site = dict(zip(frame["site_id"], shapes))
+
+            def polygon(record):
+                wkb = by_site.get(record["site_id"])
+                if wkb is None:
+                    return None
+                geometry = QgsGeometry()
+                geometry.fromWkb(wkb)
+                return geometry
+            dest = write_features(self, parameters, "CATCHMENTS", context, feedback, frame,
+                                  source_fields, attributes, Qgis.WkbType.MultiPolygon,
+                                  polygon)
+            if dest is not None:
+                results["CATCHMENTS"] = dest
         return results
 
 

@@ -13,12 +13,16 @@ reaches), :mod:`.sites` (tables of candidate sites), :mod:`.analyser` (the figur
 score and rank: :func:`~.analyser.analyse_sites`) and :mod:`.suggest`
 (:func:`~.suggest.suggest_sites`).
 
-Catchments. "Within reach" is decided by a :class:`Catchment`. The only one
-here is :class:`RadiusCatchment` (straight line, a circular buffer); a walking
-network catchment can replace it by implementing the same methods (prepare
-device locations, device pairs with distances, nearest device, population
-cells reached and, optionally for speed, how many sources reach each cell),
-and is passed as ``catchment_factory`` (called with each distance in metres).
+Catchments. "Within reach" is decided by a :class:`Catchment`:
+:class:`RadiusCatchment` (straight line, a circular buffer) for every distance, and
+optionally :class:`~.walking.WalkingCatchment` (on foot along a
+:class:`~.network.StreetNetwork`, :mod:`.network` and :mod:`.walking`), whose devices
+and residents within the walk distance are reported beside the straight-line figures
+(``devices_within_walk``, ``residents_within_walk``; the analyser's ``walking``). A
+catchment implements the same methods (prepare device locations, device pairs with
+distances, nearest device, population cells reached and, optionally for speed, how
+many sources reach each cell); ``catchment_factory`` (called with each distance in
+metres) replaces the straight line for every distance.
 
 Population. :class:`PopulationGrid` spreads each ward's residents evenly over
 its area on a regular grid of square cells, area-weighted where a ward

@@ -13,7 +13,7 @@ from ...crs import bng_to_wgs84
 from ...progress import SILENT, Progress
 from ...schema import POWER_CLASSES
 from ..ratios import ratio
-from .catchment import RadiusCatchment
+from .catchment import Catchment, RadiusCatchment
 from .population import PopulationGrid
 from .sites import as_sites, device_xy, site_sums
 
@@ -101,6 +101,17 @@ def definitions() -> dict[str, str]:
                             "cells whose centre the catchment reaches (people; ward "
                             "populations spread evenly over each ward, see population "
                             "note).",
+        "walk_m": "Walking distance of the walking catchment (m); present when a street "
+                  "network is given.",
+        "devices_within_walk": "Existing charge devices within walk_m of the site on foot: "
+                               "the site's and the device's straight legs to their nearest "
+                               "network points plus the shortest walk along the street "
+                               "network (count; never more than the straight-line count "
+                               "at the same distance).",
+        "residents_within_walk": "Residents within walk_m on foot: residents of the "
+                                 "population grid cells whose centre is reached along the "
+                                 "streets, leaving a reached street by at most 50 m "
+                                 "(people; the rule of residents_within, so comparable).",
         "residents_already_covered": "Of those residents, the ones within the same "
                                      "distance of at least one existing device (people).",
         "residents_already_covered_pct": "residents_already_covered ÷ residents_within "
@@ -156,7 +167,8 @@ class IncrementalSiteAnalyser:
     def __init__(self, devices: pd.DataFrame, utilisation: pd.DataFrame | None = None,
                  population: PopulationGrid | None = None, distances=DEFAULT_DISTANCES,
                  weights=None, catchment_factory=RadiusCatchment, period=None,
-                 top_operators: int = 3, progress: Progress | None = None):
+                 top_operators: int = 3, progress: Progress | None = None,
+                 walking: Catchment | None = None):
         progress = progress or SILENT
         distances = [float(d) for d in np.atleast_1d(distances)]
         if not distances or len(set(distances)) != len(distances):
@@ -182,6 +194,9 @@ class IncrementalSiteAnalyser:
 
         progress.report(10, "Indexing devices")
         self._index = [c.index(self.dx, self.dy) for c in self.catchments]
+        # the walking catchment (one distance): extra figures beside the straight-line ones
+        self.walking = walking
+        self._walk_index = None if walking is None else walking.index(self.dx, self.dy)
         progress.check_cancelled()
         self._uncovered = []
         if population is not None:
@@ -322,6 +337,9 @@ class IncrementalSiteAnalyser:
                 values = table[column].to_numpy(object)
                 info[name] = np.where(ward >= 0, values[np.maximum(ward, 0)], None) \
                     .astype(object)
+        if self.walking is not None:
+            progress.report(15, f"Walking {self.walking.distance_m:g} m")
+            info.update(self._walk(sx, sy))
         metrics, all_pairs = [], []
         n_ops = max(len(self.operator_names), 1)
         for k, catchment in enumerate(self.catchments):
@@ -363,6 +381,17 @@ class IncrementalSiteAnalyser:
                 all_pairs.append((keys[cell_site[keep]], cell[keep]))
             metrics.append(m)
         return metrics, info, all_pairs
+
+    def _walk(self, sx, sy) -> dict:
+        """Devices and residents within the walking catchment of each site."""
+        n = len(sx)
+        site, _, _ = self.walking.device_pairs(self._walk_index, sx, sy)
+        out = {"devices_within_walk": np.bincount(site, minlength=n).astype(np.int64),
+               "residents_within_walk": np.full(n, np.nan)}
+        if self.population is not None:
+            cell_site, cell = self.walking.cell_pairs(self.population, sx, sy)
+            out["residents_within_walk"] = site_sums(cell_site, self.population.flat[cell], n)
+        return out
 
     def _nearest(self, sx, sy, site, point, dist) -> dict:
         """Nearest device: from the primary catchment's pairs, else searched further."""
@@ -481,6 +510,10 @@ class IncrementalSiteAnalyser:
                 m["available_hours_within"][positions]) if usage else np.full(n, np.nan)
             cols["nearest_device_id"] = info["nearest_device_id"][positions]
             cols["nearest_device_m"] = info["nearest_device_m"][positions]
+            if self.walking is not None:
+                cols["walk_m"] = np.full(n, self.walking.distance_m)
+                for name in ("devices_within_walk", "residents_within_walk"):
+                    cols[name] = info[name][positions]
             notes = [[] for _ in range(n)]
             if self.population is not None:
                 within = m["residents_within"][positions]
@@ -562,10 +595,17 @@ class IncrementalSiteAnalyser:
         return pd.DataFrame(rows)
 
 
+def walking_catchment(network, walk_m: float = 400.0):
+    """A :class:`~.walking.WalkingCatchment` of ``walk_m`` on ``network`` (None: none)."""
+    from .walking import WalkingCatchment
+    return None if network is None else WalkingCatchment(network, walk_m)
+
+
 def analyse_sites(sites, devices: pd.DataFrame, utilisation: pd.DataFrame | None = None,
                   population: PopulationGrid | None = None, distances=DEFAULT_DISTANCES,
                   weights=None, catchment_factory=RadiusCatchment, period=None,
-                  top_operators: int = 3, progress: Progress | None = None) -> pd.DataFrame:
+                  top_operators: int = 3, progress: Progress | None = None,
+                  walking: Catchment | None = None) -> pd.DataFrame:
     """Analyse candidate sites against existing devices, usage and population.
 
     ``sites``: a table with ``x``/``y`` (EPSG:27700) or ``longitude``/``latitude``
@@ -578,7 +618,9 @@ def analyse_sites(sites, devices: pd.DataFrame, utilisation: pd.DataFrame | None
     :data:`DEFAULT_WEIGHTS`); criteria without data (no population, no
     utilisation) are left out of the score. Every given device counts as
     existing (filter out planned or removed ones first); the nearest device is
-    measured by the first distance's catchment.
+    measured by the first distance's catchment. ``walking``: a catchment measured on
+    foot (:class:`~.walking.WalkingCatchment`) adds ``walk_m``, ``devices_within_walk``
+    and ``residents_within_walk`` beside the straight-line figures.
 
     Returns one row per site and distance (long form), sites in input order
     and, within a site, distances in the order given; rank is among the sites
@@ -587,7 +629,7 @@ def analyse_sites(sites, devices: pd.DataFrame, utilisation: pd.DataFrame | None
     progress = progress or SILENT
     analyser = IncrementalSiteAnalyser(devices, utilisation, population, distances,
                                        weights, catchment_factory, period, top_operators,
-                                       progress.scaled(0, 40))
+                                       progress.scaled(0, 40), walking)
     analyser.add_sites(sites, progress.scaled(40, 95))
     out = analyser.table()
     progress.report(100, f"Analysed {len(analyser.sites):,} sites")

@@ -1,8 +1,8 @@
 """Catchments: what a site reaches within a distance, devices and population cells.
 
 :class:`Catchment` is the interface; :class:`RadiusCatchment` (straight line, a circular
-buffer) the one implementation. A walking-network catchment can replace it by
-implementing the same methods and being passed as ``catchment_factory``.
+buffer) implements it here, :class:`~.walking.WalkingCatchment` (on foot along a street
+network) in :mod:`.walking`.
 """
 
 from __future__ import annotations
