@@ -1,5 +1,6 @@
-"""Shared store (PostGIS): import rate and per device per quarter utilisation in
-SQL against the pandas engine on the same data, at growing sizes.
+"""Shared store (PostGIS): import rate (the import keeps utilisation's month sums,
+:mod:`.usage_months`) and per device per quarter utilisation from those sums against
+the pandas engine on the same data, at growing sizes.
 
 Each size gets a fresh database in a temporary PostgreSQL + PostGIS cluster
 started with its crash-safety settings on (fsync, full page writes), so the
@@ -27,6 +28,11 @@ def measure(cluster, n_sessions: int, n_devices: int = 20_000, seed: int = 0) ->
     """One size: import (in files of at most BATCH sessions, as returns arrive), SQL
     utilisation, the pandas engine (read back + compute), and where both disagree."""
 
+    from ev_chargepoints.core.analysis.usage_coverage import (
+        keep_covered,
+        session_counts,
+        usage_coverage,
+    )
     from ev_chargepoints.core.analysis.utilisation import utilisation
     from ev_chargepoints.core.schema import ParseResult
     from ev_chargepoints.core.store.postgis import usage as pg_usage
@@ -63,10 +69,15 @@ def measure(cluster, n_sessions: int, n_devices: int = 20_000, seed: int = 0) ->
             start = time.perf_counter()
             sessions = store.sessions(categorical=True, columns=[
                 "device_id", "connector_id", "start_utc", "end_utc", "charging_end_utc",
-                "kwh"])
+                "kwh", "source"])
             out["read_sessions_s"] = time.perf_counter() - start
             start = time.perf_counter()
-            by_pandas = utilisation(sessions, None, None, None, period="quarter", by="device")
+            # the store reports what Workspace.utilisation shows: the rows the usage
+            # coverage rule keeps (without it, the quarter that only the last sessions'
+            # plugged time spills into shows here and not there)
+            by_pandas = keep_covered(
+                utilisation(sessions, None, None, None, period="quarter", by="device"),
+                usage_coverage(session_counts(sessions, "quarter")))
             out["pandas_utilisation_s"] = time.perf_counter() - start
             out["pandas_read_and_compute_s"] = out["read_sessions_s"] + \
                 out["pandas_utilisation_s"]

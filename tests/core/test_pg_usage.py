@@ -1,6 +1,7 @@
-"""Utilisation computed by PostgreSQL (pg_usage) against the pandas engine on the same
-PostGIS store: real Dundee sessions and hand-made edge cases, every period kind and
-level; integers exactly equal, floats to 1e-9."""
+"""Utilisation of the shared store (pg_usage, from the month sums its imports keep)
+against the pandas engine and the local store's SQL engine on the same sessions: real
+Dundee sessions and hand-made edge cases, every period kind and level; integers exactly
+equal, floats to 1e-9. The month sums after incremental imports equal a full rebuild."""
 
 from __future__ import annotations
 
@@ -9,15 +10,19 @@ import pandas as pd
 import pytest
 
 from ev_chargepoints.core.analysis import usage_coverage as coverage
+from ev_chargepoints.core.analysis import usage_sql_engine as sql_engine
 from ev_chargepoints.core.analysis import utilisation as engine
 from ev_chargepoints.core.calendar import PERIOD_KINDS
 from ev_chargepoints.core.paths import resource
 from ev_chargepoints.core.schema import ParseResult, conform
 from ev_chargepoints.core.sources.parsers import parse_file
 from ev_chargepoints.core.sources.synthetic import DUNDEE_FILES
+from ev_chargepoints.core.store.history_parts import duckdb_connection
 from ev_chargepoints.core.store.interface import file_sha256
 from ev_chargepoints.core.store.postgis import usage as pg_usage
+from ev_chargepoints.core.store.postgis import usage_months
 from ev_chargepoints.core.store.postgis.backend import PostgisStore
+from ev_chargepoints.core.store.postgis.schema import SCHEMA, SCHEMA_VERSION
 
 LONDON = "Europe/London"
 CASES = [(period, by) for period in PERIOD_KINDS for by in ("device", "connector")]
@@ -286,10 +291,119 @@ def test_bad_level_is_refused(store):
         pg_usage.utilisation(store, "week", "device")
 
 
-@pytest.mark.parametrize("by", ["device", "connector"])
-def test_connectors_sharing_a_hash_are_checked_apart(edge_store, monkeypatch, by):
-    """The overlap check partitions sessions by a 64-bit hash of (device, connector);
-    when two connectors share one, the query runs again partitioned by the ids."""
-    monkeypatch.setattr(pg_usage, "_PAIR_HASH", "0::bigint")  # every connector collides
-    assert_same(pg_usage.utilisation(edge_store, "quarter", by),
-                pandas_utilisation(edge_store, "quarter", by))
+# --- the month sums kept by the imports -------------------------------------------
+
+def month_sums(store) -> dict:
+    """Both tables of the month sums, rows sorted (None sorts first)."""
+    out = {}
+    with store.transaction() as cur:
+        for table in (usage_months.MONTHS_TABLE, usage_months.COUNTS_TABLE):
+            cur.execute(f"SELECT * FROM {SCHEMA}.{table}")
+            out[table] = sorted(cur.fetchall(), key=lambda row: [
+                (v is not None, v) for v in row])
+    return out
+
+
+def _sessions_result(rows, name) -> ParseResult:
+    sessions = conform(pd.DataFrame(rows), "sessions")
+    return ParseResult("sessions", name, len(sessions), tables={"sessions": sessions})
+
+
+def test_month_sums_after_two_imports_equal_a_full_rebuild(store):
+    """The second file recomputes only the months from its earliest start: one of its
+    sessions starts in the same second as a stored one (overlap order), another
+    completes a stored open session; the sums equal those rebuilt from every session."""
+    assert store.import_parse_result(_devices_result(FIRST_DEVICES, FIRST_CONNECTORS),
+                                     "devices-1", "sha-d1", snapshot_utc=utc("2023-01-20")
+                                     ).outcome == "imported"
+    early = [r for r in EDGE_SESSIONS
+             if r["start_utc"] < utc("2023-06-01") or r["session_key"] in ("b02", "b03")]
+    late = [r for r in EDGE_SESSIONS if r not in early]
+    late += [_session("a07", "D1", "1", utc("2023-05-03 08:00"), utc("2023-05-03 10:00"), 3.0),
+             _session("a13", "D1", "2", utc("2023-05-02 10:00:00.100"),
+                      utc("2023-05-02 11:30"), 2.0)]
+    assert store.import_parse_result(_sessions_result(early, "early"), "early", "sha-e"
+                                     ).outcome == "imported"
+    report = store.import_parse_result(_sessions_result(late, "late"), "late", "sha-l")
+    assert (report.rows_added, report.rows_updated) == (len(late) - 1, 1)
+    assert store.last_month_sums == "incremental"
+    kept = month_sums(store)
+    with store.transaction() as cur:
+        cur.execute(f"SELECT min(m) FROM {SCHEMA}.{usage_months.MONTHS_TABLE}")
+        first_month = cur.fetchone()[0]
+        assert usage_months.refresh(store, cur) == "full"
+    rebuilt = month_sums(store)
+    assert kept == rebuilt
+    # the early months were really kept and the late ones really recomputed
+    assert first_month < usage_months.q.month_index(2023, 5)
+    assert len(rebuilt[usage_months.MONTHS_TABLE]) > 20
+    rows = {(r[0], r[1], r[2], r[3]): r for r in rebuilt[usage_months.MONTHS_TABLE]}
+    may = rows[("connector", "D1", "2", usage_months.q.month_index(2023, 5))]
+    overlapping = [n for n, _ in usage_months.MONTH_COLUMNS].index("flag_overlapping") + 1
+    assert may[overlapping] == 3  # a05, a06 and a13 start while a04 is plugged in
+
+
+def test_a_devices_import_that_changes_ratings_rebuilds_the_sums(edge_store):
+    before = month_sums(edge_store)
+    rows = [dict(r) for r in FIRST_DEVICES if r["device_id"] != "D4"]
+    connectors = [dict(c) for c in FIRST_CONNECTORS if c["device_id"] != "D4"]
+    connectors[0]["power_kw"] = 150.0  # D1/1 re-rated: a10 (100 kWh in 1 h) possible
+    assert edge_store.import_parse_result(_devices_result(rows, connectors), "devices-3",
+                                          "sha-d3", snapshot_utc=utc("2023-12-01")
+                                          ).outcome == "imported"
+    assert edge_store.last_month_sums == "full"
+    assert month_sums(edge_store) != before
+    assert_same(pg_usage.utilisation(edge_store, "quarter", "connector"),
+                pandas_utilisation(edge_store, "quarter", "connector"))
+    # a file with nothing new for the sums keeps them
+    assert edge_store.import_parse_result(_status_result(), "status-2", "sha-st2"
+                                          ).outcome == "imported"
+    assert edge_store.import_parse_result(_devices_result(rows, connectors), "devices-4",
+                                          "sha-d4", snapshot_utc=utc("2023-12-02")
+                                          ).outcome == "imported"
+    assert edge_store.last_month_sums == "kept"
+
+
+@pytest.mark.parametrize("period,by", CASES)
+def test_utilisation_equals_the_local_stores_engine(edge_store, period, by):
+    """The month sums assembled for the shared store give what the local store's SQL
+    engine (DuckDB over the same sessions, each device its own) gives."""
+    with edge_store.transaction() as cur:
+        cur.execute(f"SELECT session_key, source, device_id, connector_id, start_utc,"
+                    f" end_utc, charging_end_utc, kwh, fid AS import_id"
+                    f" FROM {SCHEMA}.sessions ORDER BY fid")
+        names = [c.name for c in cur.description]
+        rows = cur.fetchall()
+    sessions = pd.DataFrame(rows, columns=names)
+    for name in ("start_utc", "end_utc", "charging_end_utc"):
+        sessions[name] = pd.to_datetime(sessions[name], utc=True)
+    sessions["kwh"] = sessions["kwh"].astype(np.float64)
+    con = duckdb_connection()
+    try:
+        con.register("edge_sessions", sessions)
+        local = sql_engine.reported_utilisation(
+            con, "edge_sessions", usage_months.identity,
+            edge_store.devices(current_only=False), edge_store.connectors(current_only=False),
+            edge_store.status_snapshots(), edge_store.devices(), period, by)
+    finally:
+        con.close()
+    assert_same(pg_usage.utilisation(edge_store, period, by), local)
+
+
+def test_an_older_shared_store_gets_its_month_sums_when_opened(pg_dsn):
+    """Schema 4 had no month sums: opening the store makes them from its sessions."""
+    with PostgisStore.create_or_open(pg_dsn) as opened:
+        path = resource("data", "dundee", DUNDEE_FILES[0])
+        assert opened.import_parse_result(parse_file(path), path.name, file_sha256(path)
+                                          ).outcome == "imported"
+        expected = month_sums(opened)
+        with opened.transaction() as cur:
+            for table in (usage_months.MONTHS_TABLE, usage_months.COUNTS_TABLE):
+                cur.execute(f"DROP TABLE {SCHEMA}.{table}")
+            cur.execute(f"DELETE FROM {SCHEMA}.store_meta WHERE key LIKE 'usage_months%%'")
+            cur.execute(f"UPDATE {SCHEMA}.store_meta SET value = '4'"
+                        " WHERE key = 'schema_version'")
+    with PostgisStore.create_or_open(pg_dsn) as reopened:
+        assert reopened.schema_version == SCHEMA_VERSION == 5
+        assert month_sums(reopened) == expected
+        assert len(expected[usage_months.MONTHS_TABLE]) > 50

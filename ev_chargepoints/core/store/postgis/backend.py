@@ -55,6 +55,7 @@ from ..values import (
     rows_frame,
     utc_series,
 )
+from . import usage_months
 from .conninfo import describe_conninfo
 from .copy_io import column_kinds, copy_in, copy_out, read_expression
 from .migrations import MIGRATIONS
@@ -85,6 +86,7 @@ class PostgisStore(StoreBackend):
         self.conn = conn
         self.conninfo = conninfo
         self._in_transaction = False
+        self.last_month_sums = None  # how the last import updated the month sums
 
     # opening ---------------------------------------------------------------
 
@@ -149,10 +151,13 @@ class PostgisStore(StoreBackend):
             if version == SCHEMA_VERSION:
                 return
             _ensure_postgis(cur, self.describe())
+            month_sums = version < 5  # made by step 5, built from the sessions here
             for target, step in MIGRATIONS:
                 if version < target:
                     step(cur)
                     version = target
+            if month_sums:
+                usage_months.refresh(self, cur)
             from ...paths import plugin_version
             _set_meta(cur, "schema_version", str(SCHEMA_VERSION))
             _set_meta(cur, "plugin_version", plugin_version())
@@ -294,6 +299,13 @@ class PostgisStore(StoreBackend):
                 tables["connectors"] = counts
             if prepared.sessions is not None:
                 tables["sessions"] = sessions
+                first_start = sessions.pop("first_start_us")
+            if prepared.sessions is not None or prepared.devices is not None \
+                    or prepared.connectors is not None:
+                # "kept", "incremental" or "full": how the month sums were updated
+                self.last_month_sums = usage_months.refresh(
+                    self, cur, import_id, first_start if prepared.sessions is not None
+                    else None)
             if prepared.status is not None:
                 tables["status_snapshots"] = status
             rejects = result.rejects if result.rejects is not None else pd.DataFrame()
@@ -386,11 +398,15 @@ class PostgisStore(StoreBackend):
             " charging_end_utc=excluded.charging_end_utc, kwh=excluded.kwh,"
             " import_id=excluded.import_id"
             " WHERE sessions.end_utc IS NULL AND excluded.end_utc IS NOT NULL"
-            " RETURNING (xmax = 0) AS added)"
-            " SELECT count(*) FILTER (WHERE added), count(*) FILTER (WHERE NOT added)"
-            " FROM written", (import_id,))
-        added, updated = (int(v) for v in cur.fetchone())
-        return {"added": added, "updated": updated, "duplicate": n - added - updated}
+            " RETURNING (xmax = 0) AS added, start_utc, device_id)"
+            " SELECT count(*) FILTER (WHERE added), count(*) FILTER (WHERE NOT added),"
+            " round(date_part('epoch', min(start_utc) FILTER (WHERE device_id IS NOT NULL))"
+            " * 1000000)::bigint FROM written", (import_id,))
+        added, updated, first = cur.fetchone()
+        added, updated = int(added), int(updated)
+        # first_start_us: the earliest start written (the month sums recompute from it)
+        return {"added": added, "updated": updated, "duplicate": n - added - updated,
+                "first_start_us": None if first is None else int(first)}
 
     def _write_status(self, cur, cols: dict[str, list], import_id: int) -> dict[str, int]:
         kinds = column_kinds("status_snapshots", STATUS_COLUMNS)

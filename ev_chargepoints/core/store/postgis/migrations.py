@@ -16,6 +16,7 @@ from ..interface import (
 )
 from .access import create_policies
 from .schema import SCHEMA, SRID, USAGE_DATES, USAGE_TEXT, canonical_columns, column_sql
+from .usage_months import create_tables as create_month_sums
 
 
 def _migrate_0_to_1(cur) -> None:
@@ -126,9 +127,16 @@ def _migrate_3_to_4(cur) -> None:
                 (REREAD_SUFFIX, list(DEVICE_FORMATS)))
 
 
+def _migrate_4_to_5(cur) -> None:
+    """Utilisation's month sums, kept by every import (:mod:`.usage_months`); the
+    opening builds them once from the sessions after this step."""
+    create_month_sums(cur)
+
+
 MIGRATIONS: list[tuple[int, Callable]] = [
     (1, _migrate_0_to_1),
     (2, _migrate_1_to_2),
     (3, _migrate_2_to_3),
     (4, _migrate_3_to_4),
+    (5, _migrate_4_to_5),
 ]

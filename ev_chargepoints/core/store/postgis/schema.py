@@ -25,7 +25,7 @@ from ..interface import USAGE_TEXT as STORE_USAGE_TEXT
 from ..interface import columns_in_version
 
 SCHEMA = "ev_chargepoints"
-SCHEMA_VERSION = 4  # the same numbering as the GeoPackage store
+SCHEMA_VERSION = 5  # as the GeoPackage store up to 4; 5: utilisation's month sums
 SRID = 27700
 
 PG_TYPE = {"object": "text", "float64": "double precision", "int64": "bigint",
