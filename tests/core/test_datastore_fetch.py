@@ -415,10 +415,13 @@ def test_401_of_an_ocpi_feed_names_the_token_variable(tmp_path):
 
 # --- the README's Datastore examples ------------------------------------------------------
 
+COMMAND = "ev-chargepoints "
+
+
 def readme_datastore_examples():
     text = (ROOT / "README.md").read_text(encoding="utf-8").replace("\\\n", " ")
     return [line.strip() for line in text.splitlines()
-            if "ev_chargepoints" in line and "--datastore" in line]
+            if line.strip().startswith(COMMAND) and "--datastore" in line]
 
 
 def test_readme_datastore_examples_run_as_written(tmp_path):
@@ -426,8 +429,7 @@ def test_readme_datastore_examples_run_as_written(tmp_path):
     assert examples
     with ReplayServer() as server:
         for i, line in enumerate(examples):
-            words = shlex.split(line)
-            words = words[words.index("ev_chargepoints") + 1:]
+            words = shlex.split(line)[1:]  # the README runs the installed command
             at = words.index("--datastore")
             if at + 1 >= len(words) or words[at + 1].startswith("--"):
                 words.insert(at + 1, server.url)  # the default address, served locally

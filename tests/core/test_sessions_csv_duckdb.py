@@ -262,9 +262,10 @@ def test_generated_files_same_result(text, encoding):
 
 def test_local_to_utc_by_distinct_times_equals_common():
     rng = np.random.default_rng(5)
-    edges = pd.to_datetime(["2017-10-29 00:30", "2017-10-29 01:00", "2017-10-29 01:30",
-                            "2017-10-29 01:59:59", "2018-03-25 01:00", "2018-03-25 01:30:45",
-                            "2018-03-25 02:00", "2018-06-01 12:00"]).to_numpy()
+    # one format throughout: pandas 2 takes the format of the first value for all
+    edges = pd.to_datetime(["2017-10-29 00:30:00", "2017-10-29 01:00:00", "2017-10-29 01:30:00",
+                            "2017-10-29 01:59:59", "2018-03-25 01:00:00", "2018-03-25 01:30:45",
+                            "2018-03-25 02:00:00", "2018-06-01 12:00:00"]).to_numpy()
     start = pd.Series(rng.choice(np.append(edges, np.datetime64("NaT")), 6000))
     end = pd.Series(start.to_numpy() + rng.integers(-90, 90, 6000).astype("m8[m]"))
     for tz in ("Europe/London", "America/New_York"):
