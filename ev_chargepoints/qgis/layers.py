@@ -69,10 +69,19 @@ def open_layer(source, table: str, name: str) -> QgsVectorLayer:
     if isinstance(source, PostgresTables):
         return _postgres_layer(source, table, name)
     path = layer_file(source, table)
-    layer = QgsVectorLayer(f"{path}|layername={table}", name, "ogr")
+    layer = QgsVectorLayer(f"{path}|layername={table}", name, "ogr", _own_style())
     if not layer.isValid():
         raise StoreError(f"Could not open the layer '{table}' in {path}.")
     return layer
+
+
+def _own_style() -> QgsVectorLayer.LayerOptions:
+    """The plugin styles its layers itself (interactive map, committee pages): the default
+    style a map GeoPackage carries in ``layer_styles`` is for opening the file by hand,
+    and would bring its labels onto maps that draw none (the committee inset map)."""
+    options = QgsVectorLayer.LayerOptions()
+    options.loadDefaultStyle = False
+    return options
 
 
 def _postgres_layer(source: PostgresTables, table: str, name: str) -> QgsVectorLayer:
@@ -125,7 +134,7 @@ def status_layer_name(info) -> str:
 def status_layer(info, provenance: Provenance) -> QgsVectorLayer:
     """The live status of the devices the watched feeds report, from the GeoPackage
     ``info.path`` (a ``core.mapdata.StatusLayerInfo``), styled by status class."""
-    layer = QgsVectorLayer(_status_uri(info), status_layer_name(info), "ogr")
+    layer = QgsVectorLayer(_status_uri(info), status_layer_name(info), "ogr", _own_style())
     if not layer.isValid():
         raise StoreError(f"Could not open the live status layer in {info.path}.")
     layer.setRenderer(qgis_styling.status_layer_renderer(info.max_age_minutes))
