@@ -34,8 +34,9 @@ def test_utilisation_prints_a_line_per_step_and_no_warning(store, tmp_path):
     done = ok(cli("utilisation", "--store", store, "--out", tmp_path / "u.csv"))
     lines = done.stderr.splitlines()
     assert lines and [line for line in lines if not PLAIN_LINE.match(line)] == [], done.stderr
-    assert any(line.startswith("Computing utilisation per device and quarter ... ")
-               for line in lines), done.stderr
+    # the first step always shows; a step that starts and ends within a second of the
+    # previous line may be passed over (the throttle), so the middle ones vary with speed
+    assert lines[0] == "Reading sessions ... 5%", done.stderr
     assert lines[-1].endswith("... 100%")
     percents = [int(re.search(r"(\d+)%", line).group(1)) for line in lines]
     assert percents == sorted(percents)
