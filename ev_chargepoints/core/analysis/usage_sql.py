@@ -483,8 +483,10 @@ def coded_tables(triples: pd.DataFrame, mapping: pd.DataFrame, rated: pd.DataFra
                          on=["source", "device_id", "connector_id"])["_i"].to_numpy()
         found = ~np.isnan(hit)
         dev[found] = mapping["rdev"].to_numpy(object)[hit[found].astype(np.int64)]
-    dc, devs = pd.factorize(pd.Series(dev, dtype=object), use_na_sentinel=False)
-    cc, cons = pd.factorize(keys["connector_id"].astype(object), use_na_sentinel=False)
+    # numpy arrays in, numpy arrays out: a Series would make an Index of the uniques, which
+    # warns (FutureWarning, on stderr) when they are all numbers or all missing
+    dc, devs = pd.factorize(np.asarray(dev, dtype=object), use_na_sentinel=False)
+    cc, cons = pd.factorize(keys["connector_id"].to_numpy(object), use_na_sentinel=False)
     n_cons = max(len(cons), 1)
     p, pair_key = pd.factorize(dc.astype(np.int64) * n_cons + cc)
     devs, cons = _nulls(devs), _nulls(cons)
