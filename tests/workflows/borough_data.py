@@ -141,6 +141,7 @@ class Areas:
     def __init__(self, path: Path):
         from osgeo import ogr
 
+        ogr.UseExceptions()  # GDAL 3.9+ warns when neither is chosen (Debian 13)
         dataset = ogr.Open(str(path))
         layer = dataset.GetLayer(0)
         self.codes, self.names, self.rings, boxes = [], [], [], []
