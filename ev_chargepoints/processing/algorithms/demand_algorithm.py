@@ -5,8 +5,6 @@ store work as in :mod:`.summary_algorithm` (this algorithm extends it)."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 from qgis.core import (
@@ -15,8 +13,6 @@ from qgis.core import (
     QgsProcessingOutputString,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
-    QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
 )
@@ -62,15 +58,9 @@ class WardDemandAlgorithm(SummariseByAreaAlgorithm):
         "are 2011 ward codes.")
 
     def initAlgorithm(self, config=None):
-        self.addParameter(QgsProcessingParameterFeatureSource(
-            "AREAS", self.tr("Wards (empty: London wards 2018)"),
-            [Qgis.ProcessingSourceType.VectorPolygon], optional=True))
-        self.addParameter(QgsProcessingParameterField(
-            "CODE_FIELD", self.tr("Ward code field (detected if empty)"),
-            parentLayerParameterName="AREAS", optional=True))
-        self.addParameter(QgsProcessingParameterField(
-            "NAME_FIELD", self.tr("Ward name field (detected if empty)"),
-            parentLayerParameterName="AREAS", optional=True))
+        self.add_area_parameters(self.tr("Wards (empty: London wards 2018)"),
+                                 self.tr("Ward code field (detected if empty)"),
+                                 self.tr("Ward name field (detected if empty)"))
         add_store_parameters(self)
         self.addParameter(QgsProcessingParameterEnum(
             "PRESET", self.tr("Scenario preset"), PRESET_NAMES,
@@ -129,26 +119,14 @@ class WardDemandAlgorithm(SummariseByAreaAlgorithm):
         if not wanted:
             raise EvChargepointsError(self.tr(
                 "Choose where to write the wards with demand, the demand table, or both."))
-        source = self.parameterAsSource(parameters, "AREAS", context)
-        tmp_dir = None
-        try:
-            if source is None:
-                areas_path = code_field = name_field = None
-                geometries, crs = self._bundled_geometries("ward")
-            else:
-                tmp_dir = tempfile.mkdtemp(prefix="evcp-wards-")
-                areas_path = str(Path(tmp_dir) / "areas.gpkg")
-                code_field, name_field = "area_code", "area_name"
-                geometries, crs = self._write_areas(source, parameters, context, feedback,
-                                                    areas_path)
+        with self.areas_input(parameters, context, feedback, "ward") as areas:
             if feedback.isCanceled():
                 return {}
+            geometries, crs = areas.geometries, areas.crs
             with Workspace(self.store, create=False) as ws:
-                table = ws.demand(scenario, areas_path=areas_path, code_field=code_field,
-                                  name_field=name_field, progress=self.progress(feedback))
-        finally:
-            if tmp_dir:
-                shutil.rmtree(tmp_dir, ignore_errors=True)
+                table = ws.demand(scenario, areas_path=areas.path,
+                                  code_field=areas.code_field, name_field=areas.name_field,
+                                  progress=self.progress(feedback))
         notes = table.attrs["notes"]
         for line in notes:
             feedback.pushInfo(line)

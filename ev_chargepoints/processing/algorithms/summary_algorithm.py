@@ -9,8 +9,10 @@ geometry only) that the core reads like any boundary file.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from qgis.core import (
@@ -52,6 +54,17 @@ BUNDLED_FILES = {"borough": core_areas.BOROUGHS_FILE, "ward": core_areas.WARDS_F
 BUNDLED_CODE_FIELD = "GSS_CODE"
 CORE_CRS = ("EPSG:27700", "EPSG:4326")   # what the core reads; anything else is reprojected
 TEMP_LAYER = "areas"
+
+
+@dataclass
+class AreasInput:
+    """Where the core reads the areas (None: the bundled ones) and their polygons."""
+
+    path: str | None
+    code_field: str | None
+    name_field: str | None
+    geometries: dict
+    crs: QgsCoordinateReferenceSystem
 
 
 def split_values(text: str) -> list[str]:
@@ -96,15 +109,9 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
         "(leave one out to skip it).")
 
     def initAlgorithm(self, config=None):
-        self.addParameter(QgsProcessingParameterFeatureSource(
-            "AREAS", self.tr("Areas (empty: London boroughs or wards)"),
-            [Qgis.ProcessingSourceType.VectorPolygon], optional=True))
-        self.addParameter(QgsProcessingParameterField(
-            "CODE_FIELD", self.tr("Area code field (detected if empty)"),
-            parentLayerParameterName="AREAS", optional=True))
-        self.addParameter(QgsProcessingParameterField(
-            "NAME_FIELD", self.tr("Area name field (detected if empty)"),
-            parentLayerParameterName="AREAS", optional=True))
+        self.add_area_parameters(self.tr("Areas (empty: London boroughs or wards)"),
+                                 self.tr("Area code field (detected if empty)"),
+                                 self.tr("Area name field (detected if empty)"))
         self.addParameter(QgsProcessingParameterEnum(
             "LEVEL", self.tr("Level"), [self.tr("Borough"), self.tr("Ward")], defaultValue=0))
         add_store_parameters(self)
@@ -156,29 +163,17 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
             raise EvChargepointsError(self.tr(
                 "Choose where to write the areas with summary, the summary table, or both."))
 
-        source = self.parameterAsSource(parameters, "AREAS", context)
-        tmp_dir = None
-        try:
-            if source is None:
-                areas_path = code_field = name_field = None
-                geometries, crs = self._bundled_geometries(level)
-            else:
-                tmp_dir = tempfile.mkdtemp(prefix="evcp-areas-")
-                areas_path = str(Path(tmp_dir) / "areas.gpkg")
-                code_field, name_field = "area_code", "area_name"
-                geometries, crs = self._write_areas(source, parameters, context, feedback,
-                                                    areas_path)
+        with self.areas_input(parameters, context, feedback, level) as areas:
             if feedback.isCanceled():
                 return {}
+            areas_path, code_field, name_field = areas.path, areas.code_field, areas.name_field
+            geometries, crs = areas.geometries, areas.crs
             with Workspace(target, create=False) as ws:
                 table, assignment = ws.publishable_summary(
                     level=level, period=period, period_kind=period_kind,
                     filters=filters or None, areas_path=areas_path, code_field=code_field,
                     name_field=name_field, threshold=threshold, internal=internal,
                     progress=self.progress(feedback))
-        finally:
-            if tmp_dir:
-                shutil.rmtree(tmp_dir, ignore_errors=True)
 
         report = assignment.report.lines()
         for line in report:
@@ -238,6 +233,35 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
         if missing:
             feedback.pushWarning(self.tr("{n} areas have no geometry").format(n=missing))
         return dest
+
+    # --- the areas: bundled or the user's layer (the ward demand algorithm too) ------
+
+    def add_area_parameters(self, areas_label: str, code_label: str, name_label: str):
+        """The optional polygon layer AREAS with its CODE_FIELD and NAME_FIELD."""
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "AREAS", areas_label, [Qgis.ProcessingSourceType.VectorPolygon], optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            "CODE_FIELD", code_label, parentLayerParameterName="AREAS", optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            "NAME_FIELD", name_label, parentLayerParameterName="AREAS", optional=True))
+
+    @contextlib.contextmanager
+    def areas_input(self, parameters, context, feedback, level: str):
+        """The areas to summarise: the bundled ones of ``level`` when AREAS is empty, else
+        the layer's code, name and polygons copied to a temporary GeoPackage (removed on
+        leaving) that the core reads like any boundary file."""
+        source = self.parameterAsSource(parameters, "AREAS", context)
+        if source is None:
+            geometries, crs = self._bundled_geometries(level)
+            yield AreasInput(None, None, None, geometries, crs)
+            return
+        tmp_dir = tempfile.mkdtemp(prefix="evcp-areas-")
+        try:
+            path = str(Path(tmp_dir) / "areas.gpkg")
+            geometries, crs = self._write_areas(source, parameters, context, feedback, path)
+            yield AreasInput(path, "area_code", "area_name", geometries, crs)
+        finally:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
 
     @staticmethod
     def _bundled_geometries(level: str):
