@@ -55,23 +55,24 @@ class OptionalPackage:
     group: str = GROUP_OTHER
     debian: str = ""     # the Debian/Ubuntu package, if there is one
     in_qgis: bool = True  # False: only the command line uses it; the plugin never offers it
+    numpy_abi: bool = False  # built against numpy: must match the numpy QGIS runs
 
 
 PACKAGES: tuple[OptionalPackage, ...] = (
     OptionalPackage("pandas", "pandas>=1.5", QT_TRANSLATE_NOOP(
         "OptionalPackages", "importing, utilisation, summaries and site analysis"),
-        GROUP_ANALYSIS, debian="python3-pandas"),
+        GROUP_ANALYSIS, debian="python3-pandas", numpy_abi=True),
     OptionalPackage("duckdb", "duckdb==2.0.1", QT_TRANSLATE_NOOP(
         "OptionalPackages", "usage history: sessions, status and utilisation"), GROUP_HISTORY),
     OptionalPackage("pyogrio", "pyogrio==0.13.0", QT_TRANSLATE_NOOP(
         "OptionalPackages", "reading boundary files other than GeoPackage, such as "
-        "Shapefile or GeoJSON"), GROUP_FAST_PATH),
+        "Shapefile or GeoJSON"), GROUP_FAST_PATH, numpy_abi=True),
     OptionalPackage("openpyxl", "openpyxl==3.1.5", QT_TRANSLATE_NOOP(
         "OptionalPackages", "exporting tables to Excel (XLSX)"), GROUP_OTHER,
         debian="python3-openpyxl"),
     OptionalPackage("scipy", "scipy>=1.10", QT_TRANSLATE_NOOP(
         "OptionalPackages", "walking catchments on a street network"), GROUP_OTHER,
-        debian="python3-scipy"),
+        debian="python3-scipy", numpy_abi=True),
 )
 BY_NAME = {package.name: package for package in PACKAGES}
 
@@ -243,10 +244,18 @@ class InstallPlan:
     index_options: list[str] = field(default_factory=list)  # a mirror or --no-index
     retries: int = 2      # pip's default, 5 with backoff, keeps an offline user waiting
     timeout: float = 15
+    numpy_version: str = ""  # the numpy QGIS runs (install_plan fills it in)
 
     @property
     def requirements(self) -> list[str]:
-        return [p.requirement for p in self.packages]
+        """The packages' pins, and numpy pinned to the version QGIS runs when one of them
+        is built against numpy: pip then picks a release made for that numpy (the newest
+        scipy or pandas may need a newer one), and the numpy it puts in the folder is the
+        same as QGIS's, which stays first on sys.path (the folder is appended)."""
+        pins = [p.requirement for p in self.packages]
+        if self.numpy_version and any(p.numpy_abi for p in self.packages):
+            pins.append(f"numpy=={self.numpy_version}")
+        return pins
 
     def _arguments(self, quiet: bool) -> list[str]:
         arguments = [self.python, "-m", "pip", "install", "--upgrade",
@@ -295,7 +304,17 @@ def install_plan(target: os.PathLike | str, packages: Optional[list[OptionalPack
             executable=sys.executable,
             hint=install_hint([p.name for p in (packages or missing())], translate)))
     return InstallPlan(python, Path(target), list(packages if packages is not None
-                                                  else missing()))
+                                                  else missing()),
+                       numpy_version=running_numpy_version())
+
+
+def running_numpy_version() -> str:
+    """The version of the numpy this process imports (QGIS's), or "" without one."""
+    try:
+        import numpy
+    except ImportError:
+        return ""
+    return str(getattr(numpy, "__version__", ""))
 
 
 @dataclass

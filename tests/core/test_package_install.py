@@ -105,6 +105,18 @@ def test_the_command_is_quoted_for_each_platform(tmp_path):
     assert "Terminal" in mac.run_by_hand()
 
 
+def test_packages_built_against_numpy_are_pinned_to_the_numpy_qgis_runs(tmp_path):
+    import numpy
+
+    plan = optional.install_plan(tmp_path, [BY_NAME["scipy"], BY_NAME["openpyxl"]])
+    assert plan.requirements == ["scipy>=1.10", "openpyxl==3.1.5",
+                                 f"numpy=={numpy.__version__}"]
+    assert plan.command_text().endswith(f"openpyxl==3.1.5 numpy=={numpy.__version__}")
+    # DuckDB and openpyxl do not depend on numpy's ABI: nothing added
+    alone = optional.install_plan(tmp_path, [BY_NAME["duckdb"], BY_NAME["openpyxl"]])
+    assert alone.requirements == ["duckdb==2.0.1", "openpyxl==3.1.5"]
+
+
 def test_the_startup_notice_is_unchanged_by_the_list():
     assert optional.install_hint(["duckdb"]).startswith(
         "Missing Python package(s): duckdb (needed for usage history: sessions, status and "
