@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..calendar import local_midnights, period_label
+from ..calendar import LOCAL_TZ, local_midnights, period_label
 from .quality import (
     ENERGY_ALLOWANCE_KWH,
     ENERGY_TOLERANCE,
@@ -321,13 +321,13 @@ def month_index(year: int, month: int) -> int:
 
 def month_start_us(m: int) -> int:
     """The UTC instant (µs) at which local month ``m`` begins."""
-    stamp = pd.Timestamp(year=m // 12, month=m % 12 + 1, day=1).tz_localize("Europe/London")
+    stamp = pd.Timestamp(year=m // 12, month=m % 12 + 1, day=1).tz_localize(LOCAL_TZ)
     return stamp.value // 1000
 
 
 def month_of_us(us: int) -> int:
     """The local month holding the instant ``us``."""
-    local = pd.Timestamp(us * 1000, tz="UTC").tz_convert("Europe/London")
+    local = pd.Timestamp(us * 1000, tz="UTC").tz_convert(LOCAL_TZ)
     return month_index(local.year, local.month)
 
 
@@ -340,7 +340,7 @@ def calendar_tables(first_month: int, last_month: int) -> tuple[pd.DataFrame, pd
     if (mid % HOUR_US).any():
         raise ValueError("local midnights must fall on whole UTC hours")
     lo, hi = mid[:-1], mid[1:]
-    local = pd.DatetimeIndex(lo * 1000, tz="UTC").tz_convert("Europe/London")
+    local = pd.DatetimeIndex(lo * 1000, tz="UTC").tz_convert(LOCAL_TZ)
     m = (local.year * 12 + local.month - 1).to_numpy(np.int64)
     d = np.arange(len(lo), dtype=np.int64)
     dm = (local.day - 1).to_numpy(np.int64)

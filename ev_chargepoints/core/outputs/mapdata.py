@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paths
-from ..calendar import as_utc
+from ..calendar import LOCAL_TZ, as_utc
 from ..crs import wgs84_to_bng
 from ..progress import SILENT, Progress
 from ..store import gpkg_file as gpkg
@@ -98,7 +98,7 @@ class StatusLayerInfo:
         """The newest observation in UK time, e.g. '04 Mar 2024 13:30' ('' if none)."""
         if not self.latest_utc:
             return ""
-        return pd.Timestamp(self.latest_utc).tz_convert("Europe/London").strftime(
+        return pd.Timestamp(self.latest_utc).tz_convert(LOCAL_TZ).strftime(
             "%d %b %Y %H:%M")
 
 

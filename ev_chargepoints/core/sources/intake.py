@@ -22,6 +22,7 @@ import pandas as pd
 
 from .. import paths
 from ..analysis import areas
+from ..calendar import LOCAL_TZ as UK_TZ
 from ..calendar import as_utc
 from ..errors import EvChargepointsError, MixedUsageError, ParseError, StoreError
 from ..progress import SILENT, Progress
@@ -36,7 +37,6 @@ SYNTHETIC_SEED = 20220504
 # A year of synthetic usage ending with the quarter of the NCR snapshot (UK local dates).
 SYNTHETIC_START = "2021-07-01"
 SYNTHETIC_END = "2022-07-01"
-UK_TZ = "Europe/London"
 
 OpenStore = Callable[[], StoreBackend]
 AfterImport = Callable[[Progress], None]
@@ -106,7 +106,8 @@ def import_files(store: OpenStore, files: Sequence, format: Optional[str] = None
             reports.append(import_areas(store, path, shared=shared))
             continue
         reports.append(store().import_file(
-            path, parse=lambda p: parsers.parse_file(p, format=format)))
+            path, parse=lambda p: parsers.parse_file(p, format=format,
+                                                     sessions_in_duckdb=True)))
     after_import(progress)
     progress.report(100.0, "Import finished")
     return reports
