@@ -11,8 +11,6 @@ from .common import Command, add_store_argument, command_progress
 
 
 def _demand_args(p: argparse.ArgumentParser) -> None:
-    from ..core.analysis.demand import DEFAULT_PRESET, PRESETS
-
     add_store_argument(p)
     p.epilog = ("Per ward: cars = household spaces x cars per household (GLA ward profiles, "
                 "2011 Census), evs = cars x ev share, public_evs = evs x share without "
@@ -20,6 +18,20 @@ def _demand_args(p: argparse.ArgumentParser) -> None:
                 "/ kWh one connector delivers a day), gap = connectors_needed - "
                 "connectors_now (reconciled devices). Every row names the scenario values "
                 "and data vintage behind it (docs/demand.md).")
+    add_scenario_arguments(p)
+    p.add_argument("--areas", type=Path, help="your own ward boundaries (codes of 2011 "
+                                              "wards get ward-profile figures; default: "
+                                              "bundled London wards 2018)")
+    p.add_argument("--code-field", help="ward code field of --areas (auto-detected)")
+    p.add_argument("--name-field", help="ward name field of --areas (auto-detected)")
+    p.add_argument("--out", required=True, type=Path, help="CSV file to write")
+
+
+def add_scenario_arguments(p: argparse.ArgumentParser) -> None:
+    """The demand scenario options (``demand``, ``sites``, ``export``): a preset or a
+    scenario saved as JSON, then single values; read with :func:`scenario_from_args`."""
+    from ..core.analysis.demand import DEFAULT_PRESET, PRESETS
+
     p.add_argument("--preset", choices=list(PRESETS), default=None,
                    help=f"named scenario to start from (default: {DEFAULT_PRESET}); the "
                         "options below change single values of it")
@@ -38,12 +50,16 @@ def _demand_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--connector-kwh-per-day", type=float,
                    help="what one public connector delivers a day, kWh (instead of "
                         "connector kW x 24 h x target occupancy)")
-    p.add_argument("--areas", type=Path, help="your own ward boundaries (codes of 2011 "
-                                              "wards get ward-profile figures; default: "
-                                              "bundled London wards 2018)")
-    p.add_argument("--code-field", help="ward code field of --areas (auto-detected)")
-    p.add_argument("--name-field", help="ward name field of --areas (auto-detected)")
-    p.add_argument("--out", required=True, type=Path, help="CSV file to write")
+
+
+SCENARIO_OPTIONS = ("preset", "scenario", "ev_share", "no_offstreet_share",
+                    "no_offstreet_factor", "kwh_per_ev_day", "connector_kw",
+                    "target_occupancy", "connector_kwh_per_day")
+
+
+def scenario_given(args) -> bool:
+    """Whether any demand scenario option was given."""
+    return any(getattr(args, name, None) is not None for name in SCENARIO_OPTIONS)
 
 
 def scenario_from_args(args):

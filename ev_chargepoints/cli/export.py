@@ -15,6 +15,7 @@ from ..core.errors import EvChargepointsError
 from ..core.outputs.styling import DEFAULT_STATUS_MAX_AGE_MINUTES
 from ..qgis.headless import headless_qgis
 from .common import Command, add_store_argument, command_progress
+from .demand import add_scenario_arguments, scenario_from_args
 
 # --- export ---------------------------------------------------------------------------
 
@@ -42,6 +43,9 @@ def _export_args(p: argparse.ArgumentParser) -> None:
                         f"before printing is shown as stale (default "
                         f"{DEFAULT_STATUS_MAX_AGE_MINUTES})")
     p.add_argument("--out", required=True, type=Path, help="output folder")
+    demand = p.add_argument_group("demand line of the borough pages (the scenario, default "
+                                  "the GLA 2030 preset)")
+    add_scenario_arguments(demand)
 
 
 def cmd_export(args) -> int:
@@ -51,6 +55,7 @@ def cmd_export(args) -> int:
         raise EvChargepointsError(f"--stale-after must be 1 to {MAX_STATUS_AGE_MINUTES} "
                                   "minutes.")
     boroughs = None if args.london else ("all" if args.all else args.borough)
+    scenario = scenario_from_args(args)
     with headless_qgis():
         from ..qgis.layout_export.export import export_committee_maps
 
@@ -61,7 +66,8 @@ def cmd_export(args) -> int:
                                        orientation=args.orientation,
                                        progress=command_progress(args),
                                        live_status=args.live_status,
-                                       status_max_age_minutes=args.stale_after)
+                                       status_max_age_minutes=args.stale_after,
+                                       scenario=scenario)
     from ..core.store.usage_kind import stamp
 
     files = result.files

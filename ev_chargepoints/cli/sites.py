@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..core.errors import EvChargepointsError
 from .common import Command, add_store_argument, command_progress
+from .demand import add_scenario_arguments, scenario_from_args, scenario_given
 
 SUMMARY_COLUMNS = ("devices_within", "connectors_within", "nearest_device_m",
                    "residents_within", "new_coverage_residents", "score", "rank")
@@ -44,7 +45,12 @@ def _sites_args(p: argparse.ArgumentParser) -> None:
                         "same figures suffixed _<d>m, e.g. devices_within_800m")
     p.add_argument("--weights", help="score weights, e.g. new_coverage=0.6,demand=0.2,gap=0.2 "
                                      "(criteria: new_coverage, unique_coverage, residents, "
-                                     "demand, kwh, gap)")
+                                     "demand, kwh, gap, demand_gap)")
+    p.add_argument("--demand-weight", type=float, metavar="W",
+                   help="weight of demand_gap in the score (sets it in --weights or the "
+                        "default weights): the demand gap of the wards the catchment "
+                        "reaches, under the scenario below (default preset if none given)")
+    add_scenario_arguments(p)
     p.add_argument("--period", help="usage period for demand, e.g. 2022-Q2 (default: latest)")
     p.add_argument("--suggest", metavar="K",
                    help="also pick K of the sites by greedy maximal new coverage at the "
@@ -91,6 +97,12 @@ def cmd_sites(args) -> int:
     if len(set(distances)) != len(distances):
         raise EvChargepointsError("--distance: give each distance once.")
     weights = site_files.parse_weights(args.weights) if args.weights else None
+    if args.demand_weight is not None:
+        if not (args.demand_weight >= 0 and math.isfinite(args.demand_weight)):
+            raise EvChargepointsError("--demand-weight must be 0 or more.")
+        from ..core.analysis.siting.analyser import DEFAULT_WEIGHTS
+        weights = {**(weights or DEFAULT_WEIGHTS), "demand_gap": args.demand_weight}
+    scenario = scenario_from_args(args) if scenario_given(args) else None
     if args.suggest is not None:
         if not args.suggest.strip().isdigit() or int(args.suggest) < 1:
             raise EvChargepointsError(f"--suggest: K must be a whole number, 1 or more "
@@ -109,7 +121,7 @@ def cmd_sites(args) -> int:
     with Workspace(args.store, create=False) as ws:
         long = ws.analyse_sites(sites, distances, weights, period=args.period,
                                 progress=progress.scaled(0, 80), network=network,
-                                walk_m=walk)
+                                walk_m=walk, scenario=scenario)
         picks = ws.suggest_sites(sites, args.suggest, distances[0],
                                  progress.scaled(80, 100)) if args.suggest else None
         synthetic = ws.has_synthetic_usage()
@@ -126,6 +138,9 @@ def cmd_sites(args) -> int:
               f"edges) written to {target}, layer {site_files.CATCHMENT_LAYER}")
         columns[1:1] = ["devices_within_walk"]
         columns.insert(columns.index("residents_within") + 1, "residents_within_walk")
+    if "demand_gap_within" in table:
+        columns.insert(columns.index("score"), "demand_gap_within")
+        print(f"demand gap: scenario '{table['demand_scenario'].iloc[0]}'")
     top = table.sort_values("rank").head(10)
     print(top[["site_id", *columns]].to_string(index=False, float_format=_fmt))
     if picks is not None:

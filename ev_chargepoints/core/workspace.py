@@ -14,7 +14,7 @@ from typing import Iterable, Optional, Sequence
 import pandas as pd
 
 from .analysis.demand import WardDemand
-from .analysis.siting.sites import located_devices
+from .analysis.siting.facade import SiteAnalysis
 from .errors import EvChargepointsError
 from .outputs import committee, mapdata, styling
 from .outputs.disclosure import DEFAULT_THRESHOLD, publishable
@@ -41,7 +41,13 @@ USAGE_CACHE_KEY = "usage_cache."
 DEFAULT_PERIOD_KEY = "default_period."
 
 
-class Workspace(WardDemand):  # demand per ward: demand(), demand_inputs()
+def _stamped(key) -> bool:
+    """A cache key that ends in a store stamp (an int, not a flag)."""
+    return isinstance(key, tuple) and bool(key) and isinstance(key[-1], int) \
+        and not isinstance(key[-1], bool)
+
+
+class Workspace(WardDemand, SiteAnalysis):  # ward demand; candidate sites
     """``http_policy``, ``timeout`` (seconds per wait for data) and
     ``max_download_bytes`` tune the network pulls (``fetch_*``); None keeps the
     defaults of :class:`~.http.HttpClient` and the clients. ``create=False`` (front doors
@@ -61,7 +67,8 @@ class Workspace(WardDemand):  # demand per ward: demand(), demand_inputs()
         self._timeout = timeout
         self._max_download_bytes = max_download_bytes
         self._store: Optional[StoreBackend] = None
-        self._cache: dict = {}
+        self._cache: dict = {}  # derived tables; keys ending in the store's stamp
+        self._cache_stamp: Optional[int] = None
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -304,8 +311,12 @@ class Workspace(WardDemand):  # demand per ward: demand(), demand_inputs()
         (cache key for derived tables): both ids only ever grow."""
         log_frame = self.store.import_log()
         decisions = self.store.decisions()
-        return (int(log_frame["id"].max()) if len(log_frame) else 0) + \
+        stamp = (int(log_frame["id"].max()) if len(log_frame) else 0) + \
             (int(decisions["id"].max()) if len(decisions) else 0)
+        if stamp != self._cache_stamp:  # what older states computed is never asked again
+            self._cache = {k: v for k, v in self._cache.items() if not _stamped(k)}
+            self._cache_stamp = stamp
+        return stamp
 
     def _compute_utilisation(self, period: str, by: str, progress: Progress) -> pd.DataFrame:
         if self.is_shared_store:  # aggregated by the database server, same figures
@@ -638,63 +649,3 @@ class Workspace(WardDemand):  # demand per ward: demand(), demand_inputs()
         if self.history_unreadable() or not self.store.counts().get("sessions", 0):
             return None
         return self.utilisation(period_kind, progress=progress)
-
-    # --- candidate sites -----------------------------------------------------------
-
-    def site_analyser(self, distances=(400.0,), weights=None, period: Optional[str] = None,
-                      period_kind: str = "quarter", with_usage: bool = True,
-                      progress: Progress = SILENT, network=None, walk_m: float = 400.0):
-        """An empty :class:`~.analyser.IncrementalSiteAnalyser` on this store's devices
-        (EPSG:27700), utilisation (``period``, default :meth:`default_period`), the London
-        population grid and walks of ``walk_m`` on a :class:`~.network.StreetNetwork`."""
-        from .analysis.siting.analyser import IncrementalSiteAnalyser, walking_catchment
-        from .analysis.siting.population import london_population_grid
-
-        progress.report(2, "Reading devices")
-        devices = self._located_devices()
-        usage = None
-        if with_usage and self.store.counts().get("sessions", 0):
-            usage = self.utilisation(period_kind, progress=progress.scaled(5, 60))
-            if period is None and len(usage):
-                period = self.default_period(period_kind)
-        progress.report(62, "Spreading ward populations on a grid")
-        population = london_population_grid(2018)
-        try:
-            return IncrementalSiteAnalyser(devices, usage, population, distances, weights,
-                                           period=period, progress=progress.scaled(65, 100),
-                                           walking=walking_catchment(network, walk_m))
-        except ValueError as exc:
-            raise EvChargepointsError(str(exc)) from None
-
-    def analyse_sites(self, sites, distances=(400.0,), weights=None,
-                      period: Optional[str] = None, period_kind: str = "quarter",
-                      progress: Progress = SILENT, network=None, walk_m: float = 400.0):
-        """One row per site and distance (see :func:`~.analyser.definitions`)."""
-        from .analysis.siting.sites import as_sites
-        analyser = self.site_analyser(distances, weights, period, period_kind,
-                                      progress=progress.scaled(0, 70), network=network,
-                                      walk_m=walk_m)
-        try:
-            analyser.add_sites(as_sites(sites), progress.scaled(70, 100))
-        except ValueError as exc:
-            raise EvChargepointsError(str(exc)) from None
-        return analyser.table()
-
-    def suggest_sites(self, candidates, k: int, distance: float = 400.0,
-                      progress: Progress = SILENT) -> pd.DataFrame:
-        """Greedy picks among ``candidates`` with their gains (:func:`~.suggest.suggest_sites`)."""
-        from .analysis.siting.population import london_population_grid
-        from .analysis.siting.suggest import suggest_sites
-
-        devices = self._located_devices()
-        try:
-            return suggest_sites(candidates, devices, london_population_grid(2018), k, distance,
-                                 progress=progress)
-        except ValueError as exc:
-            raise EvChargepointsError(str(exc)) from None
-
-    def _located_devices(self) -> pd.DataFrame:
-        """Current devices with EPSG:27700 ``x``/``y`` from the assignment."""
-        if not len(self.devices()):
-            raise EvChargepointsError("The store has no charge devices; import or fetch first.")
-        return located_devices(self.devices(), self.assignment().table)

@@ -73,3 +73,35 @@ def test_overview_lists_every_borough_then_london():
     frame = committee.page_table_frame(header, rows)
     assert list(frame.columns) == header and len(frame) == 3
     assert np.all(frame["Borough"].to_numpy() == ["City of London", "Sutton", "London"])
+
+
+def test_demand_line_sums_a_boroughs_wards_and_names_the_scenario():
+    from ev_chargepoints.core.analysis import demand
+
+    wards = pd.DataFrame({"area_code": ["W1", "W2", "W3"], "area_name": ["a", "b", "c"],
+                          "parent_code": ["E09000001", "E09000029", "E09000029"],
+                          "parent_name": ["City of London", "Sutton", "Sutton"]})
+    # 100 cars, half without off-street parking; 200 with none; a ward without figures
+    inputs = demand.WardInputs(wards, np.array([80.0, 150.0, np.nan]),
+                               np.array([100.0, 200.0, np.nan]), np.array([0.5, 0.0, np.nan]),
+                               np.array([3.0, 4.0, 1.0]), ["test"],
+                               "1,234 devices as of 04 May 2022")
+    scenario = demand.Scenario(name="half", ev_share=0.5, kwh_per_ev_day=4.0,
+                               connector_kwh_per_day=10.0)
+    lines = committee.demand_lines(inputs.table_for(scenario))
+    # City: 100 cars x 0.5 electric x 0.5 without a drive = 25 EVs x 4 kWh / 10 = 10 needed
+    assert lines["E09000001"] == (
+        "Demand, scenario 'half' (4 kWh per EV a day, one public connector 10 kWh a day): "
+        "10 connectors needed with 50% of cars electric, 3 now, gap 7; devices as of "
+        "04 May 2022.")
+    # Sutton: none needed (all off-street), 4 now; the ward without figures left out
+    assert lines["E09000029"] == (
+        "Demand, scenario 'half' (4 kWh per EV a day, one public connector 10 kWh a day): "
+        "0 connectors needed with 50% of cars electric, 4 now, gap -4 (1 of 2 wards without "
+        "figures left out); devices as of 04 May 2022.")
+    data = committee.CommitteeData("2022-Q2", None, boroughs(), committee.london_total(
+        boroughs()), "note", 3, "fp", {}, "", False, "b", "today", demand=lines)
+    notes = committee.notes_lines(data, "sutton")
+    assert notes[-2] == lines["E09000029"] and notes[-1].startswith("Sources:")
+    assert committee.notes_lines(data) == committee.definition_lines(data) + \
+        committee.provenance_lines(data)

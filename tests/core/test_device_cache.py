@@ -149,3 +149,21 @@ def test_a_damaged_cache_file_is_ignored_and_replaced(tmp_path, files):
         cache_file.write_bytes(damage)
         with Workspace(store) as ws:
             pd.testing.assert_frame_equal(ws.utilisation("quarter"), expected)
+
+
+def test_a_long_running_workspace_keeps_only_the_current_states_tables(tmp_path, files):
+    """A dock or `watch` holds one Workspace for hours, one import per poll: what it
+    computed for an older state of the store is let go, not kept beside the new."""
+    store = tmp_path / "store.gpkg"
+    with Workspace(store) as ws:
+        ws.import_files([files["ncr"], files["sessions"]])
+        first = ws.utilisation("quarter")
+        ws.reconciliation()
+        stamp = ws.store_stamp()
+        assert {k[-1] for k in ws._cache if isinstance(k[-1], int)} == {stamp}
+        ws.import_files([files["ocpi"]])
+        second = ws.utilisation("quarter")
+        assert ws.store_stamp() > stamp
+        assert {k[-1] for k in ws._cache if isinstance(k[-1], int)} == {ws.store_stamp()}
+        assert not any(v is first for v in ws._cache.values())
+        assert ws.utilisation("quarter") is second  # the current state's stay cached

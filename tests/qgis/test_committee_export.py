@@ -161,6 +161,37 @@ def test_borough_page_has_title_period_attribution_and_fingerprint(camden, small
     assert re.search(r"Charge devices 12 4\d\d ", rows)
 
 
+def _demand_line(store, borough, scenario) -> str:
+    """The demand line expected on a borough page: its wards' sums, computed here."""
+    from ev_chargepoints.core.analysis import demand
+
+    with Workspace(store) as ws:
+        table = ws.demand(demand.PRESETS[scenario])
+        vintage = demand.devices_vintage(ws.devices()).split(" as of ")[1]
+    wards = table[table["parent_name"] == borough]
+    needed = int(wards["connectors_needed"].sum())
+    now = int(wards["connectors_now"].sum())
+    s = demand.PRESETS[scenario]
+    return (f"Demand, scenario '{scenario}' ({s.kwh_per_ev_day:g} kWh per EV a day, one "
+            f"public connector {s.delivered_kwh_per_day:g} kWh a day): {needed:,} connectors "
+            f"needed with {s.ev_share:.0%} of cars electric, {now:,} now, gap "
+            f"{needed - now:,}; devices as of {vintage}.")
+
+
+def test_borough_page_says_its_demand_and_the_inputs_behind_it(camden, small_store):
+    out, files = camden
+    pdf = next(f for f in files if f.suffix == ".pdf")
+    text = text_of(pdf)
+    line = _demand_line(small_store[0], "Camden", "2030 (GLA 2021 strategy)")
+    assert line in text
+    # connectors now: the same as the page table's (the borough summary's)
+    now = re.search(r" ([\d,]+) now, gap ", line).group(1)
+    assert re.search(rf"Connectors {now} ", text_of(pdf, layout=True))
+    # in the notes, after the definitions and before the provenance
+    assert text.index("Device counts are public") < text.index(line) < \
+        text.index("Data vintage:")
+
+
 def _main_map_rect_mm(template: Path) -> tuple[float, float, float, float]:
     root = ET.parse(template).getroot()
     item = next(e for e in root.iter("LayoutItem") if e.get("id") == "main_map")
@@ -404,11 +435,15 @@ def test_processing_algorithm_exports_without_threading(small_store, tmp_path, q
             super().pushWarning(warning)
 
     result = processing.run(alg, {"STORE": str(small_store[0]), "BOROUGHS": "Sutton, Camden",
-                                  "COMBINED": True, "OUTPUT_FOLDER": str(tmp_path)},
+                                  "COMBINED": True, "SCENARIO": 2,
+                                  "OUTPUT_FOLDER": str(tmp_path)},
                             feedback=Log())
     assert NOTE in warnings   # the store's usage is SYNTHETIC: the log says so
     pdfs = [Path(f) for f in result["FILES"] if f.endswith(".pdf")]
     assert len(pdfs) == 1 and pages_of(pdfs[0]) == 2
+    for page, borough in ((1, "Camden"), (2, "Sutton")):
+        assert _demand_line(small_store[0], borough, "2035 (half of cars electric)") in \
+            text_of(pdfs[0], page)
     assert result["FINGERPRINT"] == expected_fingerprint(small_store[0])
 
 
@@ -416,12 +451,15 @@ def test_cli_exports_headless(small_store, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY")}
     run = subprocess.run([sys.executable, "-m", "ev_chargepoints", "export", "--store",
                           str(small_store[0]), "--borough", "Camden", "--png", "--dpi", "40",
-                          "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          "--preset", "2030 (busier connectors)", "--out", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True,
                          timeout=600, env=env)
     assert run.returncode == 0, run.stderr
     assert "1 PDF file(s)" in run.stdout
     assert run.stdout.strip().splitlines()[-1].endswith("— SYNTHETIC usage")
-    assert NOTE in text_of(next(tmp_path.glob("*_camden_portrait.pdf")))
+    page = text_of(next(tmp_path.glob("*_camden_portrait.pdf")))
+    assert NOTE in page
+    assert _demand_line(small_store[0], "Camden", "2030 (busier connectors)") in page
     assert len(list(tmp_path.glob("*_camden_portrait.pdf"))) == 1
     assert len(list(tmp_path.glob("*_camden_portrait.png"))) == 1
     missing = subprocess.run([sys.executable, "-m", "ev_chargepoints", "export", "--store",

@@ -121,3 +121,34 @@ def test_bad_weights_are_one_readable_error(qgis_processing, store, wgs84_sites)
         run(AnalyseSitesAlgorithm(), {"INPUT": wgs84_sites, "DISTANCE": 400,
                                       "WEIGHTS": "coverage=1", "STORE": str(store),
                                       "OUTPUT": "memory:"})
+
+
+def test_a_demand_weight_scores_the_demand_gap_of_the_chosen_scenario(
+        qgis_processing, store, wgs84_sites):
+    plain = run(AnalyseSitesAlgorithm(), {
+        "INPUT": wgs84_sites, "ID_FIELD": "name", "DISTANCE": 400, "WEIGHTS": "residents=1",
+        "STORE": str(store), "OUTPUT": "memory:"})["OUTPUT"]
+    assert "demand_gap_within" not in plain.fields().names()  # weight 0: as before
+    layer = run(AnalyseSitesAlgorithm(), {
+        "INPUT": wgs84_sites, "ID_FIELD": "name", "DISTANCE": 400, "WEIGHTS": "residents=1",
+        "DEMAND_WEIGHT": 1.0, "SCENARIO": 2, "STORE": str(store),
+        "OUTPUT": "memory:"})["OUTPUT"]
+    features = {f["name"]: f for f in layer.getFeatures()}
+    assert {f["demand_scenario"] for f in features.values()} == \
+        {"2035 (half of cars electric)"}
+    gaps = {name: f["demand_gap_within"] for name, f in features.items()}
+    assert all(g >= 0 for g in gaps.values()) and max(gaps.values()) > 0
+    # the score: residents and demand gap, each over its largest, weighted equally
+    top_residents = max(f["residents_within"] for f in features.values())
+    top_gap = max(gaps.values())
+    for name, f in features.items():
+        expected = 100 * (f["residents_within"] / top_residents + gaps[name] / top_gap) / 2
+        assert f["ev_score"] == pytest.approx(expected, abs=1e-6)
+    # the same figures as the facade computes
+    from ev_chargepoints.core.analysis.siting.sites import sites_from_points
+    x, y = zip(*SITES_BNG)
+    with Workspace(store) as ws:
+        table = ws.analyse_sites(sites_from_points(list(x), list(y)),
+                                 scenario="2035 (half of cars electric)")
+    assert sorted(gaps.values()) == pytest.approx(sorted(table["demand_gap_within"]),
+                                                  rel=1e-6)

@@ -479,3 +479,27 @@ def test_dock_state_round_trips_through_the_project(dock, loaded, tmp_path):
     assert dock.model.rowCount() == 0 and dock.state()["level"] == "borough"
     assert not dock.csv_button.isEnabled()
     assert "Load London charge points" in dock.status_label.text()
+
+
+def test_the_demand_tab_beside_the_areas_reads_the_same_store(map_info, qgis_iface):
+    """The dock's second tab (tests/qgis/test_summary_demand_tab.py drives it): read
+    only once shown, from the dock's store, with the connectors the areas count."""
+    _info, store = map_info
+    dock = AreaSummaryDock(qgis_iface, store_path=store)
+    try:
+        dock.show()
+        wait_idle(dock)
+        assert [dock.tabs.tabText(i) for i in range(dock.tabs.count())] == \
+            ["Areas", "Demand"] and dock.tabs.currentIndex() == 0
+        assert dock.demand_tab.loaded is None
+        boroughs = shown(dock)
+        dock.tabs.setCurrentWidget(dock.demand_tab)
+        assert dock.is_busy()
+        wait_idle(dock)
+        tab = dock.demand_tab
+        assert tab.loaded.store_path == store and len(tab.frame()) == 633
+        assert tab.table.attrs["totals"]["connectors_now"] == boroughs["connectors"].sum()
+        assert tab.totals_label.text().startswith("London: 44,879 connectors needed")
+    finally:
+        dock.unload()
+        dock.deleteLater()

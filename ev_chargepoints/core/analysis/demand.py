@@ -183,6 +183,7 @@ class WardInputs:
     offstreet_default: np.ndarray    # share of flats and terraced houses, 0..1
     connectors_now: np.ndarray
     notes: list                      # data vintage, method, missing figures
+    devices_vintage: str = ""        # "N devices as of DATE" of connectors_now
 
     def table_for(self, scenario: Scenario) -> pd.DataFrame:
         return demand_table(self, scenario)
@@ -233,7 +234,7 @@ def ward_inputs(areas, connectors_now, profiles: Optional[pd.DataFrame] = None,
     table = areas.table[["area_code", "area_name", "parent_code", "parent_name"]] \
         .reset_index(drop=True)
     return WardInputs(table, w_spaces, w_cars, offstreet,
-                      np.asarray(connectors_now, dtype="float64"), notes)
+                      np.asarray(connectors_now, dtype="float64"), notes, devices_vintage)
 
 
 def demand_table(inputs: WardInputs, scenario: Scenario) -> pd.DataFrame:
@@ -284,7 +285,7 @@ def demand_table(inputs: WardInputs, scenario: Scenario) -> pd.DataFrame:
                      f"ward of that code, or blank values): their demand is left blank "
                      f"({', '.join(map(str, missing[:5]))}{', ...' if len(missing) > 5 else ''}).")
     frame.attrs.update({"scenario": scenario.to_dict(), "notes": notes, "missing": missing,
-                        "totals": totals(frame)})
+                        "totals": totals(frame), "devices_vintage": inputs.devices_vintage})
     return frame
 
 
@@ -296,6 +297,31 @@ def totals(frame: pd.DataFrame) -> dict:
             "connectors_now": int(frame["connectors_now"].sum()),
             "gap": int(frame["gap"].fillna(0).sum()),
             "wards_short": int((frame["gap"].fillna(0) > 0).sum())}
+
+
+def positive_gaps(frame: pd.DataFrame, codes) -> np.ndarray:
+    """The gap of each of ``codes`` in a demand table, a ward with more connectors than
+    it needs (or blank, or not in the table) counting 0: what is still to build."""
+    gap = pd.to_numeric(frame["gap"], errors="coerce").to_numpy("float64")
+    pos = pd.Index(frame["area_code"].to_numpy(object)).get_indexer(np.asarray(codes, object))
+    out = np.where(pos >= 0, gap[np.maximum(pos, 0)], 0.0) if len(gap) else \
+        np.zeros(len(pos))
+    return np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
+
+
+def scenario_name(frame: pd.DataFrame) -> str:
+    """The name of the scenario that made a demand table."""
+    named = frame.attrs.get("scenario", {}).get("name")
+    if named is None and "scenario" in frame and len(frame):
+        named = frame["scenario"].iloc[0]
+    return str(named or "")
+
+
+def as_scenario(scenario) -> Scenario:
+    """A :class:`Scenario`, or a preset's name (None: :data:`DEFAULT_PRESET`)."""
+    if isinstance(scenario, Scenario):
+        return scenario
+    return scenario_for(scenario)
 
 
 def devices_vintage(devices: pd.DataFrame) -> str:
@@ -338,3 +364,17 @@ class WardDemand:
         :data:`DEFAULT_PRESET`); see the module doc."""
         inputs = self.demand_inputs(areas_path, code_field, name_field, progress)
         return inputs.table_for(scenario or PRESETS[DEFAULT_PRESET])
+
+    def site_demand(self, scenario=None, weights=None, progress=None):
+        """The ward demand a site analysis weighs: under ``scenario`` (a :class:`Scenario`
+        or a preset's name), else under the default preset when ``weights`` give
+        ``demand_gap`` a positive weight; None when neither asks for demand."""
+        from ..errors import EvChargepointsError
+
+        if scenario is None and not (weights or {}).get("demand_gap"):
+            return None
+        try:
+            scenario = as_scenario(scenario)
+        except ValueError as exc:
+            raise EvChargepointsError(str(exc)) from None
+        return self.demand(scenario, progress=progress)

@@ -34,7 +34,7 @@ from .siting import analyser, sites
 
 SITE_LEVEL = ("ward_code", "ward_name", "borough_name", "usage_period",
               "nearest_device_id", "nearest_device_m", "walk_m", "devices_within_walk",
-              "residents_within_walk")
+              "residents_within_walk", "demand_scenario")
 CATCHMENT_LAYER = "walking_catchments"
 COORDINATES = ("x", "y", "longitude", "latitude")
 _LON = ("longitude", "lon", "lng", "long")

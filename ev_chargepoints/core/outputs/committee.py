@@ -82,6 +82,7 @@ class CommitteeData:
     boundary_version: str
     printed: str
     sources: list = field(default_factory=list)
+    demand: dict = field(default_factory=dict)  # borough code -> its demand line
 
     def borough(self, name_or_code: str) -> pd.Series:
         key = str(name_or_code).strip().lower()
@@ -223,6 +224,37 @@ def definition_lines(data: CommitteeData) -> list[str]:
         data.note + ". Device counts are public and never suppressed.",
     ]
     return lines
+
+
+def demand_lines(ward_demand: pd.DataFrame) -> dict[str, str]:
+    """Per borough code: the page's demand line from a ward demand table
+    (:func:`~..analysis.demand.demand_table`), each borough's figures the sums of its
+    wards (a ward without ward-profile figures is left out, and the line says so)."""
+    from ..analysis import demand
+
+    scenario = demand.Scenario.from_dict(ward_demand.attrs["scenario"])
+    head = (f"Demand, scenario '{scenario.name}' ({scenario.kwh_per_ev_day:g} kWh per EV a "
+            f"day, one public connector {scenario.delivered_kwh_per_day:g} kWh a day)")
+    vintage = ward_demand.attrs.get("devices_vintage", "")
+    if " as of " in vintage:
+        vintage = "devices as of " + vintage.split(" as of ", 1)[1]
+    vintage = f"; {vintage}" if vintage else ""
+    lines = {}
+    for code, wards in ward_demand.groupby("parent_code", sort=False):
+        known = wards["connectors_needed"].notna()
+        t = demand.totals(wards[known])
+        blank = int((~known).sum())
+        blank = f" ({blank} of {len(wards)} wards without figures left out)" if blank else ""
+        lines[str(code)] = (f"{head}: {t['connectors_needed']:,} connectors needed with "
+                            f"{scenario.ev_share:.0%} of cars electric, "
+                            f"{t['connectors_now']:,} now, gap {t['gap']:,}{blank}{vintage}.")
+    return lines
+
+
+def notes_lines(data: CommitteeData, borough: Optional[str] = None) -> list[str]:
+    """The page's notes: definitions, the borough's demand line (if any), provenance."""
+    line = data.demand.get(str(data.borough(borough)["area_code"])) if borough else None
+    return definition_lines(data) + ([line] if line else []) + provenance_lines(data)
 
 
 def provenance_lines(data: CommitteeData) -> list[str]:

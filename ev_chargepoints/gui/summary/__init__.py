@@ -2,7 +2,8 @@
 
 ``worker`` prepares and computes summaries in tasks; ``table_model`` and
 ``trend_chart`` show them; ``map_link`` selects on the map's layers both ways;
-``state`` keeps what the dock shows (also in the project); ``export`` writes it.
+``state`` keeps what the dock shows (also in the project); ``export`` writes it;
+``demand_tab`` is the second tab, demand per ward under a scenario.
 """
 
 from ..slots import guarded_slot

@@ -8,7 +8,9 @@ while they are measured to take under 50 ms, else in a task too.
 
 Its parts: the table (:mod:`.table_model`), the trend (:mod:`.trend_chart`), the
 link to the map's layers (:mod:`.map_link`), what it shows and keeps in the
-project (:mod:`.state`) and the exports (:mod:`.export`).
+project (:mod:`.state`) and the exports (:mod:`.export`). A second tab, "Demand"
+(:mod:`.demand_tab`), shows the public connectors a scenario needs per ward against
+those there now, for the same store.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from qgis.PyQt.QtWidgets import (
     QLabel,
     QSizePolicy,
     QTableView,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -51,6 +54,7 @@ from ...qgis import settings as plugin_settings
 from ...qgis.loader import STORE_PROPERTY
 from ...qgis.tasks import CoreTask, start
 from . import summary_slot
+from .demand_tab import DemandTab
 from .export import ExportMixin
 from .map_link import LEVEL_ROLE, MapLinkMixin
 from .state import PERIOD_KINDS, DockStateMixin, clean_state
@@ -235,7 +239,17 @@ class AreaSummaryDock(MapLinkMixin, DockStateMixin, ExportMixin, QgsDockWidget):
         footer.addWidget(self.xlsx_button)
         layout.addLayout(footer)
         self._set_export_enabled(False)
-        self.setWidget(body)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(body, self.tr("Areas"))
+        self.demand_tab = DemandTab(self, self.tabs)
+        self.tabs.addTab(self.demand_tab, self.tr("Demand"))
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        self.setWidget(self.tabs)
+
+    @summary_slot
+    def _on_tab_changed(self, _index) -> None:
+        if self.tabs.currentWidget() is self.demand_tab:
+            self.demand_tab.shown()
 
     def _set_export_enabled(self, enabled: bool) -> None:
         self.csv_button.setEnabled(enabled)
@@ -277,14 +291,16 @@ class AreaSummaryDock(MapLinkMixin, DockStateMixin, ExportMixin, QgsDockWidget):
         self.refresh()
 
     def is_busy(self) -> bool:
-        return self.task is not None or self.view_task is not None
+        return self.task is not None or self.view_task is not None or \
+            self.demand_tab.is_busy()
 
     def refresh(self) -> None:
         """Prepare the summariser for the current store in a task (reused if unchanged).
 
         While the dock is hidden nothing is computed: the refresh happens when it
-        is shown.
+        is shown. The demand tab reloads too (when it is shown).
         """
+        self.demand_tab.refresh()
         if not self.isVisible():
             self._stale = True
             return
@@ -562,6 +578,7 @@ class AreaSummaryDock(MapLinkMixin, DockStateMixin, ExportMixin, QgsDockWidget):
         project.layersAdded.connect(self._on_layers_added)
         project.layersWillBeRemoved.connect(self._on_layers_removed)
         project.cleared.connect(self._on_project_cleared)
+        self.demand_tab.connect_project(project)
 
     def cleanup(self) -> None:
         """What the plugin calls on unload (same as :meth:`unload`)."""
@@ -581,6 +598,7 @@ class AreaSummaryDock(MapLinkMixin, DockStateMixin, ExportMixin, QgsDockWidget):
                 except (TypeError, RuntimeError):
                     pass
             self._project = None
+        self.demand_tab.unload()
         for layer_id in list(self._watched):
             self._unwatch(layer_id)
         for task in (self.task, self.view_task):

@@ -45,6 +45,7 @@ class SummaryTableModel(QAbstractTableModel):
         self._frame = pd.DataFrame()
         self._columns: list = []
         self._values: list = []
+        self._rows = 0
         self._numeric: list = []
         self._definitions = definitions()
         self._locale = QLocale()
@@ -73,6 +74,7 @@ class SummaryTableModel(QAbstractTableModel):
         self._columns = [c for c in columns if c in frame.columns]
         self._values = [self._frame[c].to_numpy(object) for c in self._columns]
         self._numeric = [self._frame[c].dtype.kind in "iuf" for c in self._columns]
+        self._rows = len(self._frame)
         self.endResetModel()
 
     def frame(self) -> pd.DataFrame:
@@ -87,7 +89,7 @@ class SummaryTableModel(QAbstractTableModel):
         return None
 
     def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self._frame)
+        return 0 if parent.isValid() else self._rows
 
     def columnCount(self, parent=QModelIndex()):
         return 0 if parent.isValid() else len(self._columns)

@@ -14,9 +14,11 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
+from ...core.analysis import demand
 from .data_algorithms import StoreAlgorithm, add_store_parameters
 
 ORIENTATIONS = ["portrait", "landscape"]
+PRESET_NAMES = list(demand.PRESETS)
 
 
 class ExportCommitteeMapAlgorithm(StoreAlgorithm):
@@ -35,7 +37,9 @@ class ExportCommitteeMapAlgorithm(StoreAlgorithm):
         "counts are always shown. Boroughs: leave empty for the London page, type 'all' "
         "for every borough, or list names separated by commas. Live status (off by "
         "default) adds the latest status the store's watched OCPI feeds reported, with "
-        "stale devices marked as in the plugin settings.")
+        "stale devices marked as in the plugin settings. Each borough page's notes also "
+        "give the borough's demand for public connectors under the chosen demand scenario "
+        "(connectors needed, now and the gap, summed over its wards).")
 
     def flags(self):
         return super().flags() | Qgis.ProcessingAlgorithmFlag.NoThreading
@@ -61,6 +65,9 @@ class ExportCommitteeMapAlgorithm(StoreAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean(
             "LIVE_STATUS", self.tr("Show the latest watched live status on the maps"),
             defaultValue=False))
+        self.addParameter(QgsProcessingParameterEnum(
+            "SCENARIO", self.tr("Demand scenario of the borough pages"), PRESET_NAMES,
+            defaultValue=PRESET_NAMES.index(demand.DEFAULT_PRESET)))
         self.addParameter(QgsProcessingParameterFolderDestination(
             "OUTPUT_FOLDER", self.tr("Output folder")))
         self.addOutput(QgsProcessingOutputMultipleLayers("FILES", self.tr("Files written")))
@@ -88,7 +95,8 @@ class ExportCommitteeMapAlgorithm(StoreAlgorithm):
             orientation=ORIENTATIONS[self.parameterAsEnum(parameters, "ORIENTATION", context)],
             progress=self.progress(feedback),
             live_status=self.parameterAsBool(parameters, "LIVE_STATUS", context),
-            status_max_age_minutes=plugin_settings.load().status_max_age_minutes)
+            status_max_age_minutes=plugin_settings.load().status_max_age_minutes,
+            scenario=PRESET_NAMES[self.parameterAsEnum(parameters, "SCENARIO", context)])
         for file in result.files:
             feedback.pushInfo(str(file))
         if result.suppressed:

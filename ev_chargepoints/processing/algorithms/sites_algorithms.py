@@ -22,6 +22,7 @@ from qgis.core import (
     QgsFields,
     QgsGeometry,
     QgsPointXY,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
@@ -30,17 +31,19 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
-from ...core.analysis import site_files
-from ...core.analysis.siting.network import StreetNetwork
+from ...core.analysis import demand, site_files
+from ...core.analysis.siting.analyser import DEFAULT_WEIGHTS
 from ...core.analysis.siting.sites import as_sites
 from ...core.errors import EvChargepointsError
 from ...core.workspace import Workspace
+from ...qgis.street_network import street_network
 from ...qgis.tables import cell_value, fields_for
 from .base import EvAlgorithm
 from .data_algorithms import StoreAlgorithm, add_store_parameters
 
 BNG = "EPSG:27700"
 BUFFER_SEGMENTS = 36
+PRESET_NAMES = list(demand.PRESETS)
 
 
 def read_source(alg: EvAlgorithm, parameters, context, feedback):
@@ -85,24 +88,9 @@ def read_network(alg: EvAlgorithm, parameters, context, feedback):
     source = alg.parameterAsSource(parameters, "NETWORK", context)
     if source is None:
         return None
-    transform = QgsCoordinateTransform(source.sourceCrs(), QgsCoordinateReferenceSystem(BNG),
-                                       context.transformContext())
-    xs, ys, offsets = [], [], [0]
-    for feature in source.getFeatures():
-        if feedback.isCanceled():
-            break
-        geometry = QgsGeometry(feature.geometry())
-        if geometry.isNull() or geometry.isEmpty():
-            continue
-        geometry.transform(transform)
-        parts = geometry.asMultiPolyline() if geometry.isMultipart() \
-            else [geometry.asPolyline()]
-        for part in parts:
-            xs += [p.x() for p in part]
-            ys += [p.y() for p in part]
-            offsets.append(len(xs))
-    network = StreetNetwork(np.array(xs, dtype=float), np.array(ys, dtype=float),
-                            np.array(offsets), name=source.sourceName())
+    network = street_network(source, source.sourceCrs(), context.transformContext(),
+                             source.sourceName(), alg.progress(feedback).scaled(0, 5),
+                             source.featureCount())
     if not network.n_edges:
         raise EvChargepointsError(QCoreApplication.translate(
             "EvAlgorithm", "The street network layer has no lines."))
@@ -204,7 +192,11 @@ class AnalyseSitesAlgorithm(_SitesAlgorithm):
         "with an input field are named ev_FIELD. With a street network line layer, "
         "devices_within_walk and residents_within_walk count what lies within the walk "
         "distance on foot along the streets (the straight legs to and from the network "
-        "included), and the walking catchments can be written as polygons.")
+        "included), and the walking catchments can be written as polygons. A demand-gap "
+        "weight above 0 (or demand_gap among the weights) adds demand_gap_within: the "
+        "public connectors still needed (needed − now, wards with more than they need "
+        "counting 0) in the wards the catchment reaches, spread over each ward like its "
+        "residents, under the demand scenario chosen among the advanced parameters.")
 
     def initAlgorithm(self, config=None):
         self._source_parameters()
@@ -213,6 +205,15 @@ class AnalyseSitesAlgorithm(_SitesAlgorithm):
         self.addParameter(QgsProcessingParameterString(
             "WEIGHTS", self.tr("Score weights"), optional=True,
             defaultValue="new_coverage=0.6,demand=0.2,gap=0.2"))
+        self.addParameter(QgsProcessingParameterNumber(
+            "DEMAND_WEIGHT", self.tr("Weight of the demand gap (demand_gap; 0: not scored)"),
+            Qgis.ProcessingNumberParameterType.Double, defaultValue=0.0, minValue=0.0,
+            optional=True))
+        scenario = QgsProcessingParameterEnum(
+            "SCENARIO", self.tr("Demand scenario of the demand gap"), PRESET_NAMES,
+            defaultValue=PRESET_NAMES.index(demand.DEFAULT_PRESET))
+        scenario.setFlags(scenario.flags() | Qgis.ProcessingParameterFlag.Advanced)
+        self.addParameter(scenario)
         self.addParameter(QgsProcessingParameterFeatureSource(
             "NETWORK", self.tr("Street network for walking catchments (lines)"),
             [Qgis.ProcessingSourceType.VectorLine], optional=True))
@@ -235,12 +236,17 @@ class AnalyseSitesAlgorithm(_SitesAlgorithm):
         network = read_network(self, parameters, context, feedback)
         text = self.parameterAsString(parameters, "WEIGHTS", context)
         weights = site_files.parse_weights(text) if text and text.strip() else None
+        demand_weight = self.parameterAsDouble(parameters, "DEMAND_WEIGHT", context)
+        if demand_weight > 0:
+            weights = {**(weights or DEFAULT_WEIGHTS), "demand_gap": demand_weight}
+        scenario = PRESET_NAMES[self.parameterAsEnum(parameters, "SCENARIO", context)] \
+            if (weights or {}).get("demand_gap") else None
         target = self.store
         sites, source_fields, attributes = read_source(self, parameters, context, feedback)
         with Workspace(target, create=False) as ws:
             long = ws.analyse_sites(sites, distances, weights,
                                     progress=self.progress(feedback), network=network,
-                                    walk_m=walk)
+                                    walk_m=walk, scenario=scenario)
         table = site_files.wide(long, distances)
         results = {"OUTPUT": write_features(self, parameters, "OUTPUT", context, feedback,
                                             table, source_fields, attributes,

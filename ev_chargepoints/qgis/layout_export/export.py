@@ -41,6 +41,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QColor
 
+from ...core.analysis.demand import as_scenario
 from ...core.errors import EvChargepointsError
 from ...core.outputs import committee, disclosure, mapdata, styling
 from ...core.outputs.tables import write_csv
@@ -104,7 +105,7 @@ def export_committee_maps(store_path, out_dir, boroughs: BoroughChoice = None,
                           orientation: str = "portrait", pdf_dpi: int = 300,
                           progress: Progress = SILENT, live_status: bool = False,
                           status_max_age_minutes: float = styling.DEFAULT_STATUS_MAX_AGE_MINUTES,
-                          status_now=None) -> CommitteeExport:
+                          status_now=None, scenario=None) -> CommitteeExport:
     """Export committee pages from the store at ``store_path`` into ``out_dir``.
 
     ``boroughs``: None for the London page; a name (or code), or a list of them, for
@@ -114,12 +115,18 @@ def export_committee_maps(store_path, out_dir, boroughs: BoroughChoice = None,
     printed) with the masked borough summary. ``live_status``: the maps also show the
     "Live status" layer (the store's latest watched status, stale after
     ``status_max_age_minutes`` before ``status_now``, default the time of printing),
-    with its legend and a note. Returns every file written (``files``, PDFs first),
-    with what the pages show and how long the export took.
+    with its legend and a note. Each borough page's notes add the borough's demand for
+    public connectors under ``scenario`` (a :class:`~...core.analysis.demand.Scenario` or
+    a preset's name; default the GLA 2030 preset). Returns every file written
+    (``files``, PDFs first), with what the pages show and how long the export took.
     """
     import time
 
     check_page("borough", orientation)
+    try:
+        scenario = as_scenario(scenario)
+    except ValueError as exc:
+        raise EvChargepointsError(str(exc)) from None
     target = parse_target(store_path)
     open_store(target).close()  # a missing store stops the export before anything is written
     out_dir = Path(out_dir)
@@ -142,6 +149,8 @@ def export_committee_maps(store_path, out_dir, boroughs: BoroughChoice = None,
             progress.report(50, "Summarising boroughs and applying disclosure control")
             data = ws.committee_data(None if period == mapdata.NO_USAGE_PERIOD else period,
                                      threshold, vintage=info.vintage)
+            if boroughs is not None:
+                data.demand = committee.demand_lines(ws.demand(scenario))
             # the map must not show what the tables suppress
             frames.devices = disclosure.hide_points(frames.devices, "borough_name",
                                                     _suppressed(data))
@@ -292,6 +301,7 @@ def _export_boroughs(project, loaded, inset_layer, legend_layers, data, chosen, 
                 return  # the atlas resets to no feature before and after rendering
             name = str(feature["area_name"])
             _set_label(items["title"], f"{name}: electric vehicle charge points")
+            _set_label(items["notes"], "\n".join(committee.notes_lines(data, name)))
             header, rows = committee.borough_table(data, name)
             _set_table(page, header, rows)
             state["tables"].append((name, header, rows))
@@ -427,8 +437,7 @@ def _fill_common(page: _Page, data: committee.CommitteeData, loaded, legend_laye
     if loaded.status is not None:
         _add_status_legend(page.layout, main_map, legend_layers[2],
                            "\n".join(committee.live_status_caption(loaded.info.status)))
-    notes = committee.definition_lines(data) + committee.provenance_lines(data)
-    _set_label(items["notes"], "\n".join(notes))
+    _set_label(items["notes"], "\n".join(committee.notes_lines(data)))
     _set_label(items["attribution"], committee.ATTRIBUTION)
     _set_label(items["footer"], committee.footer_line(data))
 

@@ -12,14 +12,18 @@ import pandas as pd
 from ...crs import bng_to_wgs84
 from ...progress import SILENT, Progress
 from ...schema import POWER_CLASSES
+from ..demand import positive_gaps, scenario_name
 from ..ratios import ratio
 from .catchment import Catchment, RadiusCatchment
 from .population import PopulationGrid
 from .sites import as_sites, device_xy, site_sums
 
 DEFAULT_DISTANCES = (400.0,)
+# a criterion left out weighs 0 (demand_gap: existing scores unchanged unless asked)
 DEFAULT_WEIGHTS = {"new_coverage": 0.6, "demand": 0.2, "gap": 0.2}
-CRITERIA = ("new_coverage", "unique_coverage", "residents", "demand", "kwh", "gap")
+CRITERIA = ("new_coverage", "unique_coverage", "residents", "demand", "kwh", "gap",
+            "demand_gap")
+_NORMALISED = ("new_coverage", "unique_coverage", "residents", "demand", "kwh", "demand_gap")
 _POPULATION_CRITERIA = ("new_coverage", "unique_coverage", "residents")
 _USAGE_CRITERIA = ("demand", "kwh")
 _USAGE_SUMS = ("sessions", "kwh", "plugged_hours", "available_hours")
@@ -101,6 +105,15 @@ def definitions() -> dict[str, str]:
                             "cells whose centre the catchment reaches (people; ward "
                             "populations spread evenly over each ward, see population "
                             "note).",
+        "demand_scenario": "The demand scenario behind demand_gap_within (its name; its "
+                           "values in docs/demand.md and the demand command's table); "
+                           "present when a demand scenario is given.",
+        "demand_gap_within": f"Demand gap within {d}: each ward's public connectors "
+                             "needed under the scenario minus its connectors now (a ward "
+                             "with more than it needs counts 0), spread evenly over the "
+                             "ward like its residents and summed over the grid cells whose "
+                             "centre the catchment reaches (connectors; the rule of "
+                             "residents_within, so comparable).",
         "walk_m": "Walking distance of the walking catchment (m); present when a street "
                   "network is given.",
         "devices_within_walk": "Existing charge devices within walk_m of the site on foot: "
@@ -128,7 +141,8 @@ def definitions() -> dict[str, str]:
                                  "(outside London) are not counted.",
         "score": "Weighted score, 0-100: Σ weight × criterion ÷ Σ weights over the "
                  "criteria with data (see CRITERIA). new_coverage, unique_coverage, "
-                 "residents, demand (occupancy_pct_within) and kwh (kwh_within) are each "
+                 "residents, demand (occupancy_pct_within), kwh (kwh_within) and "
+                 "demand_gap (demand_gap_within) are each "
                  "divided by their largest value among the sites at this distance (0 when "
                  "that is 0); gap is nearest_device_m ÷ (2 × distance), capped at 1, and 0 "
                  "for a site whose catchment lies wholly outside the population "
@@ -168,7 +182,7 @@ class IncrementalSiteAnalyser:
                  population: PopulationGrid | None = None, distances=DEFAULT_DISTANCES,
                  weights=None, catchment_factory=RadiusCatchment, period=None,
                  top_operators: int = 3, progress: Progress | None = None,
-                 walking: Catchment | None = None):
+                 walking: Catchment | None = None, demand: pd.DataFrame | None = None):
         progress = progress or SILENT
         distances = [float(d) for d in np.atleast_1d(distances)]
         if not distances or len(set(distances)) != len(distances):
@@ -178,6 +192,13 @@ class IncrementalSiteAnalyser:
         self.population = population
         self.top_operators = int(top_operators)
         self.catchments = [catchment_factory(d) for d in distances]
+        # a ward demand table (demand.demand_table): each ward's gap spread on the grid
+        self.demand_scenario, self._gap_cells = None, None
+        if demand is not None:
+            if population is None or population.areas is None:
+                raise ValueError("the demand gap needs the population grid of the wards")
+            self._gap_cells = population.spread(positive_gaps(demand, population.areas.codes))
+            self.demand_scenario = scenario_name(demand)
 
         devices = devices.reset_index(drop=True)
         self.device_ids = devices["device_id"].to_numpy(object)
@@ -373,6 +394,8 @@ class IncrementalSiteAnalyser:
                 grid = self.population
                 m["residents_within"] = site_sums(cell_site, grid.flat[cell], n)
                 m["new_coverage_residents"] = site_sums(cell_site, self._uncovered[k][cell], n)
+                if self._gap_cells is not None:
+                    m["demand_gap_within"] = site_sums(cell_site, self._gap_cells[cell], n)
                 m["_cells"] = np.bincount(cell_site, minlength=n).astype(float)
                 in_area = grid.ward.ravel()[cell] >= 0
                 m["_cells_in_area"] = np.bincount(cell_site[in_area], minlength=n) \
@@ -440,10 +463,12 @@ class IncrementalSiteAnalyser:
             out["new_coverage"] = m["new_coverage_residents"]
             out["unique_coverage"] = self.unique_coverage(k)
             out["residents"] = m["residents_within"]
+            if self._gap_cells is not None:
+                out["demand_gap"] = m["demand_gap_within"]
         if self.has_utilisation:
             out["demand"] = ratio(100.0 * m["plugged_hours_within"], m["available_hours_within"])
             out["kwh"] = m["kwh_within"]
-        for name in ("new_coverage", "unique_coverage", "residents", "demand", "kwh"):
+        for name in _NORMALISED:
             if name in out:
                 values = np.nan_to_num(out[name], nan=0.0)
                 top = values.max() if len(values) else 0.0
@@ -471,6 +496,8 @@ class IncrementalSiteAnalyser:
         available = {"gap"}
         if self.population is not None:
             available.update(_POPULATION_CRITERIA)
+        if self._gap_cells is not None:
+            available.add("demand_gap")
         if self.has_utilisation:
             available.update(_USAGE_CRITERIA)
         return {name: w for name, w in self.weights.items() if name in available and w > 0}
@@ -526,6 +553,9 @@ class IncrementalSiteAnalyser:
                 share = np.nan_to_num(ratio(100.0 * m["_cells_in_area"][positions],
                                             m["_cells"][positions]), nan=0.0)
                 cols["catchment_in_area_pct"] = share
+                if self._gap_cells is not None:
+                    cols["demand_scenario"] = np.full(n, self.demand_scenario, dtype=object)
+                    cols["demand_gap_within"] = m["demand_gap_within"][positions]
                 for i in np.flatnonzero(share < 99.95):
                     notes[i].append(
                         "outside the population boundaries: no residents counted"
@@ -605,7 +635,8 @@ def analyse_sites(sites, devices: pd.DataFrame, utilisation: pd.DataFrame | None
                   population: PopulationGrid | None = None, distances=DEFAULT_DISTANCES,
                   weights=None, catchment_factory=RadiusCatchment, period=None,
                   top_operators: int = 3, progress: Progress | None = None,
-                  walking: Catchment | None = None) -> pd.DataFrame:
+                  walking: Catchment | None = None,
+                  demand: pd.DataFrame | None = None) -> pd.DataFrame:
     """Analyse candidate sites against existing devices, usage and population.
 
     ``sites``: a table with ``x``/``y`` (EPSG:27700) or ``longitude``/``latitude``
@@ -620,7 +651,9 @@ def analyse_sites(sites, devices: pd.DataFrame, utilisation: pd.DataFrame | None
     existing (filter out planned or removed ones first); the nearest device is
     measured by the first distance's catchment. ``walking``: a catchment measured on
     foot (:class:`~.walking.WalkingCatchment`) adds ``walk_m``, ``devices_within_walk``
-    and ``residents_within_walk`` beside the straight-line figures.
+    and ``residents_within_walk`` beside the straight-line figures. ``demand``: a ward
+    demand table (:func:`~..demand.demand_table`) adds ``demand_scenario`` and
+    ``demand_gap_within`` and the ``demand_gap`` criterion.
 
     Returns one row per site and distance (long form), sites in input order
     and, within a site, distances in the order given; rank is among the sites
@@ -629,7 +662,7 @@ def analyse_sites(sites, devices: pd.DataFrame, utilisation: pd.DataFrame | None
     progress = progress or SILENT
     analyser = IncrementalSiteAnalyser(devices, utilisation, population, distances,
                                        weights, catchment_factory, period, top_operators,
-                                       progress.scaled(0, 40), walking)
+                                       progress.scaled(0, 40), walking, demand)
     analyser.add_sites(sites, progress.scaled(40, 95))
     out = analyser.table()
     progress.report(100, f"Analysed {len(analyser.sites):,} sites")

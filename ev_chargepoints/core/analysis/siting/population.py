@@ -61,6 +61,7 @@ class PopulationGrid:
     unplaced: float = 0.0
     sample_m: float = DEFAULT_SAMPLE_M
     area_samples: np.ndarray | None = None
+    cell_samples: tuple | None = None  # (cell, area, samples) of every cell an area reaches
     _flat: np.ndarray | None = field(default=None, repr=False, compare=False)
     _area_bounds: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -209,7 +210,26 @@ class PopulationGrid:
         return cls(cell_m=cell_m, x0=float(x0), y0=float(y0),
                    residents=residents.reshape(nrow, ncol), ward=centre.reshape(nrow, ncol),
                    areas=areas, note=note, unplaced=unplaced, sample_m=float(sample_m),
-                   area_samples=samples)
+                   area_samples=samples,
+                   cell_samples=(cell_of.astype(np.int64), area_of.astype(np.int32), count))
+
+    def spread(self, values) -> np.ndarray:
+        """Per cell (flat index): one figure per area of ``areas`` (blank: 0) spread by
+        the rule of the residents, evenly over each area with a boundary cell taking each
+        area's share of its samples; ``spread(population)`` is :attr:`flat`. A grid built
+        without samples spreads each figure over the cells whose centre is in the area."""
+        values = np.nan_to_num(np.asarray(values, dtype="float64"), nan=0.0)
+        if self.cell_samples is not None:
+            cell, area, count = self.cell_samples
+            samples = self.area_samples
+        else:
+            ward = self.ward.ravel()
+            cell = np.flatnonzero(ward >= 0)
+            area, count = ward[cell], np.ones(len(cell))
+            samples = np.bincount(area, minlength=len(values)).astype("float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_sample = np.where(samples > 0, values / samples, 0.0)
+        return np.bincount(cell, weights=count * per_sample[area], minlength=self.size)
 
     def area_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Row of ``areas.table`` of the area containing each point, -1 for none.
