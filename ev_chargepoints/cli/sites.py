@@ -136,6 +136,8 @@ def cmd_sites(args) -> int:
         site_files.write_catchments(table, network, walk, target, synthetic)
         print(f"walking catchments ({walk:g} m on {network.name}: {network.n_edges:,} "
               f"edges) written to {target}, layer {site_files.CATCHMENT_LAYER}")
+        if network.attribution:
+            print(f"street network: {network.attribution}")
         columns[1:1] = ["devices_within_walk"]
         columns.insert(columns.index("residents_within") + 1, "residents_within_walk")
     if "demand_gap_within" in table:

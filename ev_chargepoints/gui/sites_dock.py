@@ -5,7 +5,16 @@ through the Workspace facade (devices, utilisation, population grid; a few
 seconds). Once it is ready every site added or moved with the map tool is
 analysed on the main thread in milliseconds and the table, the catchment layer
 and the scores follow. The dock keeps its settings (distances, weights,
-candidates layer) in the project under ``ev_chargepoints/sites_dock``.
+candidates layer, street network, walk) in the project under
+``ev_chargepoints/sites_dock``.
+
+With a street network (a line layer of the project or a GeoPackage) the network is
+built once in a task (:func:`..qgis.street_network.street_network`, or the core's
+``read_network`` for a file) and kept while the dock is open; it is built again when
+another network is chosen or the layer's features change (a commit, a new filter).
+The analyser then adds the walking figures, and the "Walking catchments" layer holds
+one polygon per site: a site added or moved with the map tool gets its polygon
+computed again, the others keep theirs (many at once: in a task).
 """
 
 from __future__ import annotations
@@ -27,28 +36,18 @@ from qgis.core import (
     QgsProject,
     QgsVectorLayer,
 )
-from qgis.gui import QgsDockWidget, QgsDoubleSpinBox, QgsMapLayerComboBox
+from qgis.gui import QgsDockWidget
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtWidgets import (
-    QCheckBox,
     QFileDialog,
-    QFormLayout,
-    QGridLayout,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QPushButton,
-    QSpinBox,
-    QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
 )
 
 from ..core.analysis import site_files
-from ..core.analysis.siting.analyser import CRITERIA, DEFAULT_WEIGHTS, IncrementalSiteAnalyser
-from ..core.analysis.siting.analyser import definitions as site_definitions
+from ..core.analysis.demand import DEFAULT_PRESET
+from ..core.analysis.siting.analyser import DEFAULT_WEIGHTS, IncrementalSiteAnalyser
+from ..core.analysis.siting.network import walk_metres
 from ..core.analysis.siting.sites import sites_from_points
 from ..core.errors import EvChargepointsError
 from ..core.workspace import Workspace
@@ -56,6 +55,7 @@ from ..qgis import settings as plugin_settings
 from ..qgis.loader import ROLE_PROPERTY, STORE_PROPERTY
 from ..qgis.tasks import CoreTask, start
 from .site_tool import SiteMapTool, scratch_layer
+from .sites_form import WALK_M, SitesDockForm
 from .sites_results import (
     NumberItem,
     catchment_layer,
@@ -63,17 +63,15 @@ from .sites_results import (
     fill_table,
     table_frame,
 )
-from .slots import guarded_slot
+from .sites_walking import SitesWalkingMixin, slot
 
 log = logging.getLogger(__name__)
 
 SCOPE, KEY = "ev_chargepoints", "sites_dock"
-RINGS = (200.0, 400.0, 800.0)
 BNG = "EPSG:27700"
-slot = guarded_slot("Candidate sites: {slot} failed")
 
 
-class CandidateSitesDock(QgsDockWidget):
+class CandidateSitesDock(SitesDockForm, SitesWalkingMixin, QgsDockWidget):
     def __init__(self, iface, parent=None):
         super().__init__(parent)
         self.iface = iface
@@ -84,9 +82,23 @@ class CandidateSitesDock(QgsDockWidget):
         self.synthetic_usage = False  # the prepared store holds SYNTHETIC usage
         self.analyser: Optional[IncrementalSiteAnalyser] = None
         self._template: Optional[IncrementalSiteAnalyser] = None
-        self._prepared_for = None
         self._layer: Optional[QgsVectorLayer] = None
         self._buffer_layer: Optional[QgsVectorLayer] = None
+        self._walking_layer: Optional[QgsVectorLayer] = None
+        # the street network: what is chosen, what is built (kept while the dock is open)
+        self._network_choice = None        # None | ("layer", layer id) | ("file", path)
+        self._network_layer: Optional[QgsVectorLayer] = None  # watched for changes
+        self._network = None               # the built StreetNetwork
+        self._network_for = None           # the choice it was built from
+        self._network_attribution = ""
+        self.network_seconds: Optional[float] = None
+        self.networks_built = 0            # how many times a network was built
+        self._prepared_key = None
+        # walking polygons by site: {site_id: record with x, y, wkb ...} for _walk_key
+        self._walk_shapes: dict = {}
+        self._walk_key = None
+        self._walk_pending: set = set()
+        self.last_walk_computed: list = []  # the sites whose polygon the last update drew
         self.tasks: list = []
         self.last_update_ms: Optional[float] = None  # analysis + table + catchments
         self.last_analysis_ms: Optional[float] = None  # the analyser's part
@@ -99,133 +111,15 @@ class CandidateSitesDock(QgsDockWidget):
         self.tool.failed.connect(lambda message: self.report(message,
                                                              Qgis.MessageLevel.Critical))
         self.tool.deactivated.connect(lambda: self.tool_button.setChecked(False))
+        # before the network combo connects to it: a removed network layer means no
+        # network, not whichever line layer the combo shows next
+        QgsProject.instance().layersWillBeRemoved.connect(self._layers_removing)
         self._build()
         self._restore_state()
         QgsProject.instance().readProject.connect(self._project_read)
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate("CandidateSitesDock", text)
-
-    # --- widgets -------------------------------------------------------------------
-
-    def _build(self) -> None:
-        body = QWidget(self)
-        layout = QVBoxLayout(body)
-        form = QFormLayout()
-        row = QHBoxLayout()
-        self.layer_combo = QgsMapLayerComboBox(body)
-        self.layer_combo.setFilters(Qgis.LayerFilter.PointLayer)
-        self.layer_combo.setAllowEmptyLayer(True)
-        self.layer_combo.setToolTip(self.tr("Candidate sites: any point layer (lamp columns, "
-                                            "car parks ...) or the scratch layer"))
-        self.layer_combo.layerChanged.connect(self._layer_chosen)
-        row.addWidget(self.layer_combo, 1)
-        self.scratch_button = QPushButton(self.tr("Scratch layer"), body)
-        self.scratch_button.setToolTip(self.tr('Use (or create) the memory layer '
-                                               '"Candidate sites" in EPSG:27700'))
-        self.scratch_button.clicked.connect(self._use_scratch)
-        row.addWidget(self.scratch_button)
-        form.addRow(self.tr("Sites layer"), row)
-
-        self.distance_spin = QgsDoubleSpinBox(body)
-        self.distance_spin.setRange(10, 10_000)
-        self.distance_spin.setDecimals(0)
-        self.distance_spin.setSingleStep(50)
-        self.distance_spin.setSuffix(" m")
-        self.distance_spin.setClearValue(400)
-        self.distance_spin.setValue(400)
-        self.distance_spin.setToolTip(self.tr("Primary catchment distance (straight line); "
-                                              "scores and ranks are for this distance"))
-        self.distance_spin.editingFinished.connect(self._distances_changed)
-        form.addRow(self.tr("Distance"), self.distance_spin)
-        rings = QHBoxLayout()
-        self.ring_boxes = {}
-        for ring in RINGS:
-            box = QCheckBox(self.tr("{d} m").format(d=f"{ring:g}"), body)
-            box.setToolTip(self.tr("Also report the figures within this distance"))
-            box.toggled.connect(lambda _checked: self._distances_changed())
-            rings.addWidget(box)
-            self.ring_boxes[ring] = box
-        form.addRow(self.tr("Extra rings"), rings)
-
-        weights = QGridLayout()
-        self.weight_spins = {}
-        labels = {"new_coverage": self.tr("New coverage"),
-                  "unique_coverage": self.tr("Unique coverage"),
-                  "residents": self.tr("Residents"), "demand": self.tr("Demand nearby"),
-                  "kwh": self.tr("kWh nearby"), "gap": self.tr("Gap to nearest")}
-        tips = {"new_coverage": "new_coverage_residents",
-                "unique_coverage": "unique_new_coverage_residents",
-                "residents": "residents_within", "demand": "occupancy_pct_within",
-                "kwh": "kwh_within", "gap": "nearest_device_m"}
-        definitions = site_definitions()
-        for i, name in enumerate(CRITERIA):
-            spin = QgsDoubleSpinBox(body)
-            spin.setRange(0, 10)
-            spin.setDecimals(2)
-            spin.setSingleStep(0.1)
-            spin.setValue(DEFAULT_WEIGHTS.get(name, 0.0))
-            spin.setToolTip(definitions.get(tips[name], ""))
-            spin.valueChanged.connect(lambda _value: self._weights_changed())
-            weights.addWidget(QLabel(labels[name], body), i // 2, 2 * (i % 2))
-            weights.addWidget(spin, i // 2, 2 * (i % 2) + 1)
-            self.weight_spins[name] = spin
-        form.addRow(self.tr("Weights"), weights)
-        layout.addLayout(form)
-
-        buttons = QHBoxLayout()
-        self.tool_button = QPushButton(self.tr("Add / move sites on the map"), body)
-        self.tool_button.setCheckable(True)
-        self.tool_button.setToolTip(self.tr("Click the map to add a site; press on a site and "
-                                            "drag to move it"))
-        self.tool_button.toggled.connect(self._tool_toggled)
-        buttons.addWidget(self.tool_button)
-        self.analyse_button = QPushButton(self.tr("Analyse layer"), body)
-        self.analyse_button.setToolTip(self.tr("Analyse every site of the layer again"))
-        self.analyse_button.clicked.connect(lambda _checked=False: self.prepare())
-        buttons.addWidget(self.analyse_button)
-        layout.addLayout(buttons)
-
-        suggest = QHBoxLayout()
-        self.k_spin = QSpinBox(body)
-        self.k_spin.setRange(1, 500)
-        self.k_spin.setValue(5)
-        self.suggest_button = QPushButton(self.tr("Suggest K sites"), body)
-        self.suggest_button.setToolTip(self.tr(
-            "Pick K sites of the layer by greedy maximal new coverage at the primary "
-            "distance, existing devices fixed"))
-        self.suggest_button.clicked.connect(lambda _checked=False: self.suggest())
-        suggest.addWidget(QLabel(self.tr("K"), body))
-        suggest.addWidget(self.k_spin)
-        suggest.addWidget(self.suggest_button, 1)
-        layout.addLayout(suggest)
-
-        self.status = QLabel(self.tr("Choose a sites layer or start the map tool."), body)
-        self.status.setWordWrap(True)
-        layout.addWidget(self.status)
-        self.table = QTableWidget(0, 0, body)
-        self.table.setSortingEnabled(True)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self._columns: list = []
-        layout.addWidget(self.table, 3)
-        self.suggest_table = QTableWidget(0, 4, body)
-        self.suggest_table.setHorizontalHeaderLabels(
-            [self.tr("Step"), self.tr("Site"), self.tr("Gain (residents)"),
-             self.tr("Covered %")])
-        self.suggest_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        layout.addWidget(self.suggest_table, 1)
-
-        export = QHBoxLayout()
-        self.gpkg_button = QPushButton(self.tr("Export GeoPackage…"), body)
-        self.gpkg_button.clicked.connect(lambda _checked=False: self._export_dialog(".gpkg"))
-        self.csv_button = QPushButton(self.tr("Export CSV…"), body)
-        self.csv_button.clicked.connect(lambda _checked=False: self._export_dialog(".csv"))
-        export.addWidget(self.gpkg_button)
-        export.addWidget(self.csv_button)
-        layout.addLayout(export)
-        self.setWidget(body)
 
     # --- messages ----------------------------------------------------------------------
 
@@ -248,9 +142,47 @@ class CandidateSitesDock(QgsDockWidget):
     def weights(self) -> dict[str, float]:
         return {name: float(spin.value()) for name, spin in self.weight_spins.items()}
 
+    def walk_m(self) -> float:
+        """The walk distance in metres (minutes at 4.8 km/h: :func:`walk_metres`)."""
+        value = float(self.walk_spin.value())
+        return walk_metres(value) if self.walk_unit.currentData() == "min" else value
+
+    def set_walk(self, value: float, unit: str = "m") -> None:
+        """Set the walk distance in metres (``unit`` "m") or minutes ("min")."""
+        self.walk_unit.setCurrentIndex(max(0, self.walk_unit.findData(unit)))
+        self.walk_spin.setValue(float(value))
+        self._walk_changed()
+
+    def _set_walk_range(self, unit: str) -> None:
+        if unit == "min":
+            self.walk_spin.setRange(0.5, 120)
+            self.walk_spin.setDecimals(1)
+            self.walk_spin.setSingleStep(1)
+            self.walk_spin.setSuffix(self.tr(" min"))
+        else:
+            self.walk_spin.setRange(10, 10_000)
+            self.walk_spin.setDecimals(0)
+            self.walk_spin.setSingleStep(50)
+            self.walk_spin.setSuffix(" m")
+
+    def network_choice(self):
+        """None (straight line only), ("layer", layer id) or ("file", path)."""
+        layer = self.network_combo.currentLayer()
+        if layer is not None:
+            return ("layer", layer.id())
+        text = self.network_combo.currentText()
+        if text and text in self.network_combo.additionalItems():
+            return ("file", text)
+        return None
+
     def state(self) -> dict:
+        choice = self.network_choice()
+        network = None if choice is None else \
+            {"layer_id": choice[1]} if choice[0] == "layer" else {"file": choice[1]}
         return {"distances": self.distances(), "weights": self.weights(),
-                "layer_id": self._layer.id() if self._layer is not None else None}
+                "layer_id": self._layer.id() if self._layer is not None else None,
+                "network": network, "walk": float(self.walk_spin.value()),
+                "walk_unit": self.walk_unit.currentData()}
 
     def _save_state(self) -> None:
         QgsProject.instance().writeEntry(SCOPE, KEY, json.dumps(self.state()))
@@ -265,7 +197,8 @@ class CandidateSitesDock(QgsDockWidget):
             log.warning("Candidate sites: the project's saved dock state is not JSON; ignored")
             return
         distances = [float(d) for d in state.get("distances") or [400.0]]
-        widgets = [self.distance_spin, *self.ring_boxes.values(), *self.weight_spins.values()]
+        widgets = [self.distance_spin, *self.ring_boxes.values(), *self.weight_spins.values(),
+                   self.network_combo, self.walk_spin, self.walk_unit]
         for widget in widgets:
             widget.blockSignals(True)
         try:
@@ -275,12 +208,29 @@ class CandidateSitesDock(QgsDockWidget):
             for name, value in (state.get("weights") or {}).items():
                 if name in self.weight_spins:
                     self.weight_spins[name].setValue(float(value))
+            unit = "min" if state.get("walk_unit") == "min" else "m"
+            self.walk_unit.setCurrentIndex(self.walk_unit.findData(unit))
+            self._set_walk_range(unit)
+            self.walk_spin.setValue(float(state.get("walk") or WALK_M))
+            self._restore_network(state.get("network") or {})
         finally:
             for widget in widgets:
                 widget.blockSignals(False)
+        self._network_chosen(save=False)
         layer = QgsProject.instance().mapLayer(state.get("layer_id") or "")
         if isinstance(layer, QgsVectorLayer):
             self.set_sites_layer(layer)
+
+    def _restore_network(self, saved: dict) -> None:
+        layer = QgsProject.instance().mapLayer(saved.get("layer_id") or "")
+        path = saved.get("file")
+        if isinstance(layer, QgsVectorLayer):
+            self.network_combo.setLayer(layer)
+        elif path:
+            self.network_combo.setAdditionalItems([str(path)])
+            self.network_combo.setCurrentIndex(self.network_combo.findText(str(path)))
+        else:
+            self.network_combo.setLayer(None)
 
     @slot
     def _project_read(self, *_args) -> None:
@@ -340,6 +290,25 @@ class CandidateSitesDock(QgsDockWidget):
         elif self.canvas.mapTool() is self.tool:
             self.canvas.unsetMapTool(self.tool)
 
+    def _analysis_key(self):
+        """What a prepared analyser depends on: distances, network (built) and walk."""
+        choice = self.network_choice()
+        if choice is None:
+            return (tuple(self.distances()), None, None, None)
+        return (tuple(self.distances()), choice, self.walk_m(), id(self.network()))
+
+    def _settings_changed(self) -> None:
+        """Distances, network or walk changed: prepare again if the analyser is stale."""
+        if self._prepared_key == self._analysis_key() and self._template is not None:
+            return
+        self.analyser = None
+        self._template = None
+        choice = self.network_choice()
+        if choice is not None and self.network() is None:
+            self.build_network()  # then prepares
+        elif self._layer is not None and not self._preparing():
+            self.prepare()
+
     # --- preparation (task) --------------------------------------------------------------
 
     def _store(self) -> str:
@@ -371,35 +340,44 @@ class CandidateSitesDock(QgsDockWidget):
             self.report(self.tr("There is no store at {path}; load London charge points "
                                 "first.").format(path=store), Qgis.MessageLevel.Warning)
             return None
+        choice = self.network_choice()
+        if choice is not None and self.network() is None:
+            return self.build_network()  # prepares when built
         target = self._store_target(store)
         if target is None:
             return None
         distances = self.distances()
+        network, walk = self.network(), self.walk_m()
+        key = self._analysis_key()
 
         def work(progress, _feedback):
             with Workspace(target, create=False) as ws:
-                return ws.site_analyser(distances, progress=progress), ws.has_synthetic_usage()
+                # demand under the default preset, so the demand-gap weight works live
+                return ws.site_analyser(distances, progress=progress, network=network,
+                                        walk_m=walk, scenario=DEFAULT_PRESET), \
+                    ws.has_synthetic_usage()
 
         self.report(self.tr("Preparing the candidate-site analysis (devices, usage, "
                             "population)…"))
         started = time.perf_counter()
         task = CoreTask(self.tr("Preparing candidate-site analysis"), work,
-                        lambda result: self._prepared(task, *result, distances, started),
+                        lambda result: self._prepared(task, *result, key, started),
                         lambda message: self._task_failed(task, message))
         task._sites_running = True
         self.tasks.append(task)
         return start(task)
 
     @slot
-    def _prepared(self, task, analyser, synthetic, distances, started) -> None:
+    def _prepared(self, task, analyser, synthetic, key, started) -> None:
         self._forget(task)
         self.synthetic_usage = synthetic
         self.prepare_seconds = time.perf_counter() - started
         analyser.weights = self._valid_weights(self.weights())  # as they are now
         self._template = analyser
-        self._prepared_for = distances
+        self._prepared_key = key
         self.analyser = None
-        if distances != self.distances():  # changed while preparing
+        if key != self._analysis_key():  # distances, network or walk changed meanwhile
+            self._template = None
             self.prepare()
             return
         self.reload_sites()
@@ -448,8 +426,11 @@ class CandidateSitesDock(QgsDockWidget):
         """Analyse every site of the layer afresh (after a commit, a new layer ...)."""
         if self._template is None:
             return
-        analyser = copy.deepcopy(self._template, {id(self._template.population):
-                                                  self._template.population})
+        template = self._template
+        shared = [template.population]  # read-only: shared, not copied
+        if template.walking is not None:
+            shared.append(template.walking.network)
+        analyser = copy.deepcopy(template, {id(o): o for o in shared})
         layer = self._layer
         if layer is not None and layer.isValid():
             sites = self._layer_sites(layer)
@@ -518,12 +499,7 @@ class CandidateSitesDock(QgsDockWidget):
     @slot
     def _distances_changed(self) -> None:
         self._save_state()
-        if self._prepared_for == self.distances():
-            return
-        self.analyser = None
-        self._template = None
-        if self._layer is not None and not self._preparing():
-            self.prepare()
+        self._settings_changed()
 
     # --- results -----------------------------------------------------------------
 
@@ -536,6 +512,7 @@ class CandidateSitesDock(QgsDockWidget):
         self.result = site_files.wide(long, distances)
         self._columns = fill_table(self.table, self.result, distances, self._columns)
         fill_catchments(self.buffer_layer(), long)
+        self._refresh_walking()
 
     def table_frame(self) -> pd.DataFrame:
         """What the results table shows, as text, in its current row order."""
@@ -638,6 +615,12 @@ class CandidateSitesDock(QgsDockWidget):
         if not sip.isdeleted(self.tool):
             self.tool.deleteLater()
         self._disconnect_layer()
+        self._unwatch_network_layer()
+        self._network = self._network_for = None
+        try:
+            QgsProject.instance().layersWillBeRemoved.disconnect(self._layers_removing)
+        except TypeError:
+            pass
         try:
             QgsProject.instance().readProject.disconnect(self._project_read)
         except TypeError:

@@ -1,8 +1,10 @@
 """What the candidate-sites dock shows of the analyser's figures.
 
-The results table (one row per site, numbers sorting as numbers) and the
+The results table (one row per site, numbers sorting as numbers), the
 catchment layer: a memory layer in EPSG:27700 with one circle per site and
-distance, coloured by score.
+distance, coloured by score, and with a street network the walking catchment layer:
+one polygon per site (the core's :meth:`~..core.analysis.siting.walking.WalkingCatchment.polygons`),
+coloured by the same score style, its network's credit line in its metadata.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from qgis.core import (
     QgsFields,
     QgsGeometry,
     QgsGraduatedSymbolRenderer,
+    QgsLayerMetadata,
     QgsPointXY,
     QgsProject,
     QgsRendererRange,
@@ -34,14 +37,20 @@ from ..qgis.loader import ROLE_PROPERTY
 
 BUFFER_ROLE = "candidate_site_catchments"
 BUFFER_SEGMENTS = 36
-TABLE_COLUMNS = ("site_id", "rank", "score", "devices_within", "connectors_within",
-                 "nearest_device_m", "residents_within", "new_coverage_residents",
-                 "unique_new_coverage_residents", "occupancy_pct_within", "ward_name",
-                 "borough_name", "note")
+TABLE_COLUMNS = ("site_id", "rank", "score", "devices_within", "devices_within_walk",
+                 "connectors_within", "nearest_device_m", "residents_within",
+                 "residents_within_walk", "new_coverage_residents",
+                 "unique_new_coverage_residents", "occupancy_pct_within", "demand_gap_within",
+                 "ward_name", "borough_name", "note")
 RING_COLUMNS = ("devices_within", "new_coverage_residents", "score")
 BUFFER_FIELDS = ("site_id", "distance_m", "devices_within", "connectors_within",
                  "nearest_device_m", "residents_within", "new_coverage_residents",
                  "unique_new_coverage_residents", "occupancy_pct_within", "score", "rank")
+WALK_ROLE = "candidate_site_walking_catchments"
+# the columns of site_files.catchment_table, then the site's score and rank
+WALK_FIELDS = ("site_id", "walk_m", "devices_within_walk", "residents_within_walk",
+               "reachable_network_m", "catchment_area_m2", "network", "score", "rank")
+CATCHMENT_OPACITY = 0.6  # tools/make_styles.py writes the same into the .qml
 SCORE_BANDS = ((0, 25, "#f1eef6"), (25, 50, "#bdc9e1"), (50, 75, "#74a9cf"),
                (75, 100.0001, "#0570b0"))
 
@@ -139,9 +148,93 @@ def catchment_layer(layer: Optional[QgsVectorLayer]) -> QgsVectorLayer:
     layer.updateFields()
     layer.setCustomProperty(ROLE_PROPERTY, BUFFER_ROLE)
     layer.setRenderer(score_renderer())
-    layer.setOpacity(0.6)
+    layer.setOpacity(CATCHMENT_OPACITY)
     QgsProject.instance().addMapLayer(layer)
     return layer
+
+
+def _in_project(layer: Optional[QgsVectorLayer]) -> bool:
+    if layer is None:
+        return False
+    try:
+        return QgsProject.instance().mapLayer(layer.id()) is not None
+    except RuntimeError:
+        return False  # deleted with its project
+
+
+def walking_layer(layer: Optional[QgsVectorLayer]) -> QgsVectorLayer:
+    """``layer`` while it is in the project, else a new "Walking catchments" layer (one
+    MultiPolygon per site, EPSG:27700, styled as resources/styles/
+    candidate_site_catchments.qml) added to it."""
+    if _in_project(layer):
+        return layer
+    fields = QgsFields()
+    for name in WALK_FIELDS:
+        kind = QMetaType.Type.QString if name in ("site_id", "network") else \
+            QMetaType.Type.LongLong if name in ("rank", "devices_within_walk") \
+            else QMetaType.Type.Double
+        fields.append(QgsField(name, kind))
+    layer = QgsVectorLayer("MultiPolygon?crs=EPSG:27700",
+                           _translate("CandidateSitesDock", "Walking catchments"), "memory")
+    layer.dataProvider().addAttributes(fields.toList())
+    layer.updateFields()
+    layer.setCustomProperty(ROLE_PROPERTY, WALK_ROLE)
+    layer.setRenderer(score_renderer())
+    layer.setOpacity(CATCHMENT_OPACITY)
+    QgsProject.instance().addMapLayer(layer)
+    return layer
+
+
+def describe_walking(layer: QgsVectorLayer, network_name: str, walk_m: float,
+                     attribution: str, licence: str = "", url: str = "") -> None:
+    """The walking layer's metadata: what it is, on which network, and the network's
+    credit line (rights and attribution, shown by QGIS and in print layouts)."""
+    metadata = QgsLayerMetadata()
+    metadata.setTitle(layer.name())
+    abstract = _translate(
+        "CandidateSitesDock",
+        "Walking catchments of the candidate sites: what lies within {walk} m on foot "
+        "along the streets of {network}, straight legs to and from the network "
+        "included. Coloured by the site's score (straight-line criteria).").format(
+        walk=f"{walk_m:g}", network=network_name)
+    if attribution:
+        abstract += f"\n\n{attribution}"
+    metadata.setAbstract(abstract)
+    if attribution:
+        metadata.setRights([attribution])
+    if licence:
+        metadata.setLicenses([licence])
+    layer.setMetadata(metadata)
+    server = layer.serverProperties()  # QgsMapLayer.setAttribution* moved here in QGIS 3.38
+    server.setAttribution(attribution)
+    server.setAttributionUrl(url)
+
+
+def fill_walking(layer: QgsVectorLayer, wide: pd.DataFrame, shapes: dict) -> None:
+    """Replace the features of the walking ``layer``: one polygon per site of the
+    results table ``wide`` whose walking catchment is in ``shapes`` (site_id -> the
+    record of :func:`site_files.catchment_table` with its ``wkb``)."""
+    provider = layer.dataProvider()
+    provider.truncate()
+    fields = layer.fields()
+    features = []
+    for row in wide.itertuples(index=False):
+        record = row._asdict()
+        shape = shapes.get(str(record["site_id"]))
+        if shape is None or shape.get("wkb") is None:
+            continue
+        values = {**shape, **{k: record.get(k) for k in ("score", "rank",
+                                                          "devices_within_walk",
+                                                          "residents_within_walk")}}
+        feature = QgsFeature(fields)
+        feature.setAttributes([_plain(values.get(name)) for name in WALK_FIELDS])
+        geometry = QgsGeometry()
+        geometry.fromWkb(shape["wkb"])
+        feature.setGeometry(geometry)
+        features.append(feature)
+    provider.addFeatures(features)
+    layer.updateExtents()
+    layer.triggerRepaint()
 
 
 def score_renderer() -> QgsGraduatedSymbolRenderer:

@@ -241,3 +241,30 @@ def test_one_site_is_interactive_once_built(town):
     assert edge.tolist() == [-1, -1] and np.isinf(leg).all()
     edge, along, leg = walk.network.snap([X0 + 5000], [Y0])  # no limit: the bridge foot
     assert leg[0] == pytest.approx(4400.0)
+
+
+def test_the_network_carries_its_data_credit(tmp_path):
+    """OpenStreetMap data (ODbL) is credited wherever what is drawn from it is shown: the
+    bundled extract is recognised by its osm_id field, not only by its file name."""
+    from ev_chargepoints.core.analysis.siting.network import (
+        OSM_ATTRIBUTION,
+        network_attribution,
+    )
+
+    network = read_network(OSM)
+    assert network.attribution == OSM_ATTRIBUTION
+    assert network.described == f"{OSM.name} ({OSM_ATTRIBUTION})"
+    renamed = tmp_path / "streets.gpkg"
+    renamed.write_bytes(OSM.read_bytes())
+    assert read_network(renamed).attribution == OSM_ATTRIBUTION  # by its osm_id field
+    assert network_attribution("Open Roads", ["name1", "class"]) == ""
+    assert network_attribution("OS Open Roads", [], ["Contains OS data © Crown copyright"]) \
+        == "Contains OS data © Crown copyright"
+    assert network_attribution("gosmore lines") == ""  # a word, not any "osm" inside one
+    assert network_attribution("roads_osm_2024") == OSM_ATTRIBUTION
+    out = analyse_sites(pd.DataFrame({"x": [530_300.0], "y": [180_900.0]}),
+                        pd.DataFrame({"device_id": ["d"], "x": [530_320.0],
+                                      "y": [180_900.0], "connectors": [1],
+                                      "max_kw": [7.0], "operator": ["o"]}),
+                        distances=[400.0], walking=WalkingCatchment(network, 400.0))
+    assert out["walk_network"].tolist() == [network.described]

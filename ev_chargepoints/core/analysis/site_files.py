@@ -33,7 +33,8 @@ from . import wkb
 from .siting import analyser, sites
 
 SITE_LEVEL = ("ward_code", "ward_name", "borough_name", "usage_period",
-              "nearest_device_id", "nearest_device_m", "walk_m", "devices_within_walk",
+              "nearest_device_id", "nearest_device_m", "walk_m", "walk_network",
+              "devices_within_walk",
               "residents_within_walk", "demand_scenario")
 CATCHMENT_LAYER = "walking_catchments"
 COORDINATES = ("x", "y", "longitude", "latitude")
@@ -237,7 +238,7 @@ def catchment_table(table: pd.DataFrame, network, walk_m: float):
     for name in ("devices_within_walk", "residents_within_walk"):
         if name in table:
             frame[name] = table[name].to_numpy()
-    frame["network"] = network.name
+    frame["network"] = network.described
     return frame, [wkb_ for wkb_, _ in shapes]
 
 
@@ -247,6 +248,7 @@ def write_catchments(table: pd.DataFrame, network, walk_m: float, path,
     ``walking_catchments`` to the GeoPackage at ``path`` (made when missing).
     ``attribution``: the network's licence line, kept in the layer's description."""
     frame, shapes = catchment_table(table, network, walk_m)
+    attribution = attribution or getattr(network, "attribution", "")
     description = f"Walking catchments, {float(walk_m):g} m on {network.name}"
     if attribution:
         description += f" ({attribution})"

@@ -87,6 +87,19 @@ def feature_layers(path) -> list[str]:
             raise _unreadable(exc, path.name) from None
 
 
+def layer_fields(path, layer: Optional[str] = None) -> list[str]:
+    """The column names of a feature layer (default the first), without reading rows."""
+    path = Path(path)
+    layer = layer or next(iter(feature_layers(path)), None)
+    if layer is None:
+        return []
+    with contextlib.closing(_connect(path)) as conn:
+        try:
+            return [r[1] for r in conn.execute(f"PRAGMA table_info({_quote(layer)})")]
+        except _READ_ERRORS as exc:
+            raise _unreadable(exc, path.name) from None
+
+
 def read_layer(path, layer: Optional[str] = None, columns: Optional[Sequence[str]] = None):
     """``(attributes DataFrame, list of WKB bytes, "EPSG:code" or None)`` for one layer."""
     path = Path(path)

@@ -36,7 +36,7 @@ from ...core.analysis.siting.analyser import DEFAULT_WEIGHTS
 from ...core.analysis.siting.sites import as_sites
 from ...core.errors import EvChargepointsError
 from ...core.workspace import Workspace
-from ...qgis.street_network import street_network
+from ...qgis.street_network import network_attribution, street_network
 from ...qgis.tables import cell_value, fields_for
 from .base import EvAlgorithm
 from .data_algorithms import StoreAlgorithm, add_store_parameters
@@ -88,12 +88,16 @@ def read_network(alg: EvAlgorithm, parameters, context, feedback):
     source = alg.parameterAsSource(parameters, "NETWORK", context)
     if source is None:
         return None
+    name = source.sourceName()
     network = street_network(source, source.sourceCrs(), context.transformContext(),
-                             source.sourceName(), alg.progress(feedback).scaled(0, 5),
-                             source.featureCount())
+                             name, alg.progress(feedback).scaled(0, 5),
+                             source.featureCount(),
+                             network_attribution(name, source.fields().names()))
     if not network.n_edges:
         raise EvChargepointsError(QCoreApplication.translate(
             "EvAlgorithm", "The street network layer has no lines."))
+    if network.attribution:
+        feedback.pushInfo(network.attribution)
     return network
 
 

@@ -116,6 +116,8 @@ def definitions() -> dict[str, str]:
                              "residents_within, so comparable).",
         "walk_m": "Walking distance of the walking catchment (m); present when a street "
                   "network is given.",
+        "walk_network": "The street network walked (file or layer name) with the credit "
+                        "its data asks for (OpenStreetMap: © OpenStreetMap contributors).",
         "devices_within_walk": "Existing charge devices within walk_m of the site on foot: "
                                "the site's and the device's straight legs to their nearest "
                                "network points plus the shortest walk along the street "
@@ -539,6 +541,7 @@ class IncrementalSiteAnalyser:
             cols["nearest_device_m"] = info["nearest_device_m"][positions]
             if self.walking is not None:
                 cols["walk_m"] = np.full(n, self.walking.distance_m)
+                cols["walk_network"] = np.full(n, self.walking.network.described, dtype=object)
                 for name in ("devices_within_walk", "residents_within_walk"):
                     cols[name] = info[name][positions]
             notes = [[] for _ in range(n)]

@@ -13,7 +13,9 @@ are scipy's ``csgraph`` Dijkstra on an undirected sparse graph of edge lengths (
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -24,6 +26,26 @@ from .. import wkb
 from ..geometry import expand_runs
 
 DEFAULT_SNAP_M = 0.5
+# OpenStreetMap's terms (ODbL): the credit goes wherever the data or what is drawn from it
+# is shown
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+OSM_LICENCE = "Open Database Licence (ODbL) 1.0"
+OSM_COPYRIGHT_URL = "https://www.openstreetmap.org/copyright"
+_OSM_NAME = re.compile(r"(^|[^a-z])(osm|openstreetmap)([^a-z]|$)", re.IGNORECASE)
+
+
+def network_attribution(name: str, field_names: Iterable[str] = (),
+                        rights: Iterable[str] = ()) -> str:
+    """The credit line a street network asks for: its own metadata rights when it has
+    them, else "© OpenStreetMap contributors" for OpenStreetMap data (an ``osm_id``
+    field, or "osm"/"OpenStreetMap" as a word of its name or file), else ""."""
+    own = "; ".join(r for r in rights if r and r.strip())
+    if own:
+        return own
+    names = {f.lower() for f in field_names}
+    if "osm_id" in names or _OSM_NAME.search(name or ""):
+        return OSM_ATTRIBUTION
+    return ""
 
 
 def _csgraph():
@@ -37,11 +59,12 @@ class StreetNetwork:
     ``edge_len`` m) and their undirected sparse graph, in EPSG:27700."""
 
     def __init__(self, x, y, line_offsets, snap_m: float = DEFAULT_SNAP_M,
-                 name: str = "", cell_m: float = 50.0):
+                 name: str = "", cell_m: float = 50.0, attribution: str = ""):
         x = np.asarray(x, dtype="float64")
         y = np.asarray(y, dtype="float64")
         offsets = np.asarray(line_offsets, dtype=np.int64)
         self.name = name
+        self.attribution = attribution  # the data's credit line (network_attribution)
         self.snap_m = float(snap_m)
         ok = np.isfinite(x) & np.isfinite(y)
         key = np.stack([np.floor(np.where(ok, x, 0) / snap_m),
@@ -73,6 +96,11 @@ class StreetNetwork:
 
     def __repr__(self) -> str:
         return f"StreetNetwork({self.name!r}, {self.n_nodes:,} nodes, {self.n_edges:,} edges)"
+
+    @property
+    def described(self) -> str:
+        """The network's name with its credit line: "roads.gpkg (© ...)"."""
+        return f"{self.name} ({self.attribution})" if self.attribution else self.name
 
     @property
     def n_nodes(self) -> int:
@@ -240,6 +268,7 @@ def read_network(path, layer: str | None = None, snap_m: float = DEFAULT_SNAP_M,
     if not path.is_file():
         raise ParseError("the network file does not exist", path.name)
     _, wkbs, crs = gpkg.read_layer(path, layer, columns=[])
+    fields = gpkg.layer_fields(path, layer)
     try:
         x, y, offsets = wkb.lines(wkbs)
     except ParseError as exc:
@@ -252,7 +281,9 @@ def read_network(path, layer: str | None = None, snap_m: float = DEFAULT_SNAP_M,
         degrees = bool((np.abs(x[finite]) <= 180).all() and (np.abs(y[finite]) <= 90).all())
         crs = crs_module.WGS84 if degrees else crs_module.BNG
     x, y = crs_module.to_bng(crs, x, y)
-    network = StreetNetwork(x, y, offsets, snap_m, name=path.name)
+    network = StreetNetwork(x, y, offsets, snap_m, name=path.name,
+                            attribution=network_attribution(
+                                f"{path.name} {layer or ''}", fields))
     if not network.n_edges:
         raise ParseError("the network layer has no usable edges", path.name)
     return network
