@@ -123,7 +123,9 @@ def _run_qgis(qgis: str, out: Path, show: bool, timeout: int, result_file: Path,
         env.update({"EVCP_OUT": str(out), "EVCP_RESULT": str(result_file),
                     "EVCP_KEEP_OPEN": "1" if show else "0", "HOME": tmp,
                     "XDG_RUNTIME_DIR": tmp, "QGIS_DISABLE_MESSAGE_HOOKS": "0",
-                    "EVCP_OCPI_URL": feed_url})
+                    "EVCP_OCPI_URL": feed_url,
+                    "EVCP_NETWORK": str(ROOT / "tests" / "data" / "networks"
+                                        / "central_london_highways_osm.gpkg")})
         env.pop("QT_QPA_PLATFORM", None)
         cmd = [qgis, "--profiles-path", str(base), "--nologo", "--noversioncheck",
                "--code", str(WORKFLOW)]

@@ -27,6 +27,7 @@ from qgis.utils import iface, plugins
 
 OUT = Path(os.environ.get("EVCP_OUT", "."))
 OCPI_URL = os.environ.get("EVCP_OCPI_URL", "")
+NETWORK = os.environ.get("EVCP_NETWORK", "")
 RESULT = Path(os.environ.get("EVCP_RESULT", OUT / "desktop_result.json"))
 KEEP_OPEN = os.environ.get("EVCP_KEEP_OPEN") == "1"
 TIMEOUT_S = float(os.environ.get("EVCP_STEP_TIMEOUT", "900"))
@@ -161,6 +162,39 @@ def pick_borough(dock):
         return {"borough": "Camden", "devices": int(row["devices"]), "selected": selected}
     record("summary dock: pick Camden", check)
     record("screenshot summary dock", lambda: screenshot("03-area-summary"))
+    tab = dock.demand_tab
+    dock.tabs.setCurrentWidget(tab)  # loads the wards' inputs in a task
+    wait_then(lambda: not dock.is_busy() and tab.table is not None,
+              lambda: show_demand(dock), "demand tab ready")
+
+
+def show_demand(dock):
+    tab = dock.demand_tab
+
+    def check():
+        layer = tab.show_on_map()
+        before = tab.frame().set_index("area_code")
+        tab.set_values(ev_share=0.35)  # as a planner types a new share
+        after = tab.frame().set_index("area_code")
+        assert tab.layer() is not None and tab.layer().id() == layer.id(), "layer replaced"
+        assert len(after) == 633, len(after)
+        needed = after["connectors_needed"].fillna(0)
+        assert (needed >= before["connectors_needed"].fillna(0).reindex(after.index)).all()
+        gaps = {f["area_code"]: f["gap"] for f in layer.getFeatures()}
+        known = after["gap"].notna()
+        assert all(gaps[c] == g for c, g in after.loc[known, "gap"].items()), "layer not redrawn"
+        return {"layer": layer.name(), "totals": tab.totals_label.text(),
+                "recompute_ms": tab.last_recompute_ms}
+    record("demand tab: a new EV share redraws the ward gap layer in place", check)
+    record("screenshot demand tab", lambda: screenshot("06-demand"))
+    if tab.layer() is not None:  # off again: the site screenshots show the devices
+        node = QgsProject.instance().layerTreeRoot().findLayer(tab.layer().id())
+        node.setItemVisibilityChecked(False)
+    dock.tabs.setCurrentIndex(0)
+    open_sites(dock)
+
+
+def open_sites(dock):
     dock.hide()
     sites = dock_titled("Candidate sites")
     sites.show()
@@ -213,6 +247,60 @@ def add_sites(sites):
         assert sites.buffer_layer() in iface.mapCanvas().layers(), "catchments not on the map"
         return path
     record("screenshot candidate sites", shot_with_catchments)
+    walk_on_streets(sites)
+
+
+def walk_on_streets(sites):
+    """The bundled OpenStreetMap network around Covent Garden as a project layer, a
+    5-minute walk, two sites clicked among its streets."""
+    from qgis.core import QgsRectangle, QgsVectorLayer
+
+    def load():
+        layer = QgsVectorLayer(f"{NETWORK}|layername=highways", "highways (OSM)", "ogr")
+        assert layer.isValid() and layer.featureCount() == 1220, NETWORK
+        QgsProject.instance().addMapLayer(layer)
+        sites.set_network_layer(layer)
+        sites.set_walk(5, "min")
+        iface.mapCanvas().setExtent(QgsRectangle(529_700, 179_750, 531_450, 182_000))
+        iface.mapCanvas().refresh()
+        return {"network": layer.name(), "walk_m": sites.walk_m()}
+    if not record("candidate sites: a street network and a 5-minute walk", load):
+        return export_page()
+    wait_then(lambda: sites.is_ready() and sites.network() is not None,
+              lambda: walk_sites(sites), "walking analysis ready")
+
+
+def walk_sites(sites):
+    def check():
+        before = set(sites.table_frame()["site_id"])
+        for x, y in ((530_300, 180_900), (530_800, 181_300)):
+            _click(iface.mapCanvas(), sites.tool, x, y)
+        QgsApplication.processEvents()
+        table = sites.table_frame()
+        new = table[~table["site_id"].isin(before)]
+        assert len(new) == 2, (sorted(before), table["site_id"].tolist())
+
+        def count(column):
+            return new[column].str.replace(",", "").astype(float)
+        assert (count("devices_within_walk") <= count("devices_within")).all()
+        assert "© OpenStreetMap contributors" in sites.network_attribution()
+        return new[["site_id", "devices_within", "devices_within_walk",
+                    "residents_within_walk"]].to_dict("records")
+    record("candidate sites: two clicks walked along the streets", check)
+    wait_then(lambda: sites.walking_layer() is not None
+              and sites.walking_layer().featureCount() >= 2, shot_walking,
+              "walking catchments drawn")
+
+
+def shot_walking():
+    # as a planner looks at streets: the area choropleths off, QGIS's notice about the
+    # WGS84 layer's transform (no OSTN15 grid installed) dismissed
+    root = QgsProject.instance().layerTreeRoot()
+    for node in root.findLayers():
+        if node.name().startswith(("Wards", "Boroughs")):
+            node.setItemVisibilityChecked(False)
+    iface.messageBar().clearWidgets()
+    record("screenshot walking catchments", lambda: screenshot("07-walking-catchments"))
     export_page()
 
 
