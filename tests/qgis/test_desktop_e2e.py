@@ -43,6 +43,8 @@ def test_real_qgis_desktop_runs_the_workflow(tmp_path):
     assert all(s["ok"] for s in result["steps"])
     for expected in ("plugin loaded", "layers loaded and styled", "summary dock: pick Camden",
                      "candidate sites: two clicks analysed",
+                     "demand tab: a new EV share redraws the ward gap layer in place",
+                     "candidate sites: two clicks walked along the streets",
                      "export the Camden committee page",
                      "London loaded: real devices, no usage invented",
                      "live status layer on the map"):
@@ -56,7 +58,7 @@ def test_real_qgis_desktop_runs_the_workflow(tmp_path):
     assert live["features"] > 0 and set(live["classes"]) <= {
         "available", "charging", "out_of_order", "unknown", "stale"}, live
     for shot in ("01-start", "02-map", "03-area-summary", "04-candidate-sites",
-                 "05-live-status"):
+                 "05-live-status", "06-demand", "07-walking-catchments"):
         path = out / f"{shot}.png"
         assert path.exists() and path.stat().st_size > 20_000, shot
     assert list((out / "export").glob("*camden*.pdf"))
