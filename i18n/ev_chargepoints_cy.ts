@@ -4,170 +4,180 @@
 <context>
     <name>AnalyseSitesAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="211"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="207"/>
         <source>Extra ring distances (m, comma-separated)</source>
         <translation>Pellteroedd cylchoedd ychwanegol (m, wedi'u gwahanu gan atalnodau)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="213"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="209"/>
         <source>Score weights</source>
         <translation>Pwysiadau'r sgôr</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="223"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="228"/>
         <source>Analysed sites</source>
         <translation>Safleoedd a ddadansoddwyd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="225"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="230"/>
         <source>Catchment buffers</source>
         <translation>Byfferau dalgylch</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="193"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="185"/>
         <source>Analyse candidate sites</source>
         <translation>Dadansoddi safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="194"/>
-        <source>For each candidate site: existing devices and connectors within the catchment distance (straight line), by power class and operator; their usage in the latest period; the nearest existing device; residents within reach (ward populations spread over a 100 m grid), those an existing device already reaches and those the site would newly cover; a weighted score (0-100) and rank. Extra ring distances add the same figures with a suffix such as _800m. Weights are CRITERION=WEIGHT pairs among new_coverage, unique_coverage, residents, demand, kwh and gap (default new_coverage=0.6,demand=0.2,gap=0.2). Output fields clashing with an input field are named ev_FIELD. With a street network line layer, devices_within_walk and residents_within_walk count what lies within the walk distance on foot along the streets (the straight legs to and from the network included), and the walking catchments can be written as polygons.</source>
-        <translation>Ar gyfer pob safle posibl: y dyfeisiau a&apos;r cysylltwyr presennol o fewn pellter y dalgylch (llinell syth), fesul dosbarth pŵer a gweithredwr; eu defnydd yn y cyfnod diweddaraf; y ddyfais bresennol agosaf; y trigolion o fewn cyrraedd (poblogaethau wardiau wedi&apos;u taenu dros grid 100 m), y rhai y mae dyfais bresennol eisoes yn eu cyrraedd a&apos;r rhai y byddai&apos;r safle&apos;n eu cwmpasu o&apos;r newydd; sgôr wedi&apos;i phwysoli (0-100) a rheng. Mae pellteroedd cylchoedd ychwanegol yn ychwanegu&apos;r un ffigurau gydag ôl-ddodiad fel _800m. Parau CRITERION=WEIGHT yw&apos;r pwysiadau, ymhlith new_coverage, unique_coverage, residents, demand, kwh a gap (rhagosodiad new_coverage=0.6,demand=0.2,gap=0.2). Caiff meysydd allbwn sy&apos;n gwrthdaro â maes mewnbwn eu henwi&apos;n ev_FIELD. Gyda haen linellau rhwydwaith strydoedd, mae devices_within_walk a residents_within_walk yn cyfrif yr hyn sydd o fewn y pellter cerdded ar droed ar hyd y strydoedd (gan gynnwys y darnau syth i&apos;r rhwydwaith ac ohono), a gellir ysgrifennu&apos;r dalgylchoedd cerdded fel polygonau.</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="216"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="221"/>
         <source>Street network for walking catchments (lines)</source>
         <translation>Rhwydwaith strydoedd ar gyfer dalgylchoedd cerdded (llinellau)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="219"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="224"/>
         <source>Walk distance (m; 400 m is 5 minutes at 4.8 km/h)</source>
         <translation>Pellter cerdded (m; mae 400 m yn 5 munud ar 4.8 km/awr)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="228"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="233"/>
         <source>Walking catchments</source>
         <translation>Dalgylchoedd cerdded</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="186"/>
+        <source>For each candidate site: existing devices and connectors within the catchment distance (straight line), by power class and operator; their usage in the latest period; the nearest existing device; residents within reach (ward populations spread over a 100 m grid), those an existing device already reaches and those the site would newly cover; a weighted score (0-100) and rank. Extra ring distances add the same figures with a suffix such as _800m. Weights are CRITERION=WEIGHT pairs among new_coverage, unique_coverage, residents, demand, kwh and gap (default new_coverage=0.6,demand=0.2,gap=0.2). Output fields clashing with an input field are named ev_FIELD. With a street network line layer, devices_within_walk and residents_within_walk count what lies within the walk distance on foot along the streets (the straight legs to and from the network included), and the walking catchments can be written as polygons. A demand-gap weight above 0 (or demand_gap among the weights) adds demand_gap_within: the public connectors still needed (needed − now, wards with more than they need counting 0) in the wards the catchment reaches, spread over each ward like its residents, under the demand scenario chosen among the advanced parameters.</source>
+        <translation>Ar gyfer pob safle posibl: y dyfeisiau a&apos;r cysylltwyr presennol o fewn pellter y dalgylch (llinell syth), fesul dosbarth pŵer a gweithredwr; eu defnydd yn y cyfnod diweddaraf; y ddyfais bresennol agosaf; y trigolion o fewn cyrraedd (poblogaethau wardiau wedi&apos;u taenu dros grid 100 m), y rhai y mae dyfais bresennol eisoes yn eu cyrraedd a&apos;r rhai y byddai&apos;r safle&apos;n eu cwmpasu o&apos;r newydd; sgôr wedi&apos;i phwysoli (0-100) a rheng. Mae pellteroedd cylchoedd ychwanegol yn ychwanegu&apos;r un ffigurau gydag ôl-ddodiad fel _800m. Parau CRITERION=WEIGHT yw&apos;r pwysiadau, ymhlith new_coverage, unique_coverage, residents, demand, kwh a gap (rhagosodiad new_coverage=0.6,demand=0.2,gap=0.2). Caiff meysydd allbwn sy&apos;n gwrthdaro â maes mewnbwn eu henwi&apos;n ev_FIELD. Gyda haen linellau rhwydwaith strydoedd, mae devices_within_walk a residents_within_walk yn cyfrif yr hyn sydd o fewn y pellter cerdded ar droed ar hyd y strydoedd (gan gynnwys y darnau syth i&apos;r rhwydwaith ac ohono), a gellir ysgrifennu&apos;r dalgylchoedd cerdded fel polygonau. Mae pwysiad bwlch galw uwchlaw 0 (neu demand_gap ymhlith y pwysiadau) yn ychwanegu demand_gap_within: y cysylltwyr cyhoeddus sydd eu hangen o hyd (angen − nawr, gyda wardiau sydd â mwy nag sydd ei angen arnynt yn cyfrif fel 0) yn y wardiau y mae&apos;r dalgylch yn eu cyrraedd, wedi&apos;u taenu dros bob ward fel ei thrigolion, o dan y senario galw a ddewiswyd ymhlith y paramedrau uwch.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="212"/>
+        <source>Weight of the demand gap (demand_gap; 0: not scored)</source>
+        <translation>Pwysiad y bwlch galw (demand_gap; 0: dim sgôr)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="216"/>
+        <source>Demand scenario of the demand gap</source>
+        <translation>Senario galw ar gyfer y bwlch galw</translation>
     </message>
 </context>
 <context>
     <name>AreaSummaryDock</name>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="79"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="83"/>
         <source>Area summary</source>
         <translation>Crynodeb ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="129"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="133"/>
         <source>◂ Boroughs</source>
         <translation>◂ Bwrdeistrefi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="130"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="134"/>
         <source>Back to the boroughs</source>
         <translation>Yn ôl i'r bwrdeistrefi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="482"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="498"/>
         <source>Boroughs</source>
         <translation>Bwrdeistrefi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="138"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="142"/>
         <source>Wards ▸</source>
         <translation>Wardiau ▸</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="139"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="143"/>
         <source>Show the wards of the selected borough (or double-click a borough)</source>
         <translation>Dangos wardiau'r fwrdeistref a ddewiswyd (neu cliciwch ddwywaith ar fwrdeistref)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="144"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="148"/>
         <source>Refresh</source>
         <translation>Adnewyddu</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="145"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="149"/>
         <source>Read the workspace store again</source>
         <translation>Darllen storfa'r gweithle eto</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="155"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="159"/>
         <source>Months</source>
         <translation>Misoedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="155"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="159"/>
         <source>Quarters</source>
         <translation>Chwarteri</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="155"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="159"/>
         <source>Years</source>
         <translation>Blynyddoedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="159"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="163"/>
         <source>Length of the usage periods</source>
         <translation>Hyd y cyfnodau defnydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="162"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="166"/>
         <source>Usage period shown (UK time)</source>
         <translation>Y cyfnod defnydd a ddangosir (amser y DU)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="166"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="170"/>
         <source>All operators</source>
         <translation>Pob gweithredwr</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="168"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="172"/>
         <source>All power classes</source>
         <translation>Pob dosbarth pŵer</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="170"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="174"/>
         <source>All location types</source>
         <translation>Pob math o leoliad</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="175"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="179"/>
         <source>Period</source>
         <translation>Cyfnod</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="178"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="182"/>
         <source>Operator</source>
         <translation>Gweithredwr</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="180"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="184"/>
         <source>Power class</source>
         <translation>Dosbarth pŵer</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="182"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="186"/>
         <source>Location type</source>
         <translation>Math o leoliad</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="217"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="221"/>
         <source>CSV…</source>
         <translation>CSV…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="218"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="222"/>
         <source>Export the table to CSV</source>
         <translation>Allforio'r tabl i CSV</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="225"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="229"/>
         <source>Not for publication</source>
         <translation>Nid i'w gyhoeddi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="226"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="230"/>
         <source>Exports suppress the usage figures of areas with fewer devices than the disclosure threshold or a single operator (and a partner area where a published total would reveal one). Tick to keep every figure for internal use: the files then say &quot;INTERNAL – not for publication&quot;. The table here always shows your data in full.</source>
         <translation>Mae allforion yn atal ffigurau defnydd ardaloedd sydd â llai o ddyfeisiau na'r trothwy datgelu neu un gweithredwr yn unig (ac ardal bartner lle byddai cyfanswm cyhoeddedig yn datgelu un). Ticiwch i gadw pob ffigur at ddefnydd mewnol: bydd y ffeiliau wedyn yn dweud &quot;INTERNAL – not for publication&quot;. Mae'r tabl yma bob amser yn dangos eich data yn llawn.</translation>
     </message>
@@ -177,117 +187,117 @@
         <translation>datgelu</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="221"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="225"/>
         <source>XLSX…</source>
         <translation>XLSX…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="222"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="226"/>
         <source>Export the table to an Excel workbook, with the definitions of every column</source>
         <translation>Allforio'r tabl i lyfr gwaith Excel, gyda diffiniadau pob colofn</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="249"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="263"/>
         <source>Load London charge points (or choose a store) to see area summaries.</source>
         <translation>Llwythwch bwyntiau gwefru Llundain (neu dewiswch storfa) i weld crynodebau ardaloedd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="310"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="326"/>
         <source>Preparing the summaries…</source>
         <translation>Wrthi'n paratoi'r crynodebau…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="311"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="327"/>
         <source>Preparing area summaries</source>
         <translation>Paratoi crynodebau ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="355"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="371"/>
         <source>slow (3–7 kW)</source>
         <translation>araf (3–7 kW)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="355"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="371"/>
         <source>fast (8–49 kW)</source>
         <translation>cyflym (8–49 kW)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="356"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="372"/>
         <source>rapid (50–149 kW)</source>
         <translation>cyflym iawn (50–149 kW)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="356"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="372"/>
         <source>ultra (150 kW+)</source>
         <translation>uwch-gyflym (150 kW+)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="364"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="380"/>
         <source>unknown</source>
         <translation>anhysbys</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="366"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="382"/>
         <source>{n} devices</source>
         <translation>{n} o ddyfeisiau</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="376"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="392"/>
         <source>no usage data</source>
         <translation>dim data defnydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="417"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="433"/>
         <source>Summarising…</source>
         <translation>Wrthi'n crynhoi…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="424"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="440"/>
         <source>Summarising areas</source>
         <translation>Crynhoi ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="479"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="495"/>
         <source>Wards of {borough}</source>
         <translation>Wardiau {borough}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="492"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="508"/>
         <source>{placed} devices in the {n} wards of {borough}</source>
         <translation>{placed} o ddyfeisiau yn {n} o wardiau {borough}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="495"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="511"/>
         <source>{placed} of {total} devices in London&apos;s boroughs</source>
         <translation>{placed} o'r {total} o ddyfeisiau ym mwrdeistrefi Llundain</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="498"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="514"/>
         <source>(filtered)</source>
         <translation>(wedi hidlo)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="502"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="518"/>
         <source>usage figures are SYNTHETIC</source>
         <translation>mae'r ffigurau defnydd yn SYNTHETIG</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="542"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="558"/>
         <source>No usage data to chart</source>
         <translation>Dim data defnydd i'w ddangos mewn siart</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="549"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="565"/>
         <source>{n} selected areas</source>
         <translation>{n} o ardaloedd a ddewiswyd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="551"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="567"/>
         <source>All wards of {borough}</source>
         <translation>Holl wardiau {borough}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="553"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="569"/>
         <source>All boroughs</source>
         <translation>Pob bwrdeistref</translation>
     </message>
@@ -406,258 +416,133 @@
         <source>Excel workbooks (*.xlsx)</source>
         <translation>Llyfrau gwaith Excel (*.xlsx)</translation>
     </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="243"/>
+        <source>Areas</source>
+        <translation>Ardaloedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="245"/>
+        <source>Demand</source>
+        <translation>Galw</translation>
+    </message>
 </context>
 <context>
     <name>CandidateSitesDock</name>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="82"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="80"/>
         <source>Candidate sites</source>
         <translation>Safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="119"/>
-        <source>Candidate sites: any point layer (lamp columns, car parks ...) or the scratch layer</source>
-        <translation>Safleoedd posibl: unrhyw haen bwyntiau (colofnau golau stryd, meysydd parcio ...) neu'r haen dros dro</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="123"/>
-        <source>Scratch layer</source>
-        <translation>Haen dros dro</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="124"/>
-        <source>Use (or create) the memory layer &quot;Candidate sites&quot; in EPSG:27700</source>
-        <translation>Defnyddio (neu greu) yr haen yn y cof &quot;Safleoedd posibl&quot; yn EPSG:27700</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="128"/>
-        <source>Sites layer</source>
-        <translation>Haen safleoedd</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="137"/>
-        <source>Primary catchment distance (straight line); scores and ranks are for this distance</source>
-        <translation>Prif bellter y dalgylch (llinell syth); mae'r sgoriau a'r rhengoedd ar gyfer y pellter hwn</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="140"/>
-        <source>Distance</source>
-        <translation>Pellter</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="144"/>
-        <source>{d} m</source>
-        <translation>{d} m</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="145"/>
-        <source>Also report the figures within this distance</source>
-        <translation>Adrodd y ffigurau o fewn y pellter hwn hefyd</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="149"/>
-        <source>Extra rings</source>
-        <translation>Cylchoedd ychwanegol</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="153"/>
-        <source>New coverage</source>
-        <translation>Cwmpas newydd</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="154"/>
-        <source>Unique coverage</source>
-        <translation>Cwmpas unigryw</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="155"/>
-        <source>Residents</source>
-        <translation>Trigolion</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="155"/>
-        <source>Demand nearby</source>
-        <translation>Galw gerllaw</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="156"/>
-        <source>kWh nearby</source>
-        <translation>kWh gerllaw</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="156"/>
-        <source>Gap to nearest</source>
-        <translation>Bwlch i'r agosaf</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="173"/>
-        <source>Weights</source>
-        <translation>Pwysiadau</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="177"/>
-        <source>Add / move sites on the map</source>
-        <translation>Ychwanegu / symud safleoedd ar y map</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="179"/>
-        <source>Click the map to add a site; press on a site and drag to move it</source>
-        <translation>Cliciwch ar y map i ychwanegu safle; pwyswch ar safle a'i lusgo i'w symud</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="183"/>
-        <source>Analyse layer</source>
-        <translation>Dadansoddi'r haen</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="184"/>
-        <source>Analyse every site of the layer again</source>
-        <translation>Dadansoddi pob safle yn yr haen eto</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="193"/>
-        <source>Suggest K sites</source>
-        <translation>Awgrymu K safle</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="194"/>
-        <source>Pick K sites of the layer by greedy maximal new coverage at the primary distance, existing devices fixed</source>
-        <translation>Dewis K safle o'r haen yn ôl y cwmpas newydd mwyaf (dull barus) ar y prif bellter, gyda'r dyfeisiau presennol yn sefydlog</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="198"/>
-        <source>K</source>
-        <translation>K</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="203"/>
-        <source>Choose a sites layer or start the map tool.</source>
-        <translation>Dewiswch haen safleoedd neu dechreuwch yr offeryn map.</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="214"/>
-        <source>Step</source>
-        <translation>Cam</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="214"/>
-        <source>Site</source>
-        <translation>Safle</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="214"/>
-        <source>Gain (residents)</source>
-        <translation>Ennill (trigolion)</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="214"/>
-        <source>Covered %</source>
-        <translation>Cwmpas %</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="221"/>
-        <source>Export GeoPackage…</source>
-        <translation>Allforio GeoPackage…</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="223"/>
-        <source>Export CSV…</source>
-        <translation>Allforio CSV…</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="371"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="340"/>
         <source>There is no store at {path}; load London charge points first.</source>
         <translation>Does dim storfa yn {path}; llwythwch bwyntiau gwefru Llundain yn gyntaf.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="383"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="360"/>
         <source>Preparing the candidate-site analysis (devices, usage, population)…</source>
         <translation>Wrthi'n paratoi'r dadansoddiad o safleoedd posibl (dyfeisiau, defnydd, poblogaeth)…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="386"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="363"/>
         <source>Preparing candidate-site analysis</source>
         <translation>Paratoi dadansoddiad o safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="406"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="384"/>
         <source>Ready ({s:.1f} s). {n} sites analysed.</source>
         <translation>Yn barod ({s:.1f} s). Dadansoddwyd {n} o safleoedd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="472"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="453"/>
         <source>{n} sites; updated in {ms:.0f} ms.</source>
         <translation>{n} o safleoedd; diweddarwyd mewn {ms:.0f} ms.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="510"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="491"/>
         <source>Give at least one weight above 0.</source>
         <translation>Rhowch o leiaf un pwysiad uwchlaw 0.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_results.py" line="135"/>
+        <location filename="../ev_chargepoints/gui/sites_results.py" line="144"/>
         <source>Candidate site catchments</source>
         <translation>Dalgylchoedd safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_results.py" line="152"/>
+        <location filename="../ev_chargepoints/gui/sites_results.py" line="245"/>
         <source>score {low:g}–{high:g}</source>
         <translation>sgôr {low:g}–{high:g}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="556"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="533"/>
         <source>The sites layer has no sites to choose from.</source>
         <translation>Nid oes gan yr haen safleoedd unrhyw safleoedd i ddewis ohonynt.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="569"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="546"/>
         <source>Suggesting candidate sites</source>
         <translation>Awgrymu safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="573"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="550"/>
         <source>Choosing {k} sites…</source>
         <translation>Wrthi'n dewis {k} o safleoedd…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="588"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="565"/>
         <source>{n} of {k} sites picked; gains are listed below and the picks selected on the layer.</source>
         <translation>Dewiswyd {n} o'r {k} safle; mae'r enillion wedi'u rhestru isod a'r dewisiadau wedi'u dethol ar yr haen.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="591"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="568"/>
         <source>No other site covers anyone new.</source>
         <translation>Nid oes unrhyw safle arall yn cwmpasu neb newydd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="603"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="580"/>
         <source>There are no results to export yet.</source>
         <translation>Nid oes canlyniadau i'w hallforio eto.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="606"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="583"/>
         <source>GeoPackage (*.gpkg)</source>
         <translation>GeoPackage (*.gpkg)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="607"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="584"/>
         <source>CSV (*.csv)</source>
         <translation>CSV (*.csv)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="608"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="585"/>
         <source>Export candidate sites</source>
         <translation>Allforio safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="615"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="592"/>
         <source>Exported {n} sites to {path}.</source>
         <translation>Allforiwyd {n} o safleoedd i {path}.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="235"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="129"/>
         <source>EV Charge Points</source>
         <translation>Pwyntiau Gwefru Cerbydau Trydan</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="161"/>
+        <source> min</source>
+        <translation> mun</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_results.py" line="177"/>
+        <source>Walking catchments</source>
+        <translation>Dalgylchoedd cerdded</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_results.py" line="194"/>
+        <source>Walking catchments of the candidate sites: what lies within {walk} m on foot along the streets of {network}, straight legs to and from the network included. Coloured by the site&apos;s score (straight-line criteria).</source>
+        <translation>Dalgylchoedd cerdded y safleoedd posibl: yr hyn sydd o fewn {walk} m ar droed ar hyd strydoedd {network}, gan gynnwys y darnau syth i&apos;r rhwydwaith ac ohono. Wedi&apos;u lliwio yn ôl sgôr y safle (meini prawf llinell syth).</translation>
     </message>
 </context>
 <context>
@@ -854,6 +739,260 @@
     </message>
 </context>
 <context>
+    <name>DemandMapMixin</name>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="37"/>
+        <source>Demand gap per ward ({scenario})</source>
+        <translation>Bwlch galw fesul ward ({scenario})</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="52"/>
+        <source>No demand figures yet.</source>
+        <translation>Dim ffigurau galw eto.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="107"/>
+        <source>The gap layer could not be updated.</source>
+        <translation>Nid oedd modd diweddaru haen y bwlch.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="227"/>
+        <source>Load London charge points (or choose a store) to see the demand per ward.</source>
+        <translation>Llwythwch bwyntiau gwefru Llundain (neu dewiswch storfa) i weld y galw fesul ward.</translation>
+    </message>
+</context>
+<context>
+    <name>DemandTab</name>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="181"/>
+        <source>A preset or a scenario you saved; change any value below</source>
+        <translation>Rhagosodiad neu senario a gadwyd gennych; newidiwch unrhyw werth isod</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="185"/>
+        <source>Save scenario as…</source>
+        <translation>Cadw&apos;r senario fel…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="186"/>
+        <source>Name the values shown; the project keeps the scenario</source>
+        <translation>Rhowch enw i&apos;r gwerthoedd a ddangosir; mae&apos;r prosiect yn cadw&apos;r senario</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="189"/>
+        <source>Scenario</source>
+        <translation>Senario</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="205"/>
+        <source>Share of cars that are electric</source>
+        <translation>Cyfran y ceir sy&apos;n drydanol</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="207"/>
+        <source>Share of EVs without off-street parking, the same in every ward; at the bottom of the range: each ward&apos;s share of flats and terraced houses</source>
+        <translation>Cyfran y cerbydau trydan heb le parcio oddi ar y stryd, yr un fath ym mhob ward; ar waelod yr ystod: cyfran fflatiau a thai teras pob ward</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="210"/>
+        <source>each ward&apos;s housing mix</source>
+        <translation>cymysgedd tai pob ward</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="211"/>
+        <source>Factor on each ward&apos;s share of flats and terraced houses (capped at 100 %)</source>
+        <translation>Ffactor ar gyfran fflatiau a thai teras pob ward (uchafswm o 100 %)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="213"/>
+        <source> kWh</source>
+        <translation> kWh</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="213"/>
+        <source>Energy per EV a day</source>
+        <translation>Ynni fesul cerbyd trydan y dydd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="215"/>
+        <source> kW</source>
+        <translation> kW</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="215"/>
+        <source>Rated power of a public connector</source>
+        <translation>Pŵer graddedig cysylltydd cyhoeddus</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="217"/>
+        <source>Target occupancy of a public connector: share of the day it charges</source>
+        <translation>Defnydd targed cysylltydd cyhoeddus: y gyfran o&apos;r dydd y mae&apos;n gwefru</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="227"/>
+        <source>Cars electric</source>
+        <translation>Ceir trydan</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="228"/>
+        <source>No off-street parking</source>
+        <translation>Dim parcio oddi ar y stryd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="229"/>
+        <source>× factor</source>
+        <translation>× ffactor</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="230"/>
+        <source>Per EV a day</source>
+        <translation>Fesul cerbyd trydan y dydd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="231"/>
+        <source>Connector</source>
+        <translation>Cysylltydd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="232"/>
+        <source>Target occupancy</source>
+        <translation>Defnydd targed</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="277"/>
+        <source>Show on map</source>
+        <translation>Dangos ar y map</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="278"/>
+        <source>Add a ward layer styled by gap; it follows the scenario</source>
+        <translation>Ychwanegu haen wardiau wedi&apos;i harddullio yn ôl y bwlch; mae&apos;n dilyn y senario</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="379"/>
+        <source>A scenario needs a name.</source>
+        <translation>Mae angen enw ar senario.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="381"/>
+        <source>&apos;{name}&apos; is a preset; choose another name.</source>
+        <translation>Rhagosodiad yw &apos;{name}&apos;; dewiswch enw arall.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="409"/>
+        <source>Save scenario as</source>
+        <translation>Cadw&apos;r senario fel</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="409"/>
+        <source>Name of the scenario</source>
+        <translation>Enw&apos;r senario</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="437"/>
+        <source>Load London charge points (or choose a store) to see the demand per ward.</source>
+        <translation>Llwythwch bwyntiau gwefru Llundain (neu dewiswch storfa) i weld y galw fesul ward.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="450"/>
+        <source>Reading the wards' figures…</source>
+        <translation>Wrthi&apos;n darllen ffigurau&apos;r wardiau…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="451"/>
+        <source>Preparing the demand per ward</source>
+        <translation>Paratoi&apos;r galw fesul ward</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="494"/>
+        <source>Cancelled.</source>
+        <translation>Wedi&apos;i ganslo.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="529"/>
+        <source>{n} wards without ward-profile figures: left blank</source>
+        <translation>{n} o wardiau heb ffigurau proffil ward: wedi&apos;u gadael yn wag</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="535"/>
+        <source>London: {needed} connectors needed, {now} now, gap {gap} ({short} of {n} wards short)</source>
+        <translation>Llundain: {needed} cysylltydd sydd eu hangen, {now} nawr, bwlch {gap} ({short} o&apos;r {n} o wardiau yn brin)</translation>
+    </message>
+</context>
+<context>
+    <name>DemandTableModel</name>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="106"/>
+        <source>Ward</source>
+        <translation>Ward</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="106"/>
+        <source>Code</source>
+        <translation>Cod</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="107"/>
+        <source>Cars</source>
+        <translation>Ceir</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="107"/>
+        <source>EVs</source>
+        <translation>Cerbydau trydan</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="108"/>
+        <source>EVs on public charging</source>
+        <translation>Cerbydau trydan ar wefru cyhoeddus</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="109"/>
+        <source>Needed</source>
+        <translation>Angen</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="109"/>
+        <source>Now</source>
+        <translation>Nawr</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="110"/>
+        <source>Gap</source>
+        <translation>Bwlch</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="126"/>
+        <source>household spaces (2011) × cars per household (2011)</source>
+        <translation>lleoedd aelwydydd (2011) × ceir fesul aelwyd (2011)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="127"/>
+        <source>cars × share of cars that are electric</source>
+        <translation>ceir × cyfran y ceir sy&apos;n drydanol</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="128"/>
+        <source>EVs × share without off-street parking (EVs relying on public charging)</source>
+        <translation>cerbydau trydan × cyfran heb le parcio oddi ar y stryd (cerbydau trydan sy&apos;n dibynnu ar wefru cyhoeddus)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="130"/>
+        <source>EVs on public charging × kWh per EV a day ÷ what one connector delivers a day, rounded up</source>
+        <translation>cerbydau trydan ar wefru cyhoeddus × kWh fesul cerbyd trydan y dydd ÷ yr hyn y mae un cysylltydd yn ei gyflenwi y dydd, wedi&apos;i dalgrynnu i fyny</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="132"/>
+        <source>connectors of the store&apos;s reconciled devices in the ward</source>
+        <translation>cysylltwyr y dyfeisiau wedi&apos;u cysoni yn y storfa sydd yn y ward</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="134"/>
+        <source>needed − now (negative: more than the scenario needs)</source>
+        <translation>angen − nawr (negyddol: mwy nag sydd ei angen ar y senario)</translation>
+    </message>
+</context>
+<context>
     <name>EvAlgorithm</name>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/base.py" line="28"/>
@@ -871,27 +1010,27 @@
         <translation>Gadewch yn wag i ddefnyddio'r storfa a osodwyd yng ngosodiadau'r ategyn.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="50"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="53"/>
         <source>The candidate sites layer could not be read.</source>
         <translation>Nid oedd modd darllen haen y safleoedd posibl.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="71"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="74"/>
         <source>The candidate sites layer has no features.</source>
         <translation>Nid oes nodweddion yn haen y safleoedd posibl.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="77"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="80"/>
         <source>Candidate sites: {error}</source>
         <translation>Safleoedd posibl: {error}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="119"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="111"/>
         <source>Extra rings: {value} is not a number of metres.</source>
         <translation>Cylchoedd ychwanegol: nid yw {value} yn nifer o fetrau.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="123"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="115"/>
         <source>Extra rings: {value} must be positive.</source>
         <translation>Cylchoedd ychwanegol: rhaid i {value} fod yn bositif.</translation>
     </message>
@@ -911,7 +1050,7 @@
         <translation>Uchafswm yr oriau y gall un arsylwad statws ddal</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="107"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="97"/>
         <source>The street network layer has no lines.</source>
         <translation>Nid oes llinellau yn haen y rhwydwaith strydoedd.</translation>
     </message>
@@ -1078,84 +1217,89 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
 <context>
     <name>ExportCommitteeMapAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="45"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="49"/>
         <source>Boroughs (empty = London page, &apos;all&apos; = every borough)</source>
         <translation>Bwrdeistrefi (gwag = tudalen Llundain, 'all' = pob bwrdeistref)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="48"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="52"/>
         <source>All borough pages in one PDF</source>
         <translation>Pob tudalen bwrdeistref mewn un PDF</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="50"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="54"/>
         <source>Also write PNG images (300 dpi)</source>
         <translation>Ysgrifennu delweddau PNG hefyd (300 dpi)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="52"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="56"/>
         <source>Quarter, e.g. 2022-Q2 (empty = latest with substantial usage)</source>
         <translation>Chwarter, e.e. 2022-Q2 (gwag = yr un diweddaraf gyda defnydd sylweddol)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="55"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="59"/>
         <source>Suppress usage of areas with fewer devices than</source>
         <translation>Atal defnydd ardaloedd sydd â llai o ddyfeisiau na</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="58"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="62"/>
         <source>Orientation</source>
         <translation>Cyfeiriadedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="64"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="71"/>
         <source>Output folder</source>
         <translation>Ffolder allbwn</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="66"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="73"/>
         <source>Files written</source>
         <translation>Ffeiliau a ysgrifennwyd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="67"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="74"/>
         <source>Input fingerprint</source>
         <translation>Ôl bys y mewnbynnau</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="24"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="26"/>
         <source>Export committee map</source>
         <translation>Allforio map pwyllgor</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="25"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="27"/>
         <source>Export</source>
         <translation>Allforio</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="27"/>
-        <source>Exports A4 committee pages as PDF (and PNG): the London overview, chosen boroughs, or an atlas of all 33 boroughs, one PDF each or combined. Each page has the map, legend, scale bar, north arrow, an inset locating the borough, a summary table, metric definitions, data vintage, sources, attribution, date and a fingerprint of the inputs. Usage figures of areas with fewer devices than the threshold, or from a single operator, are suppressed before printing; device counts are always shown. Boroughs: leave empty for the London page, type &apos;all&apos; for every borough, or list names separated by commas. Live status (off by default) adds the latest status the store&apos;s watched OCPI feeds reported, with stale devices marked as in the plugin settings.</source>
-        <translation>Yn allforio tudalennau pwyllgor A4 fel PDF (a PNG): trosolwg Llundain, bwrdeistrefi dethol, neu atlas o bob un o'r 33 bwrdeistref, un PDF yr un neu wedi'u cyfuno. Ar bob tudalen mae'r map, allwedd, bar graddfa, saeth y gogledd, map mewnosod sy'n lleoli'r fwrdeistref, tabl crynodeb, diffiniadau'r mesurau, oedran y data, ffynonellau, priodoliad, dyddiad ac ôl bys o'r mewnbynnau. Caiff ffigurau defnydd ardaloedd sydd â llai o ddyfeisiau na'r trothwy, neu o un gweithredwr yn unig, eu hatal cyn argraffu; dangosir nifer y dyfeisiau bob amser. Bwrdeistrefi: gadewch yn wag ar gyfer tudalen Llundain, teipiwch 'all' ar gyfer pob bwrdeistref, neu rhestrwch enwau wedi'u gwahanu gan atalnodau. Mae statws byw (i ffwrdd yn ddiofyn) yn ychwanegu'r statws diweddaraf a adroddodd ffrydiau OCPI a wyliwyd y storfa, gyda dyfeisiau sydd wedi dyddio wedi'u marcio fel yng ngosodiadau'r ategyn.</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="58"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="62"/>
         <source>portrait</source>
         <translation>portread</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="58"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="62"/>
         <source>landscape</source>
         <translation>tirlun</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="95"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="103"/>
         <source>Usage figures suppressed for: {areas}</source>
         <translation>Ffigurau defnydd wedi'u hatal ar gyfer: {areas}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="61"/>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="65"/>
         <source>Show the latest watched live status on the maps</source>
         <translation>Dangos y statws byw diweddaraf a wyliwyd ar y mapiau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="29"/>
+        <source>Exports A4 committee pages as PDF (and PNG): the London overview, chosen boroughs, or an atlas of all 33 boroughs, one PDF each or combined. Each page has the map, legend, scale bar, north arrow, an inset locating the borough, a summary table, metric definitions, data vintage, sources, attribution, date and a fingerprint of the inputs. Usage figures of areas with fewer devices than the threshold, or from a single operator, are suppressed before printing; device counts are always shown. Boroughs: leave empty for the London page, type &apos;all&apos; for every borough, or list names separated by commas. Live status (off by default) adds the latest status the store&apos;s watched OCPI feeds reported, with stale devices marked as in the plugin settings. Each borough page&apos;s notes also give the borough&apos;s demand for public connectors under the chosen demand scenario (connectors needed, now and the gap, summed over its wards).</source>
+        <translation>Yn allforio tudalennau pwyllgor A4 fel PDF (a PNG): trosolwg Llundain, bwrdeistrefi dethol, neu atlas o bob un o&apos;r 33 bwrdeistref, un PDF yr un neu wedi&apos;u cyfuno. Ar bob tudalen mae&apos;r map, allwedd, bar graddfa, saeth y gogledd, map mewnosod sy&apos;n lleoli&apos;r fwrdeistref, tabl crynodeb, diffiniadau&apos;r mesurau, oedran y data, ffynonellau, priodoliad, dyddiad ac ôl bys o&apos;r mewnbynnau. Caiff ffigurau defnydd ardaloedd sydd â llai o ddyfeisiau na&apos;r trothwy, neu o un gweithredwr yn unig, eu hatal cyn argraffu; dangosir nifer y dyfeisiau bob amser. Bwrdeistrefi: gadewch yn wag ar gyfer tudalen Llundain, teipiwch &apos;all&apos; ar gyfer pob bwrdeistref, neu rhestrwch enwau wedi&apos;u gwahanu gan atalnodau. Mae statws byw (i ffwrdd yn ddiofyn) yn ychwanegu&apos;r statws diweddaraf a adroddodd ffrydiau OCPI a wyliwyd y storfa, gyda dyfeisiau sydd wedi dyddio wedi&apos;u marcio fel yng ngosodiadau&apos;r ategyn. Mae nodiadau tudalen pob bwrdeistref hefyd yn rhoi galw&apos;r fwrdeistref am gysylltwyr cyhoeddus o dan y senario galw a ddewiswyd (cysylltwyr sydd eu hangen, nawr a&apos;r bwlch, wedi&apos;u symio dros ei wardiau).</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="68"/>
+        <source>Demand scenario of the borough pages</source>
+        <translation>Senario galw tudalennau&apos;r bwrdeistrefi</translation>
     </message>
 </context>
 <context>
@@ -1285,112 +1429,112 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
 <context>
     <name>OptionalPackages</name>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="60"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="61"/>
         <source>importing, utilisation, summaries and site analysis</source>
         <translation>mewnforio, defnydd, crynodebau a dadansoddi safleoedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="60"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="61"/>
         <source>reading boundary files other than GeoPackage, such as Shapefile or GeoJSON</source>
         <translation>darllen ffeiliau ffiniau heblaw GeoPackage, fel Shapefile neu GeoJSON</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="119"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="120"/>
         <source>{name} (needed for {use})</source>
         <translation>{name} (ei angen ar gyfer {use})</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="125"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="126"/>
         <source> or &apos;{command}&apos; on Debian/Ubuntu</source>
         <translation> neu '{command}' ar Debian/Ubuntu</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="127"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="128"/>
         <source>Missing Python package(s): {listed}. Install them into the Python QGIS uses, e.g. &apos;{command}&apos; (OSGeo4W shell on Windows){debian}, then restart QGIS.</source>
         <translation>Pecyn(nau) Python ar goll: {listed}. Gosodwch nhw yn y Python y mae QGIS yn ei ddefnyddio, e.e. '{command}' (cragen OSGeo4W ar Windows){debian}, yna ailgychwynnwch QGIS.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="143"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="144"/>
         <source> Until then the features that need them are switched off.</source>
         <translation> Tan hynny mae'r nodweddion sy'n dibynnu arnynt wedi'u diffodd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="148"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="149"/>
         <source> Everything else works.</source>
         <translation> Mae popeth arall yn gweithio.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="60"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="61"/>
         <source>usage history: sessions, status and utilisation</source>
         <translation>hanes defnydd: sesiynau, statws a chyfraddau defnydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="146"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="147"/>
         <source> Until then charge points and areas load without usage.</source>
         <translation> Tan hynny mae pwyntiau gwefru ac ardaloedd yn llwytho heb ddata defnydd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="60"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="61"/>
         <source>exporting tables to Excel (XLSX)</source>
         <translation>allforio tablau i Excel (XLSX)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="274"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="283"/>
         <source>the OSGeo4W Shell (Start menu, OSGeo4W)</source>
         <translation>OSGeo4W Shell (dewislen Start, OSGeo4W)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="276"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="285"/>
         <source>Terminal (Applications, Utilities)</source>
         <translation>Terminal (Applications, Utilities)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="277"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="286"/>
         <source>a terminal</source>
         <translation>terfynell</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="280"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="289"/>
         <source>To install them by hand, run this command in {where} (it needs to reach pypi.org), then restart QGIS: {command}</source>
         <translation>I'w gosod â llaw, rhedwch y gorchymyn hwn yn {where} (mae angen iddo gyrraedd pypi.org), yna ailgychwynnwch QGIS: {command}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="292"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="301"/>
         <source>The Python interpreter of QGIS was not found beside {executable}; install the packages by hand. {hint}</source>
         <translation>Ni chafwyd hyd i Python QGIS wrth ymyl {executable}; gosodwch y pecynnau â llaw. {hint}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="355"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="374"/>
         <source>pip could not be started ({error}). {by_hand}</source>
         <translation>Nid oedd modd cychwyn pip ({error}). {by_hand}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="371"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="390"/>
         <source>Starting pip…</source>
         <translation>Yn cychwyn pip…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="377"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="396"/>
         <source>Cancelled by the user: pip was stopped.</source>
         <translation>Wedi'i ganslo gan y defnyddiwr: stopiwyd pip.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="396"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="415"/>
         <source>Installed {packages}.</source>
         <translation>Wedi gosod {packages}.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="406"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="425"/>
         <source>The Python of QGIS ({python}) has no pip. On Debian/Ubuntu install it with &apos;sudo apt install python3-pip&apos;; elsewhere reinstall QGIS with pip. {by_hand}</source>
         <translation>Nid oes pip gan Python QGIS ({python}). Ar Debian/Ubuntu gosodwch ef gyda 'sudo apt install python3-pip'; mewn mannau eraill ailosodwch QGIS gyda pip. {by_hand}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="411"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="430"/>
         <source>pip could not reach the package index (no internet connection, or a proxy or firewall blocks pypi.org). {by_hand}</source>
         <translation>Nid oedd pip yn gallu cyrraedd mynegai'r pecynnau (dim cysylltiad â'r rhyngrwyd, neu mae dirprwy neu fur gwarchod yn rhwystro pypi.org). {by_hand}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="419"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="438"/>
         <source>pip could not install {packages}: {reason} {by_hand}</source>
         <translation>Nid oedd pip yn gallu gosod {packages}: {reason} {by_hand}</translation>
     </message>
@@ -1400,7 +1544,7 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
         <translation>Yn gosod {packages} gyda pip</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/core/optional.py" line="60"/>
+        <location filename="../ev_chargepoints/core/optional.py" line="61"/>
         <source>walking catchments on a street network</source>
         <translation>dalgylchoedd cerdded ar rwydwaith strydoedd</translation>
     </message>
@@ -1799,6 +1943,282 @@ Gorchymyn: {command}</translation>
     </message>
 </context>
 <context>
+    <name>SitesDockForm</name>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="44"/>
+        <source>Candidate sites: any point layer (lamp columns, car parks ...) or the scratch layer</source>
+        <translation>Safleoedd posibl: unrhyw haen bwyntiau (colofnau golau stryd, meysydd parcio ...) neu&apos;r haen dros dro</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="48"/>
+        <source>Scratch layer</source>
+        <translation>Haen dros dro</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="49"/>
+        <source>Use (or create) the memory layer &quot;Candidate sites&quot; in EPSG:27700</source>
+        <translation>Defnyddio (neu greu) yr haen yn y cof &quot;Safleoedd posibl&quot; yn EPSG:27700</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="53"/>
+        <source>Sites layer</source>
+        <translation>Haen safleoedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="62"/>
+        <source>Primary catchment distance (straight line); scores and ranks are for this distance</source>
+        <translation>Prif bellter y dalgylch (llinell syth); mae&apos;r sgoriau a&apos;r rhengoedd ar gyfer y pellter hwn</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="65"/>
+        <source>Distance</source>
+        <translation>Pellter</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="69"/>
+        <source>{d} m</source>
+        <translation>{d} m</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="70"/>
+        <source>Also report the figures within this distance</source>
+        <translation>Adrodd y ffigurau o fewn y pellter hwn hefyd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="74"/>
+        <source>Extra rings</source>
+        <translation>Cylchoedd ychwanegol</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="79"/>
+        <source>None (straight line only)</source>
+        <translation>Dim (llinell syth yn unig)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="81"/>
+        <source>Street network for walking catchments: any line layer (OS Open Roads, OpenStreetMap …) or a GeoPackage file. Adds devices_within_walk and residents_within_walk and a Walking catchments layer; none: straight line only</source>
+        <translation>Rhwydwaith strydoedd ar gyfer dalgylchoedd cerdded: unrhyw haen linellau (OS Open Roads, OpenStreetMap …) neu ffeil GeoPackage. Yn ychwanegu devices_within_walk a residents_within_walk a haen Dalgylchoedd cerdded; dim: llinell syth yn unig</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="88"/>
+        <source>File…</source>
+        <translation>Ffeil…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="89"/>
+        <source>Use a street network GeoPackage (its first line layer)</source>
+        <translation>Defnyddio GeoPackage rhwydwaith strydoedd (ei haen linellau gyntaf)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="93"/>
+        <source>Street network</source>
+        <translation>Rhwydwaith strydoedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="97"/>
+        <source>metres</source>
+        <translation>metrau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="98"/>
+        <source>minutes</source>
+        <translation>munudau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="99"/>
+        <source>Minutes are walked at 4.8 km/h (80 m a minute)</source>
+        <translation>Cyfrifir munudau ar gyflymder cerdded o 4.8 km/awr (80 m y funud)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="103"/>
+        <source>How far a driver walks from the charge point, along the streets</source>
+        <translation>Pa mor bell y mae gyrrwr yn cerdded o&apos;r pwynt gwefru, ar hyd y strydoedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="111"/>
+        <source>Walk</source>
+        <translation>Cerdded</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="119"/>
+        <source>New coverage</source>
+        <translation>Cwmpas newydd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="120"/>
+        <source>Unique coverage</source>
+        <translation>Cwmpas unigryw</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="121"/>
+        <source>Residents</source>
+        <translation>Trigolion</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="121"/>
+        <source>Demand nearby</source>
+        <translation>Galw gerllaw</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="122"/>
+        <source>kWh nearby</source>
+        <translation>kWh gerllaw</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="122"/>
+        <source>Gap to nearest</source>
+        <translation>Bwlch i&apos;r agosaf</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="123"/>
+        <source>Demand gap (wards)</source>
+        <translation>Bwlch galw (wardiau)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="142"/>
+        <source>Weights</source>
+        <translation>Pwysiadau</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="146"/>
+        <source>Add / move sites on the map</source>
+        <translation>Ychwanegu / symud safleoedd ar y map</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="148"/>
+        <source>Click the map to add a site; press on a site and drag to move it</source>
+        <translation>Cliciwch ar y map i ychwanegu safle; pwyswch ar safle a&apos;i lusgo i&apos;w symud</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="152"/>
+        <source>Analyse layer</source>
+        <translation>Dadansoddi&apos;r haen</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="153"/>
+        <source>Analyse every site of the layer again</source>
+        <translation>Dadansoddi pob safle yn yr haen eto</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="162"/>
+        <source>Suggest K sites</source>
+        <translation>Awgrymu K safle</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="163"/>
+        <source>Pick K sites of the layer by greedy maximal new coverage at the primary distance, existing devices fixed</source>
+        <translation>Dewis K safle o&apos;r haen yn ôl y cwmpas newydd mwyaf (dull barus) ar y prif bellter, gyda&apos;r dyfeisiau presennol yn sefydlog</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="167"/>
+        <source>K</source>
+        <translation>K</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="172"/>
+        <source>Choose a sites layer or start the map tool.</source>
+        <translation>Dewiswch haen safleoedd neu dechreuwch yr offeryn map.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="183"/>
+        <source>Step</source>
+        <translation>Cam</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="183"/>
+        <source>Site</source>
+        <translation>Safle</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="183"/>
+        <source>Gain (residents)</source>
+        <translation>Ennill (trigolion)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="183"/>
+        <source>Covered %</source>
+        <translation>Cwmpas %</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="190"/>
+        <source>Export GeoPackage…</source>
+        <translation>Allforio GeoPackage…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_form.py" line="192"/>
+        <source>Export CSV…</source>
+        <translation>Allforio CSV…</translation>
+    </message>
+</context>
+<context>
+    <name>SitesWalkingMixin</name>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="82"/>
+        <source>Street network</source>
+        <translation>Rhwydwaith strydoedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="82"/>
+        <source>GeoPackage (*.gpkg)</source>
+        <translation>GeoPackage (*.gpkg)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="139"/>
+        <source>≈ {m:g} min</source>
+        <translation>≈ {m:g} mun</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="139"/>
+        <source>= {d:,.0f} m</source>
+        <translation>= {d:,.0f} m</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="146"/>
+        <source>Walking catchments along this network&apos;s streets.</source>
+        <translation>Dalgylchoedd cerdded ar hyd strydoedd y rhwydwaith hwn.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="148"/>
+        <source>{name}: {edges:,} street segments, {km:,.1f} km.</source>
+        <translation>{name}: {edges:,} o ddarnau stryd, {km:,.1f} km.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="171"/>
+        <source>The street network layer is not usable.</source>
+        <translation>Nid oes modd defnyddio haen y rhwydwaith strydoedd.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="189"/>
+        <source>Building the street network…</source>
+        <translation>Wrthi&apos;n adeiladu&apos;r rhwydwaith strydoedd…</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="191"/>
+        <source>Building the street network</source>
+        <translation>Adeiladu&apos;r rhwydwaith strydoedd</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="204"/>
+        <source>The street network layer has no lines.</source>
+        <translation>Nid oes llinellau yn haen y rhwydwaith strydoedd.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="212"/>
+        <source>Street network ready ({s:.1f} s).</source>
+        <translation>Rhwydwaith strydoedd yn barod ({s:.1f} s).</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="224"/>
+        <source>Building the street network was cancelled; press Analyse layer to build it again.</source>
+        <translation>Cafodd adeiladu&apos;r rhwydwaith strydoedd ei ganslo; pwyswch Dadansoddi&apos;r haen i&apos;w adeiladu eto.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="311"/>
+        <source>Drawing walking catchments</source>
+        <translation>Lluniadu dalgylchoedd cerdded</translation>
+    </message>
+</context>
+<context>
     <name>StoreAlgorithm</name>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/data_algorithms.py" line="92"/>
@@ -1809,32 +2229,32 @@ Gorchymyn: {command}</translation>
 <context>
     <name>SuggestSitesAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="289"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="299"/>
         <source>Number of sites to pick</source>
         <translation>Nifer y safleoedd i'w dewis</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="293"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="303"/>
         <source>Suggested sites</source>
         <translation>Safleoedd a awgrymir</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="278"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="288"/>
         <source>Suggest sites</source>
         <translation>Awgrymu safleoedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="279"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="289"/>
         <source>Picks up to K of the candidate sites by greedy maximal coverage with the existing devices fixed: each step takes the candidate that newly covers the most residents within the distance, given the existing devices and the candidates already picked (its gain). Stops early when no candidate covers anyone new. Greedy picks are within a factor 1 - 1/e of the best set of K.</source>
         <translation>Yn dewis hyd at K o'r safleoedd posibl yn ôl y cwmpas mwyaf (dull barus), gyda'r dyfeisiau presennol yn sefydlog: ym mhob cam dewisir y safle posibl sy'n cwmpasu'r nifer mwyaf o drigolion newydd o fewn y pellter, o ystyried y dyfeisiau presennol a'r safleoedd a ddewiswyd eisoes (ei ennill). Mae'n stopio'n gynnar pan nad oes unrhyw safle posibl yn cwmpasu neb newydd. Mae'r dewisiadau barus o fewn ffactor 1 - 1/e i'r set orau o K.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="304"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="314"/>
         <source>{step}. {site}: +{gain} residents (covered {pct}%)</source>
         <translation>{step}. {site}: +{gain} o drigolion (cwmpas {pct}%)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="309"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="319"/>
         <source>No other candidate covers anyone new within {d} m.</source>
         <translation>Nid oes unrhyw safle posibl arall yn cwmpasu neb newydd o fewn {d} m.</translation>
     </message>
@@ -1842,167 +2262,167 @@ Gorchymyn: {command}</translation>
 <context>
     <name>SummariseByAreaAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="99"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="112"/>
         <source>Areas (empty: London boroughs or wards)</source>
         <translation>Ardaloedd (gwag: bwrdeistrefi neu wardiau Llundain)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="102"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="112"/>
         <source>Area code field (detected if empty)</source>
         <translation>Maes cod yr ardal (caiff ei ganfod os yw'n wag)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="105"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="112"/>
         <source>Area name field (detected if empty)</source>
         <translation>Maes enw'r ardal (caiff ei ganfod os yw'n wag)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="108"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="115"/>
         <source>Level</source>
         <translation>Lefel</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="108"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="115"/>
         <source>Borough</source>
         <translation>Bwrdeistref</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="108"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="115"/>
         <source>Ward</source>
         <translation>Ward</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="111"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="118"/>
         <source>Period, e.g. 2022-Q2 (empty: the latest with substantial usage)</source>
         <translation>Cyfnod, e.e. 2022-Q2 (gwag: yr un diweddaraf gyda defnydd sylweddol)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="114"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="121"/>
         <source>Period length</source>
         <translation>Hyd y cyfnod</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="114"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="121"/>
         <source>Month</source>
         <translation>Mis</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="114"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="121"/>
         <source>Quarter</source>
         <translation>Chwarter</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="114"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="121"/>
         <source>Year</source>
         <translation>Blwyddyn</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="117"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="124"/>
         <source>Only these operators</source>
         <translation>Y gweithredwyr hyn yn unig</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="119"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="126"/>
         <source>Only these power classes (slow, fast, rapid, ultra)</source>
         <translation>Y dosbarthiadau pŵer hyn yn unig (slow, fast, rapid, ultra)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="122"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="129"/>
         <source>Only these location types</source>
         <translation>Y mathau o leoliad hyn yn unig</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="131"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="138"/>
         <source>Areas with summary</source>
         <translation>Ardaloedd gyda chrynodeb</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="134"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="141"/>
         <source>Summary table</source>
         <translation>Tabl crynodeb</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="124"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="131"/>
         <source>Suppress usage of areas with fewer devices than</source>
         <translation>Atal defnydd ardaloedd sydd â llai o ddyfeisiau na</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="128"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="135"/>
         <source>Not for publication: keep every usage figure (outputs say INTERNAL)</source>
         <translation>Nid i'w gyhoeddi: cadw pob ffigur defnydd (mae'r allbynnau'n dweud INTERNAL)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="156"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="163"/>
         <source>Choose where to write the areas with summary, the summary table, or both.</source>
         <translation>Dewiswch ble i ysgrifennu'r ardaloedd gyda chrynodeb, y tabl crynodeb, neu'r ddau.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="195"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="190"/>
         <source>{note}: {n} of {areas} areas</source>
         <translation>{note}: {n} o {areas} o ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="137"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="144"/>
         <source>Devices in the areas</source>
         <translation>Dyfeisiau yn yr ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="138"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="145"/>
         <source>Period shown</source>
         <translation>Y cyfnod a ddangosir</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="139"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="146"/>
         <source>Assignment report</source>
         <translation>Adroddiad dyrannu</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="190"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="185"/>
         <source>{n} devices in {areas} areas</source>
         <translation>{n} o ddyfeisiau mewn {areas} o ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="229"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="224"/>
         <source>The areas output cannot be created.</source>
         <translation>Ni ellir creu allbwn yr ardaloedd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="239"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="234"/>
         <source>{n} areas have no geometry</source>
         <translation>Nid oes geometreg gan {n} o ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="263"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="287"/>
         <source>No area code field found in the areas layer (looked for GSS_CODE, CODE, AREA_CODE or a field ending in CD); choose the code field.</source>
         <translation>Ni chanfuwyd maes cod ardal yn haen yr ardaloedd (chwiliwyd am GSS_CODE, CODE, AREA_CODE neu faes sy'n gorffen yn CD); dewiswch y maes cod.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="273"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="297"/>
         <source>The areas layer has no coordinate reference system.</source>
         <translation>Nid oes system cyfeirnodau cyfesurynnau gan haen yr ardaloedd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="281"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="305"/>
         <source>Reprojecting the areas from {crs} to EPSG:27700</source>
         <translation>Wrthi'n ailragamcanu'r ardaloedd o {crs} i EPSG:27700</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="314"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="338"/>
         <source>The areas cannot be copied: {error}</source>
         <translation>Ni ellir copïo'r ardaloedd: {error}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="76"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="89"/>
         <source>Summarise charge points by area</source>
         <translation>Crynhoi pwyntiau gwefru fesul ardal</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="77"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="90"/>
         <source>Analysis</source>
         <translation>Dadansoddi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="79"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="92"/>
         <source>Charge devices, connectors, power classes, devices per 10,000 residents and, when the store holds usage, sessions, kWh, occupancy % and capacity factor % for each area, with the change against the previous period. Ratios are recomputed from sums, never averaged.
 
 Areas: leave the areas layer empty to use London&apos;s boroughs or wards (2018, with 2015 population), or give any polygon layer with a code field (and a name field); those fields are detected when not chosen. Each device is placed once in one area (points exactly on a boundary go to the area to their east).
@@ -2026,97 +2446,97 @@ Allbynnau: yr ardaloedd gyda'u polygonau, yr un ffigurau fel tabl, neu'r ddau (g
 <context>
     <name>SummaryTableModel</name>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="57"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="58"/>
         <source>Area</source>
         <translation>Ardal</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="57"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="58"/>
         <source>Code</source>
         <translation>Cod</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="58"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="59"/>
         <source>Devices</source>
         <translation>Dyfeisiau</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="58"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="59"/>
         <source>Connectors</source>
         <translation>Cysylltwyr</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="59"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="60"/>
         <source>Rapid %</source>
         <translation>Cyflym iawn %</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="59"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="60"/>
         <source>Per 10k</source>
         <translation>Fesul 10k</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="60"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="61"/>
         <source>Population</source>
         <translation>Poblogaeth</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="60"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="61"/>
         <source>Sessions</source>
         <translation>Sesiynau</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="61"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="62"/>
         <source>kWh</source>
         <translation>kWh</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="61"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="62"/>
         <source>Occupancy %</source>
         <translation>Cyfradd defnyddio %</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="62"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="63"/>
         <source>Capacity factor %</source>
         <translation>Ffactor capasiti %</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="63"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="64"/>
         <source>No usage data %</source>
         <translation>Dim data defnydd %</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="64"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="65"/>
         <source>Sessions change %</source>
         <translation>Newid sesiynau %</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="65"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="66"/>
         <source>Occupancy change (pp)</source>
         <translation>Newid cyfradd defnyddio (pp)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="113"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="115"/>
         <source>no data</source>
         <translation>dim data</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="130"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="132"/>
         <source>Unknown: no usage record for this area and period</source>
         <translation>Anhysbys: dim cofnod defnydd ar gyfer yr ardal a'r cyfnod hwn</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="66"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="67"/>
         <source>Uptime %</source>
         <translation>Amser gweithredu %</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="67"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="68"/>
         <source>Uptime observed h</source>
         <translation>Oriau a arsylwyd (amser gweithredu)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="128"/>
+        <location filename="../ev_chargepoints/gui/summary/table_model.py" line="130"/>
         <source>Unknown: no observed working or not-working time for this area and period</source>
         <translation>Anhysbys: dim amser yn gweithio neu ddim yn gweithio wedi'i arsylwi ar gyfer yr ardal a'r cyfnod hwn</translation>
     </message>
@@ -2316,17 +2736,17 @@ Mae dibynadwyedd (rheoliadau 2023: rhaid i rwydwaith cyflym gyrraedd 99 %) yn cy
 <context>
     <name>WardDemandAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="41"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="37"/>
         <source>Demand for public charge points by ward</source>
         <translation>Galw am bwyntiau gwefru cyhoeddus fesul ward</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="43"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="39"/>
         <source>Analysis</source>
         <translation>Dadansoddi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="45"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="41"/>
         <source>How many public connectors each ward needs under a scenario, how many it has (connectors of the reconciled devices in the ward) and the gap.
 
 Per ward: cars = household spaces × cars per household (GLA ward profiles, 2011 Census); EVs = cars × share of cars electric; EVs relying on public charging = EVs × share without off-street parking (by default each ward's share of flats and terraced houses, times a factor, or one share for every ward); connectors needed = EVs relying on public charging × kWh per EV a day ÷ what one connector delivers a day (rated kW × 24 h × target occupancy, or a value given), rounded up; gap = needed − now.
@@ -2334,111 +2754,111 @@ Per ward: cars = household spaces × cars per household (GLA ward profiles, 2011
 Start from a named preset (the 2030 preset is set against the GLA's 2021 London EV infrastructure strategy: 40,000–60,000 public charge points by 2030) or a scenario saved as JSON, and change any value; empty values keep the preset's. Every row names the scenario values and the data vintage behind it; wards without ward-profile figures are left blank and say so.
 
 Areas: leave empty for London's 2018 wards, or give a ward layer whose codes are 2011 ward codes.</source>
-        <translation>Faint o gysylltwyr cyhoeddus sydd eu hangen ar bob ward o dan senario, faint sydd ganddi (cysylltwyr y dyfeisiau wedi&apos;u cysoni yn y ward) a&apos;r bwlch.
+        <translation>Faint o gysylltwyr cyhoeddus sydd eu hangen ar bob ward o dan senario, faint sydd ganddi (cysylltwyr y dyfeisiau wedi'u cysoni yn y ward) a'r bwlch.
 
-Fesul ward: ceir = lleoedd aelwydydd × ceir fesul aelwyd (proffiliau wardiau&apos;r GLA, Cyfrifiad 2011); cerbydau trydan = ceir × cyfran y ceir sy&apos;n drydanol; cerbydau trydan sy&apos;n dibynnu ar wefru cyhoeddus = cerbydau trydan × cyfran heb le parcio oddi ar y stryd (yn ddiofyn cyfran fflatiau a thai teras pob ward, wedi&apos;i lluosi â ffactor, neu un gyfran i bob ward); cysylltwyr sydd eu hangen = cerbydau trydan sy&apos;n dibynnu ar wefru cyhoeddus × kWh fesul cerbyd y dydd ÷ yr hyn y mae un cysylltydd yn ei gyflenwi y dydd (kW graddedig × 24 awr × defnydd targed, neu werth a roddir), wedi&apos;i dalgrynnu i fyny; bwlch = angen − nawr.
+Fesul ward: ceir = lleoedd aelwydydd × ceir fesul aelwyd (proffiliau wardiau'r GLA, Cyfrifiad 2011); cerbydau trydan = ceir × cyfran y ceir sy'n drydanol; cerbydau trydan sy'n dibynnu ar wefru cyhoeddus = cerbydau trydan × cyfran heb le parcio oddi ar y stryd (yn ddiofyn cyfran fflatiau a thai teras pob ward, wedi'i lluosi â ffactor, neu un gyfran i bob ward); cysylltwyr sydd eu hangen = cerbydau trydan sy'n dibynnu ar wefru cyhoeddus × kWh fesul cerbyd y dydd ÷ yr hyn y mae un cysylltydd yn ei gyflenwi y dydd (kW graddedig × 24 awr × defnydd targed, neu werth a roddir), wedi'i dalgrynnu i fyny; bwlch = angen − nawr.
 
-Dechreuwch o senario rhagosodedig a enwir (mae rhagosodiad 2030 wedi&apos;i osod yn erbyn strategaeth seilwaith cerbydau trydan Llundain 2021 y GLA: 40,000–60,000 o bwyntiau gwefru cyhoeddus erbyn 2030) neu senario wedi&apos;i gadw fel JSON, a newidiwch unrhyw werth; mae gwerthoedd gwag yn cadw rhai&apos;r rhagosodiad. Mae pob rhes yn enwi gwerthoedd y senario a hynafiaeth y data y tu ôl iddi; gadewir wardiau heb ffigurau proffil ward yn wag ac maent yn dweud hynny.
+Dechreuwch o senario rhagosodedig a enwir (mae rhagosodiad 2030 wedi'i osod yn erbyn strategaeth seilwaith cerbydau trydan Llundain 2021 y GLA: 40,000–60,000 o bwyntiau gwefru cyhoeddus erbyn 2030) neu senario wedi'i gadw fel JSON, a newidiwch unrhyw werth; mae gwerthoedd gwag yn cadw rhai'r rhagosodiad. Mae pob rhes yn enwi gwerthoedd y senario a hynafiaeth y data y tu ôl iddi; gadewir wardiau heb ffigurau proffil ward yn wag ac maent yn dweud hynny.
 
-Ardaloedd: gadewch yn wag ar gyfer wardiau 2018 Llundain, neu rhowch haen wardiau y mae ei chodau&apos;n godau wardiau 2011.</translation>
+Ardaloedd: gadewch yn wag ar gyfer wardiau 2018 Llundain, neu rhowch haen wardiau y mae ei chodau'n godau wardiau 2011.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="65"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="61"/>
         <source>Wards (empty: London wards 2018)</source>
         <translation>Wardiau (gwag: wardiau Llundain 2018)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="68"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="61"/>
         <source>Ward code field (detected if empty)</source>
-        <translation>Maes cod y ward (wedi&apos;i ganfod os yw&apos;n wag)</translation>
+        <translation>Maes cod y ward (wedi'i ganfod os yw'n wag)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="71"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="61"/>
         <source>Ward name field (detected if empty)</source>
-        <translation>Maes enw&apos;r ward (wedi&apos;i ganfod os yw&apos;n wag)</translation>
+        <translation>Maes enw'r ward (wedi'i ganfod os yw'n wag)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="75"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="65"/>
         <source>Scenario preset</source>
         <translation>Senario rhagosodedig</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="78"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="68"/>
         <source>Scenario saved as JSON (instead of the preset)</source>
-        <translation>Senario wedi&apos;i gadw fel JSON (yn lle&apos;r rhagosodiad)</translation>
+        <translation>Senario wedi'i gadw fel JSON (yn lle'r rhagosodiad)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="83"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="73"/>
         <source>Share of cars that are electric (0–1)</source>
-        <translation>Cyfran y ceir sy&apos;n drydanol (0–1)</translation>
+        <translation>Cyfran y ceir sy'n drydanol (0–1)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="84"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="74"/>
         <source>Share of EVs without off-street parking, every ward (empty: each ward&apos;s housing mix)</source>
         <translation>Cyfran y cerbydau trydan heb le parcio oddi ar y stryd, pob ward (gwag: cymysgedd tai pob ward)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="86"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="76"/>
         <source>Factor on each ward&apos;s housing-mix share</source>
         <translation>Ffactor ar gyfran cymysgedd tai pob ward</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="87"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="77"/>
         <source>Energy per EV a day (kWh)</source>
         <translation>Ynni fesul cerbyd trydan y dydd (kWh)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="88"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="78"/>
         <source>Rated power of a public connector (kW)</source>
         <translation>Pŵer graddedig cysylltydd cyhoeddus (kW)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="89"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="79"/>
         <source>Target occupancy of a public connector (0–1)</source>
         <translation>Defnydd targed cysylltydd cyhoeddus (0–1)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="90"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="80"/>
         <source>What one connector delivers a day (kWh; empty: kW × 24 h × occupancy)</source>
         <translation>Yr hyn y mae un cysylltydd yn ei gyflenwi y dydd (kWh; gwag: kW × 24 awr × defnydd)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="97"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="87"/>
         <source>Wards with demand</source>
         <translation>Wardiau gyda galw</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="100"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="90"/>
         <source>Demand table</source>
         <translation>Tabl galw</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="103"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="93"/>
         <source>Connectors needed</source>
         <translation>Cysylltwyr sydd eu hangen</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="103"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="93"/>
         <source>Connectors now</source>
         <translation>Cysylltwyr nawr</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="103"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="93"/>
         <source>Gap (needed − now)</source>
         <translation>Bwlch (angen − nawr)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="107"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="97"/>
         <source>Inputs behind the figures</source>
-        <translation>Mewnbynnau y tu ôl i&apos;r ffigurau</translation>
+        <translation>Mewnbynnau y tu ôl i'r ffigurau</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="130"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="120"/>
         <source>Choose where to write the wards with demand, the demand table, or both.</source>
-        <translation>Dewiswch ble i ysgrifennu&apos;r wardiau gyda galw, y tabl galw, neu&apos;r ddau.</translation>
+        <translation>Dewiswch ble i ysgrifennu'r wardiau gyda galw, y tabl galw, neu'r ddau.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="156"/>
+        <location filename="../ev_chargepoints/processing/algorithms/demand_algorithm.py" line="134"/>
         <source>{needed} connectors needed, {now} now, gap {gap}</source>
         <translation>{needed} cysylltydd sydd eu hangen, {now} nawr, bwlch {gap}</translation>
     </message>
@@ -2464,22 +2884,22 @@ Ardaloedd: gadewch yn wag ar gyfer wardiau 2018 Llundain, neu rhowch haen wardia
 <context>
     <name>_SitesAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="180"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="172"/>
         <source>Candidate sites (points)</source>
         <translation>Safleoedd posibl (pwyntiau)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="183"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="175"/>
         <source>Site identifier field (default: feature id)</source>
         <translation>Maes dynodydd y safle (rhagosodiad: dynodydd y nodwedd)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="186"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="178"/>
         <source>Catchment distance (m)</source>
         <translation>Pellter y dalgylch (m)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="176"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="168"/>
         <source>Candidate sites</source>
         <translation>Safleoedd posibl</translation>
     </message>
