@@ -10,7 +10,9 @@ CP IDs) is copied as it is.
     python -m bench.session_csv [ROWS] [--keep PATH]
 
 prints the seconds and peak memory of: the plugin's parser (DuckDB path), the
-previous all-pandas parser, and DuckDB's ``read_csv`` of the same file into a table.
+previous all-pandas parser, the whole import into a fresh store (the sessions kept in
+DuckDB from the CSV to the store's Parquet part), and DuckDB's ``read_csv`` of the same
+file into a table.
 """
 
 from __future__ import annotations
@@ -86,6 +88,14 @@ def measure(kind: str, path: Path) -> dict:
         con = duckdb.connect()
         con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{path}')")
         rows = con.execute("SELECT count(*) FROM t").fetchone()[0]
+    elif kind == "store":
+        from ev_chargepoints.core.workspace import Workspace
+
+        with tempfile.TemporaryDirectory() as folder, \
+                Workspace(Path(folder) / "store.gpkg") as ws:
+            report = ws.import_files([path])[0]
+            assert report.outcome == "imported", report.message
+            rows = report.rows_read
     else:
         from ev_chargepoints.core.sources.parsers import parse_file
 
@@ -100,7 +110,7 @@ def main(argv=None) -> None:
     parser.add_argument("rows", type=int, nargs="?", default=4_000_000)
     parser.add_argument("--keep", help="write (or reuse) the CSV at this path")
     parser.add_argument("--only", help="measure one kind in this process: duckdb, "
-                                       "python (old parser) or default")
+                                       "python (old parser), default or store")
     args = parser.parse_args(argv)
     folder = tempfile.TemporaryDirectory()
     path = Path(args.keep) if args.keep else Path(folder.name) / "sessions.csv"
@@ -116,7 +126,7 @@ def main(argv=None) -> None:
         return
     import subprocess
 
-    for kind in ("duckdb", "default", "python"):  # each in its own process (peak RSS)
+    for kind in ("duckdb", "store", "default", "python"):  # each in its own process
         subprocess.run([sys.executable, "-m", "bench.session_csv", str(args.rows),
                         "--keep", str(path), "--only", kind], check=True,
                        cwd=ROOT, env={**os.environ})

@@ -54,6 +54,16 @@ def _parquet(paths) -> str:
     return "read_parquet([" + ", ".join(_quote(Path(p).as_posix()) for p in paths) + "])"
 
 
+def stamp_of(mapping: pd.DataFrame, rated: pd.DataFrame) -> str:
+    """The stamp of :class:`Prepared`: a digest of the mapping and the ratings (row
+    hashes, in any order)."""
+    digest = hashlib.sha256()
+    for frame in (mapping, rated):
+        rows = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+        digest.update(rows.tobytes() + b"\x00")
+    return digest.hexdigest()
+
+
 class Prepared:
     """What the month sums need besides the sessions, from the distinct (source, device,
     connector) of the sessions: the reconciled device of each, the groups, the pairs'
@@ -85,11 +95,7 @@ class Prepared:
                                    "con": pd.Series(self.pair_connector[positive],
                                                     dtype=object),
                                    "rated": kw[positive].astype(np.float64)})
-        digest = hashlib.sha256()
-        for frame in (self.mapping, self.rated):  # row hashes, in any order
-            rows = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
-            digest.update(rows.tobytes() + b"\x00")
-        self.stamp = digest.hexdigest()
+        self.stamp = stamp_of(self.mapping, self.rated)
 
     def span(self):
         """(first start, last start, last closed end, first valid start) in µs; None

@@ -310,16 +310,21 @@ def write_part(conn, con, folder: Path, kind: str, frame: pd.DataFrame, import_i
     keys = KEYS[kind]
     on = ", ".join(f'"{k}"' for k in keys)
     n = len(frame)
-    # The incoming rows copied into DuckDB once (a scan of Python strings is the slow part);
-    # a table keeps the frame's order, so its rowid is the row's position in the frame.
-    incoming = f"_in_{next(_names)}"
-    raw = _register_incoming(con, frame, kind)
     table = f"_part_{next(_names)}"
-    try:
-        con.execute(f"CREATE TEMP TABLE {incoming} AS SELECT * FROM {raw}")
-    finally:
-        con.execute(f"DROP VIEW IF EXISTS {raw}")
-        con.unregister(raw + "_raw")
+    if getattr(frame, "duckdb_table", False):
+        # Sessions a parser checked in DuckDB (``sessions_held.DuckSessions``): their
+        # table, canonical and in file order, is the incoming table, on its connection.
+        con, incoming = frame.con, frame.name
+    else:
+        # The incoming rows copied into DuckDB once (a scan of Python strings is the slow
+        # part); a table keeps the frame's order, so its rowid is the row's position.
+        incoming = f"_in_{next(_names)}"
+        raw = _register_incoming(con, frame, kind)
+        try:
+            con.execute(f"CREATE TEMP TABLE {incoming} AS SELECT * FROM {raw}")
+        finally:
+            con.execute(f"DROP VIEW IF EXISTS {raw}")
+            con.unregister(raw + "_raw")
     try:
         if con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {on} FROM {incoming})"
                        ).fetchall()[0][0] != n:
@@ -372,6 +377,8 @@ def write_part(conn, con, folder: Path, kind: str, frame: pd.DataFrame, import_i
     finally:
         con.execute(f"DROP {'VIEW' if view else 'TABLE'} IF EXISTS {table}")
         con.execute(f"DROP TABLE IF EXISTS {incoming}")
+        if getattr(frame, "duckdb_table", False):
+            frame.close()  # its connection held only this table
     counts = {"added": int(added)}
     if kind == "sessions":
         counts["updated"] = int(updated)

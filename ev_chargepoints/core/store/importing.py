@@ -25,7 +25,9 @@ class Prepared:
     devices: pd.DataFrame | None = None
     connectors: pd.DataFrame | None = None
     # Sessions and status snapshots as canonical frames (times to the millisecond, a
-    # missing EVSE uid as ""): the GeoPackage store writes them column by column.
+    # missing EVSE uid as ""): the GeoPackage store writes them column by column. The
+    # sessions may instead be a table still in DuckDB (``duckdb_table``: a session CSV's
+    # ``sessions_held.DuckSessions``, already canonical), written from there.
     session_frame: pd.DataFrame | None = None
     status_frame: pd.DataFrame | None = None
     rejected: int = 0
@@ -36,8 +38,10 @@ class Prepared:
     @cached_property
     def sessions(self) -> dict | None:
         """The sessions as column lists of database-ready values (the PostGIS store)."""
-        return None if self.session_frame is None else \
-            _db_columns(self.session_frame, "sessions")
+        frame = self.session_frame
+        if frame is not None and getattr(frame, "duckdb_table", False):
+            frame = _to_ms(frame.frame(), "sessions")
+        return None if frame is None else _db_columns(frame, "sessions")
 
     @cached_property
     def status(self) -> dict | None:
@@ -186,7 +190,13 @@ def prepare(result: ParseResult, snapshot_utc, devices_mode: str) -> Prepared:
         frame = frame[frame["device_id"].notna()]
         frame = frame.drop_duplicates(["source", "device_id", "connector_id"], keep="last")
         prepared.connectors = pd.DataFrame(_db_columns(frame, "connectors"))
-    if has_sessions:
+    if has_sessions and getattr(sessions, "duckdb_table", False):
+        bad = sessions.drop_unusable()  # (times already whole milliseconds)
+        if bad:
+            prepared.rejected += bad
+            prepared.reject_rows += [(None, "session without key, device or start time")] * bad
+        prepared.session_frame = sessions
+    elif has_sessions:
         frame = sessions if _is_conformed(sessions, "sessions") else conform(sessions,
                                                                              "sessions")
         bad = frame["session_key"].isna() | frame["start_utc"].isna() | frame["device_id"].isna()

@@ -65,7 +65,12 @@ def _head(data: bytes, name: str) -> bytes:
 
 
 def parse_file(path, format: str | None = None, source: str | None = None,
-               limits: Limits = DEFAULT_LIMITS, **options) -> schema.ParseResult:
+               limits: Limits = DEFAULT_LIMITS, sessions_in_duckdb: bool = False,
+               **options) -> schema.ParseResult:
+    """``sessions_in_duckdb`` (a store's import): a session CSV's sessions that DuckDB
+    read and checked stay there (``sessions_held.DuckSessions``, not a frame)."""
+    if sessions_in_duckdb:
+        options = dict(options, _in_duckdb=True)
     path = Path(path)
     name = path.name
     try:
@@ -224,10 +229,13 @@ def _dispatch(fmt, text, payload, name, source, limits, options,
                     "usage-return": usage_return.parse_text,
                     "device-reference": device_reference.parse_text,
                     "cps-locations": locations_csv.parse_text}
+    in_duckdb = options.pop("_in_duckdb", False)
     if fmt in text_parsers:
         _check_options(text_parsers[fmt], fmt, name, options)
         if fmt == "sessions" and origin is not None:
             options = dict(options, _origin=origin)
+        if fmt == "sessions" and in_duckdb:
+            options = dict(options, _in_duckdb=True)
         return text_parsers[fmt](text, name, source=source, limits=limits, **options)
     if payload is None:
         try:

@@ -27,6 +27,7 @@ from .common import (
     read_csv_text,
     rejects_frame,
 )
+from .sessions_held import hour_offsets
 
 FORMAT = "sessions"
 
@@ -45,6 +46,22 @@ ALIASES = {
 }
 # which id column belongs to which stable namespace (same session, same key, any file)
 NAMESPACES = {"charging event": "cps", "chargingevent": "dft2017", "sdr id": "cps-sdr"}
+
+# the checks' reasons, in the order they apply (the first a row fails is its reason), and
+# which earlier row a reason names ("row": the first identical row, "id": the first row
+# with that session id); the DuckDB path (``sessions_held.REASON_CODES``) keeps this order
+REJECT_REASONS = (
+    "missing charge point id (CP ID)",
+    "start date/time could not be read",
+    "end date/time could not be read",
+    "end is a 1970 placeholder date (not a real time)",
+    "end is before start",
+    "kWh is not a number",
+    "negative kWh",
+    "exact duplicate of row {}",
+    "session id already used by row {} with different content",
+)
+EARLIER_ROW = (None,) * 7 + ("row", "id")
 
 DATE_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 
@@ -79,12 +96,15 @@ DUCKDB_MIN_CHARS = 1 << 20
 def parse_text(text: str, name: str = "sessions.csv", source: str | None = None,
                limits: Limits = DEFAULT_LIMITS, namespace: str | None = None,
                tz: str = UK_TZ, engine: str = "auto",
-               _origin: SameFile | None = None) -> schema.ParseResult:
+               _origin: SameFile | None = None,
+               _in_duckdb: bool = False) -> schema.ParseResult:
     """Sessions of one CSV text. ``engine``: "python" reads with pandas, "duckdb" with
     DuckDB wherever it reads the text exactly as pandas would (else pandas), "auto" uses
     DuckDB for large texts when it is installed. Every engine gives the same result.
     ``_origin`` (set by ``parsers.parse_file``): the file whose bytes are exactly the
-    text's UTF-8, which DuckDB then reads in place."""
+    text's UTF-8, which DuckDB then reads in place. ``_in_duckdb`` (a store's import):
+    sessions DuckDB read and checked stay in DuckDB, a ``sessions_held.DuckSessions``
+    in place of the frame, for the store to write its part from."""
     if engine not in ENGINES:
         raise errors.ParseError(f"unknown engine '{engine}'; expected one of "
                                 f"{', '.join(ENGINES)}", name)
@@ -93,12 +113,49 @@ def parse_text(text: str, name: str = "sessions.csv", source: str | None = None,
 
         header = sessions_duckdb.header(text)
         if header is not None and looks_like_sessions(header):
-            with sessions_duckdb.Reader(text, header, _roles(header), limits,
-                                        _parse_local, _origin) as reader:
-                columns = reader.columns()
-                if columns is not None:
-                    return validate(columns, name, source, namespace, tz)
+            roles = _roles(header)
+            source = source or f"sessions:{os.path.basename(name)}"
+            if namespace is None and "session_id" in roles:
+                namespace = NAMESPACES.get(_norm(roles["session_id"]), "sessions")
+            with sessions_duckdb.Reader(text, header, roles, limits, _parse_local,
+                                        _origin) as reader:
+                checked = reader.sessions(source, namespace, _localizer(tz))
+            if checked is not None:
+                return _held_result(*checked, source, _in_duckdb)
     return validate(read_columns(text, name, limits), name, source, namespace, tz)
+
+
+def _held_result(table, rejected, counts, n_rows, source, in_duckdb) -> schema.ParseResult:
+    """The ParseResult of ``sessions_duckdb.Reader.sessions``: the same rejects and
+    warnings as :func:`validate` gives; the sessions as a frame unless ``in_duckdb``."""
+    reasons = [REJECT_REASONS[code - 1].format(first) if EARLIER_ROW[code - 1]
+               else REJECT_REASONS[code - 1] for _, code, first in rejected]
+    rejects = rejects_frame([row for row, _, _ in rejected], reasons)
+    warnings = []
+    open_count, missing_kwh = counts
+    if open_count:
+        warnings.append(f"{open_count} session(s) have no end time (still open or not "
+                        "reported); kept with an empty end")
+    if missing_kwh:
+        warnings.append(f"{missing_kwh} session(s) have no kWh; kept with an empty kWh")
+    sessions = table if in_duckdb else table.frame()
+    return schema.ParseResult(format=FORMAT, source=source, rows_read=n_rows,
+                              tables={"sessions": sessions}, rejects=rejects,
+                              warnings=warnings)
+
+
+def _localizer(tz: str):
+    """(local ns, summer flags[, gap]) → UTC ns (NaT's integer for none): :func:`_localize`
+    (``gap`` "shift": a time in a clock-change gap moves to its end), or pandas'
+    tz_localize with such times NaT (``gap`` "NaT")."""
+    def localize(values: np.ndarray, summer: np.ndarray, gap: str = "shift") -> np.ndarray:
+        index = pd.DatetimeIndex(np.asarray(values, dtype="int64").view("datetime64[ns]"))
+        if gap == "NaT":
+            local = index.tz_localize(tz, ambiguous=summer, nonexistent="NaT")
+        else:
+            local = _localize(index, tz, summer)
+        return np.asarray(local.tz_convert("UTC").tz_localize(None).asi8)
+    return localize
 
 
 def read_columns_duckdb(text: str, limits: Limits = DEFAULT_LIMITS) -> dict | None:
@@ -177,20 +234,17 @@ def validate(columns: dict, name: str, source: str | None = None,
     end = _local_to_utc(end_local, tz, not_before=start)
 
     first_seen = {"row": columns["first_of_row"], "id": columns["first_of_id"]}
-    checks = [  # (rows failing, reason, which earlier row the reason names); first match wins
-        (columns["device_missing"], "missing charge point id (CP ID)", None),
-        (columns["start_blank"] | start_local.isna(), "start date/time could not be read",
-         None),
-        (~columns["end_blank"] & end_local.isna(), "end date/time could not be read", None),
-        (end_local.notna() & (end_local.dt.year <= 1970),
-         "end is a 1970 placeholder date (not a real time)", None),
-        (end.notna() & (end < start), "end is before start", None),
-        (~columns["kwh_blank"] & kwh.isna(), "kWh is not a number", None),
-        (kwh < 0, "negative kWh", None),
-        (columns["exact_dup"], "exact duplicate of row {}", "row"),
-        (columns["id_dup"], "session id already used by row {} with different content",
-         "id"),
-    ]
+    checks = list(zip([  # (rows failing, reason, which earlier row it names); first wins
+        columns["device_missing"],
+        columns["start_blank"] | start_local.isna(),
+        ~columns["end_blank"] & end_local.isna(),
+        end_local.notna() & (end_local.dt.year <= 1970),
+        end.notna() & (end < start),
+        ~columns["kwh_blank"] & kwh.isna(),
+        kwh < 0,
+        columns["exact_dup"],
+        columns["id_dup"],
+    ], REJECT_REASONS, EARLIER_ROW))
     code = np.select([np.asarray(mask, dtype=bool) for mask, _, _ in checks],
                      np.arange(1, len(checks) + 1), default=0)
     keep = code == 0
@@ -287,22 +341,14 @@ def _to_utc_ns(values: np.ndarray, tz: str, summer: bool) -> np.ndarray:
     offset (its first and last nanosecond localise, to the same offset: no zone
     changes its offset twice within an hour) every time in it is ``local - offset``;
     the other hours (a clock change inside, a gap) are localised row by row as before."""
+
     present = values != _NAT
     hour = np.where(present, values // _HOUR_NS * _HOUR_NS, 0)
     codes, hours = pd.factorize(hour)
-    flags = np.full(len(hours), summer)
-    offsets, same = [], None
-    for probe in (hours, hours + (_HOUR_NS - 1)):
-        local = pd.DatetimeIndex(probe.view("datetime64[ns]")).tz_localize(
-            tz, ambiguous=flags, nonexistent="NaT")
-        utc = np.asarray(local.tz_convert("UTC").tz_localize(None).asi8)
-        ok = utc != _NAT
-        same = ok if same is None else same & ok
-        offsets.append(probe - utc)
-    same &= offsets[0] == offsets[1]
+    same, offset = hour_offsets(np.asarray(hours, dtype=np.int64), summer, _localizer(tz))
     fast = present & same[codes]
     out = np.full(len(values), _NAT, dtype=np.int64)
-    out[fast] = values[fast] - offsets[0][codes[fast]]
+    out[fast] = values[fast] - offset[codes[fast]]
     slow = present & ~fast
     if slow.any():
         index = pd.DatetimeIndex(values[slow].view("datetime64[ns]"))

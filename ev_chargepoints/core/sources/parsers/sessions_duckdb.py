@@ -27,12 +27,20 @@ import numpy as np
 import pandas as pd
 
 from .common import MISSING_TOKENS, Limits, SameFile
+from .sessions_held import (
+    REASON_CODES,
+    DuckSessions,
+    judged_sql,
+    update_column,
+    utc_offsets,
+)
 
 # Python's str.strip() characters (every c with c.isspace()), for DuckDB's trim(x, chars)
 WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
               "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 _YEARS = (1678, 2261)  # inside pandas' nanosecond range: DuckDB and pandas agree there
 # a field's opening quote after spaces/tabs, or its closing quote before them
+_INLINE_TIMES = 2000  # at most this many times in clock-change hours are named in SQL
 _SPACED_QUOTE = re.compile(r'(?:^|[,\r\n])[ \t]+"|"[ \t]+(?:[,\r\n]|$)')
 
 
@@ -114,7 +122,9 @@ class Reader:
             columns = {types}, strict_mode = true, null_padding = false,
             max_line_size = 4194304, nullstr = chr(0))"""
 
-    def _columns(self) -> dict | None:
+    def _read(self) -> tuple[int, bool] | None:
+        """Table ``cols`` (one row per CSV row, in file order): (rows, whether every kWh
+        text is a plain decimal or blank), or None when pandas must read the text."""
         con, names = self.con, [f"c{i}" for i in range(len(self.header))]
         con.execute("CREATE TEMP TABLE cols AS " + _columns_sql(
             self.header, self.roles, self._read_csv(
@@ -129,6 +139,14 @@ class Reader:
                 f"length({c})" for c in names) + "))")).fetchall()[0][0]
             if longest > self.limits.max_field_chars:
                 return None  # pandas names the field and its row
+        return n_rows, bool(kwh_plain)
+
+    def _columns(self) -> dict | None:
+        con = self.con
+        read = self._read()
+        if read is None:
+            return None
+        n_rows, kwh_plain = read
         t = con.execute("SELECT s, e, s_blank, e_blank, k_blank, s_odd, e_odd, kwh, "
                         "device IS NULL AS no_device FROM cols").fetchnumpy()
         start_local, end_local = _naive(t["s"], n_rows), _naive(t["e"], n_rows)
@@ -159,6 +177,108 @@ class Reader:
             "exact_dup": exact_dup, "first_of_row": first_of_row,
             "id_dup": id_dup & ~exact_dup, "first_of_id": first_of_id,
         }
+
+    def sessions(self, source: str, namespace: str | None, localize) -> tuple | None:
+        """The checked sessions kept in DuckDB, for ``sessions_csv.parse_text``:
+        (:class:`DuckSessions`, rejects as (1-based row, reason code, earlier row), the
+        warnings' counts (no end, no kWh), rows read), or None when pandas must read the
+        text. The checks of ``sessions_csv.validate`` as SQL over table ``cols`` (code i
+        for ``sessions_csv.REJECT_REASONS[i - 1]``, the first that fails). What comes
+        back to Python: the rejected rows, the rows whose time text needs the pandas
+        parsing, the clock-change hours, the rows without an id (their content keys).
+        ``localize``: (local ns, summer flags[, gap="NaT"]) → UTC ns, ``sessions_csv``'s
+        rule. The connection goes with the result (the Reader no longer closes it)."""
+        if self.con is None:
+            return None
+        try:
+            out = self._sessions(source, namespace, localize)
+        except _duckdb().Error:
+            return None
+        if out is None or (self.origin is not None and not self.origin.unchanged()):
+            return None  # (a changed file: pandas reads the bytes that were read)
+        self.con = None
+        return out
+
+    def _sessions(self, source, namespace, localize) -> tuple | None:
+        con = self.con
+        read = self._read()
+        if read is None:
+            return None
+        n_rows, kwh_plain = read
+        for odd, column, which in (("s_odd", "s", "st"), ("e_odd", "e", "et")):
+            rows = con.execute(f"SELECT rowid AS n FROM cols WHERE {odd} ORDER BY n"
+                               ).fetchnumpy()["n"]
+            if len(rows):  # not canonical: the pandas parsing itself, on those rows only
+                rows = np.asarray(rows, dtype="int64")
+                parsed = self.parse_local(pd.Series(self._texts(which, rows), index=rows,
+                                                    dtype=object))
+                if str(parsed.dtype) != "datetime64[ns]":
+                    return None
+                ok = parsed.notna().to_numpy()
+                ns = parsed.to_numpy().view("int64")[ok]
+                update_column(con, column, rows[ok], ns // 1000, np.zeros(int(ok.sum()), bool))
+        if not kwh_plain:  # some kWh text is not a plain decimal: pd.to_numeric on all
+            kwh = pd.to_numeric(pd.Series(self._texts("k", None), dtype=object),
+                                errors="coerce").to_numpy(dtype="float64")
+            missing = np.isnan(kwh)
+            update_column(con, "kwh", np.arange(n_rows, dtype="int64"),
+                    np.where(missing, 0.0, kwh), missing)
+        exact_dup, first_of_row = self._exact_repeats(n_rows)
+        id_dup, first_of_id = _repeats(con, n_rows)
+        id_dup &= ~exact_dup
+        dup_rows = np.flatnonzero(exact_dup | id_dup)
+        offsets, odd_times = utc_offsets(con, localize)
+        # Few rows to set apart (times in a clock-change hour, repeats): a view whose SQL
+        # names them, so the sessions are written in one pass; else a table, updated.
+        inline = not len(dup_rows) and len(odd_times) <= _INLINE_TIMES
+        odd_sql = odd_times if inline else None
+        prefix = "NULL" if namespace is None else f"{_sql_text(namespace + ':')} || sid"
+        # projections and filters only (no join, no ORDER BY): every table keeps file order
+        con.execute(f"""CREATE TEMP {'VIEW' if inline else 'TABLE'} checked AS SELECT
+            rowid AS n, device, connector, sid, s, e, s_blank, e_blank, k_blank, kwh,
+            CASE WHEN sid IS NOT NULL THEN {prefix} END AS session_key,
+            s - {offsets('s', 's', odd_sql)} AS su, e - {offsets('e', 's', odd_sql)} AS e1,
+            e - {offsets('e', 'w', odd_sql)} AS e2,
+            CAST(NULL AS BIGINT) AS dup, CAST(NULL AS BIGINT) AS first FROM cols""")
+        if not inline and len(odd_times):  # times in a clock-change hour: their UTC times
+            con.register("_odd", odd_times)
+            for column, value, local in (("su", "su", "s"), ("e1", "su", "e"), ("e2", "wi", "e")):
+                con.execute(f"UPDATE checked SET {column} = _odd.{value} FROM _odd"
+                            f" WHERE checked.{local} = _odd.v")
+            con.unregister("_odd")
+        if len(dup_rows):
+            con.register("_dups", pd.DataFrame({
+                "n": dup_rows.astype("int64"),
+                "code": np.where(exact_dup[dup_rows], len(REASON_CODES) - 1,
+                                 len(REASON_CODES)).astype("int64"),
+                "first": np.where(exact_dup[dup_rows], first_of_row[dup_rows],
+                                  first_of_id[dup_rows]).astype("int64")}))
+            con.execute("UPDATE checked SET dup = _dups.code, first = _dups.first FROM _dups"
+                        " WHERE checked.n = _dups.n")
+            con.unregister("_dups")
+        con.execute(judged_sql())
+        rejected = con.execute("SELECT n + 1 AS row, code, first FROM judged WHERE code > 0"
+                               " ORDER BY n").fetchnumpy()
+        con.execute(f"""CREATE TEMP TABLE sessions AS SELECT
+            CAST(session_key AS VARCHAR) AS session_key,
+            CAST(sid AS VARCHAR) AS source_session_id, CAST(device AS VARCHAR) AS device_id,
+            CAST(connector AS VARCHAR) AS connector_id,
+            make_timestamptz(su) AS start_utc, make_timestamptz(eu) AS end_utc,
+            CAST(NULL AS TIMESTAMPTZ) AS charging_end_utc, CAST(kwh AS DOUBLE) AS kwh,
+            {_sql_text(source)} AS source, n AS _n
+            FROM judged WHERE code = 0""")
+        con.execute("DROP VIEW judged")
+        con.execute(f"DROP {'VIEW' if inline else 'TABLE'} checked")
+        for name in ("cols", "raw", "candidates"):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+        table = DuckSessions(con, "sessions")
+        table.add_content_keys()
+        open_count, missing_kwh = con.execute(
+            "SELECT count(*) FILTER (WHERE end_utc IS NULL),"
+            " count(*) FILTER (WHERE kwh IS NULL) FROM sessions").fetchall()[0]
+        rejects = [(int(r), int(c), int(f)) for r, c, f in
+                   zip(rejected["row"], rejected["code"], np.ma.filled(rejected["first"], 0))]
+        return table, rejects, (int(open_count), int(missing_kwh)), int(n_rows)
 
     def _hashed(self) -> str:
         """The fields whose hash finds the candidate exact duplicates: the session id's
@@ -236,6 +356,7 @@ class Reader:
         return repeat, first
 
 
+# reason codes of the checks (``sessions_csv.REJECT_REASONS``, in order; 0: kept)
 def _splits_as_pandas(data: bytes, text: str) -> bool:
     """False for UTF-8 ``data`` DuckDB might split otherwise than pandas: a NUL, a lone
     CR (pandas ends a line there), spaces or tabs beside a field's quote (pandas keeps
