@@ -1,125 +1,178 @@
-"""Shared store (PostGIS): import rate (the import keeps utilisation's month sums,
-:mod:`.usage_months`) and per device per quarter utilisation from those sums against
-the pandas engine on the same data, at growing sizes.
+"""Shared store (PostGIS): imports as returns arrive (the sessions in time order, in
+``chunks`` files; each import keeps utilisation's month sums of the (device, month) it
+touches, :mod:`.usage_months`) and per device per quarter utilisation from those sums,
+against DuckDB over a Parquet file of the same sessions (``bench_history``'s peer).
 
-Each size gets a fresh database in a temporary PostgreSQL + PostGIS cluster
-started with its crash-safety settings on (fsync, full page writes), so the
-import rate is an honest one. Run alone: ``.venv/bin/python bench/bench_pgstore.py
-2000000 10000000`` (sizes in sessions), or through ``python -m bench --only shared``.
+Each size gets a fresh database in a temporary PostgreSQL + PostGIS cluster started
+with its crash-safety settings on (fsync, full page writes), so the import rate is an
+honest one. The devices are a synthetic NCR registry (``n_devices``), imported first;
+the sessions span two years (``bench_history.session_frame``). Reported: each import's
+seconds per million sessions (they stay flat when an import reads only its own months),
+utilisation seconds, the peer's, and the load average beside each figure (the machine
+may be shared). Run alone: ``.venv/bin/python bench/bench_pgstore.py 10000000``
+(sizes in sessions; ``--parquet FILE --ncr CSV``: those sessions and devices instead of
+generated ones), or through ``python -m bench --only shared``.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
+import os
+import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
-from bench.bench_store import make_sessions  # noqa: E402
+from bench import bench_history as bh  # noqa: E402
 
-BATCH = 10_000_000  # sessions per imported file (bounds the benchmark's own memory)
+CHUNKS = 10  # imported files per size (each a slice of the sessions in time order)
+REPEAT = 2   # utilisation runs (the first and the median reported)
 
 
-def measure(cluster, n_sessions: int, n_devices: int = 20_000, seed: int = 0) -> dict:
-    """One size: import (in files of at most BATCH sessions, as returns arrive), SQL
-    utilisation, the pandas engine (read back + compute), and where both disagree."""
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
 
-    from ev_chargepoints.core.analysis.usage_coverage import (
-        keep_covered,
-        session_counts,
-        usage_coverage,
-    )
-    from ev_chargepoints.core.analysis.utilisation import utilisation
-    from ev_chargepoints.core.schema import ParseResult
+
+def generated_parquet(folder: Path, n_sessions: int, device_ids: np.ndarray) -> Path:
+    """``n_sessions`` sessions over bench_history's two years on ``device_ids``, written
+    to one Parquet file (in parts of bench_history.BATCH: bounds memory)."""
+    import duckdb
+
+    con = duckdb.connect()
+    parts = []
+    for i, first in enumerate(range(0, n_sessions, bh.BATCH)):
+        frame = bh.session_frame(min(bh.BATCH, n_sessions - first), device_ids, first,
+                                 bh.FIRST_DAY, bh.MONTHS, seed=i)
+        part = folder / f"part-{i:03d}.parquet"
+        con.register("batch", frame)
+        con.execute(f"COPY (SELECT * FROM batch) TO '{part}' (FORMAT parquet)")
+        con.unregister("batch")
+        parts.append(part)
+        del frame
+        gc.collect()
+    parquet = folder / "sessions.parquet"
+    listed = ", ".join(f"'{p}'" for p in parts)
+    con.execute(f"COPY (SELECT * FROM read_parquet([{listed}])) TO '{parquet}' "
+                "(FORMAT parquet, COMPRESSION zstd)")
+    con.close()
+    for part in parts:
+        part.unlink()
+    return parquet
+
+
+def measure(cluster, folder: Path, n_sessions: int, n_devices: int = 100_000,
+            chunks: int = CHUNKS, parquet: Path | None = None, ncr: Path | None = None
+            ) -> dict:
+    """One size: devices, then the sessions in ``chunks`` imports in time order, then
+    utilisation (``REPEAT`` runs) and the peer over the same sessions."""
+    import duckdb
+
+    from ev_chargepoints.core.schema import ParseResult, conform
+    from ev_chargepoints.core.sources.parsers import parse_file
     from ev_chargepoints.core.store.postgis import usage as pg_usage
     from ev_chargepoints.core.store.postgis.backend import PostgisStore
 
     database = cluster.create_database()
-    out = {"n_sessions": n_sessions, "n_devices": n_devices}
+    out = {"n_sessions": n_sessions, "chunks": chunks}
     try:
         with PostgisStore.create_or_open(cluster.dsn(database)) as store:
-            out["import_s"] = 0.0
-            for first in range(0, n_sessions, BATCH):
-                size = min(BATCH, n_sessions - first)
-                frame = make_sessions(size, n_devices=n_devices, seed=seed + first,
-                                      first_key=first)
-                result = ParseResult("sessions", "bench", size, {"sessions": frame})
+            if ncr is None:
+                from bench.worker import write_synthetic_ncr
+
+                ncr = folder / "ncr_synthetic.csv"
+                write_synthetic_ncr(n_devices, ncr)
+            start = time.perf_counter()
+            report = store.import_parse_result(parse_file(ncr), ncr.name, "sha-bench-ncr")
+            out["devices_import_s"] = time.perf_counter() - start
+            assert report.outcome == "imported", report.message
+            device_ids = np.asarray(store.devices()["device_id"].astype(str).unique(),
+                                    dtype=object)
+            out["n_devices"] = len(device_ids)
+            if parquet is None:
+                parquet = generated_parquet(folder, n_sessions, device_ids)
+            con = duckdb.connect()
+            con.execute("SET preserve_insertion_order = true")
+            # the sessions in time order, cut into chunks of equal size
+            con.execute(f"""
+                CREATE TEMP TABLE ordered AS
+                SELECT * EXCLUDE (rn), rn * {chunks} // {n_sessions} AS chunk FROM (
+                    SELECT *, row_number() OVER (ORDER BY start_utc, session_key) - 1 AS rn
+                    FROM read_parquet('{parquet}') LIMIT {n_sessions})""")
+            out["import_s"], out["imports"] = 0.0, []
+            for i in range(chunks):
+                frame = conform(con.execute(
+                    f"SELECT * EXCLUDE (chunk) FROM ordered WHERE chunk = {i}"
+                    " ORDER BY start_utc, session_key").df(), "sessions")
+                result = ParseResult("sessions", "bench", len(frame), {"sessions": frame})
                 gc.collect()
+                load = _load()
                 start = time.perf_counter()
-                report = store.import_parse_result(result, f"bench-{first}.csv",
-                                                   f"sha-bench-{first}")
-                out["import_s"] += time.perf_counter() - start
-                assert report.rows_added == size, report.message
+                report = store.import_parse_result(result, f"bench-{i}.csv", f"sha-bench-{i}")
+                seconds = time.perf_counter() - start
+                assert report.rows_added == len(frame), report.message
+                out["import_s"] += seconds
+                out["imports"].append({"sessions": len(frame), "s": round(seconds, 2),
+                                       "s_per_million": round(seconds / len(frame) * 1e6, 2),
+                                       "sums": store.last_month_sums, "load": load})
                 del result, frame
                 gc.collect()
+            con.close()
             out["import_rows_per_s"] = n_sessions / out["import_s"]
             with store.conn.cursor() as cur:
-                cur.execute("VACUUM ANALYZE ev_chargepoints.sessions")
-                cur.execute("SELECT pg_total_relation_size('ev_chargepoints.sessions')")
-                out["sessions_table_mb"] = cur.fetchone()[0] / 1e6
-
-            start = time.perf_counter()
-            by_sql = pg_usage.utilisation(store, "quarter", "device")
-            out["sql_utilisation_s"] = time.perf_counter() - start
-
-            start = time.perf_counter()
-            sessions = store.sessions(categorical=True, columns=[
-                "device_id", "connector_id", "start_utc", "end_utc", "charging_end_utc",
-                "kwh", "source"])
-            out["read_sessions_s"] = time.perf_counter() - start
-            start = time.perf_counter()
-            # the store reports what Workspace.utilisation shows: the rows the usage
-            # coverage rule keeps (without it, the quarter that only the last sessions'
-            # plugged time spills into shows here and not there)
-            by_pandas = keep_covered(
-                utilisation(sessions, None, None, None, period="quarter", by="device"),
-                usage_coverage(session_counts(sessions, "quarter")))
-            out["pandas_utilisation_s"] = time.perf_counter() - start
-            out["pandas_read_and_compute_s"] = out["read_sessions_s"] + \
-                out["pandas_utilisation_s"]
-            del sessions
+                cur.execute("SELECT pg_total_relation_size('ev_chargepoints.sessions'),"
+                            " pg_total_relation_size('ev_chargepoints.usage_month_sums')")
+                sessions_bytes, sums_bytes = cur.fetchone()
+                out["sessions_table_mb"] = sessions_bytes / 1e6
+                out["month_sums_mb"] = sums_bytes / 1e6
+            times, loads = [], []
+            for _ in range(REPEAT):
+                gc.collect()
+                loads.append(_load())
+                start = time.perf_counter()
+                by_sql = pg_usage.utilisation(store, "quarter", "device")
+                times.append(time.perf_counter() - start)
+            out["sql_utilisation_first_s"] = times[0]
+            out["sql_utilisation_s"] = statistics.median(times)
+            out["utilisation_loads"] = loads
             out["rows"] = len(by_sql)
-            out["differences"] = differences(by_sql, by_pandas)
+            plugin = {"quarters": bh._by_quarter(by_sql), "totals": bh._totals(by_sql)}
+            del by_sql
+        out["peer_load"] = _load()
+        peer = bh.measure_peer(str(parquet), REPEAT)
+        out["peer_s"] = statistics.median(peer["times"])
+        out["ratio_to_peer"] = out["sql_utilisation_s"] / out["peer_s"]
+        out["same_figures_as_peer"] = bh.same_figures(plugin, peer)
     finally:
         cluster.drop_database(database)
     return out
 
 
-def differences(by_sql, by_pandas) -> dict:
-    """Where the SQL and the pandas engine disagree, per period: ``differ`` {period:
-    {column: [sql, pandas]}} over the periods both report (totals of sessions, kWh and
-    plugged hours, relative 1e-9), and the periods only one of them reports with their
-    plugged hours (e.g. time running past the data's last period). Reported by the
-    benchmark, not hidden."""
-    import numpy as np
-
-    columns = ["sessions", "kwh", "plugged_hours"]
-    a = by_sql.groupby(by_sql["period"].astype(str))[columns].sum()
-    b = by_pandas.groupby(by_pandas["period"].astype(str))[columns].sum()
-    out = {"differ": {}, "only_sql": {p: float(a.at[p, "plugged_hours"])
-                                      for p in a.index.difference(b.index)},
-           "only_pandas": {p: float(b.at[p, "plugged_hours"])
-                           for p in b.index.difference(a.index)}}
-    for period in a.index.intersection(b.index):
-        for column in columns:
-            x, y = float(a.at[period, column]), float(b.at[period, column])
-            if not np.isclose(x, y, rtol=1e-9):
-                out["differ"].setdefault(period, {})[column] = [x, y]
-    return out
-
-
-def run(sizes, n_devices: int = 20_000) -> list[dict]:
+def run(sizes, n_devices: int = 100_000, chunks: int = CHUNKS, parquet=None,
+        ncr=None) -> list[dict]:
     from pg_cluster import TemporaryCluster
 
-    with TemporaryCluster(durable=True) as cluster:
-        return [measure(cluster, n, n_devices) for n in sizes]
+    with TemporaryCluster(durable=True) as cluster, \
+            tempfile.TemporaryDirectory(prefix="evcp-bench-pg-") as folder:
+        return [measure(cluster, Path(folder), n, n_devices, chunks,
+                        None if parquet is None else Path(parquet),
+                        None if ncr is None else Path(ncr)) for n in sizes]
 
 
 if __name__ == "__main__":
-    chosen = [int(a) for a in sys.argv[1:]] or [1_000_000]
-    for found in run(chosen):
-        print(found)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", type=int, nargs="*", default=[1_000_000])
+    parser.add_argument("--devices", type=int, default=100_000)
+    parser.add_argument("--chunks", type=int, default=CHUNKS)
+    parser.add_argument("--parquet", help="the sessions (at least the largest size)")
+    parser.add_argument("--ncr", help="the devices (an NCR CSV) for --parquet's sessions")
+    args = parser.parse_args()
+    for found in run(args.sizes, args.devices, args.chunks, args.parquet, args.ncr):
+        print(found, flush=True)

@@ -299,41 +299,35 @@ def bench_store(p: dict) -> dict:
 # --- 2b. shared store (PostGIS) ------------------------------------------------------------
 
 def bench_pgstore(p: dict) -> dict:
-    """Import and per device per quarter utilisation in SQL vs the pandas engine, at each
-    size of ``pg_sizes`` (``bench/bench_pgstore.py``)."""
+    """Imports in time order and per device per quarter utilisation from the month sums
+    against DuckDB over a Parquet file of the same sessions, at each size of
+    ``pg_sizes`` (``bench/bench_pgstore.py``)."""
     from bench import bench_pgstore
 
     found = bench_pgstore.run(p["pg_sizes"])
     rows = []
     for r in found:
         n = r["n_sessions"]
+        per_million = [i["s_per_million"] for i in r["imports"]]
         rows.append(row(
-            f"shared store import: {n:,} sessions into PostGIS", r["import_s"], None, "—",
-            "report rows/s", None,
-            f"{r['import_rows_per_s']:,.0f} rows/s; sessions table "
-            f"{r['sessions_table_mb']:,.0f} MB (durable server settings)",
+            f"shared store import: {n:,} sessions into PostGIS in {r['chunks']} files",
+            r["import_s"], None, "—", "report rows/s", None,
+            f"{r['import_rows_per_s']:,.0f} rows/s; s per million sessions, first "
+            f"{per_million[0]:.1f} and last {per_million[-1]:.1f} file (month sums "
+            f"{', '.join(sorted({i['sums'] for i in r['imports']}))}); sessions table "
+            f"{r['sessions_table_mb']:,.0f} MB, month sums {r['month_sums_mb']:,.0f} MB "
+            f"(durable server settings); load {r['imports'][-1]['load']}",
             rows_per_s=r["import_rows_per_s"]))
         rows.append(row(
             f"utilisation per device per quarter in SQL ({n:,} sessions, "
-            f"{r['n_devices']:,} devices)", r["sql_utilisation_s"],
-            r["pandas_read_and_compute_s"], "pandas engine: read from the store + compute",
+            f"{r['n_devices']:,} devices)", r["sql_utilisation_s"], r["peer_s"],
+            "DuckDB over a Parquet file of the same sessions (same quarter split)",
             "≤ 5 s at 10,000,000 sessions" if n >= 10_000_000 else "report",
             r["sql_utilisation_s"] <= 5 if n >= 10_000_000 else None,
-            f"pandas read {fmt(r['read_sessions_s'])} + compute "
-            f"{fmt(r['pandas_utilisation_s'])}; {r['rows']:,} rows; "
-            + _engines_agree(r.get("differences") or {})))
+            f"first run {fmt(r['sql_utilisation_first_s'])}; {r['rows']:,} rows; figures "
+            f"{'equal' if r['same_figures_as_peer'] else 'DIFFER from'} the peer's; load "
+            f"{r['utilisation_loads']}"))
     return {"rows": rows, "details": {"sizes": found}}
-
-
-def _engines_agree(diff: dict) -> str:
-    if diff.get("differ"):
-        return f"totals DIFFER in {', '.join(sorted(diff['differ']))}"
-    text = "totals equal in every period both report"
-    for side in ("only_sql", "only_pandas"):
-        if diff.get(side):
-            text += (f"; only {side[5:]} reports " + ", ".join(
-                f"{p} ({h:,.1f} plugged h)" for p, h in sorted(diff[side].items())))
-    return text
 
 
 # --- 3. usage aggregation ------------------------------------------------------------

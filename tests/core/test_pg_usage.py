@@ -390,20 +390,65 @@ def test_utilisation_equals_the_local_stores_engine(edge_store, period, by):
     assert_same(pg_usage.utilisation(edge_store, period, by), local)
 
 
-def test_an_older_shared_store_gets_its_month_sums_when_opened(pg_dsn):
-    """Schema 4 had no month sums: opening the store makes them from its sessions."""
+def _import_dundee(store, index: int):
+    path = resource("data", "dundee", DUNDEE_FILES[index])
+    report = store.import_parse_result(parse_file(path), path.name, file_sha256(path))
+    assert report.outcome == "imported", report.message
+    return report
+
+
+def test_an_import_rewrites_only_the_device_months_it_touches(store):
+    """Real files imported out of order: the Dec-Mar file lands between the Sep-Dec and
+    Mar-May ones (its first and last months hold sessions of both). Each import updates
+    only the (device, month) its sessions touch, and the sums equal those rebuilt from
+    every session."""
+    for index in (0, 2):
+        _import_dundee(store, index)
+    assert store.last_month_sums == "incremental"
+    report = _import_dundee(store, 1)
+    assert store.last_month_sums == "incremental"
+    kept = month_sums(store)
+    with store.transaction() as cur:
+        # the rows this import wrote: same transaction as its import_log row
+        cur.execute(f"SELECT DISTINCT level, m FROM {SCHEMA}.{usage_months.MONTHS_TABLE}"
+                    f" WHERE xmin = (SELECT xmin FROM {SCHEMA}.import_log WHERE id = %s)",
+                    (report.import_id,))
+        written = cur.fetchall()
+        cur.execute(f"SELECT DISTINCT m FROM {SCHEMA}.{usage_months.MONTHS_TABLE}")
+        stored = {row[0] for row in cur.fetchall()}
+        assert usage_months.refresh(store, cur) == "full"
+    month = usage_months.q.month_index
+    assert {m for _, m in written} == set(range(month(2017, 12), month(2018, 3) + 1))
+    assert {level for level, _ in written} == {"device", "connector"}
+    assert {month(2017, 9), month(2018, 5)} <= stored  # kept as the earlier imports wrote
+    assert month_sums(store) == kept
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_an_older_shared_store_gets_its_month_sums_when_opened(pg_dsn, version):
+    """Schema 4 had no month sums, schema 5 no pairs nor indexes for an import to update
+    only what it touches: opening the store makes them from its sessions."""
     with PostgisStore.create_or_open(pg_dsn) as opened:
-        path = resource("data", "dundee", DUNDEE_FILES[0])
-        assert opened.import_parse_result(parse_file(path), path.name, file_sha256(path)
-                                          ).outcome == "imported"
+        _import_dundee(opened, 0)
         expected = month_sums(opened)
         with opened.transaction() as cur:
+            cur.execute(f"DROP TABLE {SCHEMA}.{usage_months.PAIRS_TABLE}")
+            for name in ("sessions_start", "sessions_end", "sessions_import"):
+                cur.execute(f"DROP INDEX {SCHEMA}.{name}")
             for table in (usage_months.MONTHS_TABLE, usage_months.COUNTS_TABLE):
-                cur.execute(f"DROP TABLE {SCHEMA}.{table}")
-            cur.execute(f"DELETE FROM {SCHEMA}.store_meta WHERE key LIKE 'usage_months%%'")
-            cur.execute(f"UPDATE {SCHEMA}.store_meta SET value = '4'"
-                        " WHERE key = 'schema_version'")
+                if version == 4:
+                    cur.execute(f"DROP TABLE {SCHEMA}.{table}")
+                else:
+                    cur.execute(f"DROP INDEX {SCHEMA}.{table}_dev_m")
+                    cur.execute(f"CREATE INDEX {table}_m ON {SCHEMA}.{table} (m)")
+            if version == 4:
+                cur.execute(f"DELETE FROM {SCHEMA}.store_meta"
+                            " WHERE key LIKE 'usage_months%%'")
+            cur.execute(f"UPDATE {SCHEMA}.store_meta SET value = %s"
+                        " WHERE key = 'schema_version'", (str(version),))
     with PostgisStore.create_or_open(pg_dsn) as reopened:
-        assert reopened.schema_version == SCHEMA_VERSION == 5
+        assert reopened.schema_version == SCHEMA_VERSION == 6
         assert month_sums(reopened) == expected
         assert len(expected[usage_months.MONTHS_TABLE]) > 50
+        _import_dundee(reopened, 1)
+        assert reopened.last_month_sums == "incremental"

@@ -71,6 +71,9 @@ _LOCK_VERSIONED = 2
 _TABLES = ("devices", "connectors", "sessions", "status_snapshots", "import_log",
            "import_rejects", "usage_periods")
 _READ_CHUNK = 2_000_000  # fids per COPY when reading (bounds the raw text in memory)
+# the columns of the devices and connectors that utilisation's device facts read
+FACT_COLUMNS = {"devices": ["device_id", "connector_count", "max_power_kw", "created_utc"],
+                "connectors": ["device_id", "connector_id", "power_kw"]}
 _DEADLOCK_RETRIES = 3
 # The stored text form of a time, as the GeoPackage store writes it (values.iso_texts).
 _ISO_SQL = "to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
@@ -151,7 +154,7 @@ class PostgisStore(StoreBackend):
             if version == SCHEMA_VERSION:
                 return
             _ensure_postgis(cur, self.describe())
-            month_sums = version < 5  # made by step 5, built from the sessions here
+            month_sums = version < 6  # made by steps 5 and 6, built from the sessions here
             for target, step in MIGRATIONS:
                 if version < target:
                     step(cur)
@@ -484,8 +487,17 @@ class PostgisStore(StoreBackend):
                    ) -> pd.DataFrame:
         return self._read_versioned("connectors", at, current_only, source)
 
-    def _read_versioned(self, table, at, current_only, source) -> pd.DataFrame:
-        names = list(TABLES[table]) + (["source"] if table == "connectors" else [])
+    def facts_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Every version of the devices and connectors, only the columns utilisation's
+        device facts read (:func:`.utilisation.device_facts`): the month sums and
+        utilisation read them for 100,000s of devices."""
+        return (self._read_versioned("devices", None, False, None, FACT_COLUMNS["devices"]),
+                self._read_versioned("connectors", None, False, None,
+                                     FACT_COLUMNS["connectors"]))
+
+    def _read_versioned(self, table, at, current_only, source, names=None) -> pd.DataFrame:
+        if names is None:
+            names = list(TABLES[table]) + (["source"] if table == "connectors" else [])
         spec = column_kinds(table, names + VALIDITY_COLUMNS)
         data = self._bulk_read(table, spec, *validity_window(at, current_only, source, "%s"))
         return pd.DataFrame(data, columns=list(spec))

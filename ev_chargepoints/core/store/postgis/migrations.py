@@ -16,6 +16,7 @@ from ..interface import (
 )
 from .access import create_policies
 from .schema import SCHEMA, SRID, USAGE_DATES, USAGE_TEXT, canonical_columns, column_sql
+from .usage_months import create_pairs as create_month_pairs
 from .usage_months import create_tables as create_month_sums
 
 
@@ -133,10 +134,18 @@ def _migrate_4_to_5(cur) -> None:
     create_month_sums(cur)
 
 
+def _migrate_5_to_6(cur) -> None:
+    """An import updates only the month sums of the (device, month) it touches
+    (:func:`.usage_months.create_pairs`); the opening rebuilds the sums after this
+    step."""
+    create_month_pairs(cur)
+
+
 MIGRATIONS: list[tuple[int, Callable]] = [
     (1, _migrate_0_to_1),
     (2, _migrate_1_to_2),
     (3, _migrate_2_to_3),
     (4, _migrate_3_to_4),
     (5, _migrate_4_to_5),
+    (6, _migrate_5_to_6),
 ]

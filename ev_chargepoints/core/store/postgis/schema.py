@@ -25,7 +25,8 @@ from ..interface import USAGE_TEXT as STORE_USAGE_TEXT
 from ..interface import columns_in_version
 
 SCHEMA = "ev_chargepoints"
-SCHEMA_VERSION = 5  # as the GeoPackage store up to 4; 5: utilisation's month sums
+SCHEMA_VERSION = 6  # as the GeoPackage store up to 4; 5: utilisation's month sums;
+# 6: the sums an import touches updated alone (usage_months.create_pairs)
 SRID = 27700
 
 PG_TYPE = {"object": "text", "float64": "double precision", "int64": "bigint",

@@ -55,8 +55,7 @@ def utilisation(store, period: str = "quarter", by: str = "device",
             FROM {SCHEMA}.{COUNTS_TABLE} GROUP BY 1, 2, 3""",
                              {"dev": object, "source": object, "m": "int64", "n": "int64"})
         status = store.status_snapshots()
-        devices = store.devices(current_only=False)
-        connectors = store.connectors(current_only=False)
+        devices, connectors = store.facts_tables()
         operators = device_operators(cur)
     progress.check_cancelled()
     progress.report(50, f"Computing utilisation per {by} and {period}")
