@@ -56,8 +56,10 @@ class CoreTask(QgsTask):
         return False
 
     def cancel(self) -> None:
-        self.feedback.cancel()
+        # the task's flag first: work that stops on the feedback and returns must find
+        # the task cancelled (else run() may report it completed)
         super().cancel()
+        self.feedback.cancel()
 
     def finished(self, ok: bool) -> None:
         _RUNNING.discard(self)
