@@ -8,7 +8,7 @@ openpyxl, against the hand-written writers they replaced.
   (:func:`core.store.gpkg_file.write_layer` into a fresh file with ``sqlite3``: no
   spatial index), which the store keeps and which stays as the fallback without pyogrio.
 - XLSX: the summary of the wards (633 rows) and the devices table, written by
-  :func:`core.outputs.tables.write_xlsx` (pandas + openpyxl) against the former
+  :func:`core.outputs.tables.write_xlsx` (openpyxl, write-only) against the former
   zip + XML writer (``bench/legacy_xlsx.py``).
 
 Sizes: the bundled London snapshot (8,940 devices × 4 quarters; 633 wards × 4 quarters)
@@ -131,7 +131,7 @@ def bench_writers(p: dict) -> dict:
                 f, folder / "legacy.xlsx", synthetic=True), xlsx_repeat)
             ratio = peer_s / plugin_s
             rows.append(row(label, plugin_s, peer_s, "former zip + XML writer",
-                            notes=f"plugin: pandas + openpyxl; "
+                            notes=f"plugin: openpyxl write-only mode; "
                                   f"{'faster' if ratio >= 1 else 'slower'} than the "
                                   f"hand-written writer ({ratio:.2f}×)"))
             details[label] = {"plugin_s": plugin_s, "peer_s": peer_s, "ratio": ratio}
