@@ -1,6 +1,7 @@
 """The hand-written XLSX writer the plugin used before issue #23 (zip + Office Open XML,
 inline strings), kept only as the peer of ``bench/bench_writers.py``: the plugin now
-writes workbooks with openpyxl (write-only mode) (:func:`ev_chargepoints.core.outputs.tables.write_xlsx`).
+writes workbooks with openpyxl in its write-only mode
+(:func:`ev_chargepoints.core.outputs.tables.write_xlsx`).
 Copied unchanged from ``core/outputs/tables.py`` as it was then (sheet XML, styles, parts)."""
 
 from __future__ import annotations

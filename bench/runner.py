@@ -329,7 +329,8 @@ def performance_page(report: dict) -> str:
         "index it builds (without the index it is faster), kept; XLSX by openpyxl's write-only "
         "mode against the former zip + XML writer (`bench/legacy_xlsx.py`), about 3× "
         "slower, kept for openpyxl's correct cells and styles (a 100,000-row device "
-        "table in under 10 s; twice as fast as pandas' to_excel, which it replaced). The store's own GeoPackage stays written with SQL: each import "
+        "table in under 10 s; twice as fast as pandas' to_excel, which it replaced). "
+        "The store's own GeoPackage stays written with SQL: each import "
         "is one SQLite transaction across devices, connectors, the import log and the "
         "history manifest, with rows updated in place, which GDAL's layer writer cannot "
         "do; `ogrinfo -so` opens it without warnings (tested).",
