@@ -20,9 +20,7 @@ from __future__ import annotations
 import csv
 import datetime
 import math
-import os
 import re
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -33,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import NOT_UTF8_TEXT, MissingDependency, ParseError
+from ..files import written_whole
 from ..optional import install_hint
 from ..store.usage_kind import NOTE
 from .disclosure import INTERNAL_NOTE
@@ -202,27 +201,21 @@ def write_xlsx(frame: pd.DataFrame, path, sheet_name: str = "Summary",
     # to_excel, which builds every cell object first (100,000 devices: minutes)
     book = Workbook(write_only=True)
     book.properties.creator = "EV Charge Points"
-    handle, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
     try:
-        try:
-            for name, sheet in sheets:
-                cells = book.create_sheet(title=name)
-                cells.freeze_panes = f"A{len(lines) + 2}"
-                shown = _xlsx_frame(sheet)
-                for line in lines:
-                    cells.append(_bold_cells(cells, [_text(line)], bold))
-                cells.append(_bold_cells(cells, list(shown.columns), bold))
-                for row in _rows(shown):
-                    cells.append(row)
-        except BaseException:
-            _discard(book)
-            raise
-        with os.fdopen(handle, "wb") as out:
-            book.save(out)
-        os.replace(tmp_name, path)
+        for name, sheet in sheets:
+            cells = book.create_sheet(title=name)
+            cells.freeze_panes = f"A{len(lines) + 2}"
+            shown = _xlsx_frame(sheet)
+            for line in lines:
+                cells.append(_bold_cells(cells, [_text(line)], bold))
+            cells.append(_bold_cells(cells, list(shown.columns), bold))
+            for row in _rows(shown):
+                cells.append(row)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        _discard(book)
         raise
+    with written_whole(path) as out:
+        book.save(out)
     return path
 
 

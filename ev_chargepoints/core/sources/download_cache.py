@@ -13,10 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 import unicodedata
@@ -26,6 +24,7 @@ from typing import List, Optional
 from urllib.parse import unquote
 
 from ..errors import StoreError
+from ..files import written_whole
 
 log = logging.getLogger(__name__)
 
@@ -180,19 +179,8 @@ def _read_meta(entry_dir: Path) -> Optional[dict]:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with written_whole(path) as fh:
+        fh.write(data)
 
 
 def atomic_write_bytes(path, data: bytes) -> None:

@@ -11,13 +11,12 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import NOT_UTF8_TEXT, ParseError
+from ..files import written_whole
 from .model import FAIL, NOT_CHECKED, PASS, WARN, ConformanceReport
 
 HTML_NAME = "report.html"
@@ -275,15 +274,8 @@ def load_report(path) -> ConformanceReport:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with written_whole(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
 
 
 def write_report(report: ConformanceReport, out_dir) -> tuple[Path, Path]:
