@@ -272,8 +272,8 @@ def import_areas(store: OpenStore, path, file_name: Optional[str] = None, *,
         layers = areas.read_boundary_layers(path)[0] \
             if store().already_imported(sha) is None else []
     except (ParseError, StoreError) as exc:
-        return store()._log_failure(file_name, sha, AREAS_FORMAT,
-                                  f"the file was rejected: {exc.message}")
+        return store().log_failed_import(file_name, sha, AREAS_FORMAT,
+                                         f"the file was rejected: {exc.message}")
     return store().write_area_layers(file_name, sha, layers)
 
 

@@ -264,7 +264,7 @@ class HistoryStore(StoreBackend):
             conn.execute("ROLLBACK")
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            self._log_failure(file_name, file_sha256, result.format,
+            self.log_failed_import(file_name, file_sha256, result.format,
                               f"the import was rolled back ({exc})", result.rows_read)
             raise StoreError(f"Importing {file_name} failed and was rolled back: {exc}") \
                 from exc
@@ -612,7 +612,7 @@ class HistoryStore(StoreBackend):
             conn.execute("ROLLBACK")
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            self._log_failure(file_name, sha256, AREAS_FORMAT,
+            self.log_failed_import(file_name, sha256, AREAS_FORMAT,
                               f"the import was rolled back ({exc})", rows)
             raise StoreError(f"Importing {file_name} failed and was rolled back: {exc}") \
                 from exc

@@ -171,7 +171,7 @@ class StoreBackend(abc.ABC):
         try:
             prepared = prepare(result, snapshot_utc, devices_mode)
         except Exception as exc:  # noqa: BLE001
-            return self._log_failure(file_name, file_sha256, result.format,
+            return self.log_failed_import(file_name, file_sha256, result.format,
                                      f"the parsed content is not usable ({exc})",
                                      result.rows_read)
         prepared.usage_kind = kind
@@ -220,7 +220,7 @@ class StoreBackend(abc.ABC):
         try:
             sha = file_sha256(path)
         except OSError as exc:
-            return self._log_failure(path.name, "", "", f"the file cannot be read: {exc}")
+            return self.log_failed_import(path.name, "", "", f"the file cannot be read: {exc}")
         previous = self.already_imported(sha)
         if previous is not None:
             return self._log_skip(path.name, sha, "", previous)
@@ -229,9 +229,10 @@ class StoreBackend(abc.ABC):
         try:
             result = parse(path)
         except EvChargepointsError as exc:
-            return self._log_failure(path.name, sha, "", f"the file was rejected: {exc.message}")
+            return self.log_failed_import(path.name, sha, "",
+                                          f"the file was rejected: {exc.message}")
         except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the log entry
-            return self._log_failure(path.name, sha, "",
+            return self.log_failed_import(path.name, sha, "",
                                      f"the file could not be parsed ({type(exc).__name__}: "
                                      f"{exc})")
         return self.import_parse_result(result, path.name, sha, **options)
@@ -242,7 +243,9 @@ class StoreBackend(abc.ABC):
         import_id = self._log_row(file_name, sha, fmt, 0, "already imported", message)
         return ImportReport(import_id, file_name, sha, "already imported", message=message)
 
-    def _log_failure(self, file_name, sha, fmt, message, rows_read=0) -> ImportReport:
+    def log_failed_import(self, file_name, sha, fmt, message, rows_read=0) -> ImportReport:
+        """Record a file that could not be imported (the import log says why) and return
+        its report; nothing else in the store changes."""
         import_id = self._log_row(file_name, sha, fmt, rows_read, "failed", message)
         return ImportReport(import_id, file_name, sha, "failed", rows_read=rows_read,
                             message=message)

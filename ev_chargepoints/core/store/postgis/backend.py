@@ -253,7 +253,7 @@ class PostgisStore(StoreBackend):
             return self._log_skip(file_name, file_sha256, result.format, outcome)
         message = _one_line(exc, None)
         with contextlib.suppress(psycopg2.Error):  # a lost connection cannot log
-            self._log_failure(file_name, file_sha256, result.format,
+            self.log_failed_import(file_name, file_sha256, result.format,
                               f"the import was rolled back ({message})", result.rows_read)
         raise StoreError(f"Importing {file_name} failed and was rolled back: {message}") \
             from exc
