@@ -14,8 +14,8 @@ Python finds the system's PROJ data (it looks under the environment's own prefix
 from __future__ import annotations
 
 import sys
+import threading
 import warnings
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -67,8 +67,22 @@ def _transform(source: str, target: str, x, y):
     return out_x.reshape(shape), out_y.reshape(shape)
 
 
-@cache
+_per_thread = threading.local()
+
+
 def _transformer(source: str, target: str):
+    """:func:`_make_transformer`'s, one per thread: a PROJ transformation object used by
+    two threads at once corrupts its state (two QgsTasks projecting at once crashed
+    QGIS in proj_trans), and pyproj shares the one a TransformerGroup made."""
+    made = getattr(_per_thread, "transformers", None)
+    if made is None:
+        made = _per_thread.transformers = {}
+    if (source, target) not in made:
+        made[(source, target)] = _make_transformer(source, target)
+    return made[(source, target)]
+
+
+def _make_transformer(source: str, target: str):
     """(function of x, y arrays -> x, y arrays in ``target``, name of the operation, the
     grids it uses): the most accurate operation PROJ can run here."""
     pyproj = pyproj_module()

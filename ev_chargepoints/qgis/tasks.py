@@ -36,17 +36,26 @@ class CoreTask(QgsTask):
         self.result = None
         self.error_message: Optional[str] = None
         self.was_cancelled = False
+        self._cancel_asked = False  # cancelled before it started (see cancel)
+
+    def cancelled(self) -> bool:
+        """Whether the user (or the plugin) cancelled the task, started or not."""
+        return self._cancel_asked or self.isCanceled()
 
     def run(self) -> bool:
-        progress = Progress(lambda percent, _msg: self.setProgress(percent), self.isCanceled)
+        if self._cancel_asked:  # cancelled while queued: do nothing
+            self.was_cancelled = True
+            self.error_message = "Cancelled by the user; nothing was changed."
+            return False
+        progress = Progress(lambda percent, _msg: self.setProgress(percent), self.cancelled)
         try:
             self.result = self._work(progress, self.feedback)
-            return not self.isCanceled()
+            return not self.cancelled()
         except Cancelled as exc:
             self.was_cancelled = True
             self.error_message = exc.message
         except EvChargepointsError as exc:
-            if self.isCanceled():
+            if self.cancelled():
                 self.was_cancelled = True
             self.error_message = exc.message
         except Exception as exc:  # noqa: BLE001 - reported on the main thread, never raised here
@@ -56,20 +65,26 @@ class CoreTask(QgsTask):
         return False
 
     def cancel(self) -> None:
-        # the task's flag first: work that stops on the feedback and returns must find
-        # the task cancelled (else run() may report it completed)
-        super().cancel()
+        # A task still queued is not cancelled through QGIS: QgsTaskManager deletes a
+        # task cancelled while queued, and when the thread pool is taking it at that
+        # moment QgsTask::start() runs on the deleted task (a crash, seen with two docks
+        # loading on two cores). It runs, finds the flag, and ends at once instead.
+        self._cancel_asked = True
+        if self.status() not in (QgsTask.TaskStatus.Queued, QgsTask.TaskStatus.OnHold):
+            # the task's flag before the feedback's: work that stops on the feedback and
+            # returns must find the task cancelled (else run() may report it completed)
+            super().cancel()
         self.feedback.cancel()
 
     def finished(self, ok: bool) -> None:
         _RUNNING.discard(self)
-        if self.isCanceled():  # the request may have ended before the cancel flag was set
+        if self.cancelled():  # the request may have ended before the cancel flag was set
             self.was_cancelled = True
         if ok:
             if self._on_done:
                 self._on_done(self.result)
             return
-        if self.isCanceled() and not self.error_message:
+        if self.cancelled() and not self.error_message:
             self.was_cancelled = True
             self.error_message = "Cancelled by the user; nothing was changed."
         if self._on_error:
