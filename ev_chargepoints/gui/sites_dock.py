@@ -45,7 +45,6 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.analysis import site_files
-from ..core.analysis.demand import DEFAULT_PRESET
 from ..core.analysis.siting.analyser import DEFAULT_WEIGHTS, IncrementalSiteAnalyser
 from ..core.analysis.siting.network import walk_metres
 from ..core.analysis.siting.sites import sites_from_points
@@ -64,6 +63,7 @@ from .sites_results import (
     table_frame,
 )
 from .sites_walking import SitesWalkingMixin, slot
+from .summary.demand_map import project_scenario
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,7 @@ class CandidateSitesDock(SitesDockForm, SitesWalkingMixin, QgsDockWidget):
         self._build()
         self._restore_state()
         QgsProject.instance().readProject.connect(self._project_read)
+        self.visibilityChanged.connect(self._shown)
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate("CandidateSitesDock", text)
@@ -291,11 +292,13 @@ class CandidateSitesDock(SitesDockForm, SitesWalkingMixin, QgsDockWidget):
             self.canvas.unsetMapTool(self.tool)
 
     def _analysis_key(self):
-        """What a prepared analyser depends on: distances, network (built) and walk."""
+        """What a prepared analyser depends on: distances, network (built), walk and the
+        project's demand scenario (the summary dock's Demand tab)."""
+        scenario = project_scenario().to_json()
         choice = self.network_choice()
         if choice is None:
-            return (tuple(self.distances()), None, None, None)
-        return (tuple(self.distances()), choice, self.walk_m(), id(self.network()))
+            return (tuple(self.distances()), None, None, None, scenario)
+        return (tuple(self.distances()), choice, self.walk_m(), id(self.network()), scenario)
 
     def _settings_changed(self) -> None:
         """Distances, network or walk changed: prepare again if the analyser is stale."""
@@ -350,11 +353,13 @@ class CandidateSitesDock(SitesDockForm, SitesWalkingMixin, QgsDockWidget):
         network, walk = self.network(), self.walk_m()
         key = self._analysis_key()
 
+        scenario = project_scenario()
+
         def work(progress, _feedback):
             with Workspace(target, create=False) as ws:
-                # demand under the default preset, so the demand-gap weight works live
+                # demand always prepared, so the demand-gap weight works live
                 return ws.site_analyser(distances, progress=progress, network=network,
-                                        walk_m=walk, scenario=DEFAULT_PRESET), \
+                                        walk_m=walk, scenario=scenario), \
                     ws.has_synthetic_usage()
 
         self.report(self.tr("Preparing the candidate-site analysis (devices, usage, "
@@ -493,8 +498,17 @@ class CandidateSitesDock(SitesDockForm, SitesWalkingMixin, QgsDockWidget):
         for analyser in (self.analyser, self._template):
             if analyser is not None:
                 analyser.weights = dict(weights)
-        if self.analyser is not None:
+        if self._template is not None and self._prepared_key != self._analysis_key():
+            self._settings_changed()  # the Demand tab's scenario changed: prepare again
+        elif self.analyser is not None:
             self.refresh()
+
+    @slot
+    def _shown(self, visible: bool) -> None:
+        """Back on screen: prepare again if the Demand tab's scenario changed meanwhile."""
+        if visible and self._template is not None and \
+                self._prepared_key != self._analysis_key() and not self._preparing():
+            self._settings_changed()
 
     @slot
     def _distances_changed(self) -> None:

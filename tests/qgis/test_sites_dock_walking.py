@@ -375,3 +375,51 @@ def test_the_demand_gap_weight_ranks_the_dock_sites_live(dock, canvas, store):
         assert number(row["demand_gap_within"]) == pytest.approx(
             want.loc[site, "demand_gap_within"], abs=0.051)  # shown to one decimal
         assert int(number(row["rank"])) == int(want.loc[site, "rank"])
+
+
+def test_the_demand_gap_follows_the_demand_tabs_scenario(dock, canvas, store):
+    """The dock weighs the demand gap under the scenario the summary dock's Demand tab
+    left in the project (its values as shown); a scenario changed there is taken when
+    the dock is next shown or its weights change, without reopening anything."""
+    sites = scratch_layer()
+    dock.set_sites_layer(sites)
+    wait_for(dock.is_ready, "the analysis preparation")
+    dock.tool_button.setChecked(True)
+    for x, y in SITES:
+        press_release(canvas, dock.tool, pixel(canvas, x, y), pixel(canvas, x, y))
+    points = layer_points(sites)
+    frame = pd.DataFrame({"site_id": [str(f) for f in points],
+                          "x": [p[0] for p in points.values()],
+                          "y": [p[1] for p in points.values()]})
+
+    def expected(scenario):
+        with Workspace(store, create=False) as ws:
+            return ws.analyse_sites(frame, weights={"demand_gap": 1.0},
+                                    scenario=scenario).set_index("site_id")
+
+    def shown():
+        return {site: number(row["demand_gap_within"])
+                for site, row in rows_by_site(dock).items()}
+
+    for name, spin in dock.weight_spins.items():
+        spin.setValue(1.0 if name == "demand_gap" else 0.0)
+    before = shown()   # nothing in the project yet: the default preset
+    want = expected(demand.DEFAULT_PRESET)
+    for site, gap in before.items():
+        assert gap == pytest.approx(want.loc[site, "demand_gap_within"], abs=0.051)
+
+    from ev_chargepoints.gui.summary.demand_map import CURRENT_KEY, SELECTED_KEY
+    from ev_chargepoints.gui.summary.state import PROJECT_SCOPE
+
+    busier = demand.scenario_for(None, demand.PRESETS["2035 (half of cars electric)"],
+                                 ev_share=0.7)
+    project = QgsProject.instance()
+    project.writeEntry(PROJECT_SCOPE, SELECTED_KEY, "2035 (half of cars electric)")
+    project.writeEntry(PROJECT_SCOPE, CURRENT_KEY, busier.to_json())   # as the tab does
+    dock.weight_spins["demand_gap"].setValue(2.0)
+    wait_for(dock.is_ready, "the analysis prepared again under the new scenario")
+    after = shown()
+    want = expected(busier)
+    assert sum(after.values()) > sum(before.values())
+    for site, gap in after.items():
+        assert gap == pytest.approx(want.loc[site, "demand_gap_within"], abs=0.051)

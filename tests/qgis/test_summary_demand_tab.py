@@ -230,3 +230,19 @@ def test_the_tab_follows_the_dock_store_and_cancels(module_dock, tab, two_device
     module_dock.set_store(store)
     wait_idle(module_dock)
     assert tab.table.attrs["totals"]["connectors_now"] == 12_532
+
+
+def test_the_values_shown_are_the_projects_scenario_at_once(tab):
+    """Every change in the tab is the project's demand scenario at once (what the
+    candidate sites dock weighs the demand gap with), not only when the project is
+    saved."""
+    from ev_chargepoints.gui.summary.demand_map import project_scenario
+
+    tab.select_scenario("2035 (half of cars electric)")
+    assert project_scenario() == tab.scenario() == \
+        demand.PRESETS["2035 (half of cars electric)"]
+    tab.set_values(ev_share=0.55)
+    assert project_scenario() == tab.scenario() and project_scenario().ev_share == 0.55
+    QgsProject.instance().clear()
+    QCoreApplication.processEvents()
+    assert project_scenario() == demand.PRESETS[demand.DEFAULT_PRESET]

@@ -26,6 +26,31 @@ CURRENT_KEY = "demand_current"         # the values shown (that scenario, maybe 
 LAYER_PROPERTY = "ev_chargepoints/demand_scenario"   # on the gap layer: its scenario JSON
 
 
+def project_scenario(project: Optional[QgsProject] = None) -> demand.Scenario:
+    """The demand scenario of the project's Demand tab, as it was left (its values, maybe
+    adjusted), else the scenario chosen there, else the default preset: what the other
+    docks weigh demand with."""
+    project = project or QgsProject.instance()
+    current, has_current = project.readEntry(PROJECT_SCOPE, CURRENT_KEY, "")
+    if has_current and current:
+        try:
+            return demand.Scenario.from_json(current)
+        except (ValueError, TypeError):
+            log.warning("Demand: ignoring unreadable saved values")
+    selected, _ = project.readEntry(PROJECT_SCOPE, SELECTED_KEY, "")
+    if selected in demand.PRESETS:
+        return demand.PRESETS[selected]
+    texts, _ = project.readListEntry(PROJECT_SCOPE, SCENARIOS_KEY, [])
+    for text in texts or []:
+        try:
+            scenario = demand.Scenario.from_json(text)
+        except (ValueError, TypeError):
+            continue
+        if scenario.name == selected:
+            return scenario
+    return demand.PRESETS[demand.DEFAULT_PRESET]
+
+
 class DemandMapMixin:
     """The layer and project side of the Demand tab (uses the tab's table, loaded
     inputs, scenario controls and tr())."""
@@ -165,6 +190,17 @@ class DemandMapMixin:
             current = self.scenario().to_json()
         except ValueError:
             current = self._base.to_json()
+        project.writeEntry(PROJECT_SCOPE, CURRENT_KEY, current)
+
+    def write_current(self) -> None:
+        """The scenario chosen and the values shown, into the project, as soon as they
+        change: the candidate sites dock weighs the demand gap with them."""
+        project = self._project or QgsProject.instance()
+        try:
+            current = self.scenario().to_json()
+        except ValueError:
+            return  # (values a scenario refuses: the last good ones stay)
+        project.writeEntry(PROJECT_SCOPE, SELECTED_KEY, self._base.name)
         project.writeEntry(PROJECT_SCOPE, CURRENT_KEY, current)
 
     def read_scenarios(self, project: Optional[QgsProject] = None) -> bool:

@@ -45,6 +45,7 @@ from ...core.errors import EvChargepointsError
 from ...core.progress import Progress
 from ...core.workspace import Workspace
 from ...qgis import settings as plugin_settings
+from ...qgis.areas import bundled_geometries
 from ...qgis.tasks import CoreTask, start
 from . import summary_slot
 from .demand_map import DemandMapMixin
@@ -74,8 +75,7 @@ class DemandLoaded:
 def ward_geometries():
     """The bundled 2018 wards' polygons by code (the ones ``demand_inputs`` reads by
     default), as the Processing algorithm writes them."""
-    from ...processing.algorithms.summary_algorithm import SummariseByAreaAlgorithm
-    return SummariseByAreaAlgorithm._bundled_geometries("ward")
+    return bundled_geometries("ward")
 
 
 def load(store_path: str, known: Optional[DemandLoaded], progress: Progress,
@@ -392,6 +392,7 @@ class DemandTab(DemandMapMixin, QWidget):
         self._base = self.scenarios()[name]
         self._set_controls(self._base)
         self.recompute()
+        self.write_current()
 
     @summary_slot
     def _on_scenario(self) -> None:
@@ -403,6 +404,7 @@ class DemandTab(DemandMapMixin, QWidget):
     def _on_value(self) -> None:
         self.factor_box.setEnabled(self.offstreet_box.value() < 0)
         self.recompute()
+        self.write_current()
 
     @summary_slot
     def _on_save(self) -> None:

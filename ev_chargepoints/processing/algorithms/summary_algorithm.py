@@ -43,15 +43,12 @@ from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QMetaType
 from ...core.analysis import areas as core_areas
 from ...core.errors import EvChargepointsError
 from ...core.outputs import disclosure
-from ...core.paths import LONDON_SNAPSHOT
-from ...core.store import gpkg_file as gpkg
 from ...core.workspace import Workspace
+from ...qgis.areas import bundled_geometries
 from ...qgis.tables import features_for, fields_for
 from .data_algorithms import PERIODS, StoreAlgorithm, add_store_parameters, write_table
 
 LEVELS = ["borough", "ward"]
-BUNDLED_FILES = {"borough": core_areas.BOROUGHS_FILE, "ward": core_areas.WARDS_FILES[2018]}
-BUNDLED_CODE_FIELD = "GSS_CODE"
 CORE_CRS = ("EPSG:27700", "EPSG:4326")   # what the core reads; anything else is reprojected
 TEMP_LAYER = "areas"
 
@@ -252,7 +249,7 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
         leaving) that the core reads like any boundary file."""
         source = self.parameterAsSource(parameters, "AREAS", context)
         if source is None:
-            geometries, crs = self._bundled_geometries(level)
+            geometries, crs = bundled_geometries(level)
             yield AreasInput(None, None, None, geometries, crs)
             return
         tmp_dir = tempfile.mkdtemp(prefix="evcp-areas-")
@@ -262,19 +259,6 @@ class SummariseByAreaAlgorithm(StoreAlgorithm):
             yield AreasInput(path, "area_code", "area_name", geometries, crs)
         finally:
             shutil.rmtree(tmp_dir, ignore_errors=True)
-
-    @staticmethod
-    def _bundled_geometries(level: str):
-        attributes, wkbs, _crs = gpkg.read_layer(LONDON_SNAPSHOT / BUNDLED_FILES[level])
-        geometries = {}
-        for code, wkb in zip(attributes[BUNDLED_CODE_FIELD], wkbs):
-            if wkb is None:
-                continue
-            geometry = QgsGeometry()
-            geometry.fromWkb(bytes(wkb))
-            geometry.convertToMultiType()
-            geometries[str(code).strip()] = geometry
-        return geometries, QgsCoordinateReferenceSystem("EPSG:27700")
 
     def _fields_of(self, source, parameters, context) -> tuple[str, str]:
         names = source.fields().names()
