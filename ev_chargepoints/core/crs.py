@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 import threading
 import warnings
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,8 @@ def _transform(source: str, target: str, x, y):
     ok = np.isfinite(x) & np.isfinite(y)
     if ok.any():
         transform, _, _ = _transformer(source, target)
-        tx, ty = transform(x[ok], y[ok])
+        with _proj_lock:
+            tx, ty = transform(x[ok], y[ok])
         good = np.isfinite(tx) & np.isfinite(ty)
         out_x[np.flatnonzero(ok)[good]] = tx[good]
         out_y[np.flatnonzero(ok)[good]] = ty[good]
@@ -67,21 +69,20 @@ def _transform(source: str, target: str, x, y):
     return out_x.reshape(shape), out_y.reshape(shape)
 
 
-_per_thread = threading.local()
+# One PROJ transformation per (source, target), used by one thread at a time: a PROJ
+# object used by two threads at once corrupts its state (two QgsTasks projecting at once
+# crashed QGIS in proj_trans), and one made per thread crashed pyproj 3.7 (Debian 13)
+# creating it in QGIS's worker threads. Projecting is fast; waiting for it costs little.
+_proj_lock = threading.RLock()
 
 
 def _transformer(source: str, target: str):
-    """:func:`_make_transformer`'s, one per thread: a PROJ transformation object used by
-    two threads at once corrupts its state (two QgsTasks projecting at once crashed
-    QGIS in proj_trans), and pyproj shares the one a TransformerGroup made."""
-    made = getattr(_per_thread, "transformers", None)
-    if made is None:
-        made = _per_thread.transformers = {}
-    if (source, target) not in made:
-        made[(source, target)] = _make_transformer(source, target)
-    return made[(source, target)]
+    """:func:`_make_transformer`'s (made once); call its function under ``_proj_lock``."""
+    with _proj_lock:
+        return _make_transformer(source, target)
 
 
+@cache
 def _make_transformer(source: str, target: str):
     """(function of x, y arrays -> x, y arrays in ``target``, name of the operation, the
     grids it uses): the most accurate operation PROJ can run here."""

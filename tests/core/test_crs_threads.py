@@ -1,6 +1,7 @@
-"""Projecting from several threads at once (two docks' QgsTasks do): each thread gets
-its own PROJ transformation, so the results are those of one thread alone. A shared one
-corrupted PROJ's state and crashed QGIS in proj_trans."""
+"""Projecting from several threads at once (two docks' QgsTasks do): the PROJ
+transformation is used by one thread at a time, so the results are those of one thread
+alone. Used by two at once it corrupted PROJ's state and crashed QGIS in proj_trans (and
+one made per thread crashed pyproj 3.7 on Debian 13)."""
 
 from __future__ import annotations
 
