@@ -46,7 +46,7 @@
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="186"/>
         <source>For each candidate site: existing devices and connectors within the catchment distance (straight line), by power class and operator; their usage in the latest period; the nearest existing device; residents within reach (ward populations spread over a 100 m grid), those an existing device already reaches and those the site would newly cover; a weighted score (0-100) and rank. Extra ring distances add the same figures with a suffix such as _800m. Weights are CRITERION=WEIGHT pairs among new_coverage, unique_coverage, residents, demand, kwh and gap (default new_coverage=0.6,demand=0.2,gap=0.2). Output fields clashing with an input field are named ev_FIELD. With a street network line layer, devices_within_walk and residents_within_walk count what lies within the walk distance on foot along the streets (the straight legs to and from the network included), and the walking catchments can be written as polygons. A demand-gap weight above 0 (or demand_gap among the weights) adds demand_gap_within: the public connectors still needed (needed − now, wards with more than they need counting 0) in the wards the catchment reaches, spread over each ward like its residents, under the demand scenario chosen among the advanced parameters.</source>
-        <translation>Ar gyfer pob safle posibl: y dyfeisiau a&apos;r cysylltwyr presennol o fewn pellter y dalgylch (llinell syth), fesul dosbarth pŵer a gweithredwr; eu defnydd yn y cyfnod diweddaraf; y ddyfais bresennol agosaf; y trigolion o fewn cyrraedd (poblogaethau wardiau wedi&apos;u taenu dros grid 100 m), y rhai y mae dyfais bresennol eisoes yn eu cyrraedd a&apos;r rhai y byddai&apos;r safle&apos;n eu cwmpasu o&apos;r newydd; sgôr wedi&apos;i phwysoli (0-100) a rheng. Mae pellteroedd cylchoedd ychwanegol yn ychwanegu&apos;r un ffigurau gydag ôl-ddodiad fel _800m. Parau CRITERION=WEIGHT yw&apos;r pwysiadau, ymhlith new_coverage, unique_coverage, residents, demand, kwh a gap (rhagosodiad new_coverage=0.6,demand=0.2,gap=0.2). Caiff meysydd allbwn sy&apos;n gwrthdaro â maes mewnbwn eu henwi&apos;n ev_FIELD. Gyda haen linellau rhwydwaith strydoedd, mae devices_within_walk a residents_within_walk yn cyfrif yr hyn sydd o fewn y pellter cerdded ar droed ar hyd y strydoedd (gan gynnwys y darnau syth i&apos;r rhwydwaith ac ohono), a gellir ysgrifennu&apos;r dalgylchoedd cerdded fel polygonau. Mae pwysiad bwlch galw uwchlaw 0 (neu demand_gap ymhlith y pwysiadau) yn ychwanegu demand_gap_within: y cysylltwyr cyhoeddus sydd eu hangen o hyd (angen − nawr, gyda wardiau sydd â mwy nag sydd ei angen arnynt yn cyfrif fel 0) yn y wardiau y mae&apos;r dalgylch yn eu cyrraedd, wedi&apos;u taenu dros bob ward fel ei thrigolion, o dan y senario galw a ddewiswyd ymhlith y paramedrau uwch.</translation>
+        <translation>Ar gyfer pob safle posibl: y dyfeisiau a'r cysylltwyr presennol o fewn pellter y dalgylch (llinell syth), fesul dosbarth pŵer a gweithredwr; eu defnydd yn y cyfnod diweddaraf; y ddyfais bresennol agosaf; y trigolion o fewn cyrraedd (poblogaethau wardiau wedi'u taenu dros grid 100 m), y rhai y mae dyfais bresennol eisoes yn eu cyrraedd a'r rhai y byddai'r safle'n eu cwmpasu o'r newydd; sgôr wedi'i phwysoli (0-100) a rheng. Mae pellteroedd cylchoedd ychwanegol yn ychwanegu'r un ffigurau gydag ôl-ddodiad fel _800m. Parau CRITERION=WEIGHT yw'r pwysiadau, ymhlith new_coverage, unique_coverage, residents, demand, kwh a gap (rhagosodiad new_coverage=0.6,demand=0.2,gap=0.2). Caiff meysydd allbwn sy'n gwrthdaro â maes mewnbwn eu henwi'n ev_FIELD. Gyda haen linellau rhwydwaith strydoedd, mae devices_within_walk a residents_within_walk yn cyfrif yr hyn sydd o fewn y pellter cerdded ar droed ar hyd y strydoedd (gan gynnwys y darnau syth i'r rhwydwaith ac ohono), a gellir ysgrifennu'r dalgylchoedd cerdded fel polygonau. Mae pwysiad bwlch galw uwchlaw 0 (neu demand_gap ymhlith y pwysiadau) yn ychwanegu demand_gap_within: y cysylltwyr cyhoeddus sydd eu hangen o hyd (angen − nawr, gyda wardiau sydd â mwy nag sydd ei angen arnynt yn cyfrif fel 0) yn y wardiau y mae'r dalgylch yn eu cyrraedd, wedi'u taenu dros bob ward fel ei thrigolion, o dan y senario galw a ddewiswyd ymhlith y paramedrau uwch.</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="212"/>
@@ -435,32 +435,32 @@
         <translation>Safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="340"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="343"/>
         <source>There is no store at {path}; load London charge points first.</source>
         <translation>Does dim storfa yn {path}; llwythwch bwyntiau gwefru Llundain yn gyntaf.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="360"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="365"/>
         <source>Preparing the candidate-site analysis (devices, usage, population)…</source>
         <translation>Wrthi'n paratoi'r dadansoddiad o safleoedd posibl (dyfeisiau, defnydd, poblogaeth)…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="363"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="368"/>
         <source>Preparing candidate-site analysis</source>
         <translation>Paratoi dadansoddiad o safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="384"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="389"/>
         <source>Ready ({s:.1f} s). {n} sites analysed.</source>
         <translation>Yn barod ({s:.1f} s). Dadansoddwyd {n} o safleoedd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="453"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="458"/>
         <source>{n} sites; updated in {ms:.0f} ms.</source>
         <translation>{n} o safleoedd; diweddarwyd mewn {ms:.0f} ms.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="491"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="496"/>
         <source>Give at least one weight above 0.</source>
         <translation>Rhowch o leiaf un pwysiad uwchlaw 0.</translation>
     </message>
@@ -475,62 +475,62 @@
         <translation>sgôr {low:g}–{high:g}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="533"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="547"/>
         <source>The sites layer has no sites to choose from.</source>
         <translation>Nid oes gan yr haen safleoedd unrhyw safleoedd i ddewis ohonynt.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="546"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="560"/>
         <source>Suggesting candidate sites</source>
         <translation>Awgrymu safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="550"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="564"/>
         <source>Choosing {k} sites…</source>
         <translation>Wrthi'n dewis {k} o safleoedd…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="565"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="579"/>
         <source>{n} of {k} sites picked; gains are listed below and the picks selected on the layer.</source>
         <translation>Dewiswyd {n} o'r {k} safle; mae'r enillion wedi'u rhestru isod a'r dewisiadau wedi'u dethol ar yr haen.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="568"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="582"/>
         <source>No other site covers anyone new.</source>
         <translation>Nid oes unrhyw safle arall yn cwmpasu neb newydd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="580"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="594"/>
         <source>There are no results to export yet.</source>
         <translation>Nid oes canlyniadau i'w hallforio eto.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="583"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="597"/>
         <source>GeoPackage (*.gpkg)</source>
         <translation>GeoPackage (*.gpkg)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="584"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="598"/>
         <source>CSV (*.csv)</source>
         <translation>CSV (*.csv)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="585"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="599"/>
         <source>Export candidate sites</source>
         <translation>Allforio safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="592"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="606"/>
         <source>Exported {n} sites to {path}.</source>
         <translation>Allforiwyd {n} o safleoedd i {path}.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="129"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="130"/>
         <source>EV Charge Points</source>
         <translation>Pwyntiau Gwefru Cerbydau Trydan</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="161"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="162"/>
         <source> min</source>
         <translation> mun</translation>
     </message>
@@ -542,7 +542,7 @@
     <message>
         <location filename="../ev_chargepoints/gui/sites_results.py" line="194"/>
         <source>Walking catchments of the candidate sites: what lies within {walk} m on foot along the streets of {network}, straight legs to and from the network included. Coloured by the site&apos;s score (straight-line criteria).</source>
-        <translation>Dalgylchoedd cerdded y safleoedd posibl: yr hyn sydd o fewn {walk} m ar droed ar hyd strydoedd {network}, gan gynnwys y darnau syth i&apos;r rhwydwaith ac ohono. Wedi&apos;u lliwio yn ôl sgôr y safle (meini prawf llinell syth).</translation>
+        <translation>Dalgylchoedd cerdded y safleoedd posibl: yr hyn sydd o fewn {walk} m ar droed ar hyd strydoedd {network}, gan gynnwys y darnau syth i'r rhwydwaith ac ohono. Wedi'u lliwio yn ôl sgôr y safle (meini prawf llinell syth).</translation>
     </message>
 </context>
 <context>
@@ -741,22 +741,22 @@
 <context>
     <name>DemandMapMixin</name>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="37"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="62"/>
         <source>Demand gap per ward ({scenario})</source>
         <translation>Bwlch galw fesul ward ({scenario})</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="52"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="77"/>
         <source>No demand figures yet.</source>
         <translation>Dim ffigurau galw eto.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="107"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="132"/>
         <source>The gap layer could not be updated.</source>
         <translation>Nid oedd modd diweddaru haen y bwlch.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="227"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="263"/>
         <source>Load London charge points (or choose a store) to see the demand per ward.</source>
         <translation>Llwythwch bwyntiau gwefru Llundain (neu dewiswch storfa) i weld y galw fesul ward.</translation>
     </message>
@@ -764,230 +764,265 @@
 <context>
     <name>DemandTab</name>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="181"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="182"/>
         <source>A preset or a scenario you saved; change any value below</source>
         <translation>Rhagosodiad neu senario a gadwyd gennych; newidiwch unrhyw werth isod</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="185"/>
-        <source>Save scenario as…</source>
-        <translation>Cadw&apos;r senario fel…</translation>
-    </message>
-    <message>
         <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="186"/>
-        <source>Name the values shown; the project keeps the scenario</source>
-        <translation>Rhowch enw i&apos;r gwerthoedd a ddangosir; mae&apos;r prosiect yn cadw&apos;r senario</translation>
+        <source>Save scenario as…</source>
+        <translation>Cadw'r senario fel…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="189"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="187"/>
+        <source>Name the values shown; the project keeps the scenario</source>
+        <translation>Rhowch enw i'r gwerthoedd a ddangosir; mae'r prosiect yn cadw'r senario</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="195"/>
         <source>Scenario</source>
         <translation>Senario</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="205"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="212"/>
         <source>Share of cars that are electric</source>
-        <translation>Cyfran y ceir sy&apos;n drydanol</translation>
+        <translation>Cyfran y ceir sy'n drydanol</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="207"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="214"/>
         <source>Share of EVs without off-street parking, the same in every ward; at the bottom of the range: each ward&apos;s share of flats and terraced houses</source>
         <translation>Cyfran y cerbydau trydan heb le parcio oddi ar y stryd, yr un fath ym mhob ward; ar waelod yr ystod: cyfran fflatiau a thai teras pob ward</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="210"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="217"/>
         <source>each ward&apos;s housing mix</source>
         <translation>cymysgedd tai pob ward</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="211"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="218"/>
         <source>Factor on each ward&apos;s share of flats and terraced houses (capped at 100 %)</source>
         <translation>Ffactor ar gyfran fflatiau a thai teras pob ward (uchafswm o 100 %)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="213"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="220"/>
         <source> kWh</source>
         <translation> kWh</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="213"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="220"/>
         <source>Energy per EV a day</source>
         <translation>Ynni fesul cerbyd trydan y dydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="215"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="222"/>
         <source> kW</source>
         <translation> kW</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="215"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="222"/>
         <source>Rated power of a public connector</source>
         <translation>Pŵer graddedig cysylltydd cyhoeddus</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="217"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="224"/>
         <source>Target occupancy of a public connector: share of the day it charges</source>
-        <translation>Defnydd targed cysylltydd cyhoeddus: y gyfran o&apos;r dydd y mae&apos;n gwefru</translation>
+        <translation>Defnydd targed cysylltydd cyhoeddus: y gyfran o'r dydd y mae'n gwefru</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="227"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="234"/>
         <source>Cars electric</source>
         <translation>Ceir trydan</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="228"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="235"/>
         <source>No off-street parking</source>
         <translation>Dim parcio oddi ar y stryd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="229"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="236"/>
         <source>× factor</source>
         <translation>× ffactor</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="230"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="237"/>
         <source>Per EV a day</source>
         <translation>Fesul cerbyd trydan y dydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="231"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="238"/>
         <source>Connector</source>
         <translation>Cysylltydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="232"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="239"/>
         <source>Target occupancy</source>
         <translation>Defnydd targed</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="277"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="284"/>
         <source>Show on map</source>
         <translation>Dangos ar y map</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="278"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="285"/>
         <source>Add a ward layer styled by gap; it follows the scenario</source>
-        <translation>Ychwanegu haen wardiau wedi&apos;i harddullio yn ôl y bwlch; mae&apos;n dilyn y senario</translation>
+        <translation>Ychwanegu haen wardiau wedi'i harddullio yn ôl y bwlch; mae'n dilyn y senario</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="379"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="390"/>
         <source>A scenario needs a name.</source>
         <translation>Mae angen enw ar senario.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="381"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="392"/>
         <source>&apos;{name}&apos; is a preset; choose another name.</source>
-        <translation>Rhagosodiad yw &apos;{name}&apos;; dewiswch enw arall.</translation>
+        <translation>Rhagosodiad yw '{name}'; dewiswch enw arall.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="409"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="440"/>
         <source>Save scenario as</source>
-        <translation>Cadw&apos;r senario fel</translation>
+        <translation>Cadw'r senario fel</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="409"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="440"/>
         <source>Name of the scenario</source>
-        <translation>Enw&apos;r senario</translation>
+        <translation>Enw'r senario</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="437"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="480"/>
         <source>Load London charge points (or choose a store) to see the demand per ward.</source>
         <translation>Llwythwch bwyntiau gwefru Llundain (neu dewiswch storfa) i weld y galw fesul ward.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="450"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="493"/>
         <source>Reading the wards' figures…</source>
-        <translation>Wrthi&apos;n darllen ffigurau&apos;r wardiau…</translation>
-    </message>
-    <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="451"/>
-        <source>Preparing the demand per ward</source>
-        <translation>Paratoi&apos;r galw fesul ward</translation>
+        <translation>Wrthi'n darllen ffigurau'r wardiau…</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="494"/>
+        <source>Preparing the demand per ward</source>
+        <translation>Paratoi'r galw fesul ward</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="537"/>
         <source>Cancelled.</source>
-        <translation>Wedi&apos;i ganslo.</translation>
+        <translation>Wedi'i ganslo.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="529"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="572"/>
         <source>{n} wards without ward-profile figures: left blank</source>
-        <translation>{n} o wardiau heb ffigurau proffil ward: wedi&apos;u gadael yn wag</translation>
+        <translation>{n} o wardiau heb ffigurau proffil ward: wedi'u gadael yn wag</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="535"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="578"/>
         <source>London: {needed} connectors needed, {now} now, gap {gap} ({short} of {n} wards short)</source>
-        <translation>Llundain: {needed} cysylltydd sydd eu hangen, {now} nawr, bwlch {gap} ({short} o&apos;r {n} o wardiau yn brin)</translation>
+        <translation>Llundain: {needed} cysylltydd sydd eu hangen, {now} nawr, bwlch {gap} ({short} o'r {n} o wardiau yn brin)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="191"/>
+        <source>Delete</source>
+        <translation>Dileu</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="192"/>
+        <source>Delete the saved scenario chosen (presets stay)</source>
+        <translation>Dileu&apos;r senario a gadwyd sydd wedi&apos;i ddewis (mae&apos;r rhagosodiadau&apos;n aros)</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="406"/>
+        <source>&apos;{name}&apos; is a preset; only saved scenarios can be deleted.</source>
+        <translation>Rhagosodiad yw &apos;{name}&apos;; dim ond senarios a gadwyd y gellir eu dileu.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="409"/>
+        <source>There is no saved scenario &apos;{name}&apos;.</source>
+        <translation>Nid oes senario a gadwyd o&apos;r enw &apos;{name}&apos;.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="453"/>
+        <source>Only saved scenarios can be deleted; presets stay.</source>
+        <translation>Dim ond senarios a gadwyd y gellir eu dileu; mae&apos;r rhagosodiadau&apos;n aros.</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="455"/>
+        <source>Delete scenario</source>
+        <translation>Dileu senario</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="455"/>
+        <source>Delete the saved scenario &apos;{name}&apos; from this project?</source>
+        <translation>Dileu&apos;r senario a gadwyd &apos;{name}&apos; o&apos;r prosiect hwn?</translation>
     </message>
 </context>
 <context>
     <name>DemandTableModel</name>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="106"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="107"/>
         <source>Ward</source>
         <translation>Ward</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="106"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="107"/>
         <source>Code</source>
         <translation>Cod</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="107"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="108"/>
         <source>Cars</source>
         <translation>Ceir</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="107"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="108"/>
         <source>EVs</source>
         <translation>Cerbydau trydan</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="108"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="109"/>
         <source>EVs on public charging</source>
         <translation>Cerbydau trydan ar wefru cyhoeddus</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="109"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="110"/>
         <source>Needed</source>
         <translation>Angen</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="109"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="110"/>
         <source>Now</source>
         <translation>Nawr</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="110"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="111"/>
         <source>Gap</source>
         <translation>Bwlch</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="126"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="127"/>
         <source>household spaces (2011) × cars per household (2011)</source>
         <translation>lleoedd aelwydydd (2011) × ceir fesul aelwyd (2011)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="127"/>
-        <source>cars × share of cars that are electric</source>
-        <translation>ceir × cyfran y ceir sy&apos;n drydanol</translation>
-    </message>
-    <message>
         <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="128"/>
+        <source>cars × share of cars that are electric</source>
+        <translation>ceir × cyfran y ceir sy'n drydanol</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="129"/>
         <source>EVs × share without off-street parking (EVs relying on public charging)</source>
-        <translation>cerbydau trydan × cyfran heb le parcio oddi ar y stryd (cerbydau trydan sy&apos;n dibynnu ar wefru cyhoeddus)</translation>
+        <translation>cerbydau trydan × cyfran heb le parcio oddi ar y stryd (cerbydau trydan sy'n dibynnu ar wefru cyhoeddus)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="130"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="131"/>
         <source>EVs on public charging × kWh per EV a day ÷ what one connector delivers a day, rounded up</source>
-        <translation>cerbydau trydan ar wefru cyhoeddus × kWh fesul cerbyd trydan y dydd ÷ yr hyn y mae un cysylltydd yn ei gyflenwi y dydd, wedi&apos;i dalgrynnu i fyny</translation>
+        <translation>cerbydau trydan ar wefru cyhoeddus × kWh fesul cerbyd trydan y dydd ÷ yr hyn y mae un cysylltydd yn ei gyflenwi y dydd, wedi'i dalgrynnu i fyny</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="132"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="133"/>
         <source>connectors of the store&apos;s reconciled devices in the ward</source>
-        <translation>cysylltwyr y dyfeisiau wedi&apos;u cysoni yn y storfa sydd yn y ward</translation>
+        <translation>cysylltwyr y dyfeisiau wedi'u cysoni yn y storfa sydd yn y ward</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="134"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="135"/>
         <source>needed − now (negative: more than the scenario needs)</source>
         <translation>angen − nawr (negyddol: mwy nag sydd ei angen ar y senario)</translation>
     </message>
@@ -1294,12 +1329,12 @@ Pwyntiau gwefru cerbydau trydan Llundain: lleoliadau, defnydd, crynodebau ardalo
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="29"/>
         <source>Exports A4 committee pages as PDF (and PNG): the London overview, chosen boroughs, or an atlas of all 33 boroughs, one PDF each or combined. Each page has the map, legend, scale bar, north arrow, an inset locating the borough, a summary table, metric definitions, data vintage, sources, attribution, date and a fingerprint of the inputs. Usage figures of areas with fewer devices than the threshold, or from a single operator, are suppressed before printing; device counts are always shown. Boroughs: leave empty for the London page, type &apos;all&apos; for every borough, or list names separated by commas. Live status (off by default) adds the latest status the store&apos;s watched OCPI feeds reported, with stale devices marked as in the plugin settings. Each borough page&apos;s notes also give the borough&apos;s demand for public connectors under the chosen demand scenario (connectors needed, now and the gap, summed over its wards).</source>
-        <translation>Yn allforio tudalennau pwyllgor A4 fel PDF (a PNG): trosolwg Llundain, bwrdeistrefi dethol, neu atlas o bob un o&apos;r 33 bwrdeistref, un PDF yr un neu wedi&apos;u cyfuno. Ar bob tudalen mae&apos;r map, allwedd, bar graddfa, saeth y gogledd, map mewnosod sy&apos;n lleoli&apos;r fwrdeistref, tabl crynodeb, diffiniadau&apos;r mesurau, oedran y data, ffynonellau, priodoliad, dyddiad ac ôl bys o&apos;r mewnbynnau. Caiff ffigurau defnydd ardaloedd sydd â llai o ddyfeisiau na&apos;r trothwy, neu o un gweithredwr yn unig, eu hatal cyn argraffu; dangosir nifer y dyfeisiau bob amser. Bwrdeistrefi: gadewch yn wag ar gyfer tudalen Llundain, teipiwch &apos;all&apos; ar gyfer pob bwrdeistref, neu rhestrwch enwau wedi&apos;u gwahanu gan atalnodau. Mae statws byw (i ffwrdd yn ddiofyn) yn ychwanegu&apos;r statws diweddaraf a adroddodd ffrydiau OCPI a wyliwyd y storfa, gyda dyfeisiau sydd wedi dyddio wedi&apos;u marcio fel yng ngosodiadau&apos;r ategyn. Mae nodiadau tudalen pob bwrdeistref hefyd yn rhoi galw&apos;r fwrdeistref am gysylltwyr cyhoeddus o dan y senario galw a ddewiswyd (cysylltwyr sydd eu hangen, nawr a&apos;r bwlch, wedi&apos;u symio dros ei wardiau).</translation>
+        <translation>Yn allforio tudalennau pwyllgor A4 fel PDF (a PNG): trosolwg Llundain, bwrdeistrefi dethol, neu atlas o bob un o'r 33 bwrdeistref, un PDF yr un neu wedi'u cyfuno. Ar bob tudalen mae'r map, allwedd, bar graddfa, saeth y gogledd, map mewnosod sy'n lleoli'r fwrdeistref, tabl crynodeb, diffiniadau'r mesurau, oedran y data, ffynonellau, priodoliad, dyddiad ac ôl bys o'r mewnbynnau. Caiff ffigurau defnydd ardaloedd sydd â llai o ddyfeisiau na'r trothwy, neu o un gweithredwr yn unig, eu hatal cyn argraffu; dangosir nifer y dyfeisiau bob amser. Bwrdeistrefi: gadewch yn wag ar gyfer tudalen Llundain, teipiwch 'all' ar gyfer pob bwrdeistref, neu rhestrwch enwau wedi'u gwahanu gan atalnodau. Mae statws byw (i ffwrdd yn ddiofyn) yn ychwanegu'r statws diweddaraf a adroddodd ffrydiau OCPI a wyliwyd y storfa, gyda dyfeisiau sydd wedi dyddio wedi'u marcio fel yng ngosodiadau'r ategyn. Mae nodiadau tudalen pob bwrdeistref hefyd yn rhoi galw'r fwrdeistref am gysylltwyr cyhoeddus o dan y senario galw a ddewiswyd (cysylltwyr sydd eu hangen, nawr a'r bwlch, wedi'u symio dros ei wardiau).</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/processing/algorithms/export_algorithm.py" line="68"/>
         <source>Demand scenario of the borough pages</source>
-        <translation>Senario galw tudalennau&apos;r bwrdeistrefi</translation>
+        <translation>Senario galw tudalennau'r bwrdeistrefi</translation>
     </message>
 </context>
 <context>
@@ -1947,7 +1982,7 @@ Gorchymyn: {command}</translation>
     <message>
         <location filename="../ev_chargepoints/gui/sites_form.py" line="44"/>
         <source>Candidate sites: any point layer (lamp columns, car parks ...) or the scratch layer</source>
-        <translation>Safleoedd posibl: unrhyw haen bwyntiau (colofnau golau stryd, meysydd parcio ...) neu&apos;r haen dros dro</translation>
+        <translation>Safleoedd posibl: unrhyw haen bwyntiau (colofnau golau stryd, meysydd parcio ...) neu'r haen dros dro</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/sites_form.py" line="48"/>
@@ -1967,7 +2002,7 @@ Gorchymyn: {command}</translation>
     <message>
         <location filename="../ev_chargepoints/gui/sites_form.py" line="62"/>
         <source>Primary catchment distance (straight line); scores and ranks are for this distance</source>
-        <translation>Prif bellter y dalgylch (llinell syth); mae&apos;r sgoriau a&apos;r rhengoedd ar gyfer y pellter hwn</translation>
+        <translation>Prif bellter y dalgylch (llinell syth); mae'r sgoriau a'r rhengoedd ar gyfer y pellter hwn</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/sites_form.py" line="65"/>
@@ -2032,7 +2067,7 @@ Gorchymyn: {command}</translation>
     <message>
         <location filename="../ev_chargepoints/gui/sites_form.py" line="103"/>
         <source>How far a driver walks from the charge point, along the streets</source>
-        <translation>Pa mor bell y mae gyrrwr yn cerdded o&apos;r pwynt gwefru, ar hyd y strydoedd</translation>
+        <translation>Pa mor bell y mae gyrrwr yn cerdded o'r pwynt gwefru, ar hyd y strydoedd</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/sites_form.py" line="111"/>
@@ -2067,7 +2102,7 @@ Gorchymyn: {command}</translation>
     <message>
         <location filename="../ev_chargepoints/gui/sites_form.py" line="122"/>
         <source>Gap to nearest</source>
-        <translation>Bwlch i&apos;r agosaf</translation>
+        <translation>Bwlch i'r agosaf</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/sites_form.py" line="123"/>
@@ -2087,12 +2122,12 @@ Gorchymyn: {command}</translation>
     <message>
         <location filename="../ev_chargepoints/gui/sites_form.py" line="148"/>
         <source>Click the map to add a site; press on a site and drag to move it</source>
-        <translation>Cliciwch ar y map i ychwanegu safle; pwyswch ar safle a&apos;i lusgo i&apos;w symud</translation>
+        <translation>Cliciwch ar y map i ychwanegu safle; pwyswch ar safle a'i lusgo i'w symud</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/sites_form.py" line="152"/>
         <source>Analyse layer</source>
-        <translation>Dadansoddi&apos;r haen</translation>
+        <translation>Dadansoddi'r haen</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/sites_form.py" line="153"/>
@@ -2107,7 +2142,7 @@ Gorchymyn: {command}</translation>
     <message>
         <location filename="../ev_chargepoints/gui/sites_form.py" line="163"/>
         <source>Pick K sites of the layer by greedy maximal new coverage at the primary distance, existing devices fixed</source>
-        <translation>Dewis K safle o&apos;r haen yn ôl y cwmpas newydd mwyaf (dull barus) ar y prif bellter, gyda&apos;r dyfeisiau presennol yn sefydlog</translation>
+        <translation>Dewis K safle o'r haen yn ôl y cwmpas newydd mwyaf (dull barus) ar y prif bellter, gyda'r dyfeisiau presennol yn sefydlog</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/sites_form.py" line="167"/>
@@ -2190,12 +2225,12 @@ Gorchymyn: {command}</translation>
     <message>
         <location filename="../ev_chargepoints/gui/sites_walking.py" line="189"/>
         <source>Building the street network…</source>
-        <translation>Wrthi&apos;n adeiladu&apos;r rhwydwaith strydoedd…</translation>
+        <translation>Wrthi'n adeiladu'r rhwydwaith strydoedd…</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/sites_walking.py" line="191"/>
         <source>Building the street network</source>
-        <translation>Adeiladu&apos;r rhwydwaith strydoedd</translation>
+        <translation>Adeiladu'r rhwydwaith strydoedd</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/sites_walking.py" line="204"/>
@@ -2210,7 +2245,7 @@ Gorchymyn: {command}</translation>
     <message>
         <location filename="../ev_chargepoints/gui/sites_walking.py" line="224"/>
         <source>Building the street network was cancelled; press Analyse layer to build it again.</source>
-        <translation>Cafodd adeiladu&apos;r rhwydwaith strydoedd ei ganslo; pwyswch Dadansoddi&apos;r haen i&apos;w adeiladu eto.</translation>
+        <translation>Cafodd adeiladu'r rhwydwaith strydoedd ei ganslo; pwyswch Dadansoddi'r haen i'w adeiladu eto.</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/sites_walking.py" line="311"/>
@@ -2262,167 +2297,167 @@ Gorchymyn: {command}</translation>
 <context>
     <name>SummariseByAreaAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="112"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="109"/>
         <source>Areas (empty: London boroughs or wards)</source>
         <translation>Ardaloedd (gwag: bwrdeistrefi neu wardiau Llundain)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="112"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="109"/>
         <source>Area code field (detected if empty)</source>
         <translation>Maes cod yr ardal (caiff ei ganfod os yw'n wag)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="112"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="109"/>
         <source>Area name field (detected if empty)</source>
         <translation>Maes enw'r ardal (caiff ei ganfod os yw'n wag)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="115"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="112"/>
         <source>Level</source>
         <translation>Lefel</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="115"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="112"/>
         <source>Borough</source>
         <translation>Bwrdeistref</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="115"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="112"/>
         <source>Ward</source>
         <translation>Ward</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="118"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="115"/>
         <source>Period, e.g. 2022-Q2 (empty: the latest with substantial usage)</source>
         <translation>Cyfnod, e.e. 2022-Q2 (gwag: yr un diweddaraf gyda defnydd sylweddol)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="121"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="118"/>
         <source>Period length</source>
         <translation>Hyd y cyfnod</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="121"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="118"/>
         <source>Month</source>
         <translation>Mis</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="121"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="118"/>
         <source>Quarter</source>
         <translation>Chwarter</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="121"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="118"/>
         <source>Year</source>
         <translation>Blwyddyn</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="124"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="121"/>
         <source>Only these operators</source>
         <translation>Y gweithredwyr hyn yn unig</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="126"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="123"/>
         <source>Only these power classes (slow, fast, rapid, ultra)</source>
         <translation>Y dosbarthiadau pŵer hyn yn unig (slow, fast, rapid, ultra)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="129"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="126"/>
         <source>Only these location types</source>
         <translation>Y mathau o leoliad hyn yn unig</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="138"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="135"/>
         <source>Areas with summary</source>
         <translation>Ardaloedd gyda chrynodeb</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="141"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="138"/>
         <source>Summary table</source>
         <translation>Tabl crynodeb</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="131"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="128"/>
         <source>Suppress usage of areas with fewer devices than</source>
         <translation>Atal defnydd ardaloedd sydd â llai o ddyfeisiau na</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="135"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="132"/>
         <source>Not for publication: keep every usage figure (outputs say INTERNAL)</source>
         <translation>Nid i'w gyhoeddi: cadw pob ffigur defnydd (mae'r allbynnau'n dweud INTERNAL)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="163"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="160"/>
         <source>Choose where to write the areas with summary, the summary table, or both.</source>
         <translation>Dewiswch ble i ysgrifennu'r ardaloedd gyda chrynodeb, y tabl crynodeb, neu'r ddau.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="190"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="187"/>
         <source>{note}: {n} of {areas} areas</source>
         <translation>{note}: {n} o {areas} o ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="144"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="141"/>
         <source>Devices in the areas</source>
         <translation>Dyfeisiau yn yr ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="145"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="142"/>
         <source>Period shown</source>
         <translation>Y cyfnod a ddangosir</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="146"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="143"/>
         <source>Assignment report</source>
         <translation>Adroddiad dyrannu</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="185"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="182"/>
         <source>{n} devices in {areas} areas</source>
         <translation>{n} o ddyfeisiau mewn {areas} o ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="224"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="221"/>
         <source>The areas output cannot be created.</source>
         <translation>Ni ellir creu allbwn yr ardaloedd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="234"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="231"/>
         <source>{n} areas have no geometry</source>
         <translation>Nid oes geometreg gan {n} o ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="287"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="271"/>
         <source>No area code field found in the areas layer (looked for GSS_CODE, CODE, AREA_CODE or a field ending in CD); choose the code field.</source>
         <translation>Ni chanfuwyd maes cod ardal yn haen yr ardaloedd (chwiliwyd am GSS_CODE, CODE, AREA_CODE neu faes sy'n gorffen yn CD); dewiswch y maes cod.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="297"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="281"/>
         <source>The areas layer has no coordinate reference system.</source>
         <translation>Nid oes system cyfeirnodau cyfesurynnau gan haen yr ardaloedd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="305"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="289"/>
         <source>Reprojecting the areas from {crs} to EPSG:27700</source>
         <translation>Wrthi'n ailragamcanu'r ardaloedd o {crs} i EPSG:27700</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="338"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="322"/>
         <source>The areas cannot be copied: {error}</source>
         <translation>Ni ellir copïo'r ardaloedd: {error}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="89"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="86"/>
         <source>Summarise charge points by area</source>
         <translation>Crynhoi pwyntiau gwefru fesul ardal</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="90"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="87"/>
         <source>Analysis</source>
         <translation>Dadansoddi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="92"/>
+        <location filename="../ev_chargepoints/processing/algorithms/summary_algorithm.py" line="89"/>
         <source>Charge devices, connectors, power classes, devices per 10,000 residents and, when the store holds usage, sessions, kWh, occupancy % and capacity factor % for each area, with the change against the previous period. Ratios are recomputed from sums, never averaged.
 
 Areas: leave the areas layer empty to use London&apos;s boroughs or wards (2018, with 2015 population), or give any polygon layer with a code field (and a name field); those fields are detected when not chosen. Each device is placed once in one area (points exactly on a boundary go to the area to their east).

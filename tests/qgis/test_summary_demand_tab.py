@@ -246,3 +246,34 @@ def test_the_values_shown_are_the_projects_scenario_at_once(tab):
     QgsProject.instance().clear()
     QCoreApplication.processEvents()
     assert project_scenario() == demand.PRESETS[demand.DEFAULT_PRESET]
+
+
+def test_a_saved_scenario_can_be_deleted_presets_stay(tab, monkeypatch):
+    from qgis.PyQt.QtWidgets import QMessageBox
+
+    from ev_chargepoints.core.errors import EvChargepointsError
+    from ev_chargepoints.gui.summary.demand_map import project_scenario
+
+    assert not tab.delete_button.isEnabled()            # a preset is shown
+    tab.set_values(ev_share=0.33)
+    tab.save_scenario("Keep")
+    tab.set_values(ev_share=0.44)
+    tab.save_scenario("Drop")
+    assert tab.delete_button.isEnabled()
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *args: asked.append(args[2]) or QMessageBox.StandardButton.Yes)
+    tab.delete_button.click()                            # "Drop" is the one shown
+    assert asked and "'Drop'" in asked[0]
+    assert set(tab.user_scenarios) == {"Keep"}
+    assert tab.scenario_box.findData("Drop") < 0
+    assert tab.scenario() == demand.PRESETS[demand.DEFAULT_PRESET] == project_scenario()
+    texts, _ = QgsProject.instance().readListEntry(PROJECT_SCOPE, SCENARIOS_KEY, [])
+    assert [demand.Scenario.from_json(t).name for t in texts] == ["Keep"]
+    assert not tab.delete_button.isEnabled()
+    tab.select_scenario("Keep")
+    tab.delete_scenario("Keep")
+    assert tab.user_scenarios == {} and tab.scenario_box.findData("Keep") < 0
+    with pytest.raises(EvChargepointsError, match="is a preset"):
+        tab.delete_scenario(demand.DEFAULT_PRESET)
+    QgsProject.instance().clear()

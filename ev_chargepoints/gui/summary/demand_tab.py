@@ -33,6 +33,7 @@ from qgis.PyQt.QtWidgets import (
     QHeaderView,
     QInputDialog,
     QLabel,
+    QMessageBox,
     QSizePolicy,
     QTableView,
     QToolButton,
@@ -186,9 +187,15 @@ class DemandTab(DemandMapMixin, QWidget):
         self.save_button.setToolTip(self.tr("Name the values shown; the project keeps "
                                             "the scenario"))
         self.save_button.clicked.connect(self._on_save)
+        self.delete_button = QToolButton(self)
+        self.delete_button.setText(self.tr("Delete"))
+        self.delete_button.setToolTip(self.tr("Delete the saved scenario chosen (presets "
+                                              "stay)"))
+        self.delete_button.clicked.connect(self._on_delete)
         top.addWidget(QLabel(self.tr("Scenario"), self))
         top.addWidget(self.scenario_box, 1)
         top.addWidget(self.save_button)
+        top.addWidget(self.delete_button)
         layout.addLayout(top)
 
         def spin(low, high, step, decimals, suffix, tip):
@@ -300,6 +307,10 @@ class DemandTab(DemandMapMixin, QWidget):
             self.scenario_box.setCurrentIndex(max(index, 0))
         finally:
             self.scenario_box.blockSignals(False)
+        self._update_delete()
+
+    def _update_delete(self) -> None:
+        self.delete_button.setEnabled(self.scenario_box.currentData() in self.user_scenarios)
 
     def _show_message(self, text: str, error: bool = False) -> None:
         self.status_label.setText(text)
@@ -388,8 +399,26 @@ class DemandTab(DemandMapMixin, QWidget):
         self.recompute()
         return scenario
 
+    def delete_scenario(self, name: str) -> None:
+        """Forget the saved scenario ``name`` (a preset's name is refused); the default
+        preset is chosen when it was the one shown, and the project is updated."""
+        if name in demand.PRESETS:
+            raise EvChargepointsError(self.tr(
+                "'{name}' is a preset; only saved scenarios can be deleted.").format(name=name))
+        if name not in self.user_scenarios:
+            raise EvChargepointsError(self.tr("There is no saved scenario '{name}'.").format(
+                name=name))
+        del self.user_scenarios[name]
+        if self._base.name == name:
+            self._base = demand.PRESETS[demand.DEFAULT_PRESET]
+            self._set_controls(self._base)
+        self._fill_scenarios(self._base.name)
+        self.write_scenarios()
+        self.recompute()
+
     def _take_scenario(self, name: str) -> None:
         self._base = self.scenarios()[name]
+        self._update_delete()
         self._set_controls(self._base)
         self.recompute()
         self.write_current()
@@ -416,6 +445,18 @@ class DemandTab(DemandMapMixin, QWidget):
                 self.save_scenario(name)
             except EvChargepointsError as exc:
                 self._show_message(exc.message, error=True)
+
+    @summary_slot
+    def _on_delete(self) -> None:
+        name = self.scenario_box.currentData()
+        if name not in self.user_scenarios:
+            self._show_message(self.tr("Only saved scenarios can be deleted; presets stay."))
+            return
+        answer = QMessageBox.question(
+            self, self.tr("Delete scenario"),
+            self.tr("Delete the saved scenario '{name}' from this project?").format(name=name))
+        if answer == QMessageBox.StandardButton.Yes:
+            self.delete_scenario(name)
 
     # --- loading ----------------------------------------------------------------------
 
