@@ -63,6 +63,7 @@ from .sites_results import (
     table_frame,
 )
 from .sites_walking import SitesWalkingMixin, slot
+from .slots import disconnect_quietly
 from .summary.demand_map import project_scenario
 
 log = logging.getLogger(__name__)
@@ -272,13 +273,9 @@ class CandidateSitesDock(SitesDockForm, SitesWalkingMixin, QgsDockWidget):
         layer = self._layer
         if layer is None:
             return
-        for signal, receiver in ((layer.featuresDeleted, self._features_deleted),
-                                 (layer.afterCommitChanges, self._reload),
-                                 (layer.afterRollBack, self._reload)):
-            try:
-                signal.disconnect(receiver)
-            except (TypeError, RuntimeError):
-                pass  # already gone with the layer
+        disconnect_quietly((layer.featuresDeleted, self._features_deleted),
+                           (layer.afterCommitChanges, self._reload),
+                           (layer.afterRollBack, self._reload))
 
     @slot
     def _tool_toggled(self, checked: bool) -> None:

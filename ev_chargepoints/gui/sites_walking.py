@@ -34,7 +34,7 @@ from .sites_results import (
     fill_walking,
 )
 from .sites_results import walking_layer as walking_catchment_layer
-from .slots import guarded_slot
+from .slots import disconnect_quietly, guarded_slot
 
 WALK_INLINE_SITES = 20     # more walking polygons to draw at once: in a task
 slot = guarded_slot("Candidate sites: {slot} failed")
@@ -117,12 +117,8 @@ class SitesWalkingMixin:
         layer, self._network_layer = self._network_layer, None
         if layer is None:
             return
-        for signal in (layer.afterCommitChanges, layer.subsetStringChanged,
-                       layer.dataSourceChanged):
-            try:
-                signal.disconnect(self._network_features_changed)
-            except (TypeError, RuntimeError):
-                pass  # already gone with the layer
+        disconnect_quietly(*((signal, self._network_features_changed) for signal in (
+            layer.afterCommitChanges, layer.subsetStringChanged, layer.dataSourceChanged)))
 
     @slot
     def _network_features_changed(self, *_args) -> None:

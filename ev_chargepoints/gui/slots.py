@@ -64,3 +64,13 @@ def _tell(owner, text: str, logger: logging.Logger) -> None:
         tell(text)
     except Exception:  # noqa: BLE001 - the message itself failed: the log has the cause
         logger.debug("could not show %r", text, exc_info=True)
+
+
+def disconnect_quietly(*pairs) -> None:
+    """Disconnect each (signal, slot) pair; a pair not connected, or whose sender is
+    already gone with its layer or project, is passed over."""
+    for signal, slot in pairs:
+        try:
+            signal.disconnect(slot)
+        except (TypeError, RuntimeError):
+            pass

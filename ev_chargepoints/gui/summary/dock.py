@@ -53,6 +53,7 @@ from ...core.errors import EvChargepointsError
 from ...qgis import settings as plugin_settings
 from ...qgis.loader import STORE_PROPERTY
 from ...qgis.tasks import CoreTask, start
+from ..slots import disconnect_quietly
 from . import summary_slot
 from .demand_tab import DemandTab
 from .export import ExportMixin
@@ -588,15 +589,11 @@ class AreaSummaryDock(MapLinkMixin, DockStateMixin, ExportMixin, QgsDockWidget):
         """Disconnect from the project and layers and cancel running tasks."""
         project = getattr(self, "_project", None)
         if project is not None:
-            for signal, slot in ((project.writeProject, self._on_write_project),
-                                 (project.readProject, self._on_read_project),
-                                 (project.layersAdded, self._on_layers_added),
-                                 (project.layersWillBeRemoved, self._on_layers_removed),
-                                 (project.cleared, self._on_project_cleared)):
-                try:
-                    signal.disconnect(slot)
-                except (TypeError, RuntimeError):
-                    pass
+            disconnect_quietly((project.writeProject, self._on_write_project),
+                               (project.readProject, self._on_read_project),
+                               (project.layersAdded, self._on_layers_added),
+                               (project.layersWillBeRemoved, self._on_layers_removed),
+                               (project.cleared, self._on_project_cleared))
             self._project = None
         self.demand_tab.unload()
         for layer_id in list(self._watched):

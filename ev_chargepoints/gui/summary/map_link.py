@@ -23,6 +23,7 @@ from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QItemSelection, QItemSelectionModel
 
 from ...qgis.loader import ROLE_PROPERTY, STORE_PROPERTY
+from ..slots import disconnect_quietly
 from . import summary_slot
 from .worker import FILTER_KEYS, UNKNOWN
 
@@ -83,10 +84,7 @@ class MapLinkMixin:
     def _unwatch(self, layer_id: str) -> None:
         layer, slot = self._watched.pop(layer_id, (None, None))
         if layer is not None and not sip.isdeleted(layer):
-            try:
-                layer.selectionChanged.disconnect(slot)
-            except (TypeError, RuntimeError):
-                pass
+            disconnect_quietly((layer.selectionChanged, slot))
 
     @summary_slot
     def _on_layers_added(self, layers) -> None:
