@@ -15,6 +15,7 @@ from ...core.errors import EvChargepointsError
 from ...qgis.layers import GROUP_NAME
 from ...qgis.styling import gap_renderer
 from ...qgis.tables import cell_value, features_for, fields_for
+from ..slots import disconnect_quietly
 from . import summary_slot
 from .state import PROJECT_SCOPE
 
@@ -31,24 +32,41 @@ def project_scenario(project: Optional[QgsProject] = None) -> demand.Scenario:
     adjusted), else the scenario chosen there, else the default preset: what the other
     docks weigh demand with."""
     project = project or QgsProject.instance()
+    shown = _shown_scenario(project, warn=False)
+    if shown is not None:
+        return shown
+    selected, _ = project.readEntry(PROJECT_SCOPE, SELECTED_KEY, "")
+    return {**demand.PRESETS, **_saved_scenarios(project, warn=False)}.get(selected) \
+        or demand.PRESETS[demand.DEFAULT_PRESET]
+
+
+def _saved_scenarios(project: QgsProject, warn: bool = True) -> dict:
+    """The user's scenarios saved in the project, by name (presets' names left out)."""
+    texts, _ = project.readListEntry(PROJECT_SCOPE, SCENARIOS_KEY, [])
+    saved = {}
+    for text in texts or []:
+        try:
+            scenario = demand.Scenario.from_json(text)
+        except (ValueError, TypeError) as exc:
+            if warn:
+                log.warning("Demand: ignoring a saved scenario that cannot be read (%s)", exc)
+            continue
+        if scenario.name not in demand.PRESETS:
+            saved[scenario.name] = scenario
+    return saved
+
+
+def _shown_scenario(project: QgsProject, warn: bool = True) -> Optional[demand.Scenario]:
+    """The values the Demand tab showed, as saved in the project; None if none (or
+    unreadable)."""
     current, has_current = project.readEntry(PROJECT_SCOPE, CURRENT_KEY, "")
     if has_current and current:
         try:
             return demand.Scenario.from_json(current)
         except (ValueError, TypeError):
-            log.warning("Demand: ignoring unreadable saved values")
-    selected, _ = project.readEntry(PROJECT_SCOPE, SELECTED_KEY, "")
-    if selected in demand.PRESETS:
-        return demand.PRESETS[selected]
-    texts, _ = project.readListEntry(PROJECT_SCOPE, SCENARIOS_KEY, [])
-    for text in texts or []:
-        try:
-            scenario = demand.Scenario.from_json(text)
-        except (ValueError, TypeError):
-            continue
-        if scenario.name == selected:
-            return scenario
-    return demand.PRESETS[demand.DEFAULT_PRESET]
+            if warn:
+                log.warning("Demand: ignoring unreadable saved values")
+    return None
 
 
 class DemandMapMixin:
@@ -170,13 +188,9 @@ class DemandMapMixin:
     def unload(self) -> None:
         project = self._project
         if project is not None:
-            for signal, slot in ((project.writeProject, self._on_write_project),
-                                 (project.readProject, self._on_read_project),
-                                 (project.cleared, self._on_project_cleared)):
-                try:
-                    signal.disconnect(slot)
-                except (TypeError, RuntimeError):
-                    pass
+            disconnect_quietly((project.writeProject, self._on_write_project),
+                               (project.readProject, self._on_read_project),
+                               (project.cleared, self._on_project_cleared))
             self._project = None
         self.cancel()
 
@@ -185,52 +199,32 @@ class DemandMapMixin:
         project = project or self._project or QgsProject.instance()
         project.writeEntry(PROJECT_SCOPE, SCENARIOS_KEY,
                            [s.to_json() for _, s in sorted(self.user_scenarios.items())])
-        project.writeEntry(PROJECT_SCOPE, SELECTED_KEY, self._base.name)
+        self.write_current(project)
+
+    def write_current(self, project: Optional[QgsProject] = None) -> None:
+        """The scenario chosen and the values shown (the chosen one's where a scenario
+        refuses them), into the project; also as soon as they change: the candidate
+        sites dock weighs the demand gap with them."""
+        project = project or self._project or QgsProject.instance()
         try:
             current = self.scenario().to_json()
         except ValueError:
             current = self._base.to_json()
-        project.writeEntry(PROJECT_SCOPE, CURRENT_KEY, current)
-
-    def write_current(self) -> None:
-        """The scenario chosen and the values shown, into the project, as soon as they
-        change: the candidate sites dock weighs the demand gap with them."""
-        project = self._project or QgsProject.instance()
-        try:
-            current = self.scenario().to_json()
-        except ValueError:
-            return  # (values a scenario refuses: the last good ones stay)
         project.writeEntry(PROJECT_SCOPE, SELECTED_KEY, self._base.name)
         project.writeEntry(PROJECT_SCOPE, CURRENT_KEY, current)
 
     def read_scenarios(self, project: Optional[QgsProject] = None) -> bool:
         """Take the project's saved scenarios, chosen one and values; False if none."""
         project = project or self._project or QgsProject.instance()
-        texts, found = project.readListEntry(PROJECT_SCOPE, SCENARIOS_KEY, [])
+        _, found = project.readListEntry(PROJECT_SCOPE, SCENARIOS_KEY, [])
         selected, has_selected = project.readEntry(PROJECT_SCOPE, SELECTED_KEY, "")
-        current, has_current = project.readEntry(PROJECT_SCOPE, CURRENT_KEY, "")
         if not (found or has_selected):
             return False
-        saved = {}
-        for text in texts or []:
-            try:
-                scenario = demand.Scenario.from_json(text)
-            except (ValueError, TypeError) as exc:
-                log.warning("Demand: ignoring a saved scenario that cannot be read (%s)", exc)
-                continue
-            if scenario.name not in demand.PRESETS:
-                saved[scenario.name] = scenario
-        self.user_scenarios = saved
+        self.user_scenarios = _saved_scenarios(project)
         base = self.scenarios().get(selected) or demand.PRESETS[demand.DEFAULT_PRESET]
         self._base = base
         self._fill_scenarios(base.name)
-        shown = base
-        if has_current and current:
-            try:
-                shown = demand.Scenario.from_json(current)
-            except (ValueError, TypeError):
-                log.warning("Demand: ignoring unreadable saved values")
-        self._set_controls(shown)
+        self._set_controls(_shown_scenario(project) or base)
         return True
 
     def reset(self) -> None:
