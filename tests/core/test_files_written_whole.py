@@ -15,7 +15,9 @@ from ev_chargepoints.core.outputs.tables import write_xlsx
 from ev_chargepoints.core.sources.download_cache import atomic_write_bytes
 from ev_chargepoints.core.standard.report import ConformanceReport, write_report
 
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+pytestmark = pytest.mark.skipif(
+    os.name != "posix", reason="file permission bits and the umask exist on Linux and macOS "
+                               "only; Windows files have no such modes to check")
 
 
 @pytest.fixture(params=[0o022, 0o002, 0o077])

@@ -349,10 +349,9 @@ def _point(layer, x, y):
     return feature
 
 
-def test_the_demand_gap_weight_ranks_the_dock_sites_live(dock, canvas, store):
-    """The dock's analyser carries the ward demand (default preset): giving "Demand gap
-    (wards)" all the weight ranks the sites by the demand gap they reach, as the core
-    ranks them."""
+def place_sites(dock, canvas) -> pd.DataFrame:
+    """SITES placed with the dock's map tool on a new scratch layer once the analysis is
+    prepared; the sites as the core takes them (site_id, x, y)."""
     sites = scratch_layer()
     dock.set_sites_layer(sites)
     wait_for(dock.is_ready, "the analysis preparation")
@@ -360,14 +359,21 @@ def test_the_demand_gap_weight_ranks_the_dock_sites_live(dock, canvas, store):
     for x, y in SITES:
         press_release(canvas, dock.tool, pixel(canvas, x, y), pixel(canvas, x, y))
     points = layer_points(sites)
+    return pd.DataFrame({"site_id": [str(f) for f in points],
+                         "x": [p[0] for p in points.values()],
+                         "y": [p[1] for p in points.values()]})
+
+
+def test_the_demand_gap_weight_ranks_the_dock_sites_live(dock, canvas, store):
+    """The dock's analyser carries the ward demand (default preset): giving "Demand gap
+    (wards)" all the weight ranks the sites by the demand gap they reach, as the core
+    ranks them."""
+    frame = place_sites(dock, canvas)
     for name, spin in dock.weight_spins.items():
         spin.setValue(1.0 if name == "demand_gap" else 0.0)
     rows = rows_by_site(dock)
     gaps = {site: number(row["demand_gap_within"]) for site, row in rows.items()}
     assert len(gaps) == len(SITES) and max(gaps.values()) > 0
-    frame = pd.DataFrame({"site_id": [str(f) for f in points],
-                          "x": [p[0] for p in points.values()],
-                          "y": [p[1] for p in points.values()]})
     with Workspace(store, create=False) as ws:
         want = ws.analyse_sites(frame, weights={"demand_gap": 1.0},
                                 scenario=demand.DEFAULT_PRESET).set_index("site_id")
@@ -381,16 +387,7 @@ def test_the_demand_gap_follows_the_demand_tabs_scenario(dock, canvas, store):
     """The dock weighs the demand gap under the scenario the summary dock's Demand tab
     left in the project (its values as shown); a scenario changed there is taken when
     the dock is next shown or its weights change, without reopening anything."""
-    sites = scratch_layer()
-    dock.set_sites_layer(sites)
-    wait_for(dock.is_ready, "the analysis preparation")
-    dock.tool_button.setChecked(True)
-    for x, y in SITES:
-        press_release(canvas, dock.tool, pixel(canvas, x, y), pixel(canvas, x, y))
-    points = layer_points(sites)
-    frame = pd.DataFrame({"site_id": [str(f) for f in points],
-                          "x": [p[0] for p in points.values()],
-                          "y": [p[1] for p in points.values()]})
+    frame = place_sites(dock, canvas)
 
     def expected(scenario):
         with Workspace(store, create=False) as ws:
