@@ -13,6 +13,8 @@ import logging
 from typing import Any, Callable, Optional
 
 from qgis.core import QgsApplication, QgsFeedback, QgsTask
+from qgis.PyQt import sip
+from qgis.PyQt.QtCore import QTimer
 
 from ..core.errors import EvChargepointsError
 from ..core.progress import Cancelled, Progress
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 Work = Callable[[Progress, QgsFeedback], Any]
 
 _RUNNING: set = set()  # Python references to running tasks, so none is garbage-collected
+LOST_CHECK_MS = 250  # how often a task cancelled while queued is checked on (see _watch_queued)
 
 
 class CoreTask(QgsTask):
@@ -37,6 +40,7 @@ class CoreTask(QgsTask):
         self.error_message: Optional[str] = None
         self.was_cancelled = False
         self._cancel_asked = False  # cancelled before it started (see cancel)
+        self._watching = False  # a cancelled queued task is watched (see _watch_queued)
 
     def cancelled(self) -> bool:
         """Whether the user (or the plugin) cancelled the task, started or not."""
@@ -65,16 +69,49 @@ class CoreTask(QgsTask):
         return False
 
     def cancel(self) -> None:
+        if sip.isdeleted(self):  # ended and deleted by the task manager: nothing to stop
+            return
         # A task still queued is not cancelled through QGIS: QgsTaskManager deletes a
         # task cancelled while queued, and when the thread pool is taking it at that
         # moment QgsTask::start() runs on the deleted task (a crash, seen with two docks
         # loading on two cores). It runs, finds the flag, and ends at once instead.
         self._cancel_asked = True
-        if self.status() not in (QgsTask.TaskStatus.Queued, QgsTask.TaskStatus.OnHold):
+        if self.status() in (QgsTask.TaskStatus.Queued, QgsTask.TaskStatus.OnHold):
+            self._watch_queued()
+        else:
             # the task's flag before the feedback's: work that stops on the feedback and
             # returns must find the task cancelled (else run() may report it completed)
             super().cancel()
         self.feedback.cancel()
+
+    def _watch_queued(self) -> None:
+        """End this cancelled task through QGIS if the thread pool never starts it.
+
+        Now and then QGIS 3.40 loses a queued task: it stays queued while the task
+        manager's pool has idle threads (about 1 in 100 runs of sixty early cancels
+        under load), so it would never end. Once the pool has had a free thread on two
+        checks in a row and the task is still queued, nothing will start it, and the
+        cancel that would race the pool is safe."""
+        if self._watching:
+            return
+        self._watching = True
+        idle_checks = 0
+
+        def check():
+            nonlocal idle_checks
+            if sip.isdeleted(self) or self.status() != QgsTask.TaskStatus.Queued:
+                return
+            pool = QgsApplication.taskManager().threadPool()
+            idle_checks = idle_checks + 1 if pool.activeThreadCount() < pool.maxThreadCount() \
+                else 0
+            if idle_checks >= 2:
+                log.info("Task '%s' was never started by the QGIS thread pool; ended.",
+                         self.description())
+                QgsTask.cancel(self)
+                return
+            QTimer.singleShot(LOST_CHECK_MS, check)
+
+        QTimer.singleShot(LOST_CHECK_MS, check)
 
     def finished(self, ok: bool) -> None:
         _RUNNING.discard(self)

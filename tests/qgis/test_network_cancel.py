@@ -44,29 +44,47 @@ SCRIPT = textwrap.dedent(r'''
         server.fault("/api/v2/datasets/export.json", "latency", delay=5)
         url = server.url + "/api/v2/datasets/export.json"
 
-        def work(_progress, feedback):
-            return QgsTransport(feedback=feedback).get(url, timeout=30)
+        stage = {}  # task number -> how far its work got (reported when one never ends)
+
+        def worker(number):
+            def work(_progress, feedback):
+                stage[number] = "requesting"
+                try:
+                    return QgsTransport(feedback=feedback).get(url, timeout=30)
+                finally:
+                    stage[number] = "request ended"
+            return work
 
         loop = QEventLoop()
 
-        def finished(outcome):
+        def finished(number, outcome):
             ended.append(str(outcome))
+            stage[number] = "ended"
             if len(ended) == n_tasks:
                 loop.quit()
 
         for i in range(n_tasks):
-            task = start(CoreTask(f"cancel race {i}", work, finished, finished))
+            task = start(CoreTask(f"cancel race {i}", worker(i), lambda out, i=i: finished(i, out),
+                                  lambda out, i=i: finished(i, out)))
             tasks.append(task)
             for _ in range(i % 6):  # cancel at a different early moment each time
                 QCoreApplication.processEvents()
+            status_at_cancel = int(task.status())
             task.cancel()
+            stage.setdefault(i, f"not started (status {status_at_cancel} at cancel)")
         timer = QTimer()
         timer.setSingleShot(True)
         timer.timeout.connect(loop.quit)
         timer.start(60_000)
         if len(ended) < n_tasks:
             loop.exec()
-    print("RESULT " + json.dumps({"ended": ended}), flush=True)
+    from qgis.core import QgsApplication
+
+    pool = QgsApplication.taskManager().threadPool()
+    stuck = [f"task {i}: {stage.get(i)}, status {int(t.status())} now, pool threads "
+             f"{pool.activeThreadCount()} of {pool.maxThreadCount()} busy"
+             for i, t in enumerate(tasks) if stage.get(i) != "ended"]
+    print("RESULT " + json.dumps({"ended": ended, "stuck": stuck}), flush=True)
     os._exit(0)  # a stuck worker thread must not keep this process alive
 ''')
 
@@ -80,5 +98,5 @@ def test_every_early_cancel_ends_its_task(tmp_path):
     assert proc.returncode == 0 and lines, f"{proc.stdout}\n{proc.stderr}"
     result = json.loads(lines[-1][len("RESULT "):])
     assert len(result["ended"]) == TASKS, \
-        f"{TASKS - len(result['ended'])} cancelled task(s) never ended"
+        f"{TASKS - len(result['ended'])} cancelled task(s) never ended: {result['stuck']}"
     assert all("cancel" in message.lower() for message in result["ended"]), result["ended"]
