@@ -138,6 +138,9 @@ def cmd_sites(args) -> int:
               f"edges) written to {target}, layer {site_files.CATCHMENT_LAYER}")
         if network.attribution:
             print(f"street network: {network.attribution}")
+        unwalked = site_files.unwalked_message(table)
+        if unwalked:
+            print(unwalked, file=sys.stderr)
         columns[1:1] = ["devices_within_walk"]
         columns.insert(columns.index("residents_within") + 1, "residents_within_walk")
     if "demand_gap_within" in table:

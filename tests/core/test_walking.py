@@ -201,6 +201,9 @@ def test_bundled_osm_network_walking_never_exceeds_straight_line():
     for walk_m in (200.0, 400.0, walk_metres(10)):
         out = analyse_sites(sites, devices, population=grid, distances=[walk_m],
                             walking=WalkingCatchment(network, walk_m))
+        walked = out["devices_within_walk"].notna()  # the others: no street within walk_m
+        assert walked.mean() > 0.8 and walked.eq(out["residents_within_walk"].notna()).all()
+        out = out[walked]
         assert (out["devices_within_walk"] <= out["devices_within"]).all()
         assert (out["residents_within_walk"] <= out["residents_within"] + 1e-9).all()
         assert out["devices_within_walk"].sum() > 0
@@ -268,3 +271,27 @@ def test_the_network_carries_its_data_credit(tmp_path):
                                       "max_kw": [7.0], "operator": ["o"]}),
                         distances=[400.0], walking=WalkingCatchment(network, 400.0))
     assert out["walk_network"].tolist() == [network.described]
+
+
+def test_a_site_without_a_street_in_reach_is_not_measured_on_foot(town):
+    """Beyond the network's extent a site has no walking figures (missing, with a note
+    and one line for the front doors), not "nothing in reach"; the others keep theirs."""
+    from ev_chargepoints.core.analysis.site_files import unwalked_message, wide
+
+    points = {**SITES, "far": (2_000, 10), "edge": (-350, 0)}  # 2 km east; 350 m west
+    devices = pd.DataFrame({"device_id": list(DEVICES), "x": _xy(DEVICES)[0],
+                            "y": _xy(DEVICES)[1]})
+    sites = pd.DataFrame({"site_id": list(points), "x": _xy(points)[0],
+                          "y": _xy(points)[1]})
+    out = analyse_sites(sites, devices, distances=[400.0],
+                        walking=WalkingCatchment(town, 400))
+    by_site = out.set_index("site_id")
+    assert by_site.loc[["S", "T"], "devices_within_walk"].tolist() == [3, 1]
+    assert by_site.loc["edge", "devices_within_walk"] == 0  # a street 350 m away: measured
+    assert np.isnan(by_site.loc["far", "devices_within_walk"])
+    assert np.isnan(by_site.loc["far", "residents_within_walk"])
+    assert "no street of the network within 400 m" in by_site.loc["far", "note"]
+    assert not any("no street" in str(n) for n in by_site.loc[["S", "T", "edge"], "note"])
+    message = unwalked_message(wide(out, [400.0]))
+    assert message.startswith("1 of 4 sites have no street of the network within 400 m (far)")
+    assert unwalked_message(wide(out[out["site_id"] != "far"], [400.0])) is None

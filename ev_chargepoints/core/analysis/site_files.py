@@ -256,3 +256,21 @@ def write_catchments(table: pd.DataFrame, network, walk_m: float, path,
     gpkg.write_geopackage(path, CATCHMENT_LAYER, frame, shapes, "MULTIPOLYGON",
                           description=stamp(description, synthetic), append=path.exists())
     return path
+
+
+def unwalked_message(table: pd.DataFrame) -> Optional[str]:
+    """What the front doors say when located sites have no street of the network within
+    the walk (their walking figures are missing, each row's note says why), else None."""
+    if "devices_within_walk" not in table or not len(table):
+        return None
+    sites_ = table.drop_duplicates("site_id")
+    located = np.isfinite(pd.to_numeric(sites_["x"], errors="coerce")) & \
+        np.isfinite(pd.to_numeric(sites_["y"], errors="coerce"))
+    unwalked = located & sites_["devices_within_walk"].isna()
+    if not unwalked.any():
+        return None
+    names = ", ".join(str(s) for s in sites_.loc[unwalked, "site_id"].head(5))
+    more = "…" if unwalked.sum() > 5 else ""
+    return (f"{int(unwalked.sum())} of {len(sites_)} sites have no street of the network "
+            f"within {float(sites_['walk_m'].iloc[0]):g} m ({names}{more}): their walking "
+            "figures are not measured. Is the network's extent smaller than the sites'?")

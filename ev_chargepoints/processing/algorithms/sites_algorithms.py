@@ -252,6 +252,9 @@ class AnalyseSitesAlgorithm(_SitesAlgorithm):
                                     progress=self.progress(feedback), network=network,
                                     walk_m=walk, scenario=scenario)
         table = site_files.wide(long, distances)
+        unwalked = site_files.unwalked_message(table)
+        if unwalked:
+            feedback.pushWarning(unwalked)
         results = {"OUTPUT": write_features(self, parameters, "OUTPUT", context, feedback,
                                             table, source_fields, attributes,
                                             Qgis.WkbType.Point, _point)}

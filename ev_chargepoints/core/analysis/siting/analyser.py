@@ -408,14 +408,20 @@ class IncrementalSiteAnalyser:
         return metrics, info, all_pairs
 
     def _walk(self, sx, sy) -> dict:
-        """Devices and residents within the walking catchment of each site."""
+        """Devices and residents within the walking catchment of each site; missing
+        (NaN) for a site with no street of the network within the walk."""
         n = len(sx)
         site, _, _ = self.walking.device_pairs(self._walk_index, sx, sy)
         out = {"devices_within_walk": np.bincount(site, minlength=n).astype(np.int64),
-               "residents_within_walk": np.full(n, np.nan)}
+               "residents_within_walk": np.full(n, np.nan),
+               "_walk_on_network": self.walking.on_network(sx, sy)}
         if self.population is not None:
             cell_site, cell = self.walking.cell_pairs(self.population, sx, sy)
             out["residents_within_walk"] = site_sums(cell_site, self.population.flat[cell], n)
+        off = ~out["_walk_on_network"]
+        if off.any():
+            out["devices_within_walk"] = np.where(off, np.nan, out["devices_within_walk"])
+            out["residents_within_walk"] = np.where(off, np.nan, out["residents_within_walk"])
         return out
 
     def _nearest(self, sx, sy, site, point, dist) -> dict:
@@ -581,6 +587,11 @@ class IncrementalSiteAnalyser:
                 notes[i].append("the site has no usable coordinates")
             for i in np.flatnonzero(located & ~np.isfinite(cols["nearest_device_m"])):
                 notes[i].append("no existing device located")
+            if self.walking is not None:
+                for i in np.flatnonzero(located & ~info["_walk_on_network"][positions]):
+                    notes[i].append(f"no street of the network within "
+                                    f"{self.walking.distance_m:g} m: walking figures not "
+                                    "measured")
             cols["note"] = np.array(["; ".join(v) if v else None for v in notes],
                                     dtype=object)
             frames.append(pd.DataFrame(cols))

@@ -75,6 +75,13 @@ class WalkingCatchment(Catchment):
             best[site[first]], dist[site[first]] = point[first], d[first]
         return best, dist
 
+    def on_network(self, sx, sy) -> np.ndarray:
+        """Whether each site has a street of the network within the walk: from any other
+        site nothing is walked, and its walking figures are not measured (a site beyond
+        the network's extent is not a site with nothing in reach)."""
+        edge, _, _ = self.network.snap(sx, sy, max_leg=self.distance_m)
+        return edge >= 0
+
     def cell_pairs(self, grid: PopulationGrid, sx, sy):
         return self.reached_points(sx, sy, grid.x0, grid.y0, grid.cell_m,
                                    grid.nrow, grid.ncol)
