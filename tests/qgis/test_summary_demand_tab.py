@@ -4,12 +4,11 @@ scenarios come back with the project, the tab follows the dock's store."""
 
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import pytest
-from qgis.core import QgsApplication, QgsProject
-from qgis.PyQt.QtCore import QCoreApplication, QEventLoop
+from event_wait import wait_idle
+from qgis.core import QgsProject
+from qgis.PyQt.QtCore import QCoreApplication
 
 from ev_chargepoints.core.analysis import demand
 from ev_chargepoints.core.paths import LONDON_SNAPSHOT
@@ -20,19 +19,7 @@ from ev_chargepoints.gui.summary.demand_tab import TABLE_COLUMNS
 from ev_chargepoints.gui.summary.dock import AreaSummaryDock
 from ev_chargepoints.gui.summary.state import PROJECT_SCOPE
 
-TIMEOUT_S = 300
 WARDS = 633
-
-
-def wait_idle(dock, timeout=TIMEOUT_S):
-    deadline = time.monotonic() + timeout
-    QCoreApplication.processEvents()
-    while dock.is_busy() or QgsApplication.taskManager().countActiveTasks():
-        if time.monotonic() > deadline:
-            pytest.fail(f"the dock was still busy after {timeout} s")
-        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-        time.sleep(0.01)
-    QCoreApplication.processEvents()
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,13 @@ filters, export and the project round trip."""
 from __future__ import annotations
 
 import csv
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
-from qgis.core import QgsApplication, QgsProject, QgsVectorLayer
-from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, Qt
+from event_wait import wait_idle
+from qgis.core import QgsProject, QgsVectorLayer
+from qgis.PyQt.QtCore import QCoreApplication, Qt
 
 from ev_chargepoints.core.analysis.area_table import definitions
 from ev_chargepoints.core.outputs import disclosure
@@ -27,19 +27,6 @@ from ev_chargepoints.qgis import loader
 
 WESTMINSTER, HAVERING = "E09000033", "E09000016"
 EVIL = '=HYPERLINK("http://example.invalid/x","click")'
-TIMEOUT_S = 300
-
-
-def wait_idle(dock, timeout=TIMEOUT_S):
-    """Let the task manager and the event loop run until the dock has no task running."""
-    deadline = time.monotonic() + timeout
-    QCoreApplication.processEvents()
-    while dock.is_busy() or QgsApplication.taskManager().countActiveTasks():
-        if time.monotonic() > deadline:
-            pytest.fail(f"the dock was still busy after {timeout} s")
-        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-        time.sleep(0.01)
-    QCoreApplication.processEvents()
 
 
 @pytest.fixture(scope="module")

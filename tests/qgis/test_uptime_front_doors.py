@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from qgis.core import QgsApplication, QgsProcessingException, QgsVectorLayer
-from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, Qt
+from event_wait import wait_idle
+from qgis.core import QgsProcessingException, QgsVectorLayer
+from qgis.PyQt.QtCore import QCoreApplication, Qt
 from replay_server import ReplayServer
 from watched_history import LOCATIONS, evse_uids, poll_history
 
@@ -107,17 +108,6 @@ def test_utilisation_algorithm_per_evse_needs_status(ev_provider, watched, tmp_p
         run("utilisation", {"STORE": store, "SOURCE": 0, "BY": 2,
                             "OUTPUT": str(tmp_path / "x.gpkg")})
     assert "watched live status" in str(exc.value)
-
-
-def wait_idle(dock, timeout=300):
-    deadline = time.monotonic() + timeout
-    QCoreApplication.processEvents()
-    while dock.is_busy() or QgsApplication.taskManager().countActiveTasks():
-        if time.monotonic() > deadline:
-            pytest.fail(f"the dock was still busy after {timeout} s")
-        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-        time.sleep(0.01)
-    QCoreApplication.processEvents()
 
 
 def test_summary_dock_shows_uptime_with_observed_hours(watched, qgis_iface):

@@ -15,3 +15,20 @@ def wait_for(condition, what: str, seconds: float = 600) -> None:
         QCoreApplication.processEvents()
         time.sleep(0.02)
     raise AssertionError(f"{what} did not happen within {seconds:g} s")
+
+
+def wait_idle(dock, timeout: float = 300) -> None:
+    """Let the task manager and the event loop run until ``dock`` (``is_busy()``) and the
+    task manager have no task running; the test fails after ``timeout`` seconds."""
+    import pytest
+    from qgis.core import QgsApplication
+    from qgis.PyQt.QtCore import QEventLoop
+
+    deadline = time.monotonic() + timeout
+    QCoreApplication.processEvents()
+    while dock.is_busy() or QgsApplication.taskManager().countActiveTasks():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the dock was still busy after {timeout} s")
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.01)
+    QCoreApplication.processEvents()
