@@ -20,21 +20,31 @@ ADDITIVE = ["sessions", "kwh", "plugged_hours", "available_hours", "available_da
 def add_ratios(frame: pd.DataFrame) -> pd.DataFrame:
     """(Re)compute every ratio from the additive columns present."""
     out = frame.copy()
-    if {"plugged_hours", "available_hours"} <= set(out):
-        out["occupancy_pct"] = ratio(out["plugged_hours"], out["available_hours"], 100)
-    if {"kwh", "capacity_kwh"} <= set(out):
-        out["capacity_factor_pct"] = ratio(out["kwh"], out["capacity_kwh"], 100)
-    if {"sessions", "available_days"} <= set(out):
-        out["sessions_per_day"] = ratio(out["sessions"], out["available_days"])
-        out["kwh_per_day"] = ratio(out["kwh"], out["available_days"])
-    if {"idle_hours", "idle_base_hours"} <= set(out):
-        out["idle_share_pct"] = ratio(out["idle_hours"], out["idle_base_hours"], 100)
-    if {"working_hours", "down_hours"} <= set(out):
-        out["uptime_pct"] = ratio(out["working_hours"],
-                                  out["working_hours"] + out["down_hours"], 100)
-    if {"status_observed_hours", "status_period_hours"} <= set(out):
-        out["observed_coverage_pct"] = ratio(out["status_observed_hours"],
-                                             out["status_period_hours"], 100)
+    for name, values in ratio_columns(frame).items():
+        out[name] = values
+    return out
+
+
+def ratio_columns(columns) -> dict:
+    """Every ratio the additive columns of ``columns`` (a frame, or a dict of arrays
+    before it becomes one) give, in the order :func:`add_ratios` appends them."""
+    have = set(columns)
+    out = {}
+    if {"plugged_hours", "available_hours"} <= have:
+        out["occupancy_pct"] = ratio(columns["plugged_hours"], columns["available_hours"], 100)
+    if {"kwh", "capacity_kwh"} <= have:
+        out["capacity_factor_pct"] = ratio(columns["kwh"], columns["capacity_kwh"], 100)
+    if {"sessions", "available_days"} <= have:
+        out["sessions_per_day"] = ratio(columns["sessions"], columns["available_days"])
+        out["kwh_per_day"] = ratio(columns["kwh"], columns["available_days"])
+    if {"idle_hours", "idle_base_hours"} <= have:
+        out["idle_share_pct"] = ratio(columns["idle_hours"], columns["idle_base_hours"], 100)
+    if {"working_hours", "down_hours"} <= have:
+        out["uptime_pct"] = ratio(columns["working_hours"],
+                                  columns["working_hours"] + columns["down_hours"], 100)
+    if {"status_observed_hours", "status_period_hours"} <= have:
+        out["observed_coverage_pct"] = ratio(columns["status_observed_hours"],
+                                             columns["status_period_hours"], 100)
     return out
 
 

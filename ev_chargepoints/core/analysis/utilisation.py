@@ -46,7 +46,7 @@ from ..calendar import HOUR_NS, NAT, local_midnights, ns_utc, period_columns, pe
 from .codes import dense_codes, integer_codes
 from .quality import FLAGS, flag_arrays
 from .uptime import DEFAULT_MAX_GAP_HOURS, device_status_sums
-from .usage_sums import ADDITIVE, add_ratios
+from .usage_sums import ADDITIVE, add_ratios, ratio_columns
 
 _DAY_BITMAP_LIMIT = 200_000_000  # groups × days per chunk of the in-use-day bitmap
 
@@ -460,11 +460,11 @@ def assemble(by, dev_ids, pair_device, pair_connector, facts, sums, widen, grid,
     if status is not None and len(status):
         out.update(device_status_sums(status, period, bounds, max_status_gap_hours,
                                       dev_ids[code_device[g_idx]], p_idx))
-    frame = pd.DataFrame(out)
     for name in ("sessions", "in_use_days") + tuple(f"flag_{f}" for f in FLAGS):
-        if name in frame:
-            frame[name] = frame[name].astype(np.int64)
-    return add_ratios(frame)
+        if name in out:
+            out[name] = out[name].astype(np.int64)
+    out.update(ratio_columns(out))
+    return pd.DataFrame(out)  # whole: columns added one by one would copy it again each time
 
 
 def _sort_rank(values) -> np.ndarray:
@@ -483,23 +483,23 @@ def _connector_kw(connectors, device_ids, connector_ids, fallback):
         frame = frame[frame["valid_to_utc"].isna()]
     table = frame.dropna(subset=["power_kw"]).drop_duplicates(["device_id", "connector_id"],
                                                               keep="last")
-    # (device, connector) compared as text; a dict of the (unique) pairs is far faster
-    # than a MultiIndex on 100 k text pairs
-    at = {pair: i for i, pair in enumerate(zip(_texts(table["device_id"]),
-                                                _texts(table["connector_id"])))}
-    pos = np.fromiter((at.get(pair, -1) for pair in zip(_texts(device_ids),
-                                                         _texts(connector_ids))),
-                      dtype=np.int64, count=len(kw))
+    # (device, connector) compared as text, on integer codes of the distinct texts
+    n = len(table)
+    dev = pd.factorize(np.concatenate([_texts(table["device_id"]), _texts(device_ids)]))[0]
+    con, con_texts = pd.factorize(np.concatenate([_texts(table["connector_id"]),
+                                                  _texts(connector_ids)]))
+    key = dev.astype(np.int64) * (len(con_texts) + 1) + con
+    last = ~pd.Index(key[:n]).duplicated(keep="last")  # ids equal as text: the last row
+    pos = pd.Index(key[:n][last]).get_indexer(key[n:])
     hit = pos >= 0
-    kw[hit] = table["power_kw"].to_numpy("float64")[pos[hit]]
+    kw[hit] = table["power_kw"].to_numpy("float64")[last][pos[hit]]
     return kw
 
 
-def _texts(values) -> list:
+def _texts(values) -> np.ndarray:
     """``values`` as ``astype(str)`` gives them, each distinct value converted once."""
     codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
-    return np.asarray(pd.Index(uniques, dtype=object).astype(str), dtype=object)[codes] \
-        .tolist()
+    return np.asarray(pd.Index(uniques, dtype=object).astype(str), dtype=object)[codes]
 
 
 def empty_result(by: str) -> pd.DataFrame:
