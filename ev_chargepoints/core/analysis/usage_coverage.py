@@ -5,6 +5,8 @@ session file or feed) has substantial usage in the period; elsewhere it is unkno
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
@@ -48,6 +50,14 @@ def device_operators(devices: pd.DataFrame | None) -> pd.Series:
                      index=rows["device_id"].astype(str).to_numpy(object))
 
 
+class CoveredPairs(NamedTuple):
+    """(device, period) pairs as codes into their distinct texts."""
+    device_texts: np.ndarray
+    period_texts: np.ndarray
+    device: np.ndarray
+    period: np.ndarray
+
+
 def usage_coverage(counts: pd.DataFrame, operators: pd.Series | None = None) -> pd.DataFrame:
     """The (``device_id``, ``period``) pairs that have usage data: the device has a
     session that starts in the period, or whoever reports its usage has substantial usage
@@ -60,6 +70,13 @@ def usage_coverage(counts: pd.DataFrame, operators: pd.Series | None = None) -> 
 
     Ids are compared as text (``str``); the work is on integer codes of the distinct
     values, so each distinct device, source and period is converted once."""
+    pairs = coverage_pairs(counts, operators)
+    return pd.DataFrame({"device_id": pairs.device_texts[pairs.device],
+                         "period": pairs.period_texts[pairs.period]})
+
+
+def coverage_pairs(counts: pd.DataFrame, operators: pd.Series | None = None) -> CoveredPairs:
+    """:func:`usage_coverage` as codes (for :func:`covered_grid`, no frame of texts)."""
     from ..outputs.mapdata import substantial_periods
 
     d_code, d_uniq = _text_codes(counts["device_id"])
@@ -101,7 +118,7 @@ def usage_coverage(counts: pd.DataFrame, operators: pd.Series | None = None) -> 
     row, period = np.nonzero(grid)
     key = np.concatenate([d_code[own] * n_p + p_code[own], dr_dev[row] * n_p + period])
     key = pd.unique(key)
-    return pd.DataFrame({"device_id": d_uniq[key // n_p], "period": p_uniq[key % n_p]})
+    return CoveredPairs(d_uniq, np.asarray(p_uniq, dtype=object), key // n_p, key % n_p)
 
 
 def keep_covered(frame: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataFrame:
@@ -109,24 +126,32 @@ def keep_covered(frame: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataFrame:
     (:func:`usage_coverage`); a window widened by other data (another operator's return,
     watched status) no longer gives a device 0 % in periods nobody reports for it. Ids
     are compared as text."""
-    keys = []
-    for side in (frame, coverage):
-        keys.append([_text_codes(side[name]) for name in ("device_id", "period")])
-    have = np.zeros(len(frame), dtype=np.int64)
-    wanted = np.zeros(len(coverage), dtype=np.int64)
-    for (f_code, f_uniq), (c_code, c_uniq) in zip(keys[0], keys[1]):
-        # the coverage's codes in the frame's code space (-1: not in the frame)
-        to_frame = pd.Index(f_uniq).get_indexer(c_uniq) if len(c_uniq) else \
-            np.empty(0, np.int64)
-        mapped = to_frame[c_code] if len(c_code) else c_code
-        width = len(f_uniq) + 1
-        have = have * width + f_code
-        wanted = np.where((wanted < 0) | (mapped < 0), -1, wanted * width + mapped)
-    keep = np.isin(have, wanted[wanted >= 0])
+    d_code, d_texts = _text_codes(frame["device_id"])
+    p_code, p_texts = _text_codes(frame["period"])
+    c_dev, c_dev_texts = _text_codes(coverage["device_id"])
+    c_per, c_per_texts = _text_codes(coverage["period"])
+    pairs = CoveredPairs(c_dev_texts, c_per_texts, c_dev, c_per)
+    keep = covered_grid(pairs, d_texts, p_texts)[d_code, p_code]
     if keep.all() and isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 \
             and frame.index.step == 1:
         return frame  # every row: no copy
     return frame[keep].reset_index(drop=True)
+
+
+def covered_grid(pairs: CoveredPairs, device_ids, periods) -> np.ndarray:
+    """(devices × periods) booleans: whether each of ``device_ids`` has usage data in each
+    of ``periods`` (``pairs``: :func:`coverage_pairs`; ids and periods compared as text).
+    The assembly keeps only these rows (:func:`.utilisation.assemble`)."""
+    grid = np.zeros((len(pairs.device_texts) + 1, len(pairs.period_texts) + 1), dtype=bool)
+    grid[pairs.device, pairs.period] = True  # the last row and column stay False: absent
+    dev_at = pd.Index(pairs.device_texts, dtype=object).get_indexer(_texts(device_ids))
+    per_at = pd.Index(pairs.period_texts, dtype=object).get_indexer(_texts(periods))
+    return grid[dev_at][:, per_at]
+
+
+def _texts(values) -> np.ndarray:
+    return np.asarray(pd.Index(np.asarray(values, dtype=object), dtype=object).astype(str),
+                      dtype=object)
 
 
 def _text_codes(values: pd.Series):

@@ -37,7 +37,7 @@ from ..calendar import NAT, ns_utc, period_grid
 from ..progress import SILENT, Progress
 from . import usage_sql as q
 from .uptime import DEFAULT_MAX_GAP_HOURS
-from .usage_coverage import device_operators, keep_covered, usage_coverage
+from .usage_coverage import coverage_pairs, covered_grid, device_operators
 from .utilisation import assemble, data_window, device_facts, empty_result
 
 TRIPLE_KEYS = ["source", "device_id", "connector_id"]
@@ -97,6 +97,41 @@ class Prepared:
                                    "rated": kw[positive].astype(np.float64)})
         self.stamp = stamp_of(self.mapping, self.rated)
 
+    FACTS = ("connectors", "max_kw", "active_from", "active_to")  # of facts["info"]
+    kept = False  # made from the frames a MonthCache kept (:meth:`reused`)
+
+    def saved(self) -> dict:
+        """What :meth:`reused` needs, as frames (:func:`.device_cache.dump_frames`)."""
+        facts = self.facts
+        per_device = {f"info_{k}": facts["info"][k] for k in self.FACTS}
+        per_device.update(c_count=facts["c_count"], c_kw=facts["c_kw"],
+                          c_unrated=facts["c_unrated"])
+        return {"mapping": self.mapping, "rated": self.rated,
+                "devices": pd.DataFrame({"dev": pd.Series(self.dev_ids, dtype=object),
+                                         **per_device}),
+                "pairs": pd.DataFrame({"device": self.pair_device,
+                                       "con": pd.Series(self.pair_connector, dtype=object),
+                                       "rated": facts["pair_rated"]})}
+
+    @classmethod
+    def reused(cls, triples: pd.DataFrame, frames: dict, stamp: str) -> Prepared:
+        """The Prepared of ``triples`` from the :meth:`saved` frames of one made from the
+        same keys with the same devices, connectors and reconciliation (only the time
+        spans of ``triples``, and the order of the keys, differ)."""
+        self = cls.__new__(cls)
+        self.kept, self.triples = True, triples
+        self.mapping, self.rated, self.stamp = frames["mapping"], frames["rated"], stamp
+        per_device, pairs = frames["devices"], frames["pairs"]
+        self.dev_ids = per_device["dev"].to_numpy(object)
+        self.pair_device = pairs["device"].to_numpy(np.int64)
+        self.pair_connector = pairs["con"].to_numpy(object)
+        self.facts = {"info": {k: per_device[f"info_{k}"].to_numpy() for k in cls.FACTS},
+                      "c_count": per_device["c_count"].to_numpy(),
+                      "c_kw": per_device["c_kw"].to_numpy(),
+                      "c_unrated": per_device["c_unrated"].to_numpy(),
+                      "pair_rated": pairs["rated"].to_numpy()}
+        return self
+
     def span(self):
         """(first start, last start, last closed end, first valid start) in µs; None
         where the sessions have none."""
@@ -126,13 +161,12 @@ def _typed_triples(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _merge_triples(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    both = pd.concat([old, new], ignore_index=True)
-    if not len(both):
-        return both
-    # (keys NULL kept as groups: a "\x00" stand-in came back from groupby as "")
-    merged = both.groupby(TRIPLE_KEYS, sort=False, dropna=False).agg(_SPAN).reset_index()
-    return _typed_triples(merged)
+def _merged_triples_sql(old: str, new: str) -> str:
+    """The triples of two queries of triples merged: one row per key (NULL keys too),
+    the earliest and latest of their spans."""
+    spans = ", ".join(f"{how}({name}) AS {name}" for name, how in _SPAN.items())
+    return (f"SELECT {', '.join(TRIPLE_KEYS)}, {spans} FROM ({old} UNION ALL BY NAME {new})"
+            f" GROUP BY ALL")
 
 
 def compute_months(con, relation: str, prep: Prepared, by: str, since_month=None):
@@ -184,9 +218,12 @@ class MonthCache:
 
     MAX_SEGMENTS = 12
 
-    def __init__(self, folder: Path, by: str):
+    def __init__(self, folder: Path, by: str, device_stamp: str | None = None):
         self.folder = Path(folder) / by
         self.by = by
+        # what Prepared depends on besides the sessions' keys (the devices, connectors and
+        # reconciliation: :meth:`.HistoryStore.device_stamp`); None: Prepared not kept
+        self.device_stamp = device_stamp
         self.last_refresh = None  # "cached", "incremental" or "full"
         self.segments = []  # [(file id, first month or None)], as the state names them
         self.gen = None  # the generation of the triples file the state names
@@ -216,13 +253,14 @@ class MonthCache:
         state = self.state()
         new = [p for p in parts if state is None or p not in state["parts"]]
         if state is not None and set(state["parts"]) <= set(parts):
-            old_triples = _typed_triples(con.execute(
-                f"SELECT * FROM {_parquet([self._file('triples')])}").df())
-            triples = _merge_triples(old_triples, scan_triples(con, _parquet(new))) \
-                if new else old_triples
-            prep = Prepared(triples, attach, devices, connectors)
+            old = f"SELECT * FROM {_parquet([self._file('triples')])}"
+            triples = _typed_triples(con.execute(
+                _merged_triples_sql(old, q.triples_sql(_parquet(new))) if new else old).df())
+            prep = self._prepared(triples, attach, devices, connectors)
             if prep.stamp == state["stamp"]:
                 if not new:
+                    if not prep.kept:  # (a cache older than the file, or a damaged file)
+                        self._keep_prepared(prep, self.gen)
                     return prep, "cached"
                 since = self._since(con, new, prep, state)
                 if since is not None:
@@ -234,6 +272,46 @@ class MonthCache:
         compute_months(con, relation, prep, self.by)
         self._write(con, prep, parts, None)
         return prep, "full"
+
+    def _prepared_key(self, triples: pd.DataFrame) -> str | None:
+        """The key of a kept Prepared: the device stamp, this code and the set of the
+        triples' keys (None: not kept). Their order only orders the Prepared's arrays,
+        which no figure depends on (DuckDB returns the triples in any order)."""
+        if self.device_stamp is None:
+            return None
+        digest = hashlib.sha256((self.device_stamp + _prepared_code()).encode())
+        digest.update(np.sort(pd.util.hash_pandas_object(triples[TRIPLE_KEYS], index=False)
+                              .to_numpy()).tobytes())
+        return digest.hexdigest()
+
+    def _prepared(self, triples: pd.DataFrame, attach, devices, connectors) -> Prepared:
+        """The kept Prepared of the state when its key still holds, else a new one."""
+        from .device_cache import load_frames
+
+        key = self._prepared_key(triples)
+        found = load_frames(self.folder / f"prepared-{self.gen}.npz") if key else None
+        if found is not None and found[1].get("key") == key:
+            return Prepared.reused(triples, found[0], found[1]["stamp"])
+        return Prepared(triples, attach, devices, connectors)
+
+    def _keep_prepared(self, prep: Prepared, gen: str) -> None:
+        """Write ``prep`` beside the files of generation ``gen``."""
+        from .device_cache import Unsupported, dump_frames
+
+        key = self._prepared_key(prep.triples)
+        path = self.folder / f"prepared-{gen}.npz"
+        if key is None:
+            return
+        try:
+            data = dump_frames(prep.saved(), {"key": key, "stamp": prep.stamp})
+        except Unsupported:  # ids the file cannot hold exactly: computed each time
+            return
+        tmp = self.folder / f"prepared-{gen}-{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)  # a reader sees the whole file or none
+        except OSError:  # a cache that cannot be written is skipped
+            tmp.unlink(missing_ok=True)
 
     def _since(self, con, new: list, prep: Prepared, state: dict):
         """The first month to recompute for the ``new`` parts, or None when a full
@@ -255,7 +333,7 @@ class MonthCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         old_files = {self._file(n, g) for g, _ in self.segments for n in ("months", "counts")}
         if self.gen:
-            old_files.add(self._file("triples"))
+            old_files.update({self._file("triples"), self.folder / f"prepared-{self.gen}.npz"})
         gen = uuid.uuid4().hex[:16]
         keep = [] if since_month is None else \
             [(g, m) for g, m in self.segments if m is None or m < since_month]
@@ -273,6 +351,7 @@ class MonthCache:
                 con.execute(f"COPY ({select}) TO {_quote(path)} (FORMAT parquet)")
         finally:
             con.unregister("_ucs_triples")
+        self._keep_prepared(prep, gen)
         segments = keep + [segment]
         month_range = prep.month_range()
         state = {"version": STATE_VERSION, "gen": gen, "segments": segments, "parts": parts,
@@ -307,6 +386,18 @@ class MonthCache:
         return tuple(f"({self._read(name, self.segments)})" for name in ("months", "counts"))
 
 
+_PREPARED_CODE: list = []
+
+
+def _prepared_code() -> str:
+    """Digest of the code a kept Prepared comes from (a change recomputes it)."""
+    if not _PREPARED_CODE:
+        here = Path(__file__).resolve()
+        _PREPARED_CODE.append(hashlib.sha256(
+            here.read_bytes() + (here.parent / "utilisation.py").read_bytes()).hexdigest())
+    return _PREPARED_CODE[0]
+
+
 def reaching_relation(con, relation: str, parts: list, since_month: int) -> str:
     """``relation`` read from only the parts that can hold sessions of the months from
     ``since_month`` (started or still plugged in then: their largest start or end, from
@@ -339,11 +430,9 @@ def reported_utilisation(con, relation: str, attach, devices, connectors, status
     import_id) with each session's device reconciled by ``attach`` (a frame of distinct
     source, device_id, connector_id -> their reconciled device ids). With ``cache`` (and
     ``parts``, the relation's part files) the month sums are kept current incrementally."""
-    frame, counts, prep = _utilisation(con, relation, attach, devices, connectors, status,
-                                       period, by, cache, parts, max_status_gap_hours)
-    return keep_covered(frame, usage_coverage(_session_counts(con, counts, period,
-                                                              prep.dev_ids),
-                                              device_operators(current_devices)))
+    return _utilisation(con, relation, attach, devices, connectors, status, period, by,
+                        cache, parts, max_status_gap_hours,
+                        operators=device_operators(current_devices))
 
 
 def utilisation(con, relation: str, attach, devices, connectors, status=None,
@@ -353,11 +442,13 @@ def utilisation(con, relation: str, attach, devices, connectors, status=None,
     """:func:`.utilisation.utilisation` (every row, before the coverage rule) of the
     sessions of ``relation``; arguments as :func:`reported_utilisation`."""
     return _utilisation(con, relation, attach, devices, connectors, status, period, by,
-                        cache, parts, max_status_gap_hours)[0]
+                        cache, parts, max_status_gap_hours)
 
 
 def _utilisation(con, relation, attach, devices, connectors, status, period, by, cache,
-                 parts, max_status_gap_hours):
+                 parts, max_status_gap_hours, operators=None):
+    """The utilisation frame; with ``operators`` (:func:`.usage_coverage.device_operators`)
+    only its rows with usage data (the coverage rule), else every row."""
     if by not in ("device", "connector"):
         raise ValueError("by must be 'device' or 'connector'")
     if cache is not None:
@@ -369,8 +460,10 @@ def _utilisation(con, relation, attach, devices, connectors, status, period, by,
         compute_months(con, relation, prep, by)
         months, counts = "ucs_new_months", "ucs_new_counts"
     status = status if status is not None and len(status) else None
+    coverage = None if operators is None else coverage_pairs(
+        _session_counts(con, counts, period, prep.dev_ids), operators)
     return _assemble(con, prep, months, by, period, devices, connectors, status,
-                     max_status_gap_hours), counts, prep
+                     max_status_gap_hours, coverage)
 
 
 def _session_counts(con, counts: str, period: str, dev_ids: np.ndarray) -> pd.DataFrame:
@@ -416,7 +509,7 @@ def _session_counts(con, counts: str, period: str, dev_ids: np.ndarray) -> pd.Da
 
 
 def _assemble(con, prep: Prepared, months: str, by: str, period: str, devices, connectors,
-              status, max_status_gap_hours) -> pd.DataFrame:
+              status, max_status_gap_hours, coverage=None) -> pd.DataFrame:
     first, last_start, last_closed, _ = prep.span()
     us_ns = 1000
     window = data_window(NAT if first is None else first * us_ns,
@@ -439,33 +532,33 @@ def _assemble(con, prep: Prepared, months: str, by: str, period: str, devices, c
         on = "g.dev = c.dev AND g.con IS NOT DISTINCT FROM c.con"
     n_codes = len(groups)
     step = {"month": 1, "quarter": 3, "year": 12}[period]
+    sums_sql = ", ".join(
+        f"coalesce(sum(c.{n}), 0){'' if n == 'kwh' else '::BIGINT'} AS {n}"
+        for n in q.SUM_COLUMNS)
     con.register("_ucs_groups", groups)
-    try:  # the month rows on group codes; summed to periods here (bincount, no hashing)
+    try:  # the month rows summed to (group, period) by DuckDB: integer sums stay exact
         data = con.execute(f"""
-            SELECT g.g, c.m, {", ".join(f"c.{n}" for n in q.SUM_COLUMNS)},
-                   c.first_closed, c.last_closed
-            FROM {months} AS c JOIN _ucs_groups AS g ON {on}""").fetchnumpy()
+            SELECT g.g, c.m // {step} - {int(p_index[0])} AS p, {sums_sql}
+            FROM {months} AS c JOIN _ucs_groups AS g ON {on}
+            GROUP BY ALL""").fetchnumpy()
+        closed = con.execute(f"""
+            SELECT g.g, min(c.first_closed) AS first_closed,
+                   max(c.last_closed) AS last_closed
+            FROM {months} AS c JOIN _ucs_groups AS g ON {on}
+            GROUP BY ALL""").fetchnumpy()
     finally:
         con.unregister("_ucs_groups")
     g = np.asarray(data["g"], dtype=np.int64)
-    p = np.floor_divide(np.asarray(data["m"], dtype=np.int64), step) - int(p_index[0])
+    p = np.asarray(data["p"], dtype=np.int64)
     if len(p) and (p.min() < 0 or p.max() >= n_periods):
         raise ValueError("month sums outside the analysis window")
-    flat = g * n_periods + p
-    size = n_codes * n_periods
-    most = int(np.bincount(flat).max()) if len(flat) else 0  # month rows in a cell
     grids = {}
     for name in q.SUM_COLUMNS:
-        values = np.ma.filled(data[name], 0)
-        if name != "kwh" and len(values) and \
-                float(np.abs(values).max()) * most >= 2.0 ** 53:  # beyond exact floats
-            grid = np.zeros(size, dtype=np.int64)
-            np.add.at(grid, flat, values.astype(np.int64))
-        else:  # integers below 2**53 sum exactly in floats
-            grid = np.bincount(flat, weights=values.astype(np.float64), minlength=size)
-        dtype = np.int64 if name in q.INTEGER_SUMS else np.float64
-        grids[name] = grid.astype(dtype).reshape(n_codes, n_periods)
-    del flat
+        grid = np.zeros((n_codes, n_periods),
+                        dtype=np.float64 if name == "kwh" else np.int64)
+        grid[g, p] = np.asarray(data[name])
+        grids[name] = grid
+    del data, g, p
     sums = {"sessions": grids["sessions"], "kwh": grids["kwh"],
             "plugged_ns": grids["plugged_us"] * us_ns, "in_use_days": grids["in_use_days"],
             "idle_ns": grids["idle_us"].astype(np.float64) * us_ns,
@@ -474,16 +567,13 @@ def _assemble(con, prep: Prepared, months: str, by: str, period: str, devices, c
     code_device = np.arange(len(dev_ids)) if by == "device" else pair_device
     first_closed = np.full(len(dev_ids), np.iinfo(np.int64).max, dtype=np.int64)
     last_closed_dev = np.full(len(dev_ids), NAT, dtype=np.int64)
-    for column, target, how in (("first_closed", first_closed, "min"),
-                                ("last_closed", last_closed_dev, "max")):
-        values = data[column]
+    device_of = code_device[np.asarray(closed["g"], dtype=np.int64)]
+    for column, target, at in (("first_closed", first_closed, np.minimum.at),
+                               ("last_closed", last_closed_dev, np.maximum.at)):
+        values = closed[column]
         known = ~np.ma.getmaskarray(values)
-        if known.any():
-            per = pd.Series(np.asarray(np.ma.getdata(values)[known], dtype=np.int64) * us_ns) \
-                .groupby(code_device[g[known]]).agg(how)
-            at = per.index.to_numpy(np.int64)
-            target[at] = (np.minimum if how == "min" else np.maximum)(
-                target[at], per.to_numpy(np.int64))
+        at(target, device_of[known], np.asarray(np.ma.getdata(values)[known],
+                                                dtype=np.int64) * us_ns)
 
     def widen(active_from, active_to):
         np.minimum(active_from, first_closed, out=active_from)
@@ -491,19 +581,22 @@ def _assemble(con, prep: Prepared, months: str, by: str, period: str, devices, c
 
     grid = {"labels": labels, "bounds": bounds, "local_starts": local_starts,
             "p_index": p_index}
+    covered = None if coverage is None else covered_grid(coverage, dev_ids, labels)
     return assemble(by, dev_ids, pair_device, pair_connector, prep.facts, sums, widen, grid,
-                    status, period, max_status_gap_hours)
+                    status, period, max_status_gap_hours, covered)
 
 
 def assemble_months(con, prep: Prepared, months: str, by: str, period: str, devices,
                     connectors, status=None,
-                    max_status_gap_hours: float = DEFAULT_MAX_GAP_HOURS) -> pd.DataFrame:
-    """:func:`utilisation` (before the coverage rule) from month sums computed elsewhere:
-    ``months``, a relation on ``con`` with the columns :data:`.usage_sql.MONTH_COLUMNS`
-    of one level (the shared store's, :mod:`..store.postgis.usage_months`)."""
+                    max_status_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
+                    coverage=None) -> pd.DataFrame:
+    """:func:`utilisation` from month sums computed elsewhere: ``months``, a relation on
+    ``con`` with the columns :data:`.usage_sql.MONTH_COLUMNS` of one level (the shared
+    store's, :mod:`..store.postgis.usage_months`); with ``coverage``
+    (:func:`.usage_coverage.coverage_pairs`) only the rows it covers."""
     status = status if status is not None and len(status) else None
     return _assemble(con, prep, months, by, period, devices, connectors, status,
-                     max_status_gap_hours)
+                     max_status_gap_hours, coverage)
 
 
 MEMORY_LIMIT = "1GB"  # DuckDB spills what does not fit (peak RSS target: < 2 GB)
@@ -556,8 +649,12 @@ def store_utilisation(store, rec, status, current_devices, period: str = "quarte
         args = (con, relation, attach, devices, connectors, status(), current_devices,
                 period, by)
         try:
-            frame = reported_utilisation(*args, cache=MonthCache(folder / "cache", by),
-                                         parts=parts)
+            from .device_cache import code_digest
+
+            stamp = store.device_stamp() + code_digest() \
+                if hasattr(store, "device_stamp") else None
+            cache = MonthCache(folder / "cache", by, stamp)
+            frame = reported_utilisation(*args, cache=cache, parts=parts)
         except (OSError, duckdb.IOException):
             frame = reported_utilisation(*args)
     finally:

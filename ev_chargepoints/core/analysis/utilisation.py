@@ -385,14 +385,16 @@ def device_facts(devices, connectors, dev_ids, pair_device, pair_connector) -> d
 
 
 def assemble(by, dev_ids, pair_device, pair_connector, facts, sums, widen, grid,
-             status, period, max_status_gap_hours) -> pd.DataFrame:
+             status, period, max_status_gap_hours, covered=None) -> pd.DataFrame:
     """The utilisation frame from the session sums per group and period.
 
     Groups are the devices ``dev_ids`` (``by="device"``) or the (device, connector)
     pairs ``pair_device``/``pair_connector``. ``sums``: (groups × periods) arrays
     sessions, kwh, plugged_ns, in_use_days, idle_ns, idle_base_ns and flag_* counts;
     ``widen(active_from, active_to)`` widens the devices' active windows (ns, in
-    place) to their closed sessions; ``grid``: the periods (:func:`.period_grid`).
+    place) to their closed sessions; ``grid``: the periods (:func:`.period_grid`);
+    ``covered``: (devices × periods) booleans, the only rows to keep
+    (:func:`.usage_coverage.covered_grid`), or None for every row.
     """
     labels, bounds = grid["labels"], grid["bounds"]
     if by == "device":
@@ -409,7 +411,7 @@ def assemble(by, dev_ids, pair_device, pair_connector, facts, sums, widen, grid,
     n_conn = np.where(info["connectors"] > 0, info["connectors"],
                       np.where(c_count > 0, c_count, np.maximum(seen_connectors, 1)))
     conn_source = np.where(info["connectors"] > 0, "devices",
-                           np.where(c_count > 0, "connectors", "sessions"))
+                           np.where(c_count > 0, "connectors", "sessions")).astype(object)
     rated = np.where((c_count > 0) & (c_unrated == 0) & (c_count >= n_conn), c_kw,
                      info["max_kw"] * n_conn)
     active_from = info["active_from"].copy()
@@ -437,6 +439,9 @@ def assemble(by, dev_ids, pair_device, pair_connector, facts, sums, widen, grid,
     # Rows: every group and period with available time or sessions.
     keep = (available > 0) | (n_sessions > 0) | (plugged > 0)
     g_idx, p_idx = np.nonzero(keep)
+    if covered is not None:
+        rows = covered[code_device[g_idx], p_idx]
+        g_idx, p_idx = g_idx[rows], p_idx[rows]
     # In output order (device, period[, connector]) from the start: sorted on integer
     # ranks of the ids (as sort_values orders them, missing last), no frame sort after.
     keys = [grid["p_index"][p_idx], _sort_rank(key_device)[g_idx]]
@@ -464,7 +469,9 @@ def assemble(by, dev_ids, pair_device, pair_connector, facts, sums, widen, grid,
         if name in out:
             out[name] = out[name].astype(np.int64)
     out.update(ratio_columns(out))
-    return pd.DataFrame(out)  # whole: columns added one by one would copy it again each time
+    # whole (columns added one by one would copy it again each time), and not copied:
+    # every array in ``out`` was made here for this frame
+    return pd.DataFrame(out, copy=False)
 
 
 def _sort_rank(values) -> np.ndarray:

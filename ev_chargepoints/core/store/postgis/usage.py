@@ -20,7 +20,7 @@ import pandas as pd
 
 from ...analysis import usage_sql as q
 from ...analysis.uptime import DEFAULT_MAX_GAP_HOURS
-from ...analysis.usage_coverage import keep_covered, usage_coverage
+from ...analysis.usage_coverage import coverage_pairs
 from ...analysis.usage_sql_engine import Prepared, assemble_months
 from ...calendar import PERIOD_KINDS
 from ...progress import SILENT, Progress
@@ -66,11 +66,12 @@ def utilisation(store, period: str = "quarter", by: str = "device",
     try:
         con.register("pg_month_sums", months)
         frame = assemble_months(con, prep, "pg_month_sums", by, period, devices, connectors,
-                                status, MAX_STATUS_GAP_HOURS)
+                                status, MAX_STATUS_GAP_HOURS,
+                                coverage_pairs(session_counts(counts, period), operators))
     finally:
         con.close()
     progress.report(100, "Utilisation ready")
-    return keep_covered(frame, usage_coverage(session_counts(counts, period), operators))
+    return frame
 
 
 def _month_sums(cur, by: str, step: int) -> pd.DataFrame:
