@@ -62,122 +62,122 @@
 <context>
     <name>AreaSummaryDock</name>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="83"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="84"/>
         <source>Area summary</source>
         <translation>Crynodeb ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="133"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="134"/>
         <source>◂ Boroughs</source>
         <translation>◂ Bwrdeistrefi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="134"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="135"/>
         <source>Back to the boroughs</source>
         <translation>Yn ôl i'r bwrdeistrefi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="498"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="499"/>
         <source>Boroughs</source>
         <translation>Bwrdeistrefi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="142"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="143"/>
         <source>Wards ▸</source>
         <translation>Wardiau ▸</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="143"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="144"/>
         <source>Show the wards of the selected borough (or double-click a borough)</source>
         <translation>Dangos wardiau'r fwrdeistref a ddewiswyd (neu cliciwch ddwywaith ar fwrdeistref)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="148"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="149"/>
         <source>Refresh</source>
         <translation>Adnewyddu</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="149"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="150"/>
         <source>Read the workspace store again</source>
         <translation>Darllen storfa'r gweithle eto</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="159"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="160"/>
         <source>Months</source>
         <translation>Misoedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="159"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="160"/>
         <source>Quarters</source>
         <translation>Chwarteri</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="159"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="160"/>
         <source>Years</source>
         <translation>Blynyddoedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="163"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="164"/>
         <source>Length of the usage periods</source>
         <translation>Hyd y cyfnodau defnydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="166"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="167"/>
         <source>Usage period shown (UK time)</source>
         <translation>Y cyfnod defnydd a ddangosir (amser y DU)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="170"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="171"/>
         <source>All operators</source>
         <translation>Pob gweithredwr</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="172"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="173"/>
         <source>All power classes</source>
         <translation>Pob dosbarth pŵer</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="174"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="175"/>
         <source>All location types</source>
         <translation>Pob math o leoliad</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="179"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="180"/>
         <source>Period</source>
         <translation>Cyfnod</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="182"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="183"/>
         <source>Operator</source>
         <translation>Gweithredwr</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="184"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="185"/>
         <source>Power class</source>
         <translation>Dosbarth pŵer</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="186"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="187"/>
         <source>Location type</source>
         <translation>Math o leoliad</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="221"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="222"/>
         <source>CSV…</source>
         <translation>CSV…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="222"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="223"/>
         <source>Export the table to CSV</source>
         <translation>Allforio'r tabl i CSV</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="229"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="230"/>
         <source>Not for publication</source>
         <translation>Nid i'w gyhoeddi</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="230"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="231"/>
         <source>Exports suppress the usage figures of areas with fewer devices than the disclosure threshold or a single operator (and a partner area where a published total would reveal one). Tick to keep every figure for internal use: the files then say &quot;INTERNAL – not for publication&quot;. The table here always shows your data in full.</source>
         <translation>Mae allforion yn atal ffigurau defnydd ardaloedd sydd â llai o ddyfeisiau na'r trothwy datgelu neu un gweithredwr yn unig (ac ardal bartner lle byddai cyfanswm cyhoeddedig yn datgelu un). Ticiwch i gadw pob ffigur at ddefnydd mewnol: bydd y ffeiliau wedyn yn dweud &quot;INTERNAL – not for publication&quot;. Mae'r tabl yma bob amser yn dangos eich data yn llawn.</translation>
     </message>
@@ -187,117 +187,117 @@
         <translation>datgelu</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="225"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="226"/>
         <source>XLSX…</source>
         <translation>XLSX…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="226"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="227"/>
         <source>Export the table to an Excel workbook, with the definitions of every column</source>
         <translation>Allforio'r tabl i lyfr gwaith Excel, gyda diffiniadau pob colofn</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="263"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="264"/>
         <source>Load London charge points (or choose a store) to see area summaries.</source>
         <translation>Llwythwch bwyntiau gwefru Llundain (neu dewiswch storfa) i weld crynodebau ardaloedd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="326"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="327"/>
         <source>Preparing the summaries…</source>
         <translation>Wrthi'n paratoi'r crynodebau…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="327"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="328"/>
         <source>Preparing area summaries</source>
         <translation>Paratoi crynodebau ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="371"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="372"/>
         <source>slow (3–7 kW)</source>
         <translation>araf (3–7 kW)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="371"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="372"/>
         <source>fast (8–49 kW)</source>
         <translation>cyflym (8–49 kW)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="372"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="373"/>
         <source>rapid (50–149 kW)</source>
         <translation>cyflym iawn (50–149 kW)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="372"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="373"/>
         <source>ultra (150 kW+)</source>
         <translation>uwch-gyflym (150 kW+)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="380"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="381"/>
         <source>unknown</source>
         <translation>anhysbys</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="382"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="383"/>
         <source>{n} devices</source>
         <translation>{n} o ddyfeisiau</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="392"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="393"/>
         <source>no usage data</source>
         <translation>dim data defnydd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="433"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="434"/>
         <source>Summarising…</source>
         <translation>Wrthi'n crynhoi…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="440"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="441"/>
         <source>Summarising areas</source>
         <translation>Crynhoi ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="495"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="496"/>
         <source>Wards of {borough}</source>
         <translation>Wardiau {borough}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="508"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="509"/>
         <source>{placed} devices in the {n} wards of {borough}</source>
         <translation>{placed} o ddyfeisiau yn {n} o wardiau {borough}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="511"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="512"/>
         <source>{placed} of {total} devices in London&apos;s boroughs</source>
         <translation>{placed} o'r {total} o ddyfeisiau ym mwrdeistrefi Llundain</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="514"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="515"/>
         <source>(filtered)</source>
         <translation>(wedi hidlo)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="518"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="519"/>
         <source>usage figures are SYNTHETIC</source>
         <translation>mae'r ffigurau defnydd yn SYNTHETIG</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="558"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="559"/>
         <source>No usage data to chart</source>
         <translation>Dim data defnydd i'w ddangos mewn siart</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="565"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="566"/>
         <source>{n} selected areas</source>
         <translation>{n} o ardaloedd a ddewiswyd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="567"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="568"/>
         <source>All wards of {borough}</source>
         <translation>Holl wardiau {borough}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="569"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="570"/>
         <source>All boroughs</source>
         <translation>Pob bwrdeistref</translation>
     </message>
@@ -417,12 +417,12 @@
         <translation>Llyfrau gwaith Excel (*.xlsx)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="243"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="244"/>
         <source>Areas</source>
         <translation>Ardaloedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/dock.py" line="245"/>
+        <location filename="../ev_chargepoints/gui/summary/dock.py" line="246"/>
         <source>Demand</source>
         <translation>Galw</translation>
     </message>
@@ -430,37 +430,37 @@
 <context>
     <name>CandidateSitesDock</name>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="80"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="81"/>
         <source>Candidate sites</source>
         <translation>Safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="343"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="340"/>
         <source>There is no store at {path}; load London charge points first.</source>
         <translation>Does dim storfa yn {path}; llwythwch bwyntiau gwefru Llundain yn gyntaf.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="365"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="362"/>
         <source>Preparing the candidate-site analysis (devices, usage, population)…</source>
         <translation>Wrthi'n paratoi'r dadansoddiad o safleoedd posibl (dyfeisiau, defnydd, poblogaeth)…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="368"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="365"/>
         <source>Preparing candidate-site analysis</source>
         <translation>Paratoi dadansoddiad o safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="389"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="386"/>
         <source>Ready ({s:.1f} s). {n} sites analysed.</source>
         <translation>Yn barod ({s:.1f} s). Dadansoddwyd {n} o safleoedd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="458"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="455"/>
         <source>{n} sites; updated in {ms:.0f} ms.</source>
         <translation>{n} o safleoedd; diweddarwyd mewn {ms:.0f} ms.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="496"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="503"/>
         <source>Give at least one weight above 0.</source>
         <translation>Rhowch o leiaf un pwysiad uwchlaw 0.</translation>
     </message>
@@ -475,62 +475,62 @@
         <translation>sgôr {low:g}–{high:g}</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="547"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="554"/>
         <source>The sites layer has no sites to choose from.</source>
         <translation>Nid oes gan yr haen safleoedd unrhyw safleoedd i ddewis ohonynt.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="560"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="567"/>
         <source>Suggesting candidate sites</source>
         <translation>Awgrymu safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="564"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="571"/>
         <source>Choosing {k} sites…</source>
         <translation>Wrthi'n dewis {k} o safleoedd…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="579"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="586"/>
         <source>{n} of {k} sites picked; gains are listed below and the picks selected on the layer.</source>
         <translation>Dewiswyd {n} o'r {k} safle; mae'r enillion wedi'u rhestru isod a'r dewisiadau wedi'u dethol ar yr haen.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="582"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="589"/>
         <source>No other site covers anyone new.</source>
         <translation>Nid oes unrhyw safle arall yn cwmpasu neb newydd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="594"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="601"/>
         <source>There are no results to export yet.</source>
         <translation>Nid oes canlyniadau i'w hallforio eto.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="597"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="604"/>
         <source>GeoPackage (*.gpkg)</source>
         <translation>GeoPackage (*.gpkg)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="598"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="605"/>
         <source>CSV (*.csv)</source>
         <translation>CSV (*.csv)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="599"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="606"/>
         <source>Export candidate sites</source>
         <translation>Allforio safleoedd posibl</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="606"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="613"/>
         <source>Exported {n} sites to {path}.</source>
         <translation>Allforiwyd {n} o safleoedd i {path}.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="130"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="131"/>
         <source>EV Charge Points</source>
         <translation>Pwyntiau Gwefru Cerbydau Trydan</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_dock.py" line="162"/>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="163"/>
         <source> min</source>
         <translation> mun</translation>
     </message>
@@ -543,6 +543,11 @@
         <location filename="../ev_chargepoints/gui/sites_results.py" line="194"/>
         <source>Walking catchments of the candidate sites: what lies within {walk} m on foot along the streets of {network}, straight legs to and from the network included. Coloured by the site&apos;s score (straight-line criteria).</source>
         <translation>Dalgylchoedd cerdded y safleoedd posibl: yr hyn sydd o fewn {walk} m ar droed ar hyd strydoedd {network}, gan gynnwys y darnau syth i'r rhwydwaith ac ohono. Wedi'u lliwio yn ôl sgôr y safle (meini prawf llinell syth).</translation>
+    </message>
+    <message>
+        <location filename="../ev_chargepoints/gui/sites_dock.py" line="464"/>
+        <source>{n} with no street of the network within {walk:g} m: their walking figures are blank (see note).</source>
+        <translation>{n} heb stryd o&apos;r rhwydwaith o fewn {walk:g} m: mae eu ffigurau cerdded yn wag (gweler y nodyn).</translation>
     </message>
 </context>
 <context>
@@ -741,22 +746,22 @@
 <context>
     <name>DemandMapMixin</name>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="62"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="80"/>
         <source>Demand gap per ward ({scenario})</source>
         <translation>Bwlch galw fesul ward ({scenario})</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="77"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="95"/>
         <source>No demand figures yet.</source>
         <translation>Dim ffigurau galw eto.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="132"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="150"/>
         <source>The gap layer could not be updated.</source>
         <translation>Nid oedd modd diweddaru haen y bwlch.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="263"/>
+        <location filename="../ev_chargepoints/gui/summary/demand_map.py" line="257"/>
         <source>Load London charge points (or choose a store) to see the demand per ward.</source>
         <translation>Llwythwch bwyntiau gwefru Llundain (neu dewiswch storfa) i weld y galw fesul ward.</translation>
     </message>
@@ -926,22 +931,22 @@
     <message>
         <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="192"/>
         <source>Delete the saved scenario chosen (presets stay)</source>
-        <translation>Dileu&apos;r senario a gadwyd sydd wedi&apos;i ddewis (mae&apos;r rhagosodiadau&apos;n aros)</translation>
+        <translation>Dileu'r senario a gadwyd sydd wedi'i ddewis (mae'r rhagosodiadau'n aros)</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="406"/>
         <source>&apos;{name}&apos; is a preset; only saved scenarios can be deleted.</source>
-        <translation>Rhagosodiad yw &apos;{name}&apos;; dim ond senarios a gadwyd y gellir eu dileu.</translation>
+        <translation>Rhagosodiad yw '{name}'; dim ond senarios a gadwyd y gellir eu dileu.</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="409"/>
         <source>There is no saved scenario &apos;{name}&apos;.</source>
-        <translation>Nid oes senario a gadwyd o&apos;r enw &apos;{name}&apos;.</translation>
+        <translation>Nid oes senario a gadwyd o'r enw '{name}'.</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="453"/>
         <source>Only saved scenarios can be deleted; presets stay.</source>
-        <translation>Dim ond senarios a gadwyd y gellir eu dileu; mae&apos;r rhagosodiadau&apos;n aros.</translation>
+        <translation>Dim ond senarios a gadwyd y gellir eu dileu; mae'r rhagosodiadau'n aros.</translation>
     </message>
     <message>
         <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="455"/>
@@ -951,7 +956,7 @@
     <message>
         <location filename="../ev_chargepoints/gui/summary/demand_tab.py" line="455"/>
         <source>Delete the saved scenario &apos;{name}&apos; from this project?</source>
-        <translation>Dileu&apos;r senario a gadwyd &apos;{name}&apos; o&apos;r prosiect hwn?</translation>
+        <translation>Dileu'r senario a gadwyd '{name}' o'r prosiect hwn?</translation>
     </message>
 </context>
 <context>
@@ -2198,57 +2203,57 @@ Gorchymyn: {command}</translation>
         <translation>GeoPackage (*.gpkg)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_walking.py" line="139"/>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="135"/>
         <source>≈ {m:g} min</source>
         <translation>≈ {m:g} mun</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_walking.py" line="139"/>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="135"/>
         <source>= {d:,.0f} m</source>
         <translation>= {d:,.0f} m</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_walking.py" line="146"/>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="142"/>
         <source>Walking catchments along this network&apos;s streets.</source>
         <translation>Dalgylchoedd cerdded ar hyd strydoedd y rhwydwaith hwn.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_walking.py" line="148"/>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="144"/>
         <source>{name}: {edges:,} street segments, {km:,.1f} km.</source>
         <translation>{name}: {edges:,} o ddarnau stryd, {km:,.1f} km.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_walking.py" line="171"/>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="167"/>
         <source>The street network layer is not usable.</source>
         <translation>Nid oes modd defnyddio haen y rhwydwaith strydoedd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_walking.py" line="189"/>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="185"/>
         <source>Building the street network…</source>
         <translation>Wrthi'n adeiladu'r rhwydwaith strydoedd…</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_walking.py" line="191"/>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="187"/>
         <source>Building the street network</source>
         <translation>Adeiladu'r rhwydwaith strydoedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_walking.py" line="204"/>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="200"/>
         <source>The street network layer has no lines.</source>
         <translation>Nid oes llinellau yn haen y rhwydwaith strydoedd.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_walking.py" line="212"/>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="208"/>
         <source>Street network ready ({s:.1f} s).</source>
         <translation>Rhwydwaith strydoedd yn barod ({s:.1f} s).</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_walking.py" line="224"/>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="220"/>
         <source>Building the street network was cancelled; press Analyse layer to build it again.</source>
         <translation>Cafodd adeiladu'r rhwydwaith strydoedd ei ganslo; pwyswch Dadansoddi'r haen i'w adeiladu eto.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/gui/sites_walking.py" line="311"/>
+        <location filename="../ev_chargepoints/gui/sites_walking.py" line="307"/>
         <source>Drawing walking catchments</source>
         <translation>Lluniadu dalgylchoedd cerdded</translation>
     </message>
@@ -2264,32 +2269,32 @@ Gorchymyn: {command}</translation>
 <context>
     <name>SuggestSitesAlgorithm</name>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="299"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="302"/>
         <source>Number of sites to pick</source>
         <translation>Nifer y safleoedd i'w dewis</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="303"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="306"/>
         <source>Suggested sites</source>
         <translation>Safleoedd a awgrymir</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="288"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="291"/>
         <source>Suggest sites</source>
         <translation>Awgrymu safleoedd</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="289"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="292"/>
         <source>Picks up to K of the candidate sites by greedy maximal coverage with the existing devices fixed: each step takes the candidate that newly covers the most residents within the distance, given the existing devices and the candidates already picked (its gain). Stops early when no candidate covers anyone new. Greedy picks are within a factor 1 - 1/e of the best set of K.</source>
         <translation>Yn dewis hyd at K o'r safleoedd posibl yn ôl y cwmpas mwyaf (dull barus), gyda'r dyfeisiau presennol yn sefydlog: ym mhob cam dewisir y safle posibl sy'n cwmpasu'r nifer mwyaf o drigolion newydd o fewn y pellter, o ystyried y dyfeisiau presennol a'r safleoedd a ddewiswyd eisoes (ei ennill). Mae'n stopio'n gynnar pan nad oes unrhyw safle posibl yn cwmpasu neb newydd. Mae'r dewisiadau barus o fewn ffactor 1 - 1/e i'r set orau o K.</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="314"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="317"/>
         <source>{step}. {site}: +{gain} residents (covered {pct}%)</source>
         <translation>{step}. {site}: +{gain} o drigolion (cwmpas {pct}%)</translation>
     </message>
     <message>
-        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="319"/>
+        <location filename="../ev_chargepoints/processing/algorithms/sites_algorithms.py" line="322"/>
         <source>No other candidate covers anyone new within {d} m.</source>
         <translation>Nid oes unrhyw safle posibl arall yn cwmpasu neb newydd o fewn {d} m.</translation>
     </message>

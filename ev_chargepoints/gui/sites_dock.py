@@ -384,7 +384,7 @@ class CandidateSitesDock(SitesDockForm, SitesWalkingMixin, QgsDockWidget):
             return
         self.reload_sites()
         self.report(self.tr("Ready ({s:.1f} s). {n} sites analysed.").format(
-            s=self.prepare_seconds, n=len(self.analyser.sites)))
+            s=self.prepare_seconds, n=len(self.analyser.sites)) + self._unwalked_text())
 
     @slot
     def _task_failed(self, task, message: str) -> None:
@@ -453,7 +453,17 @@ class CandidateSitesDock(SitesDockForm, SitesWalkingMixin, QgsDockWidget):
         self.last_analysis_ms = 1000 * (analysed - started)
         self.last_update_ms = 1000 * (time.perf_counter() - started)
         self.status.setText(self.tr("{n} sites; updated in {ms:.0f} ms.").format(
-            n=len(self.analyser.sites), ms=self.last_update_ms))
+            n=len(self.analyser.sites), ms=self.last_update_ms) + self._unwalked_text())
+
+    def _unwalked_text(self) -> str:
+        """What the status adds when sites have no street of the network within the walk
+        (their walking figures are blank, their note says why), else ""."""
+        unwalked = site_files.unwalked_sites(self.result) if self.result is not None else []
+        if not unwalked:
+            return ""
+        return " " + self.tr("{n} with no street of the network within {walk:g} m: their "
+                             "walking figures are blank (see note).").format(
+            n=len(unwalked), walk=self.analyser.walking.distance_m)
 
     @slot
     def _site_added(self, fid: int) -> None:

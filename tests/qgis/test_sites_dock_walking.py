@@ -244,6 +244,8 @@ def test_a_changed_network_is_built_again(dock, canvas, network_layer):
     assert unwalked and 0 < dock.walking_layer().featureCount() <= 4 - len(unwalked)
     notes = dock.table_frame().sort_values("site_id")["note"].tolist()
     assert all("no street of the network within 400 m" in str(notes[i]) for i in unwalked)
+    assert (f"{len(unwalked)} with no street of the network within 400 m: their walking "
+            "figures are blank (see note).") in dock.status.text()
 
     # the chosen layer's features change (an edit committed): built again
     assert half.startEditing()

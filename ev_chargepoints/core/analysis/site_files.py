@@ -258,19 +258,23 @@ def write_catchments(table: pd.DataFrame, network, walk_m: float, path,
     return path
 
 
-def unwalked_message(table: pd.DataFrame) -> Optional[str]:
-    """What the front doors say when located sites have no street of the network within
-    the walk (their walking figures are missing, each row's note says why), else None."""
+def unwalked_sites(table: pd.DataFrame) -> list:
+    """The ids of the located sites of a results table with no street of the network
+    within the walk (their walking figures are missing; each row's note says why)."""
     if "devices_within_walk" not in table or not len(table):
-        return None
+        return []
     sites_ = table.drop_duplicates("site_id")
     located = np.isfinite(pd.to_numeric(sites_["x"], errors="coerce")) & \
         np.isfinite(pd.to_numeric(sites_["y"], errors="coerce"))
-    unwalked = located & sites_["devices_within_walk"].isna()
-    if not unwalked.any():
+    return sites_.loc[located & sites_["devices_within_walk"].isna(), "site_id"].tolist()
+
+
+def unwalked_message(table: pd.DataFrame) -> Optional[str]:
+    """What the command line and Processing say about :func:`unwalked_sites`, else None."""
+    unwalked = unwalked_sites(table)
+    if not unwalked:
         return None
-    names = ", ".join(str(s) for s in sites_.loc[unwalked, "site_id"].head(5))
-    more = "…" if unwalked.sum() > 5 else ""
-    return (f"{int(unwalked.sum())} of {len(sites_)} sites have no street of the network "
-            f"within {float(sites_['walk_m'].iloc[0]):g} m ({names}{more}): their walking "
+    names = ", ".join(str(s) for s in unwalked[:5]) + ("…" if len(unwalked) > 5 else "")
+    return (f"{len(unwalked)} of {table['site_id'].nunique()} sites have no street of the "
+            f"network within {float(table['walk_m'].iloc[0]):g} m ({names}): their walking "
             "figures are not measured. Is the network's extent smaller than the sites'?")
