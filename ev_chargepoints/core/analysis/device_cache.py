@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 FILE_NAME = "devices.npz"
 _SEP = "\x1e"  # joins the texts of a column; texts holding it are not cached
-_CODE_DIGEST: list = []
+_CODE_DIGESTS: dict = {}  # files -> digest, computed once per process
 
 
 class Unsupported(ValueError):
@@ -41,15 +41,16 @@ CODE = ("analysis/reconcile.py", "analysis/reconciled_devices.py",
         "sources/parsers/ocpi.py", "store/geopackage.py", "store/values.py")
 
 
-def code_digest() -> str:
-    """Digest of :data:`CODE`."""
-    if not _CODE_DIGEST:
+def code_digest(files: tuple = CODE) -> str:
+    """Digest of the source ``files`` (relative to core/; default :data:`CODE`): the
+    code a derived cache comes from, so that a changed plugin recomputes it."""
+    if files not in _CODE_DIGESTS:
         core = Path(__file__).resolve().parents[1]
         digest = hashlib.sha256()
-        for name in CODE:
+        for name in files:
             digest.update(name.encode() + b"\x00" + (core / name).read_bytes())
-        _CODE_DIGEST.append(digest.hexdigest())
-    return _CODE_DIGEST[0]
+        _CODE_DIGESTS[files] = digest.hexdigest()
+    return _CODE_DIGESTS[files]
 
 
 # --- frames as plain arrays ---------------------------------------------------------

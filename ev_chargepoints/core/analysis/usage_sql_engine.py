@@ -41,6 +41,8 @@ from .usage_coverage import coverage_pairs, covered_grid, device_operators
 from .utilisation import assemble, data_window, device_facts, empty_result
 
 TRIPLE_KEYS = ["source", "device_id", "connector_id"]
+# The code a kept Prepared comes from (relative to core/; a change prepares again).
+PREPARED_CODE = ("analysis/usage_sql_engine.py", "analysis/utilisation.py")
 STATE_VERSION = 2
 _SPAN = {"first_start": "min", "last_start": "max", "last_closed": "max",
          "first_valid": "min"}
@@ -279,7 +281,9 @@ class MonthCache:
         which no figure depends on (DuckDB returns the triples in any order)."""
         if self.device_stamp is None:
             return None
-        digest = hashlib.sha256((self.device_stamp + _prepared_code()).encode())
+        from .device_cache import code_digest
+
+        digest = hashlib.sha256((self.device_stamp + code_digest(PREPARED_CODE)).encode())
         digest.update(np.sort(pd.util.hash_pandas_object(triples[TRIPLE_KEYS], index=False)
                               .to_numpy()).tobytes())
         return digest.hexdigest()
@@ -384,18 +388,6 @@ class MonthCache:
 
     def months_relation(self) -> tuple[str, str]:
         return tuple(f"({self._read(name, self.segments)})" for name in ("months", "counts"))
-
-
-_PREPARED_CODE: list = []
-
-
-def _prepared_code() -> str:
-    """Digest of the code a kept Prepared comes from (a change recomputes it)."""
-    if not _PREPARED_CODE:
-        here = Path(__file__).resolve()
-        _PREPARED_CODE.append(hashlib.sha256(
-            here.read_bytes() + (here.parent / "utilisation.py").read_bytes()).hexdigest())
-    return _PREPARED_CODE[0]
 
 
 def reaching_relation(con, relation: str, parts: list, since_month: int) -> str:
@@ -651,9 +643,7 @@ def store_utilisation(store, rec, status, current_devices, period: str = "quarte
         try:
             from .device_cache import code_digest
 
-            stamp = store.device_stamp() + code_digest() \
-                if hasattr(store, "device_stamp") else None
-            cache = MonthCache(folder / "cache", by, stamp)
+            cache = MonthCache(folder / "cache", by, store.device_stamp() + code_digest())
             frame = reported_utilisation(*args, cache=cache, parts=parts)
         except (OSError, duckdb.IOException):
             frame = reported_utilisation(*args)
