@@ -71,3 +71,10 @@ def dense_codes(raw: np.ndarray, size: int):
     keys = np.flatnonzero(present)
     rank = np.cumsum(present, dtype=np.int64) - 1
     return rank[raw], keys
+
+
+def as_texts(values) -> np.ndarray:
+    """``values`` as ``astype(str)`` gives them (an object array), each distinct value
+    converted once."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    return np.asarray(pd.Index(uniques, dtype=object).astype(str), dtype=object)[codes]

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..calendar import NAT, ns_utc, period_grid
-from .codes import integer_codes
+from .codes import as_texts, integer_codes
 
 
 def session_counts(sessions: pd.DataFrame, period: str = "quarter") -> pd.DataFrame:
@@ -144,14 +144,9 @@ def covered_grid(pairs: CoveredPairs, device_ids, periods) -> np.ndarray:
     The assembly keeps only these rows (:func:`.utilisation.assemble`)."""
     grid = np.zeros((len(pairs.device_texts) + 1, len(pairs.period_texts) + 1), dtype=bool)
     grid[pairs.device, pairs.period] = True  # the last row and column stay False: absent
-    dev_at = pd.Index(pairs.device_texts, dtype=object).get_indexer(_texts(device_ids))
-    per_at = pd.Index(pairs.period_texts, dtype=object).get_indexer(_texts(periods))
+    dev_at = pd.Index(pairs.device_texts, dtype=object).get_indexer(as_texts(device_ids))
+    per_at = pd.Index(pairs.period_texts, dtype=object).get_indexer(as_texts(periods))
     return grid[dev_at][:, per_at]
-
-
-def _texts(values) -> np.ndarray:
-    return np.asarray(pd.Index(np.asarray(values, dtype=object), dtype=object).astype(str),
-                      dtype=object)
 
 
 def _text_codes(values: pd.Series):

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from ..calendar import HOUR_NS, NAT, local_midnights, ns_utc, period_columns, period_grid
-from .codes import dense_codes, integer_codes
+from .codes import as_texts, dense_codes, integer_codes
 from .quality import FLAGS, flag_arrays
 from .uptime import DEFAULT_MAX_GAP_HOURS, device_status_sums
 from .usage_sums import ADDITIVE, add_ratios, ratio_columns
@@ -492,21 +492,15 @@ def _connector_kw(connectors, device_ids, connector_ids, fallback):
                                                               keep="last")
     # (device, connector) compared as text, on integer codes of the distinct texts
     n = len(table)
-    dev = pd.factorize(np.concatenate([_texts(table["device_id"]), _texts(device_ids)]))[0]
-    con, con_texts = pd.factorize(np.concatenate([_texts(table["connector_id"]),
-                                                  _texts(connector_ids)]))
+    dev = pd.factorize(np.concatenate([as_texts(table["device_id"]), as_texts(device_ids)]))[0]
+    con, con_texts = pd.factorize(np.concatenate([as_texts(table["connector_id"]),
+                                                  as_texts(connector_ids)]))
     key = dev.astype(np.int64) * (len(con_texts) + 1) + con
     last = ~pd.Index(key[:n]).duplicated(keep="last")  # ids equal as text: the last row
     pos = pd.Index(key[:n][last]).get_indexer(key[n:])
     hit = pos >= 0
     kw[hit] = table["power_kw"].to_numpy("float64")[last][pos[hit]]
     return kw
-
-
-def _texts(values) -> np.ndarray:
-    """``values`` as ``astype(str)`` gives them, each distinct value converted once."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
-    return np.asarray(pd.Index(uniques, dtype=object).astype(str), dtype=object)[codes]
 
 
 def empty_result(by: str) -> pd.DataFrame:
