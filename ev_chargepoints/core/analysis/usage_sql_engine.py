@@ -233,6 +233,9 @@ class MonthCache:
     def _file(self, name: str, gen: str | None = None) -> Path:
         return self.folder / f"{name}-{gen or self.gen}.parquet"
 
+    def _prepared_file(self, gen: str | None = None) -> Path:
+        return self.folder / f"prepared-{gen or self.gen}.npz"
+
     def state(self) -> dict | None:
         try:
             state = json.loads((self.folder / "state.json").read_text("utf-8"))
@@ -293,7 +296,7 @@ class MonthCache:
         from .device_cache import load_frames
 
         key = self._prepared_key(triples)
-        found = load_frames(self.folder / f"prepared-{self.gen}.npz") if key else None
+        found = load_frames(self._prepared_file()) if key else None
         if found is not None and found[1].get("key") == key:
             return Prepared.reused(triples, found[0], found[1]["stamp"])
         return Prepared(triples, attach, devices, connectors)
@@ -303,7 +306,6 @@ class MonthCache:
         from .device_cache import Unsupported, dump_frames
 
         key = self._prepared_key(prep.triples)
-        path = self.folder / f"prepared-{gen}.npz"
         if key is None:
             return
         try:
@@ -313,7 +315,7 @@ class MonthCache:
         tmp = self.folder / f"prepared-{gen}-{uuid.uuid4().hex[:8]}.tmp"
         try:
             tmp.write_bytes(data)
-            os.replace(tmp, path)  # a reader sees the whole file or none
+            os.replace(tmp, self._prepared_file(gen))  # a reader sees it whole or not
         except OSError:  # a cache that cannot be written is skipped
             tmp.unlink(missing_ok=True)
 
@@ -337,7 +339,7 @@ class MonthCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         old_files = {self._file(n, g) for g, _ in self.segments for n in ("months", "counts")}
         if self.gen:
-            old_files.update({self._file("triples"), self.folder / f"prepared-{self.gen}.npz"})
+            old_files.update({self._file("triples"), self._prepared_file()})
         gen = uuid.uuid4().hex[:16]
         keep = [] if since_month is None else \
             [(g, m) for g, m in self.segments if m is None or m < since_month]
