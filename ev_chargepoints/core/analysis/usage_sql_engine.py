@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 import uuid
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..calendar import NAT, ns_utc, period_grid
+from ..files import written_whole
 from ..progress import SILENT, Progress
 from . import usage_sql as q
 from .uptime import DEFAULT_MAX_GAP_HOURS
@@ -312,12 +312,11 @@ class MonthCache:
             data = dump_frames(prep.saved(), {"key": key, "stamp": prep.stamp})
         except Unsupported:  # ids the file cannot hold exactly: computed each time
             return
-        tmp = self.folder / f"prepared-{gen}-{uuid.uuid4().hex[:8]}.tmp"
         try:
-            tmp.write_bytes(data)
-            os.replace(tmp, self._prepared_file(gen))  # a reader sees it whole or not
+            with written_whole(self._prepared_file(gen)) as out:  # a reader sees it whole
+                out.write(data)
         except OSError:  # a cache that cannot be written is skipped
-            tmp.unlink(missing_ok=True)
+            pass
 
     def _since(self, con, new: list, prep: Prepared, state: dict):
         """The first month to recompute for the ``new`` parts, or None when a full
@@ -363,9 +362,8 @@ class MonthCache:
         state = {"version": STATE_VERSION, "gen": gen, "segments": segments, "parts": parts,
                  "stamp": prep.stamp, "t0": prep.span()[3],
                  "last_month": month_range[1] if month_range else 0}
-        tmp = self.folder / f"state-{gen}.json.tmp"
-        tmp.write_text(json.dumps(state), "utf-8")
-        os.replace(tmp, self.folder / "state.json")
+        with written_whole(self.folder / "state.json", "w", encoding="utf-8") as out:
+            out.write(json.dumps(state))
         self.gen, self.segments = gen, [tuple(s) for s in segments]
         kept = {self._file(n, g) for g, _ in self.segments for n in ("months", "counts")}
         for path in old_files - kept:
