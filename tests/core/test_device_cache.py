@@ -151,6 +151,31 @@ def test_a_damaged_cache_file_is_ignored_and_replaced(tmp_path, files):
             pd.testing.assert_frame_equal(ws.utilisation("quarter"), expected)
 
 
+def test_the_next_workspace_in_the_process_takes_the_frames_without_reading_the_file(
+        tmp_path, files, monkeypatch):
+    """The next action of a QGIS session opens a fresh Workspace: the frames last read or
+    written are taken as they are while the stamp and the file stay the same."""
+    store = tmp_path / "store.gpkg"
+    with Workspace(store) as ws:
+        ws.import_files([files["ncr"], files["ocpi"], files["sessions"]])
+        expected = ws.utilisation("quarter")
+    reads = []
+    real_load = device_cache.load_frames
+    monkeypatch.setattr(device_cache, "load_frames", lambda path: (
+        Path(path).name == device_cache.FILE_NAME and reads.append(path)) or real_load(path))
+    assert _fresh(store)[1] is False and not reads  # held since it was written
+    with Workspace(store) as ws:
+        pd.testing.assert_frame_equal(ws.utilisation("quarter"), expected)
+    assert not reads
+    cache_file = store.with_suffix(".history") / "cache" / device_cache.FILE_NAME
+    cache_file.write_bytes(cache_file.read_bytes())  # the same bytes, a newer file
+    assert _fresh(store)[1] is False and len(reads) == 1  # read again, then held
+    assert _fresh(store)[1] is False and len(reads) == 1
+    with Workspace(store) as ws:  # a device import: the stamp moves, computed again
+        ws.import_files([files["ncr_more"]])
+    assert _fresh(store)[1] is True
+
+
 def test_a_long_running_workspace_keeps_only_the_current_states_tables(tmp_path, files):
     """A dock or `watch` holds one Workspace for hours, one import per poll: what it
     computed for an older state of the store is let go, not kept beside the new."""

@@ -194,6 +194,11 @@ def load_frames(path) -> tuple[dict, dict] | None:
 
 _REC_FRAMES = ("devices", "connectors", "links", "review", "device_map")
 _HISTORY = ("history_devices", "history_connectors")
+# The frames last read or written, by (cache file, stamp, the file's mtime and size): the
+# next Workspace on the same store in this process (the next action of a QGIS session)
+# skips decoding the file. One store only; a device import or decision (in any process)
+# changes the stamp, and a replaced, damaged or deleted file its key.
+_LAST_READ: dict = {}
 
 
 def reconciled(store, cache: bool = True) -> tuple:
@@ -218,8 +223,9 @@ def cached_reconciliation(store, compute_rec, compute_history):
 
     path = Path(store.history_dir) / "cache" / FILE_NAME
     stamp = store.device_stamp() + ":" + code_digest()
-    found = load_frames(path)
+    found = _LAST_READ.get(_held(path, stamp)) or load_frames(path)
     if found is not None and found[1].get("stamp") == stamp:
+        _hold(path, stamp, found)
         frames, meta = found
         rec = Reconciliation(**{n: frames[n] for n in _REC_FRAMES},
                              counts=dict(meta.get("counts", {})))
@@ -251,7 +257,25 @@ def cached_reconciliation(store, compute_rec, compute_history):
         atomic_write_bytes(path, data)
     except OSError as exc:  # a read-only share: compute each time
         log.info("reconciliation not cached: %s", exc)
+    else:
+        _hold(path, stamp, (frames, meta))
     return rec, hist
+
+
+def _held(path: Path, stamp: str) -> tuple | None:
+    """The key of :data:`_LAST_READ` for the cache file as it is now (None: no file)."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return str(path.resolve()), stamp, found.st_mtime_ns, found.st_size
+
+
+def _hold(path: Path, stamp: str, frames_meta: tuple) -> None:
+    _LAST_READ.clear()
+    key = _held(path, stamp)
+    if key is not None:
+        _LAST_READ[key] = frames_meta
 
 
 def _plain(counts: dict) -> dict:

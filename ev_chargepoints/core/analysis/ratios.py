@@ -10,14 +10,16 @@ def ratio(num, den, scale: float = 1.0) -> np.ndarray:
     """Element-wise ``num / den * scale`` as float64; NaN where ``den`` is not > 0 or not
     a number (text that is not a number counts as missing)."""
     num, den = _numbers(num), _numbers(den)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = num / np.where(den > 0, den, 1.0) * scale
-    out[~(den > 0)] = np.nan
+    num, den = np.broadcast_arrays(num, den)
+    out = np.full(num.shape, np.nan)
+    np.divide(num, den, out=out, where=den > 0)
+    if scale != 1.0:
+        out *= scale
     return out
 
 
 def _numbers(values) -> np.ndarray:
     array = np.atleast_1d(np.asarray(values))
     if array.dtype.kind in "biuf":
-        return array.astype("float64")
+        return array.astype("float64", copy=False)
     return pd.to_numeric(pd.Series(array.ravel()), errors="coerce").to_numpy("float64")

@@ -436,20 +436,31 @@ def assemble(by, dev_ids, pair_device, pair_connector, facts, sums, widen, grid,
     }
     columns.update({k: v for k, v in sums.items() if k.startswith("flag_")})
 
-    # Rows: every group and period with available time or sessions.
+    # Rows: every group and period with available time or sessions, in output order
+    # (device, period[, connector]) from the start: sorted on integer ranks of the ids
+    # (as sort_values orders them, missing last), no frame sort after.
     keep = (available > 0) | (n_sessions > 0) | (plugged > 0)
-    g_idx, p_idx = np.nonzero(keep)
+    device_rank = _sort_rank(key_device)
+    if by == "device" and len(np.unique(device_rank)) == n_codes:
+        # one row of ``keep`` per device: rows taken in rank order are already sorted
+        by_rank = np.argsort(device_rank, kind="stable")
+        g_idx, p_idx = np.nonzero(keep[by_rank])
+        g_idx = by_rank[g_idx]
+        ordered = True
+    else:
+        g_idx, p_idx = np.nonzero(keep)
+        ordered = False
     if covered is not None:
         rows = covered[code_device[g_idx], p_idx]
         g_idx, p_idx = g_idx[rows], p_idx[rows]
-    # In output order (device, period[, connector]) from the start: sorted on integer
-    # ranks of the ids (as sort_values orders them, missing last), no frame sort after.
-    keys = [grid["p_index"][p_idx], _sort_rank(key_device)[g_idx]]
-    if by == "connector":
-        keys.insert(0, _sort_rank(key_connector)[g_idx])
-    order = np.lexsort(keys)
-    g_idx, p_idx = g_idx[order], p_idx[order]
-    del keys, order
+    if not ordered:
+        keys = [p_idx, device_rank[g_idx]]
+        if by == "connector":
+            keys.insert(0, _sort_rank(key_connector)[g_idx])
+        order = np.lexsort(keys)
+        g_idx, p_idx = g_idx[order], p_idx[order]
+        del keys, order
+    cell = g_idx * len(labels) + p_idx  # the rows' cells in the (group × period) arrays
     out = {"device_id": key_device[g_idx]}
     if by == "connector":
         out["connector_id"] = key_connector[g_idx]
@@ -461,7 +472,7 @@ def assemble(by, dev_ids, pair_device, pair_connector, facts, sums, widen, grid,
         "rated_kw": group_rated[g_idx],
     })
     for name, values in columns.items():
-        out[name] = values[g_idx, p_idx]
+        out[name] = np.take(np.ascontiguousarray(values).reshape(-1), cell)
     if status is not None and len(status):
         out.update(device_status_sums(status, period, bounds, max_status_gap_hours,
                                       dev_ids[code_device[g_idx]], p_idx))
