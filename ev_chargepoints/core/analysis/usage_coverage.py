@@ -88,9 +88,10 @@ def coverage_pairs(counts: pd.DataFrame, operators: pd.Series | None = None) -> 
     pair_dev, pair_src = pairs // n_s, pairs % n_s
     reporter = "source:" + pd.Series(s_uniq[pair_src], dtype=object)
     if operators is not None and len(operators):
-        name = pd.Series(d_uniq, dtype=object).map(operators)
-        name = name.astype(object).where(name.notna(), "").astype(str).str.strip().str.lower()
-        name = name.to_numpy(object)[pair_dev]
+        # each distinct operator name stripped and lower-cased once (not once per device)
+        named, names = pd.factorize(pd.Series(d_uniq, dtype=object).map(operators))
+        names = pd.Series(names, dtype=object).astype(str).str.strip().str.lower()
+        name = np.append(names.to_numpy(object), "")[named][pair_dev]  # (-1: no name)
         reporter = reporter.where(name == "", "operator:" + pd.Series(name, dtype=object))
     r_of_pair, r_uniq = pd.factorize(reporter.to_numpy(object))
     r_code = r_of_pair[pair_code]

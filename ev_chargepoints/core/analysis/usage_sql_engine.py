@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 import uuid
 from pathlib import Path
@@ -229,6 +230,7 @@ class MonthCache:
         self.last_refresh = None  # "cached", "incremental" or "full"
         self.segments = []  # [(file id, first month or None)], as the state names them
         self.gen = None  # the generation of the triples file the state names
+        self._key_of = None  # (triples frame, its Prepared key), the last key computed
 
     def _file(self, name: str, gen: str | None = None) -> Path:
         return self.folder / f"{name}-{gen or self.gen}.parquet"
@@ -284,12 +286,15 @@ class MonthCache:
         which no figure depends on (DuckDB returns the triples in any order)."""
         if self.device_stamp is None:
             return None
+        if self._key_of is not None and self._key_of[0] is triples:
+            return self._key_of[1]  # (read, then written: one frame hashed once)
         from .device_cache import code_digest
 
         digest = hashlib.sha256((self.device_stamp + code_digest(PREPARED_CODE)).encode())
         digest.update(np.sort(pd.util.hash_pandas_object(triples[TRIPLE_KEYS], index=False)
                               .to_numpy()).tobytes())
-        return digest.hexdigest()
+        self._key_of = (triples, digest.hexdigest())
+        return self._key_of[1]
 
     def _prepared(self, triples: pd.DataFrame, attach, devices, connectors) -> Prepared:
         """The kept Prepared of the state when its key still holds, else a new one."""
@@ -308,6 +313,12 @@ class MonthCache:
         key = self._prepared_key(prep.triples)
         if key is None:
             return
+        if prep.kept and self.gen and gen != self.gen:
+            try:  # read from the current generation's file under this key: the same bytes
+                os.link(self._prepared_file(), self._prepared_file(gen))
+                return
+            except OSError:  # (no hard links on this file system) written again
+                pass
         try:
             data = dump_frames(prep.saved(), {"key": key, "stamp": prep.stamp})
         except Unsupported:  # ids the file cannot hold exactly: computed each time
