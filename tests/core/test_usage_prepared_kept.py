@@ -68,6 +68,8 @@ def test_the_prepared_keys_are_kept_until_devices_or_keys_change(tmp_path, prepa
     assert prepared == []
 
     # the same charge points a year later (same keys, new sessions): kept, months added
+    (before,) = _kept(store)
+    inode = before.stat().st_ino
     with Workspace(store) as ws:
         again = ws.store.sessions()
         again = conform(again.assign(
@@ -81,6 +83,8 @@ def test_the_prepared_keys_are_kept_until_devices_or_keys_change(tmp_path, prepa
     prepared.clear()
     _checked(store)
     assert prepared == [] and len(_kept(store)) == 1
+    (after,) = _kept(store)  # the new generation's name for the same file, not a rewrite
+    assert after != before and after.stat().st_ino == inode
 
     # more devices (a registry extract): prepared again
     extract = tmp_path / "ncr.csv"
