@@ -216,9 +216,16 @@ class StoreBackend(abc.ABC):
                     **options) -> ImportReport:
         """Hash, parse and import one file. A file that cannot be read or parsed
         leaves the store's content untouched and is logged as "failed"."""
+        from ..sources.parsers.common import DEFAULT_LIMITS, SameFile
+
         path = Path(path)
+        read = path  # what the parser gets: the bytes hashed, when they fit the limit
         try:
-            sha = file_sha256(path)
+            if path.stat().st_size <= DEFAULT_LIMITS.max_file_bytes:
+                read = SameFile.read(path)
+                sha = hashlib.sha256(read.data).hexdigest()
+            else:  # (the parser refuses it by its size, without reading it)
+                sha = file_sha256(path)
         except OSError as exc:
             return self.log_failed_import(path.name, "", "", f"the file cannot be read: {exc}")
         previous = self.already_imported(sha)
@@ -227,7 +234,7 @@ class StoreBackend(abc.ABC):
         if parse is None:
             from ..sources.parsers import parse_file as parse
         try:
-            result = parse(path)
+            result = parse(read)
         except EvChargepointsError as exc:
             return self.log_failed_import(path.name, sha, "",
                                           f"the file was rejected: {exc.message}")
@@ -235,6 +242,7 @@ class StoreBackend(abc.ABC):
             return self.log_failed_import(path.name, sha, "",
                                      f"the file could not be parsed ({type(exc).__name__}: "
                                      f"{exc})")
+        del read  # (the bytes, before the import's own work)
         return self.import_parse_result(result, path.name, sha, **options)
 
     def _log_skip(self, file_name, sha, fmt, previous) -> ImportReport:

@@ -71,6 +71,10 @@ def parse_file(path, format: str | None = None, source: str | None = None,
     read and checked stay there (``sessions_held.DuckSessions``, not a frame)."""
     if sessions_in_duckdb:
         options = dict(options, _in_duckdb=True)
+    if isinstance(path, SameFile) and path.data:  # read already (the import hashed them)
+        name = Path(path.path).name
+        check_size(len(path.data), name, limits)
+        return _parse(path.data, name, format, source, limits, options, path.with_data(b""))
     path = Path(path)
     name = path.name
     try:

@@ -52,6 +52,17 @@ class SameFile:
     def of(path, stat) -> SameFile:
         return SameFile(os.fspath(path), _stamp(stat))
 
+    @staticmethod
+    def read(path) -> SameFile:
+        """The file's bytes read once (its hash and its parsing then share them: pass
+        this to :func:`.parse_file` where a path goes); raises OSError."""
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            return SameFile(os.fspath(path), _stamp(stat), handle.read())
+
+    def __fspath__(self) -> str:  # a path where one is expected (read again from there)
+        return self.path
+
     def with_data(self, data: bytes) -> SameFile:
         return replace(self, data=data)
 
