@@ -239,3 +239,28 @@ def test_shared_store_import_takes_the_held_table_as_a_frame(pg_cluster, large):
     assert_frame_equal(held[4], plain[4], check_exact=True)
     assert_frame_equal(held[5].drop(columns=["import_id"], errors="ignore"),
                        plain[5].drop(columns=["import_id"], errors="ignore"))
+
+
+def test_an_import_reads_the_file_once_for_its_hash_and_its_parsing(tmp_path, large,
+                                                                     monkeypatch):
+    import builtins
+    import hashlib
+    import os
+
+    source = DUNDEE / sorted(DUNDEE_FIGURES)[0]
+    expected_sha = hashlib.sha256(source.read_bytes()).hexdigest()
+    opened = []
+    real_open = builtins.open
+
+    def counting_open(file, *args, **kwargs):
+        if not isinstance(file, int) and Path(os.fspath(file)).resolve() == source.resolve():
+            opened.append(file)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", counting_open)
+    with HistoryStore.create_or_open(tmp_path / "once.gpkg") as store:
+        report = store.import_file(source, parse=held_parse)
+        again = store.import_file(source, parse=held_parse)
+    assert report.outcome == "imported" and report.sha256 == expected_sha
+    assert again.outcome == "already imported"
+    assert len(opened) == 2  # once per import: hashed and parsed from the same bytes
