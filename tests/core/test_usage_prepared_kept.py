@@ -112,3 +112,25 @@ def test_the_prepared_keys_are_kept_until_devices_or_keys_change(tmp_path, prepa
     prepared.clear()
     _checked(store)
     assert prepared == []
+
+
+def test_a_store_moved_elsewhere_keeps_its_month_sums(tmp_path, prepared, monkeypatch):
+    """The cache names the session parts relative to itself: a store copied or moved with
+    its history folder (to a share, another disk) is not computed again from scratch."""
+    import shutil
+
+    here = tmp_path / "here"
+    here.mkdir()
+    with Workspace(here / "dundee.gpkg") as ws:
+        ws.import_files([DUNDEE / "cp-locations.csv.gz", DUNDEE / "cp-data-dec-mar-2018.csv.gz"])
+    expected = _checked(here / "dundee.gpkg")
+    there = tmp_path / "there"
+    shutil.move(here, there)
+    computed = []
+    real = engine.compute_months
+    monkeypatch.setattr(engine, "compute_months",
+                        lambda *args, **kwargs: computed.append(1) or real(*args, **kwargs))
+    prepared.clear()
+    got = _checked(there / "dundee.gpkg")
+    assert computed == [] and prepared == []  # the month sums and the Prepared kept
+    pd.testing.assert_frame_equal(got, expected)

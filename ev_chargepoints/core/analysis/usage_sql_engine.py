@@ -44,7 +44,7 @@ from .utilisation import assemble, data_window, device_facts, empty_result
 TRIPLE_KEYS = ["source", "device_id", "connector_id"]
 # The code a kept Prepared comes from (relative to core/; a change prepares again).
 PREPARED_CODE = ("analysis/usage_sql_engine.py", "analysis/utilisation.py")
-STATE_VERSION = 2
+STATE_VERSION = 3
 _SPAN = {"first_start": "min", "last_start": "max", "last_closed": "max",
          "first_valid": "min"}
 
@@ -258,8 +258,9 @@ class MonthCache:
         Leaves the month sums in the files of :meth:`months_relation`."""
         parts = [Path(p).as_posix() for p in parts]
         state = self.state()
-        new = [p for p in parts if state is None or p not in state["parts"]]
-        if state is not None and set(state["parts"]) <= set(parts):
+        named = {self._part_name(p): p for p in parts}
+        new = [p for n, p in named.items() if state is None or n not in state["parts"]]
+        if state is not None and set(state["parts"]) <= set(named):
             old = f"SELECT * FROM {_parquet([self._file('triples')])}"
             triples = _typed_triples(con.execute(
                 _merged_triples_sql(old, q.triples_sql(_parquet(new))) if new else old).df())
@@ -279,6 +280,14 @@ class MonthCache:
         compute_months(con, relation, prep, self.by)
         self._write(con, prep, parts, None)
         return prep, "full"
+
+    def _part_name(self, part: str) -> str:
+        """A part as the state names it: relative to this folder, so that a store moved or
+        copied elsewhere (its history folder with it) keeps its month sums."""
+        try:
+            return Path(os.path.relpath(part, self.folder)).as_posix()
+        except ValueError:  # (another drive on Windows)
+            return part
 
     def _prepared_key(self, triples: pd.DataFrame) -> str | None:
         """The key of a kept Prepared: the device stamp, this code and the set of the
@@ -370,7 +379,8 @@ class MonthCache:
         self._keep_prepared(prep, gen)
         segments = keep + [segment]
         month_range = prep.month_range()
-        state = {"version": STATE_VERSION, "gen": gen, "segments": segments, "parts": parts,
+        state = {"version": STATE_VERSION, "gen": gen, "segments": segments,
+                 "parts": [self._part_name(p) for p in parts],
                  "stamp": prep.stamp, "t0": prep.span()[3],
                  "last_month": month_range[1] if month_range else 0}
         with written_whole(self.folder / "state.json", "w", encoding="utf-8") as out:
