@@ -18,7 +18,9 @@ end in them are read too, from only the parts whose Parquet statistics reach tho
 months) and written as one more segment, the earlier months' files kept as they are
 (:class:`MonthCache`); a changed stamp, a part gone, or
 a t0 moved by a fraction of a second means a full recompute. Either way the figures
-equal a full recompute.
+equal a full recompute. The months are summed to periods by :mod:`.usage_period_sums`,
+which keeps the last such sums in memory so that the next utilisation in the process sums
+again only the periods from the first recomputed month.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from ..progress import SILENT, Progress
 from . import usage_sql as q
 from .uptime import DEFAULT_MAX_GAP_HOURS
 from .usage_coverage import coverage_pairs, covered_grid, device_operators
+from .usage_period_sums import closed_ends, period_grids
 from .utilisation import assemble, data_window, device_facts, empty_result
 
 TRIPLE_KEYS = ["source", "device_id", "connector_id"]
@@ -231,6 +234,9 @@ class MonthCache:
         self.segments = []  # [(file id, first month or None)], as the state names them
         self.gen = None  # the generation of the triples file the state names
         self._key_of = None  # (triples frame, its Prepared key), the last key computed
+        # after a refresh: (the generation it started from, the first month it recomputed,
+        # None: none), or None after a full recompute (:mod:`.usage_period_sums`)
+        self.extends = None
 
     def _file(self, name: str, gen: str | None = None) -> Path:
         return self.folder / f"{name}-{gen or self.gen}.parquet"
@@ -257,6 +263,7 @@ class MonthCache:
         ``parts``); returns (Prepared, how) with how in "cached", "incremental", "full".
         Leaves the month sums in the files of :meth:`months_relation`."""
         parts = [Path(p).as_posix() for p in parts]
+        self.extends = None
         state = self.state()
         named = {self._part_name(p): p for p in parts}
         new = [p for n, p in named.items() if state is None or n not in state["parts"]]
@@ -269,12 +276,15 @@ class MonthCache:
                 if not new:
                     if not prep.kept:  # (a cache older than the file, or a damaged file)
                         self._keep_prepared(prep, self.gen)
+                    self.extends = (self.gen, None)
                     return prep, "cached"
                 since = self._since(con, new, prep, state)
                 if since is not None:
                     compute_months(con, reaching_relation(con, relation, parts, since), prep,
                                    self.by, since)
+                    previous = self.gen
                     self._write(con, prep, parts, since)
+                    self.extends = (previous, int(since))
                     return prep, "incremental"
         prep = Prepared(scan_triples(con, relation), attach, devices, connectors)
         compute_months(con, relation, prep, self.by)
@@ -476,7 +486,7 @@ def _utilisation(con, relation, attach, devices, connectors, status, period, by,
     coverage = None if operators is None else coverage_pairs(
         _session_counts(con, counts, period, prep.dev_ids), operators)
     return _assemble(con, prep, months, by, period, devices, connectors, status,
-                     max_status_gap_hours, coverage)
+                     max_status_gap_hours, coverage, cache)
 
 
 def _session_counts(con, counts: str, period: str, dev_ids: np.ndarray) -> pd.DataFrame:
@@ -522,7 +532,7 @@ def _session_counts(con, counts: str, period: str, dev_ids: np.ndarray) -> pd.Da
 
 
 def _assemble(con, prep: Prepared, months: str, by: str, period: str, devices, connectors,
-              status, max_status_gap_hours, coverage=None) -> pd.DataFrame:
+              status, max_status_gap_hours, coverage=None, cache=None) -> pd.DataFrame:
     first, last_start, last_closed, _ = prep.span()
     us_ns = 1000
     window = data_window(NAT if first is None else first * us_ns,
@@ -543,50 +553,16 @@ def _assemble(con, prep: Prepared, months: str, by: str, period: str, devices, c
                                "con": pd.Series(pair_connector, dtype=object),
                                "g": np.arange(len(pair_device))})
         on = "g.dev = c.dev AND g.con IS NOT DISTINCT FROM c.con"
-    n_codes = len(groups)
     step = {"month": 1, "quarter": 3, "year": 12}[period]
-    sums_sql = ", ".join(
-        f"coalesce(sum(c.{n}), 0){'' if n == 'kwh' else '::BIGINT'} AS {n}"
-        for n in q.SUM_COLUMNS)
-    con.register("_ucs_groups", groups)
-    try:  # the month rows summed to (group, period) by DuckDB: integer sums stay exact
-        data = con.execute(f"""
-            SELECT g.g, c.m // {step} - {int(p_index[0])} AS p, {sums_sql}
-            FROM {months} AS c JOIN _ucs_groups AS g ON {on}
-            GROUP BY ALL""").fetchnumpy()
-        closed = con.execute(f"""
-            SELECT g.g, min(c.first_closed) AS first_closed,
-                   max(c.last_closed) AS last_closed
-            FROM {months} AS c JOIN _ucs_groups AS g ON {on}
-            GROUP BY ALL""").fetchnumpy()
-    finally:
-        con.unregister("_ucs_groups")
-    g = np.asarray(data["g"], dtype=np.int64)
-    p = np.asarray(data["p"], dtype=np.int64)
-    if len(p) and (p.min() < 0 or p.max() >= n_periods):
-        raise ValueError("month sums outside the analysis window")
-    grids = {}
-    for name in q.SUM_COLUMNS:
-        grid = np.zeros((n_codes, n_periods),
-                        dtype=np.float64 if name == "kwh" else np.int64)
-        grid[g, p] = np.asarray(data[name])
-        grids[name] = grid
-    del data, g, p
+    grids = period_grids(con, months, groups, on, step, int(p_index[0]), n_periods, prep,
+                         cache)
     sums = {"sessions": grids["sessions"], "kwh": grids["kwh"],
             "plugged_ns": grids["plugged_us"] * us_ns, "in_use_days": grids["in_use_days"],
             "idle_ns": grids["idle_us"].astype(np.float64) * us_ns,
             "idle_base_ns": grids["idle_base_us"].astype(np.float64) * us_ns}
     sums.update({k: v for k, v in grids.items() if k.startswith("flag_")})
     code_device = np.arange(len(dev_ids)) if by == "device" else pair_device
-    first_closed = np.full(len(dev_ids), np.iinfo(np.int64).max, dtype=np.int64)
-    last_closed_dev = np.full(len(dev_ids), NAT, dtype=np.int64)
-    device_of = code_device[np.asarray(closed["g"], dtype=np.int64)]
-    for column, target, at in (("first_closed", first_closed, np.minimum.at),
-                               ("last_closed", last_closed_dev, np.maximum.at)):
-        values = closed[column]
-        known = ~np.ma.getmaskarray(values)
-        at(target, device_of[known], np.asarray(np.ma.getdata(values)[known],
-                                                dtype=np.int64) * us_ns)
+    first_closed, last_closed_dev = closed_ends(grids, code_device, len(dev_ids))
 
     def widen(active_from, active_to):
         np.minimum(active_from, first_closed, out=active_from)
