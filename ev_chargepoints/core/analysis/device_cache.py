@@ -223,7 +223,10 @@ def cached_reconciliation(store, compute_rec, compute_history):
 
     path = Path(store.history_dir) / "cache" / FILE_NAME
     stamp = store.device_stamp() + ":" + code_digest()
-    found = _LAST_READ.get(_held(path, stamp)) or load_frames(path)
+    found = _LAST_READ.get(_held(path, stamp))
+    if found is None:
+        _LAST_READ.clear()  # (not kept beside the frames read or computed now)
+        found = load_frames(path)
     if found is not None and found[1].get("stamp") == stamp:
         _hold(path, stamp, found)
         frames, meta = found

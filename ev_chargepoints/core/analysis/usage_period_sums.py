@@ -46,14 +46,17 @@ def period_grids(con, months: str, groups: pd.DataFrame, on: str, step: int,
     (g). With ``cache`` (the :class:`.usage_sql_engine.MonthCache` ``months`` comes
     from, after its refresh) the periods its refresh left unchanged come from memory.
     Raises ValueError for month rows outside the periods."""
+    key = None if cache is None else (str(cache.folder), cache.by, step)
+    held = None
+    if key is not None:
+        held = _HELD.pop(key, None)
+        release()  # (another store's or level's grids: not kept beside these)
     n_codes = len(groups)
     grids = {name: np.zeros((n_codes, n_periods), np.float64 if name == "kwh" else np.int64)
              for name in q.SUM_COLUMNS}
     grids.update({name: np.full((n_codes, n_periods), none, np.int64)
                   for name, none in _CLOSED.items()})
-    key = None if cache is None else (str(cache.folder), cache.by, step)
     shape = (prep.dev_ids, prep.pair_device, prep.pair_connector)
-    held = _HELD.pop(key, None) if key is not None else None
     since = None  # the first period summed again (None: every period)
     if held is not None and cache.extends is not None and held.gen == cache.extends[0] \
             and _same_groups(held.groups, shape):
@@ -72,9 +75,13 @@ def period_grids(con, months: str, groups: pd.DataFrame, on: str, step: int,
         for name, grid in grids.items():
             grid[g, p] = rows[name]
     if key is not None:
-        _HELD.clear()
         _HELD[key] = _Held(cache.gen, shape, first, grids)
     return grids
+
+
+def release() -> None:
+    """Let the held grids go (a full recompute is about to need the memory)."""
+    _HELD.clear()
 
 
 def _summed(con, months: str, groups: pd.DataFrame, on: str, step: int, since) -> dict:

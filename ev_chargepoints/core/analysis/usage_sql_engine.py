@@ -42,6 +42,7 @@ from . import usage_sql as q
 from .uptime import DEFAULT_MAX_GAP_HOURS
 from .usage_coverage import coverage_pairs, covered_grid, device_operators
 from .usage_period_sums import closed_ends, period_grids
+from .usage_period_sums import release as release_period_grids
 from .utilisation import assemble, data_window, device_facts, empty_result
 
 TRIPLE_KEYS = ["source", "device_id", "connector_id"]
@@ -286,6 +287,7 @@ class MonthCache:
                     self._write(con, prep, parts, since)
                     self.extends = (previous, int(since))
                     return prep, "incremental"
+        release_period_grids()  # (nothing of them is used after a full recompute)
         prep = Prepared(scan_triples(con, relation), attach, devices, connectors)
         compute_months(con, relation, prep, self.by)
         self._write(con, prep, parts, None)
