@@ -284,13 +284,13 @@ class MonthCache:
                     compute_months(con, reaching_relation(con, relation, parts, since), prep,
                                    self.by, since)
                     previous = self.gen
-                    self._write(con, prep, parts, since)
+                    self._write(con, prep, list(named), since)
                     self.extends = (previous, int(since))
                     return prep, "incremental"
         release_period_grids()  # (nothing of them is used after a full recompute)
         prep = Prepared(scan_triples(con, relation), attach, devices, connectors)
         compute_months(con, relation, prep, self.by)
-        self._write(con, prep, parts, None)
+        self._write(con, prep, list(named), None)
         return prep, "full"
 
     def _part_name(self, part: str) -> str:
@@ -364,9 +364,10 @@ class MonthCache:
         # a session starting in the same whole second as a new one may sort after it
         return q.month_of_us(int(row[0]) - q.SECOND_US)
 
-    def _write(self, con, prep: Prepared, parts: list, since_month) -> None:
+    def _write(self, con, prep: Prepared, part_names: list, since_month) -> None:
         """Files of a new segment (and triples), then the state naming them (atomic
-        rename): a reader, or a second writer, sees one whole state or the previous one."""
+        rename): a reader, or a second writer, sees one whole state or the previous one.
+        ``part_names``: the session parts as the state names them (:meth:`_part_name`)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         old_files = {self._file(n, g) for g, _ in self.segments for n in ("months", "counts")}
         if self.gen:
@@ -392,7 +393,7 @@ class MonthCache:
         segments = keep + [segment]
         month_range = prep.month_range()
         state = {"version": STATE_VERSION, "gen": gen, "segments": segments,
-                 "parts": [self._part_name(p) for p in parts],
+                 "parts": part_names,
                  "stamp": prep.stamp, "t0": prep.span()[3],
                  "last_month": month_range[1] if month_range else 0}
         with written_whole(self.folder / "state.json", "w", encoding="utf-8") as out:

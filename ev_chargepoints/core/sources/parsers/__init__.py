@@ -71,26 +71,22 @@ def parse_file(path, format: str | None = None, source: str | None = None,
     read and checked stay there (``sessions_held.DuckSessions``, not a frame)."""
     if sessions_in_duckdb:
         options = dict(options, _in_duckdb=True)
-    if isinstance(path, SameFile) and path.data:  # read already (the import hashed them)
-        name = Path(path.path).name
-        check_size(len(path.data), name, limits)
-        return _parse(path.data, name, format, source, limits, options, path.with_data(b""))
-    path = Path(path)
-    name = path.name
-    try:
-        size = os.stat(path).st_size
-    except OSError as exc:
-        raise errors.ParseError(f"the file cannot be read ({exc.strerror or exc})",
-                                name) from exc
-    check_size(size, name, limits)
-    try:
-        with open(path, "rb") as handle:
-            stat = os.fstat(handle.fileno())
-            data = handle.read()
-    except OSError as exc:
-        raise errors.ParseError(f"the file cannot be read ({exc.strerror or exc})",
-                                name) from exc
-    return _parse(data, name, format, source, limits, options, SameFile.of(path, stat))
+    if not (isinstance(path, SameFile) and path.data):  # (the import reads it to hash it)
+        name = Path(path).name
+        try:
+            size = os.stat(path).st_size
+        except OSError as exc:
+            raise errors.ParseError(f"the file cannot be read ({exc.strerror or exc})",
+                                    name) from exc
+        check_size(size, name, limits)  # (before reading it)
+        try:
+            path = SameFile.read(path)
+        except OSError as exc:
+            raise errors.ParseError(f"the file cannot be read ({exc.strerror or exc})",
+                                    name) from exc
+    name = Path(path.path).name
+    check_size(len(path.data), name, limits)
+    return _parse(path.data, name, format, source, limits, options, path.with_data(b""))
 
 
 def parse_bytes(data: bytes, name: str, format: str | None = None,
