@@ -88,3 +88,59 @@ def test_another_generation_or_level_sums_every_period(tmp_path, summed):
 
     shutil.rmtree(tmp_path / "cache")  # recomputed in full: a new generation
     assert run(device, "month") == [None]
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """The first period each SQL counting of sessions started from (None: every one)."""
+    calls = []
+    real = usage_period_sums._counted
+
+    def spy(con, counts, step, dev_ids, since):
+        calls.append(since)
+        return real(con, counts, step, dev_ids, since)
+    monkeypatch.setattr(usage_period_sums, "_counted", spy)
+    return calls
+
+
+@pytest.mark.parametrize("period", ["month", "quarter"])
+def test_the_coverage_counts_of_unchanged_periods_come_from_memory(tmp_path, counted, period):
+    """The sessions per device, source and period (whose usage is reported) are counted
+    again only from the first recomputed month's period; the reported rows equal a full
+    recompute and the numpy engine after every import, a new usage source included."""
+    from ev_chargepoints.core.analysis.utilisation import reported_utilisation
+
+    parts = Parts(tmp_path)
+    cache = engine.MonthCache(tmp_path / "cache", "device", "devices as in this test")
+    devs = devices([{"device_id": "A", "connector_count": 2, "max_power_kw": 7.0,
+                     "operator": "Op A"},
+                    {"device_id": "B", "connector_count": 1, "max_power_kw": 50.0,
+                     "operator": "Op B"}])
+    conns = conform(pd.DataFrame(), "connectors")
+    status = conform(pd.DataFrame(), "status_snapshots")
+    feed = sessions([s("A", "2021-07-02 10:00", "2021-07-02 11:00", kwh=4.0),
+                     s("C", "2021-08-15 09:00", "2021-08-15 09:30")])
+    feed["session_key"], feed["source"] = ["f1", "f2"], "ocpi:feed-b"
+    later = sessions([s("B", "2021-08-20 09:00", "2021-08-20 09:30")])
+    later["session_key"] = ["f3"]
+    how = []
+    for frame in [*_imports(), feed, later]:
+        parts.add(frame)
+        for _ in range(2):  # the refresh, then the same cache again (nothing new)
+            counted.clear()
+            got = engine.reported_utilisation(parts.con, parts.relation, identity, devs,
+                                              conns, status, devs, period=period,
+                                              cache=cache, parts=parts.files)
+            how.append((cache.last_refresh, counted[-1] if counted else "memory"))
+            full = engine.reported_utilisation(parts.con, parts.relation, identity, devs,
+                                               conns, status, devs, period=period)
+            assert_same(got, full)
+            assert_same(got, reported_utilisation(parts.sessions(), devs, conns, status, devs,
+                                                  period=period))
+    assert how[0] == ("full", None)
+    assert all(h == ("cached", "memory") for h in how[1::2])  # nothing counted again
+    # the last import (known keys; its period has sessions of both sources, whose codes
+    # are matched to the held ones): counted from its period only. (The feed's new keys
+    # make a new Prepared, whose groups DuckDB's order of the keys may reorder.)
+    assert isinstance(how[-2][1], int)
+    assert len(set(parts.sessions()["source"])) == 2

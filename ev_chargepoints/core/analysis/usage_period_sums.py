@@ -1,4 +1,5 @@
-"""The month sums summed to periods, as (group × period) grids, and the last grids of a
+"""The month sums summed to periods, as (group × period) grids, and the sessions per
+device, source and period (the coverage rule's counts); the last of each made from a
 month cache held in memory for the next utilisation in the same process.
 
 After an import, :class:`.usage_sql_engine.MonthCache` recomputes only the months from
@@ -6,8 +7,8 @@ the first one the new sessions touch; every earlier month keeps its sums. The pe
 before that month therefore hold what the previous utilisation of this process found
 (in QGIS: the view before the import), and only the later periods are summed again.
 Nothing else is reused: another generation of the cache, another level or period
-length, or groups in another order (another Prepared) sum every month again. Grids are
-never changed once made: the next utilisation copies what it keeps into new ones.
+length, or groups in another order (another Prepared) sum every month again. Grids and
+counts are never changed once made: the next utilisation copies what it keeps.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ class _Held:
     gen: str
     groups: tuple  # (dev_ids, pair_device, pair_connector) the group numbers stand for
     first: int  # the absolute period (month // step) of the grids' first column
-    grids: dict
+    grids: dict  # (counts: the arrays of :func:`period_counts`)
+    sources: np.ndarray | None = None  # (counts: their sources)
 
 
 _HELD: dict = {}  # (cache folder, level, months per period) -> _Held; one entry
+_HELD_COUNTS: dict = {}  # the same key -> _Held of the session counts; one entry
 
 
 def period_grids(con, months: str, groups: pd.DataFrame, on: str, step: int,
@@ -50,17 +53,15 @@ def period_grids(con, months: str, groups: pd.DataFrame, on: str, step: int,
     held = None
     if key is not None:
         held = _HELD.pop(key, None)
-        release()  # (another store's or level's grids: not kept beside these)
+        _HELD.clear()  # (another store's or level's grids: not kept beside these)
     n_codes = len(groups)
     grids = {name: np.zeros((n_codes, n_periods), np.float64 if name == "kwh" else np.int64)
              for name in q.SUM_COLUMNS}
     grids.update({name: np.full((n_codes, n_periods), none, np.int64)
                   for name, none in _CLOSED.items()})
     shape = (prep.dev_ids, prep.pair_device, prep.pair_connector)
-    since = None  # the first period summed again (None: every period)
-    if held is not None and cache.extends is not None and held.gen == cache.extends[0] \
-            and _same_groups(held.groups, shape):
-        since = _EVERY if cache.extends[1] is None else cache.extends[1] // step
+    since = _first_again(held, cache, shape, step)  # (None: every period)
+    if since is not None:
         held_n = next(iter(held.grids.values())).shape[1]
         lo, hi = max(first, held.first), min(since, held.first + held_n, first + n_periods)
         for name, grid in grids.items():
@@ -79,9 +80,80 @@ def period_grids(con, months: str, groups: pd.DataFrame, on: str, step: int,
     return grids
 
 
+def period_counts(con, counts: str, step: int, prep, cache=None) -> tuple[dict, np.ndarray]:
+    """The sessions per device, usage source and period (month // ``step``) of the month
+    counts of relation ``counts`` (columns dev, source, m, n): (arrays "dev" (codes into
+    ``prep.dev_ids``, which hold every device of the counts), "source" (codes into the
+    returned sources), "period" (absolute), "n"; the distinct sources, "" for none).
+    With ``cache`` as :func:`period_grids`: the periods its refresh left unchanged come
+    from memory. Raises ValueError for counts of a device ``prep`` does not have."""
+    key = None if cache is None else (str(cache.folder), cache.by, step)
+    held = None
+    if key is not None:
+        held = _HELD_COUNTS.pop(key, None)
+        _HELD_COUNTS.clear()
+    shape = (prep.dev_ids, prep.pair_device, prep.pair_connector)
+    since = _first_again(held, cache, shape, step)
+    if since is None:
+        rows, sources = _counted(con, counts, step, prep.dev_ids, None)
+    else:
+        kept = held.grids["period"] < since
+        rows = {name: values[kept] for name, values in held.grids.items()}
+        sources = held.sources
+        if since != _EVERY:
+            new, new_sources = _counted(con, counts, step, prep.dev_ids, since)
+            # the sources of both as one list: the held ones first, keeping their codes
+            at = pd.Index(sources, dtype=object).get_indexer(new_sources)
+            added = new_sources[at < 0]
+            at[at < 0] = len(sources) + np.arange(len(added))
+            sources = np.concatenate([sources, added]).astype(object)
+            new["source"] = at[new["source"]] if len(new["source"]) else new["source"]
+            rows = {name: np.concatenate([rows[name], new[name]]) for name in rows}
+    if key is not None:
+        _HELD_COUNTS[key] = _Held(cache.gen, shape, 0, rows, sources)
+    return rows, sources
+
+
+def _counted(con, counts: str, step: int, dev_ids: np.ndarray, since) -> tuple[dict, np.ndarray]:
+    where = "" if since is None else f" WHERE m >= {int(since) * step}"
+    relation = f"(SELECT * FROM {counts} AS c{where})"
+    sources = np.asarray(con.execute(f"SELECT DISTINCT source FROM {relation}")
+                         .fetchnumpy()["source"], dtype=object)
+    tables = {"_ucs_sources": pd.DataFrame({"source": sources,
+                                            "i": np.arange(len(sources), dtype=np.int64)}),
+              "_ucs_devs": pd.DataFrame({"dev": np.asarray(dev_ids, dtype=object),
+                                         "i": np.arange(len(dev_ids), dtype=np.int64)})}
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        data = con.execute(f"""
+            SELECT d.i AS dev, s.i AS source, c.m // {step} AS period,
+                   CAST(sum(c.n) AS BIGINT) AS n
+            FROM {relation} AS c JOIN _ucs_sources AS s ON s.source = c.source
+            LEFT JOIN _ucs_devs AS d ON d.dev = c.dev
+            GROUP BY ALL""").fetchnumpy()
+    finally:
+        for name in tables:
+            con.unregister(name)
+    if np.ma.getmaskarray(data["dev"]).any():
+        raise ValueError("session counts of a device the sessions do not have")
+    return {name: np.asarray(data[name], dtype=np.int64)
+            for name in ("dev", "source", "period", "n")}, sources
+
+
+def _first_again(held, cache, shape, step):
+    """The first period to sum again when ``held`` extends to ``cache``'s refresh
+    (:data:`_EVERY`: none), or None when nothing held can be used."""
+    if held is None or cache is None or cache.extends is None \
+            or held.gen != cache.extends[0] or not _same_groups(held.groups, shape):
+        return None
+    return _EVERY if cache.extends[1] is None else cache.extends[1] // step
+
+
 def release() -> None:
-    """Let the held grids go (a full recompute is about to need the memory)."""
+    """Let the held grids and counts go (a full recompute is about to need the memory)."""
     _HELD.clear()
+    _HELD_COUNTS.clear()
 
 
 def _summed(con, months: str, groups: pd.DataFrame, on: str, step: int, since) -> dict:

@@ -41,7 +41,7 @@ from ..progress import SILENT, Progress
 from . import usage_sql as q
 from .uptime import DEFAULT_MAX_GAP_HOURS
 from .usage_coverage import coverage_pairs, covered_grid, device_operators
-from .usage_period_sums import closed_ends, period_grids
+from .usage_period_sums import closed_ends, period_counts, period_grids
 from .usage_period_sums import release as release_period_grids
 from .utilisation import assemble, data_window, device_facts, empty_result
 
@@ -487,51 +487,27 @@ def _utilisation(con, relation, attach, devices, connectors, status, period, by,
         months, counts = "ucs_new_months", "ucs_new_counts"
     status = status if status is not None and len(status) else None
     coverage = None if operators is None else coverage_pairs(
-        _session_counts(con, counts, period, prep.dev_ids), operators)
+        _session_counts(con, counts, period, prep, cache), operators)
     return _assemble(con, prep, months, by, period, devices, connectors, status,
                      max_status_gap_hours, coverage, cache)
 
 
-def _session_counts(con, counts: str, period: str, dev_ids: np.ndarray) -> pd.DataFrame:
-    """:func:`.usage_coverage.session_counts` from the month counts, the id columns as
-    categoricals (devices: ``dev_ids``, which hold every device of the counts)."""
-    months = con.execute(f"SELECT DISTINCT m FROM {counts}").fetchnumpy()["m"]
-    months = np.asarray(months, dtype=np.int64)
-    label_of_month = q.period_labels(months, period)
-    label_code, labels = pd.factorize(label_of_month)
-    sources = con.execute(f"SELECT DISTINCT source FROM {counts}").fetchnumpy()["source"]
-    sources = np.asarray(sources, dtype=object)
-    tables = {"_ucs_labels": pd.DataFrame({"m": months, "i": label_code.astype(np.int64)}),
-              "_ucs_sources": pd.DataFrame({"source": sources,
-                                            "i": np.arange(len(sources), dtype=np.int64)}),
-              "_ucs_devs": pd.DataFrame({"dev": np.asarray(dev_ids, dtype=object),
-                                         "i": np.arange(len(dev_ids), dtype=np.int64)})}
-    for name, table in tables.items():
-        con.register(name, table)
-    try:
-        data = con.execute(f"""
-            SELECT d.i AS dev, s.i AS source, l.i AS period,
-                   CAST(sum(c.n) AS BIGINT) AS sessions
-            FROM {counts} AS c JOIN _ucs_labels AS l ON l.m = c.m
-            JOIN _ucs_sources AS s ON s.source = c.source
-            LEFT JOIN _ucs_devs AS d ON d.dev = c.dev
-            GROUP BY d.i, s.i, l.i""").fetchnumpy()
-    finally:
-        for name in tables:
-            con.unregister(name)
-    dev = data["dev"]
-    if np.ma.getmaskarray(dev).any():
-        raise ValueError("session counts of a device the sessions do not have")
-    dev = np.asarray(dev, np.int64)
-    names = pd.Index(dev_ids, dtype=object)
+def _session_counts(con, counts: str, period: str, prep: Prepared,
+                    cache: MonthCache | None = None) -> pd.DataFrame:
+    """:func:`.usage_coverage.session_counts` from the month counts
+    (:func:`.usage_period_sums.period_counts`), the id columns as categoricals (devices:
+    ``prep.dev_ids``, which hold every device of the counts)."""
+    step = {"month": 1, "quarter": 3, "year": 12}[period]
+    rows, sources = period_counts(con, counts, step, prep, cache)
+    period_code, periods = pd.factorize(rows["period"])
+    labels = q.period_labels(np.asarray(periods, dtype=np.int64) * step, period)
+    names = pd.Index(prep.dev_ids, dtype=object)
     return pd.DataFrame({
-        "device_id": pd.Categorical.from_codes(dev, names) if names.notna().all()
-        else names.to_numpy(object)[dev],
-        "source": pd.Categorical.from_codes(np.asarray(data["source"], np.int64),
-                                            pd.Index(sources, dtype=object)),
-        "period": pd.Categorical.from_codes(np.asarray(data["period"], np.int64),
-                                            pd.Index(labels, dtype=object)),
-        "sessions": np.asarray(data["sessions"], dtype=np.int64)})
+        "device_id": pd.Categorical.from_codes(rows["dev"], names) if names.notna().all()
+        else names.to_numpy(object)[rows["dev"]],
+        "source": pd.Categorical.from_codes(rows["source"], pd.Index(sources, dtype=object)),
+        "period": pd.Categorical.from_codes(period_code, pd.Index(labels, dtype=object)),
+        "sessions": rows["n"]})
 
 
 def _assemble(con, prep: Prepared, months: str, by: str, period: str, devices, connectors,
