@@ -208,6 +208,28 @@ def test_field_over_the_limit_same_error():
     assert isinstance(error, errors.ParseError) and "more than the limit" in str(error)
 
 
+def test_field_over_the_limit_across_lines_same_error():
+    """A quoted field spanning short lines is measured whole: DuckDB's row limit
+    (quoted line breaks included) sends it to pandas, which names it."""
+    site = '"' + "\r\n".join(["x" * 50] * 60) + '"'
+    data = lines(row("1"), f"2,500,1,01/12/2017,10:00,01/12/2017,11:00,5,0,{site},G,M")
+    limits = parsers.Limits(max_field_chars=2000)
+    error = assert_same(data, limits=limits)
+    assert isinstance(error, errors.ParseError) and "more than the limit" in str(error)
+    assert takes_duckdb(data)  # (within the default limit DuckDB reads it)
+
+
+def test_row_over_the_limit_with_every_field_within_it_read_by_pandas():
+    long = "y" * 1500
+    data = lines(row("1"), f"2,500,1,01/12/2017,10:00,01/12/2017,11:00,5,0,{long},{long},M")
+    limits = parsers.Limits(max_field_chars=2000)
+    text = data.decode()
+    assert sessions_csv.read_columns_duckdb(text, limits) is None
+    assert sessions_csv.read_columns_duckdb(text) is not None
+    result = assert_same(data, limits=limits)
+    assert len(result.table("sessions")) == 2
+
+
 def test_unknown_engine_refused():
     with pytest.raises(errors.ParseError, match="unknown engine 'spark'"):
         parsers.parse_bytes(lines(row("1")), "s.csv", engine="spark")

@@ -264,3 +264,34 @@ def test_an_import_reads_the_file_once_for_its_hash_and_its_parsing(tmp_path, la
     assert report.outcome == "imported" and report.sha256 == expected_sha
     assert again.outcome == "already imported"
     assert len(opened) == 2  # once per import: hashed and parsed from the same bytes
+
+
+def test_keys_all_from_session_ids_skip_the_stores_repeat_check(tmp_path, large, monkeypatch):
+    """A file whose every kept row has a session id (a repeated id rejected) gives keys
+    distinct by construction: the store does not look for repeats again, and stores
+    each id once (the first row). A file with rows without an id (keys from content)
+    is still checked. Both stores as the pandas path gives them."""
+    ids = write(tmp_path / "ids.csv", [row(i) for i in range(20)]
+                + [row(3, st="12:00"), row(7, st="07:07")])
+    held = held_parse(ids)
+    assert held.tables["sessions"].unique_keys
+    no_ids = write(tmp_path / "no_ids.csv", [row(i) for i in range(5)]
+                   + [row("", device="777"), row("", device="778")])
+    assert not held_parse(no_ids).tables["sessions"].unique_keys
+    from ev_chargepoints.core.store import history_parts
+
+    checks = []
+    real = history_parts._overlapping
+
+    def spy(snap, frame, kind):  # (write_part's next step after the check)
+        checks.append(getattr(frame, "unique_keys", False))
+        return real(snap, frame, kind)
+    monkeypatch.setattr(history_parts, "_overlapping", spy)
+    for path in (ids, no_ids):
+        folder = tmp_path / path.stem
+        folder.mkdir()
+        held, plain = import_both(folder, [path])
+        assert_same_stores(held, plain)
+        keys = held[3]["session_key"]
+        assert keys.is_unique and len(keys) == (20 if path is ids else 7)
+    assert checks[0] is True and checks[2] is False  # (held, pandas) per file

@@ -327,8 +327,9 @@ def write_part(conn, con, folder: Path, kind: str, frame: pd.DataFrame, import_i
             con.execute(f"DROP VIEW IF EXISTS {raw}")
             con.unregister(raw + "_raw")
     try:
-        if con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {on} FROM {incoming})"
-                       ).fetchall()[0][0] != n:
+        if not getattr(frame, "unique_keys", False) and con.execute(
+                f"SELECT count(*) FROM (SELECT DISTINCT {on} FROM {incoming})"
+        ).fetchall()[0][0] != n:
             # Repeated keys within one file: the first row of each counts.
             con.execute(f"CREATE OR REPLACE TEMP TABLE {incoming} AS SELECT * FROM {incoming}"
                         f" QUALIFY row_number() OVER (PARTITION BY {on} ORDER BY rowid) = 1")

@@ -8,8 +8,9 @@ the pandas reading. Exactness is by construction, not by hope:
 - the text is refused (``None``: the caller reads it with pandas) whenever DuckDB might
   split it differently from pandas: lone carriage returns, NUL characters, a leading
   BOM, blank or quoted first line, a space or tab beside a quote, a row with more or
-  fewer fields than the header (DuckDB strict mode errors), any DuckDB error, a field
-  over the size limit (pandas then gives the exact message);
+  fewer fields than the header (DuckDB strict mode errors), any DuckDB error, a row
+  longer in bytes than the field size limit (DuckDB's ``max_line_size``: within it, no
+  field can be over the limit; pandas then names an oversized field exactly);
 - a time that is not canonical (``31/02/2017``, ``1/2/2018 9:05``, ISO, ...) is parsed
   by the pandas code itself, on those rows only, and kWh text that is not a plain
   decimal sends the whole kWh column to ``pd.to_numeric``, as before;
@@ -120,25 +121,27 @@ class Reader:
         return f"""SELECT {select} FROM read_csv({_sql_text(self.path)},
             header = true, auto_detect = false, delim = ',', quote = '"', escape = '"',
             columns = {types}, strict_mode = true, null_padding = false,
-            max_line_size = 4194304, nullstr = chr(0))"""
+            max_line_size = {self._max_row_bytes()}, nullstr = chr(0))"""
+
+    def _max_row_bytes(self) -> int:
+        """DuckDB's limit on a row's bytes (quoted line breaks included): the field
+        size limit, so that a row within it has every field within it (characters ≤
+        bytes) and a longer row is an error (pandas then reads it and names an
+        oversized field exactly) without measuring every field here."""
+        return max(int(self.limits.max_field_chars), 1)
 
     def _read(self) -> tuple[int, bool] | None:
         """Table ``cols`` (one row per CSV row, in file order): (rows, whether every kWh
-        text is a plain decimal or blank), or None when pandas must read the text."""
-        con, names = self.con, [f"c{i}" for i in range(len(self.header))]
+        text is a plain decimal or blank), or None when pandas must read the text. Only
+        the columns of a role are read (a row over :meth:`_max_row_bytes` is an
+        error: no field is over the size limit)."""
+        con = self.con
         con.execute("CREATE TEMP TABLE cols AS " + _columns_sql(
-            self.header, self.roles, self._read_csv(
-                f"*, hash({self._hashed()}) AS row_hash, greatest("
-                + ", ".join(f"strlen({c})" for c in names) + ") AS widest")))
-        n_rows, widest, kwh_plain = con.execute(
-            "SELECT count(*), max(widest), bool_and(k_ok) FROM cols").fetchall()[0]
+            self.header, self.roles, self._read_csv(f"*, hash({self._hashed()}) AS row_hash")))
+        n_rows, kwh_plain = con.execute("SELECT count(*), bool_and(k_ok) FROM cols"
+                                        ).fetchall()[0]
         if n_rows == 0:
             return None
-        if widest > self.limits.max_field_chars:  # bytes ≥ characters: count exactly
-            longest = con.execute(self._read_csv("max(greatest(" + ", ".join(
-                f"length({c})" for c in names) + "))")).fetchall()[0][0]
-            if longest > self.limits.max_field_chars:
-                return None  # pandas names the field and its row
         return n_rows, bool(kwh_plain)
 
     def _columns(self) -> dict | None:
@@ -272,7 +275,9 @@ class Reader:
         for name in ("cols", "raw", "candidates"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
         table = DuckSessions(con, "sessions")
-        table.add_content_keys()
+        # keys all from session ids (none made from content): distinct, as the rows
+        # repeating an earlier row's id were rejected above
+        table.unique_keys = table.add_content_keys() == 0
         open_count, missing_kwh = con.execute(
             "SELECT count(*) FILTER (WHERE end_utc IS NULL),"
             " count(*) FILTER (WHERE kwh IS NULL) FROM sessions").fetchall()[0]
@@ -411,7 +416,7 @@ def _columns_sql(header: list[str], roles: dict[str, str], source: str,
     connector, sid (stripped, NULL for blank tokens), s, e (canonical start/end local
     times in µs, else NULL), s_blank, e_blank, k_blank, s_odd, e_odd (text not blank
     but not canonical), kwh, k_ok (kWh text a plain decimal, or blank), plus any
-    row_hash and widest of ``source``. ``output``: only n (of ``source``) and that
+    row_hash of ``source``. ``output``: only n (of ``source``) and that
     intermediate column (st, et, k), with every text fully stripped (``exact``)."""
     position = {h: i for i, h in enumerate(header)}
     ws = _sql_text(WHITESPACE)
@@ -449,7 +454,7 @@ def _columns_sql(header: list[str], roles: dict[str, str], source: str,
                  f"{stripped('end_date', 1)} AS ed, {stripped('end_time', 1)} AS ett")
         joins = (f"{joined('sd', 'stt')} AS st, {joined('ed', 'ett')} AS et" if exact
                  else "sd, stt, ed, ett")
-    keep = ", n" if output is not None else ", row_hash, widest"
+    keep = ", n" if output is not None else ", row_hash"
     select = f"""
         WITH s AS (SELECT {stripped('device')} AS dev, {stripped('connector')} AS conn,
                           {stripped('session_id')} AS id, {times},

@@ -21,6 +21,9 @@ class DuckSessions:
     :meth:`frame` gives the canonical pandas frame (and closes the connection)."""
 
     duckdb_table = True  # what the store's import looks for
+    # every key distinct by construction (each its own session id's, repeated ids being
+    # rejected): the store then skips looking for repeated keys in the table
+    unique_keys = False
 
     def __init__(self, con, name: str):
         self.con, self.name = con, name
@@ -43,9 +46,9 @@ class DuckSessions:
             self._rows = None
         return bad
 
-    def add_content_keys(self) -> None:
+    def add_content_keys(self) -> int:
         """``common.content_keys`` for the sessions without an id, computed in Python
-        (sha1 per row) on those rows only."""
+        (sha1 per row) on those rows only; how many they were."""
         from .common import content_keys
 
         found = self.con.execute(
@@ -53,7 +56,7 @@ class DuckSessions:
             f" epoch_us(end_utc) AS e, kwh FROM {self.name} WHERE session_key IS NULL"
             " ORDER BY _n").fetchnumpy()
         if not len(found["_n"]):
-            return
+            return 0
         keys = content_keys(_texts_of(found["device_id"]), _texts_of(found["connector_id"]),
                             _utc_of(found["s"]), _utc_of(found["e"]),
                             pd.Series(np.ma.filled(np.ma.asarray(found["kwh"], dtype=float),
@@ -61,6 +64,7 @@ class DuckSessions:
         update_column(self.con, "session_key", np.asarray(found["_n"], dtype="int64"),
                 keys.to_numpy(dtype=object), np.zeros(len(keys), bool),
                 table=self.name, key="_n")
+        return len(keys)
 
     def frame(self) -> pd.DataFrame:
         """The canonical sessions frame (as ``schema.conform`` gives it), file order."""
