@@ -499,8 +499,8 @@ class PostgisStore(StoreBackend):
         if names is None:
             names = list(TABLES[table]) + (["source"] if table == "connectors" else [])
         spec = column_kinds(table, names + VALIDITY_COLUMNS)
-        data = self._bulk_read(table, spec, *validity_window(at, current_only, source, "%s"))
-        return pd.DataFrame(data, columns=list(spec))
+        return _frame(self._bulk_read(table, spec,
+                                      *validity_window(at, current_only, source, "%s")))
 
     def sessions(self, start=None, end=None, categorical: bool = False,
                  columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -508,15 +508,13 @@ class PostgisStore(StoreBackend):
         :meth:`HistoryStore.sessions`)."""
         names = list(columns) if columns is not None else SESSION_COLUMNS
         spec = column_kinds("sessions", names)
-        data = self._bulk_read("sessions", spec, *time_window("start_utc", start, end, "%s"),
-                               categorical)
-        return pd.DataFrame(data, columns=names)
+        return _frame(self._bulk_read("sessions", spec,
+                                      *time_window("start_utc", start, end, "%s"), categorical))
 
     def status_snapshots(self, start=None, end=None) -> pd.DataFrame:
         spec = column_kinds("status_snapshots", STATUS_COLUMNS)
-        frame = pd.DataFrame(self._bulk_read("status_snapshots", spec,
-                                             *time_window("observed_utc", start, end, "%s")),
-                             columns=list(spec))
+        frame = _frame(self._bulk_read("status_snapshots", spec,
+                                       *time_window("observed_utc", start, end, "%s")))
         frame["evse_uid"] = frame["evse_uid"].where(frame["evse_uid"] != "", None)
         return frame
 
@@ -607,6 +605,13 @@ class PostgisStore(StoreBackend):
 
 
 # --- helpers ----------------------------------------------------------------
+
+def _frame(columns: dict) -> pd.DataFrame:
+    """A frame of the columns read (:func:`.values.join_chunks`, in their order). Not
+    ``pd.DataFrame(columns, columns=names)``: pandas 1.5 then passes every column
+    through an object Series (each time made a Timestamp: 0.8 s at 100,000 devices)."""
+    return pd.DataFrame(columns)
+
 
 def _connect(conninfo: str, password: str | None):
     try:

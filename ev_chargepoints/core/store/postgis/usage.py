@@ -26,7 +26,14 @@ from ...calendar import PERIOD_KINDS
 from ...progress import SILENT, Progress
 from .copy_io import copy_frame
 from .schema import SCHEMA
-from .usage_months import COUNTS_TABLE, MONTH_COLUMNS, MONTHS_TABLE, identity, stored_triples
+from .usage_months import (
+    COUNTS_TABLE,
+    MONTH_COLUMNS,
+    MONTHS_TABLE,
+    identity,
+    query_settings,
+    stored_triples,
+)
 
 MAX_STATUS_GAP_HOURS = DEFAULT_MAX_GAP_HOURS  # as the local store
 
@@ -48,6 +55,7 @@ def utilisation(store, period: str = "quarter", by: str = "device",
     progress.report(5, "Reading the month sums")
     step = {"month": 1, "quarter": 3, "year": 12}[period]
     with store.transaction("REPEATABLE READ READ ONLY") as cur:
+        query_settings(cur)  # (summing months per period: no JIT, in memory)
         triples = stored_triples(cur)
         months = _month_sums(cur, by, step)
         counts = copy_frame(cur, f"""

@@ -207,7 +207,9 @@ def refresh(store, cur, import_id: int | None = None, since_us: int | None = Non
     return "full"
 
 
-def _settings(cur) -> None:
+def query_settings(cur) -> None:
+    """For the month sums' queries (inside a transaction): no JIT, sorts and hashes in
+    memory."""
     cur.execute("SET LOCAL jit = off")  # compiling these queries costs seconds, saves none
     cur.execute("SET LOCAL work_mem = '256MB'")
 
@@ -247,7 +249,7 @@ def _compute_all(cur, prep: Prepared) -> None:
     if month_range is None:
         return
     offsets = _calendar(cur, prep.rated, *month_range)
-    _settings(cur)
+    query_settings(cur)
     _insert_sums(cur, prep, relation("device_id IS NOT NULL AND start_utc IS NOT NULL"),
                  offsets, "")
 
@@ -278,7 +280,7 @@ def _compute_touched(cur, prep: Prepared, import_id: int, since_us: int) -> None
     first, last = prep.month_range()
     first = min(first, q.month_of_us(since_us - q.SECOND_US))
     offsets = _calendar(cur, prep.rated, first, last)
-    _settings(cur)
+    query_settings(cur)
     div = q.DIALECTS["postgres"]["div"].format
     for name in ("ucs_touched", "ucs_touched_dev", "ucs_reaching"):
         cur.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
