@@ -241,6 +241,34 @@ def test_device_history_across_snapshots(store):
     pd.testing.assert_frame_equal(store.devices(current_only=False), before)
 
 
+def test_devices_and_connectors_read_back_typed(store):
+    """Both stores read devices and connectors back as typed columns: missing text as
+    None (never NaN), numbers and times typed, rows in stored order; with no rows, the
+    same columns, empty."""
+    assert store.devices(current_only=False).empty
+    assert "device_id" in store.devices(current_only=False)
+    rows = [{"device_id": "D2", "latitude": 51.6, "longitude": -0.2, "name": "second",
+             "postcode": "E1 6AN", "connector_count": 3},
+            {"device_id": "D1", "latitude": 51.5, "longitude": -0.1, "name": None}]
+    store.import_parse_result(device_result(rows, [
+        {"device_id": "D1", "connector_id": "1", "power_kw": 7.0},
+        {"device_id": "D1", "connector_id": "2", "power_kw": None}]), "ncr.csv", "n1",
+        snapshot_utc=ts("2022-01-01"))
+    back = store.devices()
+    assert back["device_id"].tolist() == ["D2", "D1"]
+    assert back["name"].tolist() == ["second", None]
+    assert back["postcode"].tolist()[1] is None
+    assert back["latitude"].dtype == "float64" and back["connector_count"].dtype == "int64"
+    assert back["connector_count"].tolist() == [3, 2]
+    assert str(back["valid_from_utc"].dtype) == "datetime64[ns, UTC]"
+    assert back["valid_from_utc"].tolist() == [ts("2022-01-01")] * 2
+    assert back["valid_to_utc"].isna().all()
+    connectors = store.connectors()
+    assert connectors["connector_id"].tolist() == ["1", "2"]
+    assert connectors["power_kw"].dtype == "float64" and connectors["power_kw"].isna().tolist() \
+        == [False, True]
+
+
 def test_session_files_add_devices_without_closing_others(store):
     store.import_parse_result(device_result([{"device_id": "D1", "latitude": 51.5,
                                               "longitude": -0.1}]), "ncr.csv", "n1")
