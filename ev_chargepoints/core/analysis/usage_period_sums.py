@@ -31,12 +31,19 @@ class _Held:
     gen: str
     groups: tuple  # (dev_ids, pair_device, pair_connector) the group numbers stand for
     first: int  # the absolute period (month // step) of the grids' first column
-    grids: dict  # (counts: the arrays of :func:`period_counts`)
-    sources: np.ndarray | None = None  # (counts: their sources)
+    grids: dict
+
+
+@dataclass
+class _HeldCounts:
+    gen: str
+    groups: tuple  # as _Held's
+    rows: dict  # the arrays of :func:`period_counts`
+    sources: np.ndarray  # what their source codes stand for
 
 
 _HELD: dict = {}  # (cache folder, level, months per period) -> _Held; one entry
-_HELD_COUNTS: dict = {}  # the same key -> _Held of the session counts; one entry
+_HELD_COUNTS: dict = {}  # the same key -> _HeldCounts; one entry
 
 
 def period_grids(con, months: str, groups: pd.DataFrame, on: str, step: int,
@@ -97,8 +104,8 @@ def period_counts(con, counts: str, step: int, prep, cache=None) -> tuple[dict, 
     if since is None:
         rows, sources = _counted(con, counts, step, prep.dev_ids, None)
     else:
-        kept = held.grids["period"] < since
-        rows = {name: values[kept] for name, values in held.grids.items()}
+        kept = held.rows["period"] < since
+        rows = {name: values[kept] for name, values in held.rows.items()}
         sources = held.sources
         if since != _EVERY:
             new, new_sources = _counted(con, counts, step, prep.dev_ids, since)
@@ -110,7 +117,7 @@ def period_counts(con, counts: str, step: int, prep, cache=None) -> tuple[dict, 
             new["source"] = at[new["source"]] if len(new["source"]) else new["source"]
             rows = {name: np.concatenate([rows[name], new[name]]) for name in rows}
     if key is not None:
-        _HELD_COUNTS[key] = _Held(cache.gen, shape, 0, rows, sources)
+        _HELD_COUNTS[key] = _HeldCounts(cache.gen, shape, rows, sources)
     return rows, sources
 
 

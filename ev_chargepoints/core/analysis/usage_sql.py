@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..calendar import LOCAL_TZ, local_midnights, period_label
+from ..calendar import LOCAL_TZ, STEP_MONTHS, local_midnights, period_label
 from .quality import (
     ENERGY_ALLOWANCE_KWH,
     ENERGY_TOLERANCE,
@@ -580,5 +580,5 @@ def period_labels(months: np.ndarray, period: str) -> np.ndarray:
 
 def month_to_period(months: np.ndarray, period: str) -> np.ndarray:
     """calendar.period_index of each month index for ``period``."""
-    step = {"month": 1, "quarter": 3, "year": 12}[period]
+    step = STEP_MONTHS[period]
     return np.asarray(months, dtype=np.int64) // step

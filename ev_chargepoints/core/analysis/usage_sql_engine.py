@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..calendar import NAT, ns_utc, period_grid
+from ..calendar import NAT, STEP_MONTHS, ns_utc, period_grid
 from ..files import written_whole
 from ..progress import SILENT, Progress
 from . import usage_sql as q
@@ -497,7 +497,7 @@ def _session_counts(con, counts: str, period: str, prep: Prepared,
     """:func:`.usage_coverage.session_counts` from the month counts
     (:func:`.usage_period_sums.period_counts`), the id columns as categoricals (devices:
     ``prep.dev_ids``, which hold every device of the counts)."""
-    step = {"month": 1, "quarter": 3, "year": 12}[period]
+    step = STEP_MONTHS[period]
     rows, sources = period_counts(con, counts, step, prep, cache)
     period_code, periods = pd.factorize(rows["period"])
     labels = q.period_labels(np.asarray(periods, dtype=np.int64) * step, period)
@@ -532,7 +532,7 @@ def _assemble(con, prep: Prepared, months: str, by: str, period: str, devices, c
                                "con": pd.Series(pair_connector, dtype=object),
                                "g": np.arange(len(pair_device))})
         on = "g.dev = c.dev AND g.con IS NOT DISTINCT FROM c.con"
-    step = {"month": 1, "quarter": 3, "year": 12}[period]
+    step = STEP_MONTHS[period]
     grids = period_grids(con, months, groups, on, step, int(p_index[0]), n_periods, prep,
                          cache)
     sums = {"sessions": grids["sessions"], "kwh": grids["kwh"],

@@ -22,7 +22,7 @@ from ...analysis import usage_sql as q
 from ...analysis.uptime import DEFAULT_MAX_GAP_HOURS
 from ...analysis.usage_coverage import coverage_pairs
 from ...analysis.usage_sql_engine import Prepared, assemble_months
-from ...calendar import PERIOD_KINDS
+from ...calendar import PERIOD_KINDS, STEP_MONTHS
 from ...progress import SILENT, Progress
 from .copy_io import copy_frame
 from .schema import SCHEMA
@@ -53,7 +53,7 @@ def utilisation(store, period: str = "quarter", by: str = "device",
     if period not in PERIOD_KINDS:
         raise ValueError(f"period must be one of {PERIOD_KINDS}, not {period!r}")
     progress.report(5, "Reading the month sums")
-    step = {"month": 1, "quarter": 3, "year": 12}[period]
+    step = STEP_MONTHS[period]
     with store.transaction("REPEATABLE READ READ ONLY") as cur:
         query_settings(cur)  # (summing months per period: no JIT, in memory)
         triples = stored_triples(cur)
