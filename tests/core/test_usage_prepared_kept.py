@@ -56,7 +56,14 @@ def _kept(store: Path) -> list:
     return sorted((store.with_suffix(".history") / "cache" / "device").glob("prepared-*.npz"))
 
 
-def test_the_prepared_keys_are_kept_until_devices_or_keys_change(tmp_path, prepared):
+def test_the_prepared_keys_are_kept_until_devices_or_keys_change(tmp_path, prepared,
+                                                                  monkeypatch):
+    from ev_chargepoints.core.analysis.usage_period_sums import release
+
+    read = []  # the kept Prepared looked up in its file (not the one held in memory)
+    looked_up = engine.MonthCache._prepared
+    monkeypatch.setattr(engine.MonthCache, "_prepared",
+                        lambda self, *a: read.append(1) or looked_up(self, *a))
     store = tmp_path / "dundee.gpkg"
     with Workspace(store) as ws:
         ws.import_files([DUNDEE / "cp-locations.csv.gz", DUNDEE / "cp-data-dec-mar-2018.csv.gz"])
@@ -81,10 +88,15 @@ def test_the_prepared_keys_are_kept_until_devices_or_keys_change(tmp_path, prepa
                                   "a year later.csv", "sha-a-year-later")
         assert report.rows_added == len(again)
     prepared.clear()
+    read.clear()
     _checked(store)
-    assert prepared == [] and len(_kept(store)) == 1
+    # the one this process holds, its spans from the new sessions; kept on disk for the next
+    assert prepared == [] and read == [] and len(_kept(store)) == 1
     (after,) = _kept(store)  # the new generation's name for the same file, not a rewrite
     assert after != before and after.stat().st_ino == inode
+    release()  # (a new QGIS session: nothing held in memory) the kept file is read
+    _checked(store)
+    assert prepared == [] and read == [1]
 
     # more devices (a registry extract): prepared again
     extract = tmp_path / "ncr.csv"
@@ -103,9 +115,10 @@ def test_the_prepared_keys_are_kept_until_devices_or_keys_change(tmp_path, prepa
     _checked(store)
     assert len(prepared) == 1
 
-    # a damaged kept file: prepared again, same figures, and kept again
+    # a damaged kept file, read by a new session: prepared again, same figures, kept again
     (path,) = _kept(store)
     path.write_bytes(b"not a file of frames")
+    release()
     prepared.clear()
     _checked(store)
     assert len(prepared) == 1

@@ -40,14 +40,23 @@ def session_counts(sessions: pd.DataFrame, period: str = "quarter") -> pd.DataFr
         "sessions": n.astype("int64")})
 
 
+_LAST_OPERATORS: list = []  # [(devices frame, its operators)]: the last one, one entry
+
+
 def device_operators(devices: pd.DataFrame | None) -> pd.Series:
     """Each device's operator (device_id -> name; the last row of an id), for
-    :func:`usage_coverage`."""
+    :func:`usage_coverage`. The last answer is kept for the same frame (the reconciled
+    devices a QGIS session holds until a device import): its index, hashed by the
+    first lookup, is not hashed again."""
     if devices is None or not len(devices) or "operator" not in devices:
         return pd.Series(dtype=object)
+    if _LAST_OPERATORS and _LAST_OPERATORS[0][0] is devices:
+        return _LAST_OPERATORS[0][1]
     rows = devices.drop_duplicates("device_id", keep="last")
-    return pd.Series(rows["operator"].to_numpy(object),
-                     index=rows["device_id"].astype(str).to_numpy(object))
+    operators = pd.Series(rows["operator"].to_numpy(object),
+                          index=rows["device_id"].astype(str).to_numpy(object))
+    _LAST_OPERATORS[:] = [(devices, operators)]
+    return operators
 
 
 class CoveredPairs(NamedTuple):
@@ -117,8 +126,10 @@ def coverage_pairs(counts: pd.DataFrame, operators: pd.Series | None = None) -> 
     dr_dev, dr_rep = dr_first // n_r, dr_first % n_r
     grid = covered.reshape(n_r, n_p)[dr_rep]
     row, period = np.nonzero(grid)
-    key = np.concatenate([d_code[own] * n_p + p_code[own], dr_dev[row] * n_p + period])
-    key = pd.unique(key)
+    cells = np.zeros(max(len(d_uniq), 1) * n_p, dtype=bool)
+    cells[d_code[own] * n_p + p_code[own]] = True
+    cells[dr_dev[row] * n_p + period] = True
+    key = np.flatnonzero(cells)
     return CoveredPairs(d_uniq, np.asarray(p_uniq, dtype=object), key // n_p, key % n_p)
 
 
@@ -145,7 +156,12 @@ def covered_grid(pairs: CoveredPairs, device_ids, periods) -> np.ndarray:
     The assembly keeps only these rows (:func:`.utilisation.assemble`)."""
     grid = np.zeros((len(pairs.device_texts) + 1, len(pairs.period_texts) + 1), dtype=bool)
     grid[pairs.device, pairs.period] = True  # the last row and column stay False: absent
-    dev_at = pd.Index(pairs.device_texts, dtype=object).get_indexer(as_texts(device_ids))
+    device_ids = np.asarray(device_ids, dtype=object)
+    if len(device_ids) == len(pairs.device_texts) and np.array_equal(device_ids,
+                                                                     pairs.device_texts):
+        dev_at = np.arange(len(device_ids))  # (the texts of the counts' categories)
+    else:
+        dev_at = pd.Index(pairs.device_texts, dtype=object).get_indexer(as_texts(device_ids))
     per_at = pd.Index(pairs.period_texts, dtype=object).get_indexer(as_texts(periods))
     return grid[dev_at][:, per_at]
 
@@ -156,6 +172,9 @@ def _text_codes(values: pd.Series):
     if isinstance(values.dtype, pd.CategoricalDtype):
         codes = values.cat.codes.to_numpy().astype(np.int64)
         uniq = np.asarray(values.cat.categories, dtype=object)
+        if pd.api.types.infer_dtype(uniq, skipna=False) == "string" and (
+                not len(codes) or codes.min() >= 0):
+            return codes, uniq  # distinct texts already
         if values.isna().any():
             uniq = np.append(uniq, np.nan)
             codes = np.where(codes < 0, len(uniq) - 1, codes)

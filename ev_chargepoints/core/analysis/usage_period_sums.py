@@ -42,8 +42,35 @@ class _HeldCounts:
     sources: np.ndarray  # what their source codes stand for
 
 
+@dataclass
+class _HeldPrepared:
+    gen: str
+    device_stamp: str
+    prep: object  # a :class:`.usage_sql_engine.Prepared`
+    key: str  # its key (:meth:`.usage_sql_engine.MonthCache._prepared_key`)
+
+
 _HELD: dict = {}  # (cache folder, level, months per period) -> _Held; one entry
 _HELD_COUNTS: dict = {}  # the same key -> _HeldCounts; one entry
+_HELD_PREPARED: dict = {}  # a month cache's folder -> _HeldPrepared; one entry
+
+
+def hold_prepared(folder: str, gen: str, device_stamp: str, prep, key: str) -> None:
+    """Hold ``prep``, the Prepared of generation ``gen`` of the month cache in ``folder``
+    (made under ``device_stamp``; ``key``: its key), for the next refresh of that cache
+    in this process: its reconciled keys, device facts and key tables are not made
+    again."""
+    _HELD_PREPARED.clear()
+    _HELD_PREPARED[folder] = _HeldPrepared(gen, device_stamp, prep, key)
+
+
+def held_prepared(folder: str, gen: str, device_stamp: str):
+    """(Prepared, key) held for generation ``gen`` of the cache in ``folder`` under
+    ``device_stamp`` (:func:`hold_prepared`), or None."""
+    held = _HELD_PREPARED.get(folder)
+    if held is None or held.gen != gen or held.device_stamp != device_stamp:
+        return None
+    return held.prep, held.key
 
 
 def period_grids(con, months: str, groups: pd.DataFrame, on: str, step: int,
@@ -91,8 +118,8 @@ def period_counts(con, counts: str, step: int, prep, cache=None) -> tuple[dict, 
     """The sessions per device, usage source and period (month // ``step``) of the month
     counts of relation ``counts`` (columns dev, source, m, n): (arrays "dev" (codes into
     ``prep.dev_ids``, which hold every device of the counts), "source" (codes into the
-    returned sources), "period" (absolute), "n"; the distinct sources, "" for none).
-    With ``cache`` as :func:`period_grids`: the periods its refresh left unchanged come
+    returned sources), "period" (absolute), "n", in period order; the distinct sources, "" for
+    none). With ``cache`` as :func:`period_grids`: the periods its refresh left unchanged come
     from memory. Raises ValueError for counts of a device ``prep`` does not have."""
     key = None if cache is None else (str(cache.folder), cache.by, step)
     held = None
@@ -103,9 +130,9 @@ def period_counts(con, counts: str, step: int, prep, cache=None) -> tuple[dict, 
     since = _first_again(held, cache, shape, step)
     if since is None:
         rows, sources = _counted(con, counts, step, prep.dev_ids, None)
-    else:
-        kept = held.rows["period"] < since
-        rows = {name: values[kept] for name, values in held.rows.items()}
+    else:  # (the rows are in period order: those kept are the first)
+        kept = int(np.searchsorted(held.rows["period"], since))
+        rows = {name: values[:kept] for name, values in held.rows.items()}
         sources = held.sources
         if since != _EVERY:
             new, new_sources = _counted(con, counts, step, prep.dev_ids, since)
@@ -144,7 +171,8 @@ def _counted(con, counts: str, step: int, dev_ids: np.ndarray, since) -> tuple[d
             con.unregister(name)
     if np.ma.getmaskarray(data["dev"]).any():
         raise ValueError("session counts of a device the sessions do not have")
-    return {name: np.asarray(data[name], dtype=np.int64)
+    order = np.argsort(np.asarray(data["period"], dtype=np.int64), kind="stable")
+    return {name: np.asarray(data[name], dtype=np.int64)[order]
             for name in ("dev", "source", "period", "n")}, sources
 
 
@@ -158,9 +186,11 @@ def _first_again(held, cache, shape, step):
 
 
 def release() -> None:
-    """Let the held grids and counts go (a full recompute is about to need the memory)."""
+    """Let the held grids, counts and Prepared go (a full recompute is about to need the
+    memory)."""
     _HELD.clear()
     _HELD_COUNTS.clear()
+    _HELD_PREPARED.clear()
 
 
 def _summed(con, months: str, groups: pd.DataFrame, on: str, step: int, since) -> dict:

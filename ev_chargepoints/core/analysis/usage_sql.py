@@ -423,11 +423,11 @@ def coded_sql(relation: str, t0: int, since: int | None, since_month: int | None
     """The queries on integer codes: "base" (:data:`BASE_CODED_SQL`, to be made the
     table ucs_base), then "months" (:data:`MONTHS_CODED_SQL`, columns
     :data:`MONTH_COLUMNS`) and "counts" (:data:`COUNTS_CODED_SQL`) over it, with the
-    tables of :func:`coded_tables` in scope. ``order``: the relation's two columns giving
-    the stored order (import_id and session_key, or import_id and the row number in the
-    part: the same order, the parts being sorted by session_key). ``since``: the first
-    recomputed month's start (µs), ``since_month`` its index; ``first_month`` and
-    ``last_month``: the months of ucs_hours."""
+    tables of :func:`key_tables` and :func:`month_tables` in scope. ``order``: the
+    relation's two columns giving the stored order (import_id and session_key, or
+    import_id and the row number in the part: the same order, the parts being sorted by
+    session_key). ``since``: the first recomputed month's start (µs), ``since_month``
+    its index; ``first_month`` and ``last_month``: the months of ucs_hours."""
     f = _dialect(dialect)
     us, div = f["us"], f["div"]
     since_us = -(2 ** 62) if since is None else int(since)
@@ -468,14 +468,13 @@ def coded_sql(relation: str, t0: int, since: int | None, since_month: int | None
         "counts": COUNTS_CODED_SQL.format(**common)}
 
 
-def coded_tables(triples: pd.DataFrame, mapping: pd.DataFrame, rated: pd.DataFrame,
-                 by: str, first_month: int, last_month: int) -> dict[str, pd.DataFrame]:
-    """The small tables :func:`coded_sql` joins: ucs_codes (each distinct source,
-    device_id, connector_id of ``triples`` -> its code t, group g, pair p, device and
-    source ds, the pair's rating or NULL), ucs_groups (g -> dev, con; con NULL at device
-    level), ucs_sourced (ds -> dev, source; "" for none), ucs_hours (h -> m, dm,
-    the month's end mhi and last day ml) and ucs_months (m -> lo, hi, ml). ``mapping``
-    and ``rated`` as :func:`register_tables` takes them."""
+def key_tables(triples: pd.DataFrame, mapping: pd.DataFrame, rated: pd.DataFrame,
+               by: str) -> dict[str, pd.DataFrame]:
+    """The tables of the keys :func:`coded_sql` joins (with :func:`month_tables`):
+    ucs_codes (each distinct source, device_id, connector_id of ``triples`` -> its code
+    t, group g, pair p, device and source ds, the pair's rating or NULL), ucs_groups (g ->
+    dev, con; con NULL at device level) and ucs_sourced (ds -> dev, source; "" for none).
+    ``mapping`` and ``rated`` as :func:`register_tables` takes them."""
     keys = triples[["source", "device_id", "connector_id"]].reset_index(drop=True)
     dev = keys["device_id"].to_numpy(object).copy()
     if len(mapping) and len(keys):
@@ -515,13 +514,19 @@ def coded_tables(triples: pd.DataFrame, mapping: pd.DataFrame, rated: pd.DataFra
     codes = keys.assign(t=np.arange(len(keys), dtype=np.int64), g=np.asarray(g, np.int64),
                         p=np.asarray(p, np.int64), ds=np.asarray(ds, np.int64),
                         rated=kw[p] if len(p) else np.zeros(0))
+    return {"ucs_codes": codes, "ucs_groups": groups, "ucs_sourced": sourced}
+
+
+def month_tables(first_month: int, last_month: int) -> dict[str, pd.DataFrame]:
+    """The calendar tables :func:`coded_sql` joins for the months ``first_month`` to
+    ``last_month``: ucs_hours (h -> m, dm, the month's end mhi and last day ml) and
+    ucs_months (m -> lo, hi, ml)."""
     hours, days = calendar_tables(first_month, last_month)
     months = days.groupby("m", sort=True).agg(lo=("lo", "min"), hi=("hi", "max"),
                                              ml=("dm", "max")).reset_index()
     at = months.set_index("m").loc[hours["m"]]
     hours = hours.assign(mhi=at["hi"].to_numpy(np.int64), ml=at["ml"].to_numpy(np.int64))
-    return {"ucs_codes": codes, "ucs_groups": groups, "ucs_sourced": sourced,
-            "ucs_hours": hours, "ucs_months": months}
+    return {"ucs_hours": hours, "ucs_months": months}
 
 
 def _nulls(values) -> np.ndarray:

@@ -25,6 +25,7 @@ again only the periods from the first recomputed month.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -41,9 +42,15 @@ from ..progress import SILENT, Progress
 from . import usage_sql as q
 from .uptime import DEFAULT_MAX_GAP_HOURS
 from .usage_coverage import coverage_pairs, covered_grid, device_operators
-from .usage_period_sums import closed_ends, period_counts, period_grids
+from .usage_period_sums import (
+    closed_ends,
+    held_prepared,
+    hold_prepared,
+    period_counts,
+    period_grids,
+)
 from .usage_period_sums import release as release_period_grids
-from .utilisation import assemble, data_window, device_facts, empty_result
+from .utilisation import assemble, data_window, device_facts, empty_result, sort_rank
 
 TRIPLE_KEYS = ["source", "device_id", "connector_id"]
 # The code a kept Prepared comes from (relative to core/; a change prepares again).
@@ -90,11 +97,12 @@ class Prepared:
             extra = pd.Index(pd.unique(devices["device_id"].to_numpy(object)))
             extra = extra[pd.Index(dev_ids).get_indexer(extra) < 0]
             dev_ids = np.concatenate([dev_ids, np.asarray(extra, dtype=object)])
-        self.dev_ids = dev_ids
-        self.pair_device = pd.Index(dev_ids).get_indexer(pairs["dev"].to_numpy(object)) \
+        # in output order: the assembly then takes each device's cells in memory order
+        self.dev_ids = dev_ids[np.argsort(sort_rank(dev_ids), kind="stable")]
+        self.pair_device = pd.Index(self.dev_ids).get_indexer(pairs["dev"].to_numpy(object)) \
             .astype(np.int64)
         self.pair_connector = pairs["con"].to_numpy(object)
-        self.facts = device_facts(devices, connectors, dev_ids, self.pair_device,
+        self.facts = device_facts(devices, connectors, self.dev_ids, self.pair_device,
                                   self.pair_connector)
         kw = self.facts["pair_rated"]
         positive = kw > 0
@@ -103,9 +111,13 @@ class Prepared:
                                                     dtype=object),
                                    "rated": kw[positive].astype(np.float64)})
         self.stamp = stamp_of(self.mapping, self.rated)
+        self._made = {}  # what is made once from the keys and devices (see key_tables)
 
     FACTS = ("connectors", "max_kw", "active_from", "active_to")  # of facts["info"]
     kept = False  # made from the frames a MonthCache kept (:meth:`reused`)
+    _spans = None  # what :meth:`span` found
+    # a temp table holding the triples when ``triples`` are only their keys (:meth:`spanned`)
+    triples_table = None
 
     def saved(self) -> dict:
         """What :meth:`reused` needs, as frames (:func:`.device_cache.dump_frames`)."""
@@ -126,7 +138,7 @@ class Prepared:
         same keys with the same devices, connectors and reconciliation (only the time
         spans of ``triples``, and the order of the keys, differ)."""
         self = cls.__new__(cls)
-        self.kept, self.triples = True, triples
+        self.kept, self.triples, self._made = True, triples, {}
         self.mapping, self.rated, self.stamp = frames["mapping"], frames["rated"], stamp
         per_device, pairs = frames["devices"], frames["pairs"]
         self.dev_ids = per_device["dev"].to_numpy(object)
@@ -142,11 +154,38 @@ class Prepared:
     def span(self):
         """(first start, last start, last closed end, first valid start) in µs; None
         where the sessions have none."""
-        out = []
-        for name, how in _SPAN.items():
-            values = pd.to_numeric(self.triples[name]).dropna() if len(self.triples) else []
-            out.append(None if not len(values) else int(getattr(values, how)()))
-        return tuple(out)
+        if self._spans is None:
+            out = []
+            for name, how in _SPAN.items():
+                values = pd.to_numeric(self.triples[name]).dropna() \
+                    if len(self.triples) else []
+                out.append(None if not len(values) else int(getattr(values, how)()))
+            self._spans = tuple(out)
+        return self._spans
+
+    def spanned(self, con, table: str) -> Prepared:
+        """This Prepared for the triples of temp table ``table`` on ``con``, which have
+        the same keys as :attr:`triples` (later sessions of the same devices): their spans
+        are read from the table, which a :class:`MonthCache` then writes."""
+        row = con.execute(f"SELECT {', '.join(f'{how}({n})' for n, how in _SPAN.items())}"
+                          f" FROM {table}").fetchone()
+        out = copy.copy(self)  # (what is made once is shared: it depends on the keys only)
+        out._spans = tuple(None if v is None else int(v) for v in row)
+        out.triples_table = table
+        return out
+
+    def key_tables(self, by: str) -> dict:
+        """:func:`.usage_sql.key_tables` of the triples at level ``by``, made once."""
+        if by not in self._made:
+            self._made[by] = q.key_tables(self.triples, self.mapping, self.rated, by)
+        return self._made[by]
+
+    def device_dtype(self) -> pd.CategoricalDtype | None:
+        """:attr:`dev_ids` as a categorical dtype (None when one is missing), made once."""
+        if "dtype" not in self._made:
+            names = pd.Index(self.dev_ids, dtype=object)
+            self._made["dtype"] = pd.CategoricalDtype(names) if names.notna().all() else None
+        return self._made["dtype"]
 
     def month_range(self):
         first, last_start, last_closed, _ = self.span()
@@ -194,8 +233,7 @@ def compute_months(con, relation: str, prep: Prepared, by: str, since_month=None
     first_month, last_month = month_range
     if since_month is not None:
         first_month, last_month = min(first_month, since_month), max(last_month, since_month)
-    tables = q.coded_tables(prep.triples, prep.mapping, prep.rated, by, first_month,
-                            last_month)
+    tables = {**prep.key_tables(by), **q.month_tables(first_month, last_month)}
     for name, frame in tables.items():
         con.execute(f"DROP TABLE IF EXISTS {name}")
         con.register(f"_{name}_frame", frame)
@@ -270,15 +308,17 @@ class MonthCache:
         new = [p for n, p in named.items() if state is None or n not in state["parts"]]
         if state is not None and set(state["parts"]) <= set(named):
             old = f"SELECT * FROM {_parquet([self._file('triples')])}"
-            triples = _typed_triples(con.execute(
-                _merged_triples_sql(old, q.triples_sql(_parquet(new))) if new else old).df())
-            prep = self._prepared(triples, attach, devices, connectors)
+            merged = _merged_triples_sql(old, q.triples_sql(_parquet(new))) if new else None
+            prep = self._held(con, state, merged)
+            if prep is None:
+                triples = _typed_triples(con.execute(merged or old).df())
+                prep = self._prepared(triples, attach, devices, connectors)
             if prep.stamp == state["stamp"]:
                 if not new:
                     if not prep.kept:  # (a cache older than the file, or a damaged file)
                         self._keep_prepared(prep, self.gen)
                     self.extends = (self.gen, None)
-                    return prep, "cached"
+                    return self._hold(prep), "cached"
                 since = self._since(con, new, prep, state)
                 if since is not None:
                     compute_months(con, reaching_relation(con, relation, parts, since), prep,
@@ -286,12 +326,41 @@ class MonthCache:
                     previous = self.gen
                     self._write(con, prep, list(named), since)
                     self.extends = (previous, int(since))
-                    return prep, "incremental"
+                    return self._hold(prep), "incremental"
         release_period_grids()  # (nothing of them is used after a full recompute)
         prep = Prepared(scan_triples(con, relation), attach, devices, connectors)
         compute_months(con, relation, prep, self.by)
         self._write(con, prep, list(named), None)
-        return prep, "full"
+        return self._hold(prep), "full"
+
+    def _held(self, con, state: dict, merged: str | None) -> Prepared | None:
+        """The Prepared this process last used with the state's generation
+        (:func:`.usage_period_sums.held_prepared`) when the sessions of the new parts
+        (``merged``: the query of the state's triples and theirs) add no key to its
+        triples; else None."""
+        held = held_prepared(str(self.folder), state["gen"], self.device_stamp)
+        if held is None:
+            return None
+        prep, key = held
+        if merged is not None:
+            con.execute("DROP TABLE IF EXISTS ucs_triples")
+            con.execute(f"CREATE TEMP TABLE ucs_triples AS {merged}")
+            if con.execute("SELECT count(*) FROM ucs_triples").fetchone()[0] \
+                    != len(prep.triples):
+                return None
+            prep = prep.spanned(con, "ucs_triples")
+        prep.kept = self._prepared_file().exists()
+        self._key_of = (prep.triples, key)
+        return prep
+
+    def _hold(self, prep: Prepared) -> Prepared:
+        """Hold ``prep`` in memory for the next refresh of this cache in the process."""
+        key = self._prepared_key(prep.triples)
+        if key is not None:
+            kept = copy.copy(prep)
+            kept.triples_table = None  # (a temp table of this connection)
+            hold_prepared(str(self.folder), self.gen, self.device_stamp, kept, key)
+        return prep
 
     def _part_name(self, part: str) -> str:
         """A part as the state names it: relative to this folder, so that a store moved or
@@ -383,8 +452,9 @@ class MonthCache:
                        for n, s in selects.items()}
             keep, segment = [], (gen, None)
         con.register("_ucs_triples", prep.triples)
+        triples = f"SELECT * FROM {prep.triples_table or '_ucs_triples'}"
         try:
-            for name, select in [*selects.items(), ("triples", "SELECT * FROM _ucs_triples")]:
+            for name, select in [*selects.items(), ("triples", triples)]:
                 path = self._file(name, gen).as_posix()
                 con.execute(f"COPY ({select}) TO {_quote(path)} (FORMAT parquet)")
         finally:
@@ -501,10 +571,10 @@ def _session_counts(con, counts: str, period: str, prep: Prepared,
     rows, sources = period_counts(con, counts, step, prep, cache)
     period_code, periods = pd.factorize(rows["period"])
     labels = q.period_labels(np.asarray(periods, dtype=np.int64) * step, period)
-    names = pd.Index(prep.dev_ids, dtype=object)
+    dtype = prep.device_dtype()
     return pd.DataFrame({
-        "device_id": pd.Categorical.from_codes(rows["dev"], names) if names.notna().all()
-        else names.to_numpy(object)[rows["dev"]],
+        "device_id": pd.Categorical.from_codes(rows["dev"], dtype=dtype) if dtype is not None
+        else np.asarray(prep.dev_ids, dtype=object)[rows["dev"]],
         "source": pd.Categorical.from_codes(rows["source"], pd.Index(sources, dtype=object)),
         "period": pd.Categorical.from_codes(period_code, pd.Index(labels, dtype=object)),
         "sessions": rows["n"]})

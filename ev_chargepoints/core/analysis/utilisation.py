@@ -440,7 +440,7 @@ def assemble(by, dev_ids, pair_device, pair_connector, facts, sums, widen, grid,
     # (device, period[, connector]) from the start: sorted on integer ranks of the ids
     # (as sort_values orders them, missing last), no frame sort after.
     keep = (available > 0) | (n_sessions > 0) | (plugged > 0)
-    device_rank = _sort_rank(key_device)
+    device_rank = sort_rank(key_device)
     if by == "device" and len(np.unique(device_rank)) == n_codes:
         # one row of ``keep`` per device: rows taken in rank order are already sorted
         by_rank = np.argsort(device_rank, kind="stable")
@@ -456,7 +456,7 @@ def assemble(by, dev_ids, pair_device, pair_connector, facts, sums, widen, grid,
     if not ordered:
         keys = [p_idx, device_rank[g_idx]]
         if by == "connector":
-            keys.insert(0, _sort_rank(key_connector)[g_idx])
+            keys.insert(0, sort_rank(key_connector)[g_idx])
         order = np.lexsort(keys)
         g_idx, p_idx = g_idx[order], p_idx[order]
         del keys, order
@@ -485,11 +485,24 @@ def assemble(by, dev_ids, pair_device, pair_connector, facts, sums, widen, grid,
     return pd.DataFrame(out, copy=False)
 
 
-def _sort_rank(values) -> np.ndarray:
+def sort_rank(values) -> np.ndarray:
     """Integer rank of each value in the order ``sort_values`` gives (equal values equal
     ranks, missing values last)."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=True)
+    values = np.asarray(values, dtype=object)
+    if _strictly_increasing(values):
+        return np.arange(len(values))
+    codes, uniques = pd.factorize(values, sort=True)
     return np.where(codes < 0, len(uniques), codes)
+
+
+def _strictly_increasing(values: np.ndarray) -> bool:
+    """Whether each value is greater than the one before: then they are distinct and
+    already in sorted order, their ranks 0, 1, 2... Values that cannot be compared with
+    one another (missing, text beside numbers) are not."""
+    try:
+        return bool(np.all(values[1:] > values[:-1]))
+    except TypeError:
+        return False
 
 
 def _connector_kw(connectors, device_ids, connector_ids, fallback):
