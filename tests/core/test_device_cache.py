@@ -135,6 +135,41 @@ def test_the_cache_is_kept_by_a_sessions_import_and_redone_after_devices_or_a_de
         assert ws.reconciliation().counts["decision"] >= 1
 
 
+def test_computed_from_the_device_and_connector_history_read_once(tmp_path, files,
+                                                                   monkeypatch):
+    """Without a cache file, the devices and connectors are read once (their whole
+    history, today's rows taken from it): the same reconciliation and history as today's
+    rows read on their own, with closed rows in the store."""
+    store = tmp_path / "store.gpkg"
+    with Workspace(store) as ws:
+        ws.import_files([files["ncr_more"], files["ocpi"]])
+    with Workspace(store) as ws:  # a newer registry snapshot closes and adds rows
+        ws.import_files([files["ncr"]])
+    cache_file = store.with_suffix(".history") / "cache" / device_cache.FILE_NAME
+    with Workspace(store) as ws:
+        s = ws.store
+        assert (s.devices(current_only=False)["valid_to_utc"].notna().any()
+                and s.connectors(current_only=False)["valid_to_utc"].notna().any())
+        expected = reconcile(s.devices(), s.connectors(), s.decisions())
+        expected_hist = history(expected, s.devices(current_only=False),
+                                s.connectors(current_only=False))
+        cache_file.unlink(missing_ok=True)
+        device_cache._LAST_READ.clear()
+        reads = []
+        for name in ("devices", "connectors"):
+            real = getattr(s, name)
+            monkeypatch.setattr(s, name, lambda *a, _real=real, _name=name, **k: (
+                reads.append(_name), _real(*a, **k))[1])
+        rec, hist = device_cache.reconciled(s)
+    assert sorted(reads) == ["connectors", "devices"]
+    for name in ("devices", "connectors", "links", "review", "device_map"):
+        pd.testing.assert_frame_equal(getattr(rec, name), getattr(expected, name),
+                                      check_exact=True)
+    assert rec.counts == expected.counts
+    for got, want in zip(hist, expected_hist):
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
 def test_a_damaged_cache_file_is_ignored_and_replaced(tmp_path, files):
     store = tmp_path / "store.gpkg"
     with Workspace(store) as ws:

@@ -206,12 +206,23 @@ def reconciled(store, cache: bool = True) -> tuple:
     GeoPackage store) both, through :func:`cached_reconciliation`."""
     from .reconcile import history, reconcile
 
-    def compute():
-        return reconcile(store.devices(), store.connectors(), store.decisions())
     if not cache:
-        return compute(), None
-    return cached_reconciliation(store, compute, lambda rec: history(
-        rec, store.devices(current_only=False), store.connectors(current_only=False)))
+        return reconcile(store.devices(), store.connectors(), store.decisions()), None
+    read = []  # the whole history of devices and connectors, read once for both
+
+    def every_row():
+        if not read:
+            read.extend([store.devices(current_only=False),
+                         store.connectors(current_only=False)])
+        return read
+
+    def compute():  # today's rows (those not closed) as devices() and connectors() give
+        return reconcile(*(_today(rows) for rows in every_row()), store.decisions())
+    return cached_reconciliation(store, compute, lambda rec: history(rec, *every_row()))
+
+
+def _today(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[rows["valid_to_utc"].isna().to_numpy()].reset_index(drop=True)
 
 
 def cached_reconciliation(store, compute_rec, compute_history):
