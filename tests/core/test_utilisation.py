@@ -342,3 +342,20 @@ def test_overlap_flags_match_a_brute_force_check(time_bits):
     exact_ties = pd.Series(list(zip(group, secs_s))).duplicated(keep=False).to_numpy()
     assert (flags[~exact_ties] == expected[~exact_ties]).all()
     assert flags.sum() > 100
+
+
+@pytest.mark.parametrize("values", [
+    [f"id-{i:04d}" for i in np.random.default_rng(1).permutation(500)],  # texts, shuffled
+    [f"id-{i:04d}" for i in range(500)],  # already in order (the fast path)
+    ["b", "a", "c", "a", "b"],  # repeats share a rank
+    ["b", None, "a", np.nan, "a"],  # missing values last
+    [3, 1, 2, 1], ["x"], [],
+])
+def test_sort_rank_is_the_order_sort_values_gives(values):
+    """The rows' order key (:func:`.utilisation.sort_rank`) on its fast paths equals the
+    ranks of a sorted factorize: equal values equal ranks, missing values last."""
+    from ev_chargepoints.core.analysis.utilisation import sort_rank
+
+    array = np.array(values, dtype=object)
+    codes, uniques = pd.factorize(array, sort=True)
+    np.testing.assert_array_equal(sort_rank(array), np.where(codes < 0, len(uniques), codes))

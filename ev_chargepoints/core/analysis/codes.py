@@ -74,7 +74,10 @@ def dense_codes(raw: np.ndarray, size: int):
 
 
 def as_texts(values) -> np.ndarray:
-    """``values`` as ``astype(str)`` gives them (an object array), each distinct value
-    converted once."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    """``values`` as ``astype(str)`` gives them (an object array; each distinct value
+    converted once; an array of texts only is returned as it is, not copied)."""
+    values = np.asarray(values, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return values
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
     return np.asarray(pd.Index(uniques, dtype=object).astype(str), dtype=object)[codes]

@@ -491,6 +491,12 @@ def sort_rank(values) -> np.ndarray:
     values = np.asarray(values, dtype=object)
     if _strictly_increasing(values):
         return np.arange(len(values))
+    if len(values) and pd.api.types.infer_dtype(values, skipna=False) == "string":
+        order = np.argsort(values, kind="stable")  # (half the time of a sorted factorize)
+        ordered = values[order]
+        rank = np.empty(len(values), dtype=np.int64)
+        rank[order] = np.concatenate([[0], np.cumsum(ordered[1:] != ordered[:-1])])
+        return rank
     codes, uniques = pd.factorize(values, sort=True)
     return np.where(codes < 0, len(uniques), codes)
 
