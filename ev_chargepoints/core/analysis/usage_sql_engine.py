@@ -349,6 +349,8 @@ class MonthCache:
                     != len(prep.triples):
                 return None
             prep = prep.spanned(con, "ucs_triples")
+        else:
+            prep = copy.copy(prep)  # (the held one is not changed)
         prep.kept = self._prepared_file().exists()
         self._key_of = (prep.triples, key)
         return prep
