@@ -89,13 +89,18 @@ def _fresh(store_path: Path):
         expected = reconcile(store.devices(), store.connectors(), store.decisions())
         expected_hist = history(expected, store.devices(current_only=False),
                                 store.connectors(current_only=False))
+    _assert_same(rec, hist, expected, expected_hist)
+    return rec, bool(calls)
+
+
+def _assert_same(rec, hist, expected, expected_hist) -> None:
+    """Reconciliations and device histories equal, exactly."""
     for name in ("devices", "connectors", "links", "review", "device_map"):
         pd.testing.assert_frame_equal(getattr(rec, name), getattr(expected, name),
                                       check_exact=True)
     assert rec.counts == expected.counts
     for got, want in zip(hist, expected_hist):
         pd.testing.assert_frame_equal(got, want, check_exact=True)
-    return rec, bool(calls)
 
 
 def test_the_cache_is_kept_by_a_sessions_import_and_redone_after_devices_or_a_decision(
@@ -162,12 +167,7 @@ def test_computed_from_the_device_and_connector_history_read_once(tmp_path, file
                 reads.append(_name), _real(*a, **k))[1])
         rec, hist = device_cache.reconciled(s)
     assert sorted(reads) == ["connectors", "devices"]
-    for name in ("devices", "connectors", "links", "review", "device_map"):
-        pd.testing.assert_frame_equal(getattr(rec, name), getattr(expected, name),
-                                      check_exact=True)
-    assert rec.counts == expected.counts
-    for got, want in zip(hist, expected_hist):
-        pd.testing.assert_frame_equal(got, want, check_exact=True)
+    _assert_same(rec, hist, expected, expected_hist)
 
 
 def test_a_damaged_cache_file_is_ignored_and_replaced(tmp_path, files):
