@@ -39,17 +39,11 @@ import pandas as pd
 from ..calendar import NAT, STEP_MONTHS, ns_utc, period_grid
 from ..files import written_whole
 from ..progress import SILENT, Progress
+from . import usage_period_sums as held_in_memory
 from . import usage_sql as q
 from .uptime import DEFAULT_MAX_GAP_HOURS
 from .usage_coverage import coverage_pairs, covered_grid, device_operators
-from .usage_period_sums import (
-    closed_ends,
-    held_prepared,
-    hold_prepared,
-    period_counts,
-    period_grids,
-)
-from .usage_period_sums import release as release_period_grids
+from .usage_period_sums import closed_ends, period_counts, period_grids
 from .utilisation import assemble, data_window, device_facts, empty_result, sort_rank
 
 TRIPLE_KEYS = ["source", "device_id", "connector_id"]
@@ -327,7 +321,7 @@ class MonthCache:
                     self._write(con, prep, list(named), since)
                     self.extends = (previous, int(since))
                     return self._hold(prep), "incremental"
-        release_period_grids()  # (nothing of them is used after a full recompute)
+        held_in_memory.release()  # (nothing of them is used after a full recompute)
         prep = Prepared(scan_triples(con, relation), attach, devices, connectors)
         compute_months(con, relation, prep, self.by)
         self._write(con, prep, list(named), None)
@@ -338,7 +332,7 @@ class MonthCache:
         (:func:`.usage_period_sums.held_prepared`) when the sessions of the new parts
         (``merged``: the query of the state's triples and theirs) add no key to its
         triples; else None."""
-        held = held_prepared(str(self.folder), state["gen"], self.device_stamp)
+        held = held_in_memory.held_prepared(str(self.folder), state["gen"], self.device_stamp)
         if held is None:
             return None
         prep, key = held
@@ -361,7 +355,8 @@ class MonthCache:
         if key is not None:
             kept = copy.copy(prep)
             kept.triples_table = None  # (a temp table of this connection)
-            hold_prepared(str(self.folder), self.gen, self.device_stamp, kept, key)
+            held_in_memory.hold_prepared(str(self.folder), self.gen, self.device_stamp, kept,
+                                         key)
         return prep
 
     def _part_name(self, part: str) -> str:
