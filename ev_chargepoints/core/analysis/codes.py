@@ -73,11 +73,16 @@ def dense_codes(raw: np.ndarray, size: int):
     return rank[raw], keys
 
 
+def only_texts(values: np.ndarray) -> bool:
+    """Whether every value is a ``str`` (none missing, no numbers)."""
+    return pd.api.types.infer_dtype(values, skipna=False) == "string"
+
+
 def as_texts(values) -> np.ndarray:
     """``values`` as ``astype(str)`` gives them (an object array; each distinct value
     converted once; an array of texts only is returned as it is, not copied)."""
     values = np.asarray(values, dtype=object)
-    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+    if only_texts(values):
         return values
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     return np.asarray(pd.Index(uniques, dtype=object).astype(str), dtype=object)[codes]

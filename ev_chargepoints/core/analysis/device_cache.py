@@ -204,6 +204,7 @@ _LAST_READ: dict = {}
 def reconciled(store, cache: bool = True) -> tuple:
     """(reconciliation of ``store``, its device history or None): with ``cache`` (a
     GeoPackage store) both, through :func:`cached_reconciliation`."""
+    from ..store.values import today_rows
     from .reconcile import history, reconcile
 
     if not cache:
@@ -217,12 +218,8 @@ def reconciled(store, cache: bool = True) -> tuple:
         return read
 
     def compute():  # today's rows (those not closed) as devices() and connectors() give
-        return reconcile(*(_today(rows) for rows in every_row()), store.decisions())
+        return reconcile(*(today_rows(rows) for rows in every_row()), store.decisions())
     return cached_reconciliation(store, compute, lambda rec: history(rec, *every_row()))
-
-
-def _today(rows: pd.DataFrame) -> pd.DataFrame:
-    return rows[rows["valid_to_utc"].isna().to_numpy()].reset_index(drop=True)
 
 
 def cached_reconciliation(store, compute_rec, compute_history):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..calendar import NAT, ns_utc, period_grid
-from .codes import as_texts, integer_codes
+from .codes import as_texts, integer_codes, only_texts
 
 
 def session_counts(sessions: pd.DataFrame, period: str = "quarter") -> pd.DataFrame:
@@ -172,7 +172,7 @@ def _text_codes(values: pd.Series):
     if isinstance(values.dtype, pd.CategoricalDtype):
         codes = values.cat.codes.to_numpy().astype(np.int64)
         uniq = np.asarray(values.cat.categories, dtype=object)
-        if pd.api.types.infer_dtype(uniq, skipna=False) == "string" and (
+        if only_texts(uniq) and (
                 not len(codes) or codes.min() >= 0):
             return codes, uniq  # distinct texts already
         if values.isna().any():

@@ -173,3 +173,12 @@ def rows_frame(rows: list, names: list[str]) -> pd.DataFrame:
         return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
     columns = list(zip(*rows))
     return pd.DataFrame({n: np.array(c, dtype=object) for n, c in zip(names, columns)})
+
+
+def today_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Today's rows (not closed: ``valid_to_utc`` missing) of a device or connector
+    history, in its order, as ``validity_window(None, True, ...)`` selects them from a
+    store; a frame without validity is returned as it is."""
+    if "valid_to_utc" not in rows:
+        return rows
+    return rows[rows["valid_to_utc"].isna().to_numpy()].reset_index(drop=True)
