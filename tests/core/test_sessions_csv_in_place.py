@@ -266,3 +266,56 @@ def test_blank_beside_a_quote_found_across_blocks(data, expected):
     assert sessions_duckdb._blank_beside_quote(data, block=8) is expected
     assert sessions_duckdb._blank_beside_quote(data) is expected
     assert expected is any(near in data for near in (b' "', b'\t"', b'" ', b'"\t'))
+
+
+def ascii_rows(n=120) -> list[str]:
+    return [r.replace("Café", "Cafe") for r in many_rows(n)]
+
+
+@pytest.mark.parametrize("case, data", [
+    ("plain", body(ascii_rows()).encode()),
+    ("a space beside a quote (pandas reads it)",
+     body(ascii_rows() + ['9,500,1,01/12/2017,10:00,01/12/2017,11:00,5,0, "S",G,M']).encode()),
+    ("a lone carriage return (pandas reads it)",
+     body(ascii_rows()).encode().replace(b"\r\n", b"\r", 3).replace(b"\r", b"\r\n", 1)),
+    ("line feeds only", body(ascii_rows(), end="\n").encode())])
+def test_large_ascii_file_is_never_decoded_unless_pandas_reads_it(tmp_path, large, monkeypatch,
+                                                                   case, data):
+    """A large ASCII session file is its own UTF-8: DuckDB reads it in place and the
+    whole text is decoded only where pandas must read it; the same result either way."""
+    path = tmp_path / "s.csv"
+    path.write_bytes(data)
+    expected = parse_pandas(data, path.name)
+    decoded = []
+    real_decode = common.decode_text
+
+    def counting(raw, name, partial=False):
+        decoded.append(len(raw))
+        return real_decode(raw, name, partial)
+
+    monkeypatch.setattr(parsers, "decode_text", counting)
+    taken = parsers._undecoded_sessions(data, path.name, common.DEFAULT_LIMITS)
+    assert taken, case
+    assert_same_result(parsers.parse_file(path), expected)
+    assert decoded == [], f"{case}: the text went through decode_text"
+    assert_same_result(parsers.parse_file(path, engine="python"), expected)
+
+
+@pytest.mark.parametrize("data, fmt", [
+    (b'{"data": [], "status_code": 1000, "timestamp": "2023-01-01T00:00:00Z"}',
+     None),
+    (body([row(1)]).replace("Café", "Cafe").encode(), "sessions"),
+    (b"\xef\xbb\xbf" + body([row(1)]).encode(), "sessions")])
+def test_files_not_taken_undecoded_go_the_usual_way(tmp_path, large, data, fmt):
+    """JSON, a BOM or any other text: decoded as before (an ASCII session CSV is taken
+    undecoded only from the size where DuckDB reads it)."""
+    small = len(data) < sessions_csv.DUCKDB_MIN_CHARS
+    assert parsers._undecoded_sessions(data, "s", common.DEFAULT_LIMITS) is (
+        fmt == "sessions" and data.isascii() and not small)
+
+
+def test_a_nul_near_the_start_of_an_ascii_file_is_refused_as_before(tmp_path, large):
+    path = tmp_path / "s.csv"
+    path.write_bytes(body([row(1)]).replace("Café", "Cafe").encode() + b"\x00")
+    with pytest.raises(errors.NotText):
+        parsers.parse_file(path)

@@ -93,7 +93,7 @@ ENGINES = ("auto", "duckdb", "python")
 DUCKDB_MIN_CHARS = 1 << 20
 
 
-def parse_text(text: str, name: str = "sessions.csv", source: str | None = None,
+def parse_text(text: str | None, name: str = "sessions.csv", source: str | None = None,
                limits: Limits = DEFAULT_LIMITS, namespace: str | None = None,
                tz: str = UK_TZ, engine: str = "auto",
                _origin: SameFile | None = None,
@@ -104,14 +104,17 @@ def parse_text(text: str, name: str = "sessions.csv", source: str | None = None,
     ``_origin`` (set by ``parsers.parse_file``): the file whose bytes are exactly the
     text's UTF-8, which DuckDB then reads in place. ``_in_duckdb`` (a store's import):
     sessions DuckDB read and checked stay in DuckDB, a ``sessions_held.DuckSessions``
-    in place of the frame, for the store to write its part from."""
+    in place of the frame, for the store to write its part from. ``text`` None (a
+    large ASCII file, from ``parsers.parse_file``): ``_origin``'s bytes are the text,
+    decoded only if pandas must read it."""
     if engine not in ENGINES:
         raise errors.ParseError(f"unknown engine '{engine}'; expected one of "
                                 f"{', '.join(ENGINES)}", name)
-    if engine == "duckdb" or (engine == "auto" and len(text) >= DUCKDB_MIN_CHARS):
+    size = len(_origin.data) if text is None else len(text)
+    if engine == "duckdb" or (engine == "auto" and size >= DUCKDB_MIN_CHARS):
         from . import sessions_duckdb
 
-        header = sessions_duckdb.header(text)
+        header = sessions_duckdb.header(_first_line(_origin.data) if text is None else text)
         if header is not None and looks_like_sessions(header):
             roles = _roles(header)
             source = source or f"sessions:{os.path.basename(name)}"
@@ -122,7 +125,15 @@ def parse_text(text: str, name: str = "sessions.csv", source: str | None = None,
                 checked = reader.sessions(source, namespace, _localizer(tz))
             if checked is not None:
                 return _held_result(*checked, source, _in_duckdb)
+    if text is None:
+        text = _origin.data.decode("ascii")
     return validate(read_columns(text, name, limits), name, source, namespace, tz)
+
+
+def _first_line(data: bytes) -> str:
+    """The first line of ASCII ``data`` (with its line break), decoded."""
+    end = data.find(b"\n")
+    return (data if end < 0 else data[:end + 1]).decode("ascii")
 
 
 def _held_result(table, rejected, counts, n_rows, source, in_duckdb) -> schema.ParseResult:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u
 _YEARS = (1678, 2261)  # inside pandas' nanosecond range: DuckDB and pandas agree there
 # a field's opening quote after spaces/tabs, or its closing quote before them
 _INLINE_TIMES = 2000  # at most this many times in clock-change hours are named in SQL
-_SPACED_QUOTE = re.compile(r'(?:^|[,\r\n])[ \t]+"|"[ \t]+(?:[,\r\n]|$)')
+_SPACED_QUOTE = re.compile(rb'(?:^|[,\r\n])[ \t]+"|"[ \t]+(?:[,\r\n]|$)')
 
 
 def _duckdb():
@@ -81,7 +82,7 @@ class Reader:
                 data = self.text.encode("utf-8")
             except UnicodeError:
                 return self
-        if not _splits_as_pandas(data, self.text):
+        if not _splits_as_pandas(data):
             return self
         if self.origin is None:
             handle, self.path = tempfile.mkstemp(suffix=".csv", prefix="ev-sessions-")
@@ -137,7 +138,7 @@ class Reader:
         error: no field is over the size limit)."""
         con = self.con
         con.execute("CREATE TEMP TABLE cols AS " + _columns_sql(
-            self.header, self.roles, self._read_csv(f"*, hash({self._hashed()}) AS row_hash")))
+            self.header, self.roles, self._read_csv("*")))
         n_rows, kwh_plain = con.execute("SELECT count(*), bool_and(k_ok) FROM cols"
                                         ).fetchall()[0]
         if n_rows == 0:
@@ -168,8 +169,7 @@ class Reader:
         else:  # some kWh text is not a plain decimal: pd.to_numeric, as before, on all
             kwh = pd.to_numeric(pd.Series(self._texts("k", None), dtype=object),
                                 errors="coerce")
-        exact_dup, first_of_row = self._exact_repeats(n_rows)
-        id_dup, first_of_id = _repeats(con, n_rows)
+        exact_dup, first_of_row, id_dup, first_of_id = self._repeats(n_rows)
         return {
             "header": self.header, "n_rows": n_rows,
             "device_missing": _bools(t["no_device"]), "strings": self._strings,
@@ -226,8 +226,7 @@ class Reader:
             missing = np.isnan(kwh)
             update_column(con, "kwh", np.arange(n_rows, dtype="int64"),
                     np.where(missing, 0.0, kwh), missing)
-        exact_dup, first_of_row = self._exact_repeats(n_rows)
-        id_dup, first_of_id = _repeats(con, n_rows)
+        exact_dup, first_of_row, id_dup, first_of_id = self._repeats(n_rows)
         id_dup &= ~exact_dup
         dup_rows = np.flatnonzero(exact_dup | id_dup)
         offsets, odd_times = utc_offsets(con, localize)
@@ -272,7 +271,7 @@ class Reader:
             FROM judged WHERE code = 0""")
         con.execute("DROP VIEW judged")
         con.execute(f"DROP {'VIEW' if inline else 'TABLE'} checked")
-        for name in ("cols", "raw", "candidates"):
+        for name in ("cols", "raw", "candidates", "candidates_n"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
         table = DuckSessions(con, "sessions")
         # keys all from session ids (none made from content): distinct, as the rows
@@ -284,18 +283,6 @@ class Reader:
         rejects = [(int(r), int(c), int(f)) for r, c, f in
                    zip(rejected["row"], rejected["code"], np.ma.filled(rejected["first"], 0))]
         return table, rejects, (int(open_count), int(missing_kwh)), int(n_rows)
-
-    def _hashed(self) -> str:
-        """The fields whose hash finds the candidate exact duplicates: the session id's
-        as read (identical rows have identical ids: one cheap hash), else every field
-        of a role. Candidates are then compared in full (:meth:`_exact_repeats`)."""
-        position = {h: i for i, h in enumerate(self.header)}
-        every = ", ".join(f"c{position[h]}" for h in sorted(set(self.roles.values()),
-                                                            key=position.get))
-        if "session_id" not in self.roles:
-            return every
-        sid = f"c{position[self.roles['session_id']]}"  # longer than any blank token
-        return f"CASE WHEN strlen({sid}) > 4 THEN {sid} ELSE concat_ws('|', {every}) END"
 
     def _strings(self, keep: np.ndarray):
         """(device, connector, session id) of the kept rows, indexed by row position."""
@@ -329,64 +316,80 @@ class Reader:
             self.con.unregister("wanted")
         return list(out[which])
 
-    def _exact_repeats(self, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows identical to an earlier row (all fields), and the first such row.
+    def _repeats(self, n_rows: int) -> tuple[np.ndarray, ...]:
+        """(identical to an earlier row (all fields), 1-based first such row, session id
+        used by an earlier row, 1-based first row with that id).
 
-        Rows sharing a hash (of :meth:`_hashed`'s fields) are compared field by field
-        (the text read again only when some hash repeats), so neither a hash collision
-        nor rows alike only in those fields can make rows duplicates."""
+        Such rows share table ``cols``' dup_key with their earlier row, so only the rows
+        of a dup_key seen more than once are looked at (in most files none: one grouping
+        of 64-bit hashes); they are compared field by field and by id, so neither a hash
+        collision nor rows alike only in some fields can make rows repeats."""
         con = self.con
-        shared = con.execute("""
-            SELECT rowid FROM cols WHERE row_hash IN
-              (SELECT row_hash FROM cols GROUP BY row_hash HAVING count(*) > 1)
-            ORDER BY rowid""").fetchnumpy()["rowid"]
-        repeat = np.zeros(n_rows, dtype=bool)
-        first = np.zeros(n_rows, dtype="int64")
-        if not len(shared):
-            return repeat, first
-        names = [f"c{i}" for i in range(len(self.header))]
-        con.register("shared", pd.DataFrame({"n": np.asarray(shared, dtype="int64")}))
+        exact, first_row = np.zeros(n_rows, dtype=bool), np.zeros(n_rows, dtype="int64")
+        by_id, first_id = np.zeros(n_rows, dtype=bool), np.zeros(n_rows, dtype="int64")
+        keys = con.execute("SELECT dup_key FROM cols GROUP BY dup_key HAVING count(*) > 1"
+                           ).fetchnumpy()["dup_key"]
+        if not len(keys):
+            return exact, first_row, by_id, first_id
+        con.register("_keys", pd.DataFrame({"k": np.asarray(keys, dtype="uint64")}))
         try:
-            con.execute(f"""CREATE TEMP TABLE candidates AS SELECT * FROM
-                (SELECT rowid AS n, * FROM {self._raw()}) SEMI JOIN shared USING (n)""")
+            con.execute("CREATE TEMP TABLE candidates_n AS SELECT rowid AS n, sid FROM cols"
+                        " WHERE dup_key IN (SELECT k FROM _keys)")
         finally:
-            con.unregister("shared")
+            con.unregister("_keys")
+        names = [f"c{i}" for i in range(len(self.header))]
+        con.execute(f"""CREATE TEMP TABLE candidates AS SELECT * FROM
+            (SELECT rowid AS n, * FROM {self._raw()}) SEMI JOIN candidates_n USING (n)""")
         same = " AND ".join(f"a.{c} IS NOT DISTINCT FROM b.{c}" for c in names)
-        found = con.execute(f"""SELECT a.n AS n, min(b.n) AS first FROM candidates a
-            JOIN candidates b ON {same} GROUP BY a.n""").fetchnumpy()
-        n = np.asarray(found["n"], dtype="int64")
-        firsts = np.asarray(found["first"], dtype="int64")
-        first[n] = firsts + 1
-        repeat[n] = firsts != n
-        return repeat, first
+        for query, flags, firsts in (
+                (f"""SELECT a.n AS n, min(b.n) AS first FROM candidates a
+                     JOIN candidates b ON {same} GROUP BY a.n""", exact, first_row),
+                ("""SELECT a.n AS n, min(b.n) AS first FROM candidates_n a
+                    JOIN candidates_n b USING (sid) GROUP BY a.n""", by_id, first_id)):
+            found = con.execute(query).fetchnumpy()
+            n = np.asarray(found["n"], dtype="int64")
+            first = np.asarray(found["first"], dtype="int64")
+            firsts[n] = first + 1
+            flags[n] = first != n
+        con.execute("DROP TABLE candidates_n")
+        return exact, first_row, by_id, first_id
 
 
 # reason codes of the checks (``sessions_csv.REJECT_REASONS``, in order; 0: kept)
-def _splits_as_pandas(data: bytes, text: str) -> bool:
+def _splits_as_pandas(data: bytes) -> bool:
     """False for UTF-8 ``data`` DuckDB might split otherwise than pandas: a NUL, a lone
     CR (pandas ends a line there), spaces or tabs beside a field's quote (pandas keeps
     ` "a"` as it is, DuckDB unquotes it). Byte searches (memchr speed), no copies; the
-    text is searched only when some quote has a space or tab beside it."""
+    pattern is searched only when some quote has a space or tab beside it (its bytes
+    are ASCII, never part of another character's UTF-8)."""
     if b"\x00" in data:
         return False
     if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
         return False
     if _blank_beside_quote(data):
-        return _SPACED_QUOTE.search(text) is None
+        return _SPACED_QUOTE.search(data) is None
     return True
 
 
 def _blank_beside_quote(data: bytes, block: int = 1 << 25) -> bool:
     """Whether a space or tab comes just before or after some '"' in ``data``: numpy over
-    the quotes' neighbours, a block at a time (``b' "' in data`` stops at every space)."""
+    the quotes' neighbours, a block at a time on two threads (numpy lets go of the GIL;
+    ``b' "' in data`` stops at every space)."""
     whole = np.frombuffer(data, dtype=np.uint8)
-    for lo in range(0, len(whole), block):
+
+    def blank_in(lo: int) -> bool:
         quotes = np.flatnonzero(whole[lo:lo + block] == 34) + lo
         for near in (quotes[quotes > 0] - 1, quotes[quotes < len(whole) - 1] + 1):
             around = whole[near]
             if ((around == 32) | (around == 9)).any():
                 return True
-    return False
+        return False
+
+    starts = range(0, len(whole), block)
+    if len(starts) < 2:
+        return any(map(blank_in, starts))
+    with ThreadPoolExecutor(2) as pool:
+        return any(pool.map(blank_in, starts))
 
 
 def header(text: str) -> list[str] | None:
@@ -415,9 +418,11 @@ def _columns_sql(header: list[str], roles: dict[str, str], source: str,
     """SELECT over ``source`` (the CSV's rows, c0, c1, ...) giving per row: device,
     connector, sid (stripped, NULL for blank tokens), s, e (canonical start/end local
     times in µs, else NULL), s_blank, e_blank, k_blank, s_odd, e_odd (text not blank
-    but not canonical), kwh, k_ok (kWh text a plain decimal, or blank), plus any
-    row_hash of ``source``. ``output``: only n (of ``source``) and that
-    intermediate column (st, et, k), with every text fully stripped (``exact``)."""
+    but not canonical), kwh, k_ok (kWh text a plain decimal, or blank), dup_key (the
+    hash of the session id, or of every stripped field of a role for a row without one:
+    rows repeating an id, and identical rows, share it). ``output``: only n (of
+    ``source``) and that intermediate column (st, et, k), with every text fully
+    stripped (``exact``)."""
     position = {h: i for i, h in enumerate(header)}
     ws = _sql_text(WHITESPACE)
     tokens = [_sql_text(t) for t in MISSING_TOKENS]
@@ -434,7 +439,7 @@ def _columns_sql(header: list[str], roles: dict[str, str], source: str,
         if exact:
             return f"trim({value}, {ws})"
         edge = " OR ".join(f"ord({end}) BETWEEN 0 AND 32 OR ord({end}) > 132"
-                           for end in (value, f"right({value}, 1)")[:ends])
+                           for end in (value, f"{value}[-1]")[:ends])
         return f"CASE WHEN {edge} THEN trim({value}, {ws}) ELSE {value} END"
 
     def none(column: str) -> str:  # no IN list: DuckDB makes that a join (order lost)
@@ -454,7 +459,7 @@ def _columns_sql(header: list[str], roles: dict[str, str], source: str,
                  f"{stripped('end_date', 1)} AS ed, {stripped('end_time', 1)} AS ett")
         joins = (f"{joined('sd', 'stt')} AS st, {joined('ed', 'ett')} AS et" if exact
                  else "sd, stt, ed, ett")
-    keep = ", n" if output is not None else ", row_hash"
+    keep = ", n" if output is not None else ""
     select = f"""
         WITH s AS (SELECT {stripped('device')} AS dev, {stripped('connector')} AS conn,
                           {stripped('session_id')} AS id, {times},
@@ -465,31 +470,43 @@ def _columns_sql(header: list[str], roles: dict[str, str], source: str,
     if output is not None:
         return f"{select} SELECT n, {output} FROM j"
     if by_date:  # the joined text is blank exactly when the date is
-        start, end = _local_parts("sd", "stt"), _local_parts("ed", "ett")
-        st, et = "sd", "ed"
+        # most sessions end on the day they start: that date is read once
+        days = f", {_day('sd')} AS s_day FROM j"
+        start = _at("s_day", "stt")
+        end = _at(f"(CASE WHEN ed = sd THEN s_day ELSE {_day('ed')} END)", "ett")
+        st, et, fields = "sd", "ed", "sd, stt, ed, ett"
     else:
+        days = " FROM j"
         start, end, st, et = _local("st"), _local("et"), "st", "et"
+        fields = "st, et"
     return f"""{select},
+             d AS (SELECT *{days}),
              p AS (SELECT *, {start} AS s_local, {end} AS e_local,
-                          TRY_CAST(k AS DOUBLE) AS kwh FROM j)
+                          TRY_CAST(k AS DOUBLE) AS kwh FROM d)
         SELECT device, connector, sid, epoch_us(s_local) AS s, epoch_us(e_local) AS e,
                {st} = '' AS s_blank, {et} = '' AS e_blank, kt = '' AS k_blank,
                s_local IS NULL AND {st} <> '' AS s_odd, e_local IS NULL AND {et} <> '' AS e_odd,
                kwh, k = '' OR (regexp_full_match(k, '-?[0-9]{{1,10}}(\\.[0-9]{{1,5}})?')
-                               AND NOT (starts_with(k, '-') AND kwh = 0)) AS k_ok {keep}
+                               AND NOT (starts_with(k, '-') AND kwh = 0)) AS k_ok,
+               CASE WHEN sid IS NULL THEN hash(device, connector, {fields}, kt)
+                    ELSE hash(sid) END AS dup_key
         FROM p"""
 
 
-def _local_parts(date: str, time: str) -> str:
-    """:func:`_local` of ``date || ' ' || time`` without building that text: the same
-    canonical forms (dd/mm/yyyy; HH:MM or HH:MM:SS, hours < 24, minutes and seconds
-    < 60), the same timestamps."""
-    date_ok = f"regexp_full_match({date}, '[0-9]{{2}}/[0-9]{{2}}/[0-9]{{4}}')"
-    time_ok = (f"regexp_full_match({time}, "
-               f"'([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?')")
-    day = f"CAST(try_strptime({date}, '%d/%m/%Y') AS DATE)"
-    return (f"CASE WHEN {date_ok} AND {time_ok} AND substr({date}, 7, 4) BETWEEN "
-            f"'{_YEARS[0]}' AND '{_YEARS[1]}' THEN {day} + CAST({time} AS TIME) END")
+def _day(date: str) -> str:
+    """A canonical dd/mm/yyyy date (two digits each, ASCII) DuckDB accepts, in years
+    pandas can hold, as a DATE; else NULL."""
+    return (f"CASE WHEN regexp_full_match({date}, '[0-9]{{2}}/[0-9]{{2}}/[0-9]{{4}}') "
+            f"AND substr({date}, 7, 4) BETWEEN '{_YEARS[0]}' AND '{_YEARS[1]}' "
+            f"THEN CAST(try_strptime({date}, '%d/%m/%Y') AS DATE) END")
+
+
+def _at(day: str, time: str) -> str:
+    """:func:`_local` of the texts of ``day`` (a :func:`_day`) and ``time`` joined by a
+    space, without building that text: the same canonical times (HH:MM or HH:MM:SS,
+    hours < 24, minutes and seconds < 60), the same timestamps."""
+    time_ok = f"regexp_full_match({time}, '([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?')"
+    return f"CASE WHEN {time_ok} THEN {day} + CAST({time} AS TIME) END"
 
 
 def _local(column: str) -> str:
@@ -510,19 +527,3 @@ def _naive(micros, n_rows: int) -> pd.Series:
 
 def _bools(values) -> np.ndarray:
     return np.ma.filled(np.ma.asarray(values, dtype=bool), False)
-
-
-def _repeats(con, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """(session id used by an earlier row, 1-based first row with that id)."""
-    found = con.execute("""
-        WITH ids AS (SELECT rowid AS n, sid FROM cols WHERE sid IS NOT NULL),
-             groups AS (SELECT sid, min(n) AS first FROM ids GROUP BY sid
-                        HAVING count(*) > 1)
-        SELECT n, first FROM ids JOIN groups USING (sid)""").fetchnumpy()
-    repeat = np.zeros(n_rows, dtype=bool)
-    first = np.zeros(n_rows, dtype="int64")
-    n = np.asarray(found["n"], dtype="int64")
-    firsts = np.asarray(found["first"], dtype="int64")
-    first[n] = firsts + 1
-    repeat[n] = firsts != n
-    return repeat, first
