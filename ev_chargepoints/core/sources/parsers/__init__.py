@@ -110,11 +110,10 @@ def _parse(data, name: str, format: str | None, source: str | None, limits: Limi
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise errors.ParseError("expected bytes", name)
         raw = bytes(data)
-        if origin is not None and format in (None, "sessions"):
-            undecoded = _undecoded_sessions(raw, name, limits)
-            if undecoded:
-                return _dispatch("sessions", None, None, name, source, limits, options,
-                                 origin.with_data(raw))
+        if (origin is not None and format in (None, "sessions")
+                and _undecoded_sessions(raw, name, limits)):
+            return _dispatch("sessions", None, None, name, source, limits, options,
+                             origin.with_data(raw))
         text, warnings = _text(raw, name, limits)
         fmt, payload = _detect(text, name) if format is None else (format, None)
         same = origin if origin is not None and _is_utf8_of_text(raw, warnings) else None

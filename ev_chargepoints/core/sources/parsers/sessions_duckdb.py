@@ -41,8 +41,8 @@ from .sessions_held import (
 WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
               "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 _YEARS = (1678, 2261)  # inside pandas' nanosecond range: DuckDB and pandas agree there
-# a field's opening quote after spaces/tabs, or its closing quote before them
 _INLINE_TIMES = 2000  # at most this many times in clock-change hours are named in SQL
+# a field's opening quote after spaces/tabs, or its closing quote before them
 _SPACED_QUOTE = re.compile(rb'(?:^|[,\r\n])[ \t]+"|"[ \t]+(?:[,\r\n]|$)')
 
 
