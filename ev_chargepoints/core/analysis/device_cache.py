@@ -57,6 +57,21 @@ def code_digest(files: tuple = CODE) -> str:
 
 def _encode_texts(values: np.ndarray, arrays: dict, key: str) -> dict:
     """An object column of str, None and float NaN -> arrays + its description."""
+    try:  # most columns are texts only, which join takes as they are (and nothing else)
+        joined, missing, kind, n = _SEP.join(values.tolist()), None, "none", len(values)
+    except TypeError:
+        joined, missing, kind, n = _joined_with_missing(values, key)
+    if joined.count(_SEP) != max(n - 1, 0):
+        raise Unsupported(f"{key}: text holds the separator")
+    arrays[key + ".t"] = np.frombuffer(joined.encode("utf-8", "surrogatepass"), np.uint8)
+    if missing is not None and missing.any():
+        arrays[key + ".m"] = missing
+    return {"kind": "text", "missing": kind, "n": int(n)}
+
+
+def _joined_with_missing(values: np.ndarray, key: str) -> tuple:
+    """(texts joined, missing mask, kind of missing value, number of texts) of a column
+    with some value that is not a text."""
     missing = pd.isna(values)
     kind = "none"
     if missing.any():
@@ -70,13 +85,7 @@ def _encode_texts(values: np.ndarray, arrays: dict, key: str) -> dict:
     texts = values[~missing]
     if len(texts) and pd.api.types.infer_dtype(texts, skipna=False) != "string":
         raise Unsupported(f"{key}: not text")
-    joined = _SEP.join(texts.tolist())
-    if joined.count(_SEP) != max(len(texts) - 1, 0):
-        raise Unsupported(f"{key}: text holds the separator")
-    arrays[key + ".t"] = np.frombuffer(joined.encode("utf-8", "surrogatepass"), np.uint8)
-    if missing.any():
-        arrays[key + ".m"] = missing
-    return {"kind": "text", "missing": kind, "n": int(len(texts))}
+    return _SEP.join(texts.tolist()), missing, kind, len(texts)
 
 
 def _decode_texts(spec: dict, arrays, key: str, n: int) -> np.ndarray:
